@@ -1,0 +1,112 @@
+/**
+ * Policy vocabulary shared by the vault and every signer node.
+ *
+ * A policy is versioned JSON, one per agent. Amounts are decimal strings in the
+ * asset's own units ("0.01" ETH, "10" USDC). Everything the evaluator needs is
+ * decoded from the bytes being signed (see decode.ts), never from a client's claim.
+ */
+
+export interface AssetLimit {
+  /** Display symbol; required for ERC-20 entries unless the token is known (USDC on Base). */
+  symbol?: string;
+  /** Token decimals; required for ERC-20 entries unless the token is known. */
+  decimals?: number;
+  maxPerTx: string;
+  maxPer24h: string;
+  /** Amounts strictly above this park the request until an operator approves it. */
+  approvalAbove?: string;
+}
+
+export interface Policy {
+  chains: number[];
+  /** Keyed by "ETH" (the chain's native asset) or by ERC-20 contract address. */
+  assets: Record<string, AssetLimit>;
+  /** Absent: any recipient. Present: only these (case-insensitive addresses). */
+  recipients?: string[];
+  /** Contracts the agent may call beyond plain asset transfers. */
+  contracts?: string[];
+  allowMessageSigning?: boolean;
+  /** EIP-712 primary types the agent may sign. */
+  allowTypedData?: string[];
+  rateLimitPerMinute?: number;
+  /** ISO-8601 instant after which nothing is signed. */
+  validUntil?: string;
+}
+
+/** The asset key used in spend records: "ETH" or a lower-case 0x token address. */
+export type AssetKey = string;
+
+/** One movement of value that a signature would authorise. */
+export interface Spend {
+  chainId: number;
+  asset: AssetKey;
+  /** Amount in the asset's base units (wei, or token units × 10^decimals). */
+  amount: bigint;
+  /** Lower-case 0x address receiving the value (or the approved spender for `approve`). */
+  recipient: string;
+}
+
+/** What a signature request encodes, as the vault and each node see it. */
+export type SignIntent =
+  | {
+      kind: "message" /** 0x-hex of the raw message bytes (EIP-191 personal_sign) */;
+      message: string;
+    }
+  | {
+      kind: "typed-data";
+      domain: Record<string, unknown>;
+      types: Record<string, Array<{ name: string; type: string }>>;
+      primaryType: string;
+      message: Record<string, unknown>;
+    }
+  | { kind: "transaction"; tx: TxRequest };
+
+/** An EIP-1559 transaction as the API accepts it; numbers as decimal or 0x strings. */
+export interface TxRequest {
+  chainId: number | string;
+  to: string;
+  value?: string;
+  data?: string;
+  nonce: number | string;
+  gasLimit: number | string;
+  maxFeePerGas: string;
+  maxPriorityFeePerGas: string;
+}
+
+/** The result of decoding an intent: what it would do, in policy terms. */
+export interface DecodedRequest {
+  kind: SignIntent["kind"];
+  /** keccak256 digest that the threshold key signs (0x, 32 bytes). */
+  digest: string;
+  chainId?: number;
+  spends: Spend[];
+  /** A contract call that is not a plain, decodable asset transfer (lower-case address). */
+  contractCall?: string;
+  /** EIP-712 primary type, for typed data. */
+  primaryType?: string;
+}
+
+/** What the agent has already used, as seen by whoever evaluates. */
+export interface Usage {
+  /** Sum of spends per asset key in the rolling 24 h window before `now`. */
+  spentLast24h: Record<AssetKey, bigint>;
+  /** Sign requests in the 60 s before `now` (not counting this one). */
+  requestsLastMinute: number;
+}
+
+export type PolicyRule =
+  | "no-policy"
+  | "validUntil"
+  | "chains"
+  | "allowMessageSigning"
+  | "allowTypedData"
+  | "assets"
+  | "maxPerTx"
+  | "maxPer24h"
+  | "recipients"
+  | "contracts"
+  | "rateLimitPerMinute";
+
+export type Decision =
+  | { allow: true; needsApproval: boolean; spends: Spend[] }
+  | { allow: false; rule: PolicyRule; message: string };
