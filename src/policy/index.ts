@@ -1,0 +1,27 @@
+/**
+ * Public surface of the policy module: asset registry (ERC-20), policy
+ * validation, request decoding (EIP-191, EIP-712, EIP-3009, EIP-155/1559) and
+ * the pure evaluator.
+ */
+
+export {
+  type AssetInfo,
+  findKnownToken,
+  KNOWN_TOKENS,
+  type KnownToken,
+  NATIVE_ASSET,
+  NATIVE_DECIMALS,
+  normaliseAddress,
+  normaliseAssetKey,
+  resolveAsset,
+} from "./assets.js";
+export { decodeIntent } from "./decode.js";
+export {
+  DAY_MS,
+  evaluatePolicy,
+  MINUTE_MS,
+  spendTotalsByAsset,
+  usageFromRecords,
+} from "./evaluate.js";
+export type * from "./types.js";
+export { canonicalJson, isIsoInstant, policyHash, validatePolicy } from "./validate.js";
