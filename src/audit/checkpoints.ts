@@ -1,0 +1,73 @@
+/**
+ * Signed heads. The signer nodes sign (seq, hash) of the log; keeping those
+ * signatures next to the log lets verify() catch what the chain alone cannot:
+ * a log cut short, or rewritten from some point on with fresh hashes.
+ * Signatures are checked by whoever holds the nodes' keys, not here.
+ */
+import { VaultError } from "../errors/index.js";
+import type { Db } from "../store/db.js";
+import { canonicalJson, GENESIS_HASH } from "./canonical.js";
+import type { Checkpoint, CheckpointStore } from "./types.js";
+
+interface CheckpointRow {
+  seq: number;
+  hash: string;
+  signature: string;
+  signers: string;
+  signed_at: string;
+  extra: string | null;
+}
+
+export function createCheckpointStore(
+  db: Db,
+  hashAt: (seq: number) => string | undefined,
+): CheckpointStore {
+  const insert = db.prepare(
+    `INSERT OR REPLACE INTO audit_checkpoints (seq, hash, signature, signers, signed_at, extra)
+     VALUES (?, ?, ?, ?, ?, ?)`,
+  );
+  const selectAll = db.prepare("SELECT * FROM audit_checkpoints ORDER BY seq");
+  const selectLatest = db.prepare("SELECT * FROM audit_checkpoints ORDER BY seq DESC LIMIT 1");
+
+  return {
+    save(cp) {
+      // A checkpoint for a head the log never had would make verify() fail forever.
+      const known = cp.seq === 0 ? GENESIS_HASH : hashAt(cp.seq);
+      if (known === undefined || known !== cp.hash) {
+        throw new VaultError("INTERNAL", "checkpoint does not match the audit log");
+      }
+      const extra = cp.extra === undefined ? null : canonicalJson(cp.extra);
+      const signers = canonicalJson(cp.signers);
+      guarded(() => insert.run(cp.seq, cp.hash, cp.signature, signers, cp.signedAt, extra));
+    },
+    list() {
+      return guarded(() => (selectAll.all() as CheckpointRow[]).map(fromRow));
+    },
+    latest() {
+      return guarded(() => {
+        const row = selectLatest.get() as CheckpointRow | undefined;
+        return row && fromRow(row);
+      });
+    },
+  };
+}
+
+function fromRow(row: CheckpointRow): Checkpoint {
+  const cp: Checkpoint = {
+    seq: row.seq,
+    hash: row.hash,
+    signature: row.signature,
+    signers: JSON.parse(row.signers),
+    signedAt: row.signed_at,
+  };
+  if (row.extra !== null) cp.extra = JSON.parse(row.extra);
+  return cp;
+}
+
+function guarded<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch {
+    throw new VaultError("AUDIT_UNAVAILABLE", "the audit checkpoints cannot be accessed");
+  }
+}

@@ -1,0 +1,21 @@
+/** Export of the log as JSON Lines, for archiving or checking elsewhere. */
+import { canonicalJson } from "./canonical.js";
+import type { AuditLog } from "./types.js";
+
+const PAGE = 1000;
+
+/**
+ * Calls `write` once per entry, in seq order, with its canonical JSON plus
+ * "\n" (so `(line) => stream.write(line)` makes a valid .jsonl file). Reads a
+ * page at a time. Returns the number of entries written.
+ */
+export function exportJsonl(log: AuditLog, write: (line: string) => void, fromSeq = 1): number {
+  let count = 0;
+  for (let next = fromSeq; ; ) {
+    const page = log.list(next, PAGE);
+    for (const entry of page) write(`${canonicalJson(entry)}\n`);
+    count += page.length;
+    if (page.length < PAGE) return count;
+    next = (page.at(-1) as { seq: number }).seq + 1;
+  }
+}

@@ -1,0 +1,183 @@
+/**
+ * The SQLite-backed audit log: append, read, verify.
+ *
+ * append() costs one INSERT: the head (seq, hash) is kept in memory after the
+ * first read. The cache is trusted only for appends outside a transaction.
+ * Inside a caller's transaction the head is read fresh and the cache dropped,
+ * because a rollback would silently un-write the row and leave the cache one
+ * entry ahead (the next entry would then skip a seq). Any failure also drops
+ * the cache, so the next append re-reads the head as stored.
+ */
+import { VaultError } from "../errors/index.js";
+import type { Db } from "../store/db.js";
+import { canonicalJson, GENESIS_HASH, hashWithDataText } from "./canonical.js";
+import { createCheckpointStore } from "./checkpoints.js";
+import { type AuditRow, CorruptRowError, decodeRow, ROW_COLUMNS } from "./rows.js";
+import { migrate } from "./schema.js";
+import { assertNoSecretFields } from "./secrets.js";
+import type { AuditEntry, AuditEntryInput, AuditLog, VerifyResult } from "./types.js";
+import { verifyRows } from "./verify.js";
+
+interface Head {
+  seq: number;
+  hash: string;
+}
+
+export function createAuditLog(db: Db, opts: { now?: () => Date } = {}): AuditLog {
+  const now = opts.now ?? (() => new Date());
+  migrate(db);
+  const insert = db.prepare(
+    `INSERT INTO audit_log (${ROW_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+  );
+  const selectHead = db.prepare("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1");
+  const selectOne = db.prepare(`SELECT ${ROW_COLUMNS} FROM audit_log WHERE seq = ?`);
+  const selectFrom = db.prepare(
+    `SELECT ${ROW_COLUMNS} FROM audit_log WHERE seq >= ? ORDER BY seq LIMIT ?`,
+  );
+  const selectRange = db.prepare(
+    `SELECT ${ROW_COLUMNS} FROM audit_log WHERE seq BETWEEN ? AND ? ORDER BY seq`,
+  );
+  const selectAll = db.prepare(`SELECT ${ROW_COLUMNS} FROM audit_log ORDER BY seq`);
+
+  let cached: Head | undefined;
+
+  const readHead = (): Head =>
+    unavailableOnError(() => {
+      const row = selectHead.get() as Head | undefined;
+      return row ? { seq: row.seq, hash: row.hash } : { seq: 0, hash: GENESIS_HASH };
+    });
+
+  const write = (
+    input: AuditEntryInput,
+    dataText: string,
+    data: AuditEntry["data"],
+  ): AuditEntry => {
+    const head = cached ?? readHead();
+    const entry: Omit<AuditEntry, "hash"> = {
+      seq: head.seq + 1,
+      ts: now().toISOString(),
+      type: input.type,
+      agentId: input.agentId ?? null,
+      actor: input.actor ?? null,
+      data,
+      prevHash: head.hash,
+    };
+    const hash = hashWithDataText(entry, dataText);
+    const { seq, ts, type, agentId, actor, prevHash } = entry;
+    insert.run(seq, ts, type, agentId, actor, dataText, prevHash, hash);
+    cached = db.inTransaction ? undefined : { seq, hash };
+    return { ...entry, hash };
+  };
+
+  const log: AuditLog = {
+    append(input) {
+      try {
+        if (db.inTransaction) cached = undefined;
+        checkInput(input);
+        const dataText = canonicalJson(input.data ?? {});
+        // The stored form (bigints as strings, undefined dropped) is what gets checked and returned.
+        const data = JSON.parse(dataText);
+        assertNoSecretFields(data);
+        try {
+          return write(input, dataText, data);
+        } catch (err) {
+          if ((err as { code?: unknown }).code !== "SQLITE_CONSTRAINT_PRIMARYKEY") throw err;
+          // Another connection appended since the head was cached: chain after its entry.
+          cached = undefined;
+          return write(input, dataText, data);
+        }
+      } catch (err) {
+        cached = undefined;
+        throw asUnavailable(err);
+      }
+    },
+
+    list(fromSeq, limit) {
+      checkSeq(fromSeq, "fromSeq");
+      checkSeq(limit, "limit");
+      return readEntries(() => selectFrom.all(fromSeq, limit) as AuditRow[]);
+    },
+
+    get(seq) {
+      return readEntries(() => {
+        const row = selectOne.get(seq) as AuditRow | undefined;
+        return row ? [row] : [];
+      })[0];
+    },
+
+    head: readHead,
+
+    verify() {
+      const checkpoints = new Map(log.checkpoints.list().map((cp) => [cp.seq, cp.hash]));
+      return unavailableOnError(() =>
+        verifyRows(selectAll.iterate() as Iterable<AuditRow>, {
+          seq: 1,
+          prevHash: GENESIS_HASH,
+          checkpoints,
+        }),
+      );
+    },
+
+    verifyRange(fromSeq, toSeq, startPrevHash): VerifyResult {
+      checkSeq(fromSeq, "fromSeq", 1);
+      checkSeq(toSeq, "toSeq", fromSeq - 1);
+      return unavailableOnError(() =>
+        verifyRows(selectRange.iterate(fromSeq, toSeq) as Iterable<AuditRow>, {
+          seq: fromSeq,
+          prevHash: startPrevHash,
+          endSeq: toSeq,
+        }),
+      );
+    },
+
+    checkpoints: createCheckpointStore(db, (seq) => log.get(seq)?.hash),
+  };
+  return log;
+}
+
+function checkInput(input: AuditEntryInput): void {
+  const optionalText = (v: unknown) => v === undefined || v === null || typeof v === "string";
+  if (typeof input.type !== "string" || input.type === "") {
+    throw new VaultError("AUDIT_UNAVAILABLE", "audit entry type must be a non-empty string");
+  }
+  if (!optionalText(input.agentId) || !optionalText(input.actor)) {
+    throw new VaultError("AUDIT_UNAVAILABLE", "audit agentId and actor must be strings or null");
+  }
+  const { data } = input;
+  if (data !== undefined && (typeof data !== "object" || data === null || Array.isArray(data))) {
+    throw new VaultError("AUDIT_UNAVAILABLE", "audit data must be a JSON object");
+  }
+}
+
+function checkSeq(value: number, name: string, min = 0): void {
+  if (!Number.isSafeInteger(value) || value < min) {
+    throw new VaultError("VALIDATION_FAILED", `${name} must be an integer >= ${min}`);
+  }
+}
+
+function readEntries(read: () => AuditRow[]): AuditEntry[] {
+  const rows = unavailableOnError(read);
+  try {
+    return rows.map(decodeRow);
+  } catch (err) {
+    if (!(err instanceof CorruptRowError)) throw err;
+    throw new VaultError("AUDIT_UNAVAILABLE", "an audit entry is corrupted; run verify");
+  }
+}
+
+/** SQLite errors (full, read-only, locked, corrupt) become AUDIT_UNAVAILABLE: fail closed. */
+function unavailableOnError<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    throw asUnavailable(err);
+  }
+}
+
+function asUnavailable(err: unknown): VaultError {
+  if (err instanceof VaultError) return err;
+  const wrapped = new VaultError("AUDIT_UNAVAILABLE");
+  // For server logs only: toJSON() never sends the cause (it may hold SQL) to clients.
+  wrapped.cause = err;
+  return wrapped;
+}

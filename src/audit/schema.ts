@@ -1,0 +1,34 @@
+/**
+ * Tables of the audit log. seq is assigned by the log (head.seq + 1), never by
+ * SQLite, so a gap always means a deletion. The triggers make the table
+ * append-only for every connection that goes through SQL; they do not stop
+ * someone with the file (they can drop them), which is what verify() is for.
+ */
+import type { Db } from "../store/db.js";
+
+export function migrate(db: Db): void {
+  db.exec(`
+    CREATE TABLE IF NOT EXISTS audit_log (
+      seq INTEGER PRIMARY KEY,
+      ts TEXT NOT NULL,
+      type TEXT NOT NULL,
+      agent_id TEXT,
+      actor TEXT,
+      data TEXT NOT NULL,
+      prev_hash TEXT NOT NULL,
+      hash TEXT NOT NULL
+    );
+    CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log
+      BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
+    CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log
+      BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
+    CREATE TABLE IF NOT EXISTS audit_checkpoints (
+      seq INTEGER PRIMARY KEY,
+      hash TEXT NOT NULL,
+      signature TEXT NOT NULL,
+      signers TEXT NOT NULL,
+      signed_at TEXT NOT NULL,
+      extra TEXT
+    );
+  `);
+}

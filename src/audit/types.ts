@@ -1,0 +1,69 @@
+/** Shapes of the audit log. See index.ts for what the chain guarantees. */
+
+/** Dotted event name, e.g. "agent.created", "sign.denied", "checkpoint.signed". */
+export type AuditEventType = string;
+
+export interface AuditEntryInput {
+  type: AuditEventType;
+  agentId?: string | null;
+  /** Who caused the event: an operator name, "agent:<id>", "system", a node id. */
+  actor?: string | null;
+  /** Plain JSON facts about the event; never a secret (see secrets.ts). */
+  data?: Record<string, unknown>;
+}
+
+export interface AuditEntry {
+  seq: number;
+  /** ISO-8601 instant. */
+  ts: string;
+  type: string;
+  agentId: string | null;
+  actor: string | null;
+  /** As stored: the canonical JSON of the input, parsed back (bigints are decimal strings). */
+  data: Record<string, unknown>;
+  prevHash: string;
+  hash: string;
+}
+
+export interface VerifyResult {
+  ok: boolean;
+  /** Entries that verified before the first bad one (all of them when ok). */
+  length: number;
+  /** Hash of the last entry that verified (the start hash when none did). */
+  head: string;
+  firstBadSeq?: number;
+  reason?: string;
+}
+
+/** A head signed by the signer nodes, proving the log had this prefix at `signedAt`. */
+export interface Checkpoint {
+  seq: number;
+  hash: string;
+  signature: string;
+  signers: number[];
+  signedAt: string;
+  extra?: Record<string, unknown>;
+}
+
+export interface CheckpointStore {
+  /** Stores (or replaces, for the same seq) a checkpoint; its hash must match the log. */
+  save(cp: Checkpoint): void;
+  /** Every checkpoint, oldest seq first. */
+  list(): Checkpoint[];
+  latest(): Checkpoint | undefined;
+}
+
+export interface AuditLog {
+  /** Writes one entry synchronously; throws rather than signing without a record. */
+  append(input: AuditEntryInput): AuditEntry;
+  /** Entries with seq >= fromSeq, in order, at most `limit`. */
+  list(fromSeq: number, limit: number): AuditEntry[];
+  get(seq: number): AuditEntry | undefined;
+  /** Latest seq and hash as stored; seq 0 and GENESIS_HASH when empty. */
+  head(): { seq: number; hash: string };
+  /** Recomputes the whole chain, and checks it against every saved checkpoint. */
+  verify(): VerifyResult;
+  /** Checks entries fromSeq..toSeq (inclusive) given the hash entry fromSeq-1 had. */
+  verifyRange(fromSeq: number, toSeq: number, startPrevHash: string): VerifyResult;
+  checkpoints: CheckpointStore;
+}
