@@ -1,0 +1,56 @@
+/**
+ * Subcommand dispatch for `agent-vault`. Long-running commands (start, node) resolve
+ * to undefined and keep the process alive; the others return an exit code.
+ */
+import { parseArgs } from "node:util";
+import { runNode } from "../node/main.js";
+
+type Command = (args: string[]) => Promise<number | undefined>;
+
+const USAGE = `usage: agent-vault <command>
+  start                         serve the vault with its embedded signer cluster
+  node --index=I --port=P --data-dir=D --vault-key=K [--host=H]
+                                run one signer node
+  agent create <name> [--policy=file.json] | agent list
+  key create <agentId> --scopes=READ,EXECUTE,SPEND | key revoke <keyId>
+  sign <agentId> --message=TEXT | --typed-data=file.json | --tx=file.json   (uses VAULT_API_KEY)
+  audit verify [--data-dir=D] | audit export [--data-dir=D]
+client commands talk to VAULT_URL (default http://127.0.0.1:8080) with VAULT_ADMIN_KEY or VAULT_API_KEY`;
+
+async function nodeCommand(args: string[]): Promise<undefined> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      index: { type: "string" },
+      host: { type: "string", default: "127.0.0.1" },
+      port: { type: "string", default: "0" },
+      "data-dir": { type: "string" },
+      "vault-key": { type: "string" },
+    },
+  });
+  if (values.index === undefined || !values["data-dir"] || !values["vault-key"]) {
+    throw new Error("node needs --index, --data-dir and --vault-key");
+  }
+  await runNode({
+    index: Number(values.index),
+    host: values.host as string,
+    port: Number(values.port),
+    dataDir: values["data-dir"],
+    vaultKey: values["vault-key"],
+  });
+  return undefined;
+}
+
+const COMMANDS: Record<string, Command> = {
+  node: nodeCommand,
+};
+
+export async function runCli(argv: string[]): Promise<number | undefined> {
+  const [name, ...rest] = argv;
+  const command = name ? COMMANDS[name] : undefined;
+  if (!command) {
+    console.log(USAGE);
+    return name && name !== "help" && name !== "--help" ? 2 : 0;
+  }
+  return command(rest);
+}

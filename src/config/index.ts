@@ -1,0 +1,91 @@
+/**
+ * Configuration is read from the environment here, once, and validated; nothing else
+ * in the code base reads process.env. A bad value stops start-up with a message that
+ * names the variable and what it accepts.
+ */
+
+export interface Threshold {
+  t: number;
+  n: number;
+}
+
+export interface Config {
+  host: string;
+  port: number;
+  dataDir: string;
+  /** Operator key given by the environment; when absent the first start makes one. */
+  adminKey: string | undefined;
+  threshold: Threshold;
+  /** First signer node port (node i on nodeBasePort + i); 0 picks free ports. */
+  nodeBasePort: number;
+  /** Presignatures kept ready per agent. */
+  presigPool: number;
+  /** Maximum request body, bytes. */
+  bodyLimit: number;
+  /** Audit entries between cluster-signed checkpoints. */
+  checkpointEvery: number;
+  /** How often to poll node health, ms. */
+  healthIntervalMs: number;
+  logLevel: string;
+  /** Base URL the CLI's client commands talk to. */
+  url: string;
+}
+
+export class ConfigError extends Error {}
+
+type Env = Record<string, string | undefined>;
+
+function int(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
+    throw new ConfigError(`${name} must be a whole number from ${min} to ${max} (got "${raw}")`);
+  }
+  return Number(raw);
+}
+
+export function parseThreshold(raw: string): Threshold {
+  const m = /^(\d+)-of-(\d+)$/.exec(raw.trim());
+  const t = Number(m?.[1]);
+  const n = Number(m?.[2]);
+  if (!m || t < 2 || n > 9 || t > n) {
+    throw new ConfigError(
+      `VAULT_THRESHOLD must look like "2-of-3" with 2 ≤ t ≤ n ≤ 9 (got "${raw}")`,
+    );
+  }
+  // Any two quorums must share a node, or rotating quorums could each spend a full cap.
+  if (2 * t <= n)
+    throw new ConfigError(`VAULT_THRESHOLD ${raw}: t must be a majority of n (2t > n)`);
+  return { t, n };
+}
+
+function host(raw: string): string {
+  if (!/^[A-Za-z0-9.:-]+$/.test(raw))
+    throw new ConfigError(`VAULT_HOST is not a host name or address ("${raw}")`);
+  return raw;
+}
+
+function adminKey(raw: string | undefined): string | undefined {
+  if (raw === undefined || raw === "") return undefined;
+  if (raw.length < 32) throw new ConfigError("VAULT_ADMIN_KEY must be at least 32 characters");
+  return raw;
+}
+
+export function loadConfig(env: Env = process.env): Config {
+  const port = int(env, "VAULT_PORT", 8080, 0, 65535);
+  const h = host(env.VAULT_HOST ?? "127.0.0.1");
+  return {
+    host: h,
+    port,
+    dataDir: env.VAULT_DATA_DIR || "./data",
+    adminKey: adminKey(env.VAULT_ADMIN_KEY),
+    threshold: parseThreshold(env.VAULT_THRESHOLD ?? "2-of-3"),
+    nodeBasePort: int(env, "VAULT_NODE_BASE_PORT", 0, 0, 65535),
+    presigPool: int(env, "VAULT_PRESIG_POOL", 8, 0, 1000),
+    bodyLimit: int(env, "VAULT_BODY_LIMIT", 256 * 1024, 1024, 16 * 1024 * 1024),
+    checkpointEvery: int(env, "VAULT_CHECKPOINT_EVERY", 64, 1, 1_000_000),
+    healthIntervalMs: int(env, "VAULT_HEALTH_INTERVAL_MS", 1000, 100, 600_000),
+    logLevel: env.VAULT_LOG_LEVEL || "info",
+    url: env.VAULT_URL || `http://${h}:${port}`,
+  };
+}

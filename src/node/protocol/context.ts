@@ -1,0 +1,159 @@
+/**
+ * What every protocol handler of a signer node works with: its index and identity,
+ * its store, the cluster it was enrolled in, and the in-memory protocol sessions.
+ */
+import type { KeyObject } from "node:crypto";
+import { type KeygenParty, SignParty, type WireMessage } from "../../signers/local/engine.js";
+import { type Identity, importPublic } from "../../transport/identity.js";
+import { openFrom, type P2pContext, type SealedMessage, sealFor } from "../../transport/p2p.js";
+import type { ClusterConfig, NodeStore } from "../store.js";
+
+export class NodeRefusal extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly details: Record<string, unknown> = {},
+  ) {
+    super(message);
+  }
+}
+
+export type Session =
+  | {
+      kind: "dkg";
+      agentId: string;
+      party: KeygenParty;
+      policy?: { version: number; policy: string };
+    }
+  | { kind: "presign"; agentId: string; presigId: string; parties: number[]; party: SignParty }
+  | { kind: "combine"; agentId: string; parties: number[]; party: SignParty; digest: Uint8Array };
+
+const SESSION_TTL_MS = 60_000;
+const PRESIG_CACHE_LIMIT = 64;
+
+export class NodeContext {
+  private readonly sessions = new Map<string, { session: Session; expires: number }>();
+  /** Deserialised presignatures kept warm, so the online step skips a 12 ms restore. */
+  private readonly warm = new Map<string, SignParty>();
+  private peerKeys = new Map<number, { signing: KeyObject; agreement: KeyObject }>();
+
+  constructor(
+    readonly index: number,
+    readonly identity: Identity,
+    readonly store: NodeStore,
+    readonly vaultKey: KeyObject,
+  ) {
+    const cluster = store.cluster();
+    if (cluster) this.loadPeers(cluster);
+  }
+
+  get name(): string {
+    return `node-${this.index}`;
+  }
+
+  cluster(): ClusterConfig {
+    const c = this.store.cluster();
+    if (!c) throw new NodeRefusal("NOT_ENROLLED", "this node has not been enrolled in a cluster");
+    return c;
+  }
+
+  loadPeers(cluster: ClusterConfig): void {
+    this.peerKeys = new Map(
+      cluster.peers.map((p) => [
+        p.index,
+        { signing: importPublic(p.signingKey), agreement: importPublic(p.agreementKey) },
+      ]),
+    );
+  }
+
+  peerSigningKey(index: number): KeyObject | undefined {
+    return this.peerKeys.get(index)?.signing;
+  }
+
+  /** Seals outgoing engine messages: one copy per receiver among `parties`. */
+  seal(ctx: P2pContext, msgs: WireMessage[], parties: number[]): SealedMessage[] {
+    return msgs.flatMap((m) => {
+      const receivers = m.to === undefined ? parties.filter((p) => p !== this.index) : [m.to];
+      return receivers.map((to) => {
+        const peer = this.peerKeys.get(to);
+        if (!peer) throw new NodeRefusal("UNKNOWN_PEER", `no peer ${to}`);
+        return sealFor(this.identity.agreement, peer.agreement, ctx, {
+          from: this.index,
+          to,
+          broadcast: m.to === undefined,
+          payload: m.payload,
+        });
+      });
+    });
+  }
+
+  /** Opens incoming sealed messages addressed to this node; refuses anything else. */
+  open(ctx: P2pContext, sealed: SealedMessage[], expectedFrom: number[]): WireMessage[] {
+    const from = new Set<number>();
+    const out = sealed.map((s) => {
+      const peer = this.peerKeys.get(s.from);
+      if (s.to !== this.index || !peer || !expectedFrom.includes(s.from)) {
+        throw new NodeRefusal("BAD_MESSAGE", "protocol message not addressed to this node");
+      }
+      from.add(s.from);
+      let payload: Uint8Array;
+      try {
+        payload = openFrom(this.identity.agreement, peer.agreement, ctx, s);
+      } catch {
+        throw new NodeRefusal("BAD_MESSAGE", "protocol message failed authentication");
+      }
+      const wire: WireMessage = { from: s.from, payload };
+      if (!s.broadcast) wire.to = s.to;
+      return wire;
+    });
+    if (from.size !== expectedFrom.length) {
+      throw new NodeRefusal("BAD_MESSAGE", "protocol messages missing from some parties");
+    }
+    return out;
+  }
+
+  putSession(id: string, session: Session): void {
+    this.sweep();
+    this.sessions.set(id, { session, expires: Date.now() + SESSION_TTL_MS });
+  }
+
+  takeSession<K extends Session["kind"]>(id: string, kind: K): Extract<Session, { kind: K }> {
+    const entry = this.sessions.get(id);
+    if (!entry || entry.session.kind !== kind) {
+      throw new NodeRefusal("UNKNOWN_SESSION", "no such protocol session on this node");
+    }
+    this.sessions.delete(id);
+    return entry.session as Extract<Session, { kind: K }>;
+  }
+
+  dropSession(id: string): void {
+    const entry = this.sessions.get(id);
+    this.sessions.delete(id);
+    if (entry) entry.session.party.free();
+  }
+
+  private sweep(): void {
+    const now = Date.now();
+    for (const [id, entry] of this.sessions) {
+      if (entry.expires < now) this.dropSession(id);
+    }
+  }
+
+  keepWarm(presigId: string, party: SignParty): void {
+    if (this.warm.size >= PRESIG_CACHE_LIMIT) {
+      const [oldest] = this.warm.keys();
+      if (oldest !== undefined) this.takeWarm(oldest)?.free();
+    }
+    this.warm.set(presigId, party);
+  }
+
+  takeWarm(presigId: string): SignParty | undefined {
+    const party = this.warm.get(presigId);
+    this.warm.delete(presigId);
+    return party;
+  }
+
+  restorePresig(presigId: string, state: () => Buffer): SignParty {
+    return this.takeWarm(presigId) ?? SignParty.restore(state());
+  }
+}

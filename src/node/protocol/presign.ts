@@ -1,0 +1,65 @@
+/**
+ * Presignatures (DKLs23 signing rounds 1–3, which do not depend on the message).
+ * The finished presignature is stored encrypted at rest and kept warm in memory;
+ * the online step (sign.ts) consumes it durably before binding it to a digest.
+ */
+import { SignParty } from "../../signers/local/engine.js";
+import type { SealedMessage } from "../../transport/p2p.js";
+import { type NodeContext, NodeRefusal } from "./context.js";
+
+export interface PresignStart {
+  agentId: string;
+  presigId: string;
+  parties: number[];
+}
+
+export interface PresignRound {
+  round: 2 | 3 | 4;
+  messages: SealedMessage[];
+}
+
+export function presignStart(node: NodeContext, sessionId: string, body: PresignStart) {
+  const { t } = node.cluster();
+  const parties = [...new Set(body.parties)].sort((a, b) => a - b);
+  if (parties.length !== t || !parties.includes(node.index)) {
+    throw new NodeRefusal(
+      "BAD_QUORUM",
+      `a presignature needs exactly ${t} parties including this node`,
+    );
+  }
+  const agent = node.store.agent(body.agentId);
+  if (!agent) throw new NodeRefusal("UNKNOWN_AGENT", "this node holds no share for that agent");
+  const party = SignParty.fromShare(agent.share());
+  node.putSession(sessionId, {
+    kind: "presign",
+    agentId: body.agentId,
+    presigId: body.presigId,
+    parties,
+    party,
+  });
+  return { messages: node.seal({ sessionId, round: "pre1" }, [party.firstMessage()], parties) };
+}
+
+export function presignRound(node: NodeContext, sessionId: string, body: PresignRound) {
+  const session = node.takeSession(sessionId, "presign");
+  const others = session.parties.filter((p) => p !== node.index);
+  try {
+    const incoming = node.open({ sessionId, round: `pre${body.round - 1}` }, body.messages, others);
+    const out = session.party.handle(incoming);
+    if (body.round === 4) {
+      node.store.putPresig(
+        session.presigId,
+        session.agentId,
+        session.parties,
+        session.party.serialize(),
+      );
+      node.keepWarm(session.presigId, session.party);
+      return { presigId: session.presigId };
+    }
+    node.putSession(sessionId, session);
+    return { messages: node.seal({ sessionId, round: `pre${body.round}` }, out, session.parties) };
+  } catch (err) {
+    session.party.free();
+    throw err;
+  }
+}

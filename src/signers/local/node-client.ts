@@ -1,0 +1,110 @@
+/**
+ * The vault's side of one signer node's socket: signs each request envelope with the
+ * vault's Ed25519 key and accepts only replies signed by the node's pinned key that
+ * answer that very request (inReplyTo = our nonce).
+ */
+import type { KeyObject } from "node:crypto";
+import { openEnvelope, sealEnvelope } from "../../transport/envelope.js";
+
+export interface NodeEndpoint {
+  index: number;
+  url: string;
+  /** Pinned Ed25519 public key of the node. */
+  signingKey: KeyObject;
+}
+
+/** A node answered, and refused (a protocol or policy refusal with a code). */
+export class NodeRefused extends Error {
+  constructor(
+    readonly node: number,
+    readonly code: string,
+    message: string,
+    readonly details: Record<string, unknown>,
+  ) {
+    super(message);
+  }
+}
+
+/** A node could not be reached or did not answer properly. */
+export class NodeUnreachable extends Error {
+  constructor(
+    readonly node: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+type Reply =
+  | { ok: true; result: unknown }
+  | { ok: false; error: { code: string; message: string } };
+
+export class NodeClient {
+  constructor(
+    readonly endpoint: NodeEndpoint,
+    private readonly vaultKey: KeyObject,
+  ) {}
+
+  get index(): number {
+    return this.endpoint.index;
+  }
+
+  get name(): string {
+    return `node-${this.endpoint.index}`;
+  }
+
+  async call<T>(op: string, sessionId: string, body: unknown, timeoutMs = 30_000): Promise<T> {
+    const signed = sealEnvelope(this.vaultKey, {
+      from: "vault",
+      to: this.name,
+      op,
+      sessionId,
+      body,
+    });
+    const sentNonce = (JSON.parse(signed.envelope) as { nonce: string }).nonce;
+    let text: string;
+    try {
+      const res = await fetch(`${this.endpoint.url}/rpc`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(signed),
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      text = await res.text();
+      if (res.status !== 200) throw new Error(`status ${res.status}: ${text.slice(0, 200)}`);
+    } catch (err) {
+      throw new NodeUnreachable(this.index, `${this.name}: ${(err as Error).message}`);
+    }
+    return this.unwrap<T>(text, sentNonce);
+  }
+
+  private unwrap<T>(text: string, sentNonce: string): T {
+    let reply: Reply;
+    try {
+      const env = openEnvelope<Reply>(JSON.parse(text), "vault", (id) =>
+        id === this.name ? this.endpoint.signingKey : undefined,
+      );
+      if (env.inReplyTo !== sentNonce) throw new Error("reply does not answer this request");
+      reply = env.body;
+    } catch (err) {
+      throw new NodeUnreachable(this.index, `${this.name}: bad reply (${(err as Error).message})`);
+    }
+    if (!reply.ok) {
+      const { code, message, ...details } = reply.error;
+      throw new NodeRefused(this.index, code, message, details);
+    }
+    return reply.result as T;
+  }
+
+  async healthy(timeoutMs = 1000): Promise<boolean> {
+    try {
+      const res = await fetch(`${this.endpoint.url}/healthz`, {
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      await res.body?.cancel();
+      return res.ok;
+    } catch {
+      return false;
+    }
+  }
+}

@@ -1,0 +1,124 @@
+/**
+ * Starts and supervises the embedded signer nodes as child processes
+ * (`agent-vault node …`) on loopback, restarting one that dies. Each child prints one
+ * `READY {json}` line once it listens; that is how the supervisor learns its port.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { extname, join } from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+
+export interface SupervisedNode {
+  index: number;
+  url: string;
+  port: number;
+  pid: number | undefined;
+}
+
+export interface SupervisorOptions {
+  n: number;
+  host: string;
+  /** First port; node i listens on basePort + i (0: any free port). */
+  basePort: number;
+  dataDir: string;
+  vaultKey: string;
+  restart: boolean;
+  log?: (line: string) => void;
+}
+
+const here = fileURLToPath(import.meta.url);
+const CLI_ENTRY = join(here, "..", "..", "..", "cli", `main${extname(here)}`);
+
+export function nodeCommand(args: string[]): { cmd: string; args: string[] } {
+  // Under tsx the child needs the same loader flags; from dist, execArgv is empty.
+  return { cmd: process.execPath, args: [...process.execArgv, CLI_ENTRY, "node", ...args] };
+}
+
+export class NodeSupervisor {
+  private readonly children = new Map<number, ChildProcess>();
+  private readonly ports = new Map<number, number>();
+  private stopping = false;
+
+  constructor(private readonly opts: SupervisorOptions) {}
+
+  async start(): Promise<SupervisedNode[]> {
+    await Promise.all(Array.from({ length: this.opts.n }, (_, i) => this.spawnNode(i)));
+    return this.list();
+  }
+
+  list(): SupervisedNode[] {
+    return [...this.ports.entries()]
+      .sort(([a], [b]) => a - b)
+      .map(([index, port]) => ({
+        index,
+        port,
+        url: `http://${this.opts.host}:${port}`,
+        pid: this.children.get(index)?.pid,
+      }));
+  }
+
+  private spawnNode(index: number): Promise<void> {
+    const port =
+      this.ports.get(index) ?? (this.opts.basePort === 0 ? 0 : this.opts.basePort + index);
+    const { cmd, args } = nodeCommand([
+      `--index=${index}`,
+      `--host=${this.opts.host}`,
+      `--port=${port}`,
+      `--data-dir=${join(this.opts.dataDir, `node-${index}`)}`,
+      `--vault-key=${this.opts.vaultKey}`,
+    ]);
+    const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
+    this.children.set(index, child);
+    child.stderr?.on("data", (d: Buffer) =>
+      this.opts.log?.(`[node-${index}] ${d.toString().trimEnd()}`),
+    );
+    child.on("exit", (code, signal) => this.onExit(index, child, code, signal));
+    return new Promise((resolve, reject) => {
+      const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
+      lines.on("line", (line) => {
+        if (!line.startsWith("READY ")) return this.opts.log?.(`[node-${index}] ${line}`);
+        this.ports.set(index, (JSON.parse(line.slice(6)) as { port: number }).port);
+        resolve();
+      });
+      child.once("exit", (code) =>
+        reject(new Error(`node-${index} exited during start (code ${code})`)),
+      );
+    });
+  }
+
+  private onExit(
+    index: number,
+    child: ChildProcess,
+    code: number | null,
+    signal: string | null,
+  ): void {
+    if (this.children.get(index) !== child) return;
+    this.children.delete(index);
+    if (this.stopping || !this.opts.restart) return;
+    this.opts.log?.(`node-${index} exited (${signal ?? code}); restarting in 1 s`);
+    setTimeout(() => void this.spawnNode(index).catch(() => {}), 1000).unref();
+  }
+
+  /** Kills one node (tests and drills); it is restarted only if `restart` is on. */
+  kill(index: number, signal: NodeJS.Signals = "SIGKILL"): void {
+    this.children.get(index)?.kill(signal);
+  }
+
+  async respawn(index: number): Promise<void> {
+    await this.spawnNode(index);
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await Promise.all(
+      [...this.children.values()].map(
+        (c) =>
+          new Promise<void>((resolve) => {
+            if (c.exitCode !== null || c.signalCode !== null) return resolve();
+            c.once("exit", () => resolve());
+            c.kill("SIGTERM");
+          }),
+      ),
+    );
+  }
+}

@@ -1,0 +1,185 @@
+/**
+ * The vault's own tables: agents and their versioned policies (with the admin
+ * authorizations that nodes require), API keys (hashes only), sign requests (the
+ * budget ledger, per-agent sequence numbers, approvals and results) and the pinned
+ * signer-node identities.
+ */
+import type { Db } from "./db.js";
+
+export interface AgentRow {
+  id: string;
+  name: string;
+  address: string;
+  public_key: string;
+  created_at: string;
+}
+
+export interface PolicyRow {
+  agent_id: string;
+  version: number;
+  policy: string;
+  authorization: string;
+  created_at: string;
+}
+
+export interface ApiKeyRow {
+  id: string;
+  agent_id: string | null;
+  scopes: string;
+  hash: string;
+  created_at: string;
+  revoked_at: string | null;
+}
+
+export type SignStatus =
+  | "reserved"
+  | "signed"
+  | "incomplete"
+  | "failed"
+  | "denied"
+  | "pending"
+  | "rejected";
+
+export interface SignRow {
+  id: string;
+  agent_id: string;
+  seq: number | null;
+  kind: string;
+  intent: string;
+  digest: string;
+  spends: string;
+  status: SignStatus;
+  result: string | null;
+  signature: string | null;
+  created_ms: number;
+}
+
+export function migrateVaultStore(db: Db): void {
+  db.exec(`
+    CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
+    CREATE TABLE IF NOT EXISTS agents (
+      id TEXT PRIMARY KEY, name TEXT NOT NULL, address TEXT NOT NULL, public_key TEXT NOT NULL,
+      created_at TEXT NOT NULL);
+    CREATE TABLE IF NOT EXISTS policies (
+      agent_id TEXT NOT NULL REFERENCES agents(id), version INTEGER NOT NULL, policy TEXT NOT NULL,
+      authorization TEXT NOT NULL, created_at TEXT NOT NULL, PRIMARY KEY (agent_id, version));
+    CREATE TABLE IF NOT EXISTS api_keys (
+      id TEXT PRIMARY KEY, agent_id TEXT REFERENCES agents(id), scopes TEXT NOT NULL,
+      hash TEXT NOT NULL UNIQUE, created_at TEXT NOT NULL, revoked_at TEXT);
+    CREATE TABLE IF NOT EXISTS sign_requests (
+      id TEXT PRIMARY KEY, agent_id TEXT NOT NULL REFERENCES agents(id), seq INTEGER,
+      kind TEXT NOT NULL, intent TEXT NOT NULL, digest TEXT NOT NULL, spends TEXT NOT NULL,
+      status TEXT NOT NULL, result TEXT, signature TEXT, created_ms INTEGER NOT NULL,
+      UNIQUE (agent_id, seq));
+    CREATE INDEX IF NOT EXISTS sign_requests_window ON sign_requests (agent_id, created_ms);
+    CREATE INDEX IF NOT EXISTS sign_requests_digest ON sign_requests (agent_id, digest);
+    CREATE TABLE IF NOT EXISTS cluster_nodes (
+      idx INTEGER PRIMARY KEY, url TEXT NOT NULL, signing_key TEXT NOT NULL, agreement_key TEXT NOT NULL);
+  `);
+}
+
+export function createVaultStore(db: Db) {
+  migrateVaultStore(db);
+  const q = {
+    getMeta: db.prepare("SELECT v FROM meta WHERE k = ?"),
+    setMeta: db.prepare(
+      "INSERT INTO meta (k, v) VALUES (?, ?) ON CONFLICT(k) DO UPDATE SET v = excluded.v",
+    ),
+    putAgent: db.prepare(
+      "INSERT INTO agents (id, name, address, public_key, created_at) VALUES (?, ?, ?, ?, ?)",
+    ),
+    getAgent: db.prepare("SELECT * FROM agents WHERE id = ?"),
+    listAgents: db.prepare("SELECT * FROM agents ORDER BY created_at, id"),
+    putPolicy: db.prepare(
+      "INSERT INTO policies (agent_id, version, policy, authorization, created_at) VALUES (?, ?, ?, ?, ?)",
+    ),
+    latestPolicy: db.prepare(
+      "SELECT * FROM policies WHERE agent_id = ? ORDER BY version DESC LIMIT 1",
+    ),
+    putKey: db.prepare(
+      "INSERT INTO api_keys (id, agent_id, scopes, hash, created_at) VALUES (?, ?, ?, ?, ?)",
+    ),
+    keyByHash: db.prepare("SELECT * FROM api_keys WHERE hash = ?"),
+    getKey: db.prepare("SELECT * FROM api_keys WHERE id = ?"),
+    revokeKey: db.prepare("UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL"),
+    putSign: db.prepare(
+      `INSERT INTO sign_requests (id, agent_id, seq, kind, intent, digest, spends, status, result, signature, created_ms)
+       VALUES (@id, @agent_id, @seq, @kind, @intent, @digest, @spends, @status, @result, @signature, @created_ms)`,
+    ),
+    getSign: db.prepare("SELECT * FROM sign_requests WHERE id = ?"),
+    setSignStatus: db.prepare(
+      "UPDATE sign_requests SET status = @status, seq = @seq, result = @result, signature = @signature WHERE id = @id",
+    ),
+    spendsSince: db.prepare(
+      `SELECT created_ms AS ts, spends FROM sign_requests
+       WHERE agent_id = ? AND created_ms > ? AND status IN ('reserved', 'signed', 'incomplete')`,
+    ),
+    requestsSince: db.prepare(
+      "SELECT count(*) AS n FROM sign_requests WHERE agent_id = ? AND created_ms > ?",
+    ),
+    lastSeq: db.prepare("SELECT coalesce(max(seq), 0) AS s FROM sign_requests WHERE agent_id = ?"),
+    signedByDigest: db.prepare(
+      "SELECT * FROM sign_requests WHERE agent_id = ? AND digest = ? AND status = 'signed' LIMIT 1",
+    ),
+    signedRange: db.prepare(
+      `SELECT seq, intent, signature FROM sign_requests
+       WHERE agent_id = ? AND seq BETWEEN ? AND ? AND status = 'signed' ORDER BY seq`,
+    ),
+    incomplete: db.prepare(
+      "SELECT * FROM sign_requests WHERE agent_id = ? AND status = 'incomplete' ORDER BY seq",
+    ),
+    putNode: db.prepare(
+      `INSERT INTO cluster_nodes (idx, url, signing_key, agreement_key) VALUES (?, ?, ?, ?)
+       ON CONFLICT(idx) DO UPDATE SET url = excluded.url`,
+    ),
+    listNodes: db.prepare("SELECT * FROM cluster_nodes ORDER BY idx"),
+  };
+  const now = () => new Date().toISOString();
+
+  return {
+    db,
+    meta: (k: string) => (q.getMeta.get(k) as { v: string } | undefined)?.v,
+    setMeta: (k: string, v: string) => void q.setMeta.run(k, v),
+    putAgent: (a: Omit<AgentRow, "created_at">) =>
+      void q.putAgent.run(a.id, a.name, a.address, a.public_key, now()),
+    agent: (id: string) => q.getAgent.get(id) as AgentRow | undefined,
+    agents: () => q.listAgents.all() as AgentRow[],
+    putPolicy: (agentId: string, version: number, policy: string, authorization: string) =>
+      void q.putPolicy.run(agentId, version, policy, authorization, now()),
+    policy: (agentId: string) => q.latestPolicy.get(agentId) as PolicyRow | undefined,
+    putKey: (k: Omit<ApiKeyRow, "created_at" | "revoked_at">) =>
+      void q.putKey.run(k.id, k.agent_id, k.scopes, k.hash, now()),
+    keyByHash: (hash: string) => q.keyByHash.get(hash) as ApiKeyRow | undefined,
+    key: (id: string) => q.getKey.get(id) as ApiKeyRow | undefined,
+    revokeKey: (id: string) => q.revokeKey.run(now(), id).changes === 1,
+    putSign: (row: SignRow) => void q.putSign.run(row),
+    sign: (id: string) => q.getSign.get(id) as SignRow | undefined,
+    setSign: (row: Pick<SignRow, "id" | "status" | "seq" | "result" | "signature">) =>
+      void q.setSignStatus.run(row),
+    spendsSince: (agentId: string, since: number) =>
+      q.spendsSince.all(agentId, since) as Array<{ ts: number; spends: string }>,
+    requestsSince: (agentId: string, since: number) =>
+      (q.requestsSince.get(agentId, since) as { n: number }).n,
+    lastSeq: (agentId: string) => (q.lastSeq.get(agentId) as { s: number }).s,
+    signedByDigest: (agentId: string, digest: string) =>
+      q.signedByDigest.get(agentId, digest) as SignRow | undefined,
+    signedRange: (agentId: string, from: number, to: number) =>
+      q.signedRange.all(agentId, from, to) as Array<{
+        seq: number;
+        intent: string;
+        signature: string;
+      }>,
+    incomplete: (agentId: string) => q.incomplete.all(agentId) as SignRow[],
+    putNode: (idx: number, url: string, signingKey: string, agreementKey: string) =>
+      void q.putNode.run(idx, url, signingKey, agreementKey),
+    nodes: () =>
+      q.listNodes.all() as Array<{
+        idx: number;
+        url: string;
+        signing_key: string;
+        agreement_key: string;
+      }>,
+  };
+}
+
+export type VaultStore = ReturnType<typeof createVaultStore>;

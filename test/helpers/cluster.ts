@@ -1,0 +1,75 @@
+/** Real signer node processes for integration tests, on loopback, in a temp dir. */
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { adminPublicKey } from "../../src/auth/admin-authority.js";
+import type { CatchUpRecord } from "../../src/node/protocol/sign.js";
+import { LocalCluster } from "../../src/signers/local/cluster.js";
+import { createPresigPool } from "../../src/signers/local/pool.js";
+import { NodeSupervisor } from "../../src/signers/local/supervisor.js";
+import { openDatabase } from "../../src/store/db.js";
+import { generateIdentity, importPublic } from "../../src/transport/identity.js";
+
+export const TEST_ADMIN_KEY = "av_admin_test_key_0123456789abcdefghijklmnopqrstuvwxyz";
+
+export interface TestCluster {
+  cluster: LocalCluster;
+  supervisor: NodeSupervisor;
+  records: Map<string, CatchUpRecord[]>;
+  dir: string;
+  stop(): Promise<void>;
+}
+
+export async function startTestCluster(t: number, n: number, poolTarget = 0): Promise<TestCluster> {
+  const dir = mkdtempSync(join(tmpdir(), "av-cluster-"));
+  const vault = generateIdentity();
+  const supervisor = new NodeSupervisor({
+    n,
+    host: "127.0.0.1",
+    basePort: 0,
+    dataDir: dir,
+    vaultKey: vault.publicIdentity.signingKey,
+    restart: false,
+  });
+  const started = await supervisor.start();
+  const identities = await Promise.all(
+    started.map(
+      async (s) =>
+        (await (await fetch(`${s.url}/identity`)).json()) as {
+          index: number;
+          signingKey: string;
+          agreementKey: string;
+        },
+    ),
+  );
+  const records = new Map<string, CatchUpRecord[]>();
+  const cluster = new LocalCluster({
+    endpoints: started.map((s, i) => ({
+      index: s.index,
+      url: s.url,
+      signingKey: importPublic((identities[i] as { signingKey: string }).signingKey),
+    })),
+    t,
+    vaultKey: vault.signing,
+    pool: createPresigPool(openDatabase(join(dir, "vault.sqlite"))),
+    poolTarget,
+    catchUp: (agentId, from, to) =>
+      (records.get(agentId) ?? []).filter((r) => r.seq >= from && r.seq <= to),
+  });
+  await cluster.broadcast("cluster.enroll", () => ({
+    n,
+    t,
+    peers: identities,
+    adminPublicKey: adminPublicKey(TEST_ADMIN_KEY),
+  }));
+  return {
+    cluster,
+    supervisor,
+    records,
+    dir,
+    stop: async () => {
+      cluster.stop();
+      await supervisor.stop();
+    },
+  };
+}
