@@ -4,6 +4,9 @@
  */
 import { parseArgs } from "node:util";
 import { runNode } from "../node/main.js";
+import { auditCommand } from "./audit.js";
+import { agentCommand, keyCommand, signCommand } from "./client.js";
+import { startCommand } from "./start.js";
 
 type Command = (args: string[]) => Promise<number | undefined>;
 
@@ -42,7 +45,12 @@ async function nodeCommand(args: string[]): Promise<undefined> {
 }
 
 const COMMANDS: Record<string, Command> = {
+  start: startCommand,
   node: nodeCommand,
+  agent: agentCommand,
+  key: keyCommand,
+  sign: signCommand,
+  audit: auditCommand,
 };
 
 export async function runCli(argv: string[]): Promise<number | undefined> {

@@ -89,3 +89,22 @@ export function loadConfig(env: Env = process.env): Config {
     url: env.VAULT_URL || `http://${h}:${port}`,
   };
 }
+
+/** What the CLI's client commands need: where the vault is, and which secret to present. */
+export interface ClientConfig {
+  url: string;
+  dataDir: string;
+  adminKey: string | undefined;
+  apiKey: string | undefined;
+}
+
+export function loadClientConfig(env: Env = process.env): ClientConfig {
+  const port = int(env, "VAULT_PORT", 8080, 0, 65535);
+  const h = host(env.VAULT_HOST ?? "127.0.0.1");
+  return {
+    url: env.VAULT_URL || `http://${h}:${port}`,
+    dataDir: env.VAULT_DATA_DIR || "./data",
+    adminKey: env.VAULT_ADMIN_KEY || undefined,
+    apiKey: env.VAULT_API_KEY || undefined,
+  };
+}

@@ -20,6 +20,10 @@ export const ERROR_CATALOGUE = {
   NOT_FOUND: { status: 404, message: "No such route." },
   AGENT_NOT_FOUND: { status: 404, message: "No such agent." },
   KEY_NOT_FOUND: { status: 404, message: "No such key." },
+  APPROVAL_REQUIRED: {
+    status: 403,
+    message: "The request is parked until an operator approves it.",
+  },
   APPROVAL_NOT_FOUND: { status: 404, message: "No such approval." },
   APPROVAL_NOT_PENDING: { status: 409, message: "The approval has already been decided." },
   CONFLICT: { status: 409, message: "The request conflicts with the current state." },

@@ -11,6 +11,7 @@
  *     written, the client gets AUDIT_UNAVAILABLE and no signature (fail closed).
  */
 import { randomBytes } from "node:crypto";
+import { Signature } from "ethers";
 import type { AuditLog } from "../audit/types.js";
 import { VaultError } from "../errors/index.js";
 import type { CatchUpRecord } from "../node/protocol/sign.js";
@@ -18,6 +19,7 @@ import { decodeIntent } from "../policy/decode.js";
 import { DAY_MS, evaluatePolicy, MINUTE_MS, usageFromRecords } from "../policy/evaluate.js";
 import type { DecodedRequest, Policy, SignIntent, Spend } from "../policy/types.js";
 import type { LocalCluster } from "../signers/local/cluster.js";
+import type { DigestSigningSeam } from "../signers/types.js";
 import { inTransaction } from "../store/db.js";
 import type { SignRow, VaultStore } from "../store/vault-store.js";
 import { clusterFailure } from "./cluster-errors.js";
@@ -25,7 +27,7 @@ import { KeyedMutex } from "./mutex.js";
 import { type SignResult, shapeResult } from "./sign-result.js";
 
 export type SignOutcome =
-  | { status: "signed"; result: SignResult; auditSeq: number }
+  | { status: "signed"; result: SignResult; signature: string; auditSeq: number }
   | { status: "pending"; approvalId: string; auditSeq: number };
 
 export interface ApprovalView {
@@ -38,8 +40,14 @@ export interface ApprovalView {
   createdAt: string;
 }
 
-export interface SigningService {
-  sign(agentId: string, intent: SignIntent, actor: string): Promise<SignOutcome>;
+export interface SigningService extends DigestSigningSeam {
+  /** `canSpend: false` refuses requests that would move value (the key lacks SPEND). */
+  sign(
+    agentId: string,
+    intent: SignIntent,
+    actor: string,
+    opts?: { canSpend?: boolean },
+  ): Promise<SignOutcome>;
   approve(approvalId: string, actor: string): Promise<SignOutcome>;
   reject(approvalId: string, actor: string): ApprovalView;
   approval(approvalId: string): ApprovalView;
@@ -178,7 +186,7 @@ export function createSigningService(deps: {
         actor,
         data: { requestId: row.id, seq, digest: row.digest, signers: sig.signers },
       });
-      return { status: "signed" as const, result, auditSeq: entry.seq };
+      return { status: "signed" as const, result, signature: sig.signature, auditSeq: entry.seq };
     });
   };
 
@@ -211,13 +219,34 @@ export function createSigningService(deps: {
     };
   };
 
-  return {
+  const service: SigningService = {
     catchUp,
     approval: approvalView,
 
-    async sign(agentId, intent, actor) {
+    async signDigest(req) {
+      const decoded = decodeIntent(req.intent);
+      if (decoded.digest.toLowerCase() !== req.digest.toLowerCase()) {
+        throw new VaultError("VALIDATION_FAILED", "the digest is not the one the intent encodes", {
+          field: "digest",
+        });
+      }
+      const outcome = await service.sign(
+        req.agentId,
+        req.intent,
+        req.actor ?? `agent:${req.agentId}`,
+      );
+      if (outcome.status === "pending") {
+        throw new VaultError("APPROVAL_REQUIRED", undefined, { approvalId: outcome.approvalId });
+      }
+      return Signature.from(outcome.signature);
+    },
+
+    async sign(agentId, intent, actor, opts = {}) {
       agentOrThrow(agentId);
       const decoded = decodeIntent(intent);
+      if (decoded.spends.length > 0 && opts.canSpend === false) {
+        throw new VaultError("FORBIDDEN_SCOPE", "moving value needs the SPEND scope");
+      }
       const previous = store.signedByDigest(agentId, decoded.digest);
       if (previous?.result) {
         // Same bytes signed before: return that signature instead of spending twice.
@@ -230,6 +259,7 @@ export function createSigningService(deps: {
         return {
           status: "signed",
           result: JSON.parse(previous.result) as SignResult,
+          signature: previous.signature as string,
           auditSeq: entry.seq,
         };
       }
@@ -297,4 +327,5 @@ export function createSigningService(deps: {
       return approvalView(approvalId);
     },
   };
+  return service;
 }

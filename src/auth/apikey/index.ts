@@ -1,0 +1,107 @@
+/**
+ * Scoped API keys: bound to one agent or to the operator, shown once, stored as
+ * SHA-256 digests, compared in constant time, and revocable with effect on the very
+ * next request (every request reads the key's row; nothing is cached).
+ */
+import { randomBytes } from "node:crypto";
+import type { AuditLog } from "../../audit/types.js";
+import { VaultError } from "../../errors/index.js";
+import type { VaultStore } from "../../store/vault-store.js";
+import { hashSecret, newSecret, secretMatches } from "../secret.js";
+
+export const SCOPES = ["READ", "WRITE", "EXECUTE", "SPEND", "AUDIT", "ADMIN"] as const;
+export type Scope = (typeof SCOPES)[number];
+
+export interface Principal {
+  kind: "operator" | "agent";
+  /** "admin" for the operator's admin key. */
+  keyId: string;
+  agentId: string | null;
+  scopes: ReadonlySet<Scope>;
+}
+
+export interface ApiKeyService {
+  issue(agentId: string | null, scopes: Scope[], actor: string): { keyId: string; key: string };
+  revoke(keyId: string, actor: string): void;
+  /** The principal a bearer secret stands for, or undefined. */
+  authenticate(secret: string): Principal | undefined;
+  get(keyId: string): { keyId: string; agentId: string | null; scopes: Scope[]; revoked: boolean };
+}
+
+export function parseScopes(input: unknown): Scope[] {
+  if (!Array.isArray(input) || input.length === 0) {
+    throw new VaultError("VALIDATION_FAILED", "scopes must be a non-empty array", {
+      field: "scopes",
+    });
+  }
+  const scopes = [...new Set(input)];
+  for (const s of scopes) {
+    if (!SCOPES.includes(s as Scope)) {
+      throw new VaultError("VALIDATION_FAILED", `unknown scope ${String(s).slice(0, 20)}`, {
+        field: "scopes",
+      });
+    }
+  }
+  return scopes as Scope[];
+}
+
+export function createApiKeyService(deps: { store: VaultStore; audit: AuditLog }): ApiKeyService {
+  const { store, audit } = deps;
+  const adminPrincipal: Principal = {
+    kind: "operator",
+    keyId: "admin",
+    agentId: null,
+    scopes: new Set(SCOPES),
+  };
+  return {
+    issue(agentId, scopes, actor) {
+      if (agentId !== null && scopes.includes("ADMIN")) {
+        throw new VaultError("VALIDATION_FAILED", "agent keys cannot carry ADMIN", {
+          field: "scopes",
+        });
+      }
+      const keyId = `key_${randomBytes(9).toString("base64url")}`;
+      const key = newSecret("avk");
+      store.db.transaction(() => {
+        store.putKey({
+          id: keyId,
+          agent_id: agentId,
+          scopes: scopes.join(","),
+          hash: hashSecret(key),
+        });
+        audit.append({ type: "key.issued", agentId, actor, data: { keyId, scopes } });
+      })();
+      return { keyId, key };
+    },
+    revoke(keyId, actor) {
+      const row = store.key(keyId);
+      if (!row) throw new VaultError("KEY_NOT_FOUND");
+      store.db.transaction(() => {
+        store.revokeKey(keyId);
+        audit.append({ type: "key.revoked", agentId: row.agent_id, actor, data: { keyId } });
+      })();
+    },
+    authenticate(secret) {
+      const adminHash = store.meta("admin_key_hash");
+      if (adminHash && secretMatches(secret, adminHash)) return adminPrincipal;
+      const row = store.keyByHash(hashSecret(secret));
+      if (!row || row.revoked_at || !secretMatches(secret, row.hash)) return undefined;
+      return {
+        kind: row.agent_id ? "agent" : "operator",
+        keyId: row.id,
+        agentId: row.agent_id,
+        scopes: new Set(row.scopes.split(",") as Scope[]),
+      };
+    },
+    get(keyId) {
+      const row = store.key(keyId);
+      if (!row) throw new VaultError("KEY_NOT_FOUND");
+      return {
+        keyId,
+        agentId: row.agent_id,
+        scopes: row.scopes.split(",") as Scope[],
+        revoked: row.revoked_at !== null,
+      };
+    },
+  };
+}

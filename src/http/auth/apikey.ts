@@ -1,0 +1,39 @@
+/**
+ * Front door: scoped API keys, `Authorization: Bearer <key>`. A fastify plugin that
+ * decorates the instance with `apiKey`, an authenticator that routes compose with
+ * @fastify/auth (any-of / all-of) next to the other front doors.
+ */
+import type { FastifyReply, FastifyRequest } from "fastify";
+import fp from "fastify-plugin";
+import type { ApiKeyService, Principal } from "../../auth/apikey/index.js";
+import { VaultError } from "../../errors/index.js";
+
+declare module "fastify" {
+  interface FastifyInstance {
+    apiKey: (req: FastifyRequest, reply: FastifyReply) => Promise<void>;
+  }
+  interface FastifyRequest {
+    principal?: Principal;
+  }
+}
+
+export function bearer(req: FastifyRequest): string | undefined {
+  const header = req.headers.authorization;
+  if (typeof header !== "string") return undefined;
+  const m = /^Bearer\s+(\S+)$/i.exec(header);
+  return m?.[1];
+}
+
+export const apiKeyDoor = fp<{ keys: ApiKeyService }>(
+  async (app, opts) => {
+    app.decorateRequest("principal", undefined);
+    app.decorate("apiKey", async (req: FastifyRequest) => {
+      const secret = bearer(req);
+      if (!secret) throw new VaultError("UNAUTHENTICATED");
+      const principal = opts.keys.authenticate(secret);
+      if (!principal) throw new VaultError("INVALID_CREDENTIALS");
+      req.principal = principal;
+    });
+  },
+  { name: "front-door-apikey" },
+);

@@ -1,0 +1,191 @@
+/** Agents, their policies and their API keys. */
+import type { FastifyInstance } from "fastify";
+import { parseScopes } from "../../auth/apikey/index.js";
+import { VaultError } from "../../errors/index.js";
+import type { Vault } from "../../services/vault.js";
+import { bearer } from "../auth/apikey.js";
+import {
+  actorOf,
+  assertAgentAccess,
+  principalOf,
+  requireAdmin,
+  requireAny,
+} from "../auth/scopes.js";
+import { agentIdParams } from "../schemas.js";
+
+const agentView = {
+  type: "object",
+  properties: {
+    id: { type: "string" },
+    name: { type: "string" },
+    address: { type: "string" },
+    publicKey: { type: "string" },
+    threshold: { type: "object", properties: { t: { type: "integer" }, n: { type: "integer" } } },
+    policyVersion: { type: "integer" },
+    policy: { type: ["object", "null"], additionalProperties: true },
+    createdAt: { type: "string" },
+  },
+};
+
+/** The admin key itself (not a key with ADMIN scope) authorizes what nodes must honour. */
+function adminSecret(req: Parameters<typeof bearer>[0]): string {
+  const p = principalOf(req);
+  const secret = bearer(req);
+  if (p.keyId !== "admin" || !secret) {
+    throw new VaultError(
+      "FORBIDDEN_SCOPE",
+      "creating agents and changing policies needs the operator's admin key",
+    );
+  }
+  return secret;
+}
+
+export async function agentRoutes(app: FastifyInstance, { vault }: { vault: Vault }) {
+  const auth = app.auth([app.apiKey]);
+
+  app.post(
+    "/v1/agents",
+    {
+      preHandler: [auth, requireAdmin()],
+      schema: {
+        tags: ["agents"],
+        body: {
+          type: "object",
+          properties: {
+            name: { type: "string", minLength: 1, maxLength: 100 },
+            policy: { type: "object" },
+          },
+          required: ["name"],
+          additionalProperties: false,
+        },
+        response: { 201: agentView },
+      },
+    },
+    async (req, reply) => {
+      const body = req.body as { name: string; policy?: unknown };
+      const agent = await vault.agents.create(body, adminSecret(req), actorOf(principalOf(req)));
+      return reply.status(201).send(agent);
+    },
+  );
+
+  app.get(
+    "/v1/agents",
+    { preHandler: [auth, requireAny("READ")], schema: { tags: ["agents"] } },
+    async (req) => {
+      const p = principalOf(req);
+      const all = vault.agents.list();
+      return { agents: p.kind === "agent" ? all.filter((a) => a.id === p.agentId) : all };
+    },
+  );
+
+  app.get(
+    "/v1/agents/:id",
+    {
+      preHandler: [auth, requireAny("READ")],
+      schema: { tags: ["agents"], params: agentIdParams, response: { 200: agentView } },
+    },
+    async (req) => {
+      const { id } = req.params as { id: string };
+      assertAgentAccess(req, id);
+      return vault.agents.get(id);
+    },
+  );
+
+  app.put(
+    "/v1/agents/:id/policy",
+    {
+      preHandler: [auth, requireAdmin()],
+      schema: {
+        tags: ["agents"],
+        params: agentIdParams,
+        body: {
+          type: "object",
+          properties: { policy: { type: "object" } },
+          required: ["policy"],
+          additionalProperties: false,
+        },
+      },
+    },
+    async (req) => {
+      const { id } = req.params as { id: string };
+      const { policy } = req.body as { policy: unknown };
+      return vault.agents.setPolicy(id, policy, adminSecret(req), actorOf(principalOf(req)));
+    },
+  );
+
+  app.post(
+    "/v1/agents/:id/keys",
+    {
+      preHandler: [auth, requireAny("WRITE")],
+      schema: {
+        tags: ["keys"],
+        params: agentIdParams,
+        body: {
+          type: "object",
+          properties: {
+            scopes: { type: "array", items: { type: "string" }, minItems: 1, maxItems: 6 },
+          },
+          required: ["scopes"],
+          additionalProperties: false,
+        },
+      },
+    },
+    async (req, reply) => {
+      const { id } = req.params as { id: string };
+      const p = assertAgentAccess(req, id);
+      vault.agents.get(id);
+      const scopes = parseScopes((req.body as { scopes: unknown }).scopes);
+      // An agent key with WRITE may mint narrower keys for its own agent, never wider ones.
+      if (p.kind === "agent" && scopes.some((s) => !p.scopes.has(s))) {
+        throw new VaultError(
+          "FORBIDDEN_SCOPE",
+          "a key can only issue keys with a subset of its own scopes",
+        );
+      }
+      return reply.status(201).send(vault.keys.issue(id, scopes, actorOf(p)));
+    },
+  );
+
+  app.post(
+    "/v1/keys",
+    {
+      preHandler: [auth, requireAdmin()],
+      schema: {
+        tags: ["keys"],
+        body: {
+          type: "object",
+          properties: {
+            scopes: { type: "array", items: { type: "string" }, minItems: 1, maxItems: 6 },
+          },
+          required: ["scopes"],
+          additionalProperties: false,
+        },
+      },
+    },
+    async (req, reply) => {
+      const scopes = parseScopes((req.body as { scopes: unknown }).scopes);
+      return reply.status(201).send(vault.keys.issue(null, scopes, actorOf(principalOf(req))));
+    },
+  );
+
+  app.delete(
+    "/v1/keys/:keyId",
+    {
+      preHandler: [auth, requireAny("WRITE")],
+      schema: {
+        tags: ["keys"],
+        params: { type: "object", properties: { keyId: { type: "string", maxLength: 64 } } },
+      },
+    },
+    async (req) => {
+      const { keyId } = req.params as { keyId: string };
+      const key = vault.keys.get(keyId);
+      const p = principalOf(req);
+      if (!p.scopes.has("ADMIN") && (p.kind !== "agent" || key.agentId !== p.agentId)) {
+        throw new VaultError("FORBIDDEN_AGENT");
+      }
+      vault.keys.revoke(keyId, actorOf(p));
+      return { keyId, revoked: true };
+    },
+  );
+}

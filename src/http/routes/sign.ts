@@ -1,0 +1,136 @@
+/**
+ * Signing endpoints. The request body is turned into an intent; the signing service
+ * decodes it (never trusting the client about amounts), applies the policy and asks
+ * the cluster. Signing needs EXECUTE; anything that moves value also needs SPEND.
+ */
+
+import { hexlify, toUtf8Bytes } from "ethers";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { SignIntent, TxRequest } from "../../policy/types.js";
+import type { SignOutcome } from "../../services/signing.js";
+import type { Vault } from "../../services/vault.js";
+import { actorOf, assertAgentAccess, requireAny } from "../auth/scopes.js";
+import { agentIdParams, pendingResponse, txSchema, typedDataSchema } from "../schemas.js";
+
+function send(reply: FastifyReply, outcome: SignOutcome) {
+  if (outcome.status === "pending") {
+    return reply
+      .status(202)
+      .send({ approvalId: outcome.approvalId, status: "pending", auditSeq: outcome.auditSeq });
+  }
+  const { result, auditSeq } = outcome;
+  if (result.kind === "transaction") {
+    return reply.send({
+      signedTransaction: result.signedTransaction,
+      hash: result.hash,
+      address: result.address,
+      auditSeq,
+    });
+  }
+  return reply.send({ signature: result.signature, address: result.address, auditSeq });
+}
+
+export async function signRoutes(app: FastifyInstance, { vault }: { vault: Vault }) {
+  const preHandler = [app.auth([app.apiKey]), requireAny("EXECUTE")];
+  const run = (req: FastifyRequest, intent: SignIntent) => {
+    const { id } = req.params as { id: string };
+    const p = assertAgentAccess(req, id);
+    return vault.signing.sign(id, intent, actorOf(p), {
+      canSpend: p.scopes.has("SPEND") || p.scopes.has("ADMIN"),
+    });
+  };
+
+  app.post(
+    "/v1/agents/:id/sign/message",
+    {
+      preHandler,
+      schema: {
+        tags: ["sign"],
+        params: agentIdParams,
+        body: {
+          type: "object",
+          properties: {
+            message: { type: "string", maxLength: 65536 },
+            encoding: { type: "string", enum: ["utf8", "hex"], default: "utf8" },
+          },
+          required: ["message"],
+          additionalProperties: false,
+        },
+        response: { 202: pendingResponse },
+      },
+    },
+    async (req, reply) => {
+      const body = req.body as { message: string; encoding: "utf8" | "hex" };
+      const message = body.encoding === "hex" ? body.message : hexlify(toUtf8Bytes(body.message));
+      return send(reply, await run(req, { kind: "message", message }));
+    },
+  );
+
+  app.post(
+    "/v1/agents/:id/sign/typed-data",
+    {
+      preHandler,
+      schema: {
+        tags: ["sign"],
+        params: agentIdParams,
+        body: typedDataSchema,
+        response: { 202: pendingResponse },
+      },
+    },
+    async (req, reply) => {
+      const body = req.body as Omit<Extract<SignIntent, { kind: "typed-data" }>, "kind">;
+      return send(reply, await run(req, { kind: "typed-data", ...body }));
+    },
+  );
+
+  app.post(
+    "/v1/agents/:id/sign/transaction",
+    {
+      preHandler,
+      schema: {
+        tags: ["sign"],
+        params: agentIdParams,
+        body: {
+          type: "object",
+          properties: { tx: txSchema },
+          required: ["tx"],
+          additionalProperties: false,
+        },
+        response: { 202: pendingResponse },
+      },
+    },
+    async (req, reply) => {
+      const { tx } = req.body as { tx: TxRequest };
+      return send(reply, await run(req, { kind: "transaction", tx }));
+    },
+  );
+
+  const approvalParams = { type: "object", properties: { id: { type: "string", maxLength: 64 } } };
+  const admin = [app.auth([app.apiKey]), requireAny()];
+
+  app.get(
+    "/v1/approvals/:id",
+    { preHandler: admin, schema: { tags: ["approvals"], params: approvalParams } },
+    async (req) => vault.signing.approval((req.params as { id: string }).id),
+  );
+  app.post(
+    "/v1/approvals/:id/approve",
+    { preHandler: admin, schema: { tags: ["approvals"], params: approvalParams } },
+    async (req, reply) => {
+      const p = req.principal;
+      const outcome = await vault.signing.approve(
+        (req.params as { id: string }).id,
+        p ? actorOf(p) : "operator",
+      );
+      return send(reply, outcome);
+    },
+  );
+  app.post(
+    "/v1/approvals/:id/reject",
+    { preHandler: admin, schema: { tags: ["approvals"], params: approvalParams } },
+    async (req) => {
+      const p = req.principal;
+      return vault.signing.reject((req.params as { id: string }).id, p ? actorOf(p) : "operator");
+    },
+  );
+}

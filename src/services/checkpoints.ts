@@ -1,0 +1,198 @@
+/**
+ * Cluster-signed checkpoints of the audit chain head. The cluster's own threshold key
+ * (generated at enrolment) signs EIP-712 Checkpoint{seq, head} only after each node has
+ * re-verified the chain from the last head it signed. `verifyAll` then checks the
+ * local chain, every checkpoint signature, and the heads each reachable node kept:
+ * a rewritten vault database disagrees with the nodes.
+ */
+import type { AuditLog, Checkpoint, VerifyResult } from "../audit/types.js";
+import type { CatchUpRecord, NodeIntent } from "../node/protocol/sign.js";
+import { CLUSTER_KEY_ID, checkpointDigest, checkpointSigner } from "../signers/local/checkpoint.js";
+import type { LocalCluster } from "../signers/local/cluster.js";
+import type { VaultStore } from "../store/vault-store.js";
+import { KeyedMutex } from "./mutex.js";
+
+export interface NodeHeadsCheck {
+  index: number;
+  reachable: boolean;
+  heads: number;
+  mismatchAt?: number;
+}
+
+export interface FullVerifyResult extends VerifyResult {
+  checkpoints: { count: number; signaturesValid: boolean; firstBadCheckpoint?: number };
+  nodes: NodeHeadsCheck[];
+}
+
+export interface CheckpointService {
+  clusterAddress(): string | undefined;
+  /** Signs a checkpoint of the current head if it moved; returns it (or undefined). */
+  checkpoint(): Promise<Checkpoint | undefined>;
+  catchUp(fromSeq: number, toSeq: number): CatchUpRecord[];
+  verifyAll(): Promise<FullVerifyResult>;
+  start(intervalMs: number, every: number): void;
+  stop(): void;
+}
+
+export function createCheckpointService(deps: {
+  store: VaultStore;
+  audit: AuditLog;
+  cluster: LocalCluster;
+}): CheckpointService {
+  const { store, audit, cluster } = deps;
+  const lock = new KeyedMutex();
+  let timer: NodeJS.Timeout | undefined;
+  let lastAt = Date.now();
+
+  const clusterAddress = () => store.meta("cluster_address");
+
+  const segment = (fromSeq: number, toSeq: number) => audit.list(fromSeq, toSeq - fromSeq + 1);
+
+  const catchUp = (fromSeq: number, toSeq: number): CatchUpRecord[] =>
+    audit.checkpoints
+      .list()
+      .map((cp, i) => ({ cp, nodeSeq: i + 1 }))
+      .filter(({ nodeSeq }) => nodeSeq >= fromSeq && nodeSeq <= toSeq)
+      .map(({ cp, nodeSeq }) => ({
+        seq: nodeSeq,
+        intent: { kind: "checkpoint", seq: cp.seq, head: cp.hash },
+        signature: cp.signature,
+      }));
+
+  async function signHead(target: { seq: number; hash: string }): Promise<Checkpoint> {
+    const address = clusterAddress();
+    if (!address) throw new Error("the cluster key has not been generated");
+    const previous = audit.checkpoints.latest();
+    const from = (previous?.seq ?? 0) + 1;
+    const intent: NodeIntent = {
+      kind: "checkpoint",
+      seq: target.seq,
+      head: target.hash,
+      segment: segment(from, target.seq),
+    };
+    const sig = await cluster.signDigest({
+      agentId: CLUSTER_KEY_ID,
+      seq: audit.checkpoints.list().length + 1,
+      intent,
+      digest: checkpointDigest(target.seq, target.hash),
+      address,
+      adapt: (refusal, current) => {
+        if (refusal.code !== "CHECKPOINT_BEHIND" || current.kind !== "checkpoint") return undefined;
+        return { ...current, segment: segment(Number(refusal.details.fromSeq), target.seq) };
+      },
+    });
+    const cp: Checkpoint = {
+      seq: target.seq,
+      hash: target.hash,
+      signature: sig.signature,
+      signers: sig.signers,
+      signedAt: new Date().toISOString(),
+    };
+    store.db.transaction(() => {
+      audit.checkpoints.save(cp);
+      store.setMeta("pending_checkpoint", "");
+      audit.append({
+        type: "checkpoint.signed",
+        actor: "system",
+        data: { seq: cp.seq, head: cp.hash, signers: cp.signers },
+      });
+    })();
+    return cp;
+  }
+
+  // Each checkpoint appends its own "checkpoint.signed" entry; that alone is no news.
+  const onlyCheckpointEntrySince = (last: number) => {
+    const head = audit.head();
+    return head.seq === last + 1 && audit.get(head.seq)?.type === "checkpoint.signed";
+  };
+
+  async function checkpoint(): Promise<Checkpoint | undefined> {
+    return lock.run("checkpoint", async () => {
+      // A checkpoint interrupted half-way is finished first, with the same head:
+      // nodes that recorded it accept only that digest at that sequence number.
+      const pending = store.meta("pending_checkpoint");
+      const target = pending
+        ? (JSON.parse(pending) as { seq: number; hash: string })
+        : audit.head();
+      const last = audit.checkpoints.latest()?.seq ?? 0;
+      if (target.seq <= last || (!pending && onlyCheckpointEntrySince(last))) return undefined;
+      store.setMeta("pending_checkpoint", JSON.stringify(target));
+      lastAt = Date.now();
+      return signHead(target);
+    });
+  }
+
+  async function nodeHeads(): Promise<NodeHeadsCheck[]> {
+    return Promise.all(
+      cluster.nodes().map(async ({ index }) => {
+        try {
+          const { checkpoints } = await cluster
+            .client(index)
+            .call<{ checkpoints: Array<{ seq: number; hash: string }> }>(
+              "checkpoint.heads",
+              "verify",
+              {},
+              5000,
+            );
+          const bad = checkpoints.find((h) => audit.get(h.seq)?.hash !== h.hash);
+          return {
+            index,
+            reachable: true,
+            heads: checkpoints.length,
+            ...(bad ? { mismatchAt: bad.seq } : {}),
+          };
+        } catch {
+          return { index, reachable: false, heads: 0 };
+        }
+      }),
+    );
+  }
+
+  async function verifyAll(): Promise<FullVerifyResult> {
+    const chain = audit.verify();
+    const address = clusterAddress();
+    const cps = audit.checkpoints.list();
+    const badCp = cps.find((cp) => {
+      try {
+        return checkpointSigner(cp.seq, cp.hash, cp.signature) !== address;
+      } catch {
+        return true;
+      }
+    });
+    const nodes = await nodeHeads();
+    const nodeMismatch = nodes.find((n) => n.mismatchAt !== undefined);
+    const ok = chain.ok && !badCp && !nodeMismatch;
+    const firstBadSeq = chain.firstBadSeq ?? nodeMismatch?.mismatchAt ?? badCp?.seq;
+    return {
+      ...chain,
+      ok,
+      ...(firstBadSeq !== undefined && !ok ? { firstBadSeq } : {}),
+      checkpoints: {
+        count: cps.length,
+        signaturesValid: !badCp,
+        ...(badCp ? { firstBadCheckpoint: badCp.seq } : {}),
+      },
+      nodes,
+    };
+  }
+
+  return {
+    clusterAddress,
+    checkpoint,
+    catchUp,
+    verifyAll,
+    start(intervalMs, every) {
+      timer = setInterval(() => {
+        const head = audit.head().seq;
+        const last = audit.checkpoints.latest()?.seq ?? 0;
+        const due =
+          head - last >= every || (head > last + 1 && Date.now() - lastAt > 10 * intervalMs);
+        if (due && cluster.hasQuorum()) void checkpoint().catch(() => {});
+      }, intervalMs);
+      timer.unref();
+    },
+    stop() {
+      if (timer) clearInterval(timer);
+    },
+  };
+}

@@ -1,0 +1,199 @@
+/**
+ * The composition root: opens the vault's database and identity, starts (or connects
+ * to) the signer nodes, pins their identities, enrols them, generates the cluster's
+ * checkpoint key on first start, and wires the services together.
+ */
+import { join } from "node:path";
+import { createAuditLog } from "../audit/log.js";
+import type { AuditLog } from "../audit/types.js";
+import { adminPublicKey, authorize } from "../auth/admin-authority.js";
+import { type ApiKeyService, createApiKeyService } from "../auth/apikey/index.js";
+import { hashSecret, newSecret, secretMatches } from "../auth/secret.js";
+import type { Config } from "../config/index.js";
+import { CLUSTER_KEY_ID } from "../signers/local/checkpoint.js";
+import { LocalCluster } from "../signers/local/cluster.js";
+import { createPresigPool } from "../signers/local/pool.js";
+import { NodeSupervisor } from "../signers/local/supervisor.js";
+import { openDatabase } from "../store/db.js";
+import { createVaultStore, type VaultStore } from "../store/vault-store.js";
+import { importPublic, loadOrCreateIdentity } from "../transport/identity.js";
+import { type AgentService, createAgentService } from "./agents.js";
+import { type CheckpointService, createCheckpointService } from "./checkpoints.js";
+import { createSigningService, type SigningService } from "./signing.js";
+
+export interface Vault {
+  config: Config;
+  store: VaultStore;
+  audit: AuditLog;
+  cluster: LocalCluster;
+  supervisor: NodeSupervisor | undefined;
+  agents: AgentService;
+  keys: ApiKeyService;
+  signing: SigningService;
+  checkpoints: CheckpointService;
+  /** Set only on the first start when the vault generated the admin key itself. */
+  generatedAdminKey: string | undefined;
+  stop(): Promise<void>;
+}
+
+export interface VaultOptions {
+  log?: (line: string) => void;
+  /** Restart nodes that die (on for `npm start`, off in tests that kill nodes). */
+  restartNodes?: boolean;
+  /** Background timers (health, checkpoints, pool); tests may drive them by hand. */
+  timers?: boolean;
+}
+
+interface NodeIdentity {
+  index: number;
+  signingKey: string;
+  agreementKey: string;
+}
+
+function resolveAdminKey(store: VaultStore, config: Config): { key?: string; generated?: string } {
+  const stored = store.meta("admin_key_hash");
+  if (config.adminKey) {
+    if (stored && !secretMatches(config.adminKey, stored)) {
+      throw new Error("VAULT_ADMIN_KEY does not match the admin key this vault was created with");
+    }
+    if (!stored) store.setMeta("admin_key_hash", hashSecret(config.adminKey));
+    return { key: config.adminKey };
+  }
+  if (stored) return {};
+  const generated = newSecret("ava");
+  store.setMeta("admin_key_hash", hashSecret(generated));
+  return { key: generated, generated };
+}
+
+async function fetchIdentities(
+  urls: Array<{ index: number; url: string }>,
+): Promise<NodeIdentity[]> {
+  return Promise.all(
+    urls.map(async ({ url }) => (await (await fetch(`${url}/identity`)).json()) as NodeIdentity),
+  );
+}
+
+/** Trust on first use for the embedded nodes; afterwards an identity change stops start-up. */
+function pinIdentities(
+  store: VaultStore,
+  nodes: Array<{ index: number; url: string }>,
+  ids: NodeIdentity[],
+) {
+  const pinned = new Map(store.nodes().map((n) => [n.idx, n]));
+  ids.forEach((id, i) => {
+    const known = pinned.get(id.index);
+    if (known && known.signing_key !== id.signingKey) {
+      throw new Error(`signer node ${id.index} presents a different identity than the one pinned`);
+    }
+    store.putNode(id.index, (nodes[i] as { url: string }).url, id.signingKey, id.agreementKey);
+  });
+}
+
+export async function createVault(config: Config, opts: VaultOptions = {}): Promise<Vault> {
+  const log = opts.log ?? (() => {});
+  const db = openDatabase(join(config.dataDir, "vault.sqlite"));
+  const store = createVaultStore(db);
+  const audit = createAuditLog(db);
+  const identity = loadOrCreateIdentity(join(config.dataDir, "vault-identity.json"));
+  const admin = resolveAdminKey(store, config);
+  if (admin.key && !store.meta("admin_public_key"))
+    store.setMeta("admin_public_key", adminPublicKey(admin.key));
+
+  const { t, n } = config.threshold;
+  log(`starting ${n} signer nodes (${t}-of-${n})`);
+  const supervisor = new NodeSupervisor({
+    n,
+    host: "127.0.0.1",
+    basePort: config.nodeBasePort,
+    dataDir: config.dataDir,
+    vaultKey: identity.publicIdentity.signingKey,
+    restart: opts.restartNodes ?? true,
+    log,
+  });
+  const started = await supervisor.start();
+  const ids = await fetchIdentities(started);
+  pinIdentities(store, started, ids);
+
+  let signing: SigningService | undefined;
+  let checkpoints: CheckpointService | undefined;
+  let agents: AgentService | undefined;
+  const cluster = new LocalCluster({
+    endpoints: started.map((s, i) => ({
+      index: s.index,
+      url: s.url,
+      signingKey: importPublic((ids[i] as NodeIdentity).signingKey),
+    })),
+    t,
+    vaultKey: identity.signing,
+    pool: createPresigPool(db),
+    poolTarget: config.presigPool,
+    catchUp: (agentId, from, to) =>
+      agentId === CLUSTER_KEY_ID
+        ? (checkpoints?.catchUp(from, to) ?? [])
+        : (signing?.catchUp(agentId, from, to) ?? []),
+    events: {
+      nodeDown: (index, reason) => {
+        log(`node-${index} is down: ${reason}`);
+        audit.append({ type: "node.unreachable", actor: "system", data: { node: index, reason } });
+      },
+      nodeUp: (index) => {
+        log(`node-${index} is back`);
+        audit.append({ type: "node.recovered", actor: "system", data: { node: index } });
+        void agents?.resyncNode(index).catch(() => {});
+      },
+    },
+  });
+  await cluster.broadcast("cluster.enroll", () => ({
+    n,
+    t,
+    peers: ids.map(({ index, signingKey, agreementKey }) => ({ index, signingKey, agreementKey })),
+    adminPublicKey: store.meta("admin_public_key"),
+  }));
+
+  if (!store.meta("cluster_address")) {
+    if (!admin.key)
+      throw new Error("the first start needs the admin key to create the cluster key");
+    log("generating the cluster's checkpoint key (DKG across all nodes)");
+    const auth = authorize(admin.key, {
+      op: "agent.create",
+      agentId: CLUSTER_KEY_ID,
+      policyVersion: 0,
+      policy: null,
+    });
+    const key = await cluster.generateKey(CLUSTER_KEY_ID, auth, undefined, (r) =>
+      log(`  round ${r}/5`),
+    );
+    store.setMeta("cluster_address", key.address);
+    store.setMeta("cluster_public_key", key.publicKey);
+  }
+
+  agents = createAgentService({ store, audit, cluster, onProgress: log });
+  signing = createSigningService({ store, audit, cluster });
+  checkpoints = createCheckpointService({ store, audit, cluster });
+  const keys = createApiKeyService({ store, audit });
+  if (opts.timers ?? true) {
+    cluster.startHealthChecks(config.healthIntervalMs);
+    checkpoints.start(config.healthIntervalMs, config.checkpointEvery);
+    for (const a of store.agents()) cluster.refill(a.id);
+  }
+
+  return {
+    config,
+    store,
+    audit,
+    cluster,
+    supervisor,
+    agents,
+    keys,
+    signing,
+    checkpoints,
+    generatedAdminKey: admin.generated,
+    async stop() {
+      checkpoints?.stop();
+      cluster.stop();
+      await cluster.whenRefilled();
+      await supervisor.stop();
+      db.close();
+    },
+  };
+}
