@@ -30,11 +30,6 @@ const uint = {
     { type: "integer", minimum: 0 },
   ],
 };
-  anyOf: [
-    { type: "integer", minimum: 0 },
-    { type: "string", pattern: "^(0x[0-9a-fA-F]{1,64}|[0-9]{1,78})$" },
-  ],
-};
 
 export const txSchema = {
   type: "object",
