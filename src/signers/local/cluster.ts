@@ -95,7 +95,7 @@ export class LocalCluster {
 
   markDown(index: number, reason: string): void {
     const s = this.status.get(index);
-    if (!s || !s.up) return;
+    if (!s?.up) return;
     Object.assign(s, { up: false, lastError: reason, since: new Date().toISOString() });
     this.opts.events?.nodeDown?.(index, reason);
   }
