@@ -29,6 +29,7 @@ async function nodeCommand(args: string[]): Promise<undefined> {
       port: { type: "string", default: "0" },
       "data-dir": { type: "string" },
       "vault-key": { type: "string" },
+      supervised: { type: "boolean", default: false },
     },
   });
   if (values.index === undefined || !values["data-dir"] || !values["vault-key"]) {
@@ -40,6 +41,7 @@ async function nodeCommand(args: string[]): Promise<undefined> {
     port: Number(values.port),
     dataDir: values["data-dir"],
     vaultKey: values["vault-key"],
+    supervised: values.supervised === true,
   });
   return undefined;
 }

@@ -35,6 +35,10 @@ export const ERROR_CATALOGUE = {
     status: 503,
     message: "The audit log cannot be written; nothing was signed.",
   },
+  STORE_UNAVAILABLE: {
+    status: 503,
+    message: "The vault's database cannot be written; nothing was signed.",
+  },
   INTERNAL: { status: 500, message: "Internal error." },
 } as const;
 

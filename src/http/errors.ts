@@ -4,6 +4,7 @@
  */
 import type { FastifyError, FastifyInstance } from "fastify";
 import { VaultError } from "../errors/index.js";
+import { isStorageFailure } from "../store/db.js";
 
 function fieldOf(err: FastifyError): string | undefined {
   const v = err.validation?.[0];
@@ -16,6 +17,7 @@ function fieldOf(err: FastifyError): string | undefined {
 
 export function toVaultError(err: FastifyError | Error): VaultError {
   if (err instanceof VaultError) return err;
+  if (isStorageFailure(err)) return new VaultError("STORE_UNAVAILABLE");
   const f = err as FastifyError;
   if (f.validation) {
     const field = fieldOf(f);

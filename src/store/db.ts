@@ -26,3 +26,11 @@ export function openDatabase(file: string): Db {
 export function inTransaction<T>(db: Db, fn: () => T): T {
   return db.transaction(fn).immediate();
 }
+
+/** True for SQLite failures of the storage itself (full, read-only, I/O, locked). */
+export function isStorageFailure(err: unknown): boolean {
+  return (
+    err instanceof Database.SqliteError &&
+    /^SQLITE_(FULL|READONLY|IOERR|BUSY|LOCKED|CANTOPEN)/.test(err.code)
+  );
+}

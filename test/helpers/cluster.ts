@@ -8,7 +8,7 @@ import { LocalCluster } from "../../src/signers/local/cluster.js";
 import { createPresigPool } from "../../src/signers/local/pool.js";
 import { NodeSupervisor } from "../../src/signers/local/supervisor.js";
 import { openDatabase } from "../../src/store/db.js";
-import { generateIdentity, importPublic } from "../../src/transport/identity.js";
+import { generateIdentity, type Identity, importPublic } from "../../src/transport/identity.js";
 
 export const TEST_ADMIN_KEY = "av_admin_test_key_0123456789abcdefghijklmnopqrstuvwxyz";
 
@@ -17,6 +17,8 @@ export interface TestCluster {
   supervisor: NodeSupervisor;
   records: Map<string, CatchUpRecord[]>;
   dir: string;
+  /** The identity the test plays the vault with (signs every envelope). */
+  vault: Identity;
   stop(): Promise<void>;
 }
 
@@ -67,6 +69,7 @@ export async function startTestCluster(t: number, n: number, poolTarget = 0): Pr
     supervisor,
     records,
     dir,
+    vault,
     stop: async () => {
       cluster.stop();
       await supervisor.stop();

@@ -171,7 +171,10 @@ describe("VaultAgentSigner (ethers v6) over the threshold seam", () => {
   it("signTransaction accepts `from` when it is the agent and refuses another `from`", async () => {
     const raw = await signer.signTransaction(tx({ from: agent.address, nonce: 2 }));
     assert.equal(Transaction.from(raw).from, agent.address);
-    await assert.rejects(signer.signTransaction(tx({ from: RECIPIENT, nonce: 3 })), /from mismatch/);
+    await assert.rejects(
+      signer.signTransaction(tx({ from: RECIPIENT, nonce: 3 })),
+      /from mismatch/,
+    );
   });
 
   it("refuses an over-cap transaction (0.02 ETH) with POLICY_DENIED maxPerTx, and signs nothing", async () => {

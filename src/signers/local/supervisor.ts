@@ -66,8 +66,11 @@ export class NodeSupervisor {
       `--port=${port}`,
       `--data-dir=${join(this.opts.dataDir, `node-${index}`)}`,
       `--vault-key=${this.opts.vaultKey}`,
+      "--supervised",
     ]);
-    const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
+    // stdin stays open as a lifeline: if the vault dies, even by SIGKILL, the pipe
+    // closes and the node exits instead of lingering on its port.
+    const child = spawn(cmd, args, { stdio: ["pipe", "pipe", "pipe"] });
     this.children.set(index, child);
     child.stderr?.on("data", (d: Buffer) =>
       this.opts.log?.(`[node-${index}] ${d.toString().trimEnd()}`),
