@@ -51,6 +51,11 @@ export interface SigningService extends DigestSigningSeam {
   approve(approvalId: string, actor: string): Promise<SignOutcome>;
   reject(approvalId: string, actor: string): ApprovalView;
   approval(approvalId: string): ApprovalView;
+  /**
+   * After a crash: releases the budget of requests that never reached the cluster, and
+   * finishes requests that did (their sequence number may be recorded on some nodes).
+   */
+  recoverAll(): Promise<void>;
   /** Signed records for seqs from..to, shown to a node that is behind. */
   catchUp(agentId: string, fromSeq: number, toSeq: number): CatchUpRecord[];
 }
@@ -221,6 +226,23 @@ export function createSigningService(deps: {
 
   const service: SigningService = {
     catchUp,
+
+    async recoverAll() {
+      for (const row of store.stranded()) {
+        inTransaction(store.db, () => {
+          store.setSign({ id: row.id, status: "failed", seq: null, result: null, signature: null });
+          audit.append({
+            type: "sign.abandoned",
+            agentId: row.agent_id,
+            actor: "system:recovery",
+            data: { requestId: row.id },
+          });
+        });
+      }
+      for (const agentId of store.agentsWithIncomplete()) {
+        await locks.run(agentId, () => recover(agentId));
+      }
+    },
     approval: approvalView,
 
     async signDigest(req) {

@@ -176,6 +176,9 @@ export async function createVault(config: Config, opts: VaultOptions = {}): Prom
     checkpoints.start(config.healthIntervalMs, config.checkpointEvery);
     for (const a of store.agents()) cluster.refill(a.id);
   }
+  await signing
+    .recoverAll()
+    .catch((err: unknown) => log(`recovery deferred: ${(err as Error).message}`));
 
   return {
     config,

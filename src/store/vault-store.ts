@@ -128,6 +128,10 @@ export function createVaultStore(db: Db) {
     incomplete: db.prepare(
       "SELECT * FROM sign_requests WHERE agent_id = ? AND status = 'incomplete' ORDER BY seq",
     ),
+    stranded: db.prepare("SELECT id, agent_id FROM sign_requests WHERE status = 'reserved'"),
+    agentsWithIncomplete: db.prepare(
+      "SELECT DISTINCT agent_id FROM sign_requests WHERE status = 'incomplete'",
+    ),
     putNode: db.prepare(
       `INSERT INTO cluster_nodes (idx, url, signing_key, agreement_key) VALUES (?, ?, ?, ?)
        ON CONFLICT(idx) DO UPDATE SET url = excluded.url`,
@@ -170,6 +174,10 @@ export function createVaultStore(db: Db) {
         signature: string;
       }>,
     incomplete: (agentId: string) => q.incomplete.all(agentId) as SignRow[],
+    /** Reserved rows that never reached the cluster (the vault stopped in between). */
+    stranded: () => q.stranded.all() as Array<{ id: string; agent_id: string }>,
+    agentsWithIncomplete: () =>
+      (q.agentsWithIncomplete.all() as Array<{ agent_id: string }>).map((r) => r.agent_id),
     putNode: (idx: number, url: string, signingKey: string, agreementKey: string) =>
       void q.putNode.run(idx, url, signingKey, agreementKey),
     nodes: () =>

@@ -1,0 +1,86 @@
+import assert from "node:assert/strict";
+import type { ChildProcess } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, test } from "node:test";
+import Database from "better-sqlite3";
+import { verifyMessage } from "ethers";
+import { freePort, killed, runCli, startVaultProcess } from "../helpers/process.js";
+import { ADMIN_KEY, BASIC_POLICY } from "../helpers/vault.js";
+
+const dir = mkdtempSync(join(tmpdir(), "av-crash-"));
+let vault: ChildProcess | undefined;
+after(async () => {
+  vault?.kill("SIGKILL");
+  if (vault) await killed(vault);
+});
+
+test("kill -9 of the vault mid-signing never corrupts the chain, and interrupted requests are finished on restart", async () => {
+  const port = await freePort();
+  const env = {
+    VAULT_DATA_DIR: dir,
+    VAULT_PORT: String(port),
+    VAULT_ADMIN_KEY: ADMIN_KEY,
+    VAULT_PRESIG_POOL: "1",
+  };
+  const url = `http://127.0.0.1:${port}`;
+  const admin = { authorization: `Bearer ${ADMIN_KEY}`, "content-type": "application/json" };
+  vault = await startVaultProcess(env);
+  const created = await fetch(`${url}/v1/agents`, {
+    method: "POST",
+    headers: admin,
+    body: JSON.stringify({ name: "crash", policy: BASIC_POLICY }),
+  });
+  const agent = (await created.json()) as { id: string; address: string };
+  const signOnce = (i: number) =>
+    fetch(`${url}/v1/agents/${agent.id}/sign/message`, {
+      method: "POST",
+      headers: admin,
+      body: JSON.stringify({ message: `m${i}` }),
+    })
+      .then(async (r) => ({
+        i,
+        status: r.status,
+        body: (await r.json()) as { signature?: string },
+      }))
+      .catch(() => ({ i, status: 0, body: {} as { signature?: string } }));
+
+  const inflight = Array.from({ length: 12 }, (_, i) => signOnce(i));
+  const first = await Promise.race(inflight);
+  assert.equal(first.status, 200);
+  vault.kill("SIGKILL");
+  await killed(vault);
+  const outcomes = await Promise.all(inflight);
+  const answered = outcomes.filter((o) => o.status === 200);
+  assert.ok(
+    answered.length >= 1 && answered.length < 12,
+    `some requests were cut off (${answered.length} answered)`,
+  );
+
+  // The file alone verifies, offline.
+  const offline = await runCli(["audit", "verify", `--data-dir=${dir}`], {});
+  assert.equal(offline.code, 0, offline.stdout);
+
+  vault = await startVaultProcess(env);
+  const after = await signOnce(100);
+  assert.equal(after.status, 200, JSON.stringify(after.body));
+  assert.equal(verifyMessage("m100", after.body.signature as string), agent.address);
+  for (const o of answered)
+    assert.equal(verifyMessage(`m${o.i}`, o.body.signature as string), agent.address);
+
+  const verify = await fetch(`${url}/v1/audit/verify`, { headers: admin });
+  const report = (await verify.json()) as { ok: boolean };
+  assert.equal(report.ok, true, JSON.stringify(report));
+  const audit = (await (await fetch(`${url}/v1/audit?limit=1000`, { headers: admin })).json()) as {
+    entries: Array<{ type: string; data: { requestId?: string } }>;
+  };
+  const signed = audit.entries.filter((e) => e.type === "sign.signed").length;
+  assert.ok(signed >= answered.length + 1, "every signature a client received is in the log");
+  const db = new Database(join(dir, "vault.sqlite"), { readonly: true });
+  const open = db
+    .prepare("SELECT count(*) AS n FROM sign_requests WHERE status IN ('reserved', 'incomplete')")
+    .get() as { n: number };
+  db.close();
+  assert.equal(open.n, 0, "no request is left holding budget or a sequence number");
+});

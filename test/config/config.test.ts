@@ -1,0 +1,38 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { ConfigError, loadConfig, parseThreshold } from "../../src/config/index.js";
+
+test("defaults: 127.0.0.1:8080, ./data, 2-of-3", () => {
+  const c = loadConfig({});
+  assert.equal(c.host, "127.0.0.1");
+  assert.equal(c.port, 8080);
+  assert.equal(c.dataDir, "./data");
+  assert.deepEqual(c.threshold, { t: 2, n: 3 });
+  assert.equal(c.adminKey, undefined);
+});
+
+test("bad values stop start-up with a message naming the variable", () => {
+  const cases: Array<[Record<string, string>, RegExp]> = [
+    [{ VAULT_PORT: "80a" }, /VAULT_PORT/],
+    [{ VAULT_PORT: "70000" }, /VAULT_PORT/],
+    [{ VAULT_THRESHOLD: "3" }, /VAULT_THRESHOLD/],
+    [{ VAULT_THRESHOLD: "1-of-3" }, /VAULT_THRESHOLD/],
+    [{ VAULT_THRESHOLD: "4-of-3" }, /VAULT_THRESHOLD/],
+    [{ VAULT_ADMIN_KEY: "short" }, /VAULT_ADMIN_KEY/],
+    [{ VAULT_HOST: "bad host!" }, /VAULT_HOST/],
+    [{ VAULT_PRESIG_POOL: "-1" }, /VAULT_PRESIG_POOL/],
+  ];
+  for (const [env, message] of cases) {
+    assert.throws(
+      () => loadConfig(env),
+      (err: unknown) => err instanceof ConfigError && message.test(err.message),
+    );
+  }
+});
+
+test("thresholds must be majorities, so any two quorums share a node", () => {
+  assert.deepEqual(parseThreshold("3-of-5"), { t: 3, n: 5 });
+  assert.deepEqual(parseThreshold("2-of-2"), { t: 2, n: 2 });
+  assert.throws(() => parseThreshold("2-of-4"), /majority/);
+  assert.throws(() => parseThreshold("2-of-5"), /majority/);
+});

@@ -1,0 +1,82 @@
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { verifyMessage } from "ethers";
+import { BASIC_POLICY, startTestVault, type TestVault } from "../helpers/vault.js";
+
+let tv: TestVault;
+let agent: { id: string; address: string };
+
+before(async () => {
+  tv = await startTestVault();
+  agent = await tv.createAgent(BASIC_POLICY);
+});
+after(async () => tv?.stop());
+
+test("healthz, metrics and the OpenAPI document are served", async () => {
+  assert.equal((await tv.app.inject({ url: "/healthz" })).json().ok, true);
+  const metrics = await tv.app.inject({ url: "/metrics" });
+  assert.match(metrics.body, /agent_vault_signer_node_up\{node="0"\} 1/);
+  assert.match(metrics.body, /agent_vault_audit_head_seq \d+/);
+  const doc = (await tv.app.inject({ url: "/openapi.json" })).json();
+  assert.equal(doc.openapi, "3.0.3");
+  for (const path of [
+    "/v1/agents",
+    "/v1/agents/{id}/sign/transaction",
+    "/v1/audit/verify",
+    "/v1/approvals/{id}/approve",
+  ]) {
+    assert.ok(doc.paths[path], `OpenAPI lists ${path}`);
+  }
+});
+
+test("with one node dead, signing still works and readyz names the node that is down", async () => {
+  tv.vault.supervisor?.kill(2);
+  await new Promise((r) => setTimeout(r, 200));
+  await tv.vault.cluster.checkHealth();
+  const ready = await tv.app.inject({ url: "/readyz" });
+  assert.equal(ready.statusCode, 200);
+  assert.deepEqual(ready.json().down, ["node-2"]);
+  const res = await tv.app.inject({
+    method: "POST",
+    url: `/v1/agents/${agent.id}/sign/message`,
+    headers: tv.admin,
+    payload: { message: "one down" },
+  });
+  assert.equal(res.statusCode, 200, res.body);
+  assert.equal(verifyMessage("one down", res.json().signature), agent.address);
+  const types = tv.vault.audit.list(1, 10_000).map((e) => e.type);
+  assert.ok(types.includes("node.unreachable"));
+});
+
+test("with two of three nodes dead, readyz is 503 and signing fails with QUORUM_UNAVAILABLE", async () => {
+  tv.vault.supervisor?.kill(1);
+  await new Promise((r) => setTimeout(r, 200));
+  await tv.vault.cluster.checkHealth();
+  const ready = await tv.app.inject({ url: "/readyz" });
+  assert.equal(ready.statusCode, 503);
+  assert.deepEqual(ready.json().down, ["node-1", "node-2"]);
+  const res = await tv.app.inject({
+    method: "POST",
+    url: `/v1/agents/${agent.id}/sign/message`,
+    headers: tv.admin,
+    payload: { message: "two down" },
+  });
+  assert.equal(res.statusCode, 503, res.body);
+  assert.equal(res.json().error.code, "QUORUM_UNAVAILABLE");
+  assert.match(res.json().error.message, /node-1/);
+});
+
+test("nodes that come back catch up and sign again; the chain still verifies", async () => {
+  await tv.vault.supervisor?.respawn(1);
+  await tv.vault.supervisor?.respawn(2);
+  await tv.vault.cluster.checkHealth();
+  const res = await tv.app.inject({
+    method: "POST",
+    url: `/v1/agents/${agent.id}/sign/message`,
+    headers: tv.admin,
+    payload: { message: "all back" },
+  });
+  assert.equal(res.statusCode, 200, res.body);
+  assert.equal((await tv.app.inject({ url: "/readyz" })).statusCode, 200);
+  assert.equal(tv.vault.audit.verify().ok, true);
+});
