@@ -153,6 +153,9 @@ export function createNodeServer(node: NodeContext): Server {
 export async function startNode(opts: NodeOptions): Promise<{ server: Server; node: NodeContext }> {
   const node = createNodeContext(opts);
   const server = createNodeServer(node);
+  const sweeper = setInterval(() => node.store.sweepConsumedPresigs(), 5000);
+  sweeper.unref();
+  server.on("close", () => clearInterval(sweeper));
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(opts.port, opts.host, () => resolve());

@@ -47,7 +47,9 @@ export function migrateNodeStore(db: Db): void {
     CREATE TABLE IF NOT EXISTS presigs (
       id TEXT PRIMARY KEY, agent_id TEXT NOT NULL, parties TEXT NOT NULL,
       state BLOB NOT NULL, created_at INTEGER NOT NULL);
+    CREATE TABLE IF NOT EXISTS consumed_presigs (id TEXT PRIMARY KEY);
     CREATE TABLE IF NOT EXISTS nonces (nonce TEXT PRIMARY KEY, ts INTEGER NOT NULL);
+    CREATE INDEX IF NOT EXISTS nonces_ts ON nonces (ts);
     CREATE TABLE IF NOT EXISTS checkpoints (seq INTEGER PRIMARY KEY, hash TEXT NOT NULL, signed_at INTEGER NOT NULL);
   `);
 }
@@ -83,13 +85,21 @@ export function createNodeStore(db: Db, cipher: AtRestCipher) {
     putPresig: db.prepare(
       "INSERT INTO presigs (id, agent_id, parties, state, created_at) VALUES (?, ?, ?, ?, ?)",
     ),
-    getPresig: db.prepare("SELECT agent_id, parties, state FROM presigs WHERE id = ?"),
-    deletePresig: db.prepare("DELETE FROM presigs WHERE id = ?"),
-    presigIds: db.prepare("SELECT id, parties FROM presigs WHERE agent_id = ?"),
+    getPresig: db.prepare(
+      "SELECT agent_id, parties FROM presigs WHERE id = ? AND id NOT IN (SELECT id FROM consumed_presigs)",
+    ),
+    consumePresig: db.prepare("INSERT INTO consumed_presigs (id) VALUES (?)"),
+    sweepPresigs: db.prepare("DELETE FROM presigs WHERE id IN (SELECT id FROM consumed_presigs)"),
+    sweepConsumed: db.prepare("DELETE FROM consumed_presigs"),
+    getPresigState: db.prepare("SELECT state FROM presigs WHERE id = ?"),
+    presigIds: db.prepare(
+      "SELECT id, parties FROM presigs WHERE agent_id = ? AND id NOT IN (SELECT id FROM consumed_presigs)",
+    ),
     lastCheckpoint: db.prepare("SELECT seq, hash FROM checkpoints ORDER BY seq DESC LIMIT 1"),
     putCheckpoint: db.prepare("INSERT INTO checkpoints (seq, hash, signed_at) VALUES (?, ?, ?)"),
     listCheckpoints: db.prepare("SELECT seq, hash, signed_at FROM checkpoints ORDER BY seq"),
   };
+  let lastPrune = 0;
   const meta = (k: string): string | undefined =>
     (q.getMeta.get(k) as { v: string } | undefined)?.v;
 
@@ -102,9 +112,12 @@ export function createNodeStore(db: Db, cipher: AtRestCipher) {
     setCluster(c: ClusterConfig): void {
       q.setMeta.run("cluster", JSON.stringify(c));
     },
-    /** Records a nonce; false if it was seen before (a replay). */
+    /** Records a nonce; false if it was seen before (a replay). Old nonces are pruned now and then. */
     rememberNonce(nonce: string, now: number, keepMs: number): boolean {
-      q.pruneNonces.run(now - keepMs);
+      if (now - lastPrune > keepMs / 4) {
+        q.pruneNonces.run(now - keepMs);
+        lastPrune = now;
+      }
       return q.insertNonce.run(nonce, now).changes === 1;
     },
     agent(agentId: string) {
@@ -158,20 +171,34 @@ export function createNodeStore(db: Db, cipher: AtRestCipher) {
         Date.now(),
       );
     },
-    /** Deletes the presignature row and returns its state: the durable "consumed" mark. */
+    /**
+     * Deletes the presignature row: the durable "consumed" mark. The encrypted state
+     * (~250 KB) is read only when the presignature is not warm in memory.
+     */
     takePresig(
       id: string,
       agentId: string,
+      warm: boolean,
     ): { parties: number[]; state: () => Buffer } | undefined {
-      const row = q.getPresig.get(id) as
-        | { agent_id: string; parties: string; state: Buffer }
-        | undefined;
+      const row = q.getPresig.get(id) as { agent_id: string; parties: string } | undefined;
       if (!row || row.agent_id !== agentId) return undefined;
-      q.deletePresig.run(id);
+      const sealed = warm ? undefined : (q.getPresigState.get(id) as { state: Buffer }).state;
+      // A small insert is the durable mark; the 250 KB row is deleted later by sweep().
+      q.consumePresig.run(id);
       return {
         parties: row.parties.split(",").map(Number),
-        state: () => cipher.open(row.state, `presig:${id}`),
+        state: () => {
+          if (!sealed) throw new Error("presignature state was not read");
+          return cipher.open(sealed, `presig:${id}`);
+        },
       };
+    },
+    /** Deletes consumed presignature rows (off the online path). */
+    sweepConsumedPresigs(): void {
+      db.transaction(() => {
+        q.sweepPresigs.run();
+        q.sweepConsumed.run();
+      })();
     },
     presigIds(agentId: string): Array<{ id: string; parties: string }> {
       return q.presigIds.all(agentId) as Array<{ id: string; parties: string }>;

@@ -15,7 +15,8 @@ export function shapeResult(intent: SignIntent, signature: string, address: stri
   if (intent.kind !== "transaction") return { kind: intent.kind, signature, address };
   const tx: Transaction = buildTransaction(intent.tx);
   tx.signature = Signature.from(signature);
-  if (tx.from !== address) throw new Error("signed transaction does not recover to the agent");
+  // No second recovery here: the cluster already checked this signature against the
+  // agent's address over tx.unsignedHash.
   return {
     kind: "transaction",
     signedTransaction: tx.serialized,

@@ -74,7 +74,8 @@ function spendsFromJson(json: string): Spend[] {
 export function createSigningService(deps: {
   store: VaultStore;
   audit: AuditLog;
-  cluster: LocalCluster;
+  /** The threshold cluster (or, in the benchmark's baseline, a single-key stand-in). */
+  cluster: Pick<LocalCluster, "signDigest" | "refill">;
   now?: () => number;
 }): SigningService {
   const { store, audit, cluster } = deps;

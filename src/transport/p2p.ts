@@ -34,8 +34,20 @@ function context(ctx: P2pContext, from: number, to: number, broadcast: boolean):
   return Buffer.from(`agent-vault/p2p/v1|${ctx.sessionId}|${ctx.round}|${from}|${to}|${broadcast}`);
 }
 
+// The static X25519 secret between two nodes never changes: compute it once per pair.
+const sharedSecrets = new WeakMap<KeyObject, WeakMap<KeyObject, Buffer>>();
+
+function sharedSecret(mine: KeyObject, theirs: KeyObject): Buffer {
+  let byPeer = sharedSecrets.get(mine);
+  if (!byPeer) sharedSecrets.set(mine, (byPeer = new WeakMap()));
+  let secret = byPeer.get(theirs);
+  if (!secret)
+    byPeer.set(theirs, (secret = diffieHellman({ privateKey: mine, publicKey: theirs })));
+  return secret;
+}
+
 function messageKey(mine: KeyObject, theirs: KeyObject, ctx: P2pContext, info: Buffer): Buffer {
-  const shared = diffieHellman({ privateKey: mine, publicKey: theirs });
+  const shared = sharedSecret(mine, theirs);
   return Buffer.from(hkdfSync("sha256", shared, Buffer.from(ctx.sessionId), info, 32));
 }
 

@@ -26,7 +26,14 @@ export type Session =
       policy?: { version: number; policy: string };
     }
   | { kind: "presign"; agentId: string; presigId: string; parties: number[]; party: SignParty }
-  | { kind: "combine"; agentId: string; parties: number[]; party: SignParty; digest: Uint8Array };
+  | {
+      kind: "combine";
+      agentId: string;
+      parties: number[];
+      party: SignParty;
+      digest: Uint8Array;
+      seq: number;
+    };
 
 const SESSION_TTL_MS = 60_000;
 const PRESIG_CACHE_LIMIT = 64;
@@ -151,6 +158,10 @@ export class NodeContext {
     const party = this.warm.get(presigId);
     this.warm.delete(presigId);
     return party;
+  }
+
+  isWarm(presigId: string): boolean {
+    return this.warm.has(presigId);
   }
 
   restorePresig(presigId: string, state: () => Buffer): SignParty {

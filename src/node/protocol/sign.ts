@@ -40,6 +40,8 @@ export interface Contribute {
   intent: NodeIntent;
   presigId: string;
   catchUp?: CatchUpRecord[];
+  /** The quorum member that will combine; the others free their session at once. */
+  combiner?: number;
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -65,6 +67,11 @@ function parseSpends(json: string): Spend[] {
   }));
 }
 
+/**
+ * Catch-up fills only the slots right after this node's record, in order, and never
+ * rewrites a record it holds: a signature is over a digest, not over a sequence number,
+ * so a vault could otherwise relabel an old signature over a spend to erase it.
+ */
 function applyCatchUp(
   node: NodeContext,
   agentId: string,
@@ -72,8 +79,6 @@ function applyCatchUp(
   records: CatchUpRecord[],
 ) {
   for (const rec of [...records].sort((a, b) => a.seq - b.seq)) {
-    const local = node.store.record(agentId, rec.seq);
-    if (local?.signature) continue;
     const { digest, decoded } = digestOf(rec.intent);
     if (!validSignature(digest, rec.signature, address)) {
       throw new NodeRefusal(
@@ -81,15 +86,29 @@ function applyCatchUp(
         `catch-up record ${rec.seq} is not signed by the agent key`,
       );
     }
+    const local = node.store.record(agentId, rec.seq);
+    if (local) {
+      if (local.digest !== digest) {
+        throw new NodeRefusal(
+          "BAD_CATCH_UP",
+          `catch-up record ${rec.seq} contradicts this node's record`,
+        );
+      }
+      continue;
+    }
+    if (rec.seq !== node.store.lastSeq(agentId) + 1) {
+      throw new NodeRefusal(
+        "BAD_CATCH_UP",
+        `catch-up record ${rec.seq} leaves a gap in this node's record`,
+      );
+    }
     const elsewhere = node.store.seqOfDigest(agentId, digest);
-    if (elsewhere !== undefined && elsewhere !== rec.seq) {
+    if (elsewhere !== undefined) {
       throw new NodeRefusal(
         "BAD_CATCH_UP",
         `catch-up record ${rec.seq} repeats record ${elsewhere}`,
       );
     }
-    // A signed record supersedes an unsigned local one at the same sequence number:
-    // a signature needs a quorum, and no quorum can have signed two digests there.
     node.store.putRecord(agentId, {
       seq: rec.seq,
       digest,
@@ -180,7 +199,7 @@ export function contribute(node: NodeContext, sessionId: string, body: Contribut
       if (body.intent.kind === "checkpoint")
         node.store.putCheckpoint(body.intent.seq, body.intent.head);
     }
-    const presig = node.store.takePresig(body.presigId, body.agentId);
+    const presig = node.store.takePresig(body.presigId, body.agentId, node.isWarm(body.presigId));
     if (!presig)
       throw new NodeRefusal("UNKNOWN_PRESIG", "no such unused presignature on this node");
     return presig;
@@ -188,17 +207,25 @@ export function contribute(node: NodeContext, sessionId: string, body: Contribut
   const party = node.restorePresig(body.presigId, consumed.state);
   const digestBytes = getBytes(digest);
   const last = party.lastMessage(digestBytes);
+  // The sequence number is bound into the sealed last message: a combiner opens it only
+  // if every quorum member contributed at the same sequence number as itself.
+  const messages = node.seal({ sessionId, round: `last:${body.seq}` }, [last], consumed.parties);
+  if (body.combiner !== undefined && body.combiner !== node.index) {
+    party.free();
+    return { digest, parties: consumed.parties, messages };
+  }
   node.putSession(sessionId, {
     kind: "combine",
     agentId: body.agentId,
     parties: consumed.parties,
     party,
     digest: digestBytes,
+    seq: body.seq,
   });
   return {
     digest,
     parties: consumed.parties,
-    messages: node.seal({ sessionId, round: "last" }, [last], consumed.parties),
+    messages,
   };
 }
 
@@ -211,7 +238,7 @@ export function combine(node: NodeContext, sessionId: string, body: Combine) {
   const others = session.parties.filter((p) => p !== node.index);
   let incoming: ReturnType<NodeContext["open"]>;
   try {
-    incoming = node.open({ sessionId, round: "last" }, body.messages, others);
+    incoming = node.open({ sessionId, round: `last:${session.seq}` }, body.messages, others);
   } catch (err) {
     session.party.free();
     throw err;

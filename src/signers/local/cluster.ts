@@ -5,7 +5,7 @@
  * combine; a dead node is marked down and the next quorum is tried with the same
  * sequence number and intent, which the nodes that already recorded it accept once.
  */
-import { type KeyObject, randomUUID } from "node:crypto";
+import { createHash, type KeyObject, randomUUID } from "node:crypto";
 import { recoverAddress, Signature } from "ethers";
 import type { CatchUpRecord, NodeIntent } from "../../node/protocol/sign.js";
 import type { SealedMessage } from "../../transport/p2p.js";
@@ -65,6 +65,9 @@ export class LocalCluster {
   private refillQueue: Promise<void> = Promise.resolve();
   private readonly refilling = new Set<string>();
   private healthTimer: NodeJS.Timeout | undefined;
+  /** Online signatures in progress; background presigning yields to them. */
+  private onlineCount = 0;
+  private lastOnline = 0;
 
   constructor(private readonly opts: ClusterOptions) {
     this.n = opts.endpoints.length;
@@ -194,14 +197,34 @@ export class LocalCluster {
     const pooled = this.opts.pool
       .quorums(agentId)
       .find((q) => q.every((i) => aliveIdx.has(i)) && this.opts.pool.count(agentId, q) > 0);
-    const indices = pooled ?? alive.slice(0, this.t).map((c) => c.index);
+    const indices = pooled ?? this.homeQuorum(agentId, alive);
     return indices.map((i) => this.client(i));
   }
 
-  private async presign(agentId: string, quorum: NodeClient[]): Promise<string> {
+  /**
+   * Each agent has a home quorum: alive nodes in ring order from a position derived from
+   * its id. Spreading agents over the ring spreads the work (and the combining) over
+   * every node instead of loading the first t.
+   */
+  private homeQuorum(agentId: string, alive: NodeClient[]): number[] {
+    const start = createHash("sha256").update(agentId).digest().readUInt32BE(0) % this.n;
+    const ring = [...alive].sort(
+      (a, b) => ((a.index - start + this.n) % this.n) - ((b.index - start + this.n) % this.n),
+    );
+    return ring
+      .slice(0, this.t)
+      .map((c) => c.index)
+      .sort((a, b) => a - b);
+  }
+
+  private async presign(
+    agentId: string,
+    quorum: NodeClient[],
+    background = false,
+  ): Promise<string> {
     const id = `ps-${randomUUID()}`;
     try {
-      await runPresign(quorum, agentId, id);
+      await runPresign(quorum, agentId, id, background ? () => this.idle() : undefined);
     } catch (err) {
       if (err instanceof NodeUnreachable) this.markDown(err.node, err.message);
       throw err;
@@ -216,15 +239,27 @@ export class LocalCluster {
     this.refillQueue = this.refillQueue
       .then(async () => {
         for (;;) {
+          await this.idle();
           const quorum = this.preferredQuorum(agentId);
           if (!quorum) return;
           const parties = quorum.map((c) => c.index);
           if (this.opts.pool.count(agentId, parties) >= this.opts.poolTarget) return;
-          this.opts.pool.add(agentId, parties, await this.presign(agentId, quorum));
+          this.opts.pool.add(agentId, parties, await this.presign(agentId, quorum, true));
         }
       })
       .catch(() => {})
       .finally(() => this.refilling.delete(agentId));
+  }
+
+  /**
+   * Presignatures are background work: they wait until no online signature has run for
+   * a moment (at most 5 s), so a warm pool is spent on latency, and refilled in lulls.
+   */
+  private async idle(): Promise<void> {
+    const quiet = () => this.onlineCount === 0 && Date.now() - this.lastOnline >= 25;
+    for (let waited = 0; !quiet() && waited < 5000; waited += 5) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
   }
 
   async whenRefilled(): Promise<void> {
@@ -233,6 +268,16 @@ export class LocalCluster {
 
   /** Signs a 32-byte digest with the agent's threshold key, after every node's own checks. */
   async signDigest(req: DigestSignRequest): Promise<DigestSignature> {
+    this.onlineCount++;
+    try {
+      return await this.signWithRetries(req);
+    } finally {
+      this.onlineCount--;
+      this.lastOnline = Date.now();
+    }
+  }
+
+  private async signWithRetries(req: DigestSignRequest): Promise<DigestSignature> {
     let lastError: unknown;
     for (let attempt = 0; attempt <= this.n - this.t; attempt++) {
       const quorum = this.preferredQuorum(req.agentId);
@@ -261,15 +306,16 @@ export class LocalCluster {
     req: DigestSignRequest,
   ): Promise<DigestSignature> {
     const sid = `sig-${randomUUID()}`;
+    // The combiner is named up front, so the other nodes free their session right away.
+    const combiner = quorum[req.seq % quorum.length] as NodeClient;
     const settled = await Promise.allSettled(
-      quorum.map((c) => this.contribute(c, sid, presigId, req)),
+      quorum.map((c) => this.contribute(c, sid, presigId, req, combiner.index)),
     );
     const failed = settled.find((r) => r.status === "rejected");
     if (failed?.status === "rejected") {
-      settled.forEach((r, i) => {
-        if (r.status === "fulfilled")
-          void (quorum[i] as NodeClient).call("sign.release", sid, {}).catch(() => {});
-      });
+      if (settled[quorum.indexOf(combiner)]?.status === "fulfilled") {
+        void combiner.call("sign.release", sid, {}).catch(() => {});
+      }
       const unreachable = settled.find(
         (r) => r.status === "rejected" && r.reason instanceof NodeUnreachable,
       );
@@ -278,13 +324,11 @@ export class LocalCluster {
     const replies = settled.map(
       (r) => (r as PromiseFulfilledResult<{ messages: SealedMessage[] }>).value,
     );
-    const [combiner, ...others] = quorum as [NodeClient, ...NodeClient[]];
     const rs = await this.tracked(combiner, () =>
       combiner.call<{ r: string; s: string }>("sign.combine", sid, {
         messages: inboxFor(combiner.index, replies),
       }),
     );
-    for (const o of others) void o.call("sign.release", sid, {}).catch(() => {});
     return withRecoveryId(
       rs,
       req,
@@ -292,12 +336,18 @@ export class LocalCluster {
     );
   }
 
-  private async contribute(c: NodeClient, sid: string, presigId: string, req: DigestSignRequest) {
+  private async contribute(
+    c: NodeClient,
+    sid: string,
+    presigId: string,
+    req: DigestSignRequest,
+    combiner: number,
+  ) {
     let intent = req.intent;
     let catchUp: CatchUpRecord[] = [];
     for (let tries = 0; ; tries++) {
       try {
-        const body = { agentId: req.agentId, seq: req.seq, intent, presigId, catchUp };
+        const body = { agentId: req.agentId, seq: req.seq, intent, presigId, catchUp, combiner };
         return await this.tracked(c, () =>
           c.call<{ messages: SealedMessage[] }>("sign.contribute", sid, body),
         );

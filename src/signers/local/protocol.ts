@@ -67,10 +67,12 @@ export async function runDkg(
   return first;
 }
 
+/** `pause` runs before each round: background presigning yields to online signatures there. */
 export async function runPresign(
   nodes: NodeClient[],
   agentId: string,
   presigId: string,
+  pause: () => Promise<void> = async () => {},
 ): Promise<void> {
   const sid = `pre-${randomUUID()}`;
   const parties = nodes.map((n) => n.index);
@@ -78,11 +80,13 @@ export async function runPresign(
     n.call<WithMessages>("presign.start", sid, { agentId, presigId, parties }),
   );
   for (const round of [2, 3] as const) {
+    await pause();
     const prev = replies;
     replies = await all(nodes, (n) =>
       n.call<WithMessages>("presign.round", sid, { round, messages: inboxFor(n.index, prev) }),
     );
   }
+  await pause();
   const prev = replies;
   await all(nodes, (n) =>
     n.call("presign.round", sid, { round: 4, messages: inboxFor(n.index, prev) }),

@@ -1,0 +1,216 @@
+/**
+ * `npm run bench`: prints one JSON document of measured figures. Every threshold figure
+ * has a baseline measured in the same run on the same request path: the same fastify
+ * routes, policy check and audit log, with the signature made by a single-key ethers
+ * Wallet instead of the cluster.
+ */
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Worker } from "node:worker_threads";
+import { Wallet } from "ethers";
+import type { FastifyInstance } from "fastify";
+import { createAuditLog } from "../src/audit/log.js";
+import { loadConfig } from "../src/config/index.js";
+import { buildApp } from "../src/http/app.js";
+import { createSigningService } from "../src/services/signing.js";
+import { createVault, type Vault } from "../src/services/vault.js";
+import { openDatabase } from "../src/store/db.js";
+import { type load, median, percentile, round, timed } from "./stats.js";
+
+const ADMIN = "av_bench_admin_key_0123456789abcdefghijklmnopqrstuvwxyz";
+const POLICY = {
+  chains: [84532],
+  assets: { ETH: { maxPerTx: "1", maxPer24h: "1000000" } },
+  allowMessageSigning: true,
+  rateLimitPerMinute: 1_000_000,
+};
+const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
+
+async function listen(app: FastifyInstance): Promise<string> {
+  await app.listen({ host: "127.0.0.1", port: 0 });
+  const { port } = app.server.address() as { port: number };
+  return `http://127.0.0.1:${port}`;
+}
+
+type LoadResult = Awaited<ReturnType<typeof load>>;
+
+/** Runs HTTP clients in a worker thread against `url`; returns their latencies. */
+function clients(
+  url: string,
+  agents: string[],
+  count: number,
+  perClient: number,
+): Promise<LoadResult> {
+  const worker = new Worker(new URL("./client-worker.js", import.meta.url), {
+    workerData: { url, token: ADMIN, agents, clients: count, perClient },
+  });
+  return new Promise((resolve, reject) => {
+    worker.once("message", (m: { ok: boolean; result?: LoadResult; error?: string }) => {
+      void worker.terminate();
+      if (m.ok) resolve(m.result as LoadResult);
+      else reject(new Error(m.error));
+    });
+    worker.once("error", reject);
+  });
+}
+
+/** The baseline: same routes and services, one ethers Wallet per agent instead of the cluster. */
+async function baselineApp(vault: Vault, agentIds: string[]): Promise<FastifyInstance> {
+  const wallets = new Map(agentIds.map((id) => [id, new Wallet(Wallet.createRandom().privateKey)]));
+  for (const id of agentIds) {
+    vault.store.db
+      .prepare("UPDATE agents SET address = ? WHERE id = ?")
+      .run((wallets.get(id) as Wallet).address, id);
+  }
+  const signing = createSigningService({
+    store: vault.store,
+    audit: vault.audit,
+    cluster: {
+      refill: () => {},
+      signDigest: async (req) => {
+        const sig = (wallets.get(req.agentId) as Wallet).signingKey.sign(req.digest);
+        return { signature: sig.serialized, r: sig.r, s: sig.s, v: sig.v, signers: [] };
+      },
+    },
+  });
+  return buildApp({ ...vault, signing });
+}
+
+function latencyFigures(latencies: number[]) {
+  return {
+    p50Ms: round(median(latencies)),
+    p99Ms: round(percentile(latencies, 99)),
+    samples: latencies.length,
+  };
+}
+
+async function main() {
+  const dir = mkdtempSync(join(tmpdir(), "av-bench-"));
+  const config = loadConfig({
+    VAULT_DATA_DIR: dir,
+    VAULT_ADMIN_KEY: ADMIN,
+    VAULT_PRESIG_POOL: "30",
+    VAULT_LOG_LEVEL: "silent",
+  });
+  log("starting the vault and its 3 signer node processes");
+  const vault = await createVault(config, { timers: false });
+  const app = await buildApp(vault);
+  const url = await listen(app);
+
+  log("DKG: 5 agents, 2-of-3, nodes in parallel");
+  const dkg: number[] = [];
+  const agents: string[] = [];
+  for (let i = 0; i < 5; i++) {
+    const { ms, value } = await timed(() =>
+      vault.agents.create({ name: `bench-${i}`, policy: POLICY }, ADMIN, "bench"),
+    );
+    dkg.push(ms);
+    agents.push(value.id);
+  }
+  const clientsAgents = [...agents];
+  for (let i = 5; i < 10; i++)
+    clientsAgents.push(
+      (await vault.agents.create({ name: `bench-${i}`, policy: POLICY }, ADMIN, "bench")).id,
+    );
+
+  log("filling presignature pools");
+  await vault.cluster.whenRefilled();
+
+  log("warm pool: 1 client");
+  const one = await clients(url, clientsAgents.slice(0, 1), 1, 25);
+  await vault.cluster.whenRefilled();
+  log("warm pool: 10 clients, one agent each");
+  const ten = await clients(url, clientsAgents, 10, 3);
+  await vault.cluster.whenRefilled();
+  log("warm pool: 10 clients on one agent");
+  const tenOne = await clients(url, clientsAgents.slice(1, 2), 10, 2);
+
+  log("pool drained: sustained signatures per second");
+  const cluster = vault.cluster as unknown as { opts: { poolTarget: number } };
+  cluster.opts.poolTarget = 0;
+  await vault.cluster.whenRefilled();
+  // Forget the vault's remaining presignatures: every signature now runs all rounds.
+  vault.store.db.prepare("DELETE FROM presig_pool").run();
+  const drainAgents = clientsAgents.slice(0, 6);
+  const drained = await clients(url, drainAgents, drainAgents.length, 5);
+
+  log("baseline: the same path with a single-key ethers Wallet");
+  const base = await baselineApp(vault, clientsAgents);
+  const baseUrl = await listen(base);
+  const baseOne = await clients(baseUrl, clientsAgents.slice(0, 1), 1, 25);
+  const baseTen = await clients(baseUrl, clientsAgents, 10, 10);
+  const baseSustained = await clients(baseUrl, drainAgents, drainAgents.length, 50);
+
+  log("policy + audit overhead: a denied request does everything but sign");
+  const overhead: number[] = [];
+  for (let i = 0; i < 300; i++) {
+    const { ms } = await timed(() =>
+      vault.signing
+        .sign(
+          agents[0] as string,
+          {
+            kind: "transaction",
+            tx: {
+              chainId: 1,
+              to: "0x1111111111111111111111111111111111111111",
+              value: "1",
+              nonce: i + 1,
+              gasLimit: 21000,
+              maxFeePerGas: "1",
+              maxPriorityFeePerGas: "1",
+            },
+          },
+          "bench",
+        )
+        .catch(() => undefined),
+    );
+    overhead.push(ms);
+  }
+
+  log("audit appends per second");
+  const adb = openDatabase(join(dir, "audit-bench.sqlite"));
+  const audit = createAuditLog(adb);
+  const appends = 20_000;
+  const { ms: appendMs } = await timed(async () => {
+    for (let i = 0; i < appends; i++)
+      audit.append({ type: "bench", agentId: "a", actor: "bench", data: { i, amount: "1000" } });
+  });
+
+  const result = {
+    machine: { cpus: (await import("node:os")).cpus().length, node: process.version },
+    dkg2of3Ms: { median: round(median(dkg)), samples: dkg.map((x) => round(x)) },
+    warmPoolSign: {
+      clients1: {
+        threshold: latencyFigures(one.latencies),
+        baseline: latencyFigures(baseOne.latencies),
+        ratioP50: round(median(one.latencies) / median(baseOne.latencies)),
+      },
+      clients10: {
+        threshold: latencyFigures(ten.latencies),
+        baseline: latencyFigures(baseTen.latencies),
+        ratioP50: round(median(ten.latencies) / median(baseTen.latencies)),
+      },
+      clients10OneAgent: { threshold: latencyFigures(tenOne.latencies) },
+    },
+    drainedPool: {
+      thresholdSignaturesPerSecond: round(drained.perSecond),
+      baselineSignaturesPerSecond: round(baseSustained.perSecond),
+      p50Ms: round(median(drained.latencies)),
+    },
+    policyAndAuditOverheadMs: {
+      p50: round(median(overhead), 3),
+      p99: round(percentile(overhead, 99), 3),
+    },
+    auditAppendsPerSecond: Math.round(appends / (appendMs / 1000)),
+  };
+  process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+  await base.close();
+  await app.close();
+  await vault.stop();
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
