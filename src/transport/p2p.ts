@@ -38,11 +38,10 @@ function context(ctx: P2pContext, from: number, to: number, broadcast: boolean):
 const sharedSecrets = new WeakMap<KeyObject, WeakMap<KeyObject, Buffer>>();
 
 function sharedSecret(mine: KeyObject, theirs: KeyObject): Buffer {
-  let byPeer = sharedSecrets.get(mine);
-  if (!byPeer) sharedSecrets.set(mine, (byPeer = new WeakMap()));
-  let secret = byPeer.get(theirs);
-  if (!secret)
-    byPeer.set(theirs, (secret = diffieHellman({ privateKey: mine, publicKey: theirs })));
+  const byPeer = sharedSecrets.get(mine) ?? new WeakMap<KeyObject, Buffer>();
+  sharedSecrets.set(mine, byPeer);
+  const secret = byPeer.get(theirs) ?? diffieHellman({ privateKey: mine, publicKey: theirs });
+  byPeer.set(theirs, secret);
   return secret;
 }
 
