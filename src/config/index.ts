@@ -29,6 +29,11 @@ export interface Config {
   logLevel: string;
   /** Base URL the CLI's client commands talk to. */
   url: string;
+  /**
+   * Signer nodes run elsewhere (`agent-vault node` on other machines), node i at the
+   * i-th URL; empty: the vault starts and supervises its embedded nodes.
+   */
+  nodeUrls: string[];
 }
 
 export class ConfigError extends Error {}
@@ -74,12 +79,19 @@ function adminKey(raw: string | undefined): string | undefined {
 export function loadConfig(env: Env = process.env): Config {
   const port = int(env, "VAULT_PORT", 8080, 0, 65535);
   const h = host(env.VAULT_HOST ?? "127.0.0.1");
+  const threshold = parseThreshold(env.VAULT_THRESHOLD ?? "2-of-3");
+  const nodes = nodeUrls(env.VAULT_NODES);
+  if (nodes.length > 0 && nodes.length !== threshold.n) {
+    throw new ConfigError(
+      `VAULT_NODES lists ${nodes.length} nodes but VAULT_THRESHOLD needs ${threshold.n}`,
+    );
+  }
   return {
     host: h,
     port,
     dataDir: env.VAULT_DATA_DIR || "./data",
     adminKey: adminKey(env.VAULT_ADMIN_KEY),
-    threshold: parseThreshold(env.VAULT_THRESHOLD ?? "2-of-3"),
+    threshold,
     nodeBasePort: int(env, "VAULT_NODE_BASE_PORT", 0, 0, 65535),
     presigPool: int(env, "VAULT_PRESIG_POOL", 8, 0, 1000),
     bodyLimit: int(env, "VAULT_BODY_LIMIT", 256 * 1024, 1024, 16 * 1024 * 1024),
@@ -87,7 +99,21 @@ export function loadConfig(env: Env = process.env): Config {
     healthIntervalMs: int(env, "VAULT_HEALTH_INTERVAL_MS", 1000, 100, 600_000),
     logLevel: env.VAULT_LOG_LEVEL || "info",
     url: env.VAULT_URL || `http://${h}:${port}`,
+    nodeUrls: nodes,
   };
+}
+
+function nodeUrls(raw: string | undefined): string[] {
+  if (!raw) return [];
+  const urls = raw.split(",").map((u) => u.trim().replace(/\/$/, ""));
+  for (const u of urls) {
+    if (!/^https?:\/\/[^\s/]+$/.test(u)) {
+      throw new ConfigError(
+        `VAULT_NODES must be comma-separated base URLs like http://10.0.0.5:7000 (got "${u}")`,
+      );
+    }
+  }
+  return urls;
 }
 
 /** What the CLI's client commands need: where the vault is, and which secret to present. */

@@ -81,6 +81,11 @@ function pinIdentities(
 ) {
   const pinned = new Map(store.nodes().map((n) => [n.idx, n]));
   ids.forEach((id, i) => {
+    if (id.index !== (nodes[i] as { index: number }).index) {
+      throw new Error(
+        `the signer node at ${(nodes[i] as { url: string }).url} says it is node ${id.index}`,
+      );
+    }
     const known = pinned.get(id.index);
     if (known && known.signing_key !== id.signingKey) {
       throw new Error(`signer node ${id.index} presents a different identity than the one pinned`);
@@ -100,17 +105,27 @@ export async function createVault(config: Config, opts: VaultOptions = {}): Prom
     store.setMeta("admin_public_key", adminPublicKey(admin.key));
 
   const { t, n } = config.threshold;
-  log(`starting ${n} signer nodes (${t}-of-${n})`);
-  const supervisor = new NodeSupervisor({
-    n,
-    host: "127.0.0.1",
-    basePort: config.nodeBasePort,
-    dataDir: config.dataDir,
-    vaultKey: identity.publicIdentity.signingKey,
-    restart: opts.restartNodes ?? true,
-    log,
-  });
-  const started = await supervisor.start();
+  log(
+    `vault identity (give it to remote nodes as --vault-key): ${identity.publicIdentity.signingKey}`,
+  );
+  let supervisor: NodeSupervisor | undefined;
+  let started: Array<{ index: number; url: string }>;
+  if (config.nodeUrls.length > 0) {
+    log(`using ${n} remote signer nodes (${t}-of-${n})`);
+    started = config.nodeUrls.map((url, index) => ({ index, url }));
+  } else {
+    log(`starting ${n} signer nodes (${t}-of-${n})`);
+    supervisor = new NodeSupervisor({
+      n,
+      host: "127.0.0.1",
+      basePort: config.nodeBasePort,
+      dataDir: config.dataDir,
+      vaultKey: identity.publicIdentity.signingKey,
+      restart: opts.restartNodes ?? true,
+      log,
+    });
+    started = await supervisor.start();
+  }
   const ids = await fetchIdentities(started);
   pinIdentities(store, started, ids);
 
@@ -195,7 +210,7 @@ export async function createVault(config: Config, opts: VaultOptions = {}): Prom
       checkpoints?.stop();
       cluster.stop();
       await cluster.whenRefilled();
-      await supervisor.stop();
+      await supervisor?.stop();
       db.close();
     },
   };
