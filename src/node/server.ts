@@ -85,7 +85,8 @@ function send(res: ServerResponse, status: number, body: unknown): void {
 }
 
 function dispatch(node: NodeContext, env: Envelope): { ok: boolean; [k: string]: unknown } {
-  const handler = OPS[env.op];
+  // Own properties only: "constructor" or "toString" must not reach Object.prototype.
+  const handler = Object.hasOwn(OPS, env.op) ? OPS[env.op] : undefined;
   if (!handler)
     return { ok: false, error: { code: "UNKNOWN_OP", message: `unknown op ${env.op}` } };
   try {

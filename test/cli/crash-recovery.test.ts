@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { ChildProcess } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
@@ -83,4 +83,34 @@ test("kill -9 of the vault mid-signing never corrupts the chain, and interrupted
     .get() as { n: number };
   db.close();
   assert.equal(open.n, 0, "no request is left holding budget or a sequence number");
+
+  // The client subcommands, against the running vault.
+  const cliEnv = { VAULT_URL: url, VAULT_ADMIN_KEY: ADMIN_KEY };
+  const policyFile = join(dir, "policy.json");
+  writeFileSync(policyFile, JSON.stringify(BASIC_POLICY));
+  const made = await runCli(["agent", "create", "cli-agent", `--policy=${policyFile}`], cliEnv);
+  assert.equal(made.code, 0, made.stdout);
+  const cliAgent = JSON.parse(made.stdout) as { id: string; address: string };
+  const listed = await runCli(["agent", "list"], cliEnv);
+  assert.ok(listed.stdout.includes(cliAgent.id));
+  const key = await runCli(["key", "create", cliAgent.id, "--scopes=EXECUTE"], cliEnv);
+  const apiKey = (JSON.parse(key.stdout) as { key: string }).key;
+  const cliSigned = await runCli(["sign", cliAgent.id, "--message=from the cli"], {
+    VAULT_URL: url,
+    VAULT_API_KEY: apiKey,
+  });
+  assert.equal(cliSigned.code, 0, cliSigned.stdout);
+  assert.equal(
+    verifyMessage(
+      "from the cli",
+      (JSON.parse(cliSigned.stdout) as { signature: string }).signature,
+    ),
+    cliAgent.address,
+  );
+  const exported = await runCli(["audit", "export", `--data-dir=${dir}`], {});
+  const lines = exported.stdout
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l) as { seq: number });
+  assert.ok(lines.length > 10 && lines.every((e, i) => e.seq === i + 1));
 });

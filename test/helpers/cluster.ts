@@ -33,15 +33,27 @@ export async function startTestCluster(t: number, n: number, poolTarget = 0): Pr
     vaultKey: vault.publicIdentity.signingKey,
     restart: false,
   });
-  const started = await supervisor.start();
-  const identities = await Promise.all(
-    started.map(
-      async (s) =>
-        (await (await fetch(`${s.url}/identity`)).json()) as {
-          index: number;
-          signingKey: string;
-          agreementKey: string;
-        },
+  // If setting up fails, stop whatever started: live children would keep the test
+  // process (and the whole run) waiting forever.
+  const orStop = async <T>(step: Promise<T>): Promise<T> => {
+    try {
+      return await step;
+    } catch (err) {
+      await supervisor.stop();
+      throw err;
+    }
+  };
+  const started = await orStop(supervisor.start());
+  const identities = await orStop(
+    Promise.all(
+      started.map(
+        async (s) =>
+          (await (await fetch(`${s.url}/identity`)).json()) as {
+            index: number;
+            signingKey: string;
+            agreementKey: string;
+          },
+      ),
     ),
   );
   const records = new Map<string, CatchUpRecord[]>();
@@ -58,12 +70,14 @@ export async function startTestCluster(t: number, n: number, poolTarget = 0): Pr
     catchUp: (agentId, from, to) =>
       (records.get(agentId) ?? []).filter((r) => r.seq >= from && r.seq <= to),
   });
-  await cluster.broadcast("cluster.enroll", () => ({
-    n,
-    t,
-    peers: identities,
-    adminPublicKey: adminPublicKey(TEST_ADMIN_KEY),
-  }));
+  await orStop(
+    cluster.broadcast("cluster.enroll", () => ({
+      n,
+      t,
+      peers: identities,
+      adminPublicKey: adminPublicKey(TEST_ADMIN_KEY),
+    })),
+  );
   return {
     cluster,
     supervisor,

@@ -129,6 +129,18 @@ test("malformed requests are refused (malformed)", async () => {
   }
 });
 
+test("an authenticated envelope for an operation the node does not have gets UNKNOWN_OP", async () => {
+  // Names every plain object inherits included: they are not operations either.
+  for (const op of ["no.such.op", "constructor", "toString", "__proto__", "hasOwnProperty"]) {
+    const reply = await openReply(
+      await post(JSON.stringify(sealEnvelope(tc.vault.signing, { ...fields(), op }))),
+    );
+    const body = reply.body as { ok: boolean; error?: { code: string }; result?: unknown };
+    assert.equal(body.ok, false, `${op}: answered ${JSON.stringify(body).slice(0, 160)}`);
+    assert.equal(body.error?.code, "UNKNOWN_OP", `${op}`);
+  }
+});
+
 test("the node is still healthy and answering after every refusal", async () => {
   const health = await fetch(`${url}/healthz`);
   assert.equal(health.status, 200);

@@ -29,6 +29,15 @@ export function enroll(node: NodeContext, body: ClusterConfig) {
   return { enrolled: true };
 }
 
+/** A node validates every policy itself; an invalid one is a refusal, not an error. */
+export function checkedPolicy(input: unknown) {
+  try {
+    return validatePolicy(input);
+  } catch (err) {
+    throw new NodeRefusal("BAD_POLICY", (err as Error).message);
+  }
+}
+
 export interface PolicySet {
   agentId: string;
   version: number;
@@ -49,7 +58,7 @@ export function setPolicy(node: NodeContext, body: PolicySet) {
   if (body.version <= current) {
     throw new NodeRefusal("POLICY_STALE", `policy version must be above ${current}`);
   }
-  const policy = validatePolicy(body.policy);
+  const policy = checkedPolicy(body.policy);
   node.store.putPolicy(body.agentId, body.version, JSON.stringify(policy));
   return { version: body.version };
 }

@@ -121,6 +121,12 @@ export class NodeContext {
 
   putSession(id: string, session: Session): void {
     this.sweep();
+    const existing = this.sessions.get(id);
+    if (existing && existing.session !== session) {
+      // A second start under a live session id would leak the first protocol party.
+      session.party.free();
+      throw new NodeRefusal("SESSION_EXISTS", "a protocol session with this id is already running");
+    }
     this.sessions.set(id, { session, expires: Date.now() + SESSION_TTL_MS });
   }
 

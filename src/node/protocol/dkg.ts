@@ -8,6 +8,7 @@ import { computeAddress, hexlify } from "ethers";
 import { type AdminAction, isAuthorized } from "../../auth/admin-authority.js";
 import { KeygenParty } from "../../signers/local/engine.js";
 import type { SealedMessage } from "../../transport/p2p.js";
+import { checkedPolicy } from "./admin.js";
 import { type NodeContext, NodeRefusal } from "./context.js";
 
 export interface DkgStart {
@@ -34,6 +35,7 @@ export function requireAdmin(node: NodeContext, action: AdminAction, authorizati
 
 export function dkgStart(node: NodeContext, sessionId: string, body: DkgStart) {
   const policy = body.policy ? JSON.parse(body.policy.policy) : null;
+  if (policy !== null) checkedPolicy(policy);
   const version = body.policy?.version ?? 0;
   requireAdmin(
     node,
