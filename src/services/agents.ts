@@ -13,7 +13,7 @@ import type { LocalCluster } from "../signers/local/cluster.js";
 import { NodeRefused } from "../signers/local/node-client.js";
 import { inTransaction } from "../store/db.js";
 import type { AgentRow, VaultStore } from "../store/vault-store.js";
-import { clusterFailure } from "./cluster-errors.js";
+import { rethrowClusterFailure } from "./cluster-errors.js";
 
 export interface AgentView {
   id: string;
@@ -66,6 +66,23 @@ export function createAgentService(deps: {
     };
   };
 
+  /** Stores a policy version with its authorization and audits the change (inside a transaction). */
+  const recordPolicy = (
+    id: string,
+    version: number,
+    policy: Policy,
+    authorization: string,
+    actor: string,
+  ) => {
+    store.putPolicy(id, version, JSON.stringify(policy), authorization);
+    audit.append({
+      type: "policy.changed",
+      agentId: id,
+      actor,
+      data: { version, policyHash: policyHash(policy) },
+    });
+  };
+
   const get = (id: string): AgentView => {
     const a = store.agent(id);
     if (!a) throw new VaultError("AGENT_NOT_FOUND");
@@ -94,9 +111,7 @@ export function createAgentService(deps: {
           policy && { version, policy: JSON.stringify(policy) },
           (r) => deps.onProgress?.(`agent ${id}: key generation round ${r}/5`),
         )
-        .catch((err: unknown) => {
-          throw clusterFailure(err);
-        });
+        .catch(rethrowClusterFailure);
       inTransaction(store.db, () => {
         store.putAgent({ id, name: input.name, address: key.address, public_key: key.publicKey });
         audit.append({
@@ -113,13 +128,7 @@ export function createAgentService(deps: {
           },
         });
         if (policy) {
-          store.putPolicy(id, version, JSON.stringify(policy), authorization);
-          audit.append({
-            type: "policy.changed",
-            agentId: id,
-            actor,
-            data: { version, policyHash: policyHash(policy) },
-          });
+          recordPolicy(id, version, policy, authorization, actor);
         }
       });
       cluster.refill(id);
@@ -134,17 +143,9 @@ export function createAgentService(deps: {
       // A majority of nodes must hold the new policy: every quorum then includes one.
       await cluster
         .reach("policy.set", { agentId: id, version, policy, authorization }, cluster.t)
-        .catch((err: unknown) => {
-          throw clusterFailure(err);
-        });
+        .catch(rethrowClusterFailure);
       inTransaction(store.db, () => {
-        store.putPolicy(id, version, JSON.stringify(policy), authorization);
-        audit.append({
-          type: "policy.changed",
-          agentId: id,
-          actor,
-          data: { version, policyHash: policyHash(policy) },
-        });
+        recordPolicy(id, version, policy, authorization, actor);
       });
       return { version };
     },

@@ -21,3 +21,8 @@ export function clusterFailure(err: unknown): VaultError {
   }
   return new VaultError("CLUSTER_ERROR");
 }
+
+/** For promise chains: `.catch(rethrowClusterFailure)`. */
+export function rethrowClusterFailure(err: unknown): never {
+  throw clusterFailure(err);
+}

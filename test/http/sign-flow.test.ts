@@ -1,41 +1,21 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { Transaction, verifyMessage, verifyTypedData } from "ethers";
+import { transferWithAuthorization } from "../helpers/eip3009.js";
 import {
   BASE_SEPOLIA,
   BASIC_POLICY,
   ethTx,
   startTestVault,
   type TestVault,
-  USDC_BASE_SEPOLIA,
 } from "../helpers/vault.js";
 
 let tv: TestVault;
 let agent: { id: string; address: string };
 let key: { keyId: string; auth: Record<string, string> };
 
-function usdcAuthorization(to: string, value: string, nonce: string) {
-  return {
-    domain: {
-      name: "USDC",
-      version: "2",
-      chainId: BASE_SEPOLIA,
-      verifyingContract: USDC_BASE_SEPOLIA,
-    },
-    types: {
-      TransferWithAuthorization: [
-        { name: "from", type: "address" },
-        { name: "to", type: "address" },
-        { name: "value", type: "uint256" },
-        { name: "validAfter", type: "uint256" },
-        { name: "validBefore", type: "uint256" },
-        { name: "nonce", type: "bytes32" },
-      ],
-    },
-    primaryType: "TransferWithAuthorization",
-    message: { from: agent.address, to, value, validAfter: "0", validBefore: "99999999999", nonce },
-  };
-}
+const usdcAuthorization = (to: string, value: string, nonce: string) =>
+  transferWithAuthorization(agent.address, to, value, nonce);
 
 before(async () => {
   tv = await startTestVault();

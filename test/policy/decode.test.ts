@@ -14,6 +14,7 @@ import {
 } from "ethers";
 import { type ErrorCode, isVaultError } from "../../src/errors/index.js";
 import { decodeIntent, type SignIntent, type TxRequest } from "../../src/policy/index.js";
+import { TRANSFER_WITH_AUTHORIZATION_FIELDS } from "../helpers/eip3009.js";
 import { ALICE, BOB, ROUTER, USDC_BASE, USDC_BASE_SEPOLIA } from "./fixtures.js";
 
 const wallet = Wallet.createRandom();
@@ -81,14 +82,7 @@ const EIP712_DOMAIN = [
   { name: "chainId", type: "uint256" },
   { name: "verifyingContract", type: "address" },
 ];
-const AUTH_FIELDS = [
-  { name: "from", type: "address" },
-  { name: "to", type: "address" },
-  { name: "value", type: "uint256" },
-  { name: "validAfter", type: "uint256" },
-  { name: "validBefore", type: "uint256" },
-  { name: "nonce", type: "bytes32" },
-];
+const AUTH_FIELDS = TRANSFER_WITH_AUTHORIZATION_FIELDS;
 const usdcDomain = {
   name: "USDC",
   version: "2",

@@ -3,6 +3,7 @@
  * what it signs recovers to the agent with ethers' own verifiers, and what the
  * policy refuses is never signed.
  */
+
 import assert from "node:assert/strict";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -23,6 +24,7 @@ import { isVaultError } from "../../src/errors/index.js";
 import type { AgentView } from "../../src/services/agents.js";
 import { createVault, type Vault } from "../../src/services/vault.js";
 import { VaultAgentSigner } from "../../src/signers/ethers-signer.js";
+import { TRANSFER_WITH_AUTHORIZATION_FIELDS, USDC_DOMAIN } from "../helpers/eip3009.js";
 
 const ADMIN = "av_admin_test_key_0123456789abcdefghijklmnopqrstuvwxyz";
 const USDC_BASE_SEPOLIA = "0x036CbD53842c5426634e7929541eC2318f3dCF7e";
@@ -129,22 +131,8 @@ describe("VaultAgentSigner (ethers v6) over the threshold seam", () => {
   });
 
   it("signTypedData of an EIP-3009 USDC TransferWithAuthorization within cap recovers to the agent", async () => {
-    const domain = {
-      name: "USDC",
-      version: "2",
-      chainId: 84532,
-      verifyingContract: USDC_BASE_SEPOLIA,
-    };
-    const types = {
-      TransferWithAuthorization: [
-        { name: "from", type: "address" },
-        { name: "to", type: "address" },
-        { name: "value", type: "uint256" },
-        { name: "validAfter", type: "uint256" },
-        { name: "validBefore", type: "uint256" },
-        { name: "nonce", type: "bytes32" },
-      ],
-    };
+    const domain = USDC_DOMAIN;
+    const types = { TransferWithAuthorization: TRANSFER_WITH_AUTHORIZATION_FIELDS };
     const auth = {
       from: agent.address,
       to: RECIPIENT,

@@ -40,6 +40,13 @@ function adminSecret(req: Parameters<typeof bearer>[0]): string {
   return secret;
 }
 
+const scopesBody = {
+  type: "object",
+  properties: { scopes: { type: "array", items: { type: "string" }, minItems: 1, maxItems: 6 } },
+  required: ["scopes"],
+  additionalProperties: false,
+};
+
 export async function agentRoutes(app: FastifyInstance, { vault }: { vault: Vault }) {
   const auth = app.auth([app.apiKey]);
 
@@ -120,14 +127,7 @@ export async function agentRoutes(app: FastifyInstance, { vault }: { vault: Vaul
       schema: {
         tags: ["keys"],
         params: agentIdParams,
-        body: {
-          type: "object",
-          properties: {
-            scopes: { type: "array", items: { type: "string" }, minItems: 1, maxItems: 6 },
-          },
-          required: ["scopes"],
-          additionalProperties: false,
-        },
+        body: scopesBody,
       },
     },
     async (req, reply) => {
@@ -152,14 +152,7 @@ export async function agentRoutes(app: FastifyInstance, { vault }: { vault: Vaul
       preHandler: [auth, requireAdmin()],
       schema: {
         tags: ["keys"],
-        body: {
-          type: "object",
-          properties: {
-            scopes: { type: "array", items: { type: "string" }, minItems: 1, maxItems: 6 },
-          },
-          required: ["scopes"],
-          additionalProperties: false,
-        },
+        body: scopesBody,
       },
     },
     async (req, reply) => {
