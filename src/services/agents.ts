@@ -154,7 +154,8 @@ export function createAgentService(deps: {
       const node = cluster.client(index);
       for (const agent of store.agents()) {
         const p = store.policy(agent.id);
-        if (!p || p.version <= 1) continue;
+        // Nodes refuse what they already hold (POLICY_STALE) or what came with the key (agent.create).
+        if (!p) continue;
         const body = {
           agentId: agent.id,
           version: p.version,
