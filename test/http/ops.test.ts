@@ -68,8 +68,26 @@ test("with two of three nodes dead, readyz is 503 and signing fails with QUORUM_
 
 test("nodes that come back catch up and sign again; the chain still verifies", async () => {
   await tv.vault.supervisor?.respawn(1);
+  // A policy change while node 2 is still down reaches the two nodes that are up...
+  const changed = await tv.app.inject({
+    method: "PUT",
+    url: `/v1/agents/${agent.id}/policy`,
+    headers: tv.admin,
+    payload: { policy: { ...BASIC_POLICY, rateLimitPerMinute: 500 } },
+  });
+  assert.equal(changed.statusCode, 200, changed.body);
   await tv.vault.supervisor?.respawn(2);
   await tv.vault.cluster.checkHealth();
+  // ...and node 2 is given it when it comes back.
+  let version = 0;
+  for (let i = 0; i < 100 && version !== 2; i++) {
+    const state = await tv.vault.cluster
+      .client(2)
+      .call<{ policyVersion: number }>("agent.state", `t-${i}`, { agentId: agent.id });
+    version = state.policyVersion;
+    if (version !== 2) await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.equal(version, 2, "the returning node holds the latest policy");
   const res = await tv.app.inject({
     method: "POST",
     url: `/v1/agents/${agent.id}/sign/message`,
