@@ -1,0 +1,80 @@
+/**
+ * Zero-knowledge compliance proofs over the audit log (src/zk). Proving runs in a
+ * child process: POST answers 202 at once and the job is polled.
+ */
+import type { FastifyInstance } from "fastify";
+import { VaultError } from "../../errors/index.js";
+import type { Vault } from "../../services/vault.js";
+import { actorOf, assertAgentAccess, requireAny } from "../auth/scopes.js";
+
+export async function proofRoutes(app: FastifyInstance, { vault }: { vault: Vault }) {
+  const preHandler = [app.auth([app.apiKey]), requireAny("AUDIT")];
+  const idParams = {
+    type: "object",
+    properties: { id: { type: "string", pattern: "^prf_[A-Za-z0-9_-]{1,32}$" } },
+    required: ["id"],
+  };
+
+  app.post(
+    "/v1/proofs",
+    {
+      preHandler,
+      schema: {
+        tags: ["proofs"],
+        body: {
+          type: "object",
+          properties: {
+            agentId: { type: "string", minLength: 1, maxLength: 64 },
+            fromSeq: { type: "integer", minimum: 1 },
+            toSeq: { type: "integer", minimum: 1 },
+            asset: { type: "string", minLength: 1, maxLength: 42 },
+            bound: { type: "string", pattern: "^[0-9]{1,39}$" },
+          },
+          required: ["agentId", "fromSeq", "toSeq"],
+          additionalProperties: false,
+        },
+      },
+    },
+    async (req, reply) => {
+      const body = req.body as {
+        agentId: string;
+        fromSeq: number;
+        toSeq: number;
+        asset?: string;
+        bound?: string;
+      };
+      const p = assertAgentAccess(req, body.agentId);
+      const job = await vault.proofs.request(body, actorOf(p));
+      reply.code(202);
+      return { proofId: job.id, status: job.status, fromSeq: job.fromSeq, toSeq: job.toSeq };
+    },
+  );
+
+  // Registered before /v1/proofs/:id; fastify prefers the static route anyway.
+  app.get("/v1/proofs/verification-key", { preHandler, schema: { tags: ["proofs"] } }, async () => {
+    const vk = vault.proofs.verificationKey();
+    if (!vk) throw new VaultError("PROOF_UNAVAILABLE");
+    return vk;
+  });
+
+  app.get(
+    "/v1/proofs/:id",
+    { preHandler, schema: { tags: ["proofs"], params: idParams } },
+    async (req) => {
+      const job = vault.proofs.job((req.params as { id: string }).id);
+      assertAgentAccess(req, job.agentId);
+      return job;
+    },
+  );
+
+  app.get(
+    "/v1/proofs/:id/bundle",
+    { preHandler, schema: { tags: ["proofs"], params: idParams } },
+    async (req, reply) => {
+      const id = (req.params as { id: string }).id;
+      assertAgentAccess(req, vault.proofs.job(id).agentId);
+      reply.header("content-disposition", `attachment; filename="${id}.bundle.json"`);
+      return vault.proofs.bundle(id);
+    },
+  );
+}

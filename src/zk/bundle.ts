@@ -1,0 +1,211 @@
+/**
+ * Compliance bundles: one JSON document an auditor downloads and checks without trusting
+ * the vault. verifyBundle() checks every Groth16 proof with snarkjs, that each batch's
+ * public signals are the ones the policy and claim determine, that the batches link
+ * (zk heads and the committed running total), that the first and last heads are those
+ * of cluster-signed checkpoints (EIP-712, recovered against the cluster address), and
+ * that the spend count adds up. Then, and only then, it returns the statement.
+ */
+import { createHash } from "node:crypto";
+import * as snarkjs from "snarkjs";
+import type { Policy } from "../policy/types.js";
+import { policyHash } from "../policy/validate.js";
+import { checkpointSigner } from "../signers/local/checkpoint.js";
+import { ZK_GENESIS } from "./fields.js";
+import type { ProvedBatch } from "./prover.js";
+import { PUBLIC_SIGNALS, type SetupKind, type SetupTranscript } from "./setup.js";
+import {
+  allowlistOf,
+  type Claim,
+  capOf,
+  expectedPublic,
+  SUM_GENESIS,
+  statementText,
+} from "./statement.js";
+
+export const BUNDLE_FORMAT = "agent-vault/compliance-bundle@1";
+
+export interface BundleCheckpoint {
+  seq: number;
+  /** SHA-256 chain head (hex). */
+  hash: string;
+  /** Poseidon chain head (decimal). */
+  zkHead: string;
+  /** EIP-712 Checkpoint{seq, head, zkHead} signature by the cluster key; "" for genesis. */
+  signature: string;
+  signers: number[];
+  signedAt: string;
+}
+
+export interface Bundle {
+  format: typeof BUNDLE_FORMAT;
+  setup: SetupKind;
+  statement: string;
+  claim: Claim;
+  policy: Policy;
+  clusterAddress: string;
+  checkpoints: { start: BundleCheckpoint; end: BundleCheckpoint };
+  batches: Array<Omit<ProvedBatch, "seconds">>;
+  // biome-ignore lint/suspicious/noExplicitAny: snarkjs verification key JSON
+  verificationKey: any;
+  transcript: SetupTranscript;
+  createdAt: string;
+}
+
+export interface BundleCheck {
+  ok: boolean;
+  /** Set when ok: the statement, rebuilt from what was verified. */
+  statement?: string;
+  setup?: SetupKind;
+  /** The first reason verification failed. */
+  error?: string;
+  batches: number;
+  verificationKeySha256: string;
+  warnings: string[];
+}
+
+const sig = (signals: string[], name: (typeof PUBLIC_SIGNALS)[number]) =>
+  signals[PUBLIC_SIGNALS.indexOf(name)];
+
+export function vkeySha256(vkey: unknown): string {
+  return createHash("sha256")
+    .update(`${JSON.stringify(vkey, null, 1)}\n`)
+    .digest("hex");
+}
+
+function checkpointOk(cp: BundleCheckpoint, clusterAddress: string): boolean {
+  if (cp.seq === 0) return cp.zkHead === ZK_GENESIS && cp.hash === "0".repeat(64);
+  try {
+    return (
+      checkpointSigner(cp.seq, cp.hash, cp.signature, cp.zkHead).toLowerCase() ===
+      clusterAddress.toLowerCase()
+    );
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Verifies a bundle. `clusterAddress` is the cluster key the auditor trusts (from the
+ * operator, out of band); without it the bundle's own is used and a warning says so.
+ * `verificationKey`, likewise, pins the key the auditor expects.
+ */
+export async function verifyBundle(
+  bundle: Bundle,
+  // biome-ignore lint/suspicious/noExplicitAny: snarkjs verification key JSON
+  opts: { clusterAddress?: string; verificationKey?: any } = {},
+): Promise<BundleCheck> {
+  const warnings: string[] = [];
+  const vk = bundle?.verificationKey;
+  const result = (error?: string): BundleCheck => ({
+    ok: error === undefined,
+    ...(error === undefined
+      ? { statement: statementText(bundle.claim), setup: bundle.setup }
+      : { error }),
+    batches: Array.isArray(bundle?.batches) ? bundle.batches.length : 0,
+    verificationKeySha256: vk ? vkeySha256(vk) : "",
+    warnings,
+  });
+  try {
+    if (bundle?.format !== BUNDLE_FORMAT) return result("not an agent-vault compliance bundle");
+    const { claim, policy, batches, checkpoints } = bundle;
+    if (!Array.isArray(batches) || batches.length === 0) return result("the bundle has no batches");
+    if (opts.verificationKey && vkeySha256(opts.verificationKey) !== vkeySha256(vk)) {
+      return result("the verification key is not the one expected");
+    }
+    if (vk.setup !== "ceremony") {
+      warnings.push(
+        "development setup: the key comes from a locally generated ptau; whoever ran the setup could forge proofs",
+      );
+    }
+    if (bundle.setup !== vk.setup)
+      return result("the bundle's setup marker differs from its key's");
+    const clusterAddress = opts.clusterAddress ?? bundle.clusterAddress;
+    if (!opts.clusterAddress) {
+      warnings.push(
+        "the cluster address was taken from the bundle itself; pass the one the operator published",
+      );
+    }
+
+    // The public values the policy and claim determine.
+    if (policyHash(policy) !== claim.policyHash)
+      return result("the policy does not hash to the claim's policyHash");
+    const expected = expectedPublic(policy, claim);
+    if (claim.cap !== expected.cap) return result("the claimed cap is not the policy's maxPerTx");
+    // Everything the statement prints must come from the policy or the proofs.
+    const asset = capOf(policy, claim.asset);
+    if (claim.symbol !== asset.symbol || claim.decimals !== asset.decimals) {
+      return result("the claimed asset symbol or decimals are not the policy's");
+    }
+    if (JSON.stringify(claim.allowlist) !== JSON.stringify(allowlistOf(policy))) {
+      return result("the claimed allowlist is not the policy's");
+    }
+
+    // The checkpoints at both ends, signed by the cluster key.
+    if (checkpoints.start.seq !== claim.fromSeq - 1 || checkpoints.end.seq !== claim.toSeq) {
+      return result("the checkpoints do not bound the claimed range");
+    }
+    if (!checkpointOk(checkpoints.start, clusterAddress)) {
+      return result(
+        `the start checkpoint (seq ${checkpoints.start.seq}) is not signed by the cluster key`,
+      );
+    }
+    if (!checkpointOk(checkpoints.end, clusterAddress)) {
+      return result(
+        `the end checkpoint (seq ${checkpoints.end.seq}) is not signed by the cluster key`,
+      );
+    }
+
+    let head = checkpoints.start.zkHead;
+    let carried = SUM_GENESIS;
+    let spends = 0;
+    let seq = claim.fromSeq;
+    for (const [i, batch] of batches.entries()) {
+      const s = batch.publicSignals;
+      if (!Array.isArray(s) || s.length !== PUBLIC_SIGNALS.length) {
+        return result(`batch ${i}: wrong number of public signals`);
+      }
+      if (
+        batch.fromSeq !== seq ||
+        batch.toSeq < batch.fromSeq ||
+        batch.toSeq - batch.fromSeq >= claim.batchSize
+      ) {
+        return result(`batch ${i}: its entries do not follow the previous batch's`);
+      }
+      seq = batch.toSeq + 1;
+      for (const name of [
+        "agentHash",
+        "assetHash",
+        "policyHash",
+        "cap",
+        "allowRoot",
+        "allowAny",
+      ] as const) {
+        if (sig(s, name) !== expected[name])
+          return result(`batch ${i}: public signal ${name} does not match the policy/claim`);
+      }
+      if (sig(s, "bound") !== claim.bound)
+        return result(`batch ${i}: public signal bound does not match the claim`);
+      if (sig(s, "startHead") !== head)
+        return result(`batch ${i}: its start head does not link to the previous head`);
+      if (sig(s, "sumInCommit") !== carried)
+        return result(`batch ${i}: its carried total does not link to the previous batch`);
+      const ok = await snarkjs.groth16.verify(vk, s, batch.proof);
+      if (!ok)
+        return result(
+          `batch ${i} (entries ${batch.fromSeq}..${batch.toSeq}): the proof does not verify`,
+        );
+      head = sig(s, "endHead") as string;
+      carried = sig(s, "sumOutCommit") as string;
+      spends += Number(sig(s, "spendCount"));
+    }
+    if (seq !== claim.toSeq + 1) return result("the batches do not cover the claimed range");
+    if (head !== checkpoints.end.zkHead)
+      return result("the last batch does not end at the signed checkpoint's zk head");
+    if (spends !== claim.spendCount)
+      return result("the batches' spend counts do not add up to the claim");
+    return result();
+  } catch (err) {
+    return result(`malformed bundle: ${String((err as Error)?.message ?? err).slice(0, 200)}`);
+  }
+}

@@ -1,0 +1,116 @@
+/**
+ * How audit entries become field elements of BN254 (the scalar field p of Groth16 over
+ * bn128), and the Poseidon commitment chain beside the SHA-256 chain.
+ *
+ * Hash-to-field, one rule for every text (agent id, asset key, recipient address in lower
+ * case, policy SHA-256 hex, entry SHA-256 hex): take 256 bits and drop the low 3, i.e.
+ *   textField(s)  = uint256(keccak256(utf8(s))) >> 3        (agent id, asset key, recipient)
+ *   hexField(h)   = uint256(h) >> 3                         (SHA-256 hex: policy hash, entry salt)
+ * A 253-bit value is always < p (p > 2^253), so no reduction is needed and the map is
+ * plain to recompute in any language. Amounts are base units and must be < 2^128 (the
+ * circuit checks 128-bit widths); time is Unix seconds of the entry's ts.
+ *
+ * commitment = Poseidon9(kind, agent, asset, amount, recipient, time, policyVersion,
+ *                        policy, salt)
+ *   kind 1: a "sign.signed" entry carrying exactly one spend, all fields filled;
+ *   kind 2: a "sign.signed" entry carrying several spends: agent and salt only;
+ *   kind 0: any other entry: agent (0 when none) and salt only.
+ * salt is the entry's own SHA-256 hash, so each commitment binds its entry and the
+ * private fields cannot be found by guessing from the public heads.
+ * zkHead_0 = 0; zkHead_i = Poseidon2(zkHead_{i-1}, commitment_i). Poseidon as circomlib
+ * defines it (poseidon-lite).
+ */
+import { keccak256, toUtf8Bytes } from "ethers";
+import { poseidon2, poseidon9 } from "poseidon-lite";
+import type { AuditEntry } from "../audit/types.js";
+
+export const ZK_GENESIS = "0";
+export const AMOUNT_BITS = 128n;
+
+export function textField(text: string): bigint {
+  return BigInt(keccak256(toUtf8Bytes(text))) >> 3n;
+}
+
+export function hexField(hex: string): bigint {
+  return BigInt(`0x${hex.replace(/^0x/, "")}`) >> 3n;
+}
+
+export interface EntryFields {
+  kind: 0n | 1n | 2n;
+  agent: bigint;
+  asset: bigint;
+  amount: bigint;
+  recipient: bigint;
+  time: bigint;
+  policyVersion: bigint;
+  policy: bigint;
+  salt: bigint;
+}
+
+interface SpendData {
+  asset?: unknown;
+  amount?: unknown;
+  recipient?: unknown;
+}
+
+/** The one spend a "sign.signed" entry records, if it records exactly one. */
+export function spendsOf(entry: Pick<AuditEntry, "type" | "data">): SpendData[] {
+  if (entry.type !== "sign.signed" || !Array.isArray(entry.data.spends)) return [];
+  return entry.data.spends as SpendData[];
+}
+
+export function entryFields(entry: Omit<AuditEntry, "prevHash">): EntryFields {
+  const agent = entry.agentId ? textField(entry.agentId) : 0n;
+  const salt = hexField(entry.hash);
+  const zero = { asset: 0n, amount: 0n, recipient: 0n, time: 0n, policyVersion: 0n, policy: 0n };
+  const spends = spendsOf(entry);
+  if (spends.length === 0) return { kind: 0n, agent, salt, ...zero };
+  if (spends.length > 1) return { kind: 2n, agent, salt, ...zero };
+  const s = spends[0] as SpendData;
+  const amount = BigInt(String(s.amount));
+  if (amount < 0n || amount >= 1n << AMOUNT_BITS) {
+    // Still committed (as a 2-kind entry it could not be hidden); the circuit refuses it.
+    return { kind: 2n, agent, salt, ...zero };
+  }
+  const version = Number(entry.data.policyVersion ?? 0);
+  const policyHash = typeof entry.data.policyHash === "string" ? entry.data.policyHash : "";
+  return {
+    kind: 1n,
+    agent,
+    asset: textField(assetKey(String(s.asset))),
+    amount,
+    recipient: textField(String(s.recipient).toLowerCase()),
+    time: BigInt(Math.floor(Date.parse(entry.ts) / 1000)),
+    policyVersion: BigInt(Number.isSafeInteger(version) ? version : 0),
+    policy: policyHash ? hexField(policyHash) : 0n,
+    salt,
+  };
+}
+
+export function commitFields(f: EntryFields): bigint {
+  return poseidon9([
+    f.kind,
+    f.agent,
+    f.asset,
+    f.amount,
+    f.recipient,
+    f.time,
+    f.policyVersion,
+    f.policy,
+    f.salt,
+  ]);
+}
+
+/** The Poseidon commitment of an entry (decimal string). */
+export function entryCommitment(entry: Omit<AuditEntry, "prevHash">): string {
+  return commitFields(entryFields(entry)).toString();
+}
+
+export function nextZkHead(prev: string, commitment: string): string {
+  return poseidon2([BigInt(prev), BigInt(commitment)]).toString();
+}
+
+/** The asset key as policies name it: "ETH" or a lower-case token address. */
+export function assetKey(asset: string): string {
+  return asset.toLowerCase() === "eth" ? "ETH" : asset.toLowerCase();
+}

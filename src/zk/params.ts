@@ -1,0 +1,18 @@
+/** Compliance-proof parameters (read through src/config, the one place reading the env). */
+import { loadConfig } from "../config/index.js";
+
+export interface ZkConfig {
+  /** Entries per batch proof (production 64). */
+  n: number;
+  /** Allowlist Merkle depth: up to 2^depth recipients. */
+  depth: number;
+  /** Phase-2-prepared ptau from a public ceremony; absent: development setup. */
+  ptau?: string;
+  /** Where circuit artefacts are built and cached. */
+  buildRoot?: string;
+}
+
+export function loadZkConfig(): ZkConfig {
+  const c = loadConfig().zk;
+  return c;
+}

@@ -1,0 +1,307 @@
+/**
+ * Turns a range of the audit log into circuit inputs, one batch of N entries at a time,
+ * refusing up front (with the offending entry named) what the circuit would refuse:
+ * a log that breaks the policy has no proof. proveBatches() then runs snarkjs Groth16.
+ */
+import { randomBytes } from "node:crypto";
+import { poseidon2 } from "poseidon-lite";
+import * as snarkjs from "snarkjs";
+import type { AuditEntry } from "../audit/types.js";
+import { VaultError } from "../errors/index.js";
+import type { Policy } from "../policy/types.js";
+import { policyHash as policySha } from "../policy/validate.js";
+import {
+  assetKey,
+  commitFields,
+  type EntryFields,
+  entryFields,
+  hexField,
+  nextZkHead,
+  textField,
+} from "./fields.js";
+import type { Artifacts } from "./setup.js";
+import { allowlistOf, allowPath, allowTree, type Claim, capOf, SUM_GENESIS } from "./statement.js";
+
+export interface RangeInput {
+  agentId: string;
+  asset: string;
+  policy: Policy;
+  policyVersion: number;
+  /** Base units; the bound on the total of the range. */
+  bound: bigint;
+  /** The entries fromSeq..toSeq, in order, with the zk head before the first. */
+  entries: AuditEntry[];
+  startZkHead: string;
+  /** Stored commitments (checked against the recomputed ones). */
+  stored?: Array<{ seq: number; commitment: string; zkHead: string }>;
+  n: number;
+  depth: number;
+  /**
+   * false skips the policy pre-check, handing a violating log to the circuit itself
+   * (tests use it to show the circuit refuses what the pre-check would name).
+   */
+  check?: boolean;
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: circuit input JSON
+export type CircuitInput = Record<string, any>;
+
+export interface PreparedBatch {
+  fromSeq: number;
+  toSeq: number;
+  input: CircuitInput;
+}
+
+export interface Prepared {
+  claim: Claim;
+  batches: PreparedBatch[];
+  endZkHead: string;
+}
+
+/** The error a policy-violating log yields; names the entry. */
+export function violation(seq: number, what: string): VaultError {
+  return new VaultError(
+    "PROOF_IMPOSSIBLE",
+    `audit entry ${seq} ${what}: no compliance proof exists`,
+    {
+      seq,
+    },
+  );
+}
+
+const randomField = () => BigInt(`0x${randomBytes(31).toString("hex")}`);
+
+export function prepareRange(r: RangeInput): Prepared {
+  const first = r.entries[0];
+  const last = r.entries.at(-1);
+  if (!first || !last) throw new VaultError("VALIDATION_FAILED", "the range holds no entries");
+  const asset = assetKey(r.asset);
+  const { cap, symbol, decimals } = capOf(r.policy, asset);
+  const allow = allowlistOf(r.policy);
+  const tree = allow === "any" ? undefined : allowTree(allow, r.depth);
+  const root = tree ? ((tree.at(-1) as bigint[])[0] as bigint) : 0n;
+  const agentF = textField(r.agentId);
+  const assetF = textField(asset);
+  const polHex = policySha(r.policy);
+  const polF = hexField(polHex);
+  const storedBySeq = new Map((r.stored ?? []).map((s) => [s.seq, s]));
+
+  // Recompute the chain, and check each spend of this agent in this asset against the policy.
+  let zk = r.startZkHead;
+  let total = 0n;
+  let count = 0;
+  const fields: EntryFields[] = [];
+  for (const entry of r.entries) {
+    const f = entryFields(entry);
+    const commitment = commitFields(f).toString();
+    zk = nextZkHead(zk, commitment);
+    const stored = storedBySeq.get(entry.seq);
+    if (stored && (stored.commitment !== commitment || stored.zkHead !== zk)) {
+      throw new VaultError(
+        "AUDIT_UNAVAILABLE",
+        `audit entry ${entry.seq}: zk chain does not recompute`,
+      );
+    }
+    fields.push(f);
+    if (r.check === false || f.agent !== agentF) continue;
+    if (f.kind === 2n)
+      throw violation(
+        entry.seq,
+        "records several spends (or an amount of 2^128 or more) in one signature",
+      );
+    if (f.kind !== 1n || f.asset !== assetF) continue;
+    if (f.policy !== polF) {
+      throw violation(
+        entry.seq,
+        `was signed under policy version ${String(entry.data.policyVersion)}, not version ${r.policyVersion} (${polHex})`,
+      );
+    }
+    if (f.amount > cap)
+      throw violation(
+        entry.seq,
+        `spends ${f.amount} base units, over the per-transaction cap of ${cap}`,
+      );
+    const recipient = String(
+      (entry.data.spends as Array<{ recipient: string }>)[0]?.recipient,
+    ).toLowerCase();
+    if (allow !== "any" && !allow.includes(recipient)) {
+      throw violation(entry.seq, `pays ${recipient}, which is not on the policy's allowlist`);
+    }
+    total += f.amount;
+    count++;
+    if (total > r.bound) {
+      throw violation(
+        entry.seq,
+        `brings the total to ${total} base units, over the bound of ${r.bound}`,
+      );
+    }
+  }
+
+  const batches: PreparedBatch[] = [];
+  let head = r.startZkHead;
+  let sumIn = 0n;
+  let saltIn = 0n;
+  for (let start = 0; start < r.entries.length; start += r.n) {
+    const slice = r.entries.slice(start, start + r.n);
+    const sliceFields = fields.slice(start, start + r.n);
+    const input: CircuitInput = {
+      startHead: head,
+      agentHash: agentF.toString(),
+      assetHash: assetF.toString(),
+      policyHash: polF.toString(),
+      cap: cap.toString(),
+      bound: r.bound.toString(),
+      allowRoot: root.toString(),
+      allowAny: allow === "any" ? "1" : "0",
+      active: [],
+      kind: [],
+      agent: [],
+      asset: [],
+      amount: [],
+      recipient: [],
+      time: [],
+      policyVersion: [],
+      policy: [],
+      salt: [],
+      pathElements: [],
+      pathIndices: [],
+    };
+    let sum = sumIn;
+    let spends = 0;
+    for (let i = 0; i < r.n; i++) {
+      const f = sliceFields[i];
+      const entry = slice[i];
+      const zeroPath = {
+        pathElements: new Array(r.depth).fill("0"),
+        pathIndices: new Array(r.depth).fill(0),
+      };
+      if (!f || !entry) {
+        // Padding after the last entry: inactive, chains nothing.
+        input.active.push(0);
+        for (const k of [
+          "kind",
+          "agent",
+          "asset",
+          "amount",
+          "recipient",
+          "time",
+          "policyVersion",
+          "policy",
+          "salt",
+        ]) {
+          input[k].push("0");
+        }
+        input.pathElements.push(zeroPath.pathElements);
+        input.pathIndices.push(zeroPath.pathIndices);
+        continue;
+      }
+      head = nextZkHead(head, commitFields(f).toString());
+      const isSpend = f.kind === 1n && f.agent === agentF && f.asset === assetF;
+      if (isSpend) {
+        sum += f.amount;
+        spends++;
+      }
+      let path = zeroPath;
+      const index = tree ? (tree[0] as bigint[]).indexOf(f.recipient) : -1;
+      if (isSpend && tree && index >= 0) {
+        const p = allowPath(tree, index);
+        path = {
+          pathElements: p.pathElements.map(String),
+          pathIndices: p.pathIndices,
+        };
+      }
+      input.active.push(1);
+      input.kind.push(f.kind.toString());
+      input.agent.push(f.agent.toString());
+      input.asset.push(f.asset.toString());
+      input.amount.push(f.amount.toString());
+      input.recipient.push(f.recipient.toString());
+      input.time.push(f.time.toString());
+      input.policyVersion.push(f.policyVersion.toString());
+      input.policy.push(f.policy.toString());
+      input.salt.push(f.salt.toString());
+      input.pathElements.push(path.pathElements);
+      input.pathIndices.push(path.pathIndices);
+    }
+    const saltOut = randomField();
+    input.endHead = head;
+    input.sumIn = sumIn.toString();
+    input.sumInSalt = saltIn.toString();
+    input.sumInCommit = start === 0 ? SUM_GENESIS : undefined;
+    input.sumOutSalt = saltOut.toString();
+    input.spendCount = spends.toString();
+    input.sumOutCommit = sumCommit(sum, saltOut);
+    if (start > 0) input.sumInCommit = sumCommit(sumIn, saltIn);
+    batches.push({
+      fromSeq: (slice[0] as AuditEntry).seq,
+      toSeq: (slice.at(-1) as AuditEntry).seq,
+      input,
+    });
+    sumIn = sum;
+    saltIn = saltOut;
+  }
+
+  const claim: Claim = {
+    agentId: r.agentId,
+    asset,
+    symbol,
+    decimals,
+    fromSeq: first.seq,
+    toSeq: last.seq,
+    policyVersion: r.policyVersion,
+    policyHash: polHex,
+    cap: cap.toString(),
+    bound: r.bound.toString(),
+    allowlist: allow,
+    spendCount: count,
+    batchSize: r.n,
+    depth: r.depth,
+  };
+  return { claim, batches, endZkHead: zk };
+}
+
+function sumCommit(sum: bigint, salt: bigint): string {
+  return poseidon2([sum, salt]).toString();
+}
+
+export interface ProvedBatch {
+  fromSeq: number;
+  toSeq: number;
+  // biome-ignore lint/suspicious/noExplicitAny: snarkjs proof JSON
+  proof: any;
+  publicSignals: string[];
+  seconds: number;
+}
+
+/** Proves every batch (Groth16, snarkjs); `progress` after each one. */
+export async function proveBatches(
+  prepared: Prepared,
+  artifacts: Pick<Artifacts, "wasm" | "zkey">,
+  progress?: (done: number, total: number) => void,
+): Promise<ProvedBatch[]> {
+  const out: ProvedBatch[] = [];
+  for (const batch of prepared.batches) {
+    const t = Date.now();
+    let result: { proof: unknown; publicSignals: string[] };
+    try {
+      result = await snarkjs.groth16.fullProve(batch.input, artifacts.wasm, artifacts.zkey);
+    } catch (err) {
+      const message = String((err as Error)?.message ?? err);
+      // A failed assertion is the circuit refusing the witness: the log breaks the statement.
+      if (!/Assert Failed/.test(message)) throw err;
+      throw new VaultError(
+        "PROOF_IMPOSSIBLE",
+        `entries ${batch.fromSeq}..${batch.toSeq}: the circuit refused the witness (${message.slice(0, 200)})`,
+      );
+    }
+    out.push({
+      fromSeq: batch.fromSeq,
+      toSeq: batch.toSeq,
+      proof: result.proof,
+      publicSignals: result.publicSignals,
+      seconds: (Date.now() - t) / 1000,
+    });
+    progress?.(out.length, prepared.batches.length);
+  }
+  return out;
+}

@@ -1,0 +1,139 @@
+/** Shared fixtures for the compliance-proof tests: small circuit, synthetic logs, a stand-in cluster key. */
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Wallet } from "ethers";
+import { createAuditLog } from "../../src/audit/log.js";
+import type { AuditLog } from "../../src/audit/types.js";
+import type { Policy } from "../../src/policy/types.js";
+import { policyHash } from "../../src/policy/validate.js";
+import { checkpointDigest } from "../../src/signers/local/checkpoint.js";
+import { openDatabase } from "../../src/store/db.js";
+import { BUNDLE_FORMAT, type Bundle, type BundleCheckpoint } from "../../src/zk/bundle.js";
+import { ZK_GENESIS } from "../../src/zk/fields.js";
+import { prepareRange, proveBatches } from "../../src/zk/prover.js";
+import { type Artifacts, ensureArtifacts } from "../../src/zk/setup.js";
+import { statementText } from "../../src/zk/statement.js";
+
+/** Small enough for a 2^13 ptau: built once, then cached in circuits/build/. */
+export const TEST_PARAMS = { n: 4, depth: 2 };
+
+export function testArtifacts(): Promise<Artifacts> {
+  return ensureArtifacts({
+    ...TEST_PARAMS,
+    log: (line) => process.stderr.write(`[circuits:setup] ${line}\n`),
+  });
+}
+
+export const AGENT = "agt_zk_test";
+export const OTHER = "agt_someone_else";
+export const ALICE = "0x1111111111111111111111111111111111111111";
+export const BOB = "0x2222222222222222222222222222222222222222";
+export const MALLORY = "0x9999999999999999999999999999999999999999";
+
+export const POLICY: Policy = {
+  chains: [84532],
+  assets: { ETH: { maxPerTx: "0.01", maxPer24h: "0.05" } },
+  recipients: [ALICE, BOB],
+  allowMessageSigning: true,
+};
+
+export const WEI = (eth: string) => BigInt(Math.round(Number(eth) * 1e6)) * 10n ** 12n;
+
+export function freshLog(): AuditLog {
+  const dir = mkdtempSync(join(tmpdir(), "av-zk-"));
+  return createAuditLog(openDatabase(join(dir, "vault.sqlite")));
+}
+
+export function appendSpend(
+  log: AuditLog,
+  opts: { agentId?: string; amount: bigint; recipient?: string; policy?: Policy; version?: number },
+) {
+  const policy = opts.policy ?? POLICY;
+  return log.append({
+    type: "sign.signed",
+    agentId: opts.agentId ?? AGENT,
+    actor: "test",
+    data: {
+      requestId: `req_${Math.random().toString(36).slice(2)}`,
+      seq: 1,
+      digest: `0x${"ab".repeat(32)}`,
+      signers: [0, 1],
+      spends: [
+        {
+          chainId: 84532,
+          asset: "ETH",
+          amount: opts.amount.toString(),
+          recipient: opts.recipient ?? ALICE,
+        },
+      ],
+      policyVersion: opts.version ?? 1,
+      policyHash: policyHash(policy),
+    },
+  });
+}
+
+export function appendNoise(log: AuditLog, agentId: string | null = AGENT) {
+  return log.append({
+    type: "sign.requested",
+    agentId,
+    actor: "test",
+    data: { note: "not a spend" },
+  });
+}
+
+/** A stand-in for the cluster key: signs Checkpoint{seq, head, zkHead} like the nodes do. */
+export const CLUSTER = Wallet.createRandom();
+
+export function signCheckpoint(log: AuditLog, seq: number, key = CLUSTER): BundleCheckpoint {
+  if (seq === 0) {
+    return {
+      seq: 0,
+      hash: "0".repeat(64),
+      zkHead: ZK_GENESIS,
+      signature: "",
+      signers: [],
+      signedAt: "",
+    };
+  }
+  const hash = (log.get(seq) as { hash: string }).hash;
+  const zkHead = log.zkHeadAt(seq) as string;
+  const signature = key.signingKey.sign(checkpointDigest(seq, hash, zkHead)).serialized;
+  return { seq, hash, zkHead, signature, signers: [0, 1], signedAt: new Date().toISOString() };
+}
+
+/** Proves log entries fromSeq..toSeq in process and assembles a bundle. */
+export async function makeBundle(
+  log: AuditLog,
+  art: Artifacts,
+  opts: { fromSeq?: number; toSeq?: number; bound?: bigint; policy?: Policy } = {},
+): Promise<Bundle> {
+  const fromSeq = opts.fromSeq ?? 1;
+  const toSeq = opts.toSeq ?? log.head().seq;
+  const policy = opts.policy ?? POLICY;
+  const prepared = prepareRange({
+    agentId: AGENT,
+    asset: "ETH",
+    policy,
+    policyVersion: 1,
+    bound: opts.bound ?? WEI("0.05"),
+    entries: log.list(fromSeq, toSeq - fromSeq + 1),
+    startZkHead: log.zkHeadAt(fromSeq - 1) as string,
+    stored: log.zkRange(fromSeq, toSeq),
+    ...TEST_PARAMS,
+  });
+  const batches = await proveBatches(prepared, art);
+  return {
+    format: BUNDLE_FORMAT,
+    setup: art.setup,
+    statement: statementText(prepared.claim),
+    claim: prepared.claim,
+    policy,
+    clusterAddress: CLUSTER.address,
+    checkpoints: { start: signCheckpoint(log, fromSeq - 1), end: signCheckpoint(log, toSeq) },
+    batches: batches.map(({ seconds: _s, ...b }) => b),
+    verificationKey: art.vkey,
+    transcript: art.transcript,
+    createdAt: new Date().toISOString(),
+  };
+}

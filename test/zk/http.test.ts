@@ -1,0 +1,176 @@
+/**
+ * End to end through HTTP: real signed spends of an agent on a real vault (3 node
+ * processes), a cluster-signed checkpoint over both heads, POST /v1/proofs with an
+ * auditor's AUDIT key, polling, the bundle download, and verification with the library,
+ * the `agent-vault verify-bundle` CLI and the trusted cluster address.
+ */
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { type Bundle, verifyBundle } from "../../src/zk/bundle.js";
+import { releaseCurve as releaseCurveFn } from "../../src/zk/setup.js";
+import { ethTx, startTestVault, type TestVault } from "../helpers/vault.js";
+import { ALICE, BOB, TEST_PARAMS, testArtifacts } from "./helpers.js";
+
+let tv: TestVault;
+let agentId: string;
+let auditor: Record<string, string>;
+
+const POLICY = {
+  chains: [84532],
+  assets: { ETH: { maxPerTx: "0.01", maxPer24h: "0.05" } },
+  recipients: [ALICE, BOB],
+  rateLimitPerMinute: 1000,
+};
+
+// snarkjs keeps curve worker threads alive: release them so this file's process ends.
+after(releaseCurveFn);
+
+before(async () => {
+  await testArtifacts();
+  tv = await startTestVault({
+    VAULT_ZK_BATCH: String(TEST_PARAMS.n),
+    VAULT_ZK_DEPTH: String(TEST_PARAMS.depth),
+  });
+  agentId = (await tv.createAgent(POLICY)).id;
+  const spender = await tv.issueKey(agentId, ["EXECUTE", "SPEND"]);
+  for (const [i, to, value] of [
+    [1, ALICE, "3000000000000000"],
+    [2, BOB, "10000000000000000"],
+  ] as const) {
+    const res = await tv.app.inject({
+      method: "POST",
+      url: `/v1/agents/${agentId}/sign/transaction`,
+      headers: spender.auth,
+      payload: { tx: ethTx({ to, value, nonce: i }) },
+    });
+    assert.equal(res.statusCode, 200, res.body);
+  }
+  const key = await tv.app.inject({
+    method: "POST",
+    url: "/v1/keys",
+    headers: tv.admin,
+    payload: { scopes: ["AUDIT"] },
+  });
+  assert.equal(key.statusCode, 201, key.body);
+  auditor = { authorization: `Bearer ${key.json().key}` };
+});
+after(async () => tv?.stop());
+
+test("an auditor gets a bundle of the agent's real signed spends and verifies it without the vault", async () => {
+  const head = tv.vault.audit.head().seq;
+  const started = await tv.app.inject({
+    method: "POST",
+    url: "/v1/proofs",
+    headers: auditor,
+    payload: { agentId, fromSeq: 1, toSeq: head },
+  });
+  assert.equal(started.statusCode, 202, started.body);
+  const { proofId } = started.json();
+  // The server answers while the worker proves.
+  const polled = await tv.app.inject({
+    method: "GET",
+    url: `/v1/proofs/${proofId}`,
+    headers: auditor,
+  });
+  assert.equal(polled.statusCode, 200);
+  assert.ok(["queued", "proving", "done"].includes(polled.json().status), polled.body);
+
+  const job = await tv.vault.proofs.wait(proofId);
+  assert.equal(job.status, "done", JSON.stringify(job.error));
+  const status = await tv.app.inject({
+    method: "GET",
+    url: `/v1/proofs/${proofId}`,
+    headers: auditor,
+  });
+  assert.equal(status.json().result.spendCount, 2);
+  assert.equal(status.json().progress.done, status.json().progress.batches);
+
+  const res = await tv.app.inject({
+    method: "GET",
+    url: `/v1/proofs/${proofId}/bundle`,
+    headers: auditor,
+  });
+  assert.equal(res.statusCode, 200);
+  const bundle = res.json() as Bundle;
+  assert.equal(bundle.setup, "development");
+  assert.equal(bundle.checkpoints.start.seq, 0);
+  assert.ok(bundle.checkpoints.end.seq >= head);
+
+  const cps = await tv.app.inject({
+    method: "GET",
+    url: "/v1/audit/checkpoints",
+    headers: auditor,
+  });
+  const clusterAddress = cps.json().clusterAddress as string;
+  const check = await verifyBundle(bundle, { clusterAddress });
+  assert.equal(check.ok, true, check.error);
+  assert.match(check.statement ?? "", /made 2 signed spend\(s\) of ETH/);
+
+  // The same with the CLI, from a file.
+  const file = join(mkdtempSync(join(tmpdir(), "av-bundle-")), "bundle.json");
+  writeFileSync(file, res.body);
+  const cli = spawnSync(
+    process.execPath,
+    [
+      "--import",
+      "tsx",
+      "src/cli/main.ts",
+      "verify-bundle",
+      file,
+      `--cluster-address=${clusterAddress}`,
+    ],
+    { encoding: "utf8" },
+  );
+  assert.equal(cli.status, 0, `${cli.stdout}${cli.stderr}`);
+  assert.match(cli.stdout, /^VERIFIED/);
+  assert.match(cli.stderr, /WARNING: development setup/);
+
+  // A bundle whose checkpoint is edited is refused by the CLI too.
+  const edited = structuredClone(bundle);
+  edited.checkpoints.end.hash = "1".repeat(64);
+  writeFileSync(file, JSON.stringify(edited));
+  const bad = spawnSync(
+    process.execPath,
+    [
+      "--import",
+      "tsx",
+      "src/cli/main.ts",
+      "verify-bundle",
+      file,
+      `--cluster-address=${clusterAddress}`,
+    ],
+    { encoding: "utf8" },
+  );
+  assert.equal(bad.status, 1);
+  assert.match(bad.stdout, /NOT VERIFIED: the end checkpoint/);
+
+  const vk = await tv.app.inject({
+    method: "GET",
+    url: "/v1/proofs/verification-key",
+    headers: auditor,
+  });
+  assert.equal(vk.statusCode, 200);
+  assert.deepEqual(vk.json().verificationKey, bundle.verificationKey);
+});
+
+test("proof routes need the AUDIT scope; an unknown proof is 404", async () => {
+  const spender = await tv.issueKey(agentId, ["EXECUTE"]);
+  const denied = await tv.app.inject({
+    method: "POST",
+    url: "/v1/proofs",
+    headers: spender.auth,
+    payload: { agentId, fromSeq: 1, toSeq: 2 },
+  });
+  assert.equal(denied.statusCode, 403);
+  const missing = await tv.app.inject({
+    method: "GET",
+    url: "/v1/proofs/prf_nothing",
+    headers: auditor,
+  });
+  assert.equal(missing.statusCode, 404);
+  assert.equal(missing.json().error.code, "PROOF_NOT_FOUND");
+});
