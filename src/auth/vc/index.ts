@@ -1,0 +1,312 @@
+/**
+ * Verifiable credentials with DID anchors.
+ *
+ * An agent authenticates by presenting a JWT Verifiable Presentation, signed by its own
+ * DID key (did:key, did:web, did:pkh eip155), whose nonce is a one-time challenge from
+ * this vault and whose aud is this vault's audience. The presentation carries a JWT VC of
+ * type AgentAuthorization from a trusted issuer DID, whose subject is the presenting DID:
+ *   { id: <agent DID>, agentId, operator, capabilities: [...], spendLimit?: {asset: amount},
+ *     humanPrincipal? }
+ * Challenges are stored in SQLite, expire after `challengeTtlMs` and are used once.
+ *
+ * The vault also issues each agent a credential (type AgentVaultBinding) binding the
+ * agent's DID to its vault address, signed by the vault's own did:key, so third parties
+ * can check where an address comes from with any did:key resolver.
+ */
+import { randomBytes } from "node:crypto";
+import { bytesToMultibase, decodeJWT, EdDSASigner } from "did-jwt";
+import { createVerifiableCredentialJwt, verifyCredential, verifyPresentation } from "did-jwt-vc";
+import { Resolver } from "did-resolver";
+import { getResolver as keyResolver } from "key-did-resolver";
+import { getResolver as pkhResolver } from "pkh-did-resolver";
+import type { AuthConfig } from "../../config/auth.js";
+import { type ErrorCode, VaultError } from "../../errors/index.js";
+import type { Db } from "../../store/db.js";
+import type { Principal } from "../apikey/index.js";
+import { scopesFromCapabilities } from "../jwt/capabilities.js";
+import type { TokenKeyStore } from "../jwt/keys.js";
+import { createWebDidResolver, type WebDidOptions } from "./did-web.js";
+
+export const AGENT_AUTHORIZATION = "AgentAuthorization";
+export const AGENT_VAULT_BINDING = "AgentVaultBinding";
+export const MAX_PRESENTATION_CHARS = 65_536;
+
+export interface Challenge {
+  challenge: string;
+  audience: string;
+  expiresAt: string;
+}
+
+export interface VcPrincipal extends Principal {
+  did: string;
+  credentialIssuer: string;
+}
+
+export interface CredentialService {
+  /** The vault's own DID (did:key of its Ed25519 credential key). */
+  readonly did: string;
+  challenge(): Challenge;
+  /** Verifies a presentation; throws a VaultError with a specific code when it is refused. */
+  authenticate(presentation: string): Promise<VcPrincipal>;
+  /** A JWT VC binding the agent's DID (or did:pkh of its address) to its vault address. */
+  agentCredential(agent: { id: string; address: string }): Promise<{
+    credential: string;
+    issuer: string;
+    subject: string;
+  }>;
+}
+
+function refuse(code: ErrorCode, message?: string): never {
+  throw new VaultError(code, message);
+}
+
+/** Maps did-jwt / did-jwt-vc failures (prefixed messages) onto the catalogue. */
+export function didJwtFailure(err: unknown, expired: ErrorCode = "CREDENTIAL_EXPIRED"): VaultError {
+  if (err instanceof VaultError) return err;
+  const msg = String((err as Error)?.message ?? "");
+  if (/JWT has expired/.test(msg)) return new VaultError(expired);
+  if (/^invalid_config/.test(msg)) return new VaultError("AUDIENCE_MISMATCH");
+  if (/^(invalid_signature|no_suitable_keys)/.test(msg)) return new VaultError("SIGNATURE_INVALID");
+  if (/^resolver_error/.test(msg)) return new VaultError("DID_UNRESOLVABLE");
+  if (/Incorrect format JWT|invalid_argument/.test(msg))
+    return new VaultError("CREDENTIAL_MALFORMED");
+  if (/^auth_error/.test(msg)) return new VaultError("CHALLENGE_INVALID");
+  return new VaultError("CREDENTIAL_INVALID", "the presentation or its credential is not valid");
+}
+
+function asArray<T>(v: T | T[] | undefined): T[] {
+  return v === undefined ? [] : Array.isArray(v) ? v : [v];
+}
+
+export function didKeyOf(publicKeyRaw: Uint8Array): string {
+  return `did:key:${bytesToMultibase(publicKeyRaw, "base58btc", "ed25519-pub")}`;
+}
+
+export function createCredentialService(deps: {
+  db: Db;
+  config: AuthConfig;
+  keys: TokenKeyStore;
+  web?: WebDidOptions;
+  challengeTtlMs?: number;
+  /** Outstanding (unused, unexpired) challenges allowed at once. */
+  maxOutstanding?: number;
+  now?: () => number;
+}): CredentialService {
+  const { db, config, keys } = deps;
+  const now = deps.now ?? Date.now;
+  const ttl = deps.challengeTtlMs ?? 120_000;
+  const maxOutstanding = deps.maxOutstanding ?? 10_000;
+  const resolver = new Resolver({
+    ...keyResolver(),
+    ...pkhResolver(),
+    ...createWebDidResolver(deps.web),
+  });
+  const trusted = new Map(config.trustedVcIssuers.map((t) => [t.did, t]));
+  db.exec(`
+    CREATE TABLE IF NOT EXISTS auth_challenges (
+      challenge TEXT PRIMARY KEY, expires_ms INTEGER NOT NULL, used_ms INTEGER);
+    CREATE TABLE IF NOT EXISTS agent_dids (
+      agent_id TEXT PRIMARY KEY, did TEXT NOT NULL, issuer TEXT NOT NULL, seen_ms INTEGER NOT NULL);
+  `);
+  const q = {
+    put: db.prepare("INSERT INTO auth_challenges (challenge, expires_ms) VALUES (?, ?)"),
+    get: db.prepare("SELECT expires_ms, used_ms FROM auth_challenges WHERE challenge = ?"),
+    use: db.prepare(
+      "UPDATE auth_challenges SET used_ms = ? WHERE challenge = ? AND used_ms IS NULL AND expires_ms > ?",
+    ),
+    // Used challenges are kept until well after they expire, so a replay still says "replayed".
+    prune: db.prepare("DELETE FROM auth_challenges WHERE expires_ms < ?"),
+    outstanding: db
+      .prepare("SELECT count(*) FROM auth_challenges WHERE used_ms IS NULL AND expires_ms > ?")
+      .pluck(),
+    bindDid: db.prepare(
+      `INSERT INTO agent_dids (agent_id, did, issuer, seen_ms) VALUES (?, ?, ?, ?)
+       ON CONFLICT(agent_id) DO UPDATE SET did = excluded.did, issuer = excluded.issuer, seen_ms = excluded.seen_ms`,
+    ),
+    didOf: db.prepare("SELECT did FROM agent_dids WHERE agent_id = ?").pluck(),
+  };
+
+  const credKey = keys.credentialKey();
+  const rawPublic = Buffer.from(
+    (credKey.publicKey.export({ format: "jwk" }) as { x: string }).x,
+    "base64url",
+  );
+  const vaultDid = didKeyOf(rawPublic);
+  const signer = EdDSASigner(
+    Buffer.from((credKey.privateKey.export({ format: "jwk" }) as { d: string }).d, "base64url"),
+  );
+  const options = { skewTime: 5 };
+
+  const checkChallenge = (nonce: unknown) => {
+    if (typeof nonce !== "string" || nonce.length > 128)
+      refuse("CHALLENGE_INVALID", "the presentation carries no challenge (nonce)");
+    const row = q.get.get(nonce) as { expires_ms: number; used_ms: number | null } | undefined;
+    if (!row) refuse("CHALLENGE_INVALID");
+    if (row.used_ms !== null) refuse("CHALLENGE_REPLAYED");
+    if (row.expires_ms <= now()) refuse("CHALLENGE_EXPIRED");
+    return nonce;
+  };
+
+  const checkAuthorization = async (vcJwt: unknown, holder: string) => {
+    if (typeof vcJwt !== "string") refuse("CREDENTIAL_INVALID", "credentials must be JWT VCs");
+    let iss: string;
+    try {
+      iss = decodeJWT(vcJwt).payload.iss as string;
+    } catch {
+      return refuse("CREDENTIAL_MALFORMED", "the credential is not a well-formed JWT");
+    }
+    const trust = trusted.get(iss);
+    if (!trust) refuse("ISSUER_UNKNOWN", "the credential's issuer DID is not trusted");
+    let verified: Awaited<ReturnType<typeof verifyCredential>>;
+    try {
+      verified = await verifyCredential(vcJwt, resolver, options);
+    } catch (err) {
+      throw didJwtFailure(err);
+    }
+    const vc = verified.verifiableCredential;
+    if (!asArray(vc.type).includes(AGENT_AUTHORIZATION))
+      refuse("CREDENTIAL_INVALID", `the credential is not an ${AGENT_AUTHORIZATION}`);
+    const s = vc.credentialSubject as Record<string, unknown>;
+    if (s.id !== holder)
+      refuse("CREDENTIAL_INVALID", "the credential's subject is not the presenting DID");
+    if (s.operator !== config.operatorId)
+      refuse("CREDENTIAL_INVALID", "the credential is for another operator");
+    if (typeof s.agentId !== "string" || s.agentId.length === 0 || s.agentId.length > 64)
+      refuse("CREDENTIAL_INVALID", "the credential names no agentId");
+    if (!Array.isArray(s.capabilities))
+      refuse("CREDENTIAL_INVALID", "the credential's capabilities must be an array");
+    const limit = s.spendLimit;
+    if (
+      limit !== undefined &&
+      (typeof limit !== "object" ||
+        limit === null ||
+        Array.isArray(limit) ||
+        Object.values(limit).some((v) => typeof v !== "string" || !/^\d+(\.\d+)?$/.test(v)))
+    )
+      refuse("CREDENTIAL_INVALID", "spendLimit must map assets to decimal amounts");
+    if (s.humanPrincipal !== undefined && typeof s.humanPrincipal !== "string")
+      refuse("CREDENTIAL_INVALID", "humanPrincipal must be a string");
+    return {
+      iss,
+      agentId: s.agentId,
+      scopes: scopesFromCapabilities(s.capabilities, trust.capabilities),
+      spendLimit: limit as Record<string, string> | undefined,
+      humanPrincipal: s.humanPrincipal as string | undefined,
+    };
+  };
+
+  return {
+    did: vaultDid,
+
+    challenge() {
+      const at = now();
+      const challenge = randomBytes(24).toString("base64url");
+      db.transaction(() => {
+        q.prune.run(at - 10 * ttl);
+        if ((q.outstanding.get(at) as number) >= maxOutstanding)
+          throw new VaultError("RATE_LIMITED", "too many outstanding challenges");
+        q.put.run(challenge, at + ttl);
+      }).immediate();
+      return {
+        challenge,
+        audience: config.tokenAudience,
+        expiresAt: new Date(at + ttl).toISOString(),
+      };
+    },
+
+    async authenticate(presentation) {
+      if (presentation.length > MAX_PRESENTATION_CHARS)
+        refuse("CREDENTIAL_MALFORMED", "the presentation is too long");
+      let payload: Record<string, unknown>;
+      try {
+        payload = decodeJWT(presentation).payload as Record<string, unknown>;
+      } catch {
+        return refuse("CREDENTIAL_MALFORMED");
+      }
+      if (typeof payload.vp !== "object" || payload.vp === null)
+        refuse("CREDENTIAL_MALFORMED", "the JWT is not a verifiable presentation");
+      // Cheap checks first: nothing is resolved over the network for a stale or foreign request.
+      const challenge = checkChallenge(payload.nonce);
+      if (!asArray(payload.aud as string | string[] | undefined).includes(config.tokenAudience))
+        refuse("AUDIENCE_MISMATCH");
+      for (const vc of asArray(
+        (payload.vp as { verifiableCredential?: unknown }).verifiableCredential as unknown[],
+      ).slice(0, 4)) {
+        let iss: unknown;
+        try {
+          iss = typeof vc === "string" ? decodeJWT(vc).payload.iss : undefined;
+        } catch {
+          refuse("CREDENTIAL_MALFORMED", "a credential is not a well-formed JWT");
+        }
+        if (typeof iss === "string" && !trusted.has(iss))
+          refuse("ISSUER_UNKNOWN", "the credential's issuer DID is not trusted");
+      }
+      // Used up before the signature is checked: each challenge buys one verification, so
+      // forged presentations cannot make the vault verify signatures for free.
+      if (q.use.run(now(), challenge, now()).changes !== 1) {
+        checkChallenge(challenge); // names why: replayed (a concurrent use) or expired
+        refuse("CHALLENGE_REPLAYED");
+      }
+      let verified: Awaited<ReturnType<typeof verifyPresentation>>;
+      try {
+        verified = await verifyPresentation(presentation, resolver, {
+          ...options,
+          challenge,
+          domain: config.tokenAudience,
+        });
+      } catch (err) {
+        throw didJwtFailure(err);
+      }
+      const holder = verified.issuer;
+      const vcs = asArray(
+        (payload.vp as { verifiableCredential?: unknown }).verifiableCredential as unknown[],
+      );
+      if (vcs.length === 0) refuse("CREDENTIAL_INVALID", "the presentation holds no credential");
+      if (vcs.length > 4)
+        refuse("CREDENTIAL_INVALID", "the presentation holds too many credentials");
+      const auths: Array<Awaited<ReturnType<typeof checkAuthorization>>> = [];
+      for (const vc of vcs) auths.push(await checkAuthorization(vc, holder));
+      const first = auths[0] as (typeof auths)[number];
+      if (auths.some((a) => a.agentId !== first.agentId))
+        refuse("CREDENTIAL_INVALID", "the credentials name different agents");
+      // Several credentials: each one's limits apply (capabilities intersect, all caps hold).
+      const scopes = new Set([...first.scopes].filter((s) => auths.every((a) => a.scopes.has(s))));
+      const spendLimits = auths.flatMap((a) => (a.spendLimit ? [a.spendLimit] : []));
+      q.bindDid.run(first.agentId, holder, first.iss, now());
+      return {
+        kind: "agent",
+        keyId: `vc:${holder}`,
+        agentId: first.agentId,
+        scopes,
+        via: "vc",
+        ...(spendLimits.length ? { spendLimits } : {}),
+        ...(first.humanPrincipal ? { humanPrincipal: first.humanPrincipal } : {}),
+        did: holder,
+        credentialIssuer: first.iss,
+      };
+    },
+
+    async agentCredential(agent) {
+      const subject =
+        (q.didOf.get(agent.id) as string | undefined) ?? `did:pkh:eip155:1:${agent.address}`;
+      const nowS = Math.floor(now() / 1000);
+      const credential = await createVerifiableCredentialJwt(
+        {
+          sub: subject,
+          nbf: nowS,
+          vc: {
+            "@context": ["https://www.w3.org/2018/credentials/v1"],
+            type: ["VerifiableCredential", AGENT_VAULT_BINDING],
+            credentialSubject: {
+              agentId: agent.id,
+              vaultAddress: agent.address,
+              operator: config.operatorId,
+            },
+          },
+        },
+        { did: vaultDid, signer, alg: "EdDSA" },
+      );
+      return { credential, issuer: vaultDid, subject };
+    },
+  };
+}

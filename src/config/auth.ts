@@ -1,0 +1,110 @@
+/**
+ * Configuration of the JWT and verifiable-credential front doors, parsed from the
+ * environment that src/config/index.ts hands over (nothing here reads process.env).
+ */
+import { ConfigError } from "./index.js";
+
+type Env = Record<string, string | undefined>;
+
+export interface TrustedIssuer {
+  issuer: string;
+  /** One of jwksUrl (fetched, cached, refetched on an unknown kid) or an inline JWKS. */
+  jwksUrl?: string;
+  jwks?: { keys: Array<Record<string, unknown>> };
+  /** The operator_id its tokens must carry. */
+  operatorId: string;
+  /** Optional ceiling: capabilities beyond these are dropped. */
+  capabilities?: string[];
+}
+
+export interface TrustedVcIssuer {
+  did: string;
+  /** Optional ceiling on the capabilities its credentials grant. */
+  capabilities?: string[];
+}
+
+export interface AuthConfig {
+  /** This operator's name: the operator_id claim of tokens this vault issues. */
+  operatorId: string;
+  /** `iss` of the tokens this vault issues. */
+  tokenIssuer: string;
+  /** `aud` this vault requires of tokens and presentations it accepts. */
+  tokenAudience: string;
+  /** Other issuers whose JWTs this vault accepts (another operator's vault, an IdP). */
+  trustedIssuers: TrustedIssuer[];
+  /** DIDs whose AgentAuthorization credentials this vault accepts. */
+  trustedVcIssuers: TrustedVcIssuer[];
+  /** Extra CA (PEM file) trusted when resolving did:web over HTTPS: private PKI, tests. */
+  didWebCaFile: string | undefined;
+}
+
+function jsonList(env: Env, name: string): unknown[] {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === "") return [];
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw new ConfigError(`${name} must be a JSON array`);
+  }
+  if (!Array.isArray(parsed)) throw new ConfigError(`${name} must be a JSON array`);
+  return parsed;
+}
+
+function optionalStrings(name: string, v: unknown): string[] | undefined {
+  if (v === undefined) return undefined;
+  if (!Array.isArray(v) || v.some((c) => typeof c !== "string"))
+    throw new ConfigError(`${name}.capabilities must be an array of strings`);
+  return v as string[];
+}
+
+export function parseTrustedIssuers(env: Env): TrustedIssuer[] {
+  const name = "VAULT_TRUSTED_ISSUERS";
+  return jsonList(env, name).map((item, i) => {
+    const o = (item ?? {}) as Record<string, unknown>;
+    if (typeof o.issuer !== "string" || o.issuer === "")
+      throw new ConfigError(`${name}[${i}].issuer must be a non-empty string`);
+    if (typeof o.operatorId !== "string" || o.operatorId === "")
+      throw new ConfigError(`${name}[${i}].operatorId must be a non-empty string`);
+    const hasUrl = typeof o.jwksUrl === "string";
+    const jwks = o.jwks as { keys?: unknown } | undefined;
+    const hasJwks = typeof jwks === "object" && jwks !== null && Array.isArray(jwks.keys);
+    if (hasUrl === hasJwks)
+      throw new ConfigError(`${name}[${i}] needs exactly one of jwksUrl or jwks ({keys: [...]})`);
+    if (hasUrl && !/^https?:\/\/\S+$/.test(o.jwksUrl as string))
+      throw new ConfigError(`${name}[${i}].jwksUrl must be an http(s) URL`);
+    const capabilities = optionalStrings(`${name}[${i}]`, o.capabilities);
+    return {
+      issuer: o.issuer,
+      operatorId: o.operatorId,
+      ...(hasUrl ? { jwksUrl: o.jwksUrl as string } : { jwks: jwks as TrustedIssuer["jwks"] }),
+      ...(capabilities ? { capabilities } : {}),
+    };
+  });
+}
+
+export function parseTrustedVcIssuers(env: Env): TrustedVcIssuer[] {
+  const name = "VAULT_TRUSTED_VC_ISSUERS";
+  return jsonList(env, name).map((item, i) => {
+    const o = (typeof item === "string" ? { did: item } : (item ?? {})) as Record<string, unknown>;
+    if (typeof o.did !== "string" || !/^did:[a-z0-9]+:\S+$/.test(o.did))
+      throw new ConfigError(`${name}[${i}] must be a DID or {did, capabilities?}`);
+    const capabilities = optionalStrings(`${name}[${i}]`, o.capabilities);
+    return { did: o.did, ...(capabilities ? { capabilities } : {}) };
+  });
+}
+
+export function parseAuthConfig(env: Env): AuthConfig {
+  const operatorId = env.VAULT_OPERATOR_ID || "local";
+  if (!/^[A-Za-z0-9._:-]{1,64}$/.test(operatorId))
+    throw new ConfigError("VAULT_OPERATOR_ID must be 1-64 characters of A-Z a-z 0-9 . _ : -");
+  const tokenIssuer = env.VAULT_TOKEN_ISSUER || `urn:agent-vault:${operatorId}`;
+  return {
+    operatorId,
+    tokenIssuer,
+    tokenAudience: env.VAULT_TOKEN_AUDIENCE || tokenIssuer,
+    trustedIssuers: parseTrustedIssuers(env),
+    trustedVcIssuers: parseTrustedVcIssuers(env),
+    didWebCaFile: env.VAULT_DID_WEB_CA_FILE || undefined,
+  };
+}

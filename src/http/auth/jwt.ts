@@ -1,0 +1,47 @@
+/**
+ * Front door: agent JWTs, `Authorization: Bearer <JWT>` (three dot-separated parts),
+ * from this vault or a trusted issuer. Decorates the instance with `jwt`; a task-bound
+ * token needs `X-Task-Id` naming its task. Every outcome is audited.
+ */
+import type { FastifyRequest } from "fastify";
+import fp from "fastify-plugin";
+import type { AuditLog } from "../../audit/types.js";
+import type { TokenService } from "../../auth/jwt/index.js";
+import { VaultError } from "../../errors/index.js";
+import { bearer } from "./apikey.js";
+import { admit, notMine, refuse } from "./outcome.js";
+
+declare module "fastify" {
+  interface FastifyInstance {
+    jwt: (req: FastifyRequest) => Promise<void>;
+  }
+}
+
+export const TASK_HEADER = "x-task-id";
+
+/** A bearer credential with a dot is a JWT (well formed or not); API keys never have one. */
+export function bearerJwt(req: FastifyRequest): string | undefined {
+  const b = bearer(req);
+  return b?.includes(".") ? b : undefined;
+}
+
+export const jwtDoor = fp<{ tokens: TokenService; audit: AuditLog }>(
+  async (app, { tokens, audit }) => {
+    app.decorate("jwt", async (req: FastifyRequest) => {
+      const jwt = bearerJwt(req);
+      if (!jwt) notMine(req);
+      const task = req.headers[TASK_HEADER];
+      if (task !== undefined && (typeof task !== "string" || task.length > 128))
+        refuse(audit, req, "jwt", new VaultError("TASK_MISMATCH", "X-Task-Id is invalid"));
+      let p: Awaited<ReturnType<TokenService["verify"]>>;
+      try {
+        p = await tokens.verify(jwt, { ...(task ? { taskId: task as string } : {}) });
+      } catch (err) {
+        refuse(audit, req, "jwt", err);
+      }
+      const { jti, issuer, ...principal } = p;
+      admit(audit, req, "jwt", principal, { jti, issuer });
+    });
+  },
+  { name: "front-door-jwt", dependencies: ["front-door-apikey"] },
+);

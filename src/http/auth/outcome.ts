@@ -1,0 +1,101 @@
+/**
+ * What the front doors share: how a door admits a principal, refuses a credential it
+ * recognises, or steps aside for one it does not, and the audit of every outcome.
+ *
+ * @fastify/auth reports the last door's error when every door of an any-of list fails.
+ * A door that does not recognise the credential therefore re-throws the refusal an
+ * earlier door recorded (req.authRefusal), so the client sees the specific reason
+ * (TOKEN_EXPIRED, CHALLENGE_REPLAYED, …) rather than a generic UNAUTHENTICATED.
+ * In an all-of list a second door narrows what the first admitted (same agent, scopes
+ * intersected, every spend limit kept).
+ */
+import type { FastifyRequest } from "fastify";
+import type { AuditLog } from "../../audit/types.js";
+import type { Principal } from "../../auth/apikey/index.js";
+import { VaultError } from "../../errors/index.js";
+import { toVaultError } from "../errors.js";
+
+export type DoorName = "apiKey" | "jwt" | "vc";
+
+declare module "fastify" {
+  interface FastifyRequest {
+    /** The specific refusal of a door that recognised the credential it was shown. */
+    authRefusal?: VaultError;
+  }
+}
+
+/** The credential is not this door's: defer to a refusal already recorded, if any. */
+export function notMine(req: FastifyRequest): never {
+  throw req.authRefusal ?? new VaultError("UNAUTHENTICATED");
+}
+
+function where(req: FastifyRequest) {
+  return { method: req.method, route: req.routeOptions?.url ?? req.url.split("?")[0] };
+}
+
+export function refuse(
+  audit: AuditLog,
+  req: FastifyRequest,
+  door: string,
+  err: unknown,
+  facts: Record<string, unknown> = {},
+): never {
+  // Domain code throws catalogue errors; anything else (a library bug, storage) maps as usual.
+  const ve = toVaultError(err as Error);
+  req.authRefusal = ve;
+  audit.append({
+    type: "auth.refused",
+    actor: `door:${door}`,
+    data: { door, code: ve.code, reason: ve.message, ...where(req), ...facts },
+  });
+  throw ve;
+}
+
+export function admit(
+  audit: AuditLog,
+  req: FastifyRequest,
+  door: string,
+  p: Principal,
+  facts: Record<string, unknown> = {},
+): void {
+  const before = req.principal;
+  let next = p;
+  if (before) {
+    if (before.agentId && p.agentId && before.agentId !== p.agentId)
+      refuse(audit, req, door, new VaultError("FORBIDDEN_AGENT"), facts);
+    next = {
+      ...before,
+      agentId: before.agentId ?? p.agentId,
+      kind: before.agentId || p.agentId ? "agent" : before.kind,
+      scopes: new Set([...before.scopes].filter((s) => p.scopes.has(s))),
+      spendLimits: [...(before.spendLimits ?? []), ...(p.spendLimits ?? [])],
+      ...(p.taskId ? { taskId: p.taskId } : {}),
+      ...(p.humanPrincipal ? { humanPrincipal: p.humanPrincipal } : {}),
+    };
+  }
+  req.principal = next;
+  audit.append({
+    type: "auth.succeeded",
+    agentId: p.agentId,
+    actor: `door:${door}`,
+    data: {
+      door,
+      keyId: p.keyId,
+      scopes: [...next.scopes].sort(),
+      ...(p.taskId ? { task: p.taskId } : {}),
+      ...(p.humanPrincipal ? { humanPrincipal: p.humanPrincipal } : {}),
+      ...where(req),
+      ...facts,
+    },
+  });
+}
+
+/** OpenAPI `security` for a route that accepts any one of `doors`. */
+export function anyOfSecurity(doors: DoorName[]): Array<Record<string, string[]>> {
+  return doors.map((d) => ({ [d]: [] }));
+}
+
+/** OpenAPI `security` for a route that needs all of `doors` at once. */
+export function allOfSecurity(doors: DoorName[]): Array<Record<string, string[]>> {
+  return [Object.fromEntries(doors.map((d) => [d, []]))];
+}

@@ -1,0 +1,110 @@
+/**
+ * Agent tokens: issue (POST /v1/tokens), revoke (POST /v1/tokens/:jti/revoke), rotate the
+ * signing key (POST /v1/tokens/keys/rotate) and the public keys (/.well-known/jwks.json).
+ * Tokens are issued against an API key only: a token cannot mint tokens, so none outlives
+ * or outgrows the key behind it.
+ */
+import type { FastifyInstance } from "fastify";
+import { CAPABILITIES } from "../../auth/jwt/capabilities.js";
+import { MAX_TTL_SECONDS } from "../../auth/jwt/index.js";
+import { VaultError } from "../../errors/index.js";
+import type { Vault } from "../../services/vault.js";
+import { anyOfSecurity } from "../auth/outcome.js";
+import {
+  actorOf,
+  assertAgentAccess,
+  principalOf,
+  requireAdmin,
+  requireAny,
+} from "../auth/scopes.js";
+
+export async function tokenRoutes(app: FastifyInstance, { vault }: { vault: Vault }) {
+  const apiKeyOnly = app.auth([app.apiKey]);
+
+  app.post(
+    "/v1/tokens",
+    {
+      preHandler: [apiKeyOnly, requireAny("WRITE")],
+      schema: {
+        tags: ["tokens"],
+        security: anyOfSecurity(["apiKey"]),
+        body: {
+          type: "object",
+          properties: {
+            agentId: { type: "string", minLength: 1, maxLength: 64 },
+            capabilities: {
+              type: "array",
+              items: { type: "string", enum: [...CAPABILITIES] },
+              minItems: 1,
+              maxItems: CAPABILITIES.length,
+            },
+            task: { type: "string", minLength: 1, maxLength: 128 },
+            ttlSeconds: { type: "integer", minimum: 1, maximum: MAX_TTL_SECONDS, default: 900 },
+            audience: { type: "string", minLength: 1, maxLength: 256 },
+          },
+          required: ["agentId", "capabilities"],
+          additionalProperties: false,
+        },
+      },
+    },
+    async (req, reply) => {
+      const body = req.body as {
+        agentId: string;
+        capabilities: string[];
+        task?: string;
+        ttlSeconds: number;
+        audience?: string;
+      };
+      const p = assertAgentAccess(req, body.agentId);
+      vault.agents.get(body.agentId);
+      const issued = await vault.tokens.issue(body, p, actorOf(p));
+      return reply.status(201).send({ ...issued, tokenType: "Bearer" });
+    },
+  );
+
+  app.post(
+    "/v1/tokens/:jti/revoke",
+    {
+      preHandler: [app.auth([app.apiKey, app.jwt], { relation: "or" }), requireAny("WRITE")],
+      schema: {
+        tags: ["tokens"],
+        security: anyOfSecurity(["apiKey", "jwt"]),
+        params: {
+          type: "object",
+          properties: { jti: { type: "string", minLength: 1, maxLength: 128 } },
+          required: ["jti"],
+        },
+      },
+    },
+    async (req) => {
+      const { jti } = req.params as { jti: string };
+      const p = principalOf(req);
+      if (!p.scopes.has("ADMIN")) {
+        // An agent's credential revokes tokens of its own agent; operators revoke any jti.
+        const owner = vault.tokens.issuedFor(jti);
+        if (!owner) throw new VaultError("TOKEN_NOT_FOUND");
+        if (p.kind !== "agent" || owner.agentId !== p.agentId)
+          throw new VaultError("FORBIDDEN_AGENT");
+      }
+      return vault.tokens.revoke(jti, actorOf(p));
+    },
+  );
+
+  app.post(
+    "/v1/tokens/keys/rotate",
+    {
+      preHandler: [apiKeyOnly, requireAdmin()],
+      schema: { tags: ["tokens"], security: anyOfSecurity(["apiKey"]) },
+    },
+    async (req) => vault.tokens.rotate(actorOf(principalOf(req))),
+  );
+
+  app.get(
+    "/.well-known/jwks.json",
+    { schema: { tags: ["tokens"], security: [] } },
+    async (_req, reply) => {
+      void reply.header("cache-control", "public, max-age=60");
+      return vault.tokens.jwks();
+    },
+  );
+}

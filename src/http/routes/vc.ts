@@ -1,0 +1,38 @@
+/**
+ * Verifiable credentials: the one-time challenge a presentation must carry, and the
+ * credential the vault issues each agent (its DID bound to its vault address).
+ */
+import type { FastifyInstance } from "fastify";
+import type { Vault } from "../../services/vault.js";
+import { anyOfSecurity } from "../auth/outcome.js";
+import { assertAgentAccess, requireAny } from "../auth/scopes.js";
+import { agentIdParams } from "../schemas.js";
+
+export async function vcRoutes(app: FastifyInstance, { vault }: { vault: Vault }) {
+  app.get(
+    "/v1/auth/challenge",
+    { schema: { tags: ["credentials"], security: [] } },
+    async (_req, reply) => {
+      void reply.header("cache-control", "no-store");
+      return { ...vault.credentials.challenge(), verifier: vault.credentials.did };
+    },
+  );
+
+  app.get(
+    "/v1/agents/:id/credential",
+    {
+      preHandler: [app.auth([app.apiKey, app.jwt, app.vc], { relation: "or" }), requireAny("READ")],
+      schema: {
+        tags: ["credentials"],
+        params: agentIdParams,
+        security: anyOfSecurity(["apiKey", "jwt", "vc"]),
+      },
+    },
+    async (req) => {
+      const { id } = req.params as { id: string };
+      assertAgentAccess(req, id);
+      const agent = vault.agents.get(id);
+      return vault.credentials.agentCredential({ id: agent.id, address: agent.address });
+    },
+  );
+}

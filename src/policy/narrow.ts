@@ -1,0 +1,49 @@
+/**
+ * Credential limits narrow a policy, never widen it: given per-request caps
+ * (asset → amount in the asset's units), each asset's maxPerTx becomes the smaller of
+ * the policy's and every cap's, and assets no cap names are dropped (a credential that
+ * caps spending names what it lets the agent spend). Pure; the result goes to the same
+ * evaluator, so a denial still names the rule ("maxPerTx" or "assets").
+ */
+import { parseUnits } from "ethers";
+import { normaliseAssetKey, resolveAsset } from "./assets.js";
+import type { Policy } from "./types.js";
+
+export type SpendCaps = Record<string, string>;
+
+function amount(value: string, decimals: number): bigint | undefined {
+  try {
+    const v = parseUnits(value, decimals);
+    return v < 0n ? undefined : v;
+  } catch {
+    return undefined;
+  }
+}
+
+export function narrowPolicy(policy: Policy | undefined, caps: SpendCaps[]): Policy | undefined {
+  if (policy === undefined || caps.length === 0) return policy;
+  const assets: Policy["assets"] = {};
+  for (const [key, limit] of Object.entries(policy.assets)) {
+    const info = resolveAsset(key, limit);
+    const norm = normaliseAssetKey(key);
+    if (!info || !norm) continue;
+    let maxPerTx = amount(limit.maxPerTx, info.decimals);
+    let text = limit.maxPerTx;
+    let named = true;
+    for (const cap of caps) {
+      const entry = Object.entries(cap).find(([k]) => normaliseAssetKey(k) === norm);
+      if (!entry) {
+        named = false;
+        break;
+      }
+      const c = amount(entry[1], info.decimals);
+      // An unparseable cap allows nothing rather than everything.
+      if (c === undefined || maxPerTx === undefined || c < maxPerTx) {
+        maxPerTx = c ?? 0n;
+        text = c === undefined ? "0" : entry[1];
+      }
+    }
+    if (named) assets[key] = { ...limit, maxPerTx: text };
+  }
+  return { ...policy, assets };
+}

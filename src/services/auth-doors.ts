@@ -1,0 +1,42 @@
+/**
+ * Wiring for the JWT and verifiable-credential front doors: the token key store (its
+ * private keys encrypted under a passphrase kept in a 0600 file next to the database),
+ * the token service and the credential service.
+ */
+import { randomBytes } from "node:crypto";
+import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { AuditLog } from "../audit/types.js";
+import { createTokenService, type TokenService } from "../auth/jwt/index.js";
+import { createTokenKeyStore } from "../auth/jwt/keys.js";
+import { type CredentialService, createCredentialService } from "../auth/vc/index.js";
+import type { Config } from "../config/index.js";
+import type { Db } from "../store/db.js";
+
+function loadOrCreatePassphrase(file: string): string {
+  if (existsSync(file)) return readFileSync(file, "utf8").trim();
+  const pass = randomBytes(32).toString("base64url");
+  writeFileSync(file, `${pass}\n`, { mode: 0o600, flag: "wx" });
+  chmodSync(file, 0o600);
+  return pass;
+}
+
+export function createAuthDoors(
+  config: Config,
+  db: Db,
+  audit: AuditLog,
+): { tokens: TokenService; credentials: CredentialService } {
+  const keys = createTokenKeyStore({
+    db,
+    passphrase: loadOrCreatePassphrase(join(config.dataDir, "token-keys.secret")),
+  });
+  const tokens = createTokenService({ db, audit, keys, config: config.auth });
+  const ca = config.auth.didWebCaFile ? readFileSync(config.auth.didWebCaFile, "utf8") : undefined;
+  const credentials = createCredentialService({
+    db,
+    config: config.auth,
+    keys,
+    ...(ca ? { web: { ca } } : {}),
+  });
+  return { tokens, credentials };
+}

@@ -1,0 +1,149 @@
+/** DIDs for tests: did:key (Ed25519), did:pkh (eip155), did:web served over HTTPS on loopback. */
+import { execFileSync } from "node:child_process";
+import { generateKeyPairSync } from "node:crypto";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { createServer, type Server } from "node:https";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { EdDSASigner, ES256KSigner, hexToBytes, type Signer } from "did-jwt";
+import { createVerifiableCredentialJwt, createVerifiablePresentationJwt } from "did-jwt-vc";
+import { Wallet } from "ethers";
+import { didKeyOf } from "../../src/auth/vc/index.js";
+
+export interface TestDid {
+  did: string;
+  signer: Signer;
+  alg: string;
+}
+
+function ed25519() {
+  const { privateKey, publicKey } = generateKeyPairSync("ed25519");
+  const jwk = privateKey.export({ format: "jwk" }) as { d: string; x: string };
+  return {
+    signer: EdDSASigner(Buffer.from(jwk.d, "base64url")),
+    raw: Buffer.from(jwk.x, "base64url"),
+    publicJwk: publicKey.export({ format: "jwk" }),
+  };
+}
+
+export function didKey(): TestDid {
+  const k = ed25519();
+  return { did: didKeyOf(k.raw), signer: k.signer, alg: "EdDSA" };
+}
+
+export function didPkh(): TestDid & { address: string } {
+  const w = Wallet.createRandom();
+  return {
+    did: `did:pkh:eip155:1:${w.address}`,
+    signer: ES256KSigner(hexToBytes(w.privateKey), true),
+    alg: "ES256K-R",
+    address: w.address,
+  };
+}
+
+/** A self-signed certificate for 127.0.0.1 (openssl), its PEM doubling as the CA to trust. */
+export function selfSignedCert(): { key: string; cert: string } {
+  const dir = mkdtempSync(join(tmpdir(), "av-tls-"));
+  execFileSync(
+    "openssl",
+    [
+      "req",
+      "-x509",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:prime256v1",
+      "-nodes",
+      "-keyout",
+      join(dir, "key.pem"),
+      "-out",
+      join(dir, "cert.pem"),
+      "-days",
+      "2",
+      "-subj",
+      "/CN=127.0.0.1",
+      "-addext",
+      "subjectAltName=IP:127.0.0.1",
+    ],
+    { stdio: "ignore" },
+  );
+  return {
+    key: readFileSync(join(dir, "key.pem"), "utf8"),
+    cert: readFileSync(join(dir, "cert.pem"), "utf8"),
+  };
+}
+
+/** An HTTPS server on loopback serving did:web documents; `add()` makes a did:web DID. */
+export async function didWebHost(tls: { key: string; cert: string }) {
+  const docs = new Map<string, unknown>();
+  const server: Server = createServer(tls, (req, res) => {
+    const doc = docs.get(req.url ?? "");
+    res.statusCode = doc ? 200 : 404;
+    res.setHeader("content-type", "application/json");
+    res.end(JSON.stringify(doc ?? {}));
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    port,
+    add(name: string): TestDid {
+      const k = ed25519();
+      const did = `did:web:127.0.0.1%3A${port}:${name}`;
+      const vm = `${did}#key-1`;
+      docs.set(`/${name}/did.json`, {
+        "@context": ["https://www.w3.org/ns/did/v1"],
+        id: did,
+        verificationMethod: [
+          { id: vm, type: "JsonWebKey2020", controller: did, publicKeyJwk: k.publicJwk },
+        ],
+        authentication: [vm],
+        assertionMethod: [vm],
+      });
+      return { did, signer: k.signer, alg: "EdDSA" };
+    },
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}
+
+export function agentAuthorization(
+  issuer: TestDid,
+  holder: string,
+  subject: Record<string, unknown>,
+  opts: { exp?: number; types?: string[] } = {},
+) {
+  return createVerifiableCredentialJwt(
+    {
+      sub: holder,
+      nbf: Math.floor(Date.now() / 1000) - 10,
+      ...(opts.exp !== undefined ? { exp: opts.exp } : {}),
+      vc: {
+        "@context": ["https://www.w3.org/2018/credentials/v1"],
+        type: ["VerifiableCredential", ...(opts.types ?? ["AgentAuthorization"])],
+        credentialSubject: subject,
+      },
+    },
+    { did: issuer.did, signer: issuer.signer, alg: issuer.alg },
+  );
+}
+
+export function presentation(
+  holder: TestDid,
+  credentials: string[],
+  challenge: string,
+  audience: string,
+  opts: { exp?: number } = {},
+) {
+  return createVerifiablePresentationJwt(
+    {
+      ...(opts.exp !== undefined ? { exp: opts.exp } : {}),
+      vp: {
+        "@context": ["https://www.w3.org/2018/credentials/v1"],
+        type: ["VerifiablePresentation"],
+        verifiableCredential: credentials,
+      },
+    },
+    { did: holder.did, signer: holder.signer, alg: holder.alg },
+    { challenge, domain: audience },
+  );
+}
