@@ -1,0 +1,336 @@
+/**
+ * The vault as a paid service (x402 v2, "exact" scheme, EIP-3009). Transport-agnostic:
+ * the fastify front door (src/http/auth/x402.ts) calls
+ *   authorize(offer, header) → checks the payment locally (shape, requirements, network,
+ *     time window, EIP-712 signature), asks the facilitator to /verify it, then takes the
+ *     payment's row in the ledger (insert-or-fail: replays and parallel reuse stop here);
+ *   settle(p) → /settle after the route succeeded; a timeout or lost answer is recorded as
+ *     "unknown" (never reusable), not as failed;
+ *   release(p) → the route failed before settlement, the authorization was not used.
+ * Every outcome is audited (x402.paid, x402.refused, x402.settle_failed, x402.settle_unknown,
+ * x402.released) with the payer's address as the actor; signatures are never logged.
+ */
+import type { FacilitatorClient } from "@x402/core/server";
+import {
+  FacilitatorTimeoutError,
+  type PaymentPayload,
+  type PaymentRequirements,
+  SettleError,
+  type SettleResponse,
+  VerifyError,
+} from "@x402/core/types";
+import { authorizationTypes } from "@x402/evm";
+import { getAddress, verifyTypedData } from "ethers";
+import type { AuditLog } from "../../audit/types.js";
+import type { X402Config } from "../../config/x402.js";
+import { type ErrorCode, VaultError } from "../../errors/index.js";
+import { decodePaymentSignature } from "./headers.js";
+import { buildOffer, type RouteOffer } from "./offers.js";
+import { type PaymentRow, type PaymentStore, paymentId } from "./store.js";
+
+export interface AuthorizedPayment {
+  id: string;
+  payer: string;
+  offer: RouteOffer;
+  payload: PaymentPayload;
+  requirements: PaymentRequirements;
+}
+
+export interface PaymentStatusView {
+  id: string;
+  status: PaymentRow["status"];
+  payer: string;
+  network: string;
+  asset: string;
+  amount: string;
+  payTo: string;
+  route: string;
+  transaction?: string;
+  reason?: string;
+  updatedAt: string;
+}
+
+export interface X402Gate {
+  offers(): RouteOffer[];
+  offer(route: string): RouteOffer | undefined;
+  authorize(offer: RouteOffer, header: unknown): Promise<AuthorizedPayment>;
+  settle(p: AuthorizedPayment): Promise<SettleResponse>;
+  release(p: AuthorizedPayment, reason: string): void;
+  status(id: string): PaymentStatusView;
+  /** Audits a refusal that happened before authorize (no payment header at all). */
+  refused(route: string, code: ErrorCode, reason: string): void;
+}
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
+const HEX32 = /^0x[0-9a-fA-F]{64}$/;
+const UINT = /^\d{1,78}$/;
+
+interface Eip3009Payload {
+  signature: string;
+  authorization: {
+    from: string;
+    to: string;
+    value: string;
+    validAfter: string;
+    validBefore: string;
+    nonce: string;
+  };
+}
+
+function eip3009(payload: Obj): Eip3009Payload {
+  const a = payload.authorization;
+  const bad = (what: string) =>
+    new VaultError("X402_MALFORMED", `payload.${what} is malformed`, { reason: what });
+  if (typeof payload.signature !== "string" || !/^0x[0-9a-fA-F]{130}$/.test(payload.signature))
+    throw bad("signature");
+  if (!isObj(a)) throw bad("authorization");
+  for (const f of ["from", "to"]) {
+    if (typeof a[f] !== "string" || !/^0x[0-9a-fA-F]{40}$/.test(a[f] as string))
+      throw bad(`authorization.${f}`);
+  }
+  for (const f of ["value", "validAfter", "validBefore"]) {
+    if (typeof a[f] !== "string" || !UINT.test(a[f] as string)) throw bad(`authorization.${f}`);
+  }
+  if (typeof a.nonce !== "string" || !HEX32.test(a.nonce)) throw bad("authorization.nonce");
+  return payload as unknown as Eip3009Payload;
+}
+
+function sameAddress(a: unknown, b: unknown): boolean {
+  return typeof a === "string" && typeof b === "string" && a.toLowerCase() === b.toLowerCase();
+}
+
+/** Maps a facilitator's invalidReason / errorReason onto the stable codes. */
+export function codeForReason(reason: string | undefined): ErrorCode {
+  const r = (reason ?? "").toLowerCase();
+  if (r.includes("signature")) return "X402_INVALID_SIGNATURE";
+  if (r.includes("expired") || r.includes("valid_before") || r.includes("valid_after"))
+    return "X402_EXPIRED";
+  if (r.includes("nonce") || r.includes("used")) return "X402_REPLAYED";
+  if (r.includes("network")) return "X402_WRONG_NETWORK";
+  if (r.includes("insufficient") || r.includes("balance")) return "X402_INSUFFICIENT_FUNDS";
+  return "X402_INVALID_PAYMENT";
+}
+
+export function createX402Gate(deps: {
+  config: X402Config;
+  facilitator: FacilitatorClient;
+  store: PaymentStore;
+  audit: AuditLog;
+  now?: () => number;
+}): X402Gate {
+  const { facilitator, store, audit } = deps;
+  const now = deps.now ?? Date.now;
+  const offers = new Map(
+    Object.entries(deps.config.prices).map(([route, price]) => [route, buildOffer(route, price)]),
+  );
+
+  const refuse = (
+    route: string,
+    code: ErrorCode,
+    reason: string,
+    extra: { payer?: string; paymentId?: string } = {},
+  ): VaultError => {
+    audit.append({
+      type: "x402.refused",
+      actor: extra.payer ? `x402:${extra.payer.toLowerCase()}` : "x402:anonymous",
+      data: { route, code, reason: reason.slice(0, 200), ...extra },
+    });
+    return new VaultError(code, undefined, { reason: reason.slice(0, 200), ...extra });
+  };
+
+  /** Local checks: cheap, and they keep garbage away from the facilitator. */
+  const check = (offer: RouteOffer, payload: PaymentPayload) => {
+    const req = offer.requirements;
+    const acc = payload.accepted as unknown as Obj;
+    if (acc.network !== req.network)
+      throw refuse(
+        offer.route,
+        "X402_WRONG_NETWORK",
+        `network ${String(acc.network).slice(0, 40)}`,
+      );
+    for (const f of ["scheme", "amount"] as const) {
+      if (acc[f] !== req[f])
+        throw refuse(offer.route, "X402_REQUIREMENTS_MISMATCH", `accepted.${f}`);
+    }
+    for (const f of ["asset", "payTo"] as const) {
+      if (!sameAddress(acc[f], req[f]))
+        throw refuse(offer.route, "X402_REQUIREMENTS_MISMATCH", `accepted.${f}`);
+    }
+    let p: Eip3009Payload;
+    try {
+      p = eip3009(payload.payload);
+    } catch (err) {
+      const reason = (err as VaultError).details?.reason;
+      throw refuse(offer.route, "X402_MALFORMED", `payload ${String(reason)}`);
+    }
+    const a = p.authorization;
+    const payer = getAddress(a.from);
+    if (!sameAddress(a.to, req.payTo) || a.value !== req.amount)
+      throw refuse(offer.route, "X402_REQUIREMENTS_MISMATCH", "authorization to/value", { payer });
+    const t = Math.floor(now() / 1000);
+    if (BigInt(a.validBefore) < BigInt(t + 6) || BigInt(a.validAfter) > BigInt(t))
+      throw refuse(offer.route, "X402_EXPIRED", "outside validAfter..validBefore", { payer });
+    let signer: string;
+    try {
+      signer = verifyTypedData(
+        {
+          name: req.extra.name as string,
+          version: req.extra.version as string,
+          chainId: Number(req.network.split(":")[1]),
+          verifyingContract: req.asset,
+        },
+        { TransferWithAuthorization: [...authorizationTypes.TransferWithAuthorization] },
+        a,
+        p.signature,
+      );
+    } catch {
+      signer = "";
+    }
+    if (!sameAddress(signer, payer))
+      throw refuse(offer.route, "X402_INVALID_SIGNATURE", "signer is not authorization.from", {
+        payer,
+      });
+    return { payer, nonce: a.nonce };
+  };
+
+  return {
+    offers: () => [...offers.values()],
+    offer: (route) => offers.get(route),
+    refused(route, code, reason) {
+      refuse(route, code, reason);
+    },
+
+    async authorize(offer, header) {
+      let payload: PaymentPayload;
+      try {
+        payload = decodePaymentSignature(header);
+      } catch (err) {
+        throw refuse(offer.route, "X402_MALFORMED", String((err as VaultError).details?.reason));
+      }
+      const { payer, nonce } = check(offer, payload);
+      const req = offer.requirements;
+      const id = paymentId(req.network, req.asset, payer, nonce);
+      const known = store.get(id);
+      if (known)
+        throw refuse(offer.route, "X402_REPLAYED", `payment is ${known.status}`, {
+          payer,
+          paymentId: id,
+        });
+      let verdict: Awaited<ReturnType<FacilitatorClient["verify"]>>;
+      try {
+        verdict = await facilitator.verify(payload, req);
+      } catch (err) {
+        if (err instanceof VerifyError) {
+          throw refuse(
+            offer.route,
+            codeForReason(err.invalidReason),
+            err.invalidReason ?? "invalid",
+            {
+              payer,
+            },
+          );
+        }
+        throw refuse(offer.route, "X402_FACILITATOR_UNAVAILABLE", "verify did not answer", {
+          payer,
+        });
+      }
+      if (!verdict.isValid) {
+        const reason = verdict.invalidReason ?? "invalid";
+        throw refuse(offer.route, codeForReason(reason), reason, { payer });
+      }
+      const taken = store.lock({
+        id,
+        network: req.network,
+        asset: req.asset.toLowerCase(),
+        payer: payer.toLowerCase(),
+        nonce: nonce.toLowerCase(),
+        route: offer.route,
+        amount: req.amount,
+        pay_to: req.payTo.toLowerCase(),
+      });
+      if (!taken)
+        throw refuse(offer.route, "X402_REPLAYED", "payment is already in use", {
+          payer,
+          paymentId: id,
+        });
+      return { id, payer, offer, payload, requirements: req };
+    },
+
+    async settle(p) {
+      const actor = `x402:${p.payer.toLowerCase()}`;
+      const base = { route: p.offer.route, paymentId: p.id, payer: p.payer };
+      let result: SettleResponse;
+      try {
+        result = await facilitator.settle(p.payload, p.requirements);
+      } catch (err) {
+        if (err instanceof SettleError) {
+          result = {
+            success: false,
+            errorReason: err.errorReason,
+            transaction: err.transaction,
+            network: err.network,
+          };
+        } else {
+          // Timed out or the answer was lost: the transfer may have happened.
+          const reason =
+            err instanceof FacilitatorTimeoutError ? "settle timed out" : "settle answer lost";
+          store.finish(p.id, "unknown", undefined, reason);
+          audit.append({ type: "x402.settle_unknown", actor, data: { ...base, reason } });
+          throw new VaultError("X402_SETTLEMENT_UNKNOWN", undefined, {
+            paymentId: p.id,
+            statusUrl: `/v1/x402/payments/${p.id}`,
+          });
+        }
+      }
+      if (!result.success) {
+        const reason = (result.errorReason ?? "settle failed").slice(0, 200);
+        store.finish(p.id, "failed", result.transaction || undefined, reason);
+        audit.append({ type: "x402.settle_failed", actor, data: { ...base, reason } });
+        throw new VaultError("X402_SETTLEMENT_FAILED", undefined, { reason, paymentId: p.id });
+      }
+      store.finish(p.id, "settled", result.transaction);
+      audit.append({
+        type: "x402.paid",
+        actor,
+        data: {
+          ...base,
+          network: p.requirements.network,
+          asset: p.requirements.asset,
+          amount: p.requirements.amount,
+          payTo: p.requirements.payTo,
+          transaction: result.transaction,
+        },
+      });
+      return result;
+    },
+
+    release(p, reason) {
+      if (store.release(p.id)) {
+        audit.append({
+          type: "x402.released",
+          actor: `x402:${p.payer.toLowerCase()}`,
+          data: { route: p.offer.route, paymentId: p.id, reason: reason.slice(0, 200) },
+        });
+      }
+    },
+
+    status(id) {
+      const row = store.get(id);
+      if (!row) throw new VaultError("X402_PAYMENT_NOT_FOUND");
+      return {
+        id: row.id,
+        status: row.status,
+        payer: row.payer,
+        network: row.network,
+        asset: row.asset,
+        amount: row.amount,
+        payTo: row.pay_to,
+        route: row.route,
+        ...(row.transaction ? { transaction: row.transaction } : {}),
+        ...(row.reason ? { reason: row.reason } : {}),
+        updatedAt: new Date(row.updated_ms).toISOString(),
+      };
+    },
+  };
+}

@@ -1,0 +1,18 @@
+/** x402: the vault as a paid service (gate) and the agent as payer (payFor). */
+import { HTTPFacilitatorClient } from "@x402/core/server";
+import type { AuditLog } from "../../audit/types.js";
+import type { X402Config } from "../../config/x402.js";
+import type { Db } from "../../store/db.js";
+import { createX402Gate, type X402Gate } from "./gate.js";
+import { createPaymentStore } from "./store.js";
+
+export type { AuthorizedPayment, X402Gate } from "./gate.js";
+export { payFor } from "./payer.js";
+
+export function createX402(config: X402Config, db: Db, audit: AuditLog): X402Gate {
+  const facilitator = new HTTPFacilitatorClient({
+    url: config.facilitatorUrl ?? "http://127.0.0.1:9/unconfigured",
+    timeoutMs: config.timeoutMs,
+  });
+  return createX402Gate({ config, facilitator, store: createPaymentStore(db), audit });
+}

@@ -1,0 +1,384 @@
+/**
+ * x402 end to end, with real settlement: ganache on 127.0.0.1 with the EIP-3009 test token,
+ * the local facilitator as its own OS process (`agent-vault facilitator`), and a vault
+ * (three signer node processes) whose GET /v1/cluster costs 0.01 USDC. Agent A's vault
+ * wallet pays it; the facilitator settles on chain; replays, parallel reuse, over-cap
+ * requests, and malformed, forged, expired and wrong-network payments are refused.
+ */
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn } from "node:child_process";
+import { createInterface } from "node:readline";
+import { after, before, test } from "node:test";
+import { decodePaymentRequiredHeader, decodePaymentResponseHeader } from "@x402/core/http";
+import type { PaymentPayload, PaymentRequired } from "@x402/core/types";
+import { Wallet } from "ethers";
+import { encodePaymentSignature } from "../../src/auth/x402/headers.js";
+import {
+  CHAIN_ID,
+  FACILITATOR_KEY,
+  type LocalChain,
+  startLocalChain,
+  TOKEN_NAME,
+  TOKEN_VERSION,
+} from "../helpers/chain.js";
+import { CLI, freePort, killed, runCli } from "../helpers/process.js";
+import { startTestVault, type TestVault } from "../helpers/vault.js";
+
+const PAY_TO = "0x9999999999999999999999999999999999999999";
+const PRICE = 10_000n; // 0.01 USDC (6 decimals)
+
+let chain: LocalChain;
+let facilitator: ChildProcess;
+let facilitatorUrl: string;
+let tv: TestVault;
+let agentA: { id: string; address: string };
+let keyA: Record<string, string>;
+let keyAraw: string;
+const figures: Record<string, number> = {};
+
+async function startFacilitatorProcess(
+  rpcUrl: string,
+  port: number,
+): Promise<[ChildProcess, string]> {
+  const child = spawn(
+    process.execPath,
+    [...CLI, "facilitator", "--rpc", rpcUrl, "--key", FACILITATOR_KEY, "--port", String(port)],
+    { stdio: ["ignore", "pipe", "inherit"] },
+  );
+  const url = await new Promise<string>((resolve, reject) => {
+    const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
+    lines.on("line", (line) => {
+      const m = /listening on (\S+)/.exec(line);
+      if (m?.[1]) resolve(m[1]);
+    });
+    child.once("exit", (code) => reject(new Error(`facilitator exited (${code})`)));
+  });
+  return [child, url];
+}
+
+function policy(maxPerTx = "1") {
+  return {
+    chains: [CHAIN_ID],
+    assets: {
+      [chain.tokenAddress]: { symbol: "USDC", decimals: 6, maxPerTx, maxPer24h: "10" },
+    },
+    allowTypedData: ["TransferWithAuthorization"],
+    rateLimitPerMinute: 1000,
+    validUntil: "2099-01-01T00:00:00Z",
+  };
+}
+
+async function unpaid(): Promise<{ header: string; pr: PaymentRequired }> {
+  const res = await tv.app.inject({ method: "GET", url: "/v1/cluster" });
+  assert.equal(res.statusCode, 402);
+  const header = res.headers["payment-required"] as string;
+  return { header, pr: decodePaymentRequiredHeader(header) };
+}
+
+async function pay(paymentRequired: unknown, auth = keyA, agentId = agentA.id) {
+  return tv.app.inject({
+    method: "POST",
+    url: `/v1/agents/${agentId}/x402/pay`,
+    headers: auth,
+    payload: { paymentRequired },
+  });
+}
+
+async function paidCall(signature: string) {
+  return tv.app.inject({
+    method: "GET",
+    url: "/v1/cluster",
+    headers: { "payment-signature": signature },
+  });
+}
+
+function decode(sig: string): PaymentPayload {
+  return JSON.parse(Buffer.from(sig, "base64").toString("utf8")) as PaymentPayload;
+}
+
+before(async () => {
+  let t = Date.now();
+  chain = await startLocalChain();
+  figures.chainAndTokenMs = Date.now() - t;
+  t = Date.now();
+  // The facilitator process and the vault start side by side (each takes a few seconds).
+  const port = await freePort();
+  facilitatorUrl = `http://127.0.0.1:${port}`;
+  const started = startFacilitatorProcess(chain.rpcUrl, port);
+  tv = await startTestVault({
+    VAULT_X402_PRICES: JSON.stringify({
+      "GET /v1/cluster": {
+        price: "0.01",
+        network: `eip155:${CHAIN_ID}`,
+        payTo: PAY_TO,
+        asset: chain.tokenAddress,
+        assetName: TOKEN_NAME,
+        assetVersion: TOKEN_VERSION,
+        decimals: 6,
+        description: "signer cluster status",
+      },
+    }),
+    VAULT_X402_FACILITATOR_URL: facilitatorUrl,
+  });
+  [facilitator] = await started;
+  figures.facilitatorAndVaultStartMs = Date.now() - t;
+  agentA = await tv.createAgent(policy());
+  await (await chain.token.getFunction("mint")(agentA.address, 5_000_000n)).wait();
+  const k = await tv.issueKey(agentA.id, ["READ", "EXECUTE", "SPEND"]);
+  keyA = k.auth;
+  keyAraw = k.key;
+});
+
+after(async () => {
+  await tv?.stop();
+  facilitator?.kill("SIGTERM");
+  if (facilitator) await killed(facilitator);
+  await chain?.stop();
+  console.log(`# x402 e2e figures ${JSON.stringify(figures)}`);
+});
+
+test("an unpaid request gets 402 with PAYMENT-REQUIRED before body validation", async () => {
+  const { pr } = await unpaid();
+  assert.equal(pr.x402Version, 2);
+  const [req] = pr.accepts;
+  assert.equal(req?.network, `eip155:${CHAIN_ID}`);
+  assert.equal(req?.amount, PRICE.toString());
+  assert.equal(req?.asset.toLowerCase(), chain.tokenAddress);
+  assert.ok(pr.extensions?.bazaar, "the Bazaar discovery extension is declared");
+  // An API key still works on the same route (front doors composed with @fastify/auth).
+  const withKey = await tv.app.inject({ method: "GET", url: "/v1/cluster", headers: keyA });
+  assert.equal(withKey.statusCode, 200);
+  // Unpriced routes are untouched.
+  assert.equal((await tv.app.inject({ method: "GET", url: "/v1/agents" })).statusCode, 401);
+});
+
+test("agent A pays through the vault; the facilitator settles on chain; balances move", async () => {
+  const { header } = await unpaid();
+  const before = [await chain.balanceOf(agentA.address), await chain.balanceOf(PAY_TO)];
+  let t = Date.now();
+  const signed = await pay(header);
+  figures.paySignMs = Date.now() - t;
+  assert.equal(signed.statusCode, 200, signed.body);
+  const { paymentSignature } = signed.json() as { paymentSignature: string };
+  const auth = decode(paymentSignature).payload.authorization as Record<string, string>;
+  assert.equal(auth.from.toLowerCase(), agentA.address.toLowerCase());
+  assert.match(auth.nonce, /^0x[0-9a-f]{64}$/);
+  t = Date.now();
+  const res = await paidCall(paymentSignature);
+  figures.verifySettleMs = Date.now() - t;
+  assert.equal(res.statusCode, 200, res.body);
+  assert.ok((res.json() as { threshold: unknown }).threshold);
+  const settlement = decodePaymentResponseHeader(res.headers["payment-response"] as string);
+  assert.equal(settlement.success, true);
+  assert.match(settlement.transaction, /^0x[0-9a-f]{64}$/);
+  const receipt = await chain.provider.getTransactionReceipt(settlement.transaction);
+  assert.equal(receipt?.status, 1);
+  assert.equal(await chain.balanceOf(agentA.address), (before[0] as bigint) - PRICE);
+  assert.equal(await chain.balanceOf(PAY_TO), (before[1] as bigint) + PRICE);
+
+  // The payer's address is the caller's identity in the audit log.
+  const entries = tv.vault.audit.list(1, 10_000);
+  const paid = entries.filter((e) => e.type === "x402.paid").at(-1);
+  assert.equal(paid?.actor, `x402:${agentA.address.toLowerCase()}`);
+  assert.equal(paid?.data.transaction, settlement.transaction);
+  assert.ok(entries.some((e) => e.type === "x402.pay_signed" && e.agentId === agentA.id));
+  assert.ok(entries.some((e) => e.type === "sign.signed" && e.agentId === agentA.id));
+
+  // Replaying the same payment is refused, and moves nothing.
+  const replay = await paidCall(paymentSignature);
+  assert.equal(replay.statusCode, 402);
+  assert.equal((replay.json() as { error: { code: string } }).error.code, "X402_REPLAYED");
+  assert.ok(replay.headers["payment-required"]);
+  assert.equal(await chain.balanceOf(PAY_TO), (before[1] as bigint) + PRICE);
+
+  const id = (replay.json() as { error: { paymentId: string } }).error.paymentId;
+  const status = await tv.app.inject({ method: "GET", url: `/v1/x402/payments/${id}` });
+  assert.equal((status.json() as { status: string }).status, "settled");
+});
+
+test("two parallel uses of one payment: exactly one succeeds, one transfer on chain", async () => {
+  const { header } = await unpaid();
+  const signed = await pay(header);
+  const { paymentSignature } = signed.json() as { paymentSignature: string };
+  const before = await chain.balanceOf(PAY_TO);
+  const results = await Promise.all([paidCall(paymentSignature), paidCall(paymentSignature)]);
+  const codes = results.map((r) => r.statusCode).sort();
+  assert.deepEqual(codes, [200, 402]);
+  const refused = results.find((r) => r.statusCode === 402);
+  assert.ok(refused);
+  assert.equal((refused.json() as { error: { code: string } }).error.code, "X402_REPLAYED");
+  assert.equal(await chain.balanceOf(PAY_TO), before + PRICE);
+});
+
+test("an over-cap payment request is refused by the agent's policy (POLICY_DENIED)", async () => {
+  const { pr } = await unpaid();
+  const costly = {
+    ...pr,
+    accepts: pr.accepts.map((r) => ({ ...r, amount: "2000000" })), // 2 USDC > maxPerTx 1
+  };
+  const res = await pay(costly);
+  assert.equal(res.statusCode, 403);
+  const err = (res.json() as { error: { code: string; rule: string } }).error;
+  assert.equal(err.code, "POLICY_DENIED");
+  assert.equal(err.rule, "maxPerTx");
+  // A network outside policy.chains is not even considered.
+  const elsewhere = { ...pr, accepts: pr.accepts.map((r) => ({ ...r, network: "eip155:8453" })) };
+  const res2 = await pay(elsewhere);
+  assert.equal(res2.statusCode, 403);
+  assert.equal(
+    (res2.json() as { error: { code: string } }).error.code,
+    "X402_NO_ACCEPTABLE_REQUIREMENT",
+  );
+  // Without SPEND the key cannot move value.
+  const noSpend = await tv.issueKey(agentA.id, ["EXECUTE"]);
+  const res3 = await pay(pr, noSpend.auth);
+  assert.equal((res3.json() as { error: { code: string } }).error.code, "FORBIDDEN_SCOPE");
+  assert.equal((await pay("%%%")).statusCode, 400);
+});
+
+test("bad payments get 402 with a stable code, quickly, and the server keeps serving", async () => {
+  const { header, pr } = await unpaid();
+  const good = (await pay(header)).json() as { paymentSignature: string };
+  const payload = decode(good.paymentSignature);
+  const auth = payload.payload.authorization as Record<string, string>;
+  const variants: Array<[string, string]> = [
+    ["garbage", "X402_MALFORMED"],
+    [Buffer.from("{not json").toString("base64"), "X402_MALFORMED"],
+    ["A".repeat(20_000), "X402_MALFORMED"],
+    [
+      encodePaymentSignature({
+        ...payload,
+        accepted: { ...payload.accepted, network: "eip155:8453" },
+      }),
+      "X402_WRONG_NETWORK",
+    ],
+    [
+      encodePaymentSignature({
+        ...payload,
+        payload: { ...payload.payload, authorization: { ...auth, validBefore: "1" } },
+      }),
+      "X402_EXPIRED",
+    ],
+    [
+      encodePaymentSignature({
+        ...payload,
+        payload: { ...payload.payload, authorization: { ...auth, nonce: `0x${"ab".repeat(32)}` } },
+      }),
+      "X402_INVALID_SIGNATURE",
+    ],
+  ];
+  // Wrongly signed: a valid EIP-3009 signature, by a wallet that is not the payer.
+  const stranger = Wallet.createRandom();
+  const req = pr.accepts[0] as PaymentPayload["accepted"];
+  const forgedSig = await stranger.signTypedData(
+    {
+      name: TOKEN_NAME,
+      version: TOKEN_VERSION,
+      chainId: CHAIN_ID,
+      verifyingContract: req.asset,
+    },
+    {
+      TransferWithAuthorization: [
+        { name: "from", type: "address" },
+        { name: "to", type: "address" },
+        { name: "value", type: "uint256" },
+        { name: "validAfter", type: "uint256" },
+        { name: "validBefore", type: "uint256" },
+        { name: "nonce", type: "bytes32" },
+      ],
+    },
+    auth,
+  );
+  variants.push([
+    encodePaymentSignature({ ...payload, payload: { authorization: auth, signature: forgedSig } }),
+    "X402_INVALID_SIGNATURE",
+  ]);
+  // A well-formed payment by a wallet with no tokens: refused by the facilitator's checks.
+  const poorAuth = { ...auth, from: stranger.address };
+  const poorSig = await stranger.signTypedData(
+    { name: TOKEN_NAME, version: TOKEN_VERSION, chainId: CHAIN_ID, verifyingContract: req.asset },
+    {
+      TransferWithAuthorization: [
+        { name: "from", type: "address" },
+        { name: "to", type: "address" },
+        { name: "value", type: "uint256" },
+        { name: "validAfter", type: "uint256" },
+        { name: "validBefore", type: "uint256" },
+        { name: "nonce", type: "bytes32" },
+      ],
+    },
+    poorAuth,
+  );
+  variants.push([
+    encodePaymentSignature({
+      ...payload,
+      payload: { authorization: poorAuth, signature: poorSig },
+    }),
+    "X402_INSUFFICIENT_FUNDS",
+  ]);
+  for (const [value, expected] of variants) {
+    const res = await paidCall(value);
+    assert.equal(res.statusCode, 402, `${expected}: ${res.body}`);
+    assert.equal((res.json() as { error: { code: string } }).error.code, expected);
+    assert.ok(res.headers["payment-required"], "every 402 carries PAYMENT-REQUIRED");
+  }
+  // Refusals are audited with their reason.
+  const refused = tv.vault.audit
+    .list(1, 100_000)
+    .filter((e) => e.type === "x402.refused")
+    .map((e) => e.data.code);
+  for (const [, expected] of variants) assert.ok(refused.includes(expected), expected);
+
+  // 200 hostile requests do not slow the server down.
+  const t = Date.now();
+  await Promise.all(
+    Array.from({ length: 200 }, (_, i) => paidCall(i % 2 ? "junk" : (variants[3]?.[0] ?? ""))),
+  );
+  figures.hostile200Ms = Date.now() - t;
+  assert.ok(figures.hostile200Ms < 15_000, `200 hostile requests took ${figures.hostile200Ms} ms`);
+  const health = await tv.app.inject({ method: "GET", url: "/healthz" });
+  assert.equal(health.statusCode, 200);
+  // The unused good payment still works afterwards.
+  assert.equal((await paidCall(good.paymentSignature)).statusCode, 200);
+});
+
+test("discovery listing, OpenAPI front doors", async () => {
+  const listing = await tv.app.inject({ method: "GET", url: "/.well-known/x402" });
+  assert.equal(listing.statusCode, 200);
+  const body = listing.json() as {
+    x402Version: number;
+    items: Array<{ resource: string; accepts: unknown[]; extensions: { bazaar: unknown } }>;
+  };
+  assert.equal(body.x402Version, 2);
+  assert.equal(body.items.length, 1);
+  assert.match(body.items[0]?.resource ?? "", /\/v1\/cluster$/);
+  assert.ok(body.items[0]?.extensions.bazaar);
+  const doc = (await tv.app.inject({ method: "GET", url: "/openapi.json" })).json() as {
+    paths: Record<string, Record<string, { security?: unknown[] }>>;
+    components: { securitySchemes: Record<string, unknown> };
+  };
+  assert.deepEqual(doc.paths["/v1/cluster"]?.get?.security, [{ apiKey: [] }, { x402: [] }]);
+  assert.ok(doc.components.securitySchemes.x402);
+  assert.ok(doc.paths["/v1/agents/{id}/x402/pay"]?.post);
+});
+
+test("CLI: agent-vault x402 fetch <url> --agent <id> does the whole round trip", async () => {
+  const address = await tv.app.listen({ port: 0, host: "127.0.0.1" });
+  const before = await chain.balanceOf(PAY_TO);
+  const t = Date.now();
+  const out = await runCli(["x402", "fetch", `${address}/v1/cluster`, "--agent", agentA.id], {
+    VAULT_URL: address,
+    VAULT_API_KEY: keyAraw,
+  });
+  figures.cliRoundTripMs = Date.now() - t;
+  assert.equal(out.code, 0, out.stdout);
+  const printed = JSON.parse(out.stdout) as {
+    status: number;
+    settlement: { success: boolean };
+    body: { threshold: unknown };
+  };
+  assert.equal(printed.status, 200);
+  assert.equal(printed.settlement.success, true);
+  assert.ok(printed.body.threshold);
+  assert.equal(await chain.balanceOf(PAY_TO), before + PRICE);
+});
