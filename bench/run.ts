@@ -17,6 +17,7 @@ import { createSigningService } from "../src/services/signing.js";
 import { createVault, type Vault } from "../src/services/vault.js";
 import { openDatabase } from "../src/store/db.js";
 import { type load, median, percentile, round, timed } from "./stats.js";
+import { runZkBench } from "./zk.js";
 
 const ADMIN = "av_bench_admin_key_0123456789abcdefghijklmnopqrstuvwxyz";
 const POLICY = {
@@ -203,11 +204,21 @@ async function main() {
       p99: round(percentile(overhead, 99), 3),
     },
     auditAppendsPerSecond: Math.round(appends / (appendMs / 1000)),
+    // Compliance proofs (bench/zk.ts); `npm run bench -- <N> <depth>` picks the batch size.
+    zk: await runZkBench(log, zkBenchParams()),
   };
   process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   await base.close();
   await app.close();
   await vault.stop();
+}
+
+function zkBenchParams(): { n?: number; depth?: number } {
+  const { zk } = loadConfig({
+    VAULT_ZK_BATCH: process.argv[2] ?? "4",
+    VAULT_ZK_DEPTH: process.argv[3] ?? "2",
+  });
+  return { n: zk.n, depth: zk.depth };
 }
 
 main().catch((err) => {

@@ -10,6 +10,7 @@
  */
 import { VaultError } from "../errors/index.js";
 import type { Db } from "../store/db.js";
+import { entryCommitment, nextZkHead, ZK_GENESIS } from "../zk/fields.js";
 import { canonicalJson, GENESIS_HASH, hashWithDataText } from "./canonical.js";
 import { createCheckpointStore } from "./checkpoints.js";
 import { type AuditRow, CorruptRowError, decodeRow, ROW_COLUMNS } from "./rows.js";
@@ -38,6 +39,35 @@ export function createAuditLog(db: Db, opts: { now?: () => Date } = {}): AuditLo
     `SELECT ${ROW_COLUMNS} FROM audit_log WHERE seq BETWEEN ? AND ? ORDER BY seq`,
   );
   const selectAll = db.prepare(`SELECT ${ROW_COLUMNS} FROM audit_log ORDER BY seq`);
+  const insertZk = db.prepare("INSERT INTO audit_zk (seq, commitment, zk_head) VALUES (?, ?, ?)");
+  const selectZkHead = db.prepare("SELECT seq, zk_head FROM audit_zk ORDER BY seq DESC LIMIT 1");
+  const selectZkAt = db.prepare("SELECT zk_head FROM audit_zk WHERE seq = ?");
+  const selectZkRange = db.prepare(
+    "SELECT seq, commitment, zk_head FROM audit_zk WHERE seq BETWEEN ? AND ? ORDER BY seq",
+  );
+
+  // The Poseidon chain is computed lazily, off the append path (Poseidon costs ~2 ms an
+  // entry in JS, SHA-256 microseconds): whenever a zk head is asked for (checkpoints,
+  // proofs), the entries not yet committed are committed, in order, in one transaction.
+  // It is a function of the entries alone, so computing it later changes nothing.
+  const syncZk = (upTo: number) =>
+    db.transaction(() => {
+      const last = selectZkHead.get() as { seq: number; zk_head: string } | undefined;
+      if ((last?.seq ?? 0) >= upTo) return;
+      let zkHead = last?.zk_head ?? ZK_GENESIS;
+      const from = (last?.seq ?? 0) + 1;
+      const rows = selectRange.all(from, upTo) as AuditRow[];
+      for (const row of rows) {
+        let commitment: string;
+        try {
+          commitment = entryCommitment(decodeRow(row));
+        } catch {
+          return; // a corrupted row: verify() reports it; nothing after it is chained
+        }
+        zkHead = nextZkHead(zkHead, commitment);
+        insertZk.run(row.seq, commitment, zkHead);
+      }
+    })();
 
   let cached: Head | undefined;
 
@@ -106,6 +136,27 @@ export function createAuditLog(db: Db, opts: { now?: () => Date } = {}): AuditLo
     },
 
     head: readHead,
+
+    zkHeadAt(seq) {
+      if (seq === 0) return ZK_GENESIS;
+      return unavailableOnError(() => {
+        syncZk(seq);
+        return (selectZkAt.get(seq) as { zk_head: string } | undefined)?.zk_head;
+      });
+    },
+
+    zkRange(fromSeq, toSeq) {
+      return unavailableOnError(() => {
+        syncZk(toSeq);
+        return (
+          selectZkRange.all(fromSeq, toSeq) as Array<{
+            seq: number;
+            commitment: string;
+            zk_head: string;
+          }>
+        ).map((r) => ({ seq: r.seq, commitment: r.commitment, zkHead: r.zk_head }));
+      });
+    },
 
     verify() {
       const checkpoints = new Map(log.checkpoints.list().map((cp) => [cp.seq, cp.hash]));

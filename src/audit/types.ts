@@ -61,6 +61,13 @@ export interface AuditLog {
   get(seq: number): AuditEntry | undefined;
   /** Latest seq and hash as stored; seq 0 and GENESIS_HASH when empty. */
   head(): { seq: number; hash: string };
+  /** Poseidon chain (src/zk/fields.ts): zkHead after entry seq ("0" at seq 0). */
+  zkHeadAt(seq: number): string | undefined;
+  /** Commitments and zk heads for entries fromSeq..toSeq. */
+  zkRange(
+    fromSeq: number,
+    toSeq: number,
+  ): Array<{ seq: number; commitment: string; zkHead: string }>;
   /** Recomputes the whole chain, and checks it against every saved checkpoint. */
   verify(): VerifyResult;
   /** Checks entries fromSeq..toSeq (inclusive) given the hash entry fromSeq-1 had. */

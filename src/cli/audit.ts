@@ -34,7 +34,9 @@ export async function auditCommand(args: string[]): Promise<number> {
   )?.v;
   const badSig = log.checkpoints.list().find((cp) => {
     try {
-      return checkpointSigner(cp.seq, cp.hash, cp.signature) !== clusterAddress;
+      const zk = typeof cp.extra?.zkHead === "string" ? cp.extra.zkHead : undefined;
+      if (zk !== undefined && log.zkHeadAt(cp.seq) !== zk) return true;
+      return checkpointSigner(cp.seq, cp.hash, cp.signature, zk) !== clusterAddress;
     } catch {
       return true;
     }

@@ -7,6 +7,8 @@ import { runNode } from "../node/main.js";
 import { auditCommand } from "./audit.js";
 import { agentCommand, keyCommand, signCommand } from "./client.js";
 import { startCommand } from "./start.js";
+import { facilitatorCommand, x402Command } from "./x402.js";
+import { exportVerifierCommand, proveBundleCommand, verifyBundleCommand } from "./zk.js";
 
 type Command = (args: string[]) => Promise<number | undefined>;
 
@@ -18,6 +20,16 @@ const USAGE = `usage: agent-vault <command>
   key create <agentId> --scopes=READ,EXECUTE,SPEND | key revoke <keyId>
   sign <agentId> --message=TEXT | --typed-data=file.json | --tx=file.json   (uses VAULT_API_KEY)
   audit verify [--data-dir=D] | audit export [--data-dir=D]
+  prove-bundle <agentId> --from=S --to=T [--asset=A] [--bound=B] [--out=bundle.json]
+                                ask the vault for a zero-knowledge compliance bundle
+  verify-bundle <bundle.json> [--cluster-address=0x…] [--vkey=verification_key.json]
+                                check a compliance bundle without trusting the vault
+  export-verifier [--out=ComplianceVerifier.sol] [--zkey=final.zkey]
+                                write the Solidity verifier of the compliance circuit
+  x402 fetch <url> --agent <id> [--method M] [--data JSON]
+                                pay for a URL with the agent's vault wallet (x402)
+  facilitator --rpc <url> --key <hex> [--port P] [--host H]
+                                run a local x402 facilitator against one EVM chain
 client commands talk to VAULT_URL (default http://127.0.0.1:8080) with VAULT_ADMIN_KEY or VAULT_API_KEY`;
 
 async function nodeCommand(args: string[]): Promise<undefined> {
@@ -53,6 +65,11 @@ const COMMANDS: Record<string, Command> = {
   key: keyCommand,
   sign: signCommand,
   audit: auditCommand,
+  x402: x402Command,
+  facilitator: facilitatorCommand,
+  "prove-bundle": proveBundleCommand,
+  "verify-bundle": verifyBundleCommand,
+  "export-verifier": exportVerifierCommand,
 };
 
 export async function runCli(argv: string[]): Promise<number | undefined> {

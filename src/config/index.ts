@@ -4,6 +4,9 @@
  * names the variable and what it accepts.
  */
 
+import { type AuthConfig, parseAuthConfig } from "./auth.js";
+import { parseX402Config, type X402Config } from "./x402.js";
+
 export interface Threshold {
   t: number;
   n: number;
@@ -34,6 +37,12 @@ export interface Config {
    * i-th URL; empty: the vault starts and supervises its embedded nodes.
    */
   nodeUrls: string[];
+  /** JWT and verifiable-credential front doors (src/config/auth.ts). */
+  auth: AuthConfig;
+  /** x402: priced routes and their facilitator (src/config/x402.ts). */
+  x402: X402Config;
+  /** Compliance proofs (src/zk): batch size, allowlist depth, ceremony ptau, build folder. */
+  zk: { n: number; depth: number; ptau?: string; buildRoot?: string };
 }
 
 export class ConfigError extends Error {}
@@ -100,6 +109,14 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel: env.VAULT_LOG_LEVEL || "info",
     url: env.VAULT_URL || `http://${h}:${port}`,
     nodeUrls: nodes,
+    auth: parseAuthConfig(env),
+    x402: parseX402Config(env),
+    zk: {
+      n: int(env, "VAULT_ZK_BATCH", 64, 1, 255),
+      depth: int(env, "VAULT_ZK_DEPTH", 4, 1, 16),
+      ...(env.VAULT_ZK_PTAU ? { ptau: env.VAULT_ZK_PTAU } : {}),
+      ...(env.VAULT_ZK_BUILD_DIR ? { buildRoot: env.VAULT_ZK_BUILD_DIR } : {}),
+    },
   };
 }
 

@@ -8,12 +8,19 @@ import swagger from "@fastify/swagger";
 import Fastify, { type FastifyInstance } from "fastify";
 import type { Vault } from "../services/vault.js";
 import { apiKeyDoor } from "./auth/apikey.js";
+import { jwtDoor } from "./auth/jwt.js";
+import { vcDoor } from "./auth/vc.js";
+import { x402Door } from "./auth/x402.js";
 import { installErrorHandling } from "./errors.js";
 import { installMetrics } from "./metrics.js";
 import { agentRoutes } from "./routes/agents.js";
 import { auditRoutes } from "./routes/audit.js";
 import { opsRoutes } from "./routes/ops.js";
+import { proofRoutes } from "./routes/proofs.js";
 import { signRoutes } from "./routes/sign.js";
+import { tokenRoutes } from "./routes/tokens.js";
+import { vcRoutes } from "./routes/vc.js";
+import { x402Routes } from "./routes/x402.js";
 
 export async function buildApp(
   vault: Vault,
@@ -21,7 +28,10 @@ export async function buildApp(
 ): Promise<FastifyInstance> {
   const app = Fastify({
     logger: opts.logger
-      ? { level: vault.config.logLevel, redact: ["req.headers.authorization"] }
+      ? {
+          level: vault.config.logLevel,
+          redact: ["req.headers.authorization", 'req.headers["payment-signature"]'],
+        }
       : false,
     bodyLimit: vault.config.bodyLimit,
     ajv: {
@@ -41,16 +51,33 @@ export async function buildApp(
         version: "0.1.0",
         description: "Threshold-ECDSA wallets for AI agents",
       },
-      components: { securitySchemes: { apiKey: { type: "http", scheme: "bearer" } } },
+      components: {
+        securitySchemes: {
+          apiKey: { type: "http", scheme: "bearer" },
+          // Agent JWTs from this vault or a trusted issuer (POST /v1/tokens, /.well-known/jwks.json).
+          jwt: { type: "http", scheme: "bearer", bearerFormat: "JWT" },
+          // A JWT Verifiable Presentation over a challenge from GET /v1/auth/challenge.
+          vc: { type: "apiKey", in: "header", name: "X-Agent-Presentation" },
+          // x402 v2: an EIP-3009 payment, base64 JSON (see GET /.well-known/x402 for prices).
+          x402: { type: "apiKey", in: "header", name: "PAYMENT-SIGNATURE" },
+        },
+      },
       security: [{ apiKey: [] }],
     },
   });
   await app.register(fastifyAuth);
-  await app.register(apiKeyDoor, { keys: vault.keys });
+  await app.register(apiKeyDoor, { keys: vault.keys, audit: vault.audit });
+  await app.register(jwtDoor, { tokens: vault.tokens, audit: vault.audit });
+  await app.register(vcDoor, { credentials: vault.credentials, audit: vault.audit });
+  await app.register(x402Door, { gate: vault.x402, baseUrl: vault.config.url });
   const registry = installMetrics(app, vault);
   await app.register(opsRoutes, { vault, registry });
   await app.register(agentRoutes, { vault });
   await app.register(signRoutes, { vault });
   await app.register(auditRoutes, { vault });
+  await app.register(tokenRoutes, { vault });
+  await app.register(vcRoutes, { vault });
+  await app.register(proofRoutes, { vault });
+  await app.register(x402Routes, { vault, baseUrl: vault.config.url });
   return app;
 }

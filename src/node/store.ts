@@ -52,6 +52,11 @@ export function migrateNodeStore(db: Db): void {
     CREATE INDEX IF NOT EXISTS nonces_ts ON nonces (ts);
     CREATE TABLE IF NOT EXISTS checkpoints (seq INTEGER PRIMARY KEY, hash TEXT NOT NULL, signed_at INTEGER NOT NULL);
   `);
+  // The Poseidon head signed with the SHA-256 one (null for checkpoints signed before it).
+  const columns = db.prepare("PRAGMA table_info(checkpoints)").all() as Array<{ name: string }>;
+  if (!columns.some((c) => c.name === "zk_head")) {
+    db.exec("ALTER TABLE checkpoints ADD COLUMN zk_head TEXT");
+  }
 }
 
 export function createNodeStore(db: Db, cipher: AtRestCipher) {
@@ -95,8 +100,12 @@ export function createNodeStore(db: Db, cipher: AtRestCipher) {
     presigIds: db.prepare(
       "SELECT id, parties FROM presigs WHERE agent_id = ? AND id NOT IN (SELECT id FROM consumed_presigs)",
     ),
-    lastCheckpoint: db.prepare("SELECT seq, hash FROM checkpoints ORDER BY seq DESC LIMIT 1"),
-    putCheckpoint: db.prepare("INSERT INTO checkpoints (seq, hash, signed_at) VALUES (?, ?, ?)"),
+    lastCheckpoint: db.prepare(
+      "SELECT seq, hash, zk_head AS zkHead FROM checkpoints ORDER BY seq DESC LIMIT 1",
+    ),
+    putCheckpoint: db.prepare(
+      "INSERT INTO checkpoints (seq, hash, signed_at, zk_head) VALUES (?, ?, ?, ?)",
+    ),
     listCheckpoints: db.prepare("SELECT seq, hash, signed_at FROM checkpoints ORDER BY seq"),
   };
   let lastPrune = 0;
@@ -203,11 +212,13 @@ export function createNodeStore(db: Db, cipher: AtRestCipher) {
     presigIds(agentId: string): Array<{ id: string; parties: string }> {
       return q.presigIds.all(agentId) as Array<{ id: string; parties: string }>;
     },
-    lastCheckpoint(): { seq: number; hash: string } | undefined {
-      return q.lastCheckpoint.get() as { seq: number; hash: string } | undefined;
+    lastCheckpoint(): { seq: number; hash: string; zkHead: string | null } | undefined {
+      return q.lastCheckpoint.get() as
+        | { seq: number; hash: string; zkHead: string | null }
+        | undefined;
     },
-    putCheckpoint(seq: number, hash: string): void {
-      q.putCheckpoint.run(seq, hash, Date.now());
+    putCheckpoint(seq: number, hash: string, zkHead?: string): void {
+      q.putCheckpoint.run(seq, hash, Date.now(), zkHead ?? null);
     },
     checkpoints(): Array<{ seq: number; hash: string; signed_at: number }> {
       return q.listCheckpoints.all() as Array<{ seq: number; hash: string; signed_at: number }>;

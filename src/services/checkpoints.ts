@@ -5,7 +5,7 @@
  * local chain, every checkpoint signature, and the heads each reachable node kept:
  * a rewritten vault database disagrees with the nodes.
  */
-import type { AuditLog, Checkpoint, VerifyResult } from "../audit/types.js";
+import type { AuditEntry, AuditLog, Checkpoint, VerifyResult } from "../audit/types.js";
 import type { CatchUpRecord, NodeIntent } from "../node/protocol/sign.js";
 import { CLUSTER_KEY_ID, checkpointDigest, checkpointSigner } from "../signers/local/checkpoint.js";
 import type { LocalCluster } from "../signers/local/cluster.js";
@@ -34,6 +34,12 @@ export interface CheckpointService {
   stop(): void;
 }
 
+/** The Poseidon head a (version-2) checkpoint covers; undefined for version 1. */
+export function zkHeadOf(cp: Checkpoint): string | undefined {
+  const zk = cp.extra?.zkHead;
+  return typeof zk === "string" ? zk : undefined;
+}
+
 export function createCheckpointService(deps: {
   store: VaultStore;
   audit: AuditLog;
@@ -46,7 +52,17 @@ export function createCheckpointService(deps: {
 
   const clusterAddress = () => store.meta("cluster_address");
 
-  const segment = (fromSeq: number, toSeq: number) => audit.list(fromSeq, toSeq - fromSeq + 1);
+  // The first entry says which zk head precedes it, for a node whose last signed
+  // checkpoint predates the Poseidon chain (it has no zk head of its own to start from).
+  const segment = (fromSeq: number, toSeq: number) => {
+    const entries: Array<AuditEntry & { zkPrev?: string }> = audit.list(
+      fromSeq,
+      toSeq - fromSeq + 1,
+    );
+    const zkPrev = audit.zkHeadAt(fromSeq - 1);
+    if (entries[0] && zkPrev !== undefined) entries[0] = { ...entries[0], zkPrev };
+    return entries;
+  };
 
   const catchUp = (fromSeq: number, toSeq: number): CatchUpRecord[] =>
     audit.checkpoints
@@ -55,7 +71,12 @@ export function createCheckpointService(deps: {
       .filter(({ nodeSeq }) => nodeSeq >= fromSeq && nodeSeq <= toSeq)
       .map(({ cp, nodeSeq }) => ({
         seq: nodeSeq,
-        intent: { kind: "checkpoint", seq: cp.seq, head: cp.hash },
+        intent: {
+          kind: "checkpoint",
+          seq: cp.seq,
+          head: cp.hash,
+          ...(zkHeadOf(cp) !== undefined ? { zkHead: zkHeadOf(cp) } : {}),
+        },
         signature: cp.signature,
       }));
 
@@ -64,17 +85,20 @@ export function createCheckpointService(deps: {
     if (!address) throw new Error("the cluster key has not been generated");
     const previous = audit.checkpoints.latest();
     const from = (previous?.seq ?? 0) + 1;
+    const zkHead = audit.zkHeadAt(target.seq);
+    if (zkHead === undefined) throw new Error("the zk chain has no head at the checkpoint");
     const intent: NodeIntent = {
       kind: "checkpoint",
       seq: target.seq,
       head: target.hash,
+      zkHead,
       segment: segment(from, target.seq),
     };
     const sig = await cluster.signDigest({
       agentId: CLUSTER_KEY_ID,
       seq: audit.checkpoints.list().length + 1,
       intent,
-      digest: checkpointDigest(target.seq, target.hash),
+      digest: checkpointDigest(target.seq, target.hash, zkHead),
       address,
       adapt: (refusal, current) => {
         if (refusal.code !== "CHECKPOINT_BEHIND" || current.kind !== "checkpoint") return undefined;
@@ -87,6 +111,7 @@ export function createCheckpointService(deps: {
       signature: sig.signature,
       signers: sig.signers,
       signedAt: new Date().toISOString(),
+      extra: { zkHead },
     };
     store.db.transaction(() => {
       audit.checkpoints.save(cp);
@@ -94,7 +119,7 @@ export function createCheckpointService(deps: {
       audit.append({
         type: "checkpoint.signed",
         actor: "system",
-        data: { seq: cp.seq, head: cp.hash, signers: cp.signers },
+        data: { seq: cp.seq, head: cp.hash, zkHead, signers: cp.signers },
       });
     })();
     return cp;
@@ -154,7 +179,9 @@ export function createCheckpointService(deps: {
     const cps = audit.checkpoints.list();
     const badCp = cps.find((cp) => {
       try {
-        return checkpointSigner(cp.seq, cp.hash, cp.signature) !== address;
+        const zk = zkHeadOf(cp);
+        if (zk !== undefined && audit.zkHeadAt(cp.seq) !== zk) return true;
+        return checkpointSigner(cp.seq, cp.hash, cp.signature, zk) !== address;
       } catch {
         return true;
       }

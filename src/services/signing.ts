@@ -17,8 +17,11 @@ import { VaultError } from "../errors/index.js";
 import type { CatchUpRecord } from "../node/protocol/sign.js";
 import { decodeIntent } from "../policy/decode.js";
 import { DAY_MS, evaluatePolicy, MINUTE_MS, usageFromRecords } from "../policy/evaluate.js";
+import { narrowPolicy, type SpendCaps } from "../policy/narrow.js";
 import type { DecodedRequest, Policy, SignIntent, Spend } from "../policy/types.js";
+import { policyHash } from "../policy/validate.js";
 import type { LocalCluster } from "../signers/local/cluster.js";
+import { NodeRefused } from "../signers/local/node-client.js";
 import type { DigestSigningSeam } from "../signers/types.js";
 import { inTransaction } from "../store/db.js";
 import type { SignRow, VaultStore } from "../store/vault-store.js";
@@ -46,7 +49,7 @@ export interface SigningService extends DigestSigningSeam {
     agentId: string,
     intent: SignIntent,
     actor: string,
-    opts?: { canSpend?: boolean },
+    opts?: { canSpend?: boolean; spendLimits?: SpendCaps[] },
   ): Promise<SignOutcome>;
   approve(approvalId: string, actor: string): Promise<SignOutcome>;
   reject(approvalId: string, actor: string): ApprovalView;
@@ -75,7 +78,7 @@ export function createSigningService(deps: {
   store: VaultStore;
   audit: AuditLog;
   /** The threshold cluster (or, in the benchmark's baseline, a single-key stand-in). */
-  cluster: Pick<LocalCluster, "signDigest" | "refill">;
+  cluster: Pick<LocalCluster, "signDigest" | "refill"> & Partial<Pick<LocalCluster, "seqIsFree">>;
   now?: () => number;
 }): SigningService {
   const { store, audit, cluster } = deps;
@@ -102,7 +105,13 @@ export function createSigningService(deps: {
   };
 
   /** Steps 2–3: decide, reserve and audit in one transaction. */
-  const decide = (agentId: string, intent: SignIntent, decoded: DecodedRequest, actor: string) =>
+  const decide = (
+    agentId: string,
+    intent: SignIntent,
+    decoded: DecodedRequest,
+    actor: string,
+    spendLimits: SpendCaps[] = [],
+  ) =>
     inTransaction(store.db, () => {
       const at = now();
       const id = `req_${randomBytes(9).toString("base64url")}`;
@@ -114,7 +123,9 @@ export function createSigningService(deps: {
         spends: JSON.parse(spendsToJson(decoded.spends)),
       };
       audit.append({ type: "sign.requested", agentId, actor, data: facts });
-      const decision = evaluatePolicy(policyOf(agentId), decoded, usage(agentId, at), new Date(at));
+      // A credential's spend limits narrow the policy for this request only.
+      const policy = narrowPolicy(policyOf(agentId), spendLimits);
+      const decision = evaluatePolicy(policy, decoded, usage(agentId, at), new Date(at));
       const status = !decision.allow ? "denied" : decision.needsApproval ? "pending" : "reserved";
       store.putSign({
         id,
@@ -169,11 +180,26 @@ export function createSigningService(deps: {
       });
     } catch (err) {
       const failure = clusterFailure(err);
-      audit.append({
-        type: "sign.failed",
-        agentId: row.agent_id,
-        actor,
-        data: { requestId: row.id, seq, code: failure.code, reason: failure.message },
+      // A refusal that no node recorded frees the sequence number and the budget;
+      // otherwise the row stays incomplete and is finished before the agent's next request.
+      const free = err instanceof NodeRefused && (await cluster.seqIsFree?.(row.agent_id, seq));
+      inTransaction(store.db, () => {
+        if (free) {
+          const status = failure.code === "POLICY_DENIED" ? "denied" : "failed";
+          store.setSign({ id: row.id, status, seq: null, result: null, signature: null });
+        }
+        audit.append({
+          type: "sign.failed",
+          agentId: row.agent_id,
+          actor,
+          data: {
+            requestId: row.id,
+            seq,
+            code: failure.code,
+            reason: failure.message,
+            seqReleased: free === true,
+          },
+        });
       });
       throw failure;
     }
@@ -186,11 +212,27 @@ export function createSigningService(deps: {
         result: JSON.stringify(result),
         signature: sig.signature,
       });
+      // The spends and the policy in force go into the entry itself: its Poseidon
+      // commitment (src/zk/fields.ts) is computed from them for compliance proofs.
+      const policy = store.policy(row.agent_id);
+      const spends = JSON.parse(row.spends) as unknown[];
       const entry = audit.append({
         type: "sign.signed",
         agentId: row.agent_id,
         actor,
-        data: { requestId: row.id, seq, digest: row.digest, signers: sig.signers },
+        data: {
+          requestId: row.id,
+          seq,
+          digest: row.digest,
+          signers: sig.signers,
+          ...(spends.length > 0 && policy
+            ? {
+                spends,
+                policyVersion: policy.version,
+                policyHash: policyHash(JSON.parse(policy.policy) as Policy),
+              }
+            : {}),
+        },
       });
       return { status: "signed" as const, result, signature: sig.signature, auditSeq: entry.seq };
     });
@@ -286,7 +328,7 @@ export function createSigningService(deps: {
           auditSeq: entry.seq,
         };
       }
-      const d = decide(agentId, intent, decoded, actor);
+      const d = decide(agentId, intent, decoded, actor, opts.spendLimits);
       if (d.denied)
         throw new VaultError("POLICY_DENIED", d.denied.message, {
           rule: d.denied.rule,

@@ -8,7 +8,10 @@ import { createAuditLog } from "../audit/log.js";
 import type { AuditLog } from "../audit/types.js";
 import { adminPublicKey, authorize } from "../auth/admin-authority.js";
 import { type ApiKeyService, createApiKeyService } from "../auth/apikey/index.js";
+import type { TokenService } from "../auth/jwt/index.js";
 import { hashSecret, newSecret, secretMatches } from "../auth/secret.js";
+import type { CredentialService } from "../auth/vc/index.js";
+import { createX402, type X402Gate } from "../auth/x402/index.js";
 import type { Config } from "../config/index.js";
 import { CLUSTER_KEY_ID } from "../signers/local/checkpoint.js";
 import { LocalCluster } from "../signers/local/cluster.js";
@@ -17,7 +20,9 @@ import { NodeSupervisor } from "../signers/local/supervisor.js";
 import { openDatabase } from "../store/db.js";
 import { createVaultStore, type VaultStore } from "../store/vault-store.js";
 import { importPublic, loadOrCreateIdentity } from "../transport/identity.js";
+import { type ComplianceService, createComplianceService } from "../zk/index.js";
 import { type AgentService, createAgentService } from "./agents.js";
+import { createAuthDoors } from "./auth-doors.js";
 import { type CheckpointService, createCheckpointService } from "./checkpoints.js";
 import { createSigningService, type SigningService } from "./signing.js";
 
@@ -29,8 +34,16 @@ export interface Vault {
   supervisor: NodeSupervisor | undefined;
   agents: AgentService;
   keys: ApiKeyService;
+  /** Agent JWTs: issue, verify, revoke, rotate keys (src/auth/jwt). */
+  tokens: TokenService;
+  /** Verifiable presentations, challenges and agent credentials (src/auth/vc). */
+  credentials: CredentialService;
   signing: SigningService;
   checkpoints: CheckpointService;
+  /** x402: priced routes, payment verification, settlement and the replay ledger. */
+  x402: X402Gate;
+  /** Zero-knowledge compliance proofs over the audit log (src/zk). */
+  proofs: ComplianceService;
   /** Set only on the first start when the vault generated the admin key itself. */
   generatedAdminKey: string | undefined;
   stop(): Promise<void>;
@@ -186,6 +199,9 @@ export async function createVault(config: Config, opts: VaultOptions = {}): Prom
   signing = createSigningService({ store, audit, cluster });
   checkpoints = createCheckpointService({ store, audit, cluster });
   const keys = createApiKeyService({ store, audit });
+  const { tokens, credentials } = createAuthDoors(config, db, audit);
+  const x402 = createX402(config.x402, db, audit);
+  const proofs = createComplianceService({ store, audit, checkpoints, params: config.zk });
   if (opts.timers ?? true) {
     cluster.startHealthChecks(config.healthIntervalMs);
     checkpoints.start(config.healthIntervalMs, config.checkpointEvery);
@@ -203,11 +219,16 @@ export async function createVault(config: Config, opts: VaultOptions = {}): Prom
     supervisor,
     agents,
     keys,
+    tokens,
+    credentials,
+    x402,
     signing,
     checkpoints,
+    proofs,
     generatedAdminKey: admin.generated,
     async stop() {
       checkpoints?.stop();
+      await proofs.stop();
       cluster.stop();
       await cluster.whenRefilled();
       await supervisor?.stop();

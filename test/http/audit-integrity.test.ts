@@ -61,7 +61,13 @@ test("cluster-signed checkpoints: the cluster key signs EIP-712 heads that every
   assert.equal(res.statusCode, 200, res.body);
   const cp = res.json().checkpoint;
   const list = await tv.app.inject({ method: "GET", url: "/v1/audit/checkpoints", headers: auth });
-  assert.equal(checkpointSigner(cp.seq, cp.hash, cp.signature), list.json().clusterAddress);
+  // Version-2 checkpoints cover the Poseidon head too (src/signers/local/checkpoint.ts).
+  assert.match(cp.extra.zkHead, /^[0-9]+$/);
+  assert.equal(
+    checkpointSigner(cp.seq, cp.hash, cp.signature, cp.extra.zkHead),
+    list.json().clusterAddress,
+  );
+  assert.notEqual(checkpointSigner(cp.seq, cp.hash, cp.signature), list.json().clusterAddress);
   const verify = await tv.app.inject({ method: "GET", url: "/v1/audit/verify", headers: auth });
   assert.equal(verify.json().ok, true, verify.body);
   assert.ok(verify.json().nodes.filter((n: { heads: number }) => n.heads > 0).length >= 2);

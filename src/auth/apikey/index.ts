@@ -18,6 +18,17 @@ export interface Principal {
   keyId: string;
   agentId: string | null;
   scopes: ReadonlySet<Scope>;
+  /** Which front door let the principal in (absent: the API-key door). */
+  via?: "apikey" | "jwt" | "vc" | "x402";
+  /** The task a token was issued for (X-Task-Id must name it). */
+  taskId?: string;
+  /**
+   * Per-request caps from a credential, asset ("ETH" or token address) → amount in the
+   * asset's units. They narrow the agent's policy for this request (several: all apply).
+   */
+  spendLimits?: Array<Record<string, string>>;
+  /** The human a credential says the agent acts for, when it names one. */
+  humanPrincipal?: string;
 }
 
 export interface ApiKeyService {

@@ -5,8 +5,10 @@
  */
 import type { FastifyReply, FastifyRequest } from "fastify";
 import fp from "fastify-plugin";
+import type { AuditLog } from "../../audit/types.js";
 import type { ApiKeyService, Principal } from "../../auth/apikey/index.js";
 import { VaultError } from "../../errors/index.js";
+import { notMine, refuse } from "./outcome.js";
 
 declare module "fastify" {
   interface FastifyInstance {
@@ -24,14 +26,20 @@ export function bearer(req: FastifyRequest): string | undefined {
   return m?.[1];
 }
 
-export const apiKeyDoor = fp<{ keys: ApiKeyService }>(
+export const apiKeyDoor = fp<{ keys: ApiKeyService; audit?: AuditLog }>(
   async (app, opts) => {
     app.decorateRequest("principal", undefined);
+    app.decorateRequest("authRefusal", undefined);
     app.decorate("apiKey", async (req: FastifyRequest) => {
       const secret = bearer(req);
-      if (!secret) throw new VaultError("UNAUTHENTICATED");
+      // No bearer, or a JWT (API keys never contain a dot): another door's credential.
+      if (!secret || secret.includes(".")) notMine(req);
       const principal = opts.keys.authenticate(secret);
-      if (!principal) throw new VaultError("INVALID_CREDENTIALS");
+      if (!principal) {
+        // Refusals are audited; successes are not (issuing and revoking keys are).
+        if (opts.audit) refuse(opts.audit, req, "apiKey", new VaultError("INVALID_CREDENTIALS"));
+        throw new VaultError("INVALID_CREDENTIALS");
+      }
       req.principal = principal;
     });
   },

@@ -35,5 +35,7 @@ export function assertAgentAccess(req: FastifyRequest, agentId: string): Princip
 }
 
 export function actorOf(p: Principal): string {
+  // An x402 payer is known by its paying address (keyId "x402:0x…").
+  if (p.via === "x402") return p.keyId;
   return p.kind === "operator" ? `operator:${p.keyId}` : `agent:${p.agentId}:${p.keyId}`;
 }

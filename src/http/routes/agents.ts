@@ -4,6 +4,7 @@ import { parseScopes } from "../../auth/apikey/index.js";
 import { VaultError } from "../../errors/index.js";
 import type { Vault } from "../../services/vault.js";
 import { bearer } from "../auth/apikey.js";
+import { anyOfSecurity } from "../auth/outcome.js";
 import {
   actorOf,
   assertAgentAccess,
@@ -49,6 +50,8 @@ const scopesBody = {
 
 export async function agentRoutes(app: FastifyInstance, { vault }: { vault: Vault }) {
   const auth = app.auth([app.apiKey]);
+  // Reading an agent: an API key, an agent token or a presentation.
+  const agentDoors = app.auth([app.apiKey, app.jwt, app.vc], { relation: "or" });
 
   app.post(
     "/v1/agents",
@@ -77,7 +80,10 @@ export async function agentRoutes(app: FastifyInstance, { vault }: { vault: Vaul
 
   app.get(
     "/v1/agents",
-    { preHandler: [auth, requireAny("READ")], schema: { tags: ["agents"] } },
+    {
+      preHandler: [agentDoors, requireAny("READ")],
+      schema: { tags: ["agents"], security: anyOfSecurity(["apiKey", "jwt", "vc"]) },
+    },
     async (req) => {
       const p = principalOf(req);
       const all = vault.agents.list();
@@ -88,8 +94,13 @@ export async function agentRoutes(app: FastifyInstance, { vault }: { vault: Vaul
   app.get(
     "/v1/agents/:id",
     {
-      preHandler: [auth, requireAny("READ")],
-      schema: { tags: ["agents"], params: agentIdParams, response: { 200: agentView } },
+      preHandler: [agentDoors, requireAny("READ")],
+      schema: {
+        tags: ["agents"],
+        params: agentIdParams,
+        response: { 200: agentView },
+        security: anyOfSecurity(["apiKey", "jwt", "vc"]),
+      },
     },
     async (req) => {
       const { id } = req.params as { id: string };

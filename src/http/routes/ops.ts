@@ -29,8 +29,10 @@ export async function opsRoutes(
   app.get(
     "/v1/cluster",
     {
-      preHandler: [app.auth([app.apiKey]), requireAny("READ", "AUDIT")],
-      schema: { tags: ["ops"] },
+      // A key with READ or AUDIT, or an x402 payment when VAULT_X402_PRICES prices the route.
+      preHandler: [app.auth([app.apiKey, app.x402]), requireAny("READ", "AUDIT")],
+      config: { x402: true },
+      schema: { tags: ["ops"], security: [{ apiKey: [] }, { x402: [] }] },
     },
     async () => ({
       threshold: { t: vault.cluster.t, n: vault.cluster.n },

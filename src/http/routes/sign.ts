@@ -9,6 +9,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { SignIntent, TxRequest } from "../../policy/types.js";
 import type { SignOutcome } from "../../services/signing.js";
 import type { Vault } from "../../services/vault.js";
+import { anyOfSecurity } from "../auth/outcome.js";
 import { actorOf, assertAgentAccess, requireAny } from "../auth/scopes.js";
 import { agentIdParams, pendingResponse, txSchema, typedDataSchema } from "../schemas.js";
 
@@ -31,12 +32,18 @@ function send(reply: FastifyReply, outcome: SignOutcome) {
 }
 
 export async function signRoutes(app: FastifyInstance, { vault }: { vault: Vault }) {
-  const preHandler = [app.auth([app.apiKey]), requireAny("EXECUTE")];
+  // An API key, an agent token or a presentation; a credential's limits narrow the policy.
+  const preHandler = [
+    app.auth([app.apiKey, app.jwt, app.vc], { relation: "or" }),
+    requireAny("EXECUTE"),
+  ];
+  const security = anyOfSecurity(["apiKey", "jwt", "vc"]);
   const run = (req: FastifyRequest, intent: SignIntent) => {
     const { id } = req.params as { id: string };
     const p = assertAgentAccess(req, id);
     return vault.signing.sign(id, intent, actorOf(p), {
       canSpend: p.scopes.has("SPEND") || p.scopes.has("ADMIN"),
+      ...(p.spendLimits?.length ? { spendLimits: p.spendLimits } : {}),
     });
   };
 
@@ -46,6 +53,7 @@ export async function signRoutes(app: FastifyInstance, { vault }: { vault: Vault
       preHandler,
       schema: {
         tags: ["sign"],
+        security,
         params: agentIdParams,
         body: {
           type: "object",
@@ -72,6 +80,7 @@ export async function signRoutes(app: FastifyInstance, { vault }: { vault: Vault
       preHandler,
       schema: {
         tags: ["sign"],
+        security,
         params: agentIdParams,
         body: typedDataSchema,
         response: { 202: pendingResponse },
@@ -89,6 +98,7 @@ export async function signRoutes(app: FastifyInstance, { vault }: { vault: Vault
       preHandler,
       schema: {
         tags: ["sign"],
+        security,
         params: agentIdParams,
         body: {
           type: "object",

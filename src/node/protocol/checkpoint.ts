@@ -3,20 +3,24 @@
  * vault shows it every entry since the last head this node signed, and the node
  * recomputes each entry's SHA-256 and link. Every node keeps the heads it signed,
  * so a vault whose database was rewritten cannot get a checkpoint for the new
- * history, and its old checkpoints no longer match it.
+ * history, and its old checkpoints no longer match it. The node also recomputes the
+ * Poseidon chain (src/zk/fields.ts) over the same entries from the zkHead it signed
+ * last, so the zkHead it co-signs is the one the entries determine.
  */
 import { entryHash, GENESIS_HASH } from "../../audit/canonical.js";
 import type { AuditEntry } from "../../audit/types.js";
 import type { CheckpointIntent } from "../../signers/local/checkpoint.js";
+import { entryCommitment, nextZkHead, ZK_GENESIS } from "../../zk/fields.js";
 import { type NodeContext, NodeRefusal } from "./context.js";
 
-export type AuditSegment = AuditEntry[];
+/** Entries as the vault stores them; the first may say which zkHead precedes it. */
+export type AuditSegment = Array<AuditEntry & { zkPrev?: string }>;
 
 export function verifyCheckpointSegment(
   node: NodeContext,
   intent: CheckpointIntent & { segment?: AuditSegment },
 ): void {
-  const last = node.store.lastCheckpoint() ?? { seq: 0, hash: GENESIS_HASH };
+  const last = node.store.lastCheckpoint() ?? { seq: 0, hash: GENESIS_HASH, zkHead: ZK_GENESIS };
   const segment = intent.segment ?? [];
   if (intent.seq <= last.seq) {
     throw new NodeRefusal("CHECKPOINT_STALE", `this node already signed head ${last.seq}`);
@@ -28,6 +32,10 @@ export function verifyCheckpointSegment(
   }
   let prev = last.hash;
   let seq = last.seq;
+  // A node upgraded after signing version-1 checkpoints has no zkHead for its last one:
+  // it then starts from the zkHead the vault claims for it (trust on first use), and
+  // every later head is recomputed from entries the node checked itself.
+  let zk = last.zkHead ?? intent.segment?.[0]?.zkPrev ?? ZK_GENESIS;
   for (const entry of segment) {
     const { hash, ...rest } = entry;
     if (entry.seq !== seq + 1 || entry.prevHash !== prev || entryHash(rest) !== hash) {
@@ -41,8 +49,12 @@ export function verifyCheckpointSegment(
     }
     prev = hash;
     seq = entry.seq;
+    if (intent.zkHead !== undefined) zk = nextZkHead(zk, entryCommitment(entry));
   }
   if (seq !== intent.seq || prev !== intent.head) {
     throw new NodeRefusal("CHECKPOINT_MISMATCH", "the segment does not end at the claimed head");
+  }
+  if (intent.zkHead !== undefined && zk !== intent.zkHead) {
+    throw new NodeRefusal("CHECKPOINT_MISMATCH", "the zk head does not match the entries");
   }
 }

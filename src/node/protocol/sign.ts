@@ -47,7 +47,8 @@ export interface Contribute {
 const DAY_MS = 24 * 60 * 60 * 1000;
 
 function digestOf(intent: NodeIntent): { digest: string; decoded?: DecodedRequest } {
-  if (intent.kind === "checkpoint") return { digest: checkpointDigest(intent.seq, intent.head) };
+  if (intent.kind === "checkpoint")
+    return { digest: checkpointDigest(intent.seq, intent.head, intent.zkHead) };
   try {
     const decoded = decodeIntent(intent);
     return { digest: decoded.digest, decoded };
@@ -197,7 +198,7 @@ export function contribute(node: NodeContext, sessionId: string, body: Contribut
       };
       node.store.putRecord(body.agentId, record);
       if (body.intent.kind === "checkpoint")
-        node.store.putCheckpoint(body.intent.seq, body.intent.head);
+        node.store.putCheckpoint(body.intent.seq, body.intent.head, body.intent.zkHead);
     }
     const presig = node.store.takePresig(body.presigId, body.agentId, node.isWarm(body.presigId));
     if (!presig)

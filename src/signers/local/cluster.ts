@@ -170,6 +170,23 @@ export class LocalCluster {
     }
   }
 
+  /**
+   * True when enough nodes answer (n - t + 1) and none of them recorded `seq` for the
+   * agent: no quorum can have signed at it, so the vault may give it to another request.
+   */
+  async seqIsFree(agentId: string, seq: number): Promise<boolean> {
+    try {
+      const answers = await this.reach<{ lastSeq: number }>(
+        "agent.state",
+        { agentId },
+        this.n - this.t + 1,
+      );
+      return answers.every((a) => a.result.lastSeq < seq);
+    } catch {
+      return false;
+    }
+  }
+
   async generateKey(
     agentId: string,
     authorization: string,
