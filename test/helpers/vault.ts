@@ -5,6 +5,7 @@ import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
 import { loadConfig } from "../../src/config/index.js";
 import { buildApp } from "../../src/http/app.js";
+import type { AgentView } from "../../src/services/agents.js";
 import { createVault, type Vault } from "../../src/services/vault.js";
 
 export const ADMIN_KEY = "av_admin_test_key_0123456789abcdefghijklmnopqrstuvwxyz";
@@ -94,3 +95,29 @@ export const BASIC_POLICY = {
   rateLimitPerMinute: 1000,
   validUntil: "2099-01-01T00:00:00Z",
 };
+
+/** A policy for signer tests: ETH and USDC on Base Sepolia, messages and two typed-data types. */
+export const SIGNER_POLICY = {
+  chains: [BASE_SEPOLIA],
+  assets: {
+    ETH: { maxPerTx: "0.01", maxPer24h: "0.05" },
+    [USDC_BASE_SEPOLIA]: { maxPerTx: "10", maxPer24h: "100" },
+  },
+  allowMessageSigning: true,
+  allowTypedData: ["TransferWithAuthorization", "Mail"],
+};
+
+/** A vault without HTTP (services only) and one agent under SIGNER_POLICY. */
+export async function startVaultWithAgent(
+  name: string,
+): Promise<{ vault: Vault; agent: AgentView }> {
+  const dir = mkdtempSync(join(tmpdir(), `av-${name}-`));
+  const config = loadConfig({
+    VAULT_DATA_DIR: dir,
+    VAULT_ADMIN_KEY: ADMIN_KEY,
+    VAULT_PRESIG_POOL: "2",
+  });
+  const vault = await createVault(config, { timers: false });
+  const agent = await vault.agents.create({ name, policy: SIGNER_POLICY }, ADMIN_KEY, "test");
+  return { vault, agent };
+}

@@ -5,9 +5,6 @@
  */
 
 import assert from "node:assert/strict";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import {
   hexlify,
@@ -19,15 +16,14 @@ import {
   verifyMessage,
   verifyTypedData,
 } from "ethers";
-import { loadConfig } from "../../src/config/index.js";
 import { isVaultError } from "../../src/errors/index.js";
 import type { AgentView } from "../../src/services/agents.js";
-import { createVault, type Vault } from "../../src/services/vault.js";
+import type { Vault } from "../../src/services/vault.js";
 import { VaultAgentSigner } from "../../src/signers/ethers-signer.js";
 import { TRANSFER_WITH_AUTHORIZATION_FIELDS, USDC_DOMAIN } from "../helpers/eip3009.js";
 
-const ADMIN = "av_admin_test_key_0123456789abcdefghijklmnopqrstuvwxyz";
-const USDC_BASE_SEPOLIA = "0x036CbD53842c5426634e7929541eC2318f3dCF7e";
+import { startVaultWithAgent } from "../helpers/vault.js";
+
 const RECIPIENT = "0x1111111111111111111111111111111111111111";
 
 let vault: Vault;
@@ -59,30 +55,7 @@ async function deniedBy(promise: Promise<unknown>, rule: string): Promise<void> 
 }
 
 before(async () => {
-  vault = await createVault(
-    loadConfig({
-      VAULT_DATA_DIR: mkdtempSync(join(tmpdir(), "av-ethers-")),
-      VAULT_ADMIN_KEY: ADMIN,
-      VAULT_PRESIG_POOL: "2",
-    }),
-    { timers: false },
-  );
-  agent = await vault.agents.create(
-    {
-      name: "ethers-signer",
-      policy: {
-        chains: [84532],
-        assets: {
-          ETH: { maxPerTx: "0.01", maxPer24h: "0.05" },
-          [USDC_BASE_SEPOLIA]: { maxPerTx: "10", maxPer24h: "100" },
-        },
-        allowMessageSigning: true,
-        allowTypedData: ["TransferWithAuthorization", "Mail"],
-      },
-    },
-    ADMIN,
-    "test",
-  );
+  ({ vault, agent } = await startVaultWithAgent("ethers-signer"));
   signer = new VaultAgentSigner(vault.signing, agent.id, agent.address);
 });
 

@@ -6,11 +6,8 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import {
   getBytes,
@@ -27,16 +24,15 @@ import {
   verifyMessage,
   verifyTypedData,
 } from "ethers";
-import { loadConfig } from "../../../src/config/index.js";
 import { isVaultError } from "../../../src/errors/index.js";
 import type { SignIntent, TxRequest } from "../../../src/policy/types.js";
 import type { AgentView } from "../../../src/services/agents.js";
-import { createVault, type Vault } from "../../../src/services/vault.js";
+import type { Vault } from "../../../src/services/vault.js";
 import { createLocalPkpClient, type LocalPkpClient } from "../../../src/signers/lit/pkp-adapter.js";
 import type { DigestSigningSeam } from "../../../src/signers/types.js";
 
-const ADMIN = "av_admin_test_key_0123456789abcdefghijklmnopqrstuvwxyz";
-const USDC_BASE_SEPOLIA = "0x036CbD53842c5426634e7929541eC2318f3dCF7e";
+import { startVaultWithAgent } from "../../helpers/vault.js";
+
 const RECIPIENT = "0x2222222222222222222222222222222222222222";
 const SECP256K1_N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
 const BASE_FEE = parseUnits("1", "gwei");
@@ -126,30 +122,7 @@ function assertRefused(code: string, message?: RegExp) {
 
 before(async () => {
   rpc = await startRpc();
-  vault = await createVault(
-    loadConfig({
-      VAULT_DATA_DIR: mkdtempSync(join(tmpdir(), "av-lit-")),
-      VAULT_ADMIN_KEY: ADMIN,
-      VAULT_PRESIG_POOL: "2",
-    }),
-    { timers: false },
-  );
-  agent = await vault.agents.create(
-    {
-      name: "lit-pkp",
-      policy: {
-        chains: [84532],
-        assets: {
-          ETH: { maxPerTx: "0.01", maxPer24h: "0.05" },
-          [USDC_BASE_SEPOLIA]: { maxPerTx: "10", maxPer24h: "100" },
-        },
-        allowMessageSigning: true,
-        allowTypedData: ["TransferWithAuthorization", "Mail"],
-      },
-    },
-    ADMIN,
-    "test",
-  );
+  ({ vault, agent } = await startVaultWithAgent("lit-pkp"));
   client = createLocalPkpClient(vault.signing, (pubKey) =>
     pubKey === agent.publicKey.toLowerCase() ? agent.id : undefined,
   );
