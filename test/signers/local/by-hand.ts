@@ -178,3 +178,21 @@ export async function killNode(tc: TestCluster, index: number): Promise<void> {
   // Let the vault side see its kept-alive sockets to the dead process close, too.
   await new Promise((r) => setTimeout(r, 50));
 }
+
+/** Signs the next request through the cluster, as the vault does, and files the record for catch-up. */
+export async function signNextThroughCluster(
+  tc: TestCluster,
+  agentId: string,
+  address: string,
+  seq: number,
+) {
+  const intent = ethTransfer("0.001", seq - 1);
+  const digest = digestOf(intent);
+  const sig = await tc.cluster.signDigest({ agentId, seq, intent, digest, address });
+  assert.equal(recoverAddress(digest, sig.signature), address);
+  tc.records.set(agentId, [
+    ...(tc.records.get(agentId) ?? []),
+    { seq, intent, signature: sig.signature },
+  ]);
+  return sig;
+}

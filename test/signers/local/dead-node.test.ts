@@ -6,11 +6,10 @@
  */
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { recoverAddress } from "ethers";
 import type { Policy } from "../../../src/policy/types.js";
 import { QuorumUnavailable } from "../../../src/signers/local/cluster.js";
 import { startTestCluster, type TestCluster } from "../../helpers/cluster.js";
-import { agentState, CHAIN_ID, createAgent, digestOf, ethTransfer, killNode } from "./by-hand.js";
+import { agentState, CHAIN_ID, createAgent, killNode, signNextThroughCluster } from "./by-hand.js";
 
 const policy: Policy = {
   chains: [CHAIN_ID],
@@ -30,18 +29,7 @@ before(async () => {
 });
 after(async () => tc?.stop());
 
-/** Signs the next request through the cluster and files the record, as the vault does. */
-async function signNext(seq: number) {
-  const intent = ethTransfer("0.001", seq - 1);
-  const digest = digestOf(intent);
-  const sig = await tc.cluster.signDigest({ agentId, seq, intent, digest, address });
-  assert.equal(recoverAddress(digest, sig.signature), address);
-  tc.records.set(agentId, [
-    ...(tc.records.get(agentId) ?? []),
-    { seq, intent, signature: sig.signature },
-  ]);
-  return sig;
-}
+const signNext = (seq: number) => signNextThroughCluster(tc, agentId, address, seq);
 
 test("with one of three nodes killed, the other two still sign", async () => {
   const dead = firstSigners[0] as number;

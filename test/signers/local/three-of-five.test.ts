@@ -4,11 +4,10 @@
  */
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { recoverAddress } from "ethers";
 import type { Policy } from "../../../src/policy/types.js";
 import { QuorumUnavailable } from "../../../src/signers/local/cluster.js";
 import { startTestCluster, type TestCluster } from "../../helpers/cluster.js";
-import { agentState, CHAIN_ID, createAgent, digestOf, ethTransfer, killNode } from "./by-hand.js";
+import { agentState, CHAIN_ID, createAgent, killNode, signNextThroughCluster } from "./by-hand.js";
 
 const policy: Policy = {
   chains: [CHAIN_ID],
@@ -23,17 +22,7 @@ before(async () => {
 });
 after(async () => tc?.stop());
 
-async function signNext(seq: number) {
-  const intent = ethTransfer("0.001", seq - 1);
-  const digest = digestOf(intent);
-  const sig = await tc.cluster.signDigest({ agentId, seq, intent, digest, address });
-  assert.equal(recoverAddress(digest, sig.signature), address);
-  tc.records.set(agentId, [
-    ...(tc.records.get(agentId) ?? []),
-    { seq, intent, signature: sig.signature },
-  ]);
-  return sig;
-}
+const signNext = (seq: number) => signNextThroughCluster(tc, agentId, address, seq);
 
 let firstSigners: number[] = [];
 const killed: number[] = [];
