@@ -35,6 +35,9 @@ export function createAuditLog(db: Db, opts: { now?: () => Date } = {}): AuditLo
   const selectFrom = db.prepare(
     `SELECT ${ROW_COLUMNS} FROM audit_log WHERE seq >= ? ORDER BY seq LIMIT ?`,
   );
+  const selectAgentFrom = db.prepare(
+    `SELECT ${ROW_COLUMNS} FROM audit_log WHERE agent_id = ? AND seq >= ? ORDER BY seq LIMIT ?`,
+  );
   const selectRange = db.prepare(
     `SELECT ${ROW_COLUMNS} FROM audit_log WHERE seq BETWEEN ? AND ? ORDER BY seq`,
   );
@@ -122,10 +125,15 @@ export function createAuditLog(db: Db, opts: { now?: () => Date } = {}): AuditLo
       }
     },
 
-    list(fromSeq, limit) {
+    list(fromSeq, limit, agentId) {
       checkSeq(fromSeq, "fromSeq");
       checkSeq(limit, "limit");
-      return readEntries(() => selectFrom.all(fromSeq, limit) as AuditRow[]);
+      return readEntries(
+        () =>
+          (agentId === undefined
+            ? selectFrom.all(fromSeq, limit)
+            : selectAgentFrom.all(agentId, fromSeq, limit)) as AuditRow[],
+      );
     },
 
     get(seq) {

@@ -18,6 +18,7 @@ export function migrate(db: Db): void {
       prev_hash TEXT NOT NULL,
       hash TEXT NOT NULL
     );
+    CREATE INDEX IF NOT EXISTS audit_log_agent ON audit_log (agent_id, seq);
     CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log
       BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
     CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log

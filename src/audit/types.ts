@@ -56,8 +56,8 @@ export interface CheckpointStore {
 export interface AuditLog {
   /** Writes one entry synchronously; throws rather than signing without a record. */
   append(input: AuditEntryInput): AuditEntry;
-  /** Entries with seq >= fromSeq, in order, at most `limit`. */
-  list(fromSeq: number, limit: number): AuditEntry[];
+  /** Entries with seq >= fromSeq (only `agentId`'s when given), in order, at most `limit`. */
+  list(fromSeq: number, limit: number, agentId?: string): AuditEntry[];
   get(seq: number): AuditEntry | undefined;
   /** Latest seq and hash as stored; seq 0 and GENESIS_HASH when empty. */
   head(): { seq: number; hash: string };

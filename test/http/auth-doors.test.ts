@@ -363,7 +363,21 @@ test("every authentication outcome is audited, without the credential; the chain
   const entries = tv.vault.audit.list(1, 100_000);
   const ok = entries.filter((e) => e.type === "auth.succeeded");
   const refused = entries.filter((e) => e.type === "auth.refused");
-  assert.ok(ok.some((e) => e.data.door === "jwt") && ok.some((e) => e.data.door === "vc"));
+  for (const door of ["apiKey", "jwt", "vc"])
+    assert.ok(
+      ok.some((e) => e.data.door === door && e.data.route),
+      `${door} success audited`,
+    );
+  const badKey = await tv.app.inject({
+    method: "GET",
+    url: `/v1/agents/${agent.id}`,
+    headers: bearer("avk_not_a_key"),
+  });
+  assert.equal(badKey.statusCode, 401);
+  const last = tv.vault.audit.list(tv.vault.audit.head().seq, 1)[0];
+  assert.equal(last?.type, "auth.refused");
+  assert.equal(last?.data.door, "apiKey");
+  assert.equal(last?.data.code, "INVALID_CREDENTIALS");
   const codes = new Set(refused.map((e) => e.data.code));
   for (const c of [
     "TOKEN_MALFORMED",
@@ -380,7 +394,56 @@ test("every authentication outcome is audited, without the credential; the chain
     assert.ok(codes.has(c), c);
   const text = JSON.stringify(entries);
   assert.ok(!/eyJ[A-Za-z0-9_-]{20,}\.eyJ/.test(text), "no JWT in the audit log");
+  assert.ok(!text.includes(tv.admin.authorization?.slice(7) as string), "no API key either");
   assert.equal(tv.vault.audit.verify().ok, true);
+});
+
+test("audit, proofs and cluster routes take tokens and presentations; an agent's own entries only", async () => {
+  const t = await token({ agentId: agent.id, capabilities: ["read", "audit"] });
+  const asAgent = bearer(t.token);
+  const list = await tv.app.inject({
+    method: "GET",
+    url: "/v1/audit?limit=1000",
+    headers: asAgent,
+  });
+  assert.equal(list.statusCode, 200, list.body);
+  const mine = list.json() as { entries: Array<{ agentId?: string }>; agentId: string };
+  assert.equal(mine.agentId, agent.id);
+  assert.ok(mine.entries.length > 0);
+  assert.ok(
+    mine.entries.every((e) => e.agentId === agent.id),
+    "only the agent's own entries",
+  );
+  const all = await tv.app.inject({
+    method: "GET",
+    url: "/v1/audit?limit=1000",
+    headers: tv.admin,
+  });
+  const everyone = (all.json() as { entries: Array<{ agentId?: string }> }).entries;
+  assert.ok(
+    everyone.some((e) => e.agentId === other.id),
+    "an operator sees every agent",
+  );
+  for (const url of ["/v1/audit/checkpoints", "/v1/cluster"]) {
+    const res = await tv.app.inject({ method: "GET", url, headers: asAgent });
+    assert.equal(res.statusCode, 200, `${url}: ${res.body}`);
+    const byVp = await tv.app.inject({
+      method: "GET",
+      url,
+      headers: { "x-agent-presentation": await vp(didKey(), { capabilities: ["read", "audit"] }) },
+    });
+    assert.equal(byVp.statusCode, 200, `${url} by presentation: ${byVp.body}`);
+  }
+  // A token without "audit" reads no audit routes, and no token can take a checkpoint.
+  const reader = bearer((await token({ agentId: agent.id, capabilities: ["read"] })).token);
+  const denied = await tv.app.inject({ method: "GET", url: "/v1/audit", headers: reader });
+  assert.equal(denied.json().error.code, "FORBIDDEN_SCOPE");
+  const cp = await tv.app.inject({
+    method: "POST",
+    url: "/v1/audit/checkpoints",
+    headers: asAgent,
+  });
+  assert.equal(cp.statusCode, 401);
 });
 
 test("the OpenAPI document shows the doors and which routes accept which", async () => {

@@ -10,8 +10,8 @@ import { createTokenKeyStore } from "../../src/auth/jwt/keys.js";
 import { type CredentialService, createCredentialService } from "../../src/auth/vc/index.js";
 import { parseAuthConfig } from "../../src/config/auth.js";
 import { apiKeyDoor } from "../../src/http/auth/apikey.js";
+import { allOf, anyOf } from "../../src/http/auth/doors.js";
 import { jwtDoor } from "../../src/http/auth/jwt.js";
-import { allOfSecurity } from "../../src/http/auth/outcome.js";
 import { vcDoor } from "../../src/http/auth/vc.js";
 import { installErrorHandling } from "../../src/http/errors.js";
 import { type Db, openDatabase } from "../../src/store/db.js";
@@ -49,15 +49,9 @@ before(async () => {
     scopes: [...(req.principal?.scopes ?? [])].sort(),
     spendLimits: req.principal?.spendLimits ?? [],
   });
-  app.get(
-    "/both",
-    {
-      preHandler: app.auth([app.apiKey, app.vc], { relation: "and" }),
-      schema: { security: allOfSecurity(["apiKey", "vc"]) },
-    },
-    show,
-  );
-  app.get("/any", { preHandler: app.auth([app.apiKey, app.jwt, app.vc]) }, show);
+  const both = allOf(app, ["apiKey", "vc"]);
+  app.get("/both", { preHandler: both.auth, schema: { security: both.security } }, show);
+  app.get("/any", { preHandler: anyOf(app, ["apiKey", "jwt", "vc"]).auth }, show);
   await app.ready();
 });
 after(async () => {

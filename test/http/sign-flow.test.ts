@@ -106,7 +106,7 @@ describe("policy is enforced before any signature", () => {
     assert.equal(res.json().error.code, "POLICY_DENIED");
     assert.equal(res.json().error.rule, "maxPerTx");
     const entries = tv.vault.audit.list(before + 1, 10).map((e) => e.type);
-    assert.deepEqual(entries, ["sign.requested", "sign.denied"]);
+    assert.deepEqual(entries, ["auth.succeeded", "sign.requested", "sign.denied"]);
   });
 
   test("a chain outside the policy is refused (rule chains)", async () => {

@@ -1,14 +1,14 @@
 /**
  * Front door: scoped API keys, `Authorization: Bearer <key>`. A fastify plugin that
  * decorates the instance with `apiKey`, an authenticator that routes compose with
- * @fastify/auth (any-of / all-of) next to the other front doors.
+ * @fastify/auth (any-of / all-of) next to the other front doors. Every outcome is audited.
  */
 import type { FastifyReply, FastifyRequest } from "fastify";
 import fp from "fastify-plugin";
 import type { AuditLog } from "../../audit/types.js";
 import type { ApiKeyService, Principal } from "../../auth/apikey/index.js";
 import { VaultError } from "../../errors/index.js";
-import { notMine, refuse } from "./outcome.js";
+import { admit, notMine, refuse } from "./outcome.js";
 
 declare module "fastify" {
   interface FastifyInstance {
@@ -26,21 +26,17 @@ export function bearer(req: FastifyRequest): string | undefined {
   return m?.[1];
 }
 
-export const apiKeyDoor = fp<{ keys: ApiKeyService; audit?: AuditLog }>(
-  async (app, opts) => {
+export const apiKeyDoor = fp<{ keys: ApiKeyService; audit: AuditLog }>(
+  async (app, { keys, audit }) => {
     app.decorateRequest("principal", undefined);
     app.decorateRequest("authRefusal", undefined);
     app.decorate("apiKey", async (req: FastifyRequest) => {
       const secret = bearer(req);
       // No bearer, or a JWT (API keys never contain a dot): another door's credential.
       if (!secret || secret.includes(".")) notMine(req);
-      const principal = opts.keys.authenticate(secret);
-      if (!principal) {
-        // Refusals are audited; successes are not (issuing and revoking keys are).
-        if (opts.audit) refuse(opts.audit, req, "apiKey", new VaultError("INVALID_CREDENTIALS"));
-        throw new VaultError("INVALID_CREDENTIALS");
-      }
-      req.principal = principal;
+      const principal = keys.authenticate(secret);
+      if (!principal) refuse(audit, req, "apiKey", new VaultError("INVALID_CREDENTIALS"));
+      admit(audit, req, "apiKey", principal);
     });
   },
   { name: "front-door-apikey" },

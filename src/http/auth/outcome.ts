@@ -15,8 +15,6 @@ import type { Principal } from "../../auth/apikey/index.js";
 import { VaultError } from "../../errors/index.js";
 import { toVaultError } from "../errors.js";
 
-export type DoorName = "apiKey" | "jwt" | "vc";
-
 declare module "fastify" {
   interface FastifyRequest {
     /** The specific refusal of a door that recognised the credential it was shown. */
@@ -88,14 +86,4 @@ export function admit(
       ...facts,
     },
   });
-}
-
-/** OpenAPI `security` for a route that accepts any one of `doors`. */
-export function anyOfSecurity(doors: DoorName[]): Array<Record<string, string[]>> {
-  return doors.map((d) => ({ [d]: [] }));
-}
-
-/** OpenAPI `security` for a route that needs all of `doors` at once. */
-export function allOfSecurity(doors: DoorName[]): Array<Record<string, string[]>> {
-  return [Object.fromEntries(doors.map((d) => [d, []]))];
 }

@@ -24,6 +24,7 @@ import { paymentRequiredFor, type RouteOffer } from "../../auth/x402/offers.js";
 import { VaultError } from "../../errors/index.js";
 import { toVaultError } from "../errors.js";
 import { notMine } from "./outcome.js";
+import { PRESENTATION_HEADER } from "./vc.js";
 
 declare module "fastify" {
   interface FastifyInstance {
@@ -37,6 +38,10 @@ declare module "fastify" {
     x402?: boolean;
   }
 }
+
+/** A credential for another door (API key or token, or a presentation) was shown. */
+const otherCredential = (req: FastifyRequest): boolean =>
+  req.headers.authorization !== undefined || req.headers[PRESENTATION_HEADER] !== undefined;
 
 export const x402Door = fp<{ gate: X402Gate; baseUrl: string }>(
   async (app, { gate, baseUrl }) => {
@@ -69,8 +74,7 @@ export const x402Door = fp<{ gate: X402Gate; baseUrl: string }>(
     app.addHook("onRequest", async (req, reply) => {
       const offer = offerOf(req);
       if (!offer) return;
-      if (req.headers[PAYMENT_SIGNATURE] !== undefined || req.headers.authorization !== undefined)
-        return;
+      if (req.headers[PAYMENT_SIGNATURE] !== undefined || otherCredential(req)) return;
       gate.refused(offer.route, "X402_PAYMENT_REQUIRED", "no payment and no credentials");
       demand(req, reply, offer, "payment required");
       throw new VaultError("X402_PAYMENT_REQUIRED");
@@ -81,7 +85,7 @@ export const x402Door = fp<{ gate: X402Gate; baseUrl: string }>(
       // Not a paid route: this door does not apply (defer to another door's refusal).
       if (!offer) notMine(req);
       const header = req.headers[PAYMENT_SIGNATURE];
-      if (header === undefined && req.headers.authorization !== undefined) {
+      if (header === undefined && otherCredential(req)) {
         // Another credential was shown and refused: report that refusal, and the price.
         demand(req, reply, offer, "payment required");
         notMine(req);
@@ -97,7 +101,8 @@ export const x402Door = fp<{ gate: X402Gate; baseUrl: string }>(
           kind: "operator",
           keyId: `x402:${payment.payer.toLowerCase()}`,
           agentId: null,
-          scopes: new Set(["READ"]),
+          // Read-only, and only on the priced route the payment was for.
+          scopes: new Set(["READ", "AUDIT"]),
           via: "x402",
         };
       } catch (err) {

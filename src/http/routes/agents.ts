@@ -4,7 +4,7 @@ import { parseScopes } from "../../auth/apikey/index.js";
 import { VaultError } from "../../errors/index.js";
 import type { Vault } from "../../services/vault.js";
 import { bearer } from "../auth/apikey.js";
-import { anyOfSecurity } from "../auth/outcome.js";
+import { anyOf } from "../auth/doors.js";
 import {
   actorOf,
   assertAgentAccess,
@@ -49,9 +49,9 @@ const scopesBody = {
 };
 
 export async function agentRoutes(app: FastifyInstance, { vault }: { vault: Vault }) {
-  const auth = app.auth([app.apiKey]);
+  const auth = anyOf(app, ["apiKey"]).auth;
   // Reading an agent: an API key, an agent token or a presentation.
-  const agentDoors = app.auth([app.apiKey, app.jwt, app.vc], { relation: "or" });
+  const agentDoors = anyOf(app, ["apiKey", "jwt", "vc"]);
 
   app.post(
     "/v1/agents",
@@ -81,8 +81,8 @@ export async function agentRoutes(app: FastifyInstance, { vault }: { vault: Vaul
   app.get(
     "/v1/agents",
     {
-      preHandler: [agentDoors, requireAny("READ")],
-      schema: { tags: ["agents"], security: anyOfSecurity(["apiKey", "jwt", "vc"]) },
+      preHandler: [agentDoors.auth, requireAny("READ")],
+      schema: { tags: ["agents"], security: agentDoors.security },
     },
     async (req) => {
       const p = principalOf(req);
@@ -94,12 +94,12 @@ export async function agentRoutes(app: FastifyInstance, { vault }: { vault: Vaul
   app.get(
     "/v1/agents/:id",
     {
-      preHandler: [agentDoors, requireAny("READ")],
+      preHandler: [agentDoors.auth, requireAny("READ")],
       schema: {
         tags: ["agents"],
         params: agentIdParams,
         response: { 200: agentView },
-        security: anyOfSecurity(["apiKey", "jwt", "vc"]),
+        security: agentDoors.security,
       },
     },
     async (req) => {

@@ -1,18 +1,28 @@
-/** The audit log, its verification (local chain, checkpoint signatures, node heads) and checkpoints. */
+/**
+ * The audit log, its verification (local chain, checkpoint signatures, node heads) and
+ * checkpoints. Reading needs AUDIT from an API key, an agent token or a presentation; an
+ * agent's own credential lists only that agent's entries (an operator's lists every one).
+ * Checkpoints and verification reveal no payments, so they may also be sold over x402.
+ */
 import type { FastifyInstance } from "fastify";
 import { clusterFailure } from "../../services/cluster-errors.js";
 import type { Vault } from "../../services/vault.js";
-import { requireAny } from "../auth/scopes.js";
+import { anyOf } from "../auth/doors.js";
+import { principalOf, requireAny } from "../auth/scopes.js";
 
 export async function auditRoutes(app: FastifyInstance, { vault }: { vault: Vault }) {
-  const preHandler = [app.auth([app.apiKey]), requireAny("AUDIT")];
+  const readers = anyOf(app, ["apiKey", "jwt", "vc"]);
+  const heads = anyOf(app, ["apiKey", "jwt", "vc", "x402"]);
+  const preHandler = [heads.auth, requireAny("AUDIT")];
+  const schema = { tags: ["audit"], security: heads.security };
 
   app.get(
     "/v1/audit",
     {
-      preHandler,
+      preHandler: [readers.auth, requireAny("AUDIT")],
       schema: {
         tags: ["audit"],
+        security: readers.security,
         querystring: {
           type: "object",
           properties: {
@@ -25,24 +35,29 @@ export async function auditRoutes(app: FastifyInstance, { vault }: { vault: Vaul
     },
     async (req) => {
       const { fromSeq, limit } = req.query as { fromSeq: number; limit: number };
-      const entries = vault.audit.list(fromSeq, limit);
-      return { entries, head: vault.audit.head() };
+      const p = principalOf(req);
+      const agentId = p.kind === "agent" && p.agentId ? p.agentId : undefined;
+      const entries = vault.audit.list(fromSeq, limit, agentId);
+      return { entries, head: vault.audit.head(), ...(agentId ? { agentId } : {}) };
     },
   );
 
-  app.get("/v1/audit/verify", { preHandler, schema: { tags: ["audit"] } }, async () => {
-    const r = await vault.checkpoints.verifyAll();
-    return r;
-  });
+  app.get("/v1/audit/verify", { preHandler, config: heads.config, schema }, async () =>
+    vault.checkpoints.verifyAll(),
+  );
 
-  app.get("/v1/audit/checkpoints", { preHandler, schema: { tags: ["audit"] } }, async () => ({
+  app.get("/v1/audit/checkpoints", { preHandler, config: heads.config, schema }, async () => ({
     clusterAddress: vault.checkpoints.clusterAddress(),
     checkpoints: vault.audit.checkpoints.list(),
   }));
 
+  const admin = anyOf(app, ["apiKey"]);
   app.post(
     "/v1/audit/checkpoints",
-    { preHandler: [app.auth([app.apiKey]), requireAny()], schema: { tags: ["audit"] } },
+    {
+      preHandler: [admin.auth, requireAny()],
+      schema: { tags: ["audit"], security: admin.security },
+    },
     async () => {
       const cp = await vault.checkpoints.checkpoint().catch((err: unknown) => {
         throw clusterFailure(err);

@@ -2,6 +2,7 @@
 import type { FastifyInstance } from "fastify";
 import type { Registry } from "prom-client";
 import type { Vault } from "../../services/vault.js";
+import { anyOf } from "../auth/doors.js";
 import { requireAny } from "../auth/scopes.js";
 
 export async function opsRoutes(
@@ -26,13 +27,14 @@ export async function opsRoutes(
     return reply.type(registry.contentType).send(await registry.metrics());
   });
 
+  // A credential with READ or AUDIT, or an x402 payment when VAULT_X402_PRICES prices it.
+  const doors = anyOf(app, ["apiKey", "jwt", "vc", "x402"]);
   app.get(
     "/v1/cluster",
     {
-      // A key with READ or AUDIT, or an x402 payment when VAULT_X402_PRICES prices the route.
-      preHandler: [app.auth([app.apiKey, app.x402]), requireAny("READ", "AUDIT")],
-      config: { x402: true },
-      schema: { tags: ["ops"], security: [{ apiKey: [] }, { x402: [] }] },
+      preHandler: [doors.auth, requireAny("READ", "AUDIT")],
+      config: doors.config,
+      schema: { tags: ["ops"], security: doors.security },
     },
     async () => ({
       threshold: { t: vault.cluster.t, n: vault.cluster.n },

@@ -5,10 +5,16 @@
 import type { FastifyInstance } from "fastify";
 import { VaultError } from "../../errors/index.js";
 import type { Vault } from "../../services/vault.js";
+import { anyOf } from "../auth/doors.js";
 import { actorOf, assertAgentAccess, requireAny } from "../auth/scopes.js";
 
 export async function proofRoutes(app: FastifyInstance, { vault }: { vault: Vault }) {
-  const preHandler = [app.auth([app.apiKey]), requireAny("AUDIT")];
+  // AUDIT from an API key, a token or a presentation; an agent's credential sees its own proofs.
+  const doors = anyOf(app, ["apiKey", "jwt", "vc"]);
+  const preHandler = [doors.auth, requireAny("AUDIT")];
+  const schema = { tags: ["proofs"], security: doors.security };
+  // The verification key is public knowledge: anyone may pay for it when it is priced.
+  const vkDoors = anyOf(app, ["apiKey", "jwt", "vc", "x402"]);
   const idParams = {
     type: "object",
     properties: { id: { type: "string", pattern: "^prf_[A-Za-z0-9_-]{1,32}$" } },
@@ -20,7 +26,7 @@ export async function proofRoutes(app: FastifyInstance, { vault }: { vault: Vaul
     {
       preHandler,
       schema: {
-        tags: ["proofs"],
+        ...schema,
         body: {
           type: "object",
           properties: {
@@ -51,15 +57,23 @@ export async function proofRoutes(app: FastifyInstance, { vault }: { vault: Vaul
   );
 
   // Registered before /v1/proofs/:id; fastify prefers the static route anyway.
-  app.get("/v1/proofs/verification-key", { preHandler, schema: { tags: ["proofs"] } }, async () => {
-    const vk = vault.proofs.verificationKey();
-    if (!vk) throw new VaultError("PROOF_UNAVAILABLE");
-    return vk;
-  });
+  app.get(
+    "/v1/proofs/verification-key",
+    {
+      preHandler: [vkDoors.auth, requireAny("AUDIT")],
+      config: vkDoors.config,
+      schema: { tags: ["proofs"], security: vkDoors.security },
+    },
+    async () => {
+      const vk = vault.proofs.verificationKey();
+      if (!vk) throw new VaultError("PROOF_UNAVAILABLE");
+      return vk;
+    },
+  );
 
   app.get(
     "/v1/proofs/:id",
-    { preHandler, schema: { tags: ["proofs"], params: idParams } },
+    { preHandler, schema: { ...schema, params: idParams } },
     async (req) => {
       const job = vault.proofs.job((req.params as { id: string }).id);
       assertAgentAccess(req, job.agentId);
@@ -69,7 +83,7 @@ export async function proofRoutes(app: FastifyInstance, { vault }: { vault: Vaul
 
   app.get(
     "/v1/proofs/:id/bundle",
-    { preHandler, schema: { tags: ["proofs"], params: idParams } },
+    { preHandler, schema: { ...schema, params: idParams } },
     async (req, reply) => {
       const id = (req.params as { id: string }).id;
       assertAgentAccess(req, vault.proofs.job(id).agentId);

@@ -9,7 +9,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { SignIntent, TxRequest } from "../../policy/types.js";
 import type { SignOutcome } from "../../services/signing.js";
 import type { Vault } from "../../services/vault.js";
-import { anyOfSecurity } from "../auth/outcome.js";
+import { anyOf } from "../auth/doors.js";
 import { actorOf, assertAgentAccess, requireAny } from "../auth/scopes.js";
 import { agentIdParams, pendingResponse, txSchema, typedDataSchema } from "../schemas.js";
 
@@ -33,11 +33,9 @@ function send(reply: FastifyReply, outcome: SignOutcome) {
 
 export async function signRoutes(app: FastifyInstance, { vault }: { vault: Vault }) {
   // An API key, an agent token or a presentation; a credential's limits narrow the policy.
-  const preHandler = [
-    app.auth([app.apiKey, app.jwt, app.vc], { relation: "or" }),
-    requireAny("EXECUTE"),
-  ];
-  const security = anyOfSecurity(["apiKey", "jwt", "vc"]);
+  const doors = anyOf(app, ["apiKey", "jwt", "vc"]);
+  const preHandler = [doors.auth, requireAny("EXECUTE")];
+  const security = doors.security;
   const run = (req: FastifyRequest, intent: SignIntent) => {
     const { id } = req.params as { id: string };
     const p = assertAgentAccess(req, id);
@@ -116,7 +114,7 @@ export async function signRoutes(app: FastifyInstance, { vault }: { vault: Vault
   );
 
   const approvalParams = { type: "object", properties: { id: { type: "string", maxLength: 64 } } };
-  const admin = [app.auth([app.apiKey]), requireAny()];
+  const admin = [anyOf(app, ["apiKey"]).auth, requireAny()];
 
   app.get(
     "/v1/approvals/:id",

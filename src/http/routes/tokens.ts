@@ -9,7 +9,7 @@ import { CAPABILITIES } from "../../auth/jwt/capabilities.js";
 import { MAX_TTL_SECONDS } from "../../auth/jwt/index.js";
 import { VaultError } from "../../errors/index.js";
 import type { Vault } from "../../services/vault.js";
-import { anyOfSecurity } from "../auth/outcome.js";
+import { anyOf } from "../auth/doors.js";
 import {
   actorOf,
   assertAgentAccess,
@@ -19,15 +19,16 @@ import {
 } from "../auth/scopes.js";
 
 export async function tokenRoutes(app: FastifyInstance, { vault }: { vault: Vault }) {
-  const apiKeyOnly = app.auth([app.apiKey]);
+  const apiKeyOnly = anyOf(app, ["apiKey"]);
+  const keyOrToken = anyOf(app, ["apiKey", "jwt"]);
 
   app.post(
     "/v1/tokens",
     {
-      preHandler: [apiKeyOnly, requireAny("WRITE")],
+      preHandler: [apiKeyOnly.auth, requireAny("WRITE")],
       schema: {
         tags: ["tokens"],
-        security: anyOfSecurity(["apiKey"]),
+        security: apiKeyOnly.security,
         body: {
           type: "object",
           properties: {
@@ -65,10 +66,10 @@ export async function tokenRoutes(app: FastifyInstance, { vault }: { vault: Vaul
   app.post(
     "/v1/tokens/:jti/revoke",
     {
-      preHandler: [app.auth([app.apiKey, app.jwt], { relation: "or" }), requireAny("WRITE")],
+      preHandler: [keyOrToken.auth, requireAny("WRITE")],
       schema: {
         tags: ["tokens"],
-        security: anyOfSecurity(["apiKey", "jwt"]),
+        security: keyOrToken.security,
         params: {
           type: "object",
           properties: { jti: { type: "string", minLength: 1, maxLength: 128 } },
@@ -93,8 +94,8 @@ export async function tokenRoutes(app: FastifyInstance, { vault }: { vault: Vaul
   app.post(
     "/v1/tokens/keys/rotate",
     {
-      preHandler: [apiKeyOnly, requireAdmin()],
-      schema: { tags: ["tokens"], security: anyOfSecurity(["apiKey"]) },
+      preHandler: [apiKeyOnly.auth, requireAdmin()],
+      schema: { tags: ["tokens"], security: apiKeyOnly.security },
     },
     async (req) => vault.tokens.rotate(actorOf(principalOf(req))),
   );

@@ -4,7 +4,7 @@
  */
 import type { FastifyInstance } from "fastify";
 import type { Vault } from "../../services/vault.js";
-import { anyOfSecurity } from "../auth/outcome.js";
+import { anyOf } from "../auth/doors.js";
 import { assertAgentAccess, requireAny } from "../auth/scopes.js";
 import { agentIdParams } from "../schemas.js";
 
@@ -18,15 +18,14 @@ export async function vcRoutes(app: FastifyInstance, { vault }: { vault: Vault }
     },
   );
 
+  // Third parties checking an agent's provenance may pay for it when the route is priced.
+  const doors = anyOf(app, ["apiKey", "jwt", "vc", "x402"]);
   app.get(
     "/v1/agents/:id/credential",
     {
-      preHandler: [app.auth([app.apiKey, app.jwt, app.vc], { relation: "or" }), requireAny("READ")],
-      schema: {
-        tags: ["credentials"],
-        params: agentIdParams,
-        security: anyOfSecurity(["apiKey", "jwt", "vc"]),
-      },
+      preHandler: [doors.auth, requireAny("READ")],
+      config: doors.config,
+      schema: { tags: ["credentials"], params: agentIdParams, security: doors.security },
     },
     async (req) => {
       const { id } = req.params as { id: string };
