@@ -1,7 +1,7 @@
 /**
  * The x402 demo, end to end on this machine with real settlement:
  *   1. ganache on 127.0.0.1 with an EIP-3009 test USDC (compiled from test/fixtures/x402);
- *   2. the local facilitator as its own process (`agent-vault facilitator --rpc … --key …`);
+ *   2. the local facilitator as its own process (`FACILITATOR_KEY=… agent-vault facilitator --rpc …`);
  *   3. a vault (three signer node processes) whose GET /v1/cluster costs 0.01 USDC;
  *   4. an agent whose policy allows that token on that chain, funded with 5 USDC;
  *   5. `agent-vault x402 fetch <vault>/v1/cluster --agent <id>`: 402 → the vault signs the
@@ -34,13 +34,10 @@ const chain = await startLocalChain();
 console.log(`ganache ${chain.rpcUrl} (chain ${CHAIN_ID}), token ${chain.tokenAddress}`);
 
 say("facilitator process");
-const fac = spawn(
-  process.execPath,
-  [...CLI, "facilitator", "--rpc", chain.rpcUrl, "--key", FACILITATOR_KEY],
-  {
-    stdio: ["ignore", "pipe", "inherit"],
-  },
-);
+const fac = spawn(process.execPath, [...CLI, "facilitator", "--rpc", chain.rpcUrl], {
+  stdio: ["ignore", "pipe", "inherit"],
+  env: { ...process.env, FACILITATOR_KEY },
+});
 const facUrl = await new Promise<string>((resolve) => {
   createInterface({ input: fac.stdout }).on("line", (l) => {
     console.log(l);

@@ -26,9 +26,9 @@ const USAGE = `usage: agent-vault <command>
                                 check a compliance bundle without trusting the vault
   export-verifier [--out=ComplianceVerifier.sol] [--zkey=final.zkey]
                                 write the Solidity verifier of the compliance circuit
-  x402 fetch <url> --agent <id> [--method M] [--data JSON]
+  x402 fetch <url> --agent <id> [--method M] [--data JSON] [--wait S]
                                 pay for a URL with the agent's vault wallet (x402)
-  facilitator --rpc <url> --key <hex> [--port P] [--host H]
+  facilitator --rpc <url> [--port P] [--host H]   (key: FACILITATOR_KEY / _FILE)
                                 run a local x402 facilitator against one EVM chain
 client commands talk to VAULT_URL (default http://127.0.0.1:8080) with VAULT_ADMIN_KEY or VAULT_API_KEY`;
 

@@ -1,15 +1,17 @@
 /**
  * x402 subcommands:
- *   x402 fetch <url> --agent <id> [--method M] [--data JSON]
+ *   x402 fetch <url> --agent <id> [--method M] [--data JSON] [--wait SECONDS]
  *       GET (or M) the URL; on 402, have the vault sign a payment for the agent (within its
- *       policy), retry with PAYMENT-SIGNATURE, print the body and the settlement.
- *   facilitator --rpc <url> --key <hex> [--port P] [--host H]
- *       run a local x402 facilitator (/verify, /settle, /supported) against one EVM chain.
+ *       policy), retry with PAYMENT-SIGNATURE, print the body and the settlement. A payment
+ *       above the policy's approvalAbove waits (default 300 s) for an operator's approval.
+ *   facilitator --rpc <url> [--port P] [--host H]
+ *       run a local x402 facilitator (/verify, /settle, /supported) against one EVM chain;
+ *       its settlement wallet comes from FACILITATOR_KEY or FACILITATOR_KEY_FILE.
  */
 import { parseArgs } from "node:util";
 import { decodePaymentResponseHeader } from "@x402/core/http";
 import { PAYMENT_REQUIRED, PAYMENT_RESPONSE, PAYMENT_SIGNATURE } from "../auth/x402/headers.js";
-import { loadClientConfig } from "../config/index.js";
+import { loadClientConfig, loadFacilitatorConfig } from "../config/index.js";
 import { startFacilitator } from "../x402/facilitator.js";
 
 async function request(url: string, method: string, data: string | undefined, extra = {}) {
@@ -29,6 +31,23 @@ async function bodyOf(res: Response): Promise<unknown> {
   }
 }
 
+type Signed = { paymentSignature?: string; accepted?: unknown; approvalId?: string };
+
+/** Polls the collection route until the parked payment is approved (200) or decided. */
+async function awaitApproval(
+  url: string,
+  token: string,
+  waitMs: number,
+): Promise<[number, Signed]> {
+  const until = Date.now() + waitMs;
+  for (;;) {
+    const res = await fetch(url, { headers: { authorization: `Bearer ${token}` } });
+    const body = (await bodyOf(res)) as Signed;
+    if (res.status !== 202 || Date.now() >= until) return [res.status, body];
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
 export async function x402Command(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
@@ -37,11 +56,14 @@ export async function x402Command(args: string[]): Promise<number> {
       agent: { type: "string" },
       method: { type: "string", default: "GET" },
       data: { type: "string" },
+      wait: { type: "string", default: "300" },
     },
   });
   const url = positionals[1];
-  if (positionals[0] !== "fetch" || !url || !values.agent)
-    throw new Error("usage: x402 fetch <url> --agent <id> [--method M] [--data JSON]");
+  if (positionals[0] !== "fetch" || !url || !values.agent || !/^\d{1,6}$/.test(values.wait))
+    throw new Error(
+      "usage: x402 fetch <url> --agent <id> [--method M] [--data JSON] [--wait SECONDS]",
+    );
   const env = loadClientConfig();
   const token = env.apiKey ?? env.adminKey;
   if (!token) throw new Error("set VAULT_API_KEY (EXECUTE and SPEND) or VAULT_ADMIN_KEY");
@@ -59,9 +81,18 @@ export async function x402Command(args: string[]): Promise<number> {
     headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
     body: JSON.stringify({ paymentRequired: required }),
   });
-  const signed = (await bodyOf(pay)) as { paymentSignature?: string; accepted?: unknown };
-  if (pay.status !== 200 || !signed.paymentSignature) {
-    console.log(JSON.stringify({ status: pay.status, vault: signed }, null, 2));
+  let status = pay.status;
+  let signed = (await bodyOf(pay)) as Signed;
+  if (status === 202 && signed.approvalId) {
+    console.error(`above approvalAbove: waiting for an operator to approve ${signed.approvalId}…`);
+    [status, signed] = await awaitApproval(
+      `${env.url}/v1/agents/${encodeURIComponent(values.agent)}/x402/pay/${signed.approvalId}`,
+      token,
+      Number(values.wait) * 1000,
+    );
+  }
+  if (status !== 200 || !signed.paymentSignature) {
+    console.log(JSON.stringify({ status, vault: signed }, null, 2));
     return 1;
   }
   console.error("paying and retrying…");
@@ -90,15 +121,15 @@ export async function facilitatorCommand(args: string[]): Promise<undefined> {
     args,
     options: {
       rpc: { type: "string" },
-      key: { type: "string" },
       host: { type: "string", default: "127.0.0.1" },
       port: { type: "string", default: "0" },
     },
   });
-  if (!values.rpc || !values.key) throw new Error("facilitator needs --rpc <url> and --key <hex>");
+  if (!values.rpc) throw new Error("facilitator needs --rpc <url>");
+  const { privateKey } = loadFacilitatorConfig();
   const f = await startFacilitator({
     rpcUrl: values.rpc,
-    privateKey: values.key,
+    privateKey,
     host: values.host as string,
     port: Number(values.port),
   });

@@ -4,8 +4,14 @@
  * names the variable and what it accepts.
  */
 
+import { readFileSync } from "node:fs";
 import { type AuthConfig, parseAuthConfig } from "./auth.js";
-import { parseX402Config, type X402Config } from "./x402.js";
+import {
+  type FacilitatorConfig,
+  parseFacilitatorConfig,
+  parseX402Config,
+  type X402Config,
+} from "./x402.js";
 
 export interface Threshold {
   t: number;
@@ -150,4 +156,18 @@ export function loadClientConfig(env: Env = process.env): ClientConfig {
     adminKey: env.VAULT_ADMIN_KEY || undefined,
     apiKey: env.VAULT_API_KEY || undefined,
   };
+}
+
+/** The `facilitator` command's settlement wallet (FACILITATOR_KEY or FACILITATOR_KEY_FILE). */
+export function loadFacilitatorConfig(env: Env = process.env): FacilitatorConfig {
+  const file = env.FACILITATOR_KEY_FILE;
+  let content: string | undefined;
+  if (file) {
+    try {
+      content = readFileSync(file, "utf8");
+    } catch {
+      throw new ConfigError(`FACILITATOR_KEY_FILE cannot be read: ${file}`);
+    }
+  }
+  return parseFacilitatorConfig(env, content);
 }

@@ -109,3 +109,21 @@ export function parseX402Config(env: Env): X402Config {
   }
   return { prices, facilitatorUrl: url?.replace(/\/+$/, ""), timeoutMs };
 }
+
+/** The local facilitator's gas wallet: from the environment or a file, never argv (ps shows it). */
+export interface FacilitatorConfig {
+  privateKey: string;
+}
+
+/**
+ *   FACILITATOR_KEY       0x + 64 hex, the wallet that submits settlements
+ *   FACILITATOR_KEY_FILE  or a file holding it (read by src/config/index.ts, passed here)
+ */
+export function parseFacilitatorConfig(env: Env, fileContent?: string): FacilitatorConfig {
+  const raw = (fileContent ?? env.FACILITATOR_KEY ?? "").trim();
+  if (!raw)
+    throw new ConfigError("set FACILITATOR_KEY or FACILITATOR_KEY_FILE (the settlement wallet)");
+  if (!/^0x[0-9a-fA-F]{64}$/.test(raw))
+    throw new ConfigError("the facilitator key must be 0x + 64 hex digits");
+  return { privateKey: raw };
+}

@@ -43,6 +43,10 @@ export const ERROR_CATALOGUE = {
   },
   APPROVAL_NOT_FOUND: { status: 404, message: "No such approval." },
   APPROVAL_NOT_PENDING: { status: 409, message: "The approval has already been decided." },
+  APPROVAL_NOT_SIGNED: {
+    status: 409,
+    message: "The approval was rejected, denied by policy, or failed: there is no signature.",
+  },
   CONFLICT: { status: 409, message: "The request conflicts with the current state." },
   RATE_LIMITED: { status: 429, message: "Too many requests." },
   // x402 payments (src/auth/x402, front door src/http/auth/x402.ts).
@@ -67,6 +71,10 @@ export const ERROR_CATALOGUE = {
   X402_NO_ACCEPTABLE_REQUIREMENT: {
     status: 403,
     message: "No payment option is allowed by the agent's policy.",
+  },
+  X402_AUTHORIZATION_EXPIRED: {
+    status: 410,
+    message: "The approved payment's authorization expired before it was collected.",
   },
   X402_PAYMENT_NOT_FOUND: { status: 404, message: "No such payment." },
   // Compliance proofs (src/zk, routes src/http/routes/proofs.ts).

@@ -12,6 +12,7 @@ import type { TokenService } from "../auth/jwt/index.js";
 import { hashSecret, newSecret, secretMatches } from "../auth/secret.js";
 import type { CredentialService } from "../auth/vc/index.js";
 import { createX402, type X402Gate } from "../auth/x402/index.js";
+import { createParkedPayments } from "../auth/x402/parked.js";
 import type { Config } from "../config/index.js";
 import { CLUSTER_KEY_ID } from "../signers/local/checkpoint.js";
 import { LocalCluster } from "../signers/local/cluster.js";
@@ -25,6 +26,7 @@ import { type AgentService, createAgentService } from "./agents.js";
 import { createAuthDoors } from "./auth-doors.js";
 import { type CheckpointService, createCheckpointService } from "./checkpoints.js";
 import { createSigningService, type SigningService } from "./signing.js";
+import { createX402PayerService, type X402PayerService } from "./x402-payer.js";
 
 export interface Vault {
   config: Config;
@@ -42,6 +44,8 @@ export interface Vault {
   checkpoints: CheckpointService;
   /** x402: priced routes, payment verification, settlement and the replay ledger. */
   x402: X402Gate;
+  /** x402, the agent as payer: sign payments within policy, collect approved ones. */
+  x402Payer: X402PayerService;
   /** Zero-knowledge compliance proofs over the audit log (src/zk). */
   proofs: ComplianceService;
   /** Set only on the first start when the vault generated the admin key itself. */
@@ -201,6 +205,12 @@ export async function createVault(config: Config, opts: VaultOptions = {}): Prom
   const keys = createApiKeyService({ store, audit });
   const { tokens, credentials } = createAuthDoors(config, db, audit);
   const x402 = createX402(config.x402, db, audit);
+  const x402Payer = createX402PayerService({
+    store,
+    audit,
+    signing,
+    parked: createParkedPayments(db),
+  });
   const proofs = createComplianceService({ store, audit, checkpoints, params: config.zk });
   if (opts.timers ?? true) {
     cluster.startHealthChecks(config.healthIntervalMs);
@@ -222,6 +232,7 @@ export async function createVault(config: Config, opts: VaultOptions = {}): Prom
     tokens,
     credentials,
     x402,
+    x402Payer,
     signing,
     checkpoints,
     proofs,

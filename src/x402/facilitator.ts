@@ -2,7 +2,7 @@
  * A local x402 facilitator: POST /verify, POST /settle, GET /supported over the reference
  * @x402/core facilitator with the @x402/evm "exact" scheme (EIP-3009 and Permit2), settling
  * on one EVM JSON-RPC chain with one gas wallet. Meant for development, tests and demos
- * (`agent-vault facilitator --rpc <url> --key <hex>`); a hosted facilitator does the same.
+ * (`FACILITATOR_KEY=… agent-vault facilitator --rpc <url>`); a hosted facilitator does the same.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { x402Facilitator } from "@x402/core/facilitator";
@@ -60,7 +60,8 @@ function send(res: ServerResponse, status: number, body: unknown) {
 }
 
 export async function startFacilitator(opts: FacilitatorOptions): Promise<RunningFacilitator> {
-  if (!/^0x[0-9a-fA-F]{64}$/.test(opts.privateKey)) throw new Error("--key must be 0x + 64 hex");
+  if (!/^0x[0-9a-fA-F]{64}$/.test(opts.privateKey))
+    throw new Error("the facilitator key must be 0x + 64 hex");
   const probe = createPublicClient({ transport: http(opts.rpcUrl) });
   const chainId = await probe.getChainId();
   const chain = defineChain({

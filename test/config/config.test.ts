@@ -1,6 +1,14 @@
 import assert from "node:assert/strict";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { test } from "node:test";
-import { ConfigError, loadConfig, parseThreshold } from "../../src/config/index.js";
+import {
+  ConfigError,
+  loadConfig,
+  loadFacilitatorConfig,
+  parseThreshold,
+} from "../../src/config/index.js";
 
 test("defaults: 127.0.0.1:8080, ./data, 2-of-3", () => {
   const c = loadConfig({});
@@ -35,4 +43,18 @@ test("thresholds must be majorities, so any two quorums share a node", () => {
   assert.deepEqual(parseThreshold("2-of-2"), { t: 2, n: 2 });
   assert.throws(() => parseThreshold("2-of-4"), /majority/);
   assert.throws(() => parseThreshold("2-of-5"), /majority/);
+});
+
+test("the facilitator's key comes from FACILITATOR_KEY or a file, and is checked", () => {
+  const key = `0x${"ab".repeat(32)}`;
+  assert.equal(loadFacilitatorConfig({ FACILITATOR_KEY: key }).privateKey, key);
+  const file = join(mkdtempSync(join(tmpdir(), "av-fac-")), "key");
+  writeFileSync(file, `${key}\n`);
+  assert.equal(loadFacilitatorConfig({ FACILITATOR_KEY_FILE: file }).privateKey, key);
+  const refused: Array<Record<string, string>> = [
+    {},
+    { FACILITATOR_KEY: "0x1234" },
+    { FACILITATOR_KEY_FILE: join(tmpdir(), "av-no-such-file") },
+  ];
+  for (const env of refused) assert.throws(() => loadFacilitatorConfig(env), ConfigError);
 });

@@ -42,8 +42,8 @@ async function startFacilitatorProcess(
 ): Promise<[ChildProcess, string]> {
   const child = spawn(
     process.execPath,
-    [...CLI, "facilitator", "--rpc", rpcUrl, "--key", FACILITATOR_KEY, "--port", String(port)],
-    { stdio: ["ignore", "pipe", "inherit"] },
+    [...CLI, "facilitator", "--rpc", rpcUrl, "--port", String(port)],
+    { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, FACILITATOR_KEY } },
   );
   const url = await new Promise<string>((resolve, reject) => {
     const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
@@ -116,6 +116,16 @@ before(async () => {
         assetVersion: TOKEN_VERSION,
         decimals: 6,
         description: "signer cluster status",
+      },
+      "GET /v1/agents/:id/credential": {
+        price: "0.001",
+        network: `eip155:${CHAIN_ID}`,
+        payTo: PAY_TO,
+        asset: chain.tokenAddress,
+        assetName: TOKEN_NAME,
+        assetVersion: TOKEN_VERSION,
+        decimals: 6,
+        description: "an agent's provenance credential (its DID bound to its vault address)",
       },
     }),
     VAULT_X402_FACILITATOR_URL: facilitatorUrl,
@@ -236,6 +246,72 @@ test("an over-cap payment request is refused by the agent's policy (POLICY_DENIE
   assert.equal((await pay("%%%")).statusCode, 400);
 });
 
+test("above approvalAbove: parked, approved by an operator, collected, settled on chain", async () => {
+  const b = await tv.createAgent({
+    ...policy(),
+    assets: {
+      [chain.tokenAddress]: {
+        symbol: "USDC",
+        decimals: 6,
+        maxPerTx: "1",
+        maxPer24h: "10",
+        approvalAbove: "0.005",
+      },
+    },
+  });
+  await (await chain.token.getFunction("mint")(b.address, 1_000_000n)).wait();
+  const keyB = (await tv.issueKey(b.id, ["READ", "EXECUTE", "SPEND"])).auth;
+  const collect = (approvalId: string, auth = keyB, agentId = b.id) =>
+    tv.app.inject({
+      method: "GET",
+      url: `/v1/agents/${agentId}/x402/pay/${approvalId}`,
+      headers: auth,
+    });
+  const decide = (approvalId: string, verdict: "approve" | "reject") =>
+    tv.app.inject({
+      method: "POST",
+      url: `/v1/approvals/${approvalId}/${verdict}`,
+      headers: tv.admin,
+    });
+
+  const parked = await pay((await unpaid()).header, keyB, b.id);
+  assert.equal(parked.statusCode, 202, parked.body);
+  const { approvalId } = parked.json() as { approvalId: string };
+  assert.equal((await collect(approvalId)).statusCode, 202);
+  // Another agent's key cannot collect it, nor name it under its own agent.
+  assert.equal((await collect(approvalId, keyA)).statusCode, 403);
+  const foreign = await collect(approvalId, keyA, agentA.id);
+  assert.equal((foreign.json() as { error: { code: string } }).error.code, "APPROVAL_NOT_FOUND");
+
+  const approved = await decide(approvalId, "approve");
+  assert.equal(approved.statusCode, 200, approved.body);
+  const ready = await collect(approvalId);
+  assert.equal(ready.statusCode, 200, ready.body);
+  const { paymentSignature } = ready.json() as { paymentSignature: string };
+  const before = await chain.balanceOf(b.address);
+  const res = await paidCall(paymentSignature);
+  assert.equal(res.statusCode, 200, res.body);
+  assert.equal(await chain.balanceOf(b.address), before - PRICE);
+  assert.ok(
+    tv.vault.audit
+      .list(1, 100_000)
+      .some((e) => e.type === "x402.pay_collected" && e.agentId === b.id),
+  );
+  // After its validBefore, an approved authorization is not handed out.
+  assert.throws(
+    () => tv.vault.x402Payer.collect(b.id, approvalId, "test", Date.now() + 86_400_000),
+    (e: { code?: string }) => e.code === "X402_AUTHORIZATION_EXPIRED",
+  );
+
+  // A rejected payment has no signature to collect.
+  const second = await pay((await unpaid()).header, keyB, b.id);
+  const secondId = (second.json() as { approvalId: string }).approvalId;
+  assert.equal((await decide(secondId, "reject")).statusCode, 200);
+  const none = await collect(secondId);
+  assert.equal(none.statusCode, 409);
+  assert.equal((none.json() as { error: { code: string } }).error.code, "APPROVAL_NOT_SIGNED");
+});
+
 test("bad payments get 402 with a stable code, quickly, and the server keeps serving", async () => {
   const { header, pr } = await unpaid();
   const good = (await pay(header)).json() as { paymentSignature: string };
@@ -342,6 +418,50 @@ test("bad payments get 402 with a stable code, quickly, and the server keeps ser
   assert.equal((await paidCall(good.paymentSignature)).statusCode, 200);
 });
 
+test("a second priced route: an agent's provenance credential is bought; credentials skip the price", async () => {
+  const url = `/v1/agents/${agentA.id}/credential`;
+  const unpaidVc = await tv.app.inject({ method: "GET", url });
+  assert.equal(unpaidVc.statusCode, 402);
+  const pr = decodePaymentRequiredHeader(unpaidVc.headers["payment-required"] as string);
+  assert.equal(pr.accepts[0]?.amount, "1000");
+  const signed = await pay(unpaidVc.headers["payment-required"]);
+  assert.equal(signed.statusCode, 200, signed.body);
+  const before = await chain.balanceOf(PAY_TO);
+  const res = await tv.app.inject({
+    method: "GET",
+    url,
+    headers: {
+      "payment-signature": (signed.json() as { paymentSignature: string }).paymentSignature,
+    },
+  });
+  assert.equal(res.statusCode, 200, res.body);
+  assert.ok((res.json() as { credential: unknown }).credential);
+  assert.equal(await chain.balanceOf(PAY_TO), before + 1000n);
+
+  // An agent token is another way in: no payment asked.
+  const issued = await tv.app.inject({
+    method: "POST",
+    url: "/v1/tokens",
+    headers: tv.admin,
+    payload: { agentId: agentA.id, capabilities: ["read"] },
+  });
+  const jwt = { authorization: `Bearer ${(issued.json() as { token: string }).token}` };
+  assert.equal((await tv.app.inject({ method: "GET", url, headers: jwt })).statusCode, 200);
+  // A presentation is a credential too: a bad one is refused for what it is (401 with the
+  // VC door's code), not answered with "payment required"; the price is still offered.
+  const badVp = await tv.app.inject({
+    method: "GET",
+    url: "/v1/cluster",
+    headers: { "x-agent-presentation": "not-a-presentation" },
+  });
+  assert.equal(badVp.statusCode, 401, badVp.body);
+  assert.notEqual(
+    (badVp.json() as { error: { code: string } }).error.code,
+    "X402_PAYMENT_REQUIRED",
+  );
+  assert.ok(badVp.headers["payment-required"]);
+});
+
 test("discovery listing, OpenAPI front doors", async () => {
   const listing = await tv.app.inject({ method: "GET", url: "/.well-known/x402" });
   assert.equal(listing.statusCode, 200);
@@ -350,14 +470,19 @@ test("discovery listing, OpenAPI front doors", async () => {
     items: Array<{ resource: string; accepts: unknown[]; extensions: { bazaar: unknown } }>;
   };
   assert.equal(body.x402Version, 2);
-  assert.equal(body.items.length, 1);
-  assert.match(body.items[0]?.resource ?? "", /\/v1\/cluster$/);
+  assert.equal(body.items.length, 2);
+  assert.ok(body.items.some((i) => /\/v1\/cluster$/.test(i.resource)));
   assert.ok(body.items[0]?.extensions.bazaar);
   const doc = (await tv.app.inject({ method: "GET", url: "/openapi.json" })).json() as {
     paths: Record<string, Record<string, { security?: unknown[] }>>;
     components: { securitySchemes: Record<string, unknown> };
   };
-  assert.deepEqual(doc.paths["/v1/cluster"]?.get?.security, [{ apiKey: [] }, { x402: [] }]);
+  assert.deepEqual(doc.paths["/v1/cluster"]?.get?.security, [
+    { apiKey: [] },
+    { jwt: [] },
+    { vc: [] },
+    { x402: [] },
+  ]);
   assert.ok(doc.components.securitySchemes.x402);
   assert.ok(doc.paths["/v1/agents/{id}/x402/pay"]?.post);
 });

@@ -27,7 +27,24 @@ export type PayResult =
       accepted: PaymentRequirements;
       auditSeq: number;
     }
-  | { status: "pending"; approvalId: string; auditSeq: number; accepted: PaymentRequirements };
+  | {
+      status: "pending";
+      approvalId: string;
+      auditSeq: number;
+      accepted: PaymentRequirements;
+      /** The parked EIP-3009 authorization: with the approved signature, the payment. */
+      authorization: Authorization;
+    };
+
+/** The EIP-3009 TransferWithAuthorization message as the exact scheme's payload carries it. */
+export interface Authorization {
+  from: string;
+  to: string;
+  value: string;
+  validAfter: string;
+  validBefore: string;
+  nonce: string;
+}
 
 const ADDRESS = /^0x[0-9a-fA-F]{40}$/;
 
@@ -78,9 +95,27 @@ export function selectRequirement(
 }
 
 class Pending extends Error {
-  constructor(readonly outcome: Extract<SignOutcome, { status: "pending" }>) {
+  constructor(
+    readonly outcome: Extract<SignOutcome, { status: "pending" }>,
+    readonly authorization: Authorization,
+  ) {
     super("pending");
   }
+}
+
+/** The PAYMENT-SIGNATURE for a signed authorization (the exact scheme's payload shape). */
+export function assemblePayment(
+  resource: PaymentRequired["resource"] | undefined,
+  accepted: PaymentRequirements,
+  payload: { authorization: Authorization; signature: string },
+): { paymentSignature: string; paymentPayload: PaymentPayload } {
+  const paymentPayload: PaymentPayload = {
+    x402Version: 2,
+    ...(resource ? { resource } : {}),
+    accepted,
+    payload: { ...payload },
+  };
+  return { paymentSignature: encodePaymentSignature(paymentPayload), paymentPayload };
 }
 
 const jsonSafe = (v: unknown): unknown =>
@@ -97,14 +132,16 @@ export async function payFor(
   const scheme = new ExactEvmScheme({
     address: agent.address as `0x${string}`,
     signTypedData: async (td) => {
+      const message = jsonSafe(td.message) as Record<string, unknown>;
       const outcome = await deps.sign({
         kind: "typed-data",
         domain: jsonSafe(td.domain) as Record<string, unknown>,
         types: jsonSafe(td.types) as Record<string, Array<{ name: string; type: string }>>,
         primaryType: td.primaryType,
-        message: jsonSafe(td.message) as Record<string, unknown>,
+        message,
       });
-      if (outcome.status === "pending") throw new Pending(outcome);
+      if (outcome.status === "pending")
+        throw new Pending(outcome, message as unknown as Authorization);
       auditSeq = outcome.auditSeq;
       return outcome.signature as `0x${string}`;
     },
@@ -119,21 +156,14 @@ export async function payFor(
         approvalId: err.outcome.approvalId,
         auditSeq: err.outcome.auditSeq,
         accepted,
+        authorization: err.authorization,
       };
     throw err;
   }
-  const paymentPayload: PaymentPayload = {
-    x402Version: 2,
-    ...(pr.resource ? { resource: pr.resource } : {}),
+  const signed = assemblePayment(
+    pr.resource,
     accepted,
-    payload: partial.payload,
-    ...(partial.extensions ? { extensions: partial.extensions } : {}),
-  };
-  return {
-    status: "signed",
-    paymentSignature: encodePaymentSignature(paymentPayload),
-    paymentPayload,
-    accepted,
-    auditSeq,
-  };
+    partial.payload as unknown as { authorization: Authorization; signature: string },
+  );
+  return { status: "signed", ...signed, accepted, auditSeq };
 }

@@ -1,16 +1,13 @@
 /**
- * x402 routes: the agent as payer (POST /v1/agents/:id/x402/pay), the status of a payment
+ * x402 routes: the agent as payer (POST /v1/agents/:id/x402/pay, and GET
+ * …/x402/pay/:approvalId to collect a payment an operator approved), the status of a payment
  * made to this vault (GET /v1/x402/payments/:id: "unknown" settlements stay visible), and
  * the Bazaar listing of this vault's paid routes (GET /.well-known/x402).
  */
 import type { FastifyInstance } from "fastify";
-import { decodePaymentRequired } from "../../auth/x402/headers.js";
 import { discoveryListing } from "../../auth/x402/offers.js";
-import { payFor } from "../../auth/x402/payer.js";
-import { VaultError } from "../../errors/index.js";
-import type { Policy } from "../../policy/types.js";
 import type { Vault } from "../../services/vault.js";
-import { anyOfSecurity } from "../auth/outcome.js";
+import { anyOf } from "../auth/doors.js";
 import { actorOf, assertAgentAccess, requireAny } from "../auth/scopes.js";
 import { agentIdParams } from "../schemas.js";
 
@@ -18,18 +15,16 @@ export async function x402Routes(
   app: FastifyInstance,
   { vault, baseUrl }: { vault: Vault; baseUrl: string },
 ) {
+  const agentDoors = anyOf(app, ["apiKey", "jwt", "vc"]);
   app.post(
     "/v1/agents/:id/x402/pay",
     {
       // Like the sign routes: an API key, an agent token or a presentation; a credential's
       // spend limits narrow the policy for this payment too.
-      preHandler: [
-        app.auth([app.apiKey, app.jwt, app.vc], { relation: "or" }),
-        requireAny("EXECUTE"),
-      ],
+      preHandler: [agentDoors.auth, requireAny("EXECUTE")],
       schema: {
         tags: ["x402"],
-        security: anyOfSecurity(["apiKey", "jwt", "vc"]),
+        security: agentDoors.security,
         summary: "Sign an x402 payment (PAYMENT-SIGNATURE) with the agent's key, within policy",
         params: agentIdParams,
         body: {
@@ -48,59 +43,42 @@ export async function x402Routes(
     async (req, reply) => {
       const { id } = req.params as { id: string };
       const p = assertAgentAccess(req, id);
-      const agent = vault.store.agent(id);
-      if (!agent) throw new VaultError("AGENT_NOT_FOUND");
-      const actor = actorOf(p);
-      const pr = decodePaymentRequired((req.body as { paymentRequired: unknown }).paymentRequired);
-      const resource = typeof pr.resource?.url === "string" ? pr.resource.url.slice(0, 512) : "";
-      let result: Awaited<ReturnType<typeof payFor>>;
-      try {
-        result = await payFor(
-          {
-            policyOf: (agentId) => {
-              const row = vault.store.policy(agentId);
-              return row ? (JSON.parse(row.policy) as Policy) : undefined;
-            },
-            sign: (intent) =>
-              vault.signing.sign(id, intent, actor, {
-                canSpend: p.scopes.has("SPEND") || p.scopes.has("ADMIN"),
-                ...(p.spendLimits?.length ? { spendLimits: p.spendLimits } : {}),
-              }),
+      const out = await vault.x402Payer.pay(
+        id,
+        (req.body as { paymentRequired: unknown }).paymentRequired,
+        actorOf(p),
+        {
+          canSpend: p.scopes.has("SPEND") || p.scopes.has("ADMIN"),
+          ...(p.spendLimits?.length ? { spendLimits: p.spendLimits } : {}),
+        },
+      );
+      return out.status === "pending" ? reply.status(202).send(out) : out;
+    },
+  );
+
+  app.get(
+    "/v1/agents/:id/x402/pay/:approvalId",
+    {
+      preHandler: [agentDoors.auth, requireAny("EXECUTE")],
+      schema: {
+        tags: ["x402"],
+        security: agentDoors.security,
+        summary:
+          "Collect the PAYMENT-SIGNATURE of a payment an operator approved (202 while pending)",
+        params: {
+          type: "object",
+          properties: {
+            id: agentIdParams.properties.id,
+            approvalId: { type: "string", maxLength: 64 },
           },
-          agent,
-          pr,
-        );
-      } catch (err) {
-        const code = err instanceof VaultError ? err.code : "INTERNAL";
-        vault.audit.append({
-          type: "x402.pay_refused",
-          agentId: id,
-          actor,
-          data: { resource, code, reason: (err as Error).message.slice(0, 200) },
-        });
-        throw err;
-      }
-      const a = result.accepted;
-      vault.audit.append({
-        type: result.status === "signed" ? "x402.pay_signed" : "x402.pay_pending",
-        agentId: id,
-        actor,
-        data: { resource, network: a.network, asset: a.asset, amount: a.amount, payTo: a.payTo },
-      });
-      if (result.status === "pending") {
-        return reply.status(202).send({
-          status: "pending",
-          approvalId: result.approvalId,
-          auditSeq: result.auditSeq,
-          accepted: a,
-        });
-      }
-      return {
-        paymentSignature: result.paymentSignature,
-        paymentPayload: result.paymentPayload,
-        accepted: a,
-        auditSeq: result.auditSeq,
-      };
+        },
+      },
+    },
+    async (req, reply) => {
+      const { id, approvalId } = req.params as { id: string; approvalId: string };
+      const p = assertAgentAccess(req, id);
+      const out = vault.x402Payer.collect(id, approvalId, actorOf(p));
+      return out.status === "pending" ? reply.status(202).send(out) : out;
     },
   );
 

@@ -1,0 +1,132 @@
+/**
+ * The agent as x402 payer (POST /v1/agents/:id/x402/pay and its collection route). Picks a
+ * requirement the policy allows, has the EIP-3009 authorization signed through the normal
+ * policy-gated path (src/auth/x402/payer.ts), and audits each outcome. A payment above the
+ * policy's `approvalAbove` is parked: once an operator approves the approval, `collect`
+ * turns the approved signature into the PAYMENT-SIGNATURE header value.
+ */
+import type { PaymentPayload, PaymentRequirements } from "@x402/core/types";
+import type { AuditLog } from "../audit/types.js";
+import { decodePaymentRequired } from "../auth/x402/headers.js";
+import type { ParkedPayments } from "../auth/x402/parked.js";
+import { assemblePayment, payFor } from "../auth/x402/payer.js";
+import { VaultError } from "../errors/index.js";
+import type { SpendCaps } from "../policy/narrow.js";
+import type { Policy } from "../policy/types.js";
+import type { VaultStore } from "../store/vault-store.js";
+import type { SigningService } from "./signing.js";
+
+export type PaymentView =
+  | {
+      status: "signed";
+      paymentSignature: string;
+      paymentPayload: PaymentPayload;
+      accepted: PaymentRequirements;
+      auditSeq?: number;
+    }
+  | { status: "pending"; approvalId: string; auditSeq?: number; accepted: PaymentRequirements };
+
+export interface X402PayerService {
+  pay(
+    agentId: string,
+    paymentRequired: unknown,
+    actor: string,
+    opts: { canSpend: boolean; spendLimits?: SpendCaps[] },
+  ): Promise<PaymentView>;
+  /** The PAYMENT-SIGNATURE of a parked payment, once approved (pending while it is not). */
+  collect(agentId: string, approvalId: string, actor: string, nowMs?: number): PaymentView;
+}
+
+export function createX402PayerService(deps: {
+  store: VaultStore;
+  audit: AuditLog;
+  signing: SigningService;
+  parked: ParkedPayments;
+}): X402PayerService {
+  const { store, audit, signing, parked } = deps;
+  const policyOf = (agentId: string) => {
+    const row = store.policy(agentId);
+    return row ? (JSON.parse(row.policy) as Policy) : undefined;
+  };
+  const facts = (a: PaymentRequirements) => ({
+    network: a.network,
+    asset: a.asset,
+    amount: a.amount,
+    payTo: a.payTo,
+  });
+
+  return {
+    async pay(agentId, paymentRequired, actor, opts) {
+      const agent = store.agent(agentId);
+      if (!agent) throw new VaultError("AGENT_NOT_FOUND");
+      const pr = decodePaymentRequired(paymentRequired);
+      const resource = typeof pr.resource?.url === "string" ? pr.resource.url.slice(0, 512) : "";
+      let result: Awaited<ReturnType<typeof payFor>>;
+      try {
+        const sign = (intent: Parameters<SigningService["sign"]>[1]) =>
+          signing.sign(agentId, intent, actor, opts);
+        result = await payFor({ policyOf, sign }, agent, pr);
+      } catch (err) {
+        const code = err instanceof VaultError ? err.code : "INTERNAL";
+        audit.append({
+          type: "x402.pay_refused",
+          agentId,
+          actor,
+          data: { resource, code, reason: (err as Error).message.slice(0, 200) },
+        });
+        throw err;
+      }
+      const a = result.accepted;
+      if (result.status === "pending") {
+        parked.park({
+          approvalId: result.approvalId,
+          agentId,
+          accepted: a,
+          resource: pr.resource,
+          authorization: result.authorization,
+        });
+      }
+      audit.append({
+        type: result.status === "signed" ? "x402.pay_signed" : "x402.pay_pending",
+        agentId,
+        actor,
+        data: {
+          resource,
+          ...facts(a),
+          ...(result.status === "pending" ? { approvalId: result.approvalId } : {}),
+        },
+      });
+      if (result.status === "pending") {
+        const { authorization: _parked, ...view } = result;
+        return view;
+      }
+      return result;
+    },
+
+    collect(agentId, approvalId, actor, nowMs = Date.now()) {
+      const p = parked.get(approvalId);
+      if (!p || p.agentId !== agentId) throw new VaultError("APPROVAL_NOT_FOUND");
+      const view = signing.approval(approvalId);
+      if (view.status === "pending" || view.status === "reserved" || view.status === "incomplete")
+        return { status: "pending", approvalId, accepted: p.accepted };
+      if (view.status !== "signed" || view.result?.kind !== "typed-data")
+        throw new VaultError("APPROVAL_NOT_SIGNED", undefined, { status: view.status });
+      // The facilitator would refuse it anyway; say so here rather than hand out a dud.
+      if (BigInt(p.authorization.validBefore) * 1000n <= BigInt(nowMs))
+        throw new VaultError("X402_AUTHORIZATION_EXPIRED", undefined, {
+          validBefore: p.authorization.validBefore,
+        });
+      const signed = assemblePayment(p.resource, p.accepted, {
+        authorization: p.authorization,
+        signature: view.result.signature,
+      });
+      const entry = audit.append({
+        type: "x402.pay_collected",
+        agentId,
+        actor,
+        data: { approvalId, ...facts(p.accepted) },
+      });
+      return { status: "signed", ...signed, accepted: p.accepted, auditSeq: entry.seq };
+    },
+  };
+}
