@@ -31,6 +31,8 @@ export function createAuthDoors(
     passphrase: loadOrCreatePassphrase(join(config.dataDir, "token-keys.secret")),
   });
   const tokens = createTokenService({ db, audit, keys, config: config.auth });
+  // A signing key from the start, so /.well-known/jwks.json is never empty for peers.
+  keys.active();
   const ca = config.auth.didWebCaFile ? readFileSync(config.auth.didWebCaFile, "utf8") : undefined;
   const credentials = createCredentialService({
     db,

@@ -205,6 +205,8 @@ export async function createVault(config: Config, opts: VaultOptions = {}): Prom
   const keys = createApiKeyService({ store, audit });
   const { tokens, credentials } = createAuthDoors(config, db, audit);
   const x402 = createX402(config.x402, db, audit);
+  const stranded = x402.recoverStranded();
+  if (stranded > 0) log(`x402: ${stranded} payment(s) left unsettled by a stop are now "unknown"`);
   const x402Payer = createX402PayerService({
     store,
     audit,

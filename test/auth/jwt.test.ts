@@ -255,3 +255,26 @@ test("rotation: old tokens stay valid, the old key leaves the JWKS once its toke
   };
   assert.match(row.private_pem, /ENCRYPTED PRIVATE KEY/);
 });
+
+test("bounded storage: foreign tokens older than a day are refused; expired tokens and revocations are forgotten", async () => {
+  const count = (table: string) =>
+    (db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
+  // A foreign token that claims a week of life is refused once it is a day old.
+  const long = await foreign(otherKey, {}, { exp: Math.floor(clock / 1000) + 7 * 86_400 });
+  assert.equal(await code(svc.verify(long, {})), "accepted");
+  clock += 86_400_000 + 10_000;
+  assert.equal(await code(svc.verify(long, {})), "TOKEN_EXPIRED");
+
+  const t = await issue({ ttlSeconds: 60 });
+  svc.revoke(t.jti, "test");
+  svc.revoke("ext_foreign_jti", "test"); // a jti this vault never issued
+  const before = [count("tokens"), count("token_revocations")];
+  assert.equal(svc.issuedFor(t.jti)?.agentId, "agt_a");
+  clock += 2 * 86_400_000;
+  await issue({ ttlSeconds: 60 }); // issuing prunes expired tokens
+  svc.revoke("another", "test"); // revoking prunes stale revocations
+  assert.equal(before[1], 2);
+  assert.equal(svc.issuedFor(t.jti), undefined, "the expired token's row is pruned");
+  assert.equal(count("tokens"), 1, "only the fresh token is kept");
+  assert.equal(count("token_revocations"), 1, "only the fresh revocation is kept");
+});

@@ -19,6 +19,9 @@ test("healthz, metrics and the OpenAPI document are served", async () => {
   assert.match(metrics.body, /agent_vault_audit_head_seq \d+/);
   const doc = (await tv.app.inject({ url: "/openapi.json" })).json();
   assert.equal(doc.openapi, "3.0.3");
+  // The token signing key exists from the start: peers can fetch it before any token.
+  const jwks = (await tv.app.inject({ url: "/.well-known/jwks.json" })).json();
+  assert.equal(jwks.keys.length, 1);
   for (const path of [
     "/v1/agents",
     "/v1/agents/{id}/sign/transaction",

@@ -343,6 +343,21 @@ test("gate: a settle timeout is recorded as unknown, exposed, and the payment is
   await rejectsWith(gate.authorize(offer, header), "X402_REPLAYED");
 });
 
+test("gate: a payment a stopped vault left verified becomes unknown at start, never reusable", async () => {
+  const { gate, offer, audit } = gateWith({});
+  const header = encodePaymentSignature(
+    await signPayment(Wallet.createRandom(), offer.requirements),
+  );
+  const p = await gate.authorize(offer, header); // taken; the vault "stops" before settling
+  assert.equal(gate.status(p.id).status, "verified");
+  assert.equal(gate.recoverStranded(), 1);
+  assert.equal(gate.status(p.id).status, "unknown");
+  const swept = audit.entries.find((e) => e.type === "x402.settle_unknown");
+  assert.equal(swept?.actor, "system:recovery");
+  assert.equal(gate.recoverStranded(), 0, "only once");
+  await rejectsWith(gate.authorize(offer, header), "X402_REPLAYED");
+});
+
 test("gate: a failed settlement is recorded as failed; a released payment can be used again", async () => {
   const { gate, offer } = gateWith({
     settle: async (_p, r) => ({

@@ -28,6 +28,11 @@ import { isCapability, scopeOf, scopesFromCapabilities } from "./capabilities.js
 import type { TokenKeyStore } from "./keys.js";
 
 export const MAX_TTL_SECONDS = 3600;
+/**
+ * Tokens from trusted issuers older than this are refused whatever their exp, so that a
+ * revocation of a foreign jti (whose exp this vault never saw) can be forgotten after it.
+ */
+export const EXTERNAL_MAX_AGE_SECONDS = 86_400;
 export const MAX_TOKEN_CHARS = 8192;
 const EXTERNAL_ALGS = ["EdDSA", "Ed25519", "ES256", "ES384", "RS256", "PS256"];
 
@@ -127,7 +132,8 @@ export function createTokenService(deps: {
     revoke: db.prepare(
       "INSERT OR IGNORE INTO token_revocations (jti, revoked_ms, exp_ms, actor) VALUES (?, ?, ?, ?)",
     ),
-    prune: db.prepare("DELETE FROM token_revocations WHERE exp_ms IS NOT NULL AND exp_ms < ?"),
+    prune: db.prepare("DELETE FROM token_revocations WHERE exp_ms < ?"),
+    pruneIssued: db.prepare("DELETE FROM tokens WHERE exp_ms < ?"),
   };
 
   const external = new Map<string, { trust: TrustedIssuer; getKey: JWTVerifyGetKey }>();
@@ -232,6 +238,8 @@ export function createTokenService(deps: {
         .setJti(jti)
         .sign(privateKey);
       db.transaction(() => {
+        // Expired an hour ago: no longer verifiable, nothing left to revoke.
+        q.pruneIssued.run(now() - 3_600_000);
         q.put.run({
           jti,
           agent_id: req.agentId,
@@ -284,7 +292,7 @@ export function createTokenService(deps: {
           requiredClaims: ["exp", "iat", "jti"],
           currentDate: new Date(now()),
           clockTolerance: own ? 0 : 5,
-          ...(own ? { maxTokenAge: MAX_TTL_SECONDS } : {}),
+          maxTokenAge: own ? MAX_TTL_SECONDS : EXTERNAL_MAX_AGE_SECONDS,
         }));
       } catch (err) {
         throw joseFailure(err);
@@ -310,7 +318,9 @@ export function createTokenService(deps: {
       const revoked = db
         .transaction(() => {
           q.prune.run(now());
-          const changed = q.revoke.run(jti, now(), row?.exp_ms ?? null, actor).changes === 1;
+          // A foreign jti's exp is unknown: keep its revocation as long as such a token lives.
+          const exp = row?.exp_ms ?? now() + (EXTERNAL_MAX_AGE_SECONDS + 60) * 1000;
+          const changed = q.revoke.run(jti, now(), exp, actor).changes === 1;
           if (changed) {
             audit.append({
               type: "token.revoked",

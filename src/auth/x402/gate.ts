@@ -59,6 +59,12 @@ export interface X402Gate {
   status(id: string): PaymentStatusView;
   /** Audits a refusal that happened before authorize (no payment header at all). */
   refused(route: string, code: ErrorCode, reason: string): void;
+  /**
+   * At start, before serving: payments left "verified" by a vault that stopped between
+   * taking them and settling them become "unknown" (a settle may have been under way, so
+   * they are never reusable; the payer pays again with a fresh authorization).
+   */
+  recoverStranded(): number;
 }
 
 type Obj = Record<string, unknown>;
@@ -303,6 +309,20 @@ export function createX402Gate(deps: {
         },
       });
       return result;
+    },
+
+    recoverStranded() {
+      const rows = store.verified();
+      const reason = "the vault stopped before settlement finished";
+      for (const r of rows) {
+        store.finish(r.id, "unknown", undefined, reason);
+        audit.append({
+          type: "x402.settle_unknown",
+          actor: "system:recovery",
+          data: { route: r.route, paymentId: r.id, payer: r.payer, reason },
+        });
+      }
+      return rows.length;
     },
 
     release(p, reason) {

@@ -58,6 +58,9 @@ export function createPaymentStore(db: Db, now: () => number = Date.now) {
        updated_ms = @ts WHERE id = @id AND status = 'verified'`,
     ),
     release: db.prepare("DELETE FROM x402_payments WHERE id = ? AND status = 'verified'"),
+    verified: db.prepare(
+      "SELECT * FROM x402_payments WHERE status = 'verified' ORDER BY created_ms",
+    ),
   };
   return {
     /** Insert-or-fail: true if this call took the payment, false if it was already taken. */
@@ -81,6 +84,8 @@ export function createPaymentStore(db: Db, now: () => number = Date.now) {
     },
     /** The paid route failed before settlement: the authorization was never used. */
     release: (id: string) => q.release.run(id).changes === 1,
+    /** Payments taken but neither settled nor released (in flight, or the vault stopped). */
+    verified: () => q.verified.all() as PaymentRow[],
   };
 }
 
