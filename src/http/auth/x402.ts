@@ -1,8 +1,9 @@
 /**
  * Front door: x402 payments (v2 headers PAYMENT-REQUIRED / PAYMENT-SIGNATURE /
  * PAYMENT-RESPONSE). A fastify plugin that decorates the instance with `x402`, an
- * authenticator routes compose with @fastify/auth next to `apiKey`; a route accepts it
- * by declaring `config: { x402: true }` and is priced by VAULT_X402_PRICES.
+ * authenticator routes compose with @fastify/auth next to the other doors; a route accepts it
+ * by naming it in anyOf(app, [...]) (src/http/auth/doors.ts, which sets `config: { x402: true }`)
+ * and is priced by VAULT_X402_PRICES.
  *
  *  - onRequest: a priced route called with neither a payment nor other credentials gets
  *    402 + PAYMENT-REQUIRED before its body is read or validated (what crawlers see);
