@@ -36,6 +36,11 @@ export interface AuthConfig {
   trustedVcIssuers: TrustedVcIssuer[];
   /** Extra CA (PEM file) trusted when resolving did:web over HTTPS: private PKI, tests. */
   didWebCaFile: string | undefined;
+  /**
+   * Signing and paying need a presentation beside the API key or token (all-of): the
+   * agent's DID credential as a second factor on every request that uses its key.
+   */
+  signRequiresPresentation: boolean;
 }
 
 function jsonList(env: Env, name: string): unknown[] {
@@ -94,6 +99,13 @@ export function parseTrustedVcIssuers(env: Env): TrustedVcIssuer[] {
   });
 }
 
+function flag(env: Env, name: string): boolean {
+  const raw = (env[name] ?? "").trim().toLowerCase();
+  if (raw === "" || raw === "false" || raw === "0") return false;
+  if (raw === "true" || raw === "1") return true;
+  throw new ConfigError(`${name} must be true or false`);
+}
+
 export function parseAuthConfig(env: Env): AuthConfig {
   const operatorId = env.VAULT_OPERATOR_ID || "local";
   if (!/^[A-Za-z0-9._:-]{1,64}$/.test(operatorId))
@@ -106,5 +118,6 @@ export function parseAuthConfig(env: Env): AuthConfig {
     trustedIssuers: parseTrustedIssuers(env),
     trustedVcIssuers: parseTrustedVcIssuers(env),
     didWebCaFile: env.VAULT_DID_WEB_CA_FILE || undefined,
+    signRequiresPresentation: flag(env, "VAULT_SIGN_REQUIRES_PRESENTATION"),
   };
 }

@@ -29,6 +29,7 @@ test("bad values stop start-up with a message naming the variable", () => {
     [{ VAULT_ADMIN_KEY: "short" }, /VAULT_ADMIN_KEY/],
     [{ VAULT_HOST: "bad host!" }, /VAULT_HOST/],
     [{ VAULT_PRESIG_POOL: "-1" }, /VAULT_PRESIG_POOL/],
+    [{ VAULT_SIGN_REQUIRES_PRESENTATION: "yes" }, /VAULT_SIGN_REQUIRES_PRESENTATION/],
   ];
   for (const [env, message] of cases) {
     assert.throws(

@@ -9,7 +9,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { SignIntent, TxRequest } from "../../policy/types.js";
 import type { SignOutcome } from "../../services/signing.js";
 import type { Vault } from "../../services/vault.js";
-import { anyOf } from "../auth/doors.js";
+import { anyOf, signingDoors } from "../auth/doors.js";
 import { actorOf, assertAgentAccess, requireAny } from "../auth/scopes.js";
 import { agentIdParams, pendingResponse, txSchema, typedDataSchema } from "../schemas.js";
 
@@ -32,8 +32,9 @@ function send(reply: FastifyReply, outcome: SignOutcome) {
 }
 
 export async function signRoutes(app: FastifyInstance, { vault }: { vault: Vault }) {
-  // An API key, an agent token or a presentation; a credential's limits narrow the policy.
-  const doors = anyOf(app, ["apiKey", "jwt", "vc"]);
+  // An API key, an agent token or a presentation (or, when configured, a key or token AND a
+  // presentation); a credential's limits narrow the policy.
+  const doors = signingDoors(app, vault.config.auth.signRequiresPresentation);
   const preHandler = [doors.auth, requireAny("EXECUTE")];
   const security = doors.security;
   const run = (req: FastifyRequest, intent: SignIntent) => {

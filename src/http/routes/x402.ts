@@ -7,7 +7,7 @@
 import type { FastifyInstance } from "fastify";
 import { discoveryListing } from "../../auth/x402/offers.js";
 import type { Vault } from "../../services/vault.js";
-import { anyOf } from "../auth/doors.js";
+import { signingDoors } from "../auth/doors.js";
 import { actorOf, assertAgentAccess, requireAny } from "../auth/scopes.js";
 import { agentIdParams } from "../schemas.js";
 
@@ -15,7 +15,7 @@ export async function x402Routes(
   app: FastifyInstance,
   { vault, baseUrl }: { vault: Vault; baseUrl: string },
 ) {
-  const agentDoors = anyOf(app, ["apiKey", "jwt", "vc"]);
+  const agentDoors = signingDoors(app, vault.config.auth.signRequiresPresentation);
   app.post(
     "/v1/agents/:id/x402/pay",
     {
