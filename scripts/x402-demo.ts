@@ -12,16 +12,14 @@ import { spawn } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
 import { loadConfig } from "../src/config/index.js";
 import { buildApp } from "../src/http/app.js";
 import { createVault } from "../src/services/vault.js";
 import {
   CHAIN_ID,
-  FACILITATOR_KEY,
+  localTokenPrice,
+  startFacilitatorProcess,
   startLocalChain,
-  TOKEN_NAME,
-  TOKEN_VERSION,
 } from "../test/helpers/chain.js";
 
 const ADMIN = "av_demo_admin_key_0123456789abcdefghijklmnopqrstuvwxyz";
@@ -34,17 +32,7 @@ const chain = await startLocalChain();
 console.log(`ganache ${chain.rpcUrl} (chain ${CHAIN_ID}), token ${chain.tokenAddress}`);
 
 say("facilitator process");
-const fac = spawn(process.execPath, [...CLI, "facilitator", "--rpc", chain.rpcUrl], {
-  stdio: ["ignore", "pipe", "inherit"],
-  env: { ...process.env, FACILITATOR_KEY },
-});
-const facUrl = await new Promise<string>((resolve) => {
-  createInterface({ input: fac.stdout }).on("line", (l) => {
-    console.log(l);
-    const m = /listening on (\S+)/.exec(l);
-    if (m?.[1]) resolve(m[1]);
-  });
-});
+const { child: fac, url: facUrl } = await startFacilitatorProcess(chain.rpcUrl, 0, console.log);
 
 say("vault with GET /v1/cluster priced at 0.01 USDC");
 const config = loadConfig({
@@ -52,16 +40,7 @@ const config = loadConfig({
   VAULT_ADMIN_KEY: ADMIN,
   VAULT_PRESIG_POOL: "2",
   VAULT_X402_PRICES: JSON.stringify({
-    "GET /v1/cluster": {
-      price: "0.01",
-      network: `eip155:${CHAIN_ID}`,
-      payTo: PAY_TO,
-      asset: chain.tokenAddress,
-      assetName: TOKEN_NAME,
-      assetVersion: TOKEN_VERSION,
-      decimals: 6,
-      description: "signer cluster status",
-    },
+    "GET /v1/cluster": localTokenPrice(chain.tokenAddress, PAY_TO, "0.01", "cluster status"),
   }),
   VAULT_X402_FACILITATOR_URL: facUrl,
 });

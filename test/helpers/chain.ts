@@ -2,12 +2,14 @@
  * A local EVM chain for the x402 tests: ganache in this process on 127.0.0.1, and the
  * EIP-3009 test token (test/fixtures/x402/TestUSDC.sol) compiled with solc and deployed.
  */
+import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { createInterface } from "node:readline";
 import { Contract, ContractFactory, JsonRpcProvider, Wallet } from "ethers";
 import ganache from "ganache";
 import solc from "solc";
-import { freePort } from "./process.js";
+import { CLI, freePort } from "./process.js";
 
 export const CHAIN_ID = 1337;
 export const TOKEN_NAME = "USD Coin";
@@ -110,5 +112,53 @@ export async function startLocalChain(): Promise<LocalChain> {
       provider.destroy();
       await server.close();
     },
+  };
+}
+
+/**
+ * `agent-vault facilitator` as its own OS process against `rpcUrl`, its key in the
+ * environment; resolves with the URL it prints once listening. Each output line goes to
+ * `onLine` (the demo shows them).
+ */
+export async function startFacilitatorProcess(
+  rpcUrl: string,
+  port = 0,
+  onLine: (line: string) => void = () => {},
+): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(
+    process.execPath,
+    [...CLI, "facilitator", "--rpc", rpcUrl, "--port", `${port}`],
+    {
+      stdio: ["ignore", "pipe", "inherit"],
+      env: { ...process.env, FACILITATOR_KEY },
+    },
+  );
+  const url = await new Promise<string>((resolve, reject) => {
+    createInterface({ input: child.stdout as NodeJS.ReadableStream }).on("line", (line) => {
+      onLine(line);
+      const m = /listening on (\S+)/.exec(line);
+      if (m?.[1]) resolve(m[1]);
+    });
+    child.once("exit", (code) => reject(new Error(`facilitator exited (${code})`)));
+  });
+  return { child, url };
+}
+
+/** A VAULT_X402_PRICES entry for the local test token (6 decimals, its EIP-712 domain). */
+export function localTokenPrice(
+  tokenAddress: string,
+  payTo: string,
+  price: string,
+  description: string,
+) {
+  return {
+    price,
+    network: `eip155:${CHAIN_ID}`,
+    payTo,
+    asset: tokenAddress,
+    assetName: TOKEN_NAME,
+    assetVersion: TOKEN_VERSION,
+    decimals: 6,
+    description,
   };
 }

@@ -6,8 +6,7 @@
  * requests, and malformed, forged, expired and wrong-network payments are refused.
  */
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
-import { createInterface } from "node:readline";
+import type { ChildProcess } from "node:child_process";
 import { after, before, test } from "node:test";
 import { decodePaymentRequiredHeader, decodePaymentResponseHeader } from "@x402/core/http";
 import type { PaymentPayload, PaymentRequired } from "@x402/core/types";
@@ -15,13 +14,14 @@ import { Wallet } from "ethers";
 import { encodePaymentSignature } from "../../src/auth/x402/headers.js";
 import {
   CHAIN_ID,
-  FACILITATOR_KEY,
   type LocalChain,
+  localTokenPrice,
+  startFacilitatorProcess,
   startLocalChain,
   TOKEN_NAME,
   TOKEN_VERSION,
 } from "../helpers/chain.js";
-import { CLI, freePort, killed, runCli } from "../helpers/process.js";
+import { freePort, killed, runCli } from "../helpers/process.js";
 import { startTestVault, type TestVault } from "../helpers/vault.js";
 
 const PAY_TO = "0x9999999999999999999999999999999999999999";
@@ -35,26 +35,6 @@ let agentA: { id: string; address: string };
 let keyA: Record<string, string>;
 let keyAraw: string;
 const figures: Record<string, number> = {};
-
-async function startFacilitatorProcess(
-  rpcUrl: string,
-  port: number,
-): Promise<[ChildProcess, string]> {
-  const child = spawn(
-    process.execPath,
-    [...CLI, "facilitator", "--rpc", rpcUrl, "--port", String(port)],
-    { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, FACILITATOR_KEY } },
-  );
-  const url = await new Promise<string>((resolve, reject) => {
-    const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
-    lines.on("line", (line) => {
-      const m = /listening on (\S+)/.exec(line);
-      if (m?.[1]) resolve(m[1]);
-    });
-    child.once("exit", (code) => reject(new Error(`facilitator exited (${code})`)));
-  });
-  return [child, url];
-}
 
 function policy(maxPerTx = "1") {
   return {
@@ -107,30 +87,17 @@ before(async () => {
   const started = startFacilitatorProcess(chain.rpcUrl, port);
   tv = await startTestVault({
     VAULT_X402_PRICES: JSON.stringify({
-      "GET /v1/cluster": {
-        price: "0.01",
-        network: `eip155:${CHAIN_ID}`,
-        payTo: PAY_TO,
-        asset: chain.tokenAddress,
-        assetName: TOKEN_NAME,
-        assetVersion: TOKEN_VERSION,
-        decimals: 6,
-        description: "signer cluster status",
-      },
-      "GET /v1/agents/:id/credential": {
-        price: "0.001",
-        network: `eip155:${CHAIN_ID}`,
-        payTo: PAY_TO,
-        asset: chain.tokenAddress,
-        assetName: TOKEN_NAME,
-        assetVersion: TOKEN_VERSION,
-        decimals: 6,
-        description: "an agent's provenance credential (its DID bound to its vault address)",
-      },
+      "GET /v1/cluster": localTokenPrice(chain.tokenAddress, PAY_TO, "0.01", "cluster status"),
+      "GET /v1/agents/:id/credential": localTokenPrice(
+        chain.tokenAddress,
+        PAY_TO,
+        "0.001",
+        "an agent's provenance credential (its DID bound to its vault address)",
+      ),
     }),
     VAULT_X402_FACILITATOR_URL: facilitatorUrl,
   });
-  [facilitator] = await started;
+  ({ child: facilitator } = await started);
   figures.facilitatorAndVaultStartMs = Date.now() - t;
   agentA = await tv.createAgent(policy());
   await (await chain.token.getFunction("mint")(agentA.address, 5_000_000n)).wait();
