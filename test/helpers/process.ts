@@ -18,6 +18,7 @@ export const CLI = ["--import", "tsx", "src/cli/main.ts"];
 export function runCli(
   args: string[],
   env: Record<string, string>,
+  onStderrLine: (line: string) => void = () => {},
 ): Promise<{ code: number; stdout: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [...CLI, ...args], { env: { ...process.env, ...env } });
@@ -25,6 +26,7 @@ export function runCli(
     child.stdout.on("data", (d: Buffer) => {
       stdout += d.toString();
     });
+    createInterface({ input: child.stderr }).on("line", onStderrLine);
     child.on("exit", (code) => resolve({ code: code ?? 1, stdout }));
   });
 }

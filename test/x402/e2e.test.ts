@@ -72,6 +72,12 @@ async function paidCall(signature: string) {
   });
 }
 
+/** The vault on a real socket, for the CLI (listens on first use). */
+async function listening(): Promise<string> {
+  if (!tv.app.server.listening) await tv.app.listen({ port: 0, host: "127.0.0.1" });
+  return `http://127.0.0.1:${(tv.app.server.address() as { port: number }).port}`;
+}
+
 function decode(sig: string): PaymentPayload {
   return JSON.parse(Buffer.from(sig, "base64").toString("utf8")) as PaymentPayload;
 }
@@ -455,7 +461,7 @@ test("discovery listing, OpenAPI front doors", async () => {
 });
 
 test("CLI: agent-vault x402 fetch <url> --agent <id> does the whole round trip", async () => {
-  const address = await tv.app.listen({ port: 0, host: "127.0.0.1" });
+  const address = await listening();
   const before = await chain.balanceOf(PAY_TO);
   const t = Date.now();
   const out = await runCli(["x402", "fetch", `${address}/v1/cluster`, "--agent", agentA.id], {
@@ -473,4 +479,40 @@ test("CLI: agent-vault x402 fetch <url> --agent <id> does the whole round trip",
   assert.equal(printed.settlement.success, true);
   assert.ok(printed.body.threshold);
   assert.equal(await chain.balanceOf(PAY_TO), before + PRICE);
+});
+
+test("CLI: x402 fetch waits for an operator's approval above approvalAbove, then pays", async () => {
+  const address = await listening();
+  const c = await tv.createAgent({
+    ...policy(),
+    assets: {
+      [chain.tokenAddress]: {
+        symbol: "USDC",
+        decimals: 6,
+        maxPerTx: "1",
+        maxPer24h: "10",
+        approvalAbove: "0.005",
+      },
+    },
+  });
+  await (await chain.token.getFunction("mint")(c.address, 1_000_000n)).wait();
+  const key = (await tv.issueKey(c.id, ["READ", "EXECUTE", "SPEND"])).key;
+  let approved: Promise<unknown> | undefined;
+  const out = await runCli(
+    ["x402", "fetch", `${address}/v1/cluster`, "--agent", c.id, "--wait", "60"],
+    { VAULT_URL: address, VAULT_API_KEY: key },
+    (line) => {
+      const m = /approve (req_\S+?)…/.exec(line);
+      if (m?.[1])
+        approved = tv.app.inject({
+          method: "POST",
+          url: `/v1/approvals/${m[1]}/approve`,
+          headers: tv.admin,
+        });
+    },
+  );
+  assert.ok(approved, "the CLI named the approval it waits for");
+  assert.equal(out.code, 0, out.stdout);
+  assert.equal((JSON.parse(out.stdout) as { status: number }).status, 200);
+  assert.equal(await chain.balanceOf(c.address), 1_000_000n - PRICE);
 });
