@@ -285,7 +285,13 @@ function decodeTransaction(raw: unknown): DecodedRequest {
   if (tx.value > 0n) {
     spends.push({ chainId: tx.chainId, asset: NATIVE_ASSET, amount: tx.value, recipient: tx.to });
   }
-  const decoded: DecodedRequest = { kind: "transaction", digest, chainId: tx.chainId, spends };
+  const decoded: DecodedRequest = {
+    kind: "transaction",
+    digest,
+    chainId: tx.chainId,
+    spends,
+    maxFee: tx.gasLimit * tx.maxFeePerGas,
+  };
   if (tx.data === "0x") return decoded;
   const tokenSpend = erc20Spend(tx);
   if (tokenSpend === undefined) decoded.contractCall = tx.to;

@@ -8,7 +8,7 @@
  */
 
 import { formatUnits, parseUnits } from "ethers";
-import { NATIVE_ASSET, resolveAsset } from "./assets.js";
+import { NATIVE_ASSET, NATIVE_DECIMALS, resolveAsset } from "./assets.js";
 import type {
   AssetKey,
   Decision,
@@ -175,6 +175,22 @@ function checkSpends(policy: Policy, spends: Spend[], usage: Usage): Denial | un
   return undefined;
 }
 
+/** The worst-case fee of a transaction; a cap that cannot be parsed denies. */
+function checkFee(policy: Policy, req: DecodedRequest): Denial | undefined {
+  if (policy.maxFeePerTx === undefined || req.maxFee === undefined) return undefined;
+  let cap: bigint;
+  try {
+    cap = parseUnits(policy.maxFeePerTx, NATIVE_DECIMALS);
+  } catch {
+    return deny("maxFeePerTx", "the policy's maxFeePerTx cannot be read");
+  }
+  if (req.maxFee <= cap) return undefined;
+  return deny(
+    "maxFeePerTx",
+    `fee up to ${human(req.maxFee, NATIVE_DECIMALS)} (gasLimit × maxFeePerGas) exceeds maxFeePerTx ${human(cap, NATIVE_DECIMALS)}`,
+  );
+}
+
 function checkRate(policy: Policy, usage: Usage): Denial | undefined {
   const limit = policy.rateLimitPerMinute;
   if (limit === undefined || usage.requestsLastMinute < limit) return undefined;
@@ -207,6 +223,7 @@ export function evaluatePolicy(
     checkKind(policy, req) ??
     checkContract(policy, req) ??
     checkSpends(policy, req.spends, usage) ??
+    checkFee(policy, req) ??
     checkRate(policy, usage);
   if (denial) return denial;
   return { allow: true, needsApproval: needsApproval(policy, req.spends), spends: req.spends };

@@ -29,6 +29,11 @@ export interface Policy {
   /** EIP-712 primary types the agent may sign. */
   allowTypedData?: string[];
   rateLimitPerMinute?: number;
+  /**
+   * Most a transaction may pay in fees, gasLimit × maxFeePerGas, in the chain's native units
+   * ("0.002"). Absent: fees are not capped (only the transferred value is).
+   */
+  maxFeePerTx?: string;
   /** ISO-8601 instant after which nothing is signed. */
   validUntil?: string;
 }
@@ -84,6 +89,8 @@ export interface DecodedRequest {
   contractCall?: string;
   /** EIP-712 primary type, for typed data. */
   primaryType?: string;
+  /** Transactions: the most they can pay in fees (gasLimit × maxFeePerGas), in wei. */
+  maxFee?: bigint;
 }
 
 /** What the agent has already used, as seen by whoever evaluates. */
@@ -105,6 +112,7 @@ export type PolicyRule =
   | "maxPer24h"
   | "recipients"
   | "contracts"
+  | "maxFeePerTx"
   | "rateLimitPerMinute";
 
 export type Decision =

@@ -32,6 +32,7 @@ const POLICY_FIELDS = [
   "allowMessageSigning",
   "allowTypedData",
   "rateLimitPerMinute",
+  "maxFeePerTx",
   "validUntil",
 ];
 const ASSET_FIELDS = ["symbol", "decimals", "maxPerTx", "maxPer24h", "approvalAbove"];
@@ -206,6 +207,10 @@ function validateOptionals(obj: Obj, policy: Policy): void {
     if (!Number.isSafeInteger(limit) || (limit as number) <= 0)
       fail("rateLimitPerMinute", "must be a positive integer");
     policy.rateLimitPerMinute = limit as number;
+  }
+  if (obj.maxFeePerTx !== undefined) {
+    parseAmount(obj.maxFeePerTx, NATIVE_DECIMALS, "maxFeePerTx");
+    policy.maxFeePerTx = obj.maxFeePerTx as string;
   }
   if (obj.validUntil !== undefined) {
     if (!isIsoInstant(obj.validUntil)) {

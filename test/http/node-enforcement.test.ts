@@ -56,3 +56,29 @@ test("the nodes enforce the policy they hold, whatever the vault believes, and a
     .get() as { n: number };
   assert.equal(row.n, 0);
 });
+
+test("the nodes cap fees too: a transaction whose gasLimit × maxFeePerGas exceeds maxFeePerTx is refused", async () => {
+  const capped = { ...BASIC_POLICY, maxFeePerTx: "0.0001" };
+  const action = { op: "policy.set" as const, agentId: agent.id, version: 3, policy: capped };
+  await tv.vault.cluster.broadcast("policy.set", () => ({
+    ...action,
+    authorization: authorize(ADMIN_KEY, action),
+  }));
+  const burn = await tv.app.inject({
+    method: "POST",
+    url: `/v1/agents/${agent.id}/sign/transaction`,
+    headers: tv.admin,
+    // 21000 gas × 10 gwei = 0.00021 ETH of fees for a 0.001 ETH transfer.
+    payload: { tx: ethTx({ nonce: 3, maxFeePerGas: "10000000000" }) },
+  });
+  assert.equal(burn.statusCode, 403, burn.body);
+  assert.equal(burn.json().error.rule, "maxFeePerTx");
+  assert.match(burn.json().error.enforcedBy, /^node-\d$/);
+  const cheap = await tv.app.inject({
+    method: "POST",
+    url: `/v1/agents/${agent.id}/sign/transaction`,
+    headers: tv.admin,
+    payload: { tx: ethTx({ nonce: 4 }) }, // 21000 × 1 gwei = 0.000021 ETH
+  });
+  assert.equal(cheap.statusCode, 200, cheap.body);
+});

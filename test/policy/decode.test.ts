@@ -422,6 +422,8 @@ describe("a transaction decodes to the hash Wallet.signTransaction signs and to 
         kind: "transaction",
         digest: decoded.digest,
         chainId: 8453,
+        // The worst-case fee: gasLimit × maxFeePerGas.
+        maxFee: BigInt(tx.gasLimit) * BigInt(tx.maxFeePerGas),
         ...expected,
       });
     });

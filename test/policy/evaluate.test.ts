@@ -372,6 +372,42 @@ const rows: Array<[Row, Expect]> = [
     { allow: true, needsApproval: false },
   ],
 
+  // maxFeePerTx: gasLimit × maxFeePerGas, the most a transaction can burn in fees
+  [
+    {
+      name: "maxFeePerTx: a fee exactly at the cap is allowed",
+      policy: policyWith({ maxFeePerTx: "0.002" }),
+      req: txReq([], { maxFee: ETH_WEI("0.002") }),
+    },
+    { allow: true, needsApproval: false },
+  ],
+  [
+    {
+      name: "maxFeePerTx: one wei above the cap is denied",
+      policy: policyWith({ maxFeePerTx: "0.002" }),
+      req: txReq([], { maxFee: ETH_WEI("0.002") + 1n }),
+    },
+    {
+      rule: "maxFeePerTx",
+      message: "fee up to 0.002000000000000001 (gasLimit × maxFeePerGas) exceeds maxFeePerTx 0.002",
+    },
+  ],
+  [
+    {
+      name: "maxFeePerTx: absent leaves fees uncapped",
+      req: txReq([], { maxFee: ETH_WEI("5") }),
+    },
+    { allow: true, needsApproval: false },
+  ],
+  [
+    {
+      name: "maxFeePerTx: messages and typed data pay no fee",
+      policy: policyWith({ maxFeePerTx: "0" }),
+      req: message,
+    },
+    { allow: true, needsApproval: false },
+  ],
+
   // check order: the first failing rule is reported
   [
     {
@@ -543,4 +579,26 @@ test("a decoded approve to an unlisted spender is denied by recipients", () => {
     },
   });
   assert.equal((evaluatePolicy(P, req, noUsage, NOW) as { rule?: string }).rule, "recipients");
+});
+
+test("a decoded transaction's fee is gasLimit × maxFeePerGas, and maxFeePerTx caps it", () => {
+  const tx = (maxFeePerGas: string) =>
+    decodeIntent({
+      kind: "transaction",
+      tx: {
+        chainId: 84532,
+        to: ALICE,
+        value: "1000",
+        nonce: 0,
+        gasLimit: 21000,
+        maxFeePerGas,
+        maxPriorityFeePerGas: "1",
+      },
+    });
+  assert.equal(tx("100000000000").maxFee, 21000n * 100_000_000_000n); // 0.0021 ETH
+  const capped = policyWith({ maxFeePerTx: "0.002" });
+  assert.equal(evaluatePolicy(capped, tx("95000000000"), noUsage, NOW).allow, true); // 0.001995
+  const over = evaluatePolicy(capped, tx("100000000000"), noUsage, NOW);
+  assert.equal(over.allow, false);
+  assert.equal(!over.allow && over.rule, "maxFeePerTx");
 });

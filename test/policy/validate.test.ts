@@ -120,6 +120,8 @@ const rejected: Array<[string, Mutation, string]> = [
   ["allowTypedData as a string", setTop("allowTypedData", "Permit"), "allowTypedData"],
   ["an empty typed-data name", setTop("allowTypedData", [""]), "allowTypedData[0]"],
   ["a numeric typed-data name", setTop("allowTypedData", ["Permit", 1]), "allowTypedData[1]"],
+  ["a fee cap as a number", setTop("maxFeePerTx", 0.01), "maxFeePerTx"],
+  ["a fee cap finer than wei", setTop("maxFeePerTx", "0.0000000000000000001"), "maxFeePerTx"],
   ["a zero rate limit", setTop("rateLimitPerMinute", 0), "rateLimitPerMinute"],
   ["a negative rate limit", setTop("rateLimitPerMinute", -5), "rateLimitPerMinute"],
   ["a fractional rate limit", setTop("rateLimitPerMinute", 1.5), "rateLimitPerMinute"],
