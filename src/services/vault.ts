@@ -202,8 +202,13 @@ export async function createVault(config: Config, opts: VaultOptions = {}): Prom
   agents = createAgentService({ store, audit, cluster, onProgress: log });
   signing = createSigningService({ store, audit, cluster });
   checkpoints = createCheckpointService({ store, audit, cluster });
-  const keys = createApiKeyService({ store, audit });
   const { tokens, credentials } = createAuthDoors(config, db, audit);
+  // Nothing outlives the key behind it: revoking a key revokes the tokens issued with it.
+  const keys = createApiKeyService({
+    store,
+    audit,
+    onRevoked: (keyIds, actor) => void tokens.revokeIssuedWith(keyIds, actor),
+  });
   const x402 = createX402(config.x402, db, audit);
   const stranded = x402.recoverStranded();
   if (stranded > 0) log(`x402: ${stranded} payment(s) left unsettled by a stop are now "unknown"`);

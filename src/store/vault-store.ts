@@ -4,7 +4,7 @@
  * budget ledger, per-agent sequence numbers, approvals and results) and the pinned
  * signer-node identities.
  */
-import type { Db } from "./db.js";
+import { addColumnIfMissing, type Db } from "./db.js";
 
 export interface AgentRow {
   id: string;
@@ -29,6 +29,8 @@ export interface ApiKeyRow {
   hash: string;
   created_at: string;
   revoked_at: string | null;
+  /** The key that issued this one (null: the admin key); revoking it revokes this too. */
+  parent_id: string | null;
 }
 
 export type SignStatus =
@@ -65,7 +67,7 @@ export function migrateVaultStore(db: Db): void {
       authorization TEXT NOT NULL, created_at TEXT NOT NULL, PRIMARY KEY (agent_id, version));
     CREATE TABLE IF NOT EXISTS api_keys (
       id TEXT PRIMARY KEY, agent_id TEXT REFERENCES agents(id), scopes TEXT NOT NULL,
-      hash TEXT NOT NULL UNIQUE, created_at TEXT NOT NULL, revoked_at TEXT);
+      hash TEXT NOT NULL UNIQUE, created_at TEXT NOT NULL, revoked_at TEXT, parent_id TEXT);
     CREATE TABLE IF NOT EXISTS sign_requests (
       id TEXT PRIMARY KEY, agent_id TEXT NOT NULL REFERENCES agents(id), seq INTEGER,
       kind TEXT NOT NULL, intent TEXT NOT NULL, digest TEXT NOT NULL, spends TEXT NOT NULL,
@@ -76,6 +78,8 @@ export function migrateVaultStore(db: Db): void {
     CREATE TABLE IF NOT EXISTS cluster_nodes (
       idx INTEGER PRIMARY KEY, url TEXT NOT NULL, signing_key TEXT NOT NULL, agreement_key TEXT NOT NULL);
   `);
+  // Databases from before key lineage was recorded.
+  addColumnIfMissing(db, "api_keys", "parent_id", "TEXT");
 }
 
 export function createVaultStore(db: Db) {
@@ -97,7 +101,12 @@ export function createVaultStore(db: Db) {
       "SELECT * FROM policies WHERE agent_id = ? ORDER BY version DESC LIMIT 1",
     ),
     putKey: db.prepare(
-      "INSERT INTO api_keys (id, agent_id, scopes, hash, created_at) VALUES (?, ?, ?, ?, ?)",
+      "INSERT INTO api_keys (id, agent_id, scopes, hash, created_at, parent_id) VALUES (?, ?, ?, ?, ?, ?)",
+    ),
+    // The key and every key issued under it, at any depth, that is not revoked yet.
+    liveDescendants: db.prepare(
+      `WITH RECURSIVE tree(id) AS (SELECT ? UNION SELECT k.id FROM api_keys k JOIN tree ON k.parent_id = tree.id)
+       SELECT api_keys.id, api_keys.agent_id FROM api_keys JOIN tree USING (id) WHERE revoked_at IS NULL`,
     ),
     keyByHash: db.prepare("SELECT * FROM api_keys WHERE hash = ?"),
     getKey: db.prepare("SELECT * FROM api_keys WHERE id = ?"),
@@ -152,7 +161,9 @@ export function createVaultStore(db: Db) {
       void q.putPolicy.run(agentId, version, policy, authorization, now()),
     policy: (agentId: string) => q.latestPolicy.get(agentId) as PolicyRow | undefined,
     putKey: (k: Omit<ApiKeyRow, "created_at" | "revoked_at">) =>
-      void q.putKey.run(k.id, k.agent_id, k.scopes, k.hash, now()),
+      void q.putKey.run(k.id, k.agent_id, k.scopes, k.hash, now(), k.parent_id),
+    liveDescendants: (id: string) =>
+      q.liveDescendants.all(id) as Array<{ id: string; agent_id: string | null }>,
     keyByHash: (hash: string) => q.keyByHash.get(hash) as ApiKeyRow | undefined,
     key: (id: string) => q.getKey.get(id) as ApiKeyRow | undefined,
     revokeKey: (id: string) => q.revokeKey.run(now(), id).changes === 1,

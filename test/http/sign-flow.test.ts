@@ -251,6 +251,74 @@ describe("scoped API keys", () => {
     assert.equal(after.json().error.code, "INVALID_CREDENTIALS");
   });
 
+  test("revoking a key revokes the keys and tokens issued with it, at any depth", async () => {
+    const post = (url: string, headers: Record<string, string>, payload: unknown) =>
+      tv.app.inject({ method: "POST", url, headers, payload: payload as object });
+    const parent = await tv.issueKey(agent.id, ["READ", "WRITE", "EXECUTE"]);
+    const childRes = await post(`/v1/agents/${agent.id}/keys`, parent.auth, {
+      scopes: ["READ", "WRITE"],
+    });
+    assert.equal(childRes.statusCode, 201, childRes.body);
+    const child = childRes.json() as { keyId: string; key: string };
+    const grandchild = (
+      await post(
+        `/v1/agents/${agent.id}/keys`,
+        { authorization: `Bearer ${child.key}` },
+        {
+          scopes: ["READ"],
+        },
+      )
+    ).json() as { keyId: string; key: string };
+    const token = (
+      await post(
+        "/v1/tokens",
+        { authorization: `Bearer ${child.key}` },
+        {
+          agentId: agent.id,
+          capabilities: ["read"],
+        },
+      )
+    ).json() as { token: string };
+    const read = (secret: string) =>
+      tv.app.inject({
+        method: "GET",
+        url: `/v1/agents/${agent.id}`,
+        headers: { authorization: `Bearer ${secret}` },
+      });
+    for (const secret of [child.key, grandchild.key, token.token])
+      assert.equal((await read(secret)).statusCode, 200);
+
+    const del = await tv.app.inject({
+      method: "DELETE",
+      url: `/v1/keys/${parent.keyId}`,
+      headers: tv.admin,
+    });
+    assert.deepEqual(del.json().alsoRevoked.sort(), [child.keyId, grandchild.keyId].sort());
+    assert.equal((await read(parent.key)).statusCode, 401);
+    assert.equal((await read(child.key)).json().error.code, "INVALID_CREDENTIALS");
+    assert.equal((await read(grandchild.key)).json().error.code, "INVALID_CREDENTIALS");
+    assert.equal((await read(token.token)).json().error.code, "TOKEN_REVOKED");
+  });
+
+  test("below ADMIN, a WRITE key only mints keys within its own scopes (operator keys too)", async () => {
+    const writer = (
+      await tv.app.inject({
+        method: "POST",
+        url: "/v1/keys",
+        headers: tv.admin,
+        payload: { scopes: ["WRITE"] },
+      })
+    ).json() as { key: string };
+    const res = await tv.app.inject({
+      method: "POST",
+      url: `/v1/agents/${agent.id}/keys`,
+      headers: { authorization: `Bearer ${writer.key}` },
+      payload: { scopes: ["EXECUTE", "SPEND"] },
+    });
+    assert.equal(res.statusCode, 403, res.body);
+    assert.equal(res.json().error.code, "FORBIDDEN_SCOPE");
+  });
+
   test("missing or unknown bearer credentials get 401 with distinct codes", async () => {
     const none = await tv.app.inject({ method: "GET", url: "/v1/agents" });
     assert.equal(none.json().error.code, "UNAUTHENTICATED");

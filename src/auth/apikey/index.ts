@@ -32,8 +32,15 @@ export interface Principal {
 }
 
 export interface ApiKeyService {
-  issue(agentId: string | null, scopes: Scope[], actor: string): { keyId: string; key: string };
-  revoke(keyId: string, actor: string): void;
+  /** `parentKeyId`: the key that asks (null for the admin key); revoking it revokes this. */
+  issue(
+    agentId: string | null,
+    scopes: Scope[],
+    actor: string,
+    parentKeyId?: string | null,
+  ): { keyId: string; key: string };
+  /** Revokes the key and every key issued under it; returns their ids. */
+  revoke(keyId: string, actor: string): string[];
   /** The principal a bearer secret stands for, or undefined. */
   authenticate(secret: string): Principal | undefined;
   get(keyId: string): { keyId: string; agentId: string | null; scopes: Scope[]; revoked: boolean };
@@ -56,7 +63,12 @@ export function parseScopes(input: unknown): Scope[] {
   return scopes as Scope[];
 }
 
-export function createApiKeyService(deps: { store: VaultStore; audit: AuditLog }): ApiKeyService {
+export function createApiKeyService(deps: {
+  store: VaultStore;
+  audit: AuditLog;
+  /** Called inside the revoking transaction with every key id revoked (tokens follow). */
+  onRevoked?: (keyIds: string[], actor: string) => void;
+}): ApiKeyService {
   const { store, audit } = deps;
   const adminPrincipal: Principal = {
     kind: "operator",
@@ -65,7 +77,7 @@ export function createApiKeyService(deps: { store: VaultStore; audit: AuditLog }
     scopes: new Set(SCOPES),
   };
   return {
-    issue(agentId, scopes, actor) {
+    issue(agentId, scopes, actor, parentKeyId = null) {
       if (agentId !== null && scopes.includes("ADMIN")) {
         throw new VaultError("VALIDATION_FAILED", "agent keys cannot carry ADMIN", {
           field: "scopes",
@@ -79,17 +91,34 @@ export function createApiKeyService(deps: { store: VaultStore; audit: AuditLog }
           agent_id: agentId,
           scopes: scopes.join(","),
           hash: hashSecret(key),
+          parent_id: parentKeyId === "admin" ? null : parentKeyId,
         });
-        audit.append({ type: "key.issued", agentId, actor, data: { keyId, scopes } });
+        audit.append({
+          type: "key.issued",
+          agentId,
+          actor,
+          data: { keyId, scopes, ...(parentKeyId ? { parentKeyId } : {}) },
+        });
       })();
       return { keyId, key };
     },
     revoke(keyId, actor) {
       const row = store.key(keyId);
       if (!row) throw new VaultError("KEY_NOT_FOUND");
-      store.db.transaction(() => {
-        store.revokeKey(keyId);
-        audit.append({ type: "key.revoked", agentId: row.agent_id, actor, data: { keyId } });
+      return store.db.transaction(() => {
+        const tree = store.liveDescendants(keyId);
+        for (const k of tree) {
+          store.revokeKey(k.id);
+          audit.append({
+            type: "key.revoked",
+            agentId: k.agent_id,
+            actor,
+            data: { keyId: k.id, ...(k.id === keyId ? {} : { because: keyId }) },
+          });
+        }
+        const ids = tree.map((k) => k.id);
+        deps.onRevoked?.(ids, actor);
+        return ids;
       })();
     },
     authenticate(secret) {

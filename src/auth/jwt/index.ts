@@ -22,7 +22,7 @@ import {
 import type { AuditLog } from "../../audit/types.js";
 import type { AuthConfig, TrustedIssuer } from "../../config/auth.js";
 import { type ErrorCode, VaultError } from "../../errors/index.js";
-import type { Db } from "../../store/db.js";
+import { addColumnIfMissing, type Db } from "../../store/db.js";
 import type { Principal, Scope } from "../apikey/index.js";
 import { isCapability, scopeOf, scopesFromCapabilities } from "./capabilities.js";
 import type { TokenKeyStore } from "./keys.js";
@@ -65,6 +65,8 @@ export interface TokenService {
   /** The agent an issued token belongs to, or undefined for a jti this vault never issued. */
   issuedFor(jti: string): { agentId: string } | undefined;
   revoke(jti: string, actor: string): { jti: string; revoked: boolean };
+  /** Revokes every unexpired token issued against these API keys (they were revoked). */
+  revokeIssuedWith(keyIds: string[], actor: string): string[];
   isRevoked(jti: string): boolean;
   rotate(actor: string): { kid: string; retired: string | undefined };
   jwks(): ReturnType<TokenKeyStore["jwks"]>;
@@ -122,10 +124,15 @@ export function createTokenService(deps: {
     CREATE TABLE IF NOT EXISTS token_revocations (
       jti TEXT PRIMARY KEY, revoked_ms INTEGER NOT NULL, exp_ms INTEGER, actor TEXT NOT NULL);
   `);
+  // The API key a token was issued against: revoking the key revokes its live tokens.
+  addColumnIfMissing(db, "tokens", "key_id", "TEXT");
   const q = {
     put: db.prepare(
-      `INSERT INTO tokens (jti, agent_id, kid, capabilities, task, audience, issued_ms, exp_ms, actor)
-       VALUES (@jti, @agent_id, @kid, @capabilities, @task, @audience, @issued_ms, @exp_ms, @actor)`,
+      `INSERT INTO tokens (jti, agent_id, kid, capabilities, task, audience, issued_ms, exp_ms, actor, key_id)
+       VALUES (@jti, @agent_id, @kid, @capabilities, @task, @audience, @issued_ms, @exp_ms, @actor, @key_id)`,
+    ),
+    liveByKey: db.prepare(
+      "SELECT jti, agent_id, exp_ms FROM tokens WHERE key_id = ? AND exp_ms > ?",
     ),
     get: db.prepare("SELECT agent_id, exp_ms FROM tokens WHERE jti = ?"),
     revoked: db.prepare("SELECT 1 FROM token_revocations WHERE jti = ?").pluck(),
@@ -250,6 +257,7 @@ export function createTokenService(deps: {
           issued_ms: iat * 1000,
           exp_ms: exp * 1000,
           actor,
+          key_id: by.keyId,
         });
         keys.noteIssued(kid, exp * 1000);
         audit.append({
@@ -333,6 +341,30 @@ export function createTokenService(deps: {
         })
         .immediate();
       return { jti, revoked: revoked || isRevoked(jti) };
+    },
+
+    revokeIssuedWith(keyIds, actor) {
+      return db.transaction(() => {
+        const jtis: string[] = [];
+        for (const keyId of keyIds) {
+          const live = q.liveByKey.all(keyId, now()) as Array<{
+            jti: string;
+            agent_id: string;
+            exp_ms: number;
+          }>;
+          for (const t of live) {
+            if (q.revoke.run(t.jti, now(), t.exp_ms, actor).changes !== 1) continue;
+            audit.append({
+              type: "token.revoked",
+              agentId: t.agent_id,
+              actor,
+              data: { jti: t.jti, issuedHere: true, because: keyId },
+            });
+            jtis.push(t.jti);
+          }
+        }
+        return jtis;
+      })();
     },
 
     isRevoked,

@@ -146,14 +146,15 @@ export async function agentRoutes(app: FastifyInstance, { vault }: { vault: Vaul
       const p = assertAgentAccess(req, id);
       vault.agents.get(id);
       const scopes = parseScopes((req.body as { scopes: unknown }).scopes);
-      // An agent key with WRITE may mint narrower keys for its own agent, never wider ones.
-      if (p.kind === "agent" && scopes.some((s) => !p.scopes.has(s))) {
+      // Below ADMIN a key with WRITE mints narrower keys, never wider ones (an agent key only
+      // for its own agent); revoking it later revokes what it minted.
+      if (!p.scopes.has("ADMIN") && scopes.some((s) => !p.scopes.has(s))) {
         throw new VaultError(
           "FORBIDDEN_SCOPE",
           "a key can only issue keys with a subset of its own scopes",
         );
       }
-      return reply.status(201).send(vault.keys.issue(id, scopes, actorOf(p)));
+      return reply.status(201).send(vault.keys.issue(id, scopes, actorOf(p), p.keyId));
     },
   );
 
@@ -168,7 +169,8 @@ export async function agentRoutes(app: FastifyInstance, { vault }: { vault: Vaul
     },
     async (req, reply) => {
       const scopes = parseScopes((req.body as { scopes: unknown }).scopes);
-      return reply.status(201).send(vault.keys.issue(null, scopes, actorOf(principalOf(req))));
+      const p = principalOf(req);
+      return reply.status(201).send(vault.keys.issue(null, scopes, actorOf(p), p.keyId));
     },
   );
 
@@ -188,8 +190,8 @@ export async function agentRoutes(app: FastifyInstance, { vault }: { vault: Vaul
       if (!p.scopes.has("ADMIN") && (p.kind !== "agent" || key.agentId !== p.agentId)) {
         throw new VaultError("FORBIDDEN_AGENT");
       }
-      vault.keys.revoke(keyId, actorOf(p));
-      return { keyId, revoked: true };
+      const revoked = vault.keys.revoke(keyId, actorOf(p));
+      return { keyId, revoked: true, alsoRevoked: revoked.filter((k) => k !== keyId) };
     },
   );
 }
