@@ -290,9 +290,13 @@ test("gate: wrong network, wrong amount, bad signature, expired → specific cod
   junk.payload.authorization = { from: 1 };
   await rejectsWith(gate.authorize(offer, enc(junk)), "X402_MALFORMED");
   await rejectsWith(gate.authorize(offer, "%%%"), "X402_MALFORMED");
+  const badChecksum = structuredClone(good);
+  (badChecksum.payload.authorization as { from: string }).from =
+    "0xAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAaa";
+  await rejectsWith(gate.authorize(offer, enc(badChecksum)), "X402_MALFORMED");
   assert.equal(calls.verify, 0, "local checks refuse before the facilitator is asked");
   const refused = audit.entries.filter((e) => e.type === "x402.refused");
-  assert.equal(refused.length, 7);
+  assert.equal(refused.length, 8);
   assert.ok(refused.every((e) => typeof (e.data as { code: string }).code === "string"));
 });
 

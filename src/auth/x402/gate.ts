@@ -20,7 +20,7 @@ import {
   VerifyError,
 } from "@x402/core/types";
 import { authorizationTypes } from "@x402/evm";
-import { getAddress, verifyTypedData } from "ethers";
+import { getAddress, isAddress, verifyTypedData } from "ethers";
 import type { AuditLog } from "../../audit/types.js";
 import type { X402Config } from "../../config/x402.js";
 import { type ErrorCode, VaultError } from "../../errors/index.js";
@@ -94,6 +94,8 @@ function eip3009(payload: Obj): Eip3009Payload {
   for (const f of ["from", "to"]) {
     if (typeof a[f] !== "string" || !/^0x[0-9a-fA-F]{40}$/.test(a[f] as string))
       throw bad(`authorization.${f}`);
+    // Mixed case must be a valid EIP-55 checksum (getAddress would throw on it later).
+    if (!isAddress(a[f] as string)) throw bad(`authorization.${f}`);
   }
   for (const f of ["value", "validAfter", "validBefore"]) {
     if (typeof a[f] !== "string" || !UINT.test(a[f] as string)) throw bad(`authorization.${f}`);
