@@ -77,7 +77,9 @@ export function selfSignedCert(): { key: string; cert: string } {
 /** An HTTPS server on loopback serving did:web documents; `add()` makes a did:web DID. */
 export async function didWebHost(tls: { key: string; cert: string }) {
   const docs = new Map<string, unknown>();
+  const fetched: string[] = [];
   const server: Server = createServer(tls, (req, res) => {
+    fetched.push(req.url ?? "");
     const doc = docs.get(req.url ?? "");
     res.statusCode = doc ? 200 : 404;
     res.setHeader("content-type", "application/json");
@@ -87,6 +89,8 @@ export async function didWebHost(tls: { key: string; cert: string }) {
   const port = (server.address() as AddressInfo).port;
   return {
     port,
+    /** Paths requested so far, in order. */
+    fetched,
     add(name: string): TestDid {
       const k = ed25519();
       const did = `did:web:127.0.0.1%3A${port}:${name}`;

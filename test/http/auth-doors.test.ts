@@ -271,6 +271,23 @@ test("JWT door: each bad token is 401 with its own code, and the server keeps se
     assert.equal(res.json().error.code, code);
   }
   assert.equal((await tv.app.inject({ method: "GET", url: "/healthz" })).statusCode, 200);
+
+  // A did:web holder is fetched only once a trusted issuer has vouched for that DID.
+  const unvouched = web.add("unvouched");
+  const challenge = async () =>
+    (await tv.app.inject({ method: "GET", url: "/v1/auth/challenge" })).json().challenge;
+  const someoneElses = await agentAuthorization(vcIssuer, didKey().did, {
+    agentId: agent.id,
+    operator: "local",
+    capabilities: ["read"],
+  });
+  for (const creds of [[], [someoneElses]]) {
+    const res = await signMessage({
+      "x-agent-presentation": await presentation(unvouched, creds, await challenge(), AUD),
+    });
+    assert.equal(res.json().error.code, "CREDENTIAL_INVALID", res.body);
+  }
+  assert.ok(!web.fetched.some((p) => p.startsWith("/unvouched/")), "nothing fetched");
 });
 
 test("VC door: did:key, did:pkh and did:web agents sign; the spend limit narrows the policy", async () => {

@@ -229,24 +229,37 @@ export function createCredentialService(deps: {
       const challenge = checkChallenge(payload.nonce);
       if (!asArray(payload.aud as string | string[] | undefined).includes(config.tokenAudience))
         refuse("AUDIENCE_MISMATCH");
-      for (const vc of asArray(
+      const vcs = asArray(
         (payload.vp as { verifiableCredential?: unknown }).verifiableCredential as unknown[],
-      ).slice(0, 4)) {
+      );
+      if (vcs.length === 0) refuse("CREDENTIAL_INVALID", "the presentation holds no credential");
+      if (vcs.length > 4)
+        refuse("CREDENTIAL_INVALID", "the presentation holds too many credentials");
+      for (const vc of vcs) {
         let iss: unknown;
         try {
           iss = typeof vc === "string" ? decodeJWT(vc).payload.iss : undefined;
         } catch {
           refuse("CREDENTIAL_MALFORMED", "a credential is not a well-formed JWT");
         }
-        if (typeof iss === "string" && !trusted.has(iss))
+        if (typeof iss !== "string") refuse("CREDENTIAL_INVALID", "credentials must be JWT VCs");
+        if (!trusted.has(iss))
           refuse("ISSUER_UNKNOWN", "the credential's issuer DID is not trusted");
       }
-      // Used up before the signature is checked: each challenge buys one verification, so
+      const holder = payload.iss;
+      if (typeof holder !== "string" || !holder.startsWith("did:") || holder.length > 512)
+        refuse("CREDENTIAL_MALFORMED", "the presentation names no holder DID");
+      // Used up before any signature is checked: each challenge buys one verification, so
       // forged presentations cannot make the vault verify signatures for free.
       if (q.use.run(now(), challenge, now()).changes !== 1) {
         checkChallenge(challenge); // names why: replayed (a concurrent use) or expired
         refuse("CHALLENGE_REPLAYED");
       }
+      // The credentials first (their issuers are trusted DIDs), and each must name the holder
+      // as its subject: the holder's DID is resolved (did:web: fetched) only once a trusted
+      // issuer has vouched for it, never for an arbitrary DID a caller names.
+      const auths: Array<Awaited<ReturnType<typeof checkAuthorization>>> = [];
+      for (const vc of vcs) auths.push(await checkAuthorization(vc, holder));
       let verified: Awaited<ReturnType<typeof verifyPresentation>>;
       try {
         verified = await verifyPresentation(presentation, resolver, {
@@ -257,15 +270,8 @@ export function createCredentialService(deps: {
       } catch (err) {
         throw didJwtFailure(err);
       }
-      const holder = verified.issuer;
-      const vcs = asArray(
-        (payload.vp as { verifiableCredential?: unknown }).verifiableCredential as unknown[],
-      );
-      if (vcs.length === 0) refuse("CREDENTIAL_INVALID", "the presentation holds no credential");
-      if (vcs.length > 4)
-        refuse("CREDENTIAL_INVALID", "the presentation holds too many credentials");
-      const auths: Array<Awaited<ReturnType<typeof checkAuthorization>>> = [];
-      for (const vc of vcs) auths.push(await checkAuthorization(vc, holder));
+      if (verified.issuer !== holder)
+        refuse("CREDENTIAL_INVALID", "the presentation's signer is not its holder");
       const first = auths[0] as (typeof auths)[number];
       if (auths.some((a) => a.agentId !== first.agentId))
         refuse("CREDENTIAL_INVALID", "the credentials name different agents");
