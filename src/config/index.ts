@@ -88,6 +88,9 @@ function host(raw: string): string {
 function adminKey(raw: string | undefined): string | undefined {
   if (raw === undefined || raw === "") return undefined;
   if (raw.length < 32) throw new ConfigError("VAULT_ADMIN_KEY must be at least 32 characters");
+  // A dot would send it to the token door, whitespace would break "Bearer <key>".
+  if (!/^[\x21-\x7e]+$/.test(raw) || raw.includes("."))
+    throw new ConfigError("VAULT_ADMIN_KEY must be printable ASCII without spaces or dots");
   return raw;
 }
 

@@ -27,6 +27,8 @@ test("bad values stop start-up with a message naming the variable", () => {
     [{ VAULT_THRESHOLD: "1-of-3" }, /VAULT_THRESHOLD/],
     [{ VAULT_THRESHOLD: "4-of-3" }, /VAULT_THRESHOLD/],
     [{ VAULT_ADMIN_KEY: "short" }, /VAULT_ADMIN_KEY/],
+    [{ VAULT_ADMIN_KEY: `${"a".repeat(32)}.b` }, /VAULT_ADMIN_KEY/],
+    [{ VAULT_ADMIN_KEY: `${"a".repeat(32)} b` }, /VAULT_ADMIN_KEY/],
     [{ VAULT_HOST: "bad host!" }, /VAULT_HOST/],
     [{ VAULT_PRESIG_POOL: "-1" }, /VAULT_PRESIG_POOL/],
     [{ VAULT_SIGN_REQUIRES_PRESENTATION: "yes" }, /VAULT_SIGN_REQUIRES_PRESENTATION/],

@@ -171,6 +171,12 @@ test("a task-bound token requires X-Task-Id naming its task", async () => {
   assert.equal(wrong.json().error.code, "TASK_MISMATCH");
   const right = await signMessage({ ...bearer(t.token), "x-task-id": "task-42" });
   assert.equal(right.statusCode, 200, right.body);
+  // A token without a task ignores the header, even one that could name no task.
+  const free = await token({ agentId: agent.id, capabilities: ["execute"] });
+  const long = await signMessage({ ...bearer(free.token), "x-task-id": "t".repeat(500) });
+  assert.equal(long.statusCode, 200, long.body);
+  const boundLong = await signMessage({ ...bearer(t.token), "x-task-id": "t".repeat(500) });
+  assert.equal(boundLong.json().error.code, "TASK_MISMATCH");
 });
 
 test("revocation takes effect on the very next request", async () => {
@@ -395,6 +401,17 @@ test("every authentication outcome is audited, without the credential; the chain
   assert.equal(last?.type, "auth.refused");
   assert.equal(last?.data.door, "apiKey");
   assert.equal(last?.data.code, "INVALID_CREDENTIALS");
+  // An Authorization header no door can read is refused and audited too.
+  const basic = await tv.app.inject({
+    method: "GET",
+    url: `/v1/agents/${agent.id}`,
+    headers: { authorization: "Basic dXNlcjpwYXNz" },
+  });
+  assert.equal(basic.json().error.code, "UNAUTHENTICATED");
+  const unreadable = tv.vault.audit.list(tv.vault.audit.head().seq, 1)[0];
+  assert.equal(unreadable?.type, "auth.refused");
+  assert.equal(unreadable?.data.code, "UNAUTHENTICATED");
+  assert.ok(!JSON.stringify(unreadable).includes("dXNlcjpwYXNz"), "the credential is not kept");
   const codes = new Set(refused.map((e) => e.data.code));
   for (const c of [
     "TOKEN_MALFORMED",
@@ -441,6 +458,13 @@ test("audit, proofs and cluster routes take tokens and presentations; an agent's
     everyone.some((e) => e.agentId === other.id),
     "an operator sees every agent",
   );
+  // Agents see the cluster's state, not where its nodes live or why they failed.
+  const seen = (
+    await tv.app.inject({ method: "GET", url: "/v1/cluster", headers: asAgent })
+  ).json();
+  assert.ok(seen.nodes.every((n: Record<string, unknown>) => !("url" in n) && "up" in n));
+  const op = (await tv.app.inject({ method: "GET", url: "/v1/cluster", headers: tv.admin })).json();
+  assert.ok(op.nodes.every((n: Record<string, unknown>) => typeof n.url === "string"));
   for (const url of ["/v1/audit/checkpoints", "/v1/cluster"]) {
     const res = await tv.app.inject({ method: "GET", url, headers: asAgent });
     assert.equal(res.statusCode, 200, `${url}: ${res.body}`);

@@ -150,7 +150,12 @@ test("agent A pays through the vault; the facilitator settles on chain; balances
   const res = await paidCall(paymentSignature);
   figures.verifySettleMs = Date.now() - t;
   assert.equal(res.statusCode, 200, res.body);
-  assert.ok((res.json() as { threshold: unknown }).threshold);
+  const body = res.json() as { threshold: unknown; nodes: Array<Record<string, unknown>> };
+  assert.ok(body.threshold);
+  assert.ok(
+    body.nodes.every((n) => !("url" in n)),
+    "a payer does not learn node addresses",
+  );
   const settlement = decodePaymentResponseHeader(res.headers["payment-response"] as string);
   assert.equal(settlement.success, true);
   assert.match(settlement.transaction, /^0x[0-9a-f]{64}$/);

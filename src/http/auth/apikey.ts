@@ -19,6 +19,8 @@ declare module "fastify" {
   }
 }
 
+const UNREADABLE = "the Authorization header must be Bearer <API key or token>";
+
 export function bearer(req: FastifyRequest): string | undefined {
   const header = req.headers.authorization;
   if (typeof header !== "string") return undefined;
@@ -32,6 +34,9 @@ export const apiKeyDoor = fp<{ keys: ApiKeyService; audit: AuditLog }>(
     app.decorateRequest("authRefusal", undefined);
     app.decorate("apiKey", async (req: FastifyRequest) => {
       const secret = bearer(req);
+      // An Authorization header no door can read (Basic, a bare word): refused, audited.
+      if (!secret && req.headers.authorization !== undefined)
+        refuse(audit, req, "apiKey", new VaultError("UNAUTHENTICATED", UNREADABLE));
       // No bearer, or a JWT (API keys never contain a dot): another door's credential.
       if (!secret || secret.includes(".")) notMine(req);
       const principal = keys.authenticate(secret);

@@ -7,7 +7,6 @@ import type { FastifyRequest } from "fastify";
 import fp from "fastify-plugin";
 import type { AuditLog } from "../../audit/types.js";
 import type { TokenService } from "../../auth/jwt/index.js";
-import { VaultError } from "../../errors/index.js";
 import { bearer } from "./apikey.js";
 import { admit, notMine, refuse } from "./outcome.js";
 
@@ -30,12 +29,13 @@ export const jwtDoor = fp<{ tokens: TokenService; audit: AuditLog }>(
     app.decorate("jwt", async (req: FastifyRequest) => {
       const jwt = bearerJwt(req);
       if (!jwt) notMine(req);
-      const task = req.headers[TASK_HEADER];
-      if (task !== undefined && (typeof task !== "string" || task.length > 128))
-        refuse(audit, req, "jwt", new VaultError("TASK_MISMATCH", "X-Task-Id is invalid"));
+      // A header that cannot name a task is ignored: only a task-bound token needs one, and
+      // it then fails with TASK_MISMATCH as if none were sent.
+      const raw = req.headers[TASK_HEADER];
+      const task = typeof raw === "string" && raw.length <= 128 ? raw : undefined;
       let p: Awaited<ReturnType<TokenService["verify"]>>;
       try {
-        p = await tokens.verify(jwt, { ...(task ? { taskId: task as string } : {}) });
+        p = await tokens.verify(jwt, { ...(task ? { taskId: task } : {}) });
       } catch (err) {
         refuse(audit, req, "jwt", err);
       }

@@ -3,7 +3,7 @@ import type { FastifyInstance } from "fastify";
 import type { Registry } from "prom-client";
 import type { Vault } from "../../services/vault.js";
 import { anyOf } from "../auth/doors.js";
-import { requireAny } from "../auth/scopes.js";
+import { principalOf, requireAny } from "../auth/scopes.js";
 
 export async function opsRoutes(
   app: FastifyInstance,
@@ -36,11 +36,20 @@ export async function opsRoutes(
       config: doors.config,
       schema: { tags: ["ops"], security: doors.security },
     },
-    async () => ({
-      threshold: { t: vault.cluster.t, n: vault.cluster.n },
-      nodes: vault.cluster.nodes(),
-      clusterAddress: vault.checkpoints.clusterAddress(),
-    }),
+    async (req) => {
+      // Node addresses and connection errors are the operator's business only: agents and
+      // x402 payers see each node's index, state and since when.
+      const p = principalOf(req);
+      const inside = p.kind === "operator" && p.via !== "x402";
+      const nodes = vault.cluster
+        .nodes()
+        .map((n) => (inside ? n : { index: n.index, up: n.up, since: n.since }));
+      return {
+        threshold: { t: vault.cluster.t, n: vault.cluster.n },
+        nodes,
+        clusterAddress: vault.checkpoints.clusterAddress(),
+      };
+    },
   );
 
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
