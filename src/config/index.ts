@@ -49,6 +49,8 @@ export interface Config {
   x402: X402Config;
   /** Compliance proofs (src/zk): batch size, allowlist depth, ceremony ptau, build folder. */
   zk: { n: number; depth: number; ptau?: string; buildRoot?: string };
+  /** Refusals audited one by one per client address per minute; beyond, counted. */
+  auditRefusalsPerMinute: number;
 }
 
 export class ConfigError extends Error {}
@@ -115,6 +117,7 @@ export function loadConfig(env: Env = process.env): Config {
     bodyLimit: int(env, "VAULT_BODY_LIMIT", 256 * 1024, 1024, 16 * 1024 * 1024),
     checkpointEvery: int(env, "VAULT_CHECKPOINT_EVERY", 64, 1, 1_000_000),
     healthIntervalMs: int(env, "VAULT_HEALTH_INTERVAL_MS", 1000, 100, 600_000),
+    auditRefusalsPerMinute: int(env, "VAULT_AUDIT_REFUSALS_PER_MINUTE", 120, 1, 1_000_000),
     logLevel: env.VAULT_LOG_LEVEL || "info",
     url: env.VAULT_URL || `http://${h}:${port}`,
     nodeUrls: nodes,

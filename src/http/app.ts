@@ -66,9 +66,10 @@ export async function buildApp(
     },
   });
   await app.register(fastifyAuth);
-  await app.register(apiKeyDoor, { keys: vault.keys, audit: vault.audit });
-  await app.register(jwtDoor, { tokens: vault.tokens, audit: vault.audit });
-  await app.register(vcDoor, { credentials: vault.credentials, audit: vault.audit });
+  const out = { audit: vault.audit, refusals: vault.refusals };
+  await app.register(apiKeyDoor, { keys: vault.keys, ...out });
+  await app.register(jwtDoor, { tokens: vault.tokens, ...out });
+  await app.register(vcDoor, { credentials: vault.credentials, ...out });
   await app.register(x402Door, { gate: vault.x402, baseUrl: vault.config.url });
   const registry = installMetrics(app, vault);
   await app.register(opsRoutes, { vault, registry });

@@ -9,6 +9,7 @@ import type { AuditLog } from "../audit/types.js";
 import { adminPublicKey, authorize } from "../auth/admin-authority.js";
 import { type ApiKeyService, createApiKeyService } from "../auth/apikey/index.js";
 import type { TokenService } from "../auth/jwt/index.js";
+import { createRefusalLog, type RefusalLog } from "../auth/refusals.js";
 import { hashSecret, newSecret, secretMatches } from "../auth/secret.js";
 import type { CredentialService } from "../auth/vc/index.js";
 import { createX402, type X402Gate } from "../auth/x402/index.js";
@@ -44,6 +45,8 @@ export interface Vault {
   checkpoints: CheckpointService;
   /** x402: priced routes, payment verification, settlement and the replay ledger. */
   x402: X402Gate;
+  /** Refusals of every front door, audited within a per-client budget (src/auth/refusals). */
+  refusals: RefusalLog;
   /** x402, the agent as payer: sign payments within policy, collect approved ones. */
   x402Payer: X402PayerService;
   /** Zero-knowledge compliance proofs over the audit log (src/zk). */
@@ -209,7 +212,8 @@ export async function createVault(config: Config, opts: VaultOptions = {}): Prom
     audit,
     onRevoked: (keyIds, actor) => void tokens.revokeIssuedWith(keyIds, actor),
   });
-  const x402 = createX402(config.x402, db, audit);
+  const refusals = createRefusalLog(audit, { perMinute: config.auditRefusalsPerMinute });
+  const x402 = createX402(config.x402, db, audit, refusals);
   const stranded = x402.recoverStranded();
   if (stranded > 0) log(`x402: ${stranded} payment(s) left unsettled by a stop are now "unknown"`);
   const x402Payer = createX402PayerService({
@@ -240,6 +244,7 @@ export async function createVault(config: Config, opts: VaultOptions = {}): Prom
     credentials,
     x402,
     x402Payer,
+    refusals,
     signing,
     checkpoints,
     proofs,
@@ -250,6 +255,7 @@ export async function createVault(config: Config, opts: VaultOptions = {}): Prom
       cluster.stop();
       await cluster.whenRefilled();
       await supervisor?.stop();
+      refusals.stop(); // the last counts of held-back refusals, before the file closes
       db.close();
     },
   };

@@ -7,7 +7,7 @@ let agent: { id: string };
 let auth: Record<string, string>;
 
 before(async () => {
-  tv = await startTestVault({ VAULT_BODY_LIMIT: "4096" });
+  tv = await startTestVault({ VAULT_BODY_LIMIT: "4096", VAULT_AUDIT_REFUSALS_PER_MINUTE: "20" });
   agent = await tv.createAgent(BASIC_POLICY);
   auth = (await tv.issueKey(agent.id, ["EXECUTE", "SPEND", "READ"])).auth;
 });
@@ -87,4 +87,28 @@ test("errors never leak internals (no stack, no SQL)", async () => {
   });
   assert.equal(res.statusCode, 400);
   assert.doesNotMatch(res.body, /at .*\.ts|sqlite|SELECT|node_modules/i);
+});
+
+test("a flood of bad credentials is refused, and grows the audit log by its budget, not its size", async () => {
+  const before = tv.vault.audit.head().seq;
+  const results = await Promise.all(
+    Array.from({ length: 500 }, (_, i) =>
+      tv.app.inject({
+        method: "GET",
+        url: "/v1/agents",
+        headers: { authorization: i % 2 ? `Bearer avk_guess_${i}` : `Bearer ${"x.y.z"}` },
+      }),
+    ),
+  );
+  assert.ok(results.every((r) => r.statusCode === 401));
+  const grown = tv.vault.audit.head().seq - before;
+  assert.ok(grown <= 20, `the flood wrote ${grown} entries`);
+  // Nothing is lost: the held-back refusals are counted, and the count is written.
+  tv.vault.refusals.flush(true);
+  const summary = tv.vault.audit
+    .list(before + 1, 1000)
+    .find((e) => e.type === "auth.refusals_suppressed");
+  assert.equal(summary?.data.count, 500 - (grown as number));
+  const served = await tv.app.inject({ method: "GET", url: "/v1/agents", headers: tv.admin });
+  assert.equal(served.statusCode, 200);
 });

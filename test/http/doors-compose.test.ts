@@ -7,6 +7,7 @@ import { createAuditLog } from "../../src/audit/log.js";
 import type { ApiKeyService, Principal, Scope } from "../../src/auth/apikey/index.js";
 import { createTokenService } from "../../src/auth/jwt/index.js";
 import { createTokenKeyStore } from "../../src/auth/jwt/keys.js";
+import { createRefusalLog } from "../../src/auth/refusals.js";
 import { type CredentialService, createCredentialService } from "../../src/auth/vc/index.js";
 import { parseAuthConfig } from "../../src/config/auth.js";
 import { apiKeyDoor } from "../../src/http/auth/apikey.js";
@@ -41,9 +42,10 @@ before(async () => {
   app = Fastify();
   installErrorHandling(app);
   await app.register(fastifyAuth);
-  await app.register(apiKeyDoor, { keys: apiKeys, audit });
-  await app.register(jwtDoor, { tokens, audit });
-  await app.register(vcDoor, { credentials, audit });
+  const out = { audit, refusals: createRefusalLog(audit, { perMinute: 1000 }) };
+  await app.register(apiKeyDoor, { keys: apiKeys, ...out });
+  await app.register(jwtDoor, { tokens, ...out });
+  await app.register(vcDoor, { credentials, ...out });
   const show = async (req: { principal?: Principal }) => ({
     agentId: req.principal?.agentId,
     scopes: [...(req.principal?.scopes ?? [])].sort(),

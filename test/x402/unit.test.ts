@@ -14,6 +14,7 @@ import {
 import { authorizationTypes } from "@x402/evm";
 import { type BaseWallet, hexlify, randomBytes, Wallet } from "ethers";
 import type { AuditEntryInput, AuditLog } from "../../src/audit/types.js";
+import { createRefusalLog } from "../../src/auth/refusals.js";
 import { createX402Gate } from "../../src/auth/x402/gate.js";
 import {
   decodePaymentRequired,
@@ -123,6 +124,7 @@ function gateWith(facilitator: Partial<FacilitatorClient>) {
     },
     store,
     audit: audit.log,
+    refusals: createRefusalLog(audit.log, { perMinute: 1000 }),
   });
   const offer = gate.offer(ROUTE);
   assert.ok(offer);

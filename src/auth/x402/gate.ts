@@ -24,6 +24,7 @@ import { getAddress, isAddress, verifyTypedData } from "ethers";
 import type { AuditLog } from "../../audit/types.js";
 import type { X402Config } from "../../config/x402.js";
 import { type ErrorCode, VaultError } from "../../errors/index.js";
+import type { RefusalLog } from "../refusals.js";
 import { decodePaymentSignature } from "./headers.js";
 import { buildOffer, type RouteOffer } from "./offers.js";
 import { type PaymentRow, type PaymentStore, paymentId } from "./store.js";
@@ -53,12 +54,13 @@ export interface PaymentStatusView {
 export interface X402Gate {
   offers(): RouteOffer[];
   offer(route: string): RouteOffer | undefined;
-  authorize(offer: RouteOffer, header: unknown): Promise<AuthorizedPayment>;
+  /** `client`: the caller's address, which bounds how fast its refusals are audited. */
+  authorize(offer: RouteOffer, header: unknown, client?: string): Promise<AuthorizedPayment>;
   settle(p: AuthorizedPayment): Promise<SettleResponse>;
   release(p: AuthorizedPayment, reason: string): void;
   status(id: string): PaymentStatusView;
   /** Audits a refusal that happened before authorize (no payment header at all). */
-  refused(route: string, code: ErrorCode, reason: string): void;
+  refused(route: string, code: ErrorCode, reason: string, client: string): void;
   /**
    * At start, before serving: payments left "verified" by a vault that stopped between
    * taking them and settling them become "unknown" (a settle may have been under way, so
@@ -125,6 +127,8 @@ export function createX402Gate(deps: {
   facilitator: FacilitatorClient;
   store: PaymentStore;
   audit: AuditLog;
+  /** Refusals go through the per-client budget (src/auth/refusals.ts). */
+  refusals: RefusalLog;
   now?: () => number;
 }): X402Gate {
   const { facilitator, store, audit } = deps;
@@ -134,12 +138,12 @@ export function createX402Gate(deps: {
   );
 
   const refuse = (
-    route: string,
+    { route, client }: { route: string; client: string },
     code: ErrorCode,
     reason: string,
     extra: { payer?: string; paymentId?: string } = {},
   ): VaultError => {
-    audit.append({
+    deps.refusals.record(client, {
       type: "x402.refused",
       actor: extra.payer ? `x402:${extra.payer.toLowerCase()}` : "x402:anonymous",
       data: { route, code, reason: reason.slice(0, 200), ...extra },
@@ -148,37 +152,36 @@ export function createX402Gate(deps: {
   };
 
   /** Local checks: cheap, and they keep garbage away from the facilitator. */
-  const check = (offer: RouteOffer, payload: PaymentPayload) => {
+  const check = (
+    at: { route: string; client: string },
+    offer: RouteOffer,
+    payload: PaymentPayload,
+  ) => {
     const req = offer.requirements;
     const acc = payload.accepted as unknown as Obj;
     if (acc.network !== req.network)
-      throw refuse(
-        offer.route,
-        "X402_WRONG_NETWORK",
-        `network ${String(acc.network).slice(0, 40)}`,
-      );
+      throw refuse(at, "X402_WRONG_NETWORK", `network ${String(acc.network).slice(0, 40)}`);
     for (const f of ["scheme", "amount"] as const) {
-      if (acc[f] !== req[f])
-        throw refuse(offer.route, "X402_REQUIREMENTS_MISMATCH", `accepted.${f}`);
+      if (acc[f] !== req[f]) throw refuse(at, "X402_REQUIREMENTS_MISMATCH", `accepted.${f}`);
     }
     for (const f of ["asset", "payTo"] as const) {
       if (!sameAddress(acc[f], req[f]))
-        throw refuse(offer.route, "X402_REQUIREMENTS_MISMATCH", `accepted.${f}`);
+        throw refuse(at, "X402_REQUIREMENTS_MISMATCH", `accepted.${f}`);
     }
     let p: Eip3009Payload;
     try {
       p = eip3009(payload.payload);
     } catch (err) {
       const reason = (err as VaultError).details?.reason;
-      throw refuse(offer.route, "X402_MALFORMED", `payload ${String(reason)}`);
+      throw refuse(at, "X402_MALFORMED", `payload ${String(reason)}`);
     }
     const a = p.authorization;
     const payer = getAddress(a.from);
     if (!sameAddress(a.to, req.payTo) || a.value !== req.amount)
-      throw refuse(offer.route, "X402_REQUIREMENTS_MISMATCH", "authorization to/value", { payer });
+      throw refuse(at, "X402_REQUIREMENTS_MISMATCH", "authorization to/value", { payer });
     const t = Math.floor(now() / 1000);
     if (BigInt(a.validBefore) < BigInt(t + 6) || BigInt(a.validAfter) > BigInt(t))
-      throw refuse(offer.route, "X402_EXPIRED", "outside validAfter..validBefore", { payer });
+      throw refuse(at, "X402_EXPIRED", "outside validAfter..validBefore", { payer });
     let signer: string;
     try {
       signer = verifyTypedData(
@@ -196,7 +199,7 @@ export function createX402Gate(deps: {
       signer = "";
     }
     if (!sameAddress(signer, payer))
-      throw refuse(offer.route, "X402_INVALID_SIGNATURE", "signer is not authorization.from", {
+      throw refuse(at, "X402_INVALID_SIGNATURE", "signer is not authorization.from", {
         payer,
       });
     return { payer, nonce: a.nonce };
@@ -205,23 +208,24 @@ export function createX402Gate(deps: {
   return {
     offers: () => [...offers.values()],
     offer: (route) => offers.get(route),
-    refused(route, code, reason) {
-      refuse(route, code, reason);
+    refused(route, code, reason, client) {
+      refuse({ route, client }, code, reason);
     },
 
-    async authorize(offer, header) {
+    async authorize(offer, header, client = "unknown") {
+      const at = { route: offer.route, client };
       let payload: PaymentPayload;
       try {
         payload = decodePaymentSignature(header);
       } catch (err) {
-        throw refuse(offer.route, "X402_MALFORMED", String((err as VaultError).details?.reason));
+        throw refuse(at, "X402_MALFORMED", String((err as VaultError).details?.reason));
       }
-      const { payer, nonce } = check(offer, payload);
+      const { payer, nonce } = check(at, offer, payload);
       const req = offer.requirements;
       const id = paymentId(req.network, req.asset, payer, nonce);
       const known = store.get(id);
       if (known)
-        throw refuse(offer.route, "X402_REPLAYED", `payment is ${known.status}`, {
+        throw refuse(at, "X402_REPLAYED", `payment is ${known.status}`, {
           payer,
           paymentId: id,
         });
@@ -230,22 +234,17 @@ export function createX402Gate(deps: {
         verdict = await facilitator.verify(payload, req);
       } catch (err) {
         if (err instanceof VerifyError) {
-          throw refuse(
-            offer.route,
-            codeForReason(err.invalidReason),
-            err.invalidReason ?? "invalid",
-            {
-              payer,
-            },
-          );
+          throw refuse(at, codeForReason(err.invalidReason), err.invalidReason ?? "invalid", {
+            payer,
+          });
         }
-        throw refuse(offer.route, "X402_FACILITATOR_UNAVAILABLE", "verify did not answer", {
+        throw refuse(at, "X402_FACILITATOR_UNAVAILABLE", "verify did not answer", {
           payer,
         });
       }
       if (!verdict.isValid) {
         const reason = verdict.invalidReason ?? "invalid";
-        throw refuse(offer.route, codeForReason(reason), reason, { payer });
+        throw refuse(at, codeForReason(reason), reason, { payer });
       }
       const taken = store.lock({
         id,
@@ -258,7 +257,7 @@ export function createX402Gate(deps: {
         pay_to: req.payTo.toLowerCase(),
       });
       if (!taken)
-        throw refuse(offer.route, "X402_REPLAYED", "payment is already in use", {
+        throw refuse(at, "X402_REPLAYED", "payment is already in use", {
           payer,
           paymentId: id,
         });

@@ -5,10 +5,9 @@
  */
 import type { FastifyReply, FastifyRequest } from "fastify";
 import fp from "fastify-plugin";
-import type { AuditLog } from "../../audit/types.js";
 import type { ApiKeyService, Principal } from "../../auth/apikey/index.js";
 import { VaultError } from "../../errors/index.js";
-import { admit, notMine, refuse } from "./outcome.js";
+import { admit, type DoorAudit, notMine, refuse } from "./outcome.js";
 
 declare module "fastify" {
   interface FastifyInstance {
@@ -28,20 +27,20 @@ export function bearer(req: FastifyRequest): string | undefined {
   return m?.[1];
 }
 
-export const apiKeyDoor = fp<{ keys: ApiKeyService; audit: AuditLog }>(
-  async (app, { keys, audit }) => {
+export const apiKeyDoor = fp<{ keys: ApiKeyService } & DoorAudit>(
+  async (app, { keys, ...out }) => {
     app.decorateRequest("principal", undefined);
     app.decorateRequest("authRefusal", undefined);
     app.decorate("apiKey", async (req: FastifyRequest) => {
       const secret = bearer(req);
       // An Authorization header no door can read (Basic, a bare word): refused, audited.
       if (!secret && req.headers.authorization !== undefined)
-        refuse(audit, req, "apiKey", new VaultError("UNAUTHENTICATED", UNREADABLE));
+        refuse(out, req, "apiKey", new VaultError("UNAUTHENTICATED", UNREADABLE));
       // No bearer, or a JWT (API keys never contain a dot): another door's credential.
       if (!secret || secret.includes(".")) notMine(req);
       const principal = keys.authenticate(secret);
-      if (!principal) refuse(audit, req, "apiKey", new VaultError("INVALID_CREDENTIALS"));
-      admit(audit, req, "apiKey", principal);
+      if (!principal) refuse(out, req, "apiKey", new VaultError("INVALID_CREDENTIALS"));
+      admit(out, req, "apiKey", principal);
     });
   },
   { name: "front-door-apikey" },

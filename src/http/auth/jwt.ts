@@ -5,10 +5,9 @@
  */
 import type { FastifyRequest } from "fastify";
 import fp from "fastify-plugin";
-import type { AuditLog } from "../../audit/types.js";
 import type { TokenService } from "../../auth/jwt/index.js";
 import { bearer } from "./apikey.js";
-import { admit, notMine, refuse } from "./outcome.js";
+import { admit, type DoorAudit, notMine, refuse } from "./outcome.js";
 
 declare module "fastify" {
   interface FastifyInstance {
@@ -24,8 +23,8 @@ export function bearerJwt(req: FastifyRequest): string | undefined {
   return b?.includes(".") ? b : undefined;
 }
 
-export const jwtDoor = fp<{ tokens: TokenService; audit: AuditLog }>(
-  async (app, { tokens, audit }) => {
+export const jwtDoor = fp<{ tokens: TokenService } & DoorAudit>(
+  async (app, { tokens, ...out }) => {
     app.decorate("jwt", async (req: FastifyRequest) => {
       const jwt = bearerJwt(req);
       if (!jwt) notMine(req);
@@ -37,10 +36,10 @@ export const jwtDoor = fp<{ tokens: TokenService; audit: AuditLog }>(
       try {
         p = await tokens.verify(jwt, { ...(task ? { taskId: task } : {}) });
       } catch (err) {
-        refuse(audit, req, "jwt", err);
+        refuse(out, req, "jwt", err);
       }
       const { jti, issuer, ...principal } = p;
-      admit(audit, req, "jwt", principal, { jti, issuer });
+      admit(out, req, "jwt", principal, { jti, issuer });
     });
   },
   { name: "front-door-jwt", dependencies: ["front-door-apikey"] },

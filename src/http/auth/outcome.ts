@@ -12,6 +12,7 @@
 import type { FastifyRequest } from "fastify";
 import type { AuditLog } from "../../audit/types.js";
 import type { Principal } from "../../auth/apikey/index.js";
+import type { RefusalLog } from "../../auth/refusals.js";
 import { VaultError } from "../../errors/index.js";
 import { toVaultError } from "../errors.js";
 
@@ -31,8 +32,14 @@ function where(req: FastifyRequest) {
   return { method: req.method, route: req.routeOptions?.url ?? req.url.split("?")[0] };
 }
 
+/** Where a door writes its outcomes: successes to the log, refusals through the limiter. */
+export interface DoorAudit {
+  audit: AuditLog;
+  refusals: RefusalLog;
+}
+
 export function refuse(
-  audit: AuditLog,
+  out: DoorAudit,
   req: FastifyRequest,
   door: string,
   err: unknown,
@@ -41,7 +48,7 @@ export function refuse(
   // Domain code throws catalogue errors; anything else (a library bug, storage) maps as usual.
   const ve = toVaultError(err as Error);
   req.authRefusal = ve;
-  audit.append({
+  out.refusals.record(req.ip, {
     type: "auth.refused",
     actor: `door:${door}`,
     data: { door, code: ve.code, reason: ve.message, ...where(req), ...facts },
@@ -50,7 +57,7 @@ export function refuse(
 }
 
 export function admit(
-  audit: AuditLog,
+  out: DoorAudit,
   req: FastifyRequest,
   door: string,
   p: Principal,
@@ -60,7 +67,7 @@ export function admit(
   let next = p;
   if (before) {
     if (before.agentId && p.agentId && before.agentId !== p.agentId)
-      refuse(audit, req, door, new VaultError("FORBIDDEN_AGENT"), facts);
+      refuse(out, req, door, new VaultError("FORBIDDEN_AGENT"), facts);
     next = {
       ...before,
       agentId: before.agentId ?? p.agentId,
@@ -72,7 +79,7 @@ export function admit(
     };
   }
   req.principal = next;
-  audit.append({
+  out.audit.append({
     type: "auth.succeeded",
     agentId: p.agentId,
     actor: `door:${door}`,

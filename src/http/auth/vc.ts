@@ -6,9 +6,8 @@
  */
 import type { FastifyRequest } from "fastify";
 import fp from "fastify-plugin";
-import type { AuditLog } from "../../audit/types.js";
 import type { CredentialService } from "../../auth/vc/index.js";
-import { admit, notMine, refuse } from "./outcome.js";
+import { admit, type DoorAudit, notMine, refuse } from "./outcome.js";
 
 declare module "fastify" {
   interface FastifyInstance {
@@ -18,8 +17,8 @@ declare module "fastify" {
 
 export const PRESENTATION_HEADER = "x-agent-presentation";
 
-export const vcDoor = fp<{ credentials: CredentialService; audit: AuditLog }>(
-  async (app, { credentials, audit }) => {
+export const vcDoor = fp<{ credentials: CredentialService } & DoorAudit>(
+  async (app, { credentials, ...out }) => {
     app.decorate("vc", async (req: FastifyRequest) => {
       const vp = req.headers[PRESENTATION_HEADER];
       if (typeof vp !== "string" || vp.length === 0) notMine(req);
@@ -27,10 +26,10 @@ export const vcDoor = fp<{ credentials: CredentialService; audit: AuditLog }>(
       try {
         p = await credentials.authenticate(vp.trim());
       } catch (err) {
-        refuse(audit, req, "vc", err);
+        refuse(out, req, "vc", err);
       }
       const { did, credentialIssuer, ...principal } = p;
-      admit(audit, req, "vc", principal, { did, credentialIssuer });
+      admit(out, req, "vc", principal, { did, credentialIssuer });
     });
   },
   { name: "front-door-vc", dependencies: ["front-door-apikey"] },
