@@ -7,6 +7,7 @@ import { runNode } from "../node/main.js";
 import { auditCommand } from "./audit.js";
 import { agentCommand, keyCommand, signCommand } from "./client.js";
 import { startCommand } from "./start.js";
+import { didCommand, vcCommand } from "./vc.js";
 import { facilitatorCommand, x402Command } from "./x402.js";
 import { exportVerifierCommand, proveBundleCommand, verifyBundleCommand } from "./zk.js";
 
@@ -30,6 +31,12 @@ const USAGE = `usage: agent-vault <command>
                                 pay for a URL with the agent's vault wallet (x402)
   facilitator --rpc <url> [--port P] [--host H]   (key: FACILITATOR_KEY / _FILE)
                                 run a local x402 facilitator against one EVM chain
+  did create --out <file>       a did:key for an agent or a credential issuer (0600 file)
+  vc issue --issuer <file> --subject <did> --agent <id> --capabilities read,execute
+           [--operator O] [--spend-limit ETH=0.005] [--human H] [--ttl S]
+                                an AgentAuthorization credential (JWT VC) on stdout
+  vc present --holder <file> --credential <file>…
+                                a presentation over a fresh challenge (X-Agent-Presentation)
 client commands talk to VAULT_URL (default http://127.0.0.1:8080) with VAULT_ADMIN_KEY or VAULT_API_KEY`;
 
 async function nodeCommand(args: string[]): Promise<undefined> {
@@ -67,6 +74,8 @@ const COMMANDS: Record<string, Command> = {
   audit: auditCommand,
   x402: x402Command,
   facilitator: facilitatorCommand,
+  did: didCommand,
+  vc: vcCommand,
   "prove-bundle": proveBundleCommand,
   "verify-bundle": verifyBundleCommand,
   "export-verifier": exportVerifierCommand,

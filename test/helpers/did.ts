@@ -1,35 +1,24 @@
 /** DIDs for tests: did:key (Ed25519), did:pkh (eip155), did:web served over HTTPS on loopback. */
 import { execFileSync } from "node:child_process";
-import { generateKeyPairSync } from "node:crypto";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { createServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { EdDSASigner, ES256KSigner, hexToBytes, type Signer } from "did-jwt";
-import { createVerifiableCredentialJwt, createVerifiablePresentationJwt } from "did-jwt-vc";
+import { EdDSASigner, ES256KSigner, hexToBytes } from "did-jwt";
 import { Wallet } from "ethers";
-import { didKeyOf } from "../../src/auth/vc/index.js";
+import {
+  createDidKey,
+  type DidSigner,
+  didKeySigner,
+  issueAgentAuthorization,
+  presentCredentials,
+} from "../../src/auth/vc/toolkit.js";
 
-export interface TestDid {
-  did: string;
-  signer: Signer;
-  alg: string;
-}
-
-function ed25519() {
-  const { privateKey, publicKey } = generateKeyPairSync("ed25519");
-  const jwk = privateKey.export({ format: "jwk" }) as { d: string; x: string };
-  return {
-    signer: EdDSASigner(Buffer.from(jwk.d, "base64url")),
-    raw: Buffer.from(jwk.x, "base64url"),
-    publicJwk: publicKey.export({ format: "jwk" }),
-  };
-}
+export type TestDid = DidSigner;
 
 export function didKey(): TestDid {
-  const k = ed25519();
-  return { did: didKeyOf(k.raw), signer: k.signer, alg: "EdDSA" };
+  return didKeySigner(createDidKey());
 }
 
 export function didPkh(): TestDid & { address: string } {
@@ -92,62 +81,29 @@ export async function didWebHost(tls: { key: string; cert: string }) {
     /** Paths requested so far, in order. */
     fetched,
     add(name: string): TestDid {
-      const k = ed25519();
+      const k = createDidKey().privateKeyJwk;
       const did = `did:web:127.0.0.1%3A${port}:${name}`;
       const vm = `${did}#key-1`;
       docs.set(`/${name}/did.json`, {
         "@context": ["https://www.w3.org/ns/did/v1"],
         id: did,
         verificationMethod: [
-          { id: vm, type: "JsonWebKey2020", controller: did, publicKeyJwk: k.publicJwk },
+          {
+            id: vm,
+            type: "JsonWebKey2020",
+            controller: did,
+            publicKeyJwk: { kty: k.kty, crv: k.crv, x: k.x },
+          },
         ],
         authentication: [vm],
         assertionMethod: [vm],
       });
-      return { did, signer: k.signer, alg: "EdDSA" };
+      return { did, signer: EdDSASigner(Buffer.from(k.d, "base64url")), alg: "EdDSA" };
     },
     close: () => new Promise<void>((r) => server.close(() => r())),
   };
 }
 
-export function agentAuthorization(
-  issuer: TestDid,
-  holder: string,
-  subject: Record<string, unknown>,
-  opts: { exp?: number; types?: string[] } = {},
-) {
-  return createVerifiableCredentialJwt(
-    {
-      sub: holder,
-      nbf: Math.floor(Date.now() / 1000) - 10,
-      ...(opts.exp !== undefined ? { exp: opts.exp } : {}),
-      vc: {
-        "@context": ["https://www.w3.org/2018/credentials/v1"],
-        type: ["VerifiableCredential", ...(opts.types ?? ["AgentAuthorization"])],
-        credentialSubject: subject,
-      },
-    },
-    { did: issuer.did, signer: issuer.signer, alg: issuer.alg },
-  );
-}
-
-export function presentation(
-  holder: TestDid,
-  credentials: string[],
-  challenge: string,
-  audience: string,
-  opts: { exp?: number } = {},
-) {
-  return createVerifiablePresentationJwt(
-    {
-      ...(opts.exp !== undefined ? { exp: opts.exp } : {}),
-      vp: {
-        "@context": ["https://www.w3.org/2018/credentials/v1"],
-        type: ["VerifiablePresentation"],
-        verifiableCredential: credentials,
-      },
-    },
-    { did: holder.did, signer: holder.signer, alg: holder.alg },
-    { challenge, domain: audience },
-  );
-}
+/** The toolkit's functions under the names the tests use. */
+export const agentAuthorization = issueAgentAuthorization;
+export const presentation = presentCredentials;
