@@ -11,11 +11,13 @@ import { Worker } from "node:worker_threads";
 import { Wallet } from "ethers";
 import type { FastifyInstance } from "fastify";
 import { createAuditLog } from "../src/audit/log.js";
+import { createDidKey, didKeySigner } from "../src/auth/vc/toolkit.js";
 import { loadConfig } from "../src/config/index.js";
 import { buildApp } from "../src/http/app.js";
 import { createSigningService } from "../src/services/signing.js";
 import { createVault, type Vault } from "../src/services/vault.js";
 import { openDatabase } from "../src/store/db.js";
+import { runDoorsBench } from "./doors.js";
 import { type load, median, percentile, round, timed } from "./stats.js";
 import { runZkBench } from "./zk.js";
 
@@ -88,7 +90,9 @@ function latencyFigures(latencies: number[]) {
 
 async function main() {
   const dir = mkdtempSync(join(tmpdir(), "av-bench-"));
+  const issuer = didKeySigner(createDidKey()); // trusted for the presentation figures
   const config = loadConfig({
+    VAULT_TRUSTED_VC_ISSUERS: JSON.stringify([issuer.did]),
     VAULT_DATA_DIR: dir,
     VAULT_ADMIN_KEY: ADMIN,
     VAULT_PRESIG_POOL: "30",
@@ -169,6 +173,9 @@ async function main() {
     overhead.push(ms);
   }
 
+  log("front doors: cost per request");
+  const doors = await runDoorsBench(app, vault, agents[0] as string, issuer);
+
   log("audit appends per second");
   const adb = openDatabase(join(dir, "audit-bench.sqlite"));
   const audit = createAuditLog(adb);
@@ -204,6 +211,8 @@ async function main() {
       p99: round(percentile(overhead, 99), 3),
     },
     auditAppendsPerSecond: Math.round(appends / (appendMs / 1000)),
+    // GET /v1/agents/:id through app.inject, per door, vs the same path without auth.
+    frontDoors: doors,
     // Compliance proofs (bench/zk.ts); `npm run bench -- <N> <depth>` picks the batch size.
     zk: await runZkBench(log, zkBenchParams()),
   };
