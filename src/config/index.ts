@@ -5,6 +5,7 @@
  */
 
 import { readFileSync } from "node:fs";
+import { isIP } from "node:net";
 import { type AuthConfig, parseAuthConfig } from "./auth.js";
 import {
   type FacilitatorConfig,
@@ -31,6 +32,11 @@ export interface Config {
   presigPool: number;
   /** Maximum request body, bytes. */
   bodyLimit: number;
+  /**
+   * Whose X-Forwarded-For to believe for the client address (fastify trustProxy): false, or
+   * the proxies' addresses/CIDRs. The refusal budget is per client address.
+   */
+  trustProxy: false | string;
   /** Audit entries between cluster-signed checkpoints. */
   checkpointEvery: number;
   /** How often to poll node health, ms. */
@@ -87,6 +93,25 @@ function host(raw: string): string {
   return raw;
 }
 
+function trustProxy(raw: string | undefined): false | string {
+  const v = (raw ?? "").trim();
+  if (v === "" || v === "false") return false;
+  const parts = v.split(",").map((p) => p.trim());
+  const ok = parts.every((p) => {
+    const [addr, bits, extra] = p.split("/");
+    return (
+      extra === undefined &&
+      isIP(addr ?? "") !== 0 &&
+      (bits === undefined || /^\d{1,3}$/.test(bits))
+    );
+  });
+  if (!ok)
+    throw new ConfigError(
+      "VAULT_TRUST_PROXY must be false or proxy addresses/CIDRs separated by commas",
+    );
+  return parts.join(",");
+}
+
 function adminKey(raw: string | undefined): string | undefined {
   if (raw === undefined || raw === "") return undefined;
   if (raw.length < 32) throw new ConfigError("VAULT_ADMIN_KEY must be at least 32 characters");
@@ -115,6 +140,7 @@ export function loadConfig(env: Env = process.env): Config {
     nodeBasePort: int(env, "VAULT_NODE_BASE_PORT", 0, 0, 65535),
     presigPool: int(env, "VAULT_PRESIG_POOL", 8, 0, 1000),
     bodyLimit: int(env, "VAULT_BODY_LIMIT", 256 * 1024, 1024, 16 * 1024 * 1024),
+    trustProxy: trustProxy(env.VAULT_TRUST_PROXY),
     checkpointEvery: int(env, "VAULT_CHECKPOINT_EVERY", 64, 1, 1_000_000),
     healthIntervalMs: int(env, "VAULT_HEALTH_INTERVAL_MS", 1000, 100, 600_000),
     auditRefusalsPerMinute: int(env, "VAULT_AUDIT_REFUSALS_PER_MINUTE", 120, 1, 1_000_000),

@@ -34,6 +34,8 @@ export async function buildApp(
         }
       : false,
     bodyLimit: vault.config.bodyLimit,
+    // The client address (req.ip) keys the refusal budget; behind a proxy, name the proxy.
+    trustProxy: vault.config.trustProxy,
     ajv: {
       customOptions: {
         removeAdditional: false,

@@ -17,6 +17,9 @@ test("defaults: 127.0.0.1:8080, ./data, 2-of-3", () => {
   assert.equal(c.dataDir, "./data");
   assert.deepEqual(c.threshold, { t: 2, n: 3 });
   assert.equal(c.adminKey, undefined);
+  assert.equal(c.trustProxy, false);
+  const proxied = loadConfig({ VAULT_TRUST_PROXY: "10.0.0.1, 192.168.0.0/16" });
+  assert.equal(proxied.trustProxy, "10.0.0.1,192.168.0.0/16");
 });
 
 test("bad values stop start-up with a message naming the variable", () => {
@@ -32,6 +35,8 @@ test("bad values stop start-up with a message naming the variable", () => {
     [{ VAULT_HOST: "bad host!" }, /VAULT_HOST/],
     [{ VAULT_PRESIG_POOL: "-1" }, /VAULT_PRESIG_POOL/],
     [{ VAULT_SIGN_REQUIRES_PRESENTATION: "yes" }, /VAULT_SIGN_REQUIRES_PRESENTATION/],
+    [{ VAULT_TRUST_PROXY: "everyone" }, /VAULT_TRUST_PROXY/],
+    [{ VAULT_TRUST_PROXY: "true" }, /VAULT_TRUST_PROXY/],
   ];
   for (const [env, message] of cases) {
     assert.throws(

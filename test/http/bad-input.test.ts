@@ -7,7 +7,11 @@ let agent: { id: string };
 let auth: Record<string, string>;
 
 before(async () => {
-  tv = await startTestVault({ VAULT_BODY_LIMIT: "4096", VAULT_AUDIT_REFUSALS_PER_MINUTE: "20" });
+  tv = await startTestVault({
+    VAULT_BODY_LIMIT: "4096",
+    VAULT_AUDIT_REFUSALS_PER_MINUTE: "20",
+    VAULT_TRUST_PROXY: "127.0.0.1",
+  });
   agent = await tv.createAgent(BASIC_POLICY);
   auth = (await tv.issueKey(agent.id, ["EXECUTE", "SPEND", "READ"])).auth;
 });
@@ -111,4 +115,14 @@ test("a flood of bad credentials is refused, and grows the audit log by its budg
   assert.equal(summary?.data.count, 500 - (grown as number));
   const served = await tv.app.inject({ method: "GET", url: "/v1/agents", headers: tv.admin });
   assert.equal(served.statusCode, 200);
+  // Behind the trusted proxy, another client has its own budget, and is named in the entry.
+  const head = tv.vault.audit.head().seq;
+  await tv.app.inject({
+    method: "GET",
+    url: "/v1/agents",
+    headers: { authorization: "Bearer avk_other", "x-forwarded-for": "203.0.113.9" },
+  });
+  const entry = tv.vault.audit.list(head + 1, 1)[0];
+  assert.equal(entry?.type, "auth.refused");
+  assert.equal(entry?.data.client, "203.0.113.9");
 });
