@@ -1,17 +1,21 @@
 /**
  * Refusals of unauthenticated callers, audited without letting them fill the disk.
  *
- * Every refused credential is an audit entry, and the audit log fails closed: a caller
- * that could append without limit could fill the disk and stop all signing. So each client
- * address has `perMinute` refusals written one by one per minute; beyond that they are
- * counted, and the count is written as one `auth.refusals_suppressed` entry (client, count,
- * window) when that client's minute ends — or on stop. Nothing goes unrecorded; a flood
- * costs one entry per client per minute. Successes are never held back.
+ * Every refused credential is an audit entry, and the audit log fails closed: a caller that
+ * could append without limit could fill the disk and stop all signing. So refusals are
+ * written one by one only within two budgets per minute: `perMinute` for each client (IPv6
+ * clients grouped by /64, since one host holds a whole /64) and `globalPerMinute` for all
+ * clients together. Beyond them refusals are counted, per client and per code, and each
+ * client's count is written as one `auth.refusals_suppressed` entry when its minute ends (at
+ * most `maxSummaries` per flush; the rest are merged into one entry for client "*"). Nothing
+ * goes unrecorded, and a flood from any number of addresses costs a bounded number of rows a
+ * minute. Successes are never held back.
  */
+import { isIPv6 } from "node:net";
 import type { AuditEntryInput, AuditLog } from "../audit/types.js";
 
 export interface RefusalLog {
-  /** Appends the refusal unless `client` is over its budget; true if it was written. */
+  /** Appends the refusal unless a budget is spent; true if it was written. */
   record(client: string, entry: AuditEntryInput): boolean;
   /** Writes the summaries of windows that ended (all windows with `all`); returns how many. */
   flush(all?: boolean): number;
@@ -22,45 +26,85 @@ interface Window {
   start: number;
   written: number;
   held: number;
-  types: Set<string>;
+  /** Held refusals by type and code, e.g. "auth.refused:TOKEN_REVOKED" → 12. */
+  codes: Map<string, number>;
 }
 
 const MINUTE_MS = 60_000;
 /** Past this many distinct clients in one minute, new ones share one window. */
 const MAX_CLIENTS = 10_000;
 
+/** The budget key of an address: IPv4 as is (also when IPv4-mapped), IPv6 by its /64. */
+export function clientKey(address: string): string {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  if (mapped) return mapped[1] as string;
+  if (!isIPv6(address)) return address;
+  const [head = "", tail = ""] = address.toLowerCase().split("::");
+  const left = head ? head.split(":") : [];
+  const right = tail ? tail.split(":") : [];
+  const full = [...left, ...Array(8 - left.length - right.length).fill("0"), ...right];
+  return `${full
+    .slice(0, 4)
+    .map((h) => h.replace(/^0+(?=.)/, ""))
+    .join(":")}::/64`;
+}
+
 export function createRefusalLog(
   audit: AuditLog,
-  opts: { perMinute: number; now?: () => number; flushEveryMs?: number },
+  opts: {
+    perMinute: number;
+    globalPerMinute?: number;
+    maxSummaries?: number;
+    now?: () => number;
+    flushEveryMs?: number;
+  },
 ): RefusalLog {
   const now = opts.now ?? Date.now;
+  const globalCap = opts.globalPerMinute ?? opts.perMinute * 10;
+  const maxSummaries = opts.maxSummaries ?? 100;
+  // Insertion order is start order: a window is deleted when it ends, and re-created last.
   const windows = new Map<string, Window>();
+  let global = { start: now(), written: 0 };
 
-  const summarise = (client: string, w: Window) => {
-    if (w.held > 0) {
-      audit.append({
-        type: "auth.refusals_suppressed",
-        actor: "system:refusals",
-        data: {
-          client,
-          count: w.held,
-          types: [...w.types].sort(),
-          from: new Date(w.start).toISOString(),
-          to: new Date(Math.min(now(), w.start + MINUTE_MS)).toISOString(),
-        },
-      });
-    }
-    windows.delete(client);
+  const window = () => ({ start: now(), written: 0, held: 0, codes: new Map<string, number>() });
+  const ended = (w: Window) => now() - w.start >= MINUTE_MS;
+
+  const summary = (client: string, ws: Window[], clients = 1) => {
+    const codes = new Map<string, number>();
+    for (const w of ws) for (const [c, n] of w.codes) codes.set(c, (codes.get(c) ?? 0) + n);
+    audit.append({
+      type: "auth.refusals_suppressed",
+      actor: "system:refusals",
+      data: {
+        client,
+        ...(clients > 1 ? { clients } : {}),
+        count: ws.reduce((n, w) => n + w.held, 0),
+        codes: Object.fromEntries([...codes].sort()),
+        from: new Date(Math.min(...ws.map((w) => w.start))).toISOString(),
+        to: new Date(now()).toISOString(),
+      },
+    });
   };
 
   const flush = (all = false) => {
-    let n = 0;
-    for (const [client, w] of [...windows]) {
-      if (!all && now() - w.start < MINUTE_MS) continue;
-      if (w.held > 0) n++;
-      summarise(client, w);
+    const due: Array<[string, Window]> = [];
+    for (const [client, w] of windows) {
+      if (!all && !ended(w)) break; // the rest started later
+      due.push([client, w]);
     }
-    return n;
+    const held = due.filter(([, w]) => w.held > 0);
+    const alone = held.slice(0, maxSummaries);
+    const merged = held.slice(maxSummaries);
+    // Written before the windows are dropped: if the log cannot take them, they stay.
+    for (const [client, w] of alone) summary(client, [w]);
+    if (merged.length > 0)
+      summary(
+        "*",
+        merged.map(([, w]) => w),
+        merged.length,
+      );
+    for (const [client] of due) windows.delete(client);
+    return alone.length + (merged.length > 0 ? 1 : 0);
   };
 
   // A failing audit log (full disk) must not crash the process from a timer: the counts
@@ -75,28 +119,31 @@ export function createRefusalLog(
   timer.unref();
 
   return {
-    record(client, entry) {
-      let key = client;
+    record(address, entry) {
+      let key = clientKey(address);
       if (!windows.has(key) && windows.size >= MAX_CLIENTS) {
         flush();
         if (windows.size >= MAX_CLIENTS) key = "*";
       }
       let w = windows.get(key);
-      if (w && now() - w.start >= MINUTE_MS) {
-        summarise(key, w);
+      if (w && ended(w)) {
+        flush(); // this window and every older one
         w = undefined;
       }
       if (!w) {
-        w = { start: now(), written: 0, held: 0, types: new Set() };
+        w = window();
         windows.set(key, w);
       }
-      if (w.written < opts.perMinute) {
+      if (now() - global.start >= MINUTE_MS) global = { start: now(), written: 0 };
+      if (w.written < opts.perMinute && global.written < globalCap) {
+        audit.append({ ...entry, data: { ...entry.data, client: key } });
         w.written++;
-        audit.append({ ...entry, data: { ...entry.data, client } });
+        global.written++;
         return true;
       }
       w.held++;
-      w.types.add(entry.type);
+      const code = `${entry.type}:${String(entry.data?.code ?? "")}`;
+      w.codes.set(code, (w.codes.get(code) ?? 0) + 1);
       return false;
     },
     flush,

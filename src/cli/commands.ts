@@ -35,7 +35,7 @@ const USAGE = `usage: agent-vault <command>
   vc issue --issuer <file> --subject <did> --agent <id> --capabilities read,execute
            [--operator O] [--spend-limit ETH=0.005] [--human H] [--ttl S]
                                 an AgentAuthorization credential (JWT VC) on stdout
-  vc present --holder <file> --credential <file>…
+  vc present --holder <file> --credential <file>… [--audience A]
                                 a presentation over a fresh challenge (X-Agent-Presentation)
 client commands talk to VAULT_URL (default http://127.0.0.1:8080) with VAULT_ADMIN_KEY or VAULT_API_KEY`;
 

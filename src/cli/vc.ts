@@ -5,7 +5,7 @@
  *   vc issue --issuer <file> --subject <did> --agent <id> --capabilities read,execute
  *            [--operator local] [--spend-limit ETH=0.005,…] [--human <who>] [--ttl <s>]
  *                                      an AgentAuthorization JWT VC, on stdout
- *   vc present --holder <file> --credential <file> [--credential …]
+ *   vc present --holder <file> --credential <file> [--credential …] [--audience <aud>]
  *                                      fetches a challenge from VAULT_URL; prints the JWT VP
  *                                      to send as X-Agent-Presentation
  */
@@ -75,9 +75,18 @@ async function present(values: Record<string, string | string[] | undefined>): P
   const creds = (values.credential as string[] | undefined) ?? [];
   if (!values.holder || creds.length === 0)
     throw new Error("vc present needs --holder and at least one --credential");
-  const res = await fetch(`${loadClientConfig().url}/v1/auth/challenge`);
+  const base = loadClientConfig().url;
+  if (/^http:/.test(base) && !/^http:\/\/(127\.0\.0\.1|localhost|\[::1\])[:/]/.test(base))
+    console.error(
+      "warning: VAULT_URL is plain http; a presentation can be relayed by whoever answers",
+    );
+  const res = await fetch(`${base}/v1/auth/challenge`);
   if (!res.ok) throw new Error(`the vault refused a challenge (${res.status})`);
   const { challenge, audience } = (await res.json()) as { challenge: string; audience: string };
+  // Pinning the audience stops a server that is not the intended vault from having a
+  // presentation made out to another vault's audience.
+  if (values.audience && values.audience !== audience)
+    throw new Error(`the server's audience is ${audience}, not ${values.audience}`);
   const vcs = creds.map((f) => readFileSync(f, "utf8").trim());
   console.log(await presentCredentials(keyFile(values.holder as string), vcs, challenge, audience));
   return 0;
@@ -98,6 +107,7 @@ export async function vcCommand(args: string[]): Promise<number> {
       ttl: { type: "string" },
       holder: { type: "string" },
       credential: { type: "string", multiple: true },
+      audience: { type: "string" },
     },
   });
   if (positionals[0] === "issue") return issue(values);

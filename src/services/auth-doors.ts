@@ -25,12 +25,13 @@ export function createAuthDoors(
   config: Config,
   db: Db,
   audit: AuditLog,
+  keyIsLive: (keyId: string) => boolean,
 ): { tokens: TokenService; credentials: CredentialService } {
   const keys = createTokenKeyStore({
     db,
     passphrase: loadOrCreatePassphrase(join(config.dataDir, "token-keys.secret")),
   });
-  const tokens = createTokenService({ db, audit, keys, config: config.auth });
+  const tokens = createTokenService({ db, audit, keys, config: config.auth, keyIsLive });
   // A signing key from the start, so /.well-known/jwks.json is never empty for peers.
   keys.active();
   const ca = config.auth.didWebCaFile ? readFileSync(config.auth.didWebCaFile, "utf8") : undefined;

@@ -205,7 +205,9 @@ export async function createVault(config: Config, opts: VaultOptions = {}): Prom
   agents = createAgentService({ store, audit, cluster, onProgress: log });
   signing = createSigningService({ store, audit, cluster });
   checkpoints = createCheckpointService({ store, audit, cluster });
-  const { tokens, credentials } = createAuthDoors(config, db, audit);
+  const keyIsLive = (keyId: string) =>
+    keyId === "admin" || (store.key(keyId) !== undefined && !store.key(keyId)?.revoked_at);
+  const { tokens, credentials } = createAuthDoors(config, db, audit, keyIsLive);
   // Nothing outlives the key behind it: revoking a key revokes the tokens issued with it.
   const keys = createApiKeyService({
     store,
@@ -255,8 +257,11 @@ export async function createVault(config: Config, opts: VaultOptions = {}): Prom
       cluster.stop();
       await cluster.whenRefilled();
       await supervisor?.stop();
-      refusals.stop(); // the last counts of held-back refusals, before the file closes
-      db.close();
+      try {
+        refusals.stop(); // the last counts of held-back refusals, before the file closes
+      } finally {
+        db.close();
+      }
     },
   };
 }

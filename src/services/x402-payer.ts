@@ -26,15 +26,25 @@ export type PaymentView =
     }
   | { status: "pending"; approvalId: string; auditSeq?: number; accepted: PaymentRequirements };
 
+/** Who calls: the audit actor and the credential's id (key id, "jwt:<jti>", "vc:<did>"). */
+export interface Caller {
+  actor: string;
+  credential: string;
+  operator: boolean;
+}
+
 export interface X402PayerService {
   pay(
     agentId: string,
     paymentRequired: unknown,
-    actor: string,
+    who: Caller,
     opts: { canSpend: boolean; spendLimits?: SpendCaps[] },
   ): Promise<PaymentView>;
-  /** The PAYMENT-SIGNATURE of a parked payment, once approved (pending while it is not). */
-  collect(agentId: string, approvalId: string, actor: string, nowMs?: number): PaymentView;
+  /**
+   * The PAYMENT-SIGNATURE of a parked payment, once approved (pending while it is not).
+   * Only the credential that asked for it, or an operator, may collect it.
+   */
+  collect(agentId: string, approvalId: string, who: Caller, nowMs?: number): PaymentView;
 }
 
 export function createX402PayerService(deps: {
@@ -56,7 +66,8 @@ export function createX402PayerService(deps: {
   });
 
   return {
-    async pay(agentId, paymentRequired, actor, opts) {
+    async pay(agentId, paymentRequired, who, opts) {
+      const { actor } = who;
       const agent = store.agent(agentId);
       if (!agent) throw new VaultError("AGENT_NOT_FOUND");
       const pr = decodePaymentRequired(paymentRequired);
@@ -78,13 +89,24 @@ export function createX402PayerService(deps: {
       }
       const a = result.accepted;
       if (result.status === "pending") {
-        parked.park({
-          approvalId: result.approvalId,
-          agentId,
-          accepted: a,
-          resource: pr.resource,
-          authorization: result.authorization,
-        });
+        try {
+          parked.park({
+            approvalId: result.approvalId,
+            agentId,
+            accepted: a,
+            resource: pr.resource,
+            authorization: result.authorization,
+            requestedBy: who.credential,
+          });
+        } catch (err) {
+          // Without its parked half an approval could never be collected: withdraw it.
+          try {
+            signing.reject(result.approvalId, "system:x402");
+          } catch {
+            /* the approval stays pending; an operator sees it cannot be collected */
+          }
+          throw err;
+        }
       }
       audit.append({
         type: result.status === "signed" ? "x402.pay_signed" : "x402.pay_pending",
@@ -103,9 +125,12 @@ export function createX402PayerService(deps: {
       return result;
     },
 
-    collect(agentId, approvalId, actor, nowMs = Date.now()) {
+    collect(agentId, approvalId, who, nowMs = Date.now()) {
+      const { actor } = who;
       const p = parked.get(approvalId);
-      if (!p || p.agentId !== agentId) throw new VaultError("APPROVAL_NOT_FOUND");
+      // Another agent's payment, or another credential's: not found, rather than forbidden.
+      if (!p || p.agentId !== agentId || (!who.operator && p.requestedBy !== who.credential))
+        throw new VaultError("APPROVAL_NOT_FOUND");
       const view = signing.approval(approvalId);
       if (view.status === "pending" || view.status === "reserved" || view.status === "incomplete")
         return { status: "pending", approvalId, accepted: p.accepted };

@@ -278,3 +278,20 @@ test("bounded storage: foreign tokens older than a day are refused; expired toke
   assert.equal(count("tokens"), 1, "only the fresh token is kept");
   assert.equal(count("token_revocations"), 1, "only the fresh revocation is kept");
 });
+
+test("a token is not recorded for a key revoked while it was being signed", async () => {
+  const revoked = new Set<string>();
+  const guarded = createTokenService({
+    db,
+    audit,
+    keys,
+    config: parseAuthConfig({}),
+    now,
+    keyIsLive: (keyId) => !revoked.has(keyId),
+  });
+  const by: Principal = { ...admin, keyId: "key_w", scopes: new Set<Scope>(["WRITE", "READ"]) };
+  const req = { agentId: "agt_a", capabilities: ["read"], ttlSeconds: 60 };
+  assert.ok((await guarded.issue(req, by, "test")).token);
+  revoked.add("key_w"); // what DELETE /v1/keys/key_w does between sign() and the insert
+  assert.equal(await code(guarded.issue(req, by, "test")), "INVALID_CREDENTIALS");
+});

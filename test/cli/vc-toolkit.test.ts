@@ -76,6 +76,24 @@ test("did create → vc issue → vc present: the presentation signs for the age
   );
 });
 
+test("vc present refuses a server whose audience is not the pinned one", async () => {
+  const out = await runCli(
+    [
+      "vc",
+      "present",
+      "--holder",
+      join(dir, "agent.json"),
+      "--credential",
+      join(dir, "vc.jwt"),
+      "--audience",
+      "urn:agent-vault:elsewhere",
+    ],
+    { VAULT_URL: url },
+  );
+  assert.notEqual(out.code, 0);
+  assert.equal(out.stdout, "", "no presentation is printed");
+});
+
 test("did create refuses to overwrite a key file", async () => {
   const out = await runCli(["did", "create", "--out", join(dir, "issuer.json")], {});
   assert.notEqual(out.code, 0);

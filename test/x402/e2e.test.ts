@@ -260,6 +260,13 @@ test("above approvalAbove: parked, approved by an operator, collected, settled o
   assert.equal((await collect(approvalId, keyA)).statusCode, 403);
   const foreign = await collect(approvalId, keyA, agentA.id);
   assert.equal((foreign.json() as { error: { code: string } }).error.code, "APPROVAL_NOT_FOUND");
+  // Another credential of the same agent cannot take it either, nor one without SPEND.
+  const sibling = (await tv.issueKey(b.id, ["READ", "EXECUTE", "SPEND"])).auth;
+  const taken = await collect(approvalId, sibling);
+  assert.equal((taken.json() as { error: { code: string } }).error.code, "APPROVAL_NOT_FOUND");
+  const execOnly = (await tv.issueKey(b.id, ["EXECUTE"])).auth;
+  const noSpend = await collect(approvalId, execOnly);
+  assert.equal((noSpend.json() as { error: { code: string } }).error.code, "FORBIDDEN_SCOPE");
 
   const approved = await decide(approvalId, "approve");
   assert.equal(approved.statusCode, 200, approved.body);
@@ -277,7 +284,13 @@ test("above approvalAbove: parked, approved by an operator, collected, settled o
   );
   // After its validBefore, an approved authorization is not handed out.
   assert.throws(
-    () => tv.vault.x402Payer.collect(b.id, approvalId, "test", Date.now() + 86_400_000),
+    () =>
+      tv.vault.x402Payer.collect(
+        b.id,
+        approvalId,
+        { actor: "operator:test", credential: "admin", operator: true },
+        Date.now() + 86_400_000,
+      ),
     (e: { code?: string }) => e.code === "X402_AUTHORIZATION_EXPIRED",
   );
 

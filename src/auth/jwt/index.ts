@@ -113,6 +113,12 @@ export function createTokenService(deps: {
   now?: () => number;
   /** Timeout for fetching a trusted issuer's JWKS, ms. */
   jwksTimeoutMs?: number;
+  /**
+   * Whether the API key a token is issued against is still live, checked in the same
+   * transaction that records the token: a key revoked while the token was being signed
+   * cannot leave a token behind that its revocation did not see.
+   */
+  keyIsLive?: (keyId: string) => boolean;
 }): TokenService {
   const { db, audit, keys, config } = deps;
   const now = deps.now ?? Date.now;
@@ -245,6 +251,8 @@ export function createTokenService(deps: {
         .setJti(jti)
         .sign(privateKey);
       db.transaction(() => {
+        if (deps.keyIsLive && !deps.keyIsLive(by.keyId))
+          throw new VaultError("INVALID_CREDENTIALS", "the key was revoked");
         // Expired an hour ago: no longer verifiable, nothing left to revoke.
         q.pruneIssued.run(now() - 3_600_000);
         q.put.run({

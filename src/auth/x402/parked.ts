@@ -6,7 +6,7 @@
  * operator approves, the agent can collect the header.
  */
 import type { PaymentRequired, PaymentRequirements } from "@x402/core/types";
-import type { Db } from "../../store/db.js";
+import { addColumnIfMissing, type Db } from "../../store/db.js";
 import type { Authorization } from "./payer.js";
 
 export interface ParkedPayment {
@@ -15,6 +15,8 @@ export interface ParkedPayment {
   accepted: PaymentRequirements;
   resource: PaymentRequired["resource"] | undefined;
   authorization: Authorization;
+  /** The credential that asked (key id, "jwt:<jti>", "vc:<did>"): only it may collect. */
+  requestedBy: string;
 }
 
 interface Row {
@@ -23,17 +25,20 @@ interface Row {
   accepted: string;
   resource: string | null;
   authorization: string;
+  requested_by: string | null;
 }
 
 export function createParkedPayments(db: Db, now: () => number = Date.now) {
   db.exec(`
     CREATE TABLE IF NOT EXISTS x402_parked (
       approval_id TEXT PRIMARY KEY, agent_id TEXT NOT NULL, accepted TEXT NOT NULL,
-      resource TEXT, authorization TEXT NOT NULL, created_ms INTEGER NOT NULL);
+      resource TEXT, authorization TEXT NOT NULL, created_ms INTEGER NOT NULL,
+      requested_by TEXT);
   `);
+  addColumnIfMissing(db, "x402_parked", "requested_by", "TEXT");
   const put = db.prepare(
-    `INSERT INTO x402_parked (approval_id, agent_id, accepted, resource, authorization, created_ms)
-     VALUES (?, ?, ?, ?, ?, ?)`,
+    `INSERT INTO x402_parked (approval_id, agent_id, accepted, resource, authorization, created_ms, requested_by)
+     VALUES (?, ?, ?, ?, ?, ?, ?)`,
   );
   const get = db.prepare("SELECT * FROM x402_parked WHERE approval_id = ?");
   return {
@@ -45,6 +50,7 @@ export function createParkedPayments(db: Db, now: () => number = Date.now) {
         p.resource ? JSON.stringify(p.resource) : null,
         JSON.stringify(p.authorization),
         now(),
+        p.requestedBy,
       );
     },
     get(approvalId: string): ParkedPayment | undefined {
@@ -56,6 +62,7 @@ export function createParkedPayments(db: Db, now: () => number = Date.now) {
         accepted: JSON.parse(row.accepted),
         resource: row.resource ? JSON.parse(row.resource) : undefined,
         authorization: JSON.parse(row.authorization),
+        requestedBy: row.requested_by ?? "",
       };
     },
   };

@@ -5,11 +5,19 @@
  * the Bazaar listing of this vault's paid routes (GET /.well-known/x402).
  */
 import type { FastifyInstance } from "fastify";
+import type { Principal } from "../../auth/apikey/index.js";
 import { discoveryListing } from "../../auth/x402/offers.js";
+import { VaultError } from "../../errors/index.js";
 import type { Vault } from "../../services/vault.js";
 import { signingDoors } from "../auth/doors.js";
 import { actorOf, assertAgentAccess, requireAny } from "../auth/scopes.js";
 import { agentIdParams } from "../schemas.js";
+
+const callerOf = (p: Principal) => ({
+  actor: actorOf(p),
+  credential: p.keyId,
+  operator: p.kind === "operator",
+});
 
 export async function x402Routes(
   app: FastifyInstance,
@@ -46,7 +54,7 @@ export async function x402Routes(
       const out = await vault.x402Payer.pay(
         id,
         (req.body as { paymentRequired: unknown }).paymentRequired,
-        actorOf(p),
+        callerOf(p),
         {
           canSpend: p.scopes.has("SPEND") || p.scopes.has("ADMIN"),
           ...(p.spendLimits?.length ? { spendLimits: p.spendLimits } : {}),
@@ -77,7 +85,10 @@ export async function x402Routes(
     async (req, reply) => {
       const { id, approvalId } = req.params as { id: string; approvalId: string };
       const p = assertAgentAccess(req, id);
-      const out = vault.x402Payer.collect(id, approvalId, actorOf(p));
+      // Collecting hands out a spendable authorization: SPEND, as for paying.
+      if (!p.scopes.has("SPEND") && !p.scopes.has("ADMIN"))
+        throw new VaultError("FORBIDDEN_SCOPE", "collecting a payment needs the SPEND scope");
+      const out = vault.x402Payer.collect(id, approvalId, callerOf(p));
       return out.status === "pending" ? reply.status(202).send(out) : out;
     },
   );
