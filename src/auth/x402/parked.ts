@@ -41,8 +41,12 @@ export function createParkedPayments(db: Db, now: () => number = Date.now) {
      VALUES (?, ?, ?, ?, ?, ?, ?)`,
   );
   const get = db.prepare("SELECT * FROM x402_parked WHERE approval_id = ?");
+  // An EIP-3009 authorization lives at most a day (maxTimeoutSeconds ≤ 86400): a week-old
+  // parked payment can never be collected.
+  const prune = db.prepare("DELETE FROM x402_parked WHERE created_ms < ?");
   return {
     park(p: ParkedPayment): void {
+      prune.run(now() - 7 * 86_400_000);
       put.run(
         p.approvalId,
         p.agentId,
