@@ -36,16 +36,22 @@ let keyA: Record<string, string>;
 let keyAraw: string;
 const figures: Record<string, number> = {};
 
-function policy(maxPerTx = "1") {
+function policy(maxPerTx = "1", approvalAbove?: string) {
+  const limit = { symbol: "USDC", decimals: 6, maxPerTx, maxPer24h: "10" };
   return {
     chains: [CHAIN_ID],
-    assets: {
-      [chain.tokenAddress]: { symbol: "USDC", decimals: 6, maxPerTx, maxPer24h: "10" },
-    },
+    assets: { [chain.tokenAddress]: approvalAbove ? { ...limit, approvalAbove } : limit },
     allowTypedData: ["TransferWithAuthorization"],
     rateLimitPerMinute: 1000,
     validUntil: "2099-01-01T00:00:00Z",
   };
+}
+
+/** An agent whose payments above 0.005 USDC wait for an operator, funded with 1 USDC. */
+async function agentWithApprovals() {
+  const agent = await tv.createAgent(policy("1", "0.005"));
+  await (await chain.token.getFunction("mint")(agent.address, 1_000_000n)).wait();
+  return { agent, key: await tv.issueKey(agent.id, ["READ", "EXECUTE", "SPEND"]) };
 }
 
 async function unpaid(): Promise<{ header: string; pr: PaymentRequired }> {
@@ -225,20 +231,8 @@ test("an over-cap payment request is refused by the agent's policy (POLICY_DENIE
 });
 
 test("above approvalAbove: parked, approved by an operator, collected, settled on chain", async () => {
-  const b = await tv.createAgent({
-    ...policy(),
-    assets: {
-      [chain.tokenAddress]: {
-        symbol: "USDC",
-        decimals: 6,
-        maxPerTx: "1",
-        maxPer24h: "10",
-        approvalAbove: "0.005",
-      },
-    },
-  });
-  await (await chain.token.getFunction("mint")(b.address, 1_000_000n)).wait();
-  const keyB = (await tv.issueKey(b.id, ["READ", "EXECUTE", "SPEND"])).auth;
+  const { agent: b, key: issuedB } = await agentWithApprovals();
+  const keyB = issuedB.auth;
   const collect = (approvalId: string, auth = keyB, agentId = b.id) =>
     tv.app.inject({
       method: "GET",
@@ -501,20 +495,8 @@ test("CLI: agent-vault x402 fetch <url> --agent <id> does the whole round trip",
 
 test("CLI: x402 fetch waits for an operator's approval above approvalAbove, then pays", async () => {
   const address = await listening();
-  const c = await tv.createAgent({
-    ...policy(),
-    assets: {
-      [chain.tokenAddress]: {
-        symbol: "USDC",
-        decimals: 6,
-        maxPerTx: "1",
-        maxPer24h: "10",
-        approvalAbove: "0.005",
-      },
-    },
-  });
-  await (await chain.token.getFunction("mint")(c.address, 1_000_000n)).wait();
-  const key = (await tv.issueKey(c.id, ["READ", "EXECUTE", "SPEND"])).key;
+  const { agent: c, key: issuedC } = await agentWithApprovals();
+  const key = issuedC.key;
   let approved: Promise<unknown> | undefined;
   const out = await runCli(
     ["x402", "fetch", `${address}/v1/cluster`, "--agent", c.id, "--wait", "60"],
