@@ -21,6 +21,7 @@ import {
   TOKEN_NAME,
   TOKEN_VERSION,
 } from "../helpers/chain.js";
+import { TRANSFER_WITH_AUTHORIZATION_FIELDS } from "../helpers/eip3009.js";
 import { freePort, killed, runCli } from "../helpers/process.js";
 import { startTestVault, type TestVault } from "../helpers/vault.js";
 
@@ -331,45 +332,21 @@ test("bad payments get 402 with a stable code, quickly, and the server keeps ser
   // Wrongly signed: a valid EIP-3009 signature, by a wallet that is not the payer.
   const stranger = Wallet.createRandom();
   const req = pr.accepts[0] as PaymentPayload["accepted"];
-  const forgedSig = await stranger.signTypedData(
-    {
-      name: TOKEN_NAME,
-      version: TOKEN_VERSION,
-      chainId: CHAIN_ID,
-      verifyingContract: req.asset,
-    },
-    {
-      TransferWithAuthorization: [
-        { name: "from", type: "address" },
-        { name: "to", type: "address" },
-        { name: "value", type: "uint256" },
-        { name: "validAfter", type: "uint256" },
-        { name: "validBefore", type: "uint256" },
-        { name: "nonce", type: "bytes32" },
-      ],
-    },
-    auth,
-  );
+  // The local token's EIP-712 domain, and its TransferWithAuthorization fields.
+  const signAuth = (a: typeof auth) =>
+    stranger.signTypedData(
+      { name: TOKEN_NAME, version: TOKEN_VERSION, chainId: CHAIN_ID, verifyingContract: req.asset },
+      { TransferWithAuthorization: TRANSFER_WITH_AUTHORIZATION_FIELDS },
+      a,
+    );
+  const forgedSig = await signAuth(auth);
   variants.push([
     encodePaymentSignature({ ...payload, payload: { authorization: auth, signature: forgedSig } }),
     "X402_INVALID_SIGNATURE",
   ]);
   // A well-formed payment by a wallet with no tokens: refused by the facilitator's checks.
   const poorAuth = { ...auth, from: stranger.address };
-  const poorSig = await stranger.signTypedData(
-    { name: TOKEN_NAME, version: TOKEN_VERSION, chainId: CHAIN_ID, verifyingContract: req.asset },
-    {
-      TransferWithAuthorization: [
-        { name: "from", type: "address" },
-        { name: "to", type: "address" },
-        { name: "value", type: "uint256" },
-        { name: "validAfter", type: "uint256" },
-        { name: "validBefore", type: "uint256" },
-        { name: "nonce", type: "bytes32" },
-      ],
-    },
-    poorAuth,
-  );
+  const poorSig = await signAuth(poorAuth);
   variants.push([
     encodePaymentSignature({
       ...payload,
