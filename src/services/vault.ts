@@ -205,8 +205,11 @@ export async function createVault(config: Config, opts: VaultOptions = {}): Prom
   agents = createAgentService({ store, audit, cluster, onProgress: log });
   signing = createSigningService({ store, audit, cluster });
   checkpoints = createCheckpointService({ store, audit, cluster });
-  const keyIsLive = (keyId: string) =>
-    keyId === "admin" || (store.key(keyId) !== undefined && !store.key(keyId)?.revoked_at);
+  const keyIsLive = (keyId: string) => {
+    if (keyId === "admin") return true;
+    const row = store.key(keyId);
+    return row !== undefined && row.revoked_at === null;
+  };
   const { tokens, credentials } = createAuthDoors(config, db, audit, keyIsLive);
   // Nothing outlives the key behind it: revoking a key revokes the tokens issued with it.
   const keys = createApiKeyService({
