@@ -493,3 +493,24 @@ test("CLI: x402 fetch waits for an operator's approval above approvalAbove, then
   assert.equal((JSON.parse(out.stdout) as { status: number }).status, 200);
   assert.equal(await chain.balanceOf(c.address), 1_000_000n - PRICE);
 });
+
+test("a parked payment whose record cannot be written is withdrawn, never left uncollectable", async () => {
+  const { agent, key } = await agentWithApprovals();
+  // A real SQLite failure on that one table (as a full disk would give).
+  tv.vault.store.db.exec(`CREATE TEMP TRIGGER parked_fails BEFORE INSERT ON x402_parked
+    BEGIN SELECT RAISE(ABORT, 'simulated storage failure'); END;`);
+  try {
+    const res = await pay((await unpaid()).header, key.auth, agent.id);
+    assert.ok(res.statusCode >= 500, res.body);
+    assert.ok(!res.body.includes("simulated"), "no internals reach the client");
+  } finally {
+    tv.vault.store.db.exec("DROP TRIGGER parked_fails");
+  }
+  const withdrawn = tv.vault.audit
+    .list(1, 100_000)
+    .filter((e) => e.type === "approval.rejected" && e.agentId === agent.id);
+  assert.equal(withdrawn.length, 1);
+  assert.equal(withdrawn[0]?.actor, "system:x402");
+  const view = tv.vault.signing.approval(withdrawn[0]?.data.requestId as string);
+  assert.equal(view.status, "rejected");
+});
