@@ -37,6 +37,16 @@ export interface BundleCheckpoint {
   signedAt: string;
 }
 
+/** The empty log's head: the start of every chain, needing no signature. */
+export const GENESIS_CHECKPOINT: Readonly<BundleCheckpoint> = Object.freeze({
+  seq: 0,
+  hash: "0".repeat(64),
+  zkHead: ZK_GENESIS,
+  signature: "",
+  signers: [],
+  signedAt: "",
+});
+
 export interface Bundle {
   format: typeof BUNDLE_FORMAT;
   setup: SetupKind;

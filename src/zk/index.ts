@@ -19,8 +19,8 @@ import { DAY_MS } from "../policy/evaluate.js";
 import type { Policy } from "../policy/types.js";
 import type { CheckpointService } from "../services/checkpoints.js";
 import type { VaultStore } from "../store/vault-store.js";
-import { BUNDLE_FORMAT, type Bundle, type BundleCheckpoint } from "./bundle.js";
-import { assetKey, ZK_GENESIS } from "./fields.js";
+import { BUNDLE_FORMAT, type Bundle, type BundleCheckpoint, GENESIS_CHECKPOINT } from "./bundle.js";
+import { assetKey } from "./fields.js";
 import type { Artifacts } from "./setup.js";
 import { loadArtifacts } from "./setup.js";
 import { capOf, per24hOf, statementText } from "./statement.js";
@@ -112,14 +112,7 @@ export function createComplianceService(deps: {
           signers: cp.signers,
           signedAt: cp.signedAt,
         }
-      : {
-          seq: 0,
-          hash: "0".repeat(64),
-          zkHead: ZK_GENESIS,
-          signature: "",
-          signers: [],
-          signedAt: "",
-        };
+      : { ...GENESIS_CHECKPOINT, signers: [] };
 
   /** Widens [fromSeq, toSeq] to cluster-signed checkpoints (signing one at the head if needed). */
   async function bounds(fromSeq: number, toSeq: number) {

@@ -9,8 +9,12 @@ import type { Policy } from "../../src/policy/types.js";
 import { policyHash } from "../../src/policy/validate.js";
 import { checkpointDigest } from "../../src/signers/local/checkpoint.js";
 import { openDatabase } from "../../src/store/db.js";
-import { BUNDLE_FORMAT, type Bundle, type BundleCheckpoint } from "../../src/zk/bundle.js";
-import { ZK_GENESIS } from "../../src/zk/fields.js";
+import {
+  BUNDLE_FORMAT,
+  type Bundle,
+  type BundleCheckpoint,
+  GENESIS_CHECKPOINT,
+} from "../../src/zk/bundle.js";
 import { prepareRange, proveBatches } from "../../src/zk/prover.js";
 import { type Artifacts, ensureArtifacts } from "../../src/zk/setup.js";
 import { statementText } from "../../src/zk/statement.js";
@@ -86,16 +90,7 @@ export function appendNoise(log: AuditLog, agentId: string | null = AGENT) {
 export const CLUSTER = Wallet.createRandom();
 
 export function signCheckpoint(log: AuditLog, seq: number, key = CLUSTER): BundleCheckpoint {
-  if (seq === 0) {
-    return {
-      seq: 0,
-      hash: "0".repeat(64),
-      zkHead: ZK_GENESIS,
-      signature: "",
-      signers: [],
-      signedAt: "",
-    };
-  }
+  if (seq === 0) return { ...GENESIS_CHECKPOINT, signers: [] };
   const hash = (log.get(seq) as { hash: string }).hash;
   const zkHead = log.zkHeadAt(seq) as string;
   const signature = key.signingKey.sign(checkpointDigest(seq, hash, zkHead)).serialized;
