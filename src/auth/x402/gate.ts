@@ -25,7 +25,7 @@ import type { AuditLog } from "../../audit/types.js";
 import type { X402Config } from "../../config/x402.js";
 import { type ErrorCode, VaultError } from "../../errors/index.js";
 import type { RefusalLog } from "../refusals.js";
-import { decodePaymentSignature } from "./headers.js";
+import { decodePaymentSignature, type Eip3009Payload } from "./headers.js";
 import { buildOffer, type RouteOffer } from "./offers.js";
 import { type PaymentRow, type PaymentStore, paymentId } from "./store.js";
 
@@ -73,18 +73,6 @@ type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
 const HEX32 = /^0x[0-9a-fA-F]{64}$/;
 const UINT = /^\d{1,78}$/;
-
-interface Eip3009Payload {
-  signature: string;
-  authorization: {
-    from: string;
-    to: string;
-    value: string;
-    validAfter: string;
-    validBefore: string;
-    nonce: string;
-  };
-}
 
 function eip3009(payload: Obj): Eip3009Payload {
   const a = payload.authorization;

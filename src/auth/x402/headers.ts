@@ -14,6 +14,22 @@ import {
 import type { PaymentPayload, PaymentRequired, SettleResponse } from "@x402/core/types";
 import { VaultError } from "../../errors/index.js";
 
+/** The EIP-3009 TransferWithAuthorization message as the exact scheme's payload carries it. */
+export interface Eip3009Authorization {
+  from: string;
+  to: string;
+  value: string;
+  validAfter: string;
+  validBefore: string;
+  nonce: string;
+}
+
+/** The exact scheme's EIP-3009 payload: the authorization and its signature. */
+export interface Eip3009Payload {
+  signature: string;
+  authorization: Eip3009Authorization;
+}
+
 export const PAYMENT_REQUIRED = "payment-required";
 export const PAYMENT_SIGNATURE = "payment-signature";
 export const PAYMENT_RESPONSE = "payment-response";

@@ -7,14 +7,14 @@
  */
 import type { PaymentRequired, PaymentRequirements } from "@x402/core/types";
 import { addColumnIfMissing, type Db } from "../../store/db.js";
-import type { Authorization } from "./payer.js";
+import type { Eip3009Authorization } from "./headers.js";
 
 export interface ParkedPayment {
   approvalId: string;
   agentId: string;
   accepted: PaymentRequirements;
   resource: PaymentRequired["resource"] | undefined;
-  authorization: Authorization;
+  authorization: Eip3009Authorization;
   /** The credential that asked (key id, "jwt:<jti>", "vc:<did>"): only it may collect. */
   requestedBy: string;
 }

@@ -12,7 +12,11 @@ import { ExactEvmScheme } from "@x402/evm/exact/client";
 import { VaultError } from "../../errors/index.js";
 import type { Policy, SignIntent } from "../../policy/types.js";
 import type { SignOutcome } from "../../services/signing.js";
-import { encodePaymentSignature } from "./headers.js";
+import {
+  type Eip3009Authorization,
+  type Eip3009Payload,
+  encodePaymentSignature,
+} from "./headers.js";
 
 export interface PayDeps {
   policyOf(agentId: string): Policy | undefined;
@@ -33,18 +37,8 @@ export type PayResult =
       auditSeq: number;
       accepted: PaymentRequirements;
       /** The parked EIP-3009 authorization: with the approved signature, the payment. */
-      authorization: Authorization;
+      authorization: Eip3009Authorization;
     };
-
-/** The EIP-3009 TransferWithAuthorization message as the exact scheme's payload carries it. */
-export interface Authorization {
-  from: string;
-  to: string;
-  value: string;
-  validAfter: string;
-  validBefore: string;
-  nonce: string;
-}
 
 const ADDRESS = /^0x[0-9a-fA-F]{40}$/;
 
@@ -97,7 +91,7 @@ export function selectRequirement(
 class Pending extends Error {
   constructor(
     readonly outcome: Extract<SignOutcome, { status: "pending" }>,
-    readonly authorization: Authorization,
+    readonly authorization: Eip3009Authorization,
   ) {
     super("pending");
   }
@@ -107,7 +101,7 @@ class Pending extends Error {
 export function assemblePayment(
   resource: PaymentRequired["resource"] | undefined,
   accepted: PaymentRequirements,
-  payload: { authorization: Authorization; signature: string },
+  payload: Eip3009Payload,
 ): { paymentSignature: string; paymentPayload: PaymentPayload } {
   const paymentPayload: PaymentPayload = {
     x402Version: 2,
@@ -141,7 +135,7 @@ export async function payFor(
         message,
       });
       if (outcome.status === "pending")
-        throw new Pending(outcome, message as unknown as Authorization);
+        throw new Pending(outcome, message as unknown as Eip3009Authorization);
       auditSeq = outcome.auditSeq;
       return outcome.signature as `0x${string}`;
     },
@@ -163,7 +157,7 @@ export async function payFor(
   const signed = assemblePayment(
     pr.resource,
     accepted,
-    partial.payload as unknown as { authorization: Authorization; signature: string },
+    partial.payload as unknown as Eip3009Payload,
   );
   return { status: "signed", ...signed, accepted, auditSeq };
 }
