@@ -13,6 +13,7 @@ import { createTokenService, type TokenService } from "../../src/auth/jwt/index.
 import { createTokenKeyStore, type TokenKeyStore } from "../../src/auth/jwt/keys.js";
 import { type AuthConfig, parseAuthConfig } from "../../src/config/auth.js";
 import { type Db, openDatabase } from "../../src/store/db.js";
+import { codeOf } from "../helpers/errors.js";
 
 const admin: Principal = {
   kind: "operator",
@@ -88,14 +89,7 @@ const issue = (extra: Record<string, unknown> = {}) =>
     "test",
   );
 
-async function code(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return "accepted";
-  } catch (err) {
-    return (err as { code: string }).code;
-  }
-}
+const code = codeOf;
 
 test("an issued token verifies to an agent principal with its capabilities as scopes", async () => {
   const t = await issue({ task: "task-1" });

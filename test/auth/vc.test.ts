@@ -16,6 +16,7 @@ import {
   selfSignedCert,
   type TestDid,
 } from "../helpers/did.js";
+import { codeOf } from "../helpers/errors.js";
 
 const AUD = "urn:agent-vault:local";
 let clock = Date.now();
@@ -52,14 +53,7 @@ after(async () => {
   db?.close();
 });
 
-async function code(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return "accepted";
-  } catch (err) {
-    return (err as { code: string }).code;
-  }
-}
+const code = codeOf;
 
 async function present(
   holder: TestDid,

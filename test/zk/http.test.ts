@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { type Bundle, verifyBundle } from "../../src/zk/bundle.js";
 import { releaseCurve as releaseCurveFn } from "../../src/zk/setup.js";
+import { CLI } from "../helpers/process.js";
 import { ethTx, startTestVault, type TestVault } from "../helpers/vault.js";
 import { ALICE, BOB, TEST_PARAMS, testArtifacts } from "./helpers.js";
 
@@ -113,18 +114,13 @@ test("an auditor gets a bundle of the agent's real signed spends and verifies it
   // The same with the CLI, from a file.
   const file = join(mkdtempSync(join(tmpdir(), "av-bundle-")), "bundle.json");
   writeFileSync(file, res.body);
-  const cli = spawnSync(
-    process.execPath,
-    [
-      "--import",
-      "tsx",
-      "src/cli/main.ts",
-      "verify-bundle",
-      file,
-      `--cluster-address=${clusterAddress}`,
-    ],
-    { encoding: "utf8" },
-  );
+  const verifyWithCli = () =>
+    spawnSync(
+      process.execPath,
+      [...CLI, "verify-bundle", file, `--cluster-address=${clusterAddress}`],
+      { encoding: "utf8" },
+    );
+  const cli = verifyWithCli();
   assert.equal(cli.status, 0, `${cli.stdout}${cli.stderr}`);
   assert.match(cli.stdout, /^VERIFIED/);
   assert.match(cli.stderr, /WARNING: development setup/);
@@ -133,18 +129,7 @@ test("an auditor gets a bundle of the agent's real signed spends and verifies it
   const edited = structuredClone(bundle);
   edited.checkpoints.end.hash = "1".repeat(64);
   writeFileSync(file, JSON.stringify(edited));
-  const bad = spawnSync(
-    process.execPath,
-    [
-      "--import",
-      "tsx",
-      "src/cli/main.ts",
-      "verify-bundle",
-      file,
-      `--cluster-address=${clusterAddress}`,
-    ],
-    { encoding: "utf8" },
-  );
+  const bad = verifyWithCli();
   assert.equal(bad.status, 1);
   assert.match(bad.stdout, /NOT VERIFIED: the end checkpoint/);
 
