@@ -15,6 +15,15 @@ const dir = mkdtempSync(join(tmpdir(), "av-vc-cli-"));
 let tv: TestVault;
 let url: string;
 let issuerDid: string;
+/** `vc present` of the agent's key file and credential written by the first test. */
+const present = [
+  "vc",
+  "present",
+  "--holder",
+  join(dir, "agent.json"),
+  "--credential",
+  join(dir, "vc.jwt"),
+];
 
 async function cli(args: string[]): Promise<string> {
   const out = await runCli(args, { VAULT_URL: url ?? "http://127.0.0.1:9" });
@@ -50,26 +59,17 @@ test("did create → vc issue → vc present: the presentation signs for the age
     "ETH=0.005",
   ]);
   writeFileSync(join(dir, "vc.jwt"), vc);
-  const vp = await cli([
-    "vc",
-    "present",
-    "--holder",
-    join(dir, "agent.json"),
-    "--credential",
-    join(dir, "vc.jwt"),
-  ]);
-  const res = await fetch(`${url}/v1/agents/${agent.id}/sign/message`, {
-    method: "POST",
-    headers: { "x-agent-presentation": vp, "content-type": "application/json" },
-    body: JSON.stringify({ message: "from the shell" }),
-  });
+  const vp = await cli(present);
+  const sign = (message: string) =>
+    fetch(`${url}/v1/agents/${agent.id}/sign/message`, {
+      method: "POST",
+      headers: { "x-agent-presentation": vp, "content-type": "application/json" },
+      body: JSON.stringify({ message }),
+    });
+  const res = await sign("from the shell");
   assert.equal(res.status, 200, await res.text());
   // Presented again, the same presentation is a replay.
-  const again = await fetch(`${url}/v1/agents/${agent.id}/sign/message`, {
-    method: "POST",
-    headers: { "x-agent-presentation": vp, "content-type": "application/json" },
-    body: JSON.stringify({ message: "again" }),
-  });
+  const again = await sign("again");
   assert.equal(
     ((await again.json()) as { error: { code: string } }).error.code,
     "CHALLENGE_REPLAYED",
@@ -77,19 +77,9 @@ test("did create → vc issue → vc present: the presentation signs for the age
 });
 
 test("vc present refuses a server whose audience is not the pinned one", async () => {
-  const out = await runCli(
-    [
-      "vc",
-      "present",
-      "--holder",
-      join(dir, "agent.json"),
-      "--credential",
-      join(dir, "vc.jwt"),
-      "--audience",
-      "urn:agent-vault:elsewhere",
-    ],
-    { VAULT_URL: url },
-  );
+  const out = await runCli([...present, "--audience", "urn:agent-vault:elsewhere"], {
+    VAULT_URL: url,
+  });
   assert.notEqual(out.code, 0);
   assert.equal(out.stdout, "", "no presentation is printed");
 });
