@@ -11,6 +11,14 @@ export const ERROR_CATALOGUE = {
   BODY_TOO_LARGE: { status: 413, message: "The request body is too large." },
   MALFORMED_TRANSACTION: { status: 400, message: "The transaction cannot be decoded." },
   MALFORMED_TYPED_DATA: { status: 400, message: "The typed data cannot be encoded (EIP-712)." },
+  TYPED_DATA_UNDECLARED_FIELD: {
+    status: 400,
+    message: "The typed data's message has a field its types do not declare.",
+  },
+  TYPED_DATA_TOO_DEEP: {
+    status: 400,
+    message: "The typed data is nested too deeply, is cyclic, or has too many values.",
+  },
   INVALID_POLICY: { status: 400, message: "The policy is invalid." },
   UNAUTHENTICATED: { status: 401, message: "Authentication is required." },
   INVALID_CREDENTIALS: { status: 401, message: "The credentials are invalid or revoked." },

@@ -4,17 +4,20 @@
  * result only, never on anything the client claims about its request.
  *
  * - message: EIP-191 version 0x45 ("personal_sign"), ethers hashMessage.
- * - typed-data: EIP-712, ethers TypedDataEncoder; EIP-3009 transfer
- *   authorisations (TransferWithAuthorization / ReceiveWithAuthorization) are
- *   spends of the token named by domain.verifyingContract.
+ * - typed-data: EIP-712, ethers TypedDataEncoder, after a strict structure check
+ *   (typed-check.ts); EIP-3009 authorisations, EIP-2612/DAI permits and Permit2
+ *   permits are spends (typed-spends.ts).
  * - transaction: EIP-1559 (type 2) with its EIP-155 chain id, ethers
- *   Transaction.unsignedHash; ERC-20 transfer / transferFrom / approve calldata
- *   is decoded into spends, any other calldata is a contract call.
+ *   Transaction.unsignedHash; ERC-20/721/1155 value-moving calldata is decoded
+ *   into spends (calldata.ts), any other calldata is a contract call.
  */
 
-import { getBytes, hashMessage, Interface, Transaction, TypedDataEncoder } from "ethers";
+import { getBytes, hashMessage, Transaction, TypedDataEncoder } from "ethers";
 import { VaultError } from "../errors/index.js";
 import { NATIVE_ASSET, normaliseAddress } from "./assets.js";
+import { callSpends } from "./calldata.js";
+import { checkTypedDataStrict } from "./typed-check.js";
+import { typedDataSpends } from "./typed-spends.js";
 import type { DecodedRequest, SignIntent, Spend, TxRequest } from "./types.js";
 
 type Obj = Record<string, unknown>;
@@ -22,12 +25,6 @@ type TypedFields = Array<{ name: string; type: string }>;
 type TypedDataIntent = Extract<SignIntent, { kind: "typed-data" }>;
 
 const UINT256_MAX = (1n << 256n) - 1n;
-const EIP3009_TYPES = new Set(["TransferWithAuthorization", "ReceiveWithAuthorization"]);
-const ERC20 = new Interface([
-  "function transfer(address to, uint256 amount)",
-  "function transferFrom(address from, address to, uint256 amount)",
-  "function approve(address spender, uint256 amount)",
-]);
 /** The EIP712Domain fields ethers derives from a domain object, in its order. */
 const DOMAIN_FIELDS = [
   ["name", "string"],
@@ -143,8 +140,7 @@ function checkTypedDataShape(intent: TypedDataIntent): void {
   }
 }
 
-function typedDataDigest(intent: TypedDataIntent): string {
-  const types = typesReachableFrom(intent.primaryType, intent.types);
+function typedDataDigest(intent: TypedDataIntent, types: Record<string, TypedFields>): string {
   checkDeclaredDomainType(intent.types.EIP712Domain, intent.domain);
   try {
     return TypedDataEncoder.hash(intent.domain, types, intent.message);
@@ -160,30 +156,14 @@ function domainChainId(domain: Obj): number | undefined {
   return chainId;
 }
 
-/**
- * An EIP-3009 authorisation moves `value` of the token at verifyingContract to
- * `to`. Without token, chain, recipient or amount the spend is unknowable, so
- * the request is refused rather than treated as spending nothing.
- */
-function eip3009Spend(domain: Obj, message: Obj, chainId: number | undefined): Spend {
-  const token = normaliseAddress(domain.verifyingContract);
-  const recipient = normaliseAddress(message.to);
-  const amount = parseUint(message.value);
-  if (token === undefined)
-    throw badTypedData("EIP-3009 authorisation needs domain.verifyingContract");
-  if (chainId === undefined) throw badTypedData("EIP-3009 authorisation needs domain.chainId");
-  if (recipient === undefined) throw badTypedData("EIP-3009 authorisation needs message.to");
-  if (amount === undefined) throw badTypedData("EIP-3009 authorisation needs message.value");
-  return { chainId, asset: token, amount, recipient };
-}
-
 function decodeTypedData(intent: TypedDataIntent): DecodedRequest {
   checkTypedDataShape(intent);
-  const digest = typedDataDigest(intent);
+  const types = typesReachableFrom(intent.primaryType, intent.types);
+  checkTypedDataStrict(intent.domain, types, intent.primaryType, intent.message);
+  const digest = typedDataDigest(intent, types);
   const chainId = domainChainId(intent.domain);
-  const spends = EIP3009_TYPES.has(intent.primaryType)
-    ? [eip3009Spend(intent.domain, intent.message, chainId)]
-    : [];
+  const { domain, primaryType, message } = intent;
+  const spends = typedDataSpends({ domain, types, primaryType, message, chainId });
   return {
     kind: "typed-data",
     digest,
@@ -255,29 +235,6 @@ export function buildTransaction(raw: TxRequest): Transaction {
   return toTransaction(parseTxRequest(raw));
 }
 
-/**
- * The spend an ERC-20 call authorises, or undefined if the calldata is not one.
- * Known selectors must be canonical ABI encoding: short or dirty calldata is
- * refused, since some tokens read it differently (the "short address" attack).
- */
-function erc20Spend(tx: ParsedTx): Spend | undefined {
-  const fn = tx.data.length >= 10 ? ERC20.getFunction(tx.data.slice(0, 10)) : null;
-  if (fn === null) return undefined;
-  let args: unknown[];
-  try {
-    args = [...ERC20.decodeFunctionData(fn, tx.data)];
-    if (ERC20.encodeFunctionData(fn, args) !== tx.data) throw new Error("not canonical");
-  } catch {
-    throw badTx("data", `is not a well-formed ERC-20 ${fn.name} call`);
-  }
-  // transferFrom(from, to, amount) moves value to `to`; approve grants `spender` authority.
-  const [recipient, amount] = (fn.name === "transferFrom" ? args.slice(1) : args) as [
-    string,
-    bigint,
-  ];
-  return { chainId: tx.chainId, asset: tx.to, amount, recipient: recipient.toLowerCase() };
-}
-
 function decodeTransaction(raw: unknown): DecodedRequest {
   const tx = parseTxRequest(raw);
   const digest = toTransaction(tx).unsignedHash;
@@ -293,9 +250,9 @@ function decodeTransaction(raw: unknown): DecodedRequest {
     maxFee: tx.gasLimit * tx.maxFeePerGas,
   };
   if (tx.data === "0x") return decoded;
-  const tokenSpend = erc20Spend(tx);
-  if (tokenSpend === undefined) decoded.contractCall = tx.to;
-  else spends.push(tokenSpend);
+  const callSpent = callSpends(tx);
+  if (callSpent === undefined) decoded.contractCall = tx.to;
+  else spends.push(...callSpent);
   return decoded;
 }
 

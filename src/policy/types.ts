@@ -19,15 +19,40 @@ export interface AssetLimit {
 
 export interface Policy {
   chains: number[];
-  /** Keyed by "ETH" (the chain's native asset) or by ERC-20 contract address. */
+  /**
+   * Keyed by "ETH" (the chain's native asset) or by ERC-20 contract address. These
+   * limits are shared by all listed chains together (one budget across chains).
+   */
   assets: Record<string, AssetLimit>;
+  /**
+   * Limits scoped to one chain: chain id (decimal string, one of `chains`) → asset key →
+   * limits. They apply to that chain's spends only, in addition to any `assets` entry
+   * for the same asset (both must hold). An asset needs an entry in one of the two.
+   */
+  assetsByChain?: Record<string, Record<string, AssetLimit>>;
   /** Absent: any recipient. Present: only these (case-insensitive addresses). */
   recipients?: string[];
   /** Contracts the agent may call beyond plain asset transfers. */
   contracts?: string[];
   allowMessageSigning?: boolean;
-  /** EIP-712 primary types the agent may sign. */
+  /**
+   * EIP-712 primary types the agent may sign. A type the decoder knows to move value
+   * (EIP-3009, EIP-2612/DAI Permit, Permit2) is always decoded into spends; any other
+   * type listed here is read as value-free (the pre-`valueFreeTypedData` form).
+   */
   allowTypedData?: string[];
+  /**
+   * EIP-712 primary types the operator declares move no value (e.g. "Mail", a login
+   * challenge). A type known to move value cannot be listed here.
+   */
+  valueFreeTypedData?: string[];
+  /**
+   * Spenders (operators) to which the agent may grant an unlimited allowance
+   * (approve/permit of 2^256-1, Permit2 2^160-1, DAI allowed=true, setApprovalForAll
+   * true). Absent: unlimited grants are refused. Such grants are not counted
+   * against caps: the operator trusts these spenders.
+   */
+  unlimitedAllowanceSpenders?: string[];
   rateLimitPerMinute?: number;
   /**
    * Most a transaction may pay in fees, gasLimit × maxFeePerGas, in the chain's native units
@@ -49,6 +74,12 @@ export interface Spend {
   amount: bigint;
   /** Lower-case 0x address receiving the value (or the approved spender for `approve`). */
   recipient: string;
+  /**
+   * An unlimited grant (allowance 2^256-1, Permit2 2^160-1, DAI allowed=true,
+   * setApprovalForAll true, ERC-777 authorizeOperator): refused unless the recipient
+   * is in `unlimitedAllowanceSpenders`, and then not counted against caps.
+   */
+  unlimited?: true;
 }
 
 /** What a signature request encodes, as the vault and each node see it. */
@@ -97,6 +128,11 @@ export interface DecodedRequest {
 export interface Usage {
   /** Sum of spends per asset key in the rolling 24 h window before `now`. */
   spentLast24h: Record<AssetKey, bigint>;
+  /**
+   * The same sums per chain, keyed "<chainId>/<asset key>", for `assetsByChain`
+   * limits. Absent: the all-chains sum is used (never less than the chain's).
+   */
+  spentLast24hByChain?: Record<string, bigint>;
   /** Sign requests in the 60 s before `now` (not counting this one). */
   requestsLastMinute: number;
 }
@@ -113,7 +149,8 @@ export type PolicyRule =
   | "recipients"
   | "contracts"
   | "maxFeePerTx"
-  | "rateLimitPerMinute";
+  | "rateLimitPerMinute"
+  | "unlimitedAllowance";
 
 export type Decision =
   | { allow: true; needsApproval: boolean; spends: Spend[] }

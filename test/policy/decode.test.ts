@@ -368,12 +368,22 @@ const txCases: Array<[string, TxRequest, { spends: object[]; contractCall?: stri
     { spends: [{ chainId: 8453, asset: usdc, amount: fiveUsdc, recipient: lower(ALICE) }] },
   ],
   [
-    "ERC-20 approve(spender, amount) is a token spend to the spender",
+    "ERC-20 approve(spender, amount) is a token spend to the spender (2^256-1: unlimited)",
     txRequest({
       to: USDC_BASE,
       data: erc20.encodeFunctionData("approve", [ROUTER, 2n ** 256n - 1n]),
     }),
-    { spends: [{ chainId: 8453, asset: usdc, amount: 2n ** 256n - 1n, recipient: lower(ROUTER) }] },
+    {
+      spends: [
+        {
+          chainId: 8453,
+          asset: usdc,
+          amount: 2n ** 256n - 1n,
+          recipient: lower(ROUTER),
+          unlimited: true,
+        },
+      ],
+    },
   ],
   [
     "value sent along with a token transfer is both spends",

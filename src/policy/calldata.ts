@@ -1,0 +1,125 @@
+/**
+ * Calldata that moves the agent's value, decoded into spends (ethers ABI coder).
+ *
+ * - ERC-20 (https://eips.ethereum.org/EIPS/eip-20): transfer, transferFrom, approve,
+ *   and OpenZeppelin's increaseAllowance.
+ * - ERC-721 (https://eips.ethereum.org/EIPS/eip-721): safeTransferFrom (both
+ *   overloads) moves one token; transferFrom and approve share ERC-20's selectors
+ *   and encoding, so they are read as ERC-20 and count the token-id word, at least 1.
+ * - ERC-1155 (https://eips.ethereum.org/EIPS/eip-1155): safeTransferFrom and
+ *   safeBatchTransferFrom move `value` of each id.
+ * - setApprovalForAll(operator, true) (ERC-721 and ERC-1155) and ERC-777
+ *   authorizeOperator are unlimited grants; ERC-677 transferAndCall and ERC-777 send
+ *   are transfers; Permit2's on-chain approve(token, spender, amount, expiration)
+ *   is an allowance of `token` (uint160 max: unlimited).
+ *
+ * A known selector must carry canonical ABI encoding: short or dirty calldata is
+ * refused, since contracts read it differently (the "short address" attack). Any
+ * other selector is a contract call, allowed only for contracts the policy lists.
+ */
+
+import { Interface } from "ethers";
+import { VaultError } from "../errors/index.js";
+import type { Spend } from "./types.js";
+
+const UINT256_MAX = (1n << 256n) - 1n;
+const UINT160_MAX = (1n << 160n) - 1n;
+
+const VALUE_MOVING = new Interface([
+  "function transfer(address to, uint256 amount)",
+  "function transferFrom(address from, address to, uint256 amount)",
+  "function approve(address spender, uint256 amount)",
+  "function increaseAllowance(address spender, uint256 addedValue)",
+  "function safeTransferFrom(address from, address to, uint256 tokenId)",
+  "function safeTransferFrom(address from, address to, uint256 tokenId, bytes data)",
+  "function safeTransferFrom(address from, address to, uint256 id, uint256 value, bytes data)",
+  "function safeBatchTransferFrom(address from, address to, uint256[] ids, uint256[] values, bytes data)",
+  "function setApprovalForAll(address operator, bool approved)",
+  "function transferAndCall(address to, uint256 amount, bytes data)",
+  "function send(address to, uint256 amount, bytes data)",
+  "function authorizeOperator(address operator)",
+  "function approve(address token, address spender, uint160 amount, uint48 expiration)",
+]);
+
+/** The 4-byte selectors this module turns into spends (or refuses). */
+export const VALUE_MOVING_SELECTORS: readonly string[] = (() => {
+  const selectors: string[] = [];
+  VALUE_MOVING.forEachFunction((fn) => {
+    selectors.push(fn.selector);
+  });
+  return selectors;
+})();
+
+export interface Call {
+  chainId: number;
+  /** Lower-case address called. */
+  to: string;
+  /** Lower-case 0x calldata. */
+  data: string;
+}
+
+function malformed(name: string): VaultError {
+  return new VaultError("MALFORMED_TRANSACTION", `tx.data is not a well-formed ${name} call`, {
+    field: "tx.data",
+  });
+}
+
+const at = (args: unknown[], i: number) => args[i] as never;
+
+/** Spends of one call, by function signature; `a` are the decoded arguments. */
+function spendsOf(call: Call, signature: string, a: unknown[]): Spend[] {
+  const one = (asset: string, amount: bigint, to: string, max = UINT256_MAX): Spend => {
+    const spend: Spend = { chainId: call.chainId, asset, amount, recipient: to.toLowerCase() };
+    if (amount >= max) spend.unlimited = true;
+    return spend;
+  };
+  const atLeastOne = (n: bigint) => (n > 0n ? n : 1n);
+  switch (signature) {
+    case "transfer(address,uint256)":
+    case "transferAndCall(address,uint256,bytes)":
+    case "send(address,uint256,bytes)":
+      return [one(call.to, at(a, 1), at(a, 0))];
+    case "transferFrom(address,address,uint256)":
+      return [one(call.to, atLeastOne(at(a, 2)), at(a, 1))];
+    case "approve(address,uint256)":
+      return [one(call.to, atLeastOne(at(a, 1)), at(a, 0))];
+    case "increaseAllowance(address,uint256)":
+      return [one(call.to, at(a, 1), at(a, 0))];
+    case "safeTransferFrom(address,address,uint256)":
+    case "safeTransferFrom(address,address,uint256,bytes)":
+      return [one(call.to, 1n, at(a, 1))];
+    case "safeTransferFrom(address,address,uint256,uint256,bytes)":
+      return [one(call.to, at(a, 3), at(a, 1))];
+    case "safeBatchTransferFrom(address,address,uint256[],uint256[],bytes)":
+      return (at(a, 3) as bigint[]).map((value) => one(call.to, value, at(a, 1)));
+    case "setApprovalForAll(address,bool)":
+      return [one(call.to, at(a, 1) ? UINT256_MAX : 0n, at(a, 0))];
+    case "authorizeOperator(address)":
+      return [one(call.to, UINT256_MAX, at(a, 0))];
+    case "approve(address,address,uint160,uint48)":
+      return [one((at(a, 0) as string).toLowerCase(), at(a, 2), at(a, 1), UINT160_MAX)];
+    default:
+      return [];
+  }
+}
+
+/**
+ * The spends a call authorises, or undefined if its selector is not a known
+ * value-moving one. Throws MALFORMED_TRANSACTION on non-canonical encoding.
+ */
+export function callSpends(call: Call): Spend[] | undefined {
+  const fn = call.data.length >= 10 ? VALUE_MOVING.getFunction(call.data.slice(0, 10)) : null;
+  if (fn === null) return undefined;
+  let args: unknown[];
+  try {
+    args = [...VALUE_MOVING.decodeFunctionData(fn, call.data)];
+    if (VALUE_MOVING.encodeFunctionData(fn, args) !== call.data) throw new Error("not canonical");
+  } catch {
+    throw malformed(fn.name);
+  }
+  // ERC-1155: ids and values must pair up, or the contract reverts; refuse rather than guess.
+  if (fn.name === "safeBatchTransferFrom" && (at(args, 2) as []).length !== (at(args, 3) as []).length) {
+    throw malformed(fn.name);
+  }
+  return spendsOf(call, fn.format("sighash"), args);
+}
