@@ -118,7 +118,10 @@ export function callSpends(call: Call): Spend[] | undefined {
     throw malformed(fn.name);
   }
   // ERC-1155: ids and values must pair up, or the contract reverts; refuse rather than guess.
-  if (fn.name === "safeBatchTransferFrom" && (at(args, 2) as []).length !== (at(args, 3) as []).length) {
+  if (
+    fn.name === "safeBatchTransferFrom" &&
+    (at(args, 2) as []).length !== (at(args, 3) as []).length
+  ) {
     throw malformed(fn.name);
   }
   return spendsOf(call, fn.format("sighash"), args);

@@ -8,7 +8,18 @@
  */
 
 import { formatUnits, parseUnits } from "ethers";
-import { NATIVE_ASSET, NATIVE_DECIMALS, resolveAsset } from "./assets.js";
+import { NATIVE_DECIMALS } from "./assets.js";
+import {
+  assetKey,
+  chainKey,
+  includesAddress,
+  type Scope,
+  scopesFor,
+  spentIn,
+  totalsByScope,
+  trustedUnlimited,
+} from "./limits.js";
+import { VALUE_MOVING_TYPED_DATA } from "./typed-spends.js";
 import type {
   AssetKey,
   Decision,
@@ -24,25 +35,8 @@ type Denial = Extract<Decision, { allow: false }>;
 export const DAY_MS = 24 * 60 * 60 * 1000;
 export const MINUTE_MS = 60 * 1000;
 
-interface ResolvedLimit {
-  symbol: string;
-  decimals: number;
-  maxPerTx: bigint;
-  maxPer24h: bigint;
-  approvalAbove?: bigint;
-}
-
 function deny(rule: PolicyRule, message: string): Denial {
   return { allow: false, rule, message };
-}
-
-/** "ETH" as is, token addresses lower case, so keys from any source compare equal. */
-function assetKey(asset: string): AssetKey {
-  return asset === NATIVE_ASSET ? asset : asset.toLowerCase();
-}
-
-function includesAddress(list: string[], address: string): boolean {
-  return list.some((item) => item.toLowerCase() === address.toLowerCase());
 }
 
 /** "12.0" reads as "12": limits are shown as the operator wrote them. */
@@ -61,7 +55,8 @@ export function spendTotalsByAsset(spends: Spend[]): Map<AssetKey, bigint> {
 }
 
 /**
- * Rolling-window usage from past requests: spends with ts in (now - 24 h, ...]
+ * Rolling-window usage from past requests: spends with ts in (now - 24 h, ...],
+ * summed per asset (all chains) and per chain and asset (for assetsByChain),
  * and the number of requests with ts in (now - 60 s, ...]. Records stamped after
  * `now` (clock skew between processes) still count: erring towards the limit.
  */
@@ -70,33 +65,21 @@ export function usageFromRecords(
   now: Date,
 ): Usage {
   const nowMs = now.getTime();
-  const inDay = records.filter((r) => r.ts > nowMs - DAY_MS);
-  const totals = spendTotalsByAsset(inDay.flatMap((r) => r.spends));
+  // Unlimited grants are recorded only when the policy trusted their spender: not counted.
+  const counted = records
+    .filter((r) => r.ts > nowMs - DAY_MS)
+    .flatMap((r) => r.spends)
+    .filter((s) => s.unlimited !== true);
+  const byChain: Record<string, bigint> = {};
+  for (const s of counted) {
+    const key = chainKey(s.chainId, s.asset);
+    byChain[key] = (byChain[key] ?? 0n) + s.amount;
+  }
   return {
-    spentLast24h: Object.fromEntries(totals),
+    spentLast24h: Object.fromEntries(spendTotalsByAsset(counted)),
+    spentLast24hByChain: byChain,
     requestsLastMinute: records.filter((r) => r.ts > nowMs - MINUTE_MS).length,
   };
-}
-
-/** The policy's limits for an asset in base units; undefined if absent or unusable. */
-function limitFor(policy: Policy, asset: AssetKey): ResolvedLimit | undefined {
-  const entry = Object.entries(policy.assets).find(([key]) => assetKey(key) === asset);
-  if (entry === undefined) return undefined;
-  const [key, limit] = entry;
-  const info = resolveAsset(key, limit);
-  if (info === undefined) return undefined;
-  try {
-    const parse = (amount: string) => parseUnits(amount, info.decimals);
-    return {
-      symbol: info.symbol,
-      decimals: info.decimals,
-      maxPerTx: parse(limit.maxPerTx),
-      maxPer24h: parse(limit.maxPer24h),
-      ...(limit.approvalAbove === undefined ? {} : { approvalAbove: parse(limit.approvalAbove) }),
-    };
-  } catch {
-    return undefined; // an unvalidated, unparseable limit denies rather than throws
-  }
 }
 
 function checkValidUntil(policy: Policy, now: Date): Denial | undefined {
@@ -109,16 +92,34 @@ function checkValidUntil(policy: Policy, now: Date): Denial | undefined {
   return undefined;
 }
 
+/**
+ * Typed data without domain.chainId is valid on every chain: a policy that
+ * lists chains cannot vouch for it, so it is refused.
+ */
 function checkChain(policy: Policy, req: DecodedRequest): Denial | undefined {
+  if (req.kind === "typed-data" && req.chainId === undefined && policy.chains.length > 0) {
+    return deny("chains", "typed data without domain.chainId is refused: the policy lists chains");
+  }
   if (req.chainId === undefined || policy.chains.includes(req.chainId)) return undefined;
   return deny("chains", `chain ${req.chainId} is not in the policy's chains`);
+}
+
+/**
+ * A type known to move value needs allowTypedData (its spends are decoded and
+ * counted whatever the list). Any other type must be declared value-free:
+ * valueFreeTypedData, or allowTypedData in policies written before that field.
+ */
+function typedDataAllowed(policy: Policy, primaryType: string): boolean {
+  if ((policy.allowTypedData ?? []).includes(primaryType)) return true;
+  if (VALUE_MOVING_TYPED_DATA.includes(primaryType)) return false;
+  return (policy.valueFreeTypedData ?? []).includes(primaryType);
 }
 
 function checkKind(policy: Policy, req: DecodedRequest): Denial | undefined {
   if (req.kind === "message" && policy.allowMessageSigning !== true) {
     return deny("allowMessageSigning", "message signing is not allowed by the policy");
   }
-  if (req.kind === "typed-data" && !(policy.allowTypedData ?? []).includes(req.primaryType ?? "")) {
+  if (req.kind === "typed-data" && !typedDataAllowed(policy, req.primaryType ?? "")) {
     return deny("allowTypedData", `typed data "${req.primaryType}" is not allowed by the policy`);
   }
   return undefined;
@@ -132,31 +133,39 @@ function checkContract(policy: Policy, req: DecodedRequest): Denial | undefined 
 }
 
 function checkSpendTarget(policy: Policy, spend: Spend): Denial | undefined {
-  if (limitFor(policy, assetKey(spend.asset)) === undefined) {
+  if (scopesFor(policy, spend.chainId, spend.asset).length === 0) {
     return deny("assets", `asset ${spend.asset} is not in the policy's assets`);
   }
   if (policy.recipients !== undefined && !includesAddress(policy.recipients, spend.recipient)) {
     return deny("recipients", `recipient ${spend.recipient} is not in the policy's recipients`);
   }
+  if (spend.unlimited === true && !trustedUnlimited(policy, spend)) {
+    return deny(
+      "unlimitedAllowance",
+      `an unlimited allowance of ${spend.asset} to ${spend.recipient} is refused: the spender is not in the policy's unlimitedAllowanceSpenders`,
+    );
+  }
   return undefined;
 }
 
 /**
- * Per-request amounts are summed per asset before comparing with maxPerTx: a
+ * Per-request amounts are summed per scope before comparing with maxPerTx: a
  * request carrying two spends of one asset is still one transaction.
  */
-function checkAmount(limit: ResolvedLimit, amount: bigint, spent: bigint): Denial | undefined {
+function checkAmount(scope: Scope, amount: bigint, spent: bigint): Denial | undefined {
+  const { limit } = scope;
   const fmt = (n: bigint) => human(n, limit.decimals);
+  const where = scope.chainId === undefined ? "" : ` on chain ${scope.chainId}`;
   if (amount > limit.maxPerTx) {
     return deny(
       "maxPerTx",
-      `${limit.symbol} amount ${fmt(amount)} exceeds maxPerTx ${fmt(limit.maxPerTx)}`,
+      `${limit.symbol} amount ${fmt(amount)} exceeds maxPerTx ${fmt(limit.maxPerTx)}${where}`,
     );
   }
   if (spent + amount > limit.maxPer24h) {
     return deny(
       "maxPer24h",
-      `${limit.symbol} amount ${fmt(amount)} plus ${fmt(spent)} spent in the last 24h exceeds maxPer24h ${fmt(limit.maxPer24h)}`,
+      `${limit.symbol} amount ${fmt(amount)} plus ${fmt(spent)} spent in the last 24h exceeds maxPer24h ${fmt(limit.maxPer24h)}${where}`,
     );
   }
   return undefined;
@@ -167,9 +176,9 @@ function checkSpends(policy: Policy, spends: Spend[], usage: Usage): Denial | un
     const denial = checkSpendTarget(policy, spend);
     if (denial) return denial;
   }
-  for (const [asset, amount] of spendTotalsByAsset(spends)) {
-    const limit = limitFor(policy, asset) as ResolvedLimit; // present: checked above
-    const denial = checkAmount(limit, amount, usage.spentLast24h[asset] ?? 0n);
+  const counted = spends.filter((s) => !trustedUnlimited(policy, s));
+  for (const { scope, amount } of totalsByScope(policy, counted).values()) {
+    const denial = checkAmount(scope, amount, spentIn(usage, scope));
     if (denial) return denial;
   }
   return undefined;
@@ -197,10 +206,10 @@ function checkRate(policy: Policy, usage: Usage): Denial | undefined {
   return deny("rateLimitPerMinute", `rate limit of ${limit} requests per minute reached`);
 }
 
-/** Amounts strictly above approvalAbove wait for an operator. */
+/** Amounts strictly above approvalAbove wait for an operator (a trusted unlimited grant too). */
 function needsApproval(policy: Policy, spends: Spend[]): boolean {
-  return [...spendTotalsByAsset(spends)].some(([asset, amount]) => {
-    const threshold = limitFor(policy, asset)?.approvalAbove;
+  return [...totalsByScope(policy, spends).values()].some(({ scope, amount }) => {
+    const threshold = scope.limit.approvalAbove;
     return threshold !== undefined && amount > threshold;
   });
 }

@@ -20,10 +20,11 @@ function amount(value: string, decimals: number): bigint | undefined {
   }
 }
 
-export function narrowPolicy(policy: Policy | undefined, caps: SpendCaps[]): Policy | undefined {
-  if (policy === undefined || caps.length === 0) return policy;
-  const assets: Policy["assets"] = {};
-  for (const [key, limit] of Object.entries(policy.assets)) {
+type Assets = Policy["assets"];
+
+function narrowAssets(entries: Assets, caps: SpendCaps[]): Assets {
+  const assets: Assets = {};
+  for (const [key, limit] of Object.entries(entries)) {
     const info = resolveAsset(key, limit);
     const norm = normaliseAssetKey(key);
     if (!info || !norm) continue;
@@ -45,5 +46,17 @@ export function narrowPolicy(policy: Policy | undefined, caps: SpendCaps[]): Pol
     }
     if (named) assets[key] = { ...limit, maxPerTx: text };
   }
-  return { ...policy, assets };
+  return assets;
+}
+
+/** Chain-scoped limits are narrowed the same way, or they would widen what a cap allows. */
+export function narrowPolicy(policy: Policy | undefined, caps: SpendCaps[]): Policy | undefined {
+  if (policy === undefined || caps.length === 0) return policy;
+  const narrowed: Policy = { ...policy, assets: narrowAssets(policy.assets, caps) };
+  if (policy.assetsByChain !== undefined) {
+    narrowed.assetsByChain = Object.fromEntries(
+      Object.entries(policy.assetsByChain).map(([chain, a]) => [chain, narrowAssets(a, caps)]),
+    );
+  }
+  return narrowed;
 }

@@ -141,7 +141,8 @@ function permit(input: TypedSpendInput): Spend[] {
   const token = address(domain.verifyingContract, "domain.verifyingContract");
   const chainId = chainOf(input);
   const spender = address(message.spender, "message.spender");
-  if (!dai) return [grant(chainId, token, amount(message.value, "message.value"), spender, UINT256_MAX)];
+  if (!dai)
+    return [grant(chainId, token, amount(message.value, "message.value"), spender, UINT256_MAX)];
   if (typeof message.allowed !== "boolean") throw nonstandard("message.allowed must be a boolean");
   // DAI's permit is all or nothing: allowed=true is an allowance of 2^256-1.
   return [grant(chainId, token, message.allowed ? UINT256_MAX : 0n, spender, UINT256_MAX)];

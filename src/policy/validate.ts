@@ -20,6 +20,7 @@ import {
   normaliseAddress,
   normaliseAssetKey,
 } from "./assets.js";
+import { VALUE_MOVING_TYPED_DATA } from "./typed-spends.js";
 import type { AssetLimit, Policy } from "./types.js";
 
 type Obj = Record<string, unknown>;
@@ -31,6 +32,9 @@ const POLICY_FIELDS = [
   "contracts",
   "allowMessageSigning",
   "allowTypedData",
+  "valueFreeTypedData",
+  "unlimitedAllowanceSpenders",
+  "assetsByChain",
   "rateLimitPerMinute",
   "maxFeePerTx",
   "validUntil",
@@ -116,8 +120,7 @@ function parseAmount(value: unknown, decimals: number, field: string): bigint {
   return units;
 }
 
-function validateAssetLimit(rawKey: string, key: string, value: unknown): AssetLimit {
-  const prefix = `assets.${rawKey}`;
+function validateAssetLimit(prefix: string, key: string, value: unknown): AssetLimit {
   const entry = requireObject(value, prefix);
   rejectUnknownKeys(entry, ASSET_FIELDS, `${prefix}.`);
   const symbol = validateSymbol(entry.symbol, `${prefix}.symbol`);
@@ -141,15 +144,29 @@ function validateAssetLimit(rawKey: string, key: string, value: unknown): AssetL
   return limit;
 }
 
-function validateAssets(value: unknown): Record<string, AssetLimit> {
-  const assets = requireObject(value, "assets");
+function validateAssets(value: unknown, field = "assets"): Record<string, AssetLimit> {
+  const assets = requireObject(value, field);
   const out: Record<string, AssetLimit> = {};
   for (const [rawKey, entry] of Object.entries(assets)) {
     const key = normaliseAssetKey(rawKey);
-    if (key === undefined) fail(`assets.${rawKey}`, 'must be keyed by "ETH" or a 0x token address');
+    if (key === undefined)
+      fail(`${field}.${rawKey}`, 'must be keyed by "ETH" or a 0x token address');
     if (Object.hasOwn(out, key))
-      fail(`assets.${rawKey}`, "duplicates another entry for the same token");
-    out[key] = validateAssetLimit(rawKey, key, entry);
+      fail(`${field}.${rawKey}`, "duplicates another entry for the same token");
+    out[key] = validateAssetLimit(`${field}.${rawKey}`, key, entry);
+  }
+  return out;
+}
+
+/** Chain id (decimal, one of `chains`) → asset map, each map validated like `assets`. */
+function validateAssetsByChain(value: unknown, chains: number[]): Policy["assetsByChain"] {
+  const byChain = requireObject(value, "assetsByChain");
+  const out: NonNullable<Policy["assetsByChain"]> = {};
+  for (const [chain, assets] of Object.entries(byChain)) {
+    if (!/^[1-9]\d*$/.test(chain) || !chains.includes(Number(chain))) {
+      fail(`assetsByChain.${chain}`, "must be keyed by a chain id listed in chains");
+    }
+    out[chain] = validateAssets(assets, `assetsByChain.${chain}`);
   }
   return out;
 }
@@ -164,13 +181,24 @@ function validateAddressList(value: unknown, field: string): string[] {
   });
 }
 
-function validateTypeNames(value: unknown): string[] {
-  if (!Array.isArray(value)) fail("allowTypedData", "must be an array of EIP-712 type names");
+function validateTypeNames(value: unknown, field: string): string[] {
+  if (!Array.isArray(value)) fail(field, "must be an array of EIP-712 type names");
   value.forEach((name, i) => {
     if (typeof name !== "string" || name.trim() === "")
-      fail(`allowTypedData[${i}]`, "must be a non-empty string");
+      fail(`${field}[${i}]`, "must be a non-empty string");
   });
   return [...value];
+}
+
+/** Value-free types: a type known to move value cannot be declared value-free. */
+function validateValueFreeTypes(value: unknown): string[] {
+  const names = validateTypeNames(value, "valueFreeTypedData");
+  names.forEach((name, i) => {
+    if (VALUE_MOVING_TYPED_DATA.includes(name)) {
+      fail(`valueFreeTypedData[${i}]`, `is ${name}, which moves value: list it in allowTypedData`);
+    }
+  });
+  return names;
 }
 
 /** Date-time with explicit zone; clock fields range-checked here, the calendar date below. */
@@ -201,7 +229,17 @@ function validateOptionals(obj: Obj, policy: Policy): void {
     policy.allowMessageSigning = obj.allowMessageSigning;
   }
   if (obj.allowTypedData !== undefined)
-    policy.allowTypedData = validateTypeNames(obj.allowTypedData);
+    policy.allowTypedData = validateTypeNames(obj.allowTypedData, "allowTypedData");
+  if (obj.valueFreeTypedData !== undefined)
+    policy.valueFreeTypedData = validateValueFreeTypes(obj.valueFreeTypedData);
+  if (obj.unlimitedAllowanceSpenders !== undefined) {
+    policy.unlimitedAllowanceSpenders = validateAddressList(
+      obj.unlimitedAllowanceSpenders,
+      "unlimitedAllowanceSpenders",
+    );
+  }
+  if (obj.assetsByChain !== undefined)
+    policy.assetsByChain = validateAssetsByChain(obj.assetsByChain, policy.chains);
   if (obj.rateLimitPerMinute !== undefined) {
     const limit = obj.rateLimitPerMinute;
     if (!Number.isSafeInteger(limit) || (limit as number) <= 0)
