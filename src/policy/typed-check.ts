@@ -59,19 +59,20 @@ interface Walk {
   count: number;
 }
 
-function visit(walk: Walk, depth: number): void {
+/** Counts a value; a struct or array (`composite`) may not sit deeper than the limit. */
+function visit(walk: Walk, depth: number, composite: boolean): void {
   walk.count += 1;
   if (walk.count > MAX_TYPED_DATA_VALUES) {
     throw tooDeep(`message has more than ${MAX_TYPED_DATA_VALUES} values`);
   }
-  if (depth > MAX_TYPED_DATA_DEPTH) {
+  if (composite && depth > MAX_TYPED_DATA_DEPTH) {
     throw tooDeep(`message nests deeper than ${MAX_TYPED_DATA_DEPTH} levels`);
   }
 }
 
 function checkValue(walk: Walk, type: string, value: unknown, path: string, depth: number): void {
-  visit(walk, depth);
   const { base, dims } = splitArray(type);
+  visit(walk, depth, dims > 0 || Object.hasOwn(walk.types, base));
   if (dims > 0) {
     // Shape errors (not an array, wrong length) are left to the encoder's message.
     if (!Array.isArray(value)) return;
