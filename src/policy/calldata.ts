@@ -68,9 +68,11 @@ const at = (args: unknown[], i: number) => args[i] as never;
 
 /** Spends of one call, by function signature; `a` are the decoded arguments. */
 function spendsOf(call: Call, signature: string, a: unknown[]): Spend[] {
-  const one = (asset: string, amount: bigint, to: string, max = UINT256_MAX): Spend => {
+  // `max`: for allowance grants only, the amount that means "unlimited". Transfers
+  // are counted in full whatever their amount, so they are never flagged.
+  const one = (asset: string, amount: bigint, to: string, max?: bigint): Spend => {
     const spend: Spend = { chainId: call.chainId, asset, amount, recipient: to.toLowerCase() };
-    if (amount >= max) spend.unlimited = true;
+    if (max !== undefined && amount >= max) spend.unlimited = true;
     return spend;
   };
   const atLeastOne = (n: bigint) => (n > 0n ? n : 1n);
@@ -82,9 +84,9 @@ function spendsOf(call: Call, signature: string, a: unknown[]): Spend[] {
     case "transferFrom(address,address,uint256)":
       return [one(call.to, atLeastOne(at(a, 2)), at(a, 1))];
     case "approve(address,uint256)":
-      return [one(call.to, atLeastOne(at(a, 1)), at(a, 0))];
+      return [one(call.to, atLeastOne(at(a, 1)), at(a, 0), UINT256_MAX)];
     case "increaseAllowance(address,uint256)":
-      return [one(call.to, at(a, 1), at(a, 0))];
+      return [one(call.to, at(a, 1), at(a, 0), UINT256_MAX)];
     case "safeTransferFrom(address,address,uint256)":
     case "safeTransferFrom(address,address,uint256,bytes)":
       return [one(call.to, 1n, at(a, 1))];
@@ -93,9 +95,9 @@ function spendsOf(call: Call, signature: string, a: unknown[]): Spend[] {
     case "safeBatchTransferFrom(address,address,uint256[],uint256[],bytes)":
       return (at(a, 3) as bigint[]).map((value) => one(call.to, value, at(a, 1)));
     case "setApprovalForAll(address,bool)":
-      return [one(call.to, at(a, 1) ? UINT256_MAX : 0n, at(a, 0))];
+      return [one(call.to, at(a, 1) ? UINT256_MAX : 0n, at(a, 0), UINT256_MAX)];
     case "authorizeOperator(address)":
-      return [one(call.to, UINT256_MAX, at(a, 0))];
+      return [one(call.to, UINT256_MAX, at(a, 0), UINT256_MAX)];
     case "approve(address,address,uint160,uint48)":
       return [one((at(a, 0) as string).toLowerCase(), at(a, 2), at(a, 1), UINT160_MAX)];
     default:

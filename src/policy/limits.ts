@@ -103,5 +103,6 @@ export function totalsByScope(
 export function spentIn(usage: Usage, scope: Scope): bigint {
   if (scope.chainId === undefined) return usage.spentLast24h[scope.asset] ?? 0n;
   // Without per-chain usage the all-chains sum is the safe stand-in (never smaller).
-  return usage.spentLast24hByChain?.[scope.key] ?? usage.spentLast24h[scope.asset] ?? 0n;
+  if (usage.spentLast24hByChain === undefined) return usage.spentLast24h[scope.asset] ?? 0n;
+  return usage.spentLast24hByChain[scope.key] ?? 0n;
 }

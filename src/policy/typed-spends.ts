@@ -112,6 +112,7 @@ function chainOf(input: TypedSpendInput): number {
   return input.chainId;
 }
 
+/** An allowance grant; `max` is the amount the standard reads as unlimited. */
 function grant(chainId: number, asset: string, value: bigint, to: string, max: bigint): Spend {
   const spend: Spend = { chainId, asset, amount: value, recipient: to };
   if (value >= max) spend.unlimited = true;
@@ -185,15 +186,13 @@ function permit2Transfer(input: TypedSpendInput, batch: boolean, witness: boolea
   requireFields(input, "TokenPermissions", TOKEN_PERMISSIONS);
   const chainId = chainOf(input);
   const spender = address(input.message.spender, "message.spender");
-  return permitEntries(input.message.permitted, batch, "message.permitted").map((p, i) =>
-    grant(
-      chainId,
-      address(p.token, `message.permitted[${i}].token`),
-      amount(p.amount, `message.permitted[${i}].amount`),
-      spender,
-      UINT256_MAX,
-    ),
-  );
+  // A one-shot transfer of up to `amount`: counted in full, never an unlimited grant.
+  return permitEntries(input.message.permitted, batch, "message.permitted").map((p, i) => ({
+    chainId,
+    asset: address(p.token, `message.permitted[${i}].token`),
+    amount: amount(p.amount, `message.permitted[${i}].amount`),
+    recipient: spender,
+  }));
 }
 
 /**

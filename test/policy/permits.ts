@@ -7,6 +7,9 @@ import { BOB, USDC_BASE_SEPOLIA } from "./fixtures.js";
 export type TypedIntent = Extract<SignIntent, { kind: "typed-data" }>;
 type Fields = Array<{ name: string; type: string }>;
 
+/** fast-check runs: a fixed seed in the unit tier; FC_RUNS=<n> for a longer run. */
+export const FC_OPTIONS = { seed: 42, numRuns: Number(process.env.FC_RUNS ?? 300) };
+
 export const PERMIT2 = "0x000000000022D473030F116dDEE9F6B43aC78BA3";
 export const UINT256_MAX = 2n ** 256n - 1n;
 export const UINT160_MAX = 2n ** 160n - 1n;

@@ -404,3 +404,17 @@ test("dirty or mismatched value-moving calldata is MALFORMED_TRANSACTION", () =>
     "MALFORMED_TRANSACTION",
   );
 });
+
+test("a trusted unlimited grant is recorded but not counted in the rolling window", async () => {
+  const { usageFromRecords } = await import("../../src/policy/index.js");
+  const usage = usageFromRecords(
+    [
+      {
+        ts: NOW.getTime() - 1000,
+        spends: [usdcSpend(UINT256_MAX, ROUTER, { unlimited: true }), usdcSpend(7n, ALICE)],
+      },
+    ],
+    NOW,
+  );
+  assert.deepEqual(usage.spentLast24h, { [USDC]: 7n });
+});
