@@ -7,6 +7,7 @@ import {
   ethTx,
   startTestVault,
   type TestVault,
+  USDC_BASE_SEPOLIA,
 } from "../helpers/vault.js";
 
 let tv: TestVault;
@@ -81,4 +82,65 @@ test("the nodes cap fees too: a transaction whose gasLimit × maxFeePerGas excee
     payload: { tx: ethTx({ nonce: 4 }) }, // 21000 × 1 gwei = 0.000021 ETH
   });
   assert.equal(cheap.statusCode, 200, cheap.body);
+});
+
+test("the nodes count an EIP-2612 Permit as a spend: over the cap they hold, they refuse it; without SPEND the vault refuses it", async () => {
+  const usdc = { maxPerTx: "10", maxPer24h: "100" };
+  const permitPolicy = {
+    ...BASIC_POLICY,
+    assets: { ...BASIC_POLICY.assets, [USDC_BASE_SEPOLIA]: usdc },
+    allowTypedData: ["TransferWithAuthorization", "Permit"],
+  };
+  const permitAgent = await tv.createAgent(permitPolicy);
+  const permit = (value: string, nonce: number) => ({
+    domain: { name: "USDC", version: "2", chainId: 84532, verifyingContract: USDC_BASE_SEPOLIA },
+    types: {
+      Permit: [
+        { name: "owner", type: "address" },
+        { name: "spender", type: "address" },
+        { name: "value", type: "uint256" },
+        { name: "nonce", type: "uint256" },
+        { name: "deadline", type: "uint256" },
+      ],
+    },
+    primaryType: "Permit",
+    message: {
+      owner: permitAgent.address,
+      spender: `0x${"c3".repeat(20)}`,
+      value,
+      nonce: String(nonce),
+      deadline: "4102444800",
+    },
+  });
+  const sign = (payload: object, headers = tv.admin) =>
+    tv.app.inject({
+      method: "POST",
+      url: `/v1/agents/${permitAgent.id}/sign/typed-data`,
+      headers,
+      payload,
+    });
+
+  // A key with EXECUTE but no SPEND cannot sign a Permit: it moves value.
+  const executeOnly = await tv.issueKey(permitAgent.id, ["READ", "EXECUTE"]);
+  const noSpend = await sign(permit("1000000", 0), executeOnly.auth);
+  assert.equal(noSpend.statusCode, 403, noSpend.body);
+  assert.equal(noSpend.json().error.code, "FORBIDDEN_SCOPE");
+
+  // The nodes alone hold a 1 USDC cap: a 3 USDC Permit passes the vault, not the nodes.
+  const strict = {
+    ...permitPolicy,
+    assets: { ...permitPolicy.assets, [USDC_BASE_SEPOLIA]: { ...usdc, maxPerTx: "1" } },
+  };
+  const action = { op: "policy.set" as const, agentId: permitAgent.id, version: 2, policy: strict };
+  await tv.vault.cluster.broadcast("policy.set", () => ({
+    ...action,
+    authorization: authorize(ADMIN_KEY, action),
+  }));
+  const refused = await sign(permit("3000000", 1));
+  assert.equal(refused.statusCode, 403, refused.body);
+  assert.equal(refused.json().error.code, "POLICY_DENIED");
+  assert.equal(refused.json().error.rule, "maxPerTx");
+  assert.match(refused.json().error.enforcedBy, /^node-\d$/);
+  const within = await sign(permit("500000", 2));
+  assert.equal(within.statusCode, 200, within.body);
 });

@@ -57,7 +57,7 @@ const request: fc.Arbitrary<Case> = fc
           to: spender,
         };
       case 1: {
-        const amt = a > UINT160_MAX ? UINT160_MAX : a;
+        const amt = a & UINT160_MAX; // Permit2 amounts are uint160
         return {
           intent: permitSingle(spender, { token: USDC_BASE_SEPOLIA, amount: amt }),
           moves: amt,
