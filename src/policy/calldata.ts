@@ -25,7 +25,8 @@ import type { Spend } from "./types.js";
 const UINT256_MAX = (1n << 256n) - 1n;
 const UINT160_MAX = (1n << 160n) - 1n;
 
-const VALUE_MOVING = new Interface([
+/** Human-readable ABI of every value-moving function this module decodes. */
+export const VALUE_MOVING_ABI: readonly string[] = [
   "function transfer(address to, uint256 amount)",
   "function transferFrom(address from, address to, uint256 amount)",
   "function approve(address spender, uint256 amount)",
@@ -39,7 +40,8 @@ const VALUE_MOVING = new Interface([
   "function send(address to, uint256 amount, bytes data)",
   "function authorizeOperator(address operator)",
   "function approve(address token, address spender, uint160 amount, uint48 expiration)",
-]);
+];
+const VALUE_MOVING = new Interface(VALUE_MOVING_ABI);
 
 /** The 4-byte selectors this module turns into spends (or refuses). */
 export const VALUE_MOVING_SELECTORS: readonly string[] = (() => {

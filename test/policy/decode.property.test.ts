@@ -6,7 +6,7 @@ import { test } from "node:test";
 import { getAddress, hexlify, Interface } from "ethers";
 import fc from "fast-check";
 import { isVaultError } from "../../src/errors/index.js";
-import { VALUE_MOVING_SELECTORS } from "../../src/policy/calldata.js";
+import { VALUE_MOVING_ABI, VALUE_MOVING_SELECTORS } from "../../src/policy/calldata.js";
 import { decodeIntent, type SignIntent, type Spend } from "../../src/policy/index.js";
 import { VALUE_MOVING_TYPED_DATA } from "../../src/policy/typed-spends.js";
 import {
@@ -212,6 +212,52 @@ test("property: garbage calldata is a spend, a refusal, or a contract call, neve
         assert.deepEqual(result.spends, []);
       }
     }),
+    FC_OPTIONS,
+  );
+});
+
+/** Random arguments for a function's inputs (the types the value-moving ABI uses). */
+function argsFor(types: string[]): fc.Arbitrary<unknown[]> {
+  const one = (t: string): fc.Arbitrary<unknown> => {
+    if (t === "address") return address;
+    if (t === "bool") return fc.boolean();
+    if (t === "bytes") return fc.uint8Array({ maxLength: 40 }).map((b) => hexlify(b));
+    if (t.endsWith("[]")) return fc.array(one(t.slice(0, -2)), { maxLength: 3 });
+    const bits = BigInt(t.slice(4) || "256");
+    return fc.oneof(fc.bigInt({ min: 0n, max: (1n << bits) - 1n }), fc.constant((1n << bits) - 1n));
+  };
+  return fc.tuple(...types.map(one));
+}
+
+const abi = new Interface(VALUE_MOVING_ABI);
+const knownCall = fc.constantFrom(...VALUE_MOVING_SELECTORS).chain((sel) => {
+  const fn = abi.getFunction(sel);
+  if (fn === null) throw new Error(sel);
+  return argsFor(fn.inputs.map((i) => i.type)).map((args) => abi.encodeFunctionData(fn, args));
+});
+
+test("property: a known value-moving call, intact or with one byte changed, is a spend or a refusal, never a contract call", () => {
+  fc.assert(
+    fc.property(
+      address,
+      knownCall,
+      fc.nat(),
+      fc.nat(255),
+      fc.boolean(),
+      (to, data, at, byte, flip) => {
+        const bytes = Buffer.from(data.slice(2), "hex");
+        if (flip) bytes[4 + (at % (bytes.length - 4 || 1))] = byte; // keep the selector
+        const sent = `0x${bytes.toString("hex")}`;
+        const result = decodeOrCode({ kind: "transaction", tx: txTo(to, sent) });
+        if (typeof result === "string") {
+          assert.equal(result, "MALFORMED_TRANSACTION");
+          assert.ok(flip || data.startsWith("0x2eb2c2d6"), "an intact call was refused");
+          return;
+        }
+        assert.equal(result.contractCall, undefined);
+        if (!sent.startsWith("0x2eb2c2d6")) assert.ok(result.spends.length > 0);
+      },
+    ),
     FC_OPTIONS,
   );
 });
