@@ -418,3 +418,27 @@ test("a trusted unlimited grant is recorded but not counted in the rolling windo
   );
   assert.deepEqual(usage.spentLast24h, { [USDC]: 7n });
 });
+
+test("unlimitedAllowanceSpenders and valueFreeTypedData are validated, naming the field", () => {
+  const fieldOf = (changes: Record<string, unknown>) => {
+    try {
+      policy(changes);
+      return "no error";
+    } catch (err) {
+      return isVaultError(err) ? `${err.code} ${String(err.details.field)}` : String(err);
+    }
+  };
+  assert.equal(
+    fieldOf({ unlimitedAllowanceSpenders: ["0x1234"] }),
+    "INVALID_POLICY unlimitedAllowanceSpenders[0]",
+  );
+  assert.equal(
+    fieldOf({ unlimitedAllowanceSpenders: ROUTER }),
+    "INVALID_POLICY unlimitedAllowanceSpenders",
+  );
+  assert.equal(fieldOf({ valueFreeTypedData: [""] }), "INVALID_POLICY valueFreeTypedData[0]");
+  assert.equal(fieldOf({ valueFreeTypedData: ["Permit"] }), "INVALID_POLICY valueFreeTypedData[0]");
+  assert.deepEqual(policy({ unlimitedAllowanceSpenders: [ROUTER] }).unlimitedAllowanceSpenders, [
+    lower(ROUTER),
+  ]);
+});
