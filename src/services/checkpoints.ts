@@ -28,7 +28,6 @@ export interface CheckpointService {
   clusterAddress(): string | undefined;
   /** Signs a checkpoint of the current head if it moved; returns it (or undefined). */
   checkpoint(): Promise<Checkpoint | undefined>;
-  catchUp(fromSeq: number, toSeq: number): CatchUpRecord[];
   verifyAll(): Promise<FullVerifyResult>;
   start(intervalMs: number, every: number): void;
   stop(): void;
@@ -90,8 +89,6 @@ export function createCheckpointService(deps: {
     if (entries[0] && zkPrev !== undefined) entries[0] = { ...entries[0], zkPrev };
     return entries;
   };
-
-  const catchUp = (fromSeq: number, toSeq: number) => checkpointCatchUp(audit, fromSeq, toSeq);
 
   async function signHead(target: { seq: number; hash: string }): Promise<Checkpoint> {
     const address = clusterAddress();
@@ -219,7 +216,6 @@ export function createCheckpointService(deps: {
   return {
     clusterAddress,
     checkpoint,
-    catchUp,
     verifyAll,
     start(intervalMs, every) {
       timer = setInterval(() => {
