@@ -176,7 +176,8 @@ export function createCheckpointService(deps: {
             heads: checkpoints.length,
             ...(bad ? { mismatchAt: bad.seq } : {}),
           };
-        } catch {
+        } catch (err) {
+          deps.log?.(`node-${index}: checkpoint heads unavailable: ${(err as Error).message}`);
           return { index, reachable: false, heads: 0 };
         }
       }),
