@@ -105,3 +105,25 @@ test("restart leaves parked approvals pending and signed requests untouched", as
   assert.ok(!f.types().includes("sign.abandoned"));
   f.close();
 });
+
+test("an incomplete request the nodes refuse at recovery is released, and the next request is signed", async () => {
+  const f = signingFixture();
+  f.cluster.next({ kind: "unavailable" });
+  await assert.rejects(f.signing.sign(f.agentId, ethTransfer(1), "agent:unit"), {
+    code: "QUORUM_UNAVAILABLE",
+  });
+  const [row] = f.store.incomplete(f.agentId);
+  // At recovery a node refuses it on policy (its own record says so); no node recorded it.
+  f.cluster.next({ kind: "refuse", code: "POLICY_DENIED", details: { rule: "maxPer24h" } });
+  const next = await f.signing.sign(f.agentId, message("unrelated"), "agent:unit");
+  assert.equal(next.status, "signed", "the new request is not failed by the old one's refusal");
+  assert.equal(f.store.sign(row?.id as string)?.status, "denied");
+  const failed = f.audit.list(1, 1000).filter((e) => e.type === "sign.failed");
+  assert.equal(failed.at(-1)?.actor, "system:recovery");
+  assert.deepEqual(
+    f.cluster.calls.map((c) => c.seq),
+    [1, 1, 1],
+    "the released seq 1 went to the new request",
+  );
+  f.close();
+});

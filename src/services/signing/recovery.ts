@@ -12,10 +12,18 @@ import { moveSign } from "./transitions.js";
 
 export const RECOVERY_ACTOR = "system:recovery";
 
-/** Finishes the agent's incomplete requests in seq order. Call under the agent's lock. */
+/**
+ * Finishes the agent's incomplete requests in seq order. Call under the agent's lock. A row
+ * the nodes refused and released (its failure is audited as "sign.failed") no longer holds
+ * the agent; one that is still incomplete (no quorum) does, and its error is thrown.
+ */
 export async function finishIncomplete(deps: ExecuteDeps, agentId: string): Promise<void> {
   for (const row of deps.store.incomplete(agentId)) {
-    await execute(deps, row, row.seq as number, RECOVERY_ACTOR);
+    try {
+      await execute(deps, row, row.seq as number, RECOVERY_ACTOR);
+    } catch (err) {
+      if (deps.store.sign(row.id)?.status === "incomplete") throw err;
+    }
   }
 }
 
