@@ -28,7 +28,6 @@ export interface CheckpointService {
   clusterAddress(): string | undefined;
   /** Signs a checkpoint of the current head if it moved; returns it (or undefined). */
   checkpoint(): Promise<Checkpoint | undefined>;
-  catchUp(fromSeq: number, toSeq: number): CatchUpRecord[];
   verifyAll(): Promise<FullVerifyResult>;
   start(intervalMs: number, every: number): void;
   stop(): void;
@@ -40,10 +39,37 @@ export function zkHeadOf(cp: Checkpoint): string | undefined {
   return typeof zk === "string" ? zk : undefined;
 }
 
+/**
+ * The cluster key's signed records for node seqs from..to (the n-th checkpoint is node seq
+ * n), read from the audit log's checkpoint store: shown to a node that is behind.
+ */
+export function checkpointCatchUp(
+  audit: Pick<AuditLog, "checkpoints">,
+  fromSeq: number,
+  toSeq: number,
+): CatchUpRecord[] {
+  return audit.checkpoints
+    .list()
+    .map((cp, i) => ({ cp, nodeSeq: i + 1 }))
+    .filter(({ nodeSeq }) => nodeSeq >= fromSeq && nodeSeq <= toSeq)
+    .map(({ cp, nodeSeq }) => ({
+      seq: nodeSeq,
+      intent: {
+        kind: "checkpoint",
+        seq: cp.seq,
+        head: cp.hash,
+        ...(zkHeadOf(cp) !== undefined ? { zkHead: zkHeadOf(cp) } : {}),
+      },
+      signature: cp.signature,
+    }));
+}
+
 export function createCheckpointService(deps: {
   store: VaultStore;
   audit: AuditLog;
   cluster: LocalCluster;
+  /** Where failures of background checkpoints are reported (they are retried next tick). */
+  log?: (line: string) => void;
 }): CheckpointService {
   const { store, audit, cluster } = deps;
   const lock = new KeyedMutex();
@@ -63,22 +89,6 @@ export function createCheckpointService(deps: {
     if (entries[0] && zkPrev !== undefined) entries[0] = { ...entries[0], zkPrev };
     return entries;
   };
-
-  const catchUp = (fromSeq: number, toSeq: number): CatchUpRecord[] =>
-    audit.checkpoints
-      .list()
-      .map((cp, i) => ({ cp, nodeSeq: i + 1 }))
-      .filter(({ nodeSeq }) => nodeSeq >= fromSeq && nodeSeq <= toSeq)
-      .map(({ cp, nodeSeq }) => ({
-        seq: nodeSeq,
-        intent: {
-          kind: "checkpoint",
-          seq: cp.seq,
-          head: cp.hash,
-          ...(zkHeadOf(cp) !== undefined ? { zkHead: zkHeadOf(cp) } : {}),
-        },
-        signature: cp.signature,
-      }));
 
   async function signHead(target: { seq: number; hash: string }): Promise<Checkpoint> {
     const address = clusterAddress();
@@ -166,7 +176,8 @@ export function createCheckpointService(deps: {
             heads: checkpoints.length,
             ...(bad ? { mismatchAt: bad.seq } : {}),
           };
-        } catch {
+        } catch (err) {
+          deps.log?.(`node-${index}: checkpoint heads unavailable: ${(err as Error).message}`);
           return { index, reachable: false, heads: 0 };
         }
       }),
@@ -206,7 +217,6 @@ export function createCheckpointService(deps: {
   return {
     clusterAddress,
     checkpoint,
-    catchUp,
     verifyAll,
     start(intervalMs, every) {
       timer = setInterval(() => {
@@ -214,7 +224,10 @@ export function createCheckpointService(deps: {
         const last = audit.checkpoints.latest()?.seq ?? 0;
         const due =
           head - last >= every || (head > last + 1 && Date.now() - lastAt > 10 * intervalMs);
-        if (due && cluster.hasQuorum()) void checkpoint().catch(() => {});
+        if (due && cluster.hasQuorum())
+          void checkpoint().catch((err: unknown) =>
+            deps.log?.(`background checkpoint failed: ${(err as Error).message}`),
+          );
       }, intervalMs);
       timer.unref();
     },

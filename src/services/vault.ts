@@ -25,7 +25,9 @@ import { importPublic, loadOrCreateIdentity } from "../transport/identity.js";
 import { type ComplianceService, createComplianceService } from "../zk/index.js";
 import { type AgentService, createAgentService } from "./agents.js";
 import { createAuthDoors } from "./auth-doors.js";
+import { createCatchUpReader } from "./catch-up.js";
 import { type CheckpointService, createCheckpointService } from "./checkpoints.js";
+import { createCredentialCheck } from "./credentials.js";
 import { createSigningService, type SigningService } from "./signing.js";
 import { createX402PayerService, type X402PayerService } from "./x402-payer.js";
 
@@ -149,8 +151,6 @@ export async function createVault(config: Config, opts: VaultOptions = {}): Prom
   const ids = await fetchIdentities(started);
   pinIdentities(store, started, ids);
 
-  let signing: SigningService | undefined;
-  let checkpoints: CheckpointService | undefined;
   let agents: AgentService | undefined;
   const cluster = new LocalCluster({
     endpoints: started.map((s, i) => ({
@@ -162,10 +162,7 @@ export async function createVault(config: Config, opts: VaultOptions = {}): Prom
     vaultKey: identity.signing,
     pool: createPresigPool(db),
     poolTarget: config.presigPool,
-    catchUp: (agentId, from, to) =>
-      agentId === CLUSTER_KEY_ID
-        ? (checkpoints?.catchUp(from, to) ?? [])
-        : (signing?.catchUp(agentId, from, to) ?? []),
+    catchUp: createCatchUpReader(store, audit),
     events: {
       nodeDown: (index, reason) => {
         log(`node-${index} is down: ${reason}`);
@@ -174,7 +171,11 @@ export async function createVault(config: Config, opts: VaultOptions = {}): Prom
       nodeUp: (index) => {
         log(`node-${index} is back`);
         audit.append({ type: "node.recovered", actor: "system", data: { node: index } });
-        void agents?.resyncNode(index).catch(() => {});
+        void agents
+          ?.resyncNode(index)
+          .catch((err: unknown) =>
+            log(`node-${index}: policy resync failed: ${(err as Error).message}`),
+          );
       },
     },
   });
@@ -203,14 +204,19 @@ export async function createVault(config: Config, opts: VaultOptions = {}): Prom
   }
 
   agents = createAgentService({ store, audit, cluster, onProgress: log });
-  signing = createSigningService({ store, audit, cluster });
-  checkpoints = createCheckpointService({ store, audit, cluster });
+  const checkpoints = createCheckpointService({ store, audit, cluster, log });
   const keyIsLive = (keyId: string) => {
     if (keyId === "admin") return true;
     const row = store.key(keyId);
     return row !== undefined && row.revoked_at === null;
   };
   const { tokens, credentials } = createAuthDoors(config, db, audit, keyIsLive);
+  const signing = createSigningService({
+    store,
+    audit,
+    cluster,
+    credentialRefusal: createCredentialCheck({ store, tokens }),
+  });
   // Nothing outlives the key behind it: revoking a key revokes the tokens issued with it.
   const keys = createApiKeyService({
     store,
@@ -226,6 +232,7 @@ export async function createVault(config: Config, opts: VaultOptions = {}): Prom
     audit,
     signing,
     parked: createParkedPayments(db),
+    log,
   });
   const proofs = createComplianceService({ store, audit, checkpoints, params: config.zk });
   if (opts.timers ?? true) {
@@ -255,7 +262,7 @@ export async function createVault(config: Config, opts: VaultOptions = {}): Prom
     proofs,
     generatedAdminKey: admin.generated,
     async stop() {
-      checkpoints?.stop();
+      checkpoints.stop();
       await proofs.stop();
       cluster.stop();
       await cluster.whenRefilled();

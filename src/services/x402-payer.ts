@@ -50,8 +50,10 @@ export interface X402PayerService {
 export function createX402PayerService(deps: {
   store: VaultStore;
   audit: AuditLog;
-  signing: SigningService;
+  signing: Pick<SigningService, "sign" | "reject" | "approval">;
   parked: ParkedPayments;
+  /** Where failures that cannot reach the caller are reported. */
+  log?: (line: string) => void;
 }): X402PayerService {
   const { store, audit, signing, parked } = deps;
   const policyOf = (agentId: string) => {
@@ -75,7 +77,7 @@ export function createX402PayerService(deps: {
       let result: Awaited<ReturnType<typeof payFor>>;
       try {
         const sign = (intent: Parameters<SigningService["sign"]>[1]) =>
-          signing.sign(agentId, intent, actor, opts);
+          signing.sign(agentId, intent, actor, { ...opts, credential: who.credential });
         result = await payFor({ policyOf, sign }, agent, pr);
       } catch (err) {
         const code = err instanceof VaultError ? err.code : "INTERNAL";
@@ -102,8 +104,11 @@ export function createX402PayerService(deps: {
           // Without its parked half an approval could never be collected: withdraw it.
           try {
             signing.reject(result.approvalId, "system:x402");
-          } catch {
-            /* the approval stays pending; an operator sees it cannot be collected */
+          } catch (withdrawal) {
+            // The approval stays pending; an operator sees it cannot be collected.
+            deps.log?.(
+              `x402: approval ${result.approvalId} could not be withdrawn: ${(withdrawal as Error).message}`,
+            );
           }
           throw err;
         }

@@ -11,16 +11,23 @@ import type { PaymentPayload, PaymentRequired, PaymentRequirements } from "@x402
 import { ExactEvmScheme } from "@x402/evm/exact/client";
 import { VaultError } from "../../errors/index.js";
 import type { Policy, SignIntent } from "../../policy/types.js";
-import type { SignOutcome } from "../../services/signing.js";
 import {
   type Eip3009Authorization,
   type Eip3009Payload,
   encodePaymentSignature,
 } from "./headers.js";
 
+/**
+ * What the policy-gated signer answers the payer: the authorization's signature, or the id
+ * of the approval it was parked under (above the policy's approvalAbove).
+ */
+export type PayerSignOutcome =
+  | { status: "signed"; signature: string; auditSeq: number }
+  | { status: "pending"; approvalId: string; auditSeq: number };
+
 export interface PayDeps {
   policyOf(agentId: string): Policy | undefined;
-  sign(intent: Extract<SignIntent, { kind: "typed-data" }>): Promise<SignOutcome>;
+  sign(intent: Extract<SignIntent, { kind: "typed-data" }>): Promise<PayerSignOutcome>;
 }
 
 export type PayResult =
@@ -90,7 +97,7 @@ export function selectRequirement(
 
 class Pending extends Error {
   constructor(
-    readonly outcome: Extract<SignOutcome, { status: "pending" }>,
+    readonly outcome: Extract<PayerSignOutcome, { status: "pending" }>,
     readonly authorization: Eip3009Authorization,
   ) {
     super("pending");

@@ -41,6 +41,7 @@ export async function signRoutes(app: FastifyInstance, { vault }: { vault: Vault
     const { id } = req.params as { id: string };
     const p = assertAgentAccess(req, id);
     return vault.signing.sign(id, intent, actorOf(p), {
+      credential: p.keyId, // re-checked once the request is at the front of the agent's queue
       canSpend: p.scopes.has("SPEND") || p.scopes.has("ADMIN"),
       ...(p.spendLimits?.length ? { spendLimits: p.spendLimits } : {}),
     });

@@ -1,0 +1,26 @@
+/**
+ * Is a credential the doors admitted still live? The front doors check revocation when a
+ * request arrives; a signing request may then wait behind the agent's lock, so the signing
+ * service asks again right before it reserves budget and calls the cluster (README "HTTP
+ * API": revocation is "effective on the next request"; a queued request is not signed after
+ * it). The answer is the error the door would give for that credential now.
+ */
+import { VaultError } from "../errors/index.js";
+import type { VaultStore } from "../store/vault-store.js";
+
+export function createCredentialCheck(deps: {
+  store: Pick<VaultStore, "key">;
+  tokens: { isRevoked(jti: string): boolean };
+}): (credential: string) => VaultError | undefined {
+  return (credential) => {
+    // The admin key cannot be revoked; x402 payers and presentations are single-use
+    // proofs checked at the door, with no revocation list to consult again.
+    if (credential === "admin" || /^(x402|vc):/.test(credential)) return undefined;
+    if (credential.startsWith("jwt:"))
+      return deps.tokens.isRevoked(credential.slice(4))
+        ? new VaultError("TOKEN_REVOKED")
+        : undefined;
+    const row = deps.store.key(credential);
+    return row && row.revoked_at === null ? undefined : new VaultError("INVALID_CREDENTIALS");
+  };
+}

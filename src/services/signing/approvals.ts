@@ -1,0 +1,84 @@
+/**
+ * Approvals: a request above the policy's `approvalAbove` is parked (status pending, by
+ * decide.ts) until an operator approves or rejects it. Approving lifts only the approval
+ * gate: the caps, chains and validity are evaluated again at that moment, against the usage
+ * of that moment, so a parked request cannot overdraw a budget spent while it waited.
+ */
+import { VaultError } from "../../errors/index.js";
+import { decodeIntent } from "../../policy/decode.js";
+import { evaluatePolicy } from "../../policy/evaluate.js";
+import type { SignIntent } from "../../policy/types.js";
+import { inTransaction } from "../../store/db.js";
+import type { SignRow } from "../../store/vault-store.js";
+import type { SignResult } from "../sign-result.js";
+import { type DecideDeps, policyOf, usageAt } from "./decide.js";
+import { moveSign } from "./transitions.js";
+import type { ApprovalView } from "./types.js";
+
+export function approvalView(deps: Pick<DecideDeps, "store">, id: string): ApprovalView {
+  const row = deps.store.sign(id);
+  if (!row) throw new VaultError("APPROVAL_NOT_FOUND");
+  return {
+    id: row.id,
+    agentId: row.agent_id,
+    status: row.status as ApprovalView["status"],
+    kind: row.kind,
+    spends: JSON.parse(row.spends),
+    ...(row.result ? { result: JSON.parse(row.result) as SignResult } : {}),
+    createdAt: new Date(row.created_ms).toISOString(),
+  };
+}
+
+export function pendingRow(deps: Pick<DecideDeps, "store">, id: string): SignRow {
+  const row = deps.store.sign(id);
+  if (!row) throw new VaultError("APPROVAL_NOT_FOUND");
+  if (row.status !== "pending") throw new VaultError("APPROVAL_NOT_PENDING");
+  return row;
+}
+
+/**
+ * The operator's approval, decided in one transaction: the row becomes reserved (returned,
+ * to be executed) or, if the policy no longer allows it, denied (POLICY_DENIED thrown).
+ */
+export function approveDecision(deps: DecideDeps, id: string, actor: string): SignRow {
+  const { store, audit } = deps;
+  const denial = inTransaction(store.db, () => {
+    const row = pendingRow(deps, id);
+    const at = deps.now();
+    const decoded = decodeIntent(JSON.parse(row.intent) as SignIntent);
+    const policy = policyOf(store, row.agent_id);
+    const decision = evaluatePolicy(
+      policy,
+      decoded,
+      usageAt(store, row.agent_id, at),
+      new Date(at),
+    );
+    const agentId = row.agent_id;
+    audit.append({ type: "approval.approved", agentId, actor, data: { requestId: id } });
+    if (decision.allow) {
+      moveSign(store, id, { status: "reserved" });
+      return undefined;
+    }
+    moveSign(store, id, { status: "denied" });
+    const data = { requestId: id, rule: decision.rule, reason: decision.message };
+    audit.append({ type: "sign.denied", agentId, actor, data });
+    return decision;
+  });
+  if (denial) throw new VaultError("POLICY_DENIED", denial.message, { rule: denial.rule });
+  return store.sign(id) as SignRow;
+}
+
+export function reject(deps: DecideDeps, id: string, actor: string): ApprovalView {
+  const { store, audit } = deps;
+  inTransaction(store.db, () => {
+    const row = pendingRow(deps, id);
+    moveSign(store, id, { status: "rejected" });
+    audit.append({
+      type: "approval.rejected",
+      agentId: row.agent_id,
+      actor,
+      data: { requestId: id },
+    });
+  });
+  return approvalView(deps, id);
+}

@@ -1,0 +1,115 @@
+/**
+ * Deciding a request (README "Policies"): in ONE synchronous SQLite transaction the policy is
+ * evaluated against the agent's rolling usage, the budget is reserved and the decision is
+ * appended to the audit log, so concurrent requests cannot overdraw. Also the answer to a
+ * repeated request: the same bytes signed before return that signature, spending nothing.
+ * Both run under the per-agent lock (see index.ts), so two identical requests at the same
+ * moment cannot both reserve: the second finds the first one signed.
+ */
+import { randomBytes } from "node:crypto";
+import type { AuditLog } from "../../audit/types.js";
+import { DAY_MS, evaluatePolicy, MINUTE_MS, usageFromRecords } from "../../policy/evaluate.js";
+import { narrowPolicy, type SpendCaps } from "../../policy/narrow.js";
+import type { DecodedRequest, Policy, SignIntent } from "../../policy/types.js";
+import { inTransaction } from "../../store/db.js";
+import type { VaultStore } from "../../store/vault-store.js";
+import type { SignResult } from "../sign-result.js";
+import { spendsFromJson, spendsToJson } from "./codec.js";
+import type { SignOutcome } from "./types.js";
+
+export type Decision =
+  | { id: string; denied: { rule: string; message: string; auditSeq: number } }
+  | { id: string; denied?: undefined; pending: boolean; auditSeq: number };
+
+export interface DecideDeps {
+  store: VaultStore;
+  audit: AuditLog;
+  now: () => number;
+}
+
+export function policyOf(store: VaultStore, agentId: string): Policy | undefined {
+  const p = store.policy(agentId);
+  return p ? (JSON.parse(p.policy) as Policy) : undefined;
+}
+
+/** The agent's spends over the rolling 24 h and its requests over the last minute. */
+export function usageAt(store: VaultStore, agentId: string, at: number) {
+  const history = store
+    .spendsSince(agentId, at - DAY_MS)
+    .map((r) => ({ ts: r.ts, spends: spendsFromJson(r.spends) }));
+  const u = usageFromRecords(history, new Date(at));
+  return { ...u, requestsLastMinute: store.requestsSince(agentId, at - MINUTE_MS) };
+}
+
+/** Evaluates, reserves (status reserved or pending) and audits one request. */
+export function decide(
+  deps: DecideDeps,
+  req: { agentId: string; intent: SignIntent; decoded: DecodedRequest; actor: string },
+  spendLimits: SpendCaps[] = [],
+): Decision {
+  const { store, audit } = deps;
+  const { agentId, decoded, actor } = req;
+  return inTransaction(store.db, () => {
+    const at = deps.now();
+    const id = `req_${randomBytes(9).toString("base64url")}`;
+    const spends = spendsToJson(decoded.spends);
+    const facts = {
+      requestId: id,
+      kind: decoded.kind,
+      digest: decoded.digest,
+      chainId: decoded.chainId,
+      spends: JSON.parse(spends),
+    };
+    audit.append({ type: "sign.requested", agentId, actor, data: facts });
+    const policy = narrowPolicy(policyOf(store, agentId), spendLimits);
+    const decision = evaluatePolicy(policy, decoded, usageAt(store, agentId, at), new Date(at));
+    const status = !decision.allow ? "denied" : decision.needsApproval ? "pending" : "reserved";
+    store.putSign({
+      id,
+      agent_id: agentId,
+      seq: null,
+      kind: decoded.kind,
+      intent: JSON.stringify(req.intent),
+      digest: decoded.digest,
+      spends,
+      status,
+      result: null,
+      signature: null,
+      created_ms: at,
+    });
+    if (!decision.allow) {
+      const data = { requestId: id, rule: decision.rule, reason: decision.message };
+      const entry = audit.append({ type: "sign.denied", agentId, actor, data });
+      return {
+        id,
+        denied: { rule: decision.rule, message: decision.message, auditSeq: entry.seq },
+      };
+    }
+    const type = status === "pending" ? "approval.requested" : "sign.allowed";
+    const entry = audit.append({ type, agentId, actor, data: { requestId: id } });
+    return { id, pending: status === "pending", auditSeq: entry.seq };
+  });
+}
+
+/** The earlier signature over the same bytes, audited as a repeat, or undefined. */
+export function repeated(
+  deps: DecideDeps,
+  agentId: string,
+  digest: string,
+  actor: string,
+): SignOutcome | undefined {
+  const previous = deps.store.signedByDigest(agentId, digest);
+  if (!previous?.result) return undefined;
+  const entry = deps.audit.append({
+    type: "sign.repeated",
+    agentId,
+    actor,
+    data: { requestId: previous.id, digest },
+  });
+  return {
+    status: "signed",
+    result: JSON.parse(previous.result) as SignResult,
+    signature: previous.signature as string,
+    auditSeq: entry.seq,
+  };
+}

@@ -1,0 +1,130 @@
+/**
+ * Executing a reserved request (README "How signing works", steps 4–5): it takes the
+ * sequence number it is given (status incomplete), asks the cluster, where every node
+ * re-checks the policy on its own record, then stores the signature and appends
+ * "sign.signed" in one transaction before releasing it: if the audit log cannot be written,
+ * the caller gets AUDIT_UNAVAILABLE and no signature (fail closed). Must run under the
+ * agent's lock (index.ts), which is what makes `seq` the agent's next free number.
+ */
+import type { AuditLog } from "../../audit/types.js";
+import { VaultError } from "../../errors/index.js";
+import type { Policy, SignIntent } from "../../policy/types.js";
+import { policyHash } from "../../policy/validate.js";
+import { NodeRefused } from "../../signers/local/node-client.js";
+import { inTransaction } from "../../store/db.js";
+import type { SignRow, VaultStore } from "../../store/vault-store.js";
+import { clusterFailure } from "../cluster-errors.js";
+import { shapeResult } from "../sign-result.js";
+import { moveSign } from "./transitions.js";
+import type { SigningCluster, SignOutcome } from "./types.js";
+
+export interface ExecuteDeps {
+  store: VaultStore;
+  audit: AuditLog;
+  cluster: SigningCluster;
+}
+
+type ClusterSignature = Awaited<ReturnType<SigningCluster["signDigest"]>>;
+
+/** Runs one reserved (or incomplete) row through the cluster at `seq`; stores and audits. */
+export async function execute(
+  deps: ExecuteDeps,
+  row: SignRow,
+  seq: number,
+  actor: string,
+): Promise<SignOutcome> {
+  const { store, cluster } = deps;
+  const agent = store.agent(row.agent_id);
+  if (!agent) throw new VaultError("AGENT_NOT_FOUND");
+  moveSign(store, row.id, { status: "incomplete", seq });
+  let sig: ClusterSignature;
+  try {
+    sig = await cluster.signDigest({
+      agentId: row.agent_id,
+      seq,
+      intent: JSON.parse(row.intent),
+      digest: row.digest,
+      address: agent.address,
+    });
+  } catch (err) {
+    throw await failed(deps, row, seq, actor, err);
+  }
+  return signed(deps, row, seq, actor, sig, agent.address);
+}
+
+/**
+ * A refusal that no node recorded frees the sequence number and the budget; otherwise
+ * (dead node, lost answer) the row stays incomplete and is finished before the agent's
+ * next request. Returns the error for the caller.
+ */
+async function failed(
+  deps: ExecuteDeps,
+  row: SignRow,
+  seq: number,
+  actor: string,
+  err: unknown,
+): Promise<VaultError> {
+  const { store, audit, cluster } = deps;
+  const failure = clusterFailure(err);
+  const free = err instanceof NodeRefused && (await cluster.seqIsFree?.(row.agent_id, seq));
+  inTransaction(store.db, () => {
+    if (free)
+      moveSign(store, row.id, { status: failure.code === "POLICY_DENIED" ? "denied" : "failed" });
+    audit.append({
+      type: "sign.failed",
+      agentId: row.agent_id,
+      actor,
+      data: {
+        requestId: row.id,
+        seq,
+        code: failure.code,
+        reason: failure.message,
+        seqReleased: free === true,
+      },
+    });
+  });
+  return failure;
+}
+
+function signed(
+  deps: ExecuteDeps,
+  row: SignRow,
+  seq: number,
+  actor: string,
+  sig: ClusterSignature,
+  address: string,
+): SignOutcome {
+  const { store, audit } = deps;
+  const result = shapeResult(JSON.parse(row.intent) as SignIntent, sig.signature, address);
+  return inTransaction(store.db, () => {
+    moveSign(store, row.id, {
+      status: "signed",
+      seq,
+      result: JSON.stringify(result),
+      signature: sig.signature,
+    });
+    // The spends and the policy in force go into the entry itself: its Poseidon
+    // commitment (src/zk/fields.ts) is computed from them for compliance proofs.
+    const policy = store.policy(row.agent_id);
+    const spends = JSON.parse(row.spends) as unknown[];
+    const entry = audit.append({
+      type: "sign.signed",
+      agentId: row.agent_id,
+      actor,
+      data: {
+        requestId: row.id,
+        seq,
+        digest: row.digest,
+        signers: sig.signers,
+        ...(spends.length > 0 && policy
+          ? {
+              spends,
+              policyVersion: policy.version,
+              policyHash: policyHash(JSON.parse(policy.policy) as Policy),
+            }
+          : {}),
+      },
+    });
+    return { status: "signed" as const, result, signature: sig.signature, auditSeq: entry.seq };
+  });
+}

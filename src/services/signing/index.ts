@@ -1,0 +1,118 @@
+/**
+ * Policy-gated signing (README "How signing works"), composed from one module per job:
+ * decide.ts (policy, budget reservation, repeats), execute.ts (the cluster call, audit,
+ * result), approvals.ts (parked requests), recovery.ts (crash recovery), with every status
+ * change going through transitions.ts.
+ *
+ * Everything that reads or changes an agent's signing state runs under that agent's lock,
+ * in arrival order: finish what a crash or a dead node left incomplete, re-check that the
+ * credential is still live, answer a repeat with the earlier signature, decide (reserve),
+ * and only then ask the cluster. So two identical requests at the same moment reserve the
+ * budget once and get the same signature, and a credential revoked while its request was
+ * queued reserves and signs nothing.
+ */
+import { Signature } from "ethers";
+import { VaultError } from "../../errors/index.js";
+import { decodeIntent } from "../../policy/decode.js";
+import type { DecodedRequest, SignIntent } from "../../policy/types.js";
+import type { SignRow } from "../../store/vault-store.js";
+import { KeyedMutex } from "../mutex.js";
+import { approvalView, approveDecision, pendingRow, reject } from "./approvals.js";
+import { decide, repeated } from "./decide.js";
+import { execute } from "./execute.js";
+import { finishIncomplete, recoverAll } from "./recovery.js";
+import type { SigningDeps, SigningService, SignOptions, SignOutcome } from "./types.js";
+
+export { spendsToJson } from "./codec.js";
+export type {
+  ApprovalView,
+  SigningCluster,
+  SigningDeps,
+  SigningService,
+  SignOptions,
+  SignOutcome,
+} from "./types.js";
+
+export function createSigningService(deps: SigningDeps): SigningService {
+  const { store, cluster } = deps;
+  const ctx = { ...deps, now: deps.now ?? Date.now };
+  const locks = new KeyedMutex();
+
+  /** Runs `fn` under the agent's lock, after finishing what was left incomplete. */
+  const locked = <T>(agentId: string, fn: () => Promise<T> | T) =>
+    locks.run(agentId, async () => {
+      await finishIncomplete(ctx, agentId);
+      return fn();
+    });
+
+  /** Gives a reserved row the agent's next sequence number and signs it. Under the lock. */
+  const signNext = async (row: SignRow, actor: string) => {
+    const outcome = await execute(ctx, row, store.lastSeq(row.agent_id) + 1, actor);
+    cluster.refill(row.agent_id);
+    return outcome;
+  };
+
+  /** The door admitted the credential; it may have been revoked while the request queued. */
+  const assertStillLive = (credential: string | undefined) => {
+    const refusal = credential === undefined ? undefined : deps.credentialRefusal?.(credential);
+    if (refusal) throw refusal;
+  };
+
+  const decideAndSign = async (
+    agentId: string,
+    intent: SignIntent,
+    decoded: DecodedRequest,
+    actor: string,
+    opts: SignOptions,
+  ): Promise<SignOutcome> => {
+    assertStillLive(opts.credential);
+    const repeat = repeated(ctx, agentId, decoded.digest, actor);
+    if (repeat) return repeat;
+    const d = decide(ctx, { agentId, intent, decoded, actor }, opts.spendLimits);
+    if (d.denied) {
+      const { rule, message, auditSeq } = d.denied;
+      throw new VaultError("POLICY_DENIED", message, { rule, auditSeq });
+    }
+    if (d.pending) return { status: "pending", approvalId: d.id, auditSeq: d.auditSeq };
+    return signNext(store.sign(d.id) as SignRow, actor);
+  };
+
+  const service: SigningService = {
+    recoverAll: () => recoverAll(ctx, locks),
+    approval: (id) => approvalView(ctx, id),
+    reject: (id, actor) => reject(ctx, id, actor),
+
+    async sign(agentId, intent, actor, opts = {}) {
+      if (!store.agent(agentId)) throw new VaultError("AGENT_NOT_FOUND");
+      const decoded = decodeIntent(intent);
+      if (decoded.spends.length > 0 && opts.canSpend === false) {
+        throw new VaultError("FORBIDDEN_SCOPE", "moving value needs the SPEND scope");
+      }
+      return locked(agentId, () => decideAndSign(agentId, intent, decoded, actor, opts));
+    },
+
+    async approve(approvalId, actor) {
+      const { agent_id: agentId } = pendingRow(ctx, approvalId);
+      return locked(agentId, () => signNext(approveDecision(ctx, approvalId, actor), actor));
+    },
+
+    async signDigest(req) {
+      const decoded = decodeIntent(req.intent);
+      if (decoded.digest.toLowerCase() !== req.digest.toLowerCase()) {
+        throw new VaultError("VALIDATION_FAILED", "the digest is not the one the intent encodes", {
+          field: "digest",
+        });
+      }
+      const outcome = await service.sign(
+        req.agentId,
+        req.intent,
+        req.actor ?? `agent:${req.agentId}`,
+      );
+      if (outcome.status === "pending") {
+        throw new VaultError("APPROVAL_REQUIRED", undefined, { approvalId: outcome.approvalId });
+      }
+      return Signature.from(outcome.signature);
+    },
+  };
+  return service;
+}

@@ -1,0 +1,88 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { VaultError } from "../../src/errors/index.js";
+import { createCredentialCheck } from "../../src/services/credentials.js";
+import { ethTransfer, type Fixture, signingFixture } from "./signing-fixture.js";
+
+/** A fixture whose credential check is the vault's own, over its store and a token list. */
+function withCredentials() {
+  const revokedJtis = new Set<string>();
+  const holder: { f?: Fixture } = {};
+  const check = (c: string) =>
+    createCredentialCheck({
+      store: (holder.f as Fixture).store,
+      tokens: { isRevoked: (jti) => revokedJtis.has(jti) },
+    })(c);
+  const f = signingFixture({ credentialRefusal: check });
+  holder.f = f;
+  for (const id of ["key_slow", "key_queued"])
+    f.store.putKey({
+      id,
+      agent_id: f.agentId,
+      scopes: "EXECUTE,SPEND",
+      hash: `h_${id}`,
+      parent_id: null,
+    });
+  return { f, revokedJtis };
+}
+
+/** The first request holds the agent's lock at the cluster until `open()`. */
+function holdLock(f: Fixture) {
+  let open = () => {};
+  f.cluster.next({ kind: "gate", until: new Promise<void>((r) => (open = r)) });
+  const slow = f.signing.sign(f.agentId, ethTransfer(1), "agent:unit:key_slow", {
+    credential: "key_slow",
+  });
+  return { slow, open: () => open() };
+}
+
+test("an API key revoked while its request was queued: INVALID_CREDENTIALS, nothing reserved or signed", async () => {
+  const { f } = withCredentials();
+  const { slow, open } = holdLock(f);
+  const queued = f.signing.sign(f.agentId, ethTransfer(2), "agent:unit:key_queued", {
+    credential: "key_queued",
+  });
+  f.store.revokeKey("key_queued");
+  open();
+  assert.equal((await slow).status, "signed", "the request ahead was admitted and stays signed");
+  await assert.rejects(queued, { code: "INVALID_CREDENTIALS" });
+  assert.equal(f.cluster.calls.length, 1, "the queued request never reached the cluster");
+  assert.equal(f.spendRows(), 1, "and reserved no budget");
+  assert.equal(f.types().filter((t) => t === "sign.requested").length, 1);
+  f.close();
+});
+
+test("an agent token revoked while its request was queued: TOKEN_REVOKED, nothing signed", async () => {
+  const { f, revokedJtis } = withCredentials();
+  const { slow, open } = holdLock(f);
+  const queued = f.signing.sign(f.agentId, ethTransfer(2), "agent:unit:jwt:j1", {
+    credential: "jwt:j1",
+  });
+  revokedJtis.add("j1");
+  open();
+  await slow;
+  await assert.rejects(
+    queued,
+    (err: unknown) => err instanceof VaultError && err.code === "TOKEN_REVOKED",
+  );
+  assert.equal(f.cluster.calls.length, 1);
+  f.close();
+});
+
+test("a live credential queued behind another request is signed; the admin key and presentations are not re-checked", async () => {
+  const { f } = withCredentials();
+  const { slow, open } = holdLock(f);
+  const queued = [
+    f.signing.sign(f.agentId, ethTransfer(2), "a", { credential: "key_queued" }),
+    f.signing.sign(f.agentId, ethTransfer(3), "a", { credential: "admin" }),
+    f.signing.sign(f.agentId, ethTransfer(4), "a", { credential: "vc:did:key:z6Mk" }),
+  ];
+  open();
+  await slow;
+  for (const q of queued) assert.equal((await q).status, "signed");
+  await assert.rejects(
+    f.signing.sign(f.agentId, ethTransfer(5), "a", { credential: "key_unknown" }),
+    { code: "INVALID_CREDENTIALS" },
+  );
+  f.close();
+});
