@@ -6,12 +6,15 @@
 
 import { hexlify, toUtf8Bytes } from "ethers";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { VaultError } from "../../errors/index.js";
 import type { SignIntent, TxRequest } from "../../policy/types.js";
 import type { SignOutcome } from "../../services/signing.js";
 import type { Vault } from "../../services/vault.js";
 import { anyOf, signingDoors } from "../auth/doors.js";
 import { actorOf, assertAgentAccess, requireAny } from "../auth/scopes.js";
 import { agentIdParams, pendingResponse, txSchema, typedDataSchema } from "../schemas.js";
+
+const HEX_BYTES = /^0x([0-9a-fA-F]{2})*$/;
 
 function send(reply: FastifyReply, outcome: SignOutcome) {
   if (outcome.status === "pending") {
@@ -68,6 +71,14 @@ export async function signRoutes(app: FastifyInstance, { vault }: { vault: Vault
     },
     async (req, reply) => {
       const body = req.body as { message: string; encoding: "utf8" | "hex" };
+      if (body.encoding === "hex" && !HEX_BYTES.test(body.message)) {
+        throw new VaultError(
+          "VALIDATION_FAILED",
+          "body.message must be 0x and an even number of hex digits when encoding is hex",
+          { field: "message" },
+        );
+      }
+      // The body parser refused invalid UTF-8 and lone surrogates: this text is what was sent.
       const message = body.encoding === "hex" ? body.message : hexlify(toUtf8Bytes(body.message));
       return send(reply, await run(req, { kind: "message", message }));
     },
@@ -115,16 +126,23 @@ export async function signRoutes(app: FastifyInstance, { vault }: { vault: Vault
   );
 
   const approvalParams = { type: "object", properties: { id: { type: "string", maxLength: 64 } } };
-  const admin = [anyOf(app, ["apiKey"]).auth, requireAny()];
+  const operator = anyOf(app, ["apiKey"]);
+  const admin = [operator.auth, requireAny()];
 
   app.get(
     "/v1/approvals/:id",
-    { preHandler: admin, schema: { tags: ["approvals"], params: approvalParams } },
+    {
+      preHandler: admin,
+      schema: { tags: ["approvals"], security: operator.security, params: approvalParams },
+    },
     async (req) => vault.signing.approval((req.params as { id: string }).id),
   );
   app.post(
     "/v1/approvals/:id/approve",
-    { preHandler: admin, schema: { tags: ["approvals"], params: approvalParams } },
+    {
+      preHandler: admin,
+      schema: { tags: ["approvals"], security: operator.security, params: approvalParams },
+    },
     async (req, reply) => {
       const p = req.principal;
       const outcome = await vault.signing.approve(
@@ -136,7 +154,10 @@ export async function signRoutes(app: FastifyInstance, { vault }: { vault: Vault
   );
   app.post(
     "/v1/approvals/:id/reject",
-    { preHandler: admin, schema: { tags: ["approvals"], params: approvalParams } },
+    {
+      preHandler: admin,
+      schema: { tags: ["approvals"], security: operator.security, params: approvalParams },
+    },
     async (req) => {
       const p = req.principal;
       return vault.signing.reject((req.params as { id: string }).id, p ? actorOf(p) : "operator");
