@@ -23,14 +23,28 @@ export const agentIdParams = {
   required: ["id"],
 };
 
-export const hex = { type: "string", pattern: "^0x[0-9a-fA-F]*$", maxLength: 262144 };
+/** Bytes as 0x-hex: an even number of digits, so that no half byte is left to guess. */
+export const hexBytes = {
+  type: "string",
+  pattern: "^0x([0-9a-fA-F]{2})*$",
+  maxLength: 262144,
+  description: "bytes as 0x and an even number of hex digits",
+};
 /**
  * The one definition of an unsigned integer on the wire (amounts, nonces, gas, fees, chain
  * ids): a canonical decimal string (no sign, spaces, exponent, fraction or leading zero; at
  * most 78 digits, the length of 2^256 - 1) or `0x` and 1 to 64 hex digits. Schemas never
  * coerce (src/http/app.ts), so "1e3", " 7", "0X10", "0b101", "0o17" and "1.0" are refused.
  */
-export const UINT_PATTERN = "^(0|[1-9][0-9]{0,77}|0x[0-9a-fA-F]{1,64})$";
+const decimal = (digits: number) => `0|[1-9][0-9]{0,${digits - 1}}`;
+export const UINT_PATTERN = `^(${decimal(78)}|0x[0-9a-fA-F]{1,64})$`;
+
+/** A canonical decimal string of at most `digits` digits (for amounts that are never hex). */
+export const decimalString = (digits: number) => ({
+  type: "string",
+  pattern: `^(${decimal(digits)})$`,
+  description: `a canonical decimal string: at most ${digits} digits, no sign or leading zeros`,
+});
 
 export const uintString = {
   type: "string",
@@ -69,7 +83,7 @@ export const txSchema = {
     chainId: uintOrSafeInteger,
     to: { type: "string", pattern: "^0x[0-9a-fA-F]{40}$" },
     value: uintString,
-    data: hex,
+    data: hexBytes,
     nonce: uintOrSafeInteger,
     gasLimit: uintOrSafeInteger,
     maxFeePerGas: uintString,

@@ -75,6 +75,16 @@ test("canonical decimal and 0x-hex strings and safe integers are signed as sent"
   assert.equal(tx.from, agent.address);
 });
 
+test("tx.data must be whole bytes; a proof bound must be a canonical decimal", async () => {
+  for (const data of ["0x123", "0xzz", "a9059cbb"]) {
+    assertRefused(await signTx(ethTx({ data })), "VALIDATION_FAILED", "tx.data");
+  }
+  for (const bound of ["007", "1e3", " 7", "0x10"]) {
+    const payload = JSON.stringify({ agentId: agent.id, fromSeq: 1, toSeq: 2, bound });
+    assertRefused(await post("/v1/proofs", payload, tv.admin), "VALIDATION_FAILED", "bound");
+  }
+});
+
 test("query integers: canonical decimals are read, other forms are refused", async () => {
   const ok = await tv.app.inject({ url: "/v1/audit?fromSeq=2&limit=3", headers: tv.admin });
   assert.equal(ok.statusCode, 200, ok.body);

@@ -6,15 +6,12 @@
 
 import { hexlify, toUtf8Bytes } from "ethers";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { VaultError } from "../../errors/index.js";
 import type { SignIntent, TxRequest } from "../../policy/types.js";
 import type { SignOutcome } from "../../services/signing.js";
 import type { Vault } from "../../services/vault.js";
 import { anyOf, signingDoors } from "../auth/doors.js";
 import { actorOf, assertAgentAccess, requireAny } from "../auth/scopes.js";
-import { agentIdParams, pendingResponse, txSchema, typedDataSchema } from "../schemas.js";
-
-const HEX_BYTES = /^0x([0-9a-fA-F]{2})*$/;
+import { agentIdParams, hexBytes, pendingResponse, txSchema, typedDataSchema } from "../schemas.js";
 
 function send(reply: FastifyReply, outcome: SignOutcome) {
   if (outcome.status === "pending") {
@@ -65,19 +62,15 @@ export async function signRoutes(app: FastifyInstance, { vault }: { vault: Vault
           },
           required: ["message"],
           additionalProperties: false,
+          // Text is signed as its UTF-8 bytes; other bytes are sent as hex, and must be bytes.
+          if: { properties: { encoding: { const: "hex" } }, required: ["encoding"] },
+          then: { properties: { message: hexBytes } },
         },
         response: { 202: pendingResponse },
       },
     },
     async (req, reply) => {
       const body = req.body as { message: string; encoding: "utf8" | "hex" };
-      if (body.encoding === "hex" && !HEX_BYTES.test(body.message)) {
-        throw new VaultError(
-          "VALIDATION_FAILED",
-          "body.message must be 0x and an even number of hex digits when encoding is hex",
-          { field: "message" },
-        );
-      }
       // The body parser refused invalid UTF-8 and lone surrogates: this text is what was sent.
       const message = body.encoding === "hex" ? body.message : hexlify(toUtf8Bytes(body.message));
       return send(reply, await run(req, { kind: "message", message }));
