@@ -64,6 +64,7 @@ export async function signRoutes(app: FastifyInstance, { vault }: { vault: Vault
           additionalProperties: false,
           // Text is signed as its UTF-8 bytes; other bytes are sent as hex, and must be bytes.
           if: { properties: { encoding: { const: "hex" } }, required: ["encoding"] },
+          // biome-ignore lint/suspicious/noThenProperty: JSON Schema's if/then, never awaited.
           then: { properties: { message: hexBytes } },
         },
         response: { 202: pendingResponse },
