@@ -9,6 +9,12 @@ export const ERROR_CATALOGUE = {
   BAD_REQUEST: { status: 400, message: "The request is malformed." },
   VALIDATION_FAILED: { status: 400, message: "A field of the request is invalid." },
   BODY_TOO_LARGE: { status: 413, message: "The request body is too large." },
+  // The JSON body parser (src/http/body.ts): the bytes signed are the bytes sent.
+  BODY_TOO_DEEP: { status: 400, message: "The request body nests arrays or objects too deeply." },
+  INVALID_UTF8: {
+    status: 400,
+    message: "The request body is not valid UTF-8 text; send bytes as 0x-hex (encoding: hex).",
+  },
   MALFORMED_TRANSACTION: { status: 400, message: "The transaction cannot be decoded." },
   MALFORMED_TYPED_DATA: { status: 400, message: "The typed data cannot be encoded (EIP-712)." },
   TYPED_DATA_UNDECLARED_FIELD: {

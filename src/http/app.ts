@@ -11,6 +11,7 @@ import { apiKeyDoor } from "./auth/apikey.js";
 import { jwtDoor } from "./auth/jwt.js";
 import { vcDoor } from "./auth/vc.js";
 import { x402Door } from "./auth/x402.js";
+import { installJsonBody } from "./body.js";
 import { installErrorHandling } from "./errors.js";
 import { installMetrics } from "./metrics.js";
 import { agentRoutes } from "./routes/agents.js";
@@ -39,15 +40,22 @@ export async function buildApp(
     ajv: {
       customOptions: {
         removeAdditional: false,
-        coerceTypes: "array",
+        // Never coerce: a number or string is validated as the client sent it, or refused
+        // (querystring integers are converted explicitly, see canonicalQueryIntegers).
+        coerceTypes: false,
         useDefaults: true,
         allErrors: false,
+        // Errors carry their schema, whose description names the expected form.
+        verbose: true,
       },
     },
   });
   installErrorHandling(app);
+  installJsonBody(app);
   await app.register(swagger, {
     openapi: {
+      // The route schemas are JSON Schema (nullable as type: [..., "null"]): OpenAPI 3.1.
+      openapi: "3.1.0",
       info: {
         title: "agent-vault",
         version: "0.1.0",
@@ -64,6 +72,7 @@ export async function buildApp(
           x402: { type: "apiKey", in: "header", name: "PAYMENT-SIGNATURE" },
         },
       },
+      // The default for a route that declares none; public routes declare `security: []`.
       security: [{ apiKey: [] }],
     },
   });

@@ -6,8 +6,17 @@ import type { FastifyError, FastifyInstance } from "fastify";
 import { VaultError } from "../errors/index.js";
 import { isStorageFailure } from "../store/db.js";
 
-function fieldOf(err: FastifyError): string | undefined {
-  const v = err.validation?.[0];
+type SchemaError = NonNullable<FastifyError["validation"]>[number] & {
+  parentSchema?: { description?: unknown };
+};
+
+/** The error to report: an anyOf's own error (its path and description) over its branches'. */
+function primaryError(err: FastifyError): SchemaError | undefined {
+  const all = (err.validation ?? []) as SchemaError[];
+  return all.find((v) => v.keyword === "anyOf") ?? all[0];
+}
+
+function fieldOf(v: SchemaError | undefined): string | undefined {
   if (!v) return undefined;
   const path = v.instancePath.replace(/^\//, "").replaceAll("/", ".");
   const missing = (v.params as { missingProperty?: string }).missingProperty;
@@ -15,16 +24,25 @@ function fieldOf(err: FastifyError): string | undefined {
   return [path, missing ?? extra].filter(Boolean).join(".") || undefined;
 }
 
+/** "must be <the schema's description>" when the schema has one, else ajv's message. */
+function messageOf(v: SchemaError | undefined): string {
+  const description = v?.parentSchema?.description;
+  const about = v?.keyword !== "required" && v?.keyword !== "additionalProperties";
+  if (typeof description === "string" && about) return `must be ${description}`;
+  return v?.message ?? "is invalid";
+}
+
 export function toVaultError(err: FastifyError | Error): VaultError {
   if (err instanceof VaultError) return err;
   if (isStorageFailure(err)) return new VaultError("STORE_UNAVAILABLE");
   const f = err as FastifyError;
   if (f.validation) {
-    const field = fieldOf(f);
+    const v = primaryError(f);
+    const field = fieldOf(v);
     const where = f.validationContext ?? "body";
     return new VaultError(
       "VALIDATION_FAILED",
-      `${where}${field ? `.${field}` : ""} ${f.validation[0]?.message ?? "is invalid"}`,
+      `${where}${field ? `.${field}` : ""} ${messageOf(v)}`,
       {
         field: field ?? where,
       },

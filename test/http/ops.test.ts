@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
+import SwaggerParser from "@apidevtools/swagger-parser";
 import { verifyMessage } from "ethers";
 import { BASIC_POLICY, startTestVault, type TestVault } from "../helpers/vault.js";
 
@@ -18,7 +19,7 @@ test("healthz, metrics and the OpenAPI document are served", async () => {
   assert.match(metrics.body, /agent_vault_signer_node_up\{node="0"\} 1/);
   assert.match(metrics.body, /agent_vault_audit_head_seq \d+/);
   const doc = (await tv.app.inject({ url: "/openapi.json" })).json();
-  assert.equal(doc.openapi, "3.0.3");
+  assert.equal(doc.openapi, "3.1.0");
   // The token signing key exists from the start: peers can fetch it before any token.
   const jwks = (await tv.app.inject({ url: "/.well-known/jwks.json" })).json();
   assert.equal(jwks.keys.length, 1);
@@ -30,6 +31,58 @@ test("healthz, metrics and the OpenAPI document are served", async () => {
   ]) {
     assert.ok(doc.paths[path], `OpenAPI lists ${path}`);
   }
+});
+
+test("/openapi.json is a valid OpenAPI 3.1 document (swagger-parser)", async () => {
+  const doc = (await tv.app.inject({ url: "/openapi.json" })).json();
+  assert.equal(doc.openapi, "3.1.0");
+  await SwaggerParser.validate(structuredClone(doc));
+  // 3.1 reads nullable fields as JSON Schema type arrays: no 3.0-only `nullable` is emitted.
+  assert.doesNotMatch(JSON.stringify(doc), /"nullable"/);
+});
+
+const PUBLIC = [
+  "GET /healthz",
+  "GET /readyz",
+  "GET /metrics",
+  "GET /openapi.json",
+  "GET /.well-known/jwks.json",
+  "GET /.well-known/x402",
+  "GET /v1/auth/challenge",
+  "GET /v1/x402/payments/{id}",
+];
+
+/** A path with its parameters filled so that validation passes and the doors decide. */
+const concrete = (path: string) =>
+  path
+    .replace("/v1/x402/payments/{id}", `/v1/x402/payments/pay_${"a".repeat(27)}`)
+    .replace("/v1/proofs/{id}", "/v1/proofs/prf_none")
+    .replace(/\{[^}]+\}/g, "none");
+
+test("public routes declare security: [] and answer without credentials; the others need some", async () => {
+  const doc = (await tv.app.inject({ url: "/openapi.json" })).json();
+  const seen: string[] = [];
+  for (const [path, item] of Object.entries(doc.paths as Record<string, object>)) {
+    for (const [method, op] of Object.entries(item as Record<string, { security?: unknown[] }>)) {
+      const name = `${method.toUpperCase()} ${path}`;
+      const security = op.security ?? doc.security;
+      if (PUBLIC.includes(name)) {
+        seen.push(name);
+        assert.deepEqual(op.security, [], `${name} declares security: []`);
+      } else {
+        assert.ok(Array.isArray(security) && security.length > 0, `${name} needs credentials`);
+      }
+      if (method !== "get") continue;
+      const res = await tv.app.inject({ url: concrete(path) });
+      const refused = res.statusCode === 401 || res.statusCode === 402;
+      assert.equal(
+        refused,
+        !PUBLIC.includes(name),
+        `${name} without credentials: ${res.statusCode}`,
+      );
+    }
+  }
+  assert.deepEqual(seen.sort(), [...PUBLIC].sort());
 });
 
 test("with one node dead, signing still works and readyz names the node that is down", async () => {

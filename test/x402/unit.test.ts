@@ -12,6 +12,12 @@ import {
   type PaymentRequirements,
 } from "@x402/core/types";
 import { authorizationTypes } from "@x402/evm";
+import {
+  extractDiscoveryInfo,
+  type QueryDiscoveryExtension,
+  validateDiscoveryExtension,
+  validateDiscoveryExtensionSpec,
+} from "@x402/extensions/bazaar";
 import { type BaseWallet, hexlify, randomBytes, Wallet } from "ethers";
 import type { AuditEntryInput, AuditLog } from "../../src/audit/types.js";
 import { createRefusalLog } from "../../src/auth/refusals.js";
@@ -145,6 +151,52 @@ test("offers: exact EIP-3009 requirements from the price, Bazaar extension, list
   const listing = discoveryListing([o], "https://vault.example");
   assert.equal(listing.items[0]?.resource, "https://vault.example/v1/cluster");
   assert.equal(listing.pagination.total, 1);
+});
+
+test("offers: every Bazaar extension passes @x402/extensions' validators", () => {
+  for (const route of [ROUTE, "GET /v1/agents/:id/credential", "POST /v1/things/:a/:b"]) {
+    const o = buildOffer(route, PRICE);
+    const bazaar = o.extensions.bazaar as QueryDiscoveryExtension;
+    assert.deepEqual(validateDiscoveryExtension(bazaar), { valid: true }, route);
+    assert.deepEqual(
+      validateDiscoveryExtensionSpec(o.extensions.bazaar as Record<string, unknown>),
+      {
+        valid: true,
+      },
+    );
+    assert.equal(bazaar.info.input.method, route.split(" ")[0]);
+  }
+});
+
+test("offers: a parametrised priced route is one Bazaar resource (routeTemplate + pathParams)", () => {
+  const o = buildOffer("GET /v1/agents/:id/credential", PRICE);
+  const listed = o.extensions.bazaar as QueryDiscoveryExtension;
+  assert.equal(listed.routeTemplate, "/v1/agents/:id/credential");
+  assert.equal(
+    (buildOffer(ROUTE, PRICE).extensions.bazaar as QueryDiscoveryExtension).routeTemplate,
+    undefined,
+  );
+  const catalogued = ["agt_alice", "agt_bob"].map((id) => {
+    const url = `https://vault.example/v1/agents/${id}/credential`;
+    const required = paymentRequiredFor(o, url);
+    const bazaar = required.extensions?.bazaar as QueryDiscoveryExtension;
+    assert.deepEqual(validateDiscoveryExtension(bazaar), { valid: true });
+    assert.equal(bazaar.routeTemplate, "/v1/agents/:id/credential");
+    assert.deepEqual(bazaar.info.input.pathParams, { id });
+    // What a facilitator does with the payment that echoes these extensions.
+    const payload = {
+      x402Version: 2,
+      resource: required.resource,
+      accepted: o.requirements,
+      payload: {},
+      ...(required.extensions ? { extensions: required.extensions } : {}),
+    };
+    return extractDiscoveryInfo(payload, o.requirements)?.resourceUrl;
+  });
+  assert.deepEqual(catalogued, [
+    "https://vault.example/v1/agents/:id/credential",
+    "https://vault.example/v1/agents/:id/credential",
+  ]);
 });
 
 test("headers: round trip through @x402/core; hostile values fail with X402_MALFORMED", async () => {

@@ -2,10 +2,15 @@
  * What a priced route asks for: the x402 v2 PaymentRequirements built from the operator's
  * price configuration ("exact" scheme, EIP-3009 token on an eip155 network), and the
  * Bazaar discovery extension that lets marketplaces list the route.
+ *
+ * A parametrised route (fastify's "/v1/agents/:id/credential") is one resource: its Bazaar
+ * extension carries `routeTemplate` and, in each PAYMENT-REQUIRED, the request's
+ * `pathParams`, as @x402/extensions' own server enrichment makes them, so that a facilitator
+ * catalogues the template (extractDiscoveryInfo) instead of every agent's URL.
  */
 import type { PaymentRequired, PaymentRequirements } from "@x402/core/types";
 import { getDefaultAsset } from "@x402/evm";
-import { declareDiscoveryExtension } from "@x402/extensions/bazaar";
+import { bazaarResourceServerExtension, declareDiscoveryExtension } from "@x402/extensions/bazaar";
 import { getAddress, parseUnits } from "ethers";
 import type { X402Price } from "../../config/x402.js";
 
@@ -45,13 +50,53 @@ export function buildOffer(route: string, price: X402Price): RouteOffer {
     extra: { name, version },
   };
   const description = price.description ?? `${route} on agent-vault`;
-  const discovery = QUERY_METHODS.has(method)
-    ? declareDiscoveryExtension({ input: {}, output: { example: {} } })
-    : declareDiscoveryExtension({ input: {}, bodyType: "json", output: { example: {} } });
-  // The extension fills the method in per request; the route's method is fixed, so set it.
-  const bazaar = discovery.bazaar as unknown as { info: { input: Record<string, unknown> } };
-  bazaar.info.input.method = method;
-  return { route, method, path, description, requirements, extensions: { ...discovery } };
+  const params = pathParamNames(path);
+  const pathParamsSchema = params.length
+    ? {
+        properties: Object.fromEntries(params.map((p) => [p, { type: "string" }])),
+        required: params,
+      }
+    : undefined;
+  const declared = declareDiscoveryExtension({
+    input: {},
+    ...(QUERY_METHODS.has(method) ? {} : { bodyType: "json" as const }),
+    ...(pathParamsSchema ? { pathParamsSchema } : {}),
+    output: { example: {} },
+  });
+  // The route's method is fixed: enrich once with it (the library adds it to info and schema).
+  const bazaar = enrich(declared.bazaar, method) as Record<string, unknown>;
+  const discovery = { bazaar: params.length ? { ...bazaar, routeTemplate: path } : bazaar };
+  return { route, method, path, description, requirements, extensions: discovery };
+}
+
+const PATH_PARAM = /:([A-Za-z_][A-Za-z0-9_]*)/g;
+
+function pathParamNames(path: string): string[] {
+  return [...path.matchAll(PATH_PARAM)].map((m) => m[1] as string);
+}
+
+/** @x402/extensions' server enrichment: method, and routeTemplate + pathParams for `path`. */
+function enrich(declaration: unknown, method: string, route?: { pattern: string; path: string }) {
+  const enrichDeclaration = bazaarResourceServerExtension.enrichDeclaration;
+  if (!enrichDeclaration) throw new Error("@x402/extensions: the Bazaar cannot enrich");
+  return enrichDeclaration(declaration, {
+    method,
+    adapter: { getPath: () => route?.path ?? "" },
+    ...(route ? { routePattern: route.pattern } : {}),
+  });
+}
+
+/** The extensions of one PAYMENT-REQUIRED: a parametrised route names this request's params. */
+function extensionsFor(offer: RouteOffer, resourceUrl: string): Record<string, unknown> {
+  if (!pathParamNames(offer.path).length) return offer.extensions;
+  let path: string;
+  try {
+    path = new URL(resourceUrl).pathname;
+  } catch {
+    return offer.extensions;
+  }
+  const route = { pattern: offer.path, path };
+  return { ...offer.extensions, bazaar: enrich(offer.extensions.bazaar, offer.method, route) };
 }
 
 function safeDefaultAsset(network: string) {
@@ -77,7 +122,7 @@ export function paymentRequiredFor(
       serviceName: "agent-vault",
     },
     accepts: [offer.requirements],
-    extensions: offer.extensions,
+    extensions: extensionsFor(offer, resourceUrl),
   };
 }
 

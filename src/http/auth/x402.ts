@@ -6,7 +6,8 @@
  * and is priced by VAULT_X402_PRICES.
  *
  *  - onRequest: a priced route called with neither a payment nor other credentials gets
- *    402 + PAYMENT-REQUIRED before its body is read or validated (what crawlers see);
+ *    402 + PAYMENT-REQUIRED before its body is read or validated (what crawlers see); the
+ *    automatic HEAD of a priced GET is priced as the GET;
  *  - the authenticator verifies the payment and takes it in the ledger (src/auth/x402);
  *  - onSend: the route succeeded → settle, add PAYMENT-RESPONSE; the route failed → the
  *    payment is released unused; settlement failed or unknown → the body is withheld.
@@ -62,7 +63,10 @@ export const x402Door = fp<{ gate: X402Gate; baseUrl: string }>(
 
     const offerOf = (req: FastifyRequest): RouteOffer | undefined => {
       if (!req.routeOptions.config?.x402) return undefined;
-      return gate.offer(`${req.method} ${req.routeOptions.url}`);
+      // HEAD is GET without content (RFC 9110 §9.3.2): fastify's automatic HEAD route of a
+      // priced GET has the GET's price, so an unpaid HEAD is 402 like the GET, not 401.
+      const method = req.method === "HEAD" ? "GET" : req.method;
+      return gate.offer(`${method} ${req.routeOptions.url}`);
     };
     const demand = (req: FastifyRequest, reply: FastifyReply, offer: RouteOffer, error: string) => {
       const url = `${baseUrl}${req.url}`.slice(0, 2048);

@@ -49,7 +49,8 @@ const scopesBody = {
 };
 
 export async function agentRoutes(app: FastifyInstance, { vault }: { vault: Vault }) {
-  const auth = anyOf(app, ["apiKey"]).auth;
+  const apiKey = anyOf(app, ["apiKey"]);
+  const auth = apiKey.auth;
   // Reading an agent: an API key, an agent token or a presentation.
   const agentDoors = anyOf(app, ["apiKey", "jwt", "vc"]);
 
@@ -59,6 +60,7 @@ export async function agentRoutes(app: FastifyInstance, { vault }: { vault: Vaul
       preHandler: [auth, requireAdmin()],
       schema: {
         tags: ["agents"],
+        security: apiKey.security,
         body: {
           type: "object",
           properties: {
@@ -115,6 +117,7 @@ export async function agentRoutes(app: FastifyInstance, { vault }: { vault: Vaul
       preHandler: [auth, requireAdmin()],
       schema: {
         tags: ["agents"],
+        security: apiKey.security,
         params: agentIdParams,
         body: {
           type: "object",
@@ -137,6 +140,7 @@ export async function agentRoutes(app: FastifyInstance, { vault }: { vault: Vaul
       preHandler: [auth, requireAny("WRITE")],
       schema: {
         tags: ["keys"],
+        security: apiKey.security,
         params: agentIdParams,
         body: scopesBody,
       },
@@ -164,6 +168,7 @@ export async function agentRoutes(app: FastifyInstance, { vault }: { vault: Vaul
       preHandler: [auth, requireAdmin()],
       schema: {
         tags: ["keys"],
+        security: apiKey.security,
         body: scopesBody,
       },
     },
@@ -180,6 +185,7 @@ export async function agentRoutes(app: FastifyInstance, { vault }: { vault: Vaul
       preHandler: [auth, requireAny("WRITE")],
       schema: {
         tags: ["keys"],
+        security: apiKey.security,
         params: { type: "object", properties: { keyId: { type: "string", maxLength: 64 } } },
       },
     },

@@ -9,6 +9,7 @@ import { clusterFailure } from "../../services/cluster-errors.js";
 import type { Vault } from "../../services/vault.js";
 import { anyOf } from "../auth/doors.js";
 import { principalOf, requireAny } from "../auth/scopes.js";
+import { queryIntegers } from "../schemas.js";
 
 export async function auditRoutes(app: FastifyInstance, { vault }: { vault: Vault }) {
   const readers = anyOf(app, ["apiKey", "jwt", "vc"]);
@@ -20,6 +21,7 @@ export async function auditRoutes(app: FastifyInstance, { vault }: { vault: Vaul
     "/v1/audit",
     {
       preHandler: [readers.auth, requireAny("AUDIT")],
+      preValidation: queryIntegers("fromSeq", "limit"),
       schema: {
         tags: ["audit"],
         security: readers.security,

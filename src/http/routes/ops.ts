@@ -9,9 +9,11 @@ export async function opsRoutes(
   app: FastifyInstance,
   { vault, registry }: { vault: Vault; registry: Registry },
 ) {
-  app.get("/healthz", { schema: { tags: ["ops"] } }, async () => ({ ok: true }));
+  // Public: no credentials, declared as `security: []` in the OpenAPI document.
+  const open = { tags: ["ops"], security: [] };
+  app.get("/healthz", { schema: open }, async () => ({ ok: true }));
 
-  app.get("/readyz", { schema: { tags: ["ops"] } }, async (_req, reply) => {
+  app.get("/readyz", { schema: open }, async (_req, reply) => {
     const nodes = vault.cluster.nodes();
     const down = nodes.filter((n) => !n.up).map((n) => `node-${n.index}`);
     const ready = vault.cluster.hasQuorum();
@@ -23,7 +25,7 @@ export async function opsRoutes(
     });
   });
 
-  app.get("/metrics", { schema: { hide: true } }, async (_req, reply) => {
+  app.get("/metrics", { schema: open }, async (_req, reply) => {
     return reply.type(registry.contentType).send(await registry.metrics());
   });
 
@@ -52,5 +54,5 @@ export async function opsRoutes(
     },
   );
 
-  app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
+  app.get("/openapi.json", { schema: open }, async () => app.swagger());
 }

@@ -7,6 +7,7 @@ import { VaultError } from "../../errors/index.js";
 import type { Vault } from "../../services/vault.js";
 import { anyOf } from "../auth/doors.js";
 import { actorOf, assertAgentAccess, requireAny } from "../auth/scopes.js";
+import { decimalString } from "../schemas.js";
 
 export async function proofRoutes(app: FastifyInstance, { vault }: { vault: Vault }) {
   // AUDIT from an API key, a token or a presentation; an agent's credential sees its own proofs.
@@ -34,7 +35,7 @@ export async function proofRoutes(app: FastifyInstance, { vault }: { vault: Vaul
             fromSeq: { type: "integer", minimum: 1 },
             toSeq: { type: "integer", minimum: 1 },
             asset: { type: "string", minLength: 1, maxLength: 42 },
-            bound: { type: "string", pattern: "^[0-9]{1,39}$" },
+            bound: decimalString(39),
           },
           required: ["agentId", "fromSeq", "toSeq"],
           additionalProperties: false,

@@ -11,7 +11,7 @@ import type { SignOutcome } from "../../services/signing.js";
 import type { Vault } from "../../services/vault.js";
 import { anyOf, signingDoors } from "../auth/doors.js";
 import { actorOf, assertAgentAccess, requireAny } from "../auth/scopes.js";
-import { agentIdParams, pendingResponse, txSchema, typedDataSchema } from "../schemas.js";
+import { agentIdParams, hexBytes, pendingResponse, txSchema, typedDataSchema } from "../schemas.js";
 
 function send(reply: FastifyReply, outcome: SignOutcome) {
   if (outcome.status === "pending") {
@@ -63,12 +63,17 @@ export async function signRoutes(app: FastifyInstance, { vault }: { vault: Vault
           },
           required: ["message"],
           additionalProperties: false,
+          // Text is signed as its UTF-8 bytes; other bytes are sent as hex, and must be bytes.
+          if: { properties: { encoding: { const: "hex" } }, required: ["encoding"] },
+          // biome-ignore lint/suspicious/noThenProperty: JSON Schema's if/then, never awaited.
+          then: { properties: { message: hexBytes } },
         },
         response: { 202: pendingResponse },
       },
     },
     async (req, reply) => {
       const body = req.body as { message: string; encoding: "utf8" | "hex" };
+      // The body parser refused invalid UTF-8 and lone surrogates: this text is what was sent.
       const message = body.encoding === "hex" ? body.message : hexlify(toUtf8Bytes(body.message));
       return send(reply, await run(req, { kind: "message", message }));
     },
@@ -116,16 +121,23 @@ export async function signRoutes(app: FastifyInstance, { vault }: { vault: Vault
   );
 
   const approvalParams = { type: "object", properties: { id: { type: "string", maxLength: 64 } } };
-  const admin = [anyOf(app, ["apiKey"]).auth, requireAny()];
+  const operator = anyOf(app, ["apiKey"]);
+  const admin = [operator.auth, requireAny()];
 
   app.get(
     "/v1/approvals/:id",
-    { preHandler: admin, schema: { tags: ["approvals"], params: approvalParams } },
+    {
+      preHandler: admin,
+      schema: { tags: ["approvals"], security: operator.security, params: approvalParams },
+    },
     async (req) => vault.signing.approval((req.params as { id: string }).id),
   );
   app.post(
     "/v1/approvals/:id/approve",
-    { preHandler: admin, schema: { tags: ["approvals"], params: approvalParams } },
+    {
+      preHandler: admin,
+      schema: { tags: ["approvals"], security: operator.security, params: approvalParams },
+    },
     async (req, reply) => {
       const p = req.principal;
       const outcome = await vault.signing.approve(
@@ -137,7 +149,10 @@ export async function signRoutes(app: FastifyInstance, { vault }: { vault: Vault
   );
   app.post(
     "/v1/approvals/:id/reject",
-    { preHandler: admin, schema: { tags: ["approvals"], params: approvalParams } },
+    {
+      preHandler: admin,
+      schema: { tags: ["approvals"], security: operator.security, params: approvalParams },
+    },
     async (req) => {
       const p = req.principal;
       return vault.signing.reject((req.params as { id: string }).id, p ? actorOf(p) : "operator");
