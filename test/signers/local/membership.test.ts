@@ -19,7 +19,10 @@ function setup() {
     },
     () => now,
   );
-  return { m, events, advance: (ms: number) => void (now += ms) };
+  const advance = (ms: number) => {
+    now += ms;
+  };
+  return { m, events, advance };
 }
 
 const up = (m: Membership, i: number) => m.status().find((s) => s.index === i)?.up;
