@@ -6,7 +6,8 @@
  * (identity, enrolment, the port taken) stops them and exits non-zero instead of
  * lingering half-started.
  */
-import { ConfigError, loadConfig } from "../config/index.js";
+import { createServer } from "node:net";
+import { type Config, ConfigError, loadConfig } from "../config/index.js";
 import { buildApp } from "../http/app.js";
 import { createVault, type Vault } from "../services/vault.js";
 import { type DataDirLock, DataDirLocked, lockDataDir } from "../store/data-dir-lock.js";
@@ -36,16 +37,24 @@ async function fail(
   process.exit(code);
 }
 
-export async function startCommand(): Promise<number | undefined> {
-  let config: ReturnType<typeof loadConfig>;
+/** Fails fast, before any node is spawned, when the port is already taken. */
+function portIsFree(host: string, port: number): Promise<Error | undefined> {
+  return new Promise((resolve) => {
+    const probe = createServer();
+    probe.once("error", (err) => resolve(err));
+    probe.listen({ host, port, exclusive: true }, () => probe.close(() => resolve(undefined)));
+  });
+}
+
+/** Configuration, the data directory's lock and a free port: all before any node starts. */
+async function prepare(): Promise<{ config: Config; lock: DataDirLock } | number> {
+  let config: Config;
   try {
     config = loadConfig();
   } catch (err) {
-    if (err instanceof ConfigError) {
-      console.error(`configuration error: ${err.message}`);
-      return EXIT_CONFIG;
-    }
-    throw err;
+    if (!(err instanceof ConfigError)) throw err;
+    console.error(`configuration error: ${err.message}`);
+    return EXIT_CONFIG;
   }
   let lock: DataDirLock;
   try {
@@ -55,6 +64,36 @@ export async function startCommand(): Promise<number | undefined> {
     console.error(`agent-vault: ${err.message}`);
     return EXIT_LOCKED;
   }
+  const taken = config.port === 0 ? undefined : await portIsFree(config.host, config.port);
+  if (taken) {
+    return fail(
+      EXIT_START_FAILED,
+      `cannot listen on ${listenAddress(config)}: ${taken.message}`,
+      lock,
+    );
+  }
+  return { config, lock };
+}
+
+const listenAddress = (config: Config) => `${config.host}:${config.port}`;
+
+function printGeneratedAdminKey(key: string): void {
+  console.log(
+    [
+      "",
+      "  No VAULT_ADMIN_KEY was set, so this first start generated one.",
+      "  It is shown once and stored only as a hash. Keep it:",
+      "",
+      `  VAULT_ADMIN_KEY=${key}`,
+      "",
+    ].join("\n"),
+  );
+}
+
+export async function startCommand(): Promise<number | undefined> {
+  const prepared = await prepare();
+  if (typeof prepared === "number") return prepared;
+  const { config, lock } = prepared;
   const started = Date.now();
   let vault: Vault;
   try {
@@ -62,32 +101,16 @@ export async function startCommand(): Promise<number | undefined> {
   } catch (err) {
     return fail(EXIT_START_FAILED, `start failed: ${(err as Error).message}`, lock);
   }
-  if (vault.generatedAdminKey) {
-    console.log(
-      [
-        "",
-        "  No VAULT_ADMIN_KEY was set, so this first start generated one.",
-        "  It is shown once and stored only as a hash. Keep it:",
-        "",
-        `  VAULT_ADMIN_KEY=${vault.generatedAdminKey}`,
-        "",
-      ].join("\n"),
-    );
-  }
+  if (vault.generatedAdminKey) printGeneratedAdminKey(vault.generatedAdminKey);
   const app = await buildApp(vault, { logger: config.logLevel !== "silent" });
   try {
     await app.listen({ host: config.host, port: config.port });
   } catch (err) {
-    const where = `${config.host}:${config.port}`;
-    return fail(
-      EXIT_START_FAILED,
-      `cannot listen on ${where}: ${(err as Error).message}`,
-      lock,
-      vault,
-    );
+    const why = `cannot listen on ${listenAddress(config)}: ${(err as Error).message}`;
+    return fail(EXIT_START_FAILED, why, lock, vault);
   }
   log(
-    `listening on http://${config.host}:${config.port} (${config.threshold.t}-of-${config.threshold.n}, ready in ${Date.now() - started} ms)`,
+    `listening on http://${listenAddress(config)} (${config.threshold.t}-of-${config.threshold.n}, ready in ${Date.now() - started} ms)`,
   );
   const stop = async () => {
     log("stopping");
