@@ -26,13 +26,14 @@ export class NodeRefused extends Error {
   }
 }
 
-/** A node could not be reached or did not answer properly. */
+/** A node could not be reached or did not answer properly (`cause`: the socket error). */
 export class NodeUnreachable extends Error {
   constructor(
     readonly node: number,
     message: string,
+    options?: ErrorOptions,
   ) {
-    super(message);
+    super(message, options);
   }
 }
 
@@ -109,7 +110,9 @@ export class NodeClient {
       text = res.body;
       if (res.status !== 200) throw new Error(`status ${res.status}: ${text.slice(0, 200)}`);
     } catch (err) {
-      throw new NodeUnreachable(this.index, `${this.name}: ${(err as Error).message}`);
+      throw new NodeUnreachable(this.index, `${this.name}: ${(err as Error).message}`, {
+        cause: err,
+      });
     }
     return this.unwrap<T>(text, sentNonce);
   }

@@ -2,6 +2,8 @@
  * Starts and supervises the embedded signer nodes as child processes
  * (`agent-vault node …`) on loopback, restarting one that dies. Each child prints one
  * `READY {json}` line once it listens; that is how the supervisor learns its port.
+ * Its children never outlive it: a failed start stops the ones that did start, and
+ * any exit of the vault process signals them (and closes their stdin lifeline).
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { extname, join } from "node:path";
@@ -39,10 +41,23 @@ export class NodeSupervisor {
   private readonly ports = new Map<number, number>();
   private stopping = false;
 
+  private readonly killAllOnExit = () => {
+    for (const c of this.children.values()) c.kill("SIGTERM");
+  };
+
   constructor(private readonly opts: SupervisorOptions) {}
 
+  /** Spawns every node; if one fails to start, stops the others and rethrows. */
   async start(): Promise<SupervisedNode[]> {
-    await Promise.all(Array.from({ length: this.opts.n }, (_, i) => this.spawnNode(i)));
+    process.on("exit", this.killAllOnExit);
+    const spawned = await Promise.allSettled(
+      Array.from({ length: this.opts.n }, (_, i) => this.spawnNode(i)),
+    );
+    const failed = spawned.find((r) => r.status === "rejected");
+    if (failed?.status === "rejected") {
+      await this.stop();
+      throw failed.reason;
+    }
     return this.list();
   }
 
@@ -72,19 +87,28 @@ export class NodeSupervisor {
     // closes and the node exits instead of lingering on its port.
     const child = spawn(cmd, args, { stdio: ["pipe", "pipe", "pipe"] });
     this.children.set(index, child);
-    child.stderr?.on("data", (d: Buffer) =>
-      this.opts.log?.(`[node-${index}] ${d.toString().trimEnd()}`),
-    );
+    let lastError = "";
+    child.stderr?.on("data", (d: Buffer) => {
+      lastError = d.toString().trimEnd();
+      this.opts.log?.(`[node-${index}] ${lastError}`);
+    });
     child.on("exit", (code, signal) => this.onExit(index, child, code, signal));
     return new Promise((resolve, reject) => {
       const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
       lines.on("line", (line) => {
         if (!line.startsWith("READY ")) return this.opts.log?.(`[node-${index}] ${line}`);
         this.ports.set(index, (JSON.parse(line.slice(6)) as { port: number }).port);
+        this.opts.log?.(
+          `node-${index} (pid ${child.pid}) listens on port ${this.ports.get(index)}`,
+        );
         resolve();
       });
       child.once("exit", (code) =>
-        reject(new Error(`node-${index} exited during start (code ${code})`)),
+        reject(
+          new Error(
+            `node-${index} exited during start (code ${code})${lastError ? `: ${lastError}` : ""}`,
+          ),
+        ),
       );
     });
   }
@@ -113,6 +137,7 @@ export class NodeSupervisor {
 
   async stop(): Promise<void> {
     this.stopping = true;
+    process.removeListener("exit", this.killAllOnExit);
     await Promise.all(
       [...this.children.values()].map(
         (c) =>

@@ -1,0 +1,142 @@
+/**
+ * Signing with retries: one online DKLs23 step (each quorum node contributes, one
+ * combines) on a presignature for the chosen quorum. A node that cannot be reached
+ * is left out and the next quorum is tried with the same sequence number and
+ * intent, which the nodes that already recorded it accept once. A node that is
+ * behind is shown the vault's signed records (catch-up) and asked again.
+ */
+import { randomUUID } from "node:crypto";
+import { recoverAddress, Signature } from "ethers";
+import type { CatchUpRecord } from "../../../node/protocol/sign.js";
+import type { SealedMessage } from "../../../transport/p2p.js";
+import { type NodeClient, NodeRefused, NodeUnreachable } from "../node-client.js";
+import type { PresigPool } from "../pool.js";
+import { inboxFor } from "../protocol.js";
+import type { OnlineGate } from "./scheduler.js";
+import { type DigestSignature, type DigestSignRequest, QuorumUnavailable } from "./types.js";
+
+export interface SignerDeps {
+  n: number;
+  t: number;
+  pool: PresigPool;
+  gate: OnlineGate;
+  quorum(agentId: string, exclude: ReadonlySet<number>): NodeClient[] | undefined;
+  presign(agentId: string, quorum: NodeClient[]): Promise<string>;
+  /** A presignature was taken from the pool (the scheduler may refill). */
+  taken(agentId: string, parties: number[]): void;
+  catchUp(agentId: string, fromSeq: number, toSeq: number): CatchUpRecord[];
+  /** Names of the nodes Membership holds down, for the error message. */
+  down(): string[];
+}
+
+export class QuorumSigner {
+  constructor(private readonly deps: SignerDeps) {}
+
+  /** Signs a 32-byte digest with the agent's threshold key, after every node's own checks. */
+  async sign(req: DigestSignRequest): Promise<DigestSignature> {
+    this.deps.gate.begin();
+    try {
+      return await this.withRetries(req);
+    } finally {
+      this.deps.gate.end();
+    }
+  }
+
+  private async withRetries(req: DigestSignRequest): Promise<DigestSignature> {
+    const { n, t, pool } = this.deps;
+    const failed = new Set<number>();
+    let lastError: unknown;
+    for (let attempt = 0; attempt <= n - t; attempt++) {
+      const quorum = this.deps.quorum(req.agentId, failed);
+      if (!quorum) break;
+      const parties = quorum.map((c) => c.index);
+      try {
+        let presigId = pool.take(req.agentId, parties);
+        if (presigId) this.deps.taken(req.agentId, parties);
+        presigId ??= await this.deps.presign(req.agentId, quorum);
+        return await this.online(quorum, presigId, req);
+      } catch (err) {
+        if (!(err instanceof NodeUnreachable)) throw err;
+        failed.add(err.node);
+        lastError = err;
+      }
+    }
+    throw new QuorumUnavailable(
+      `no quorum of ${t} signer nodes; down: ${this.deps.down().join(", ") || "none"}${lastError ? ` (${(lastError as Error).message})` : ""}`,
+    );
+  }
+
+  private async online(
+    quorum: NodeClient[],
+    presigId: string,
+    req: DigestSignRequest,
+  ): Promise<DigestSignature> {
+    const sid = `sig-${randomUUID()}`;
+    // The combiner is named up front, so the other nodes free their session right away.
+    const combiner = quorum[req.seq % quorum.length] as NodeClient;
+    const settled = await Promise.allSettled(
+      quorum.map((c) => this.contribute(c, sid, presigId, req, combiner.index)),
+    );
+    const failed = settled.find((r) => r.status === "rejected");
+    if (failed?.status === "rejected") {
+      if (settled[quorum.indexOf(combiner)]?.status === "fulfilled") {
+        void combiner.call("sign.release", sid, {}).catch(() => {});
+      }
+      const unreachable = settled.find(
+        (r) => r.status === "rejected" && r.reason instanceof NodeUnreachable,
+      );
+      throw unreachable?.status === "rejected" ? unreachable.reason : failed.reason;
+    }
+    const replies = settled.map(
+      (r) => (r as PromiseFulfilledResult<{ messages: SealedMessage[] }>).value,
+    );
+    const rs = await combiner.call<{ r: string; s: string }>("sign.combine", sid, {
+      messages: inboxFor(combiner.index, replies),
+    });
+    return withRecoveryId(
+      rs,
+      req,
+      quorum.map((c) => c.index),
+    );
+  }
+
+  private async contribute(
+    c: NodeClient,
+    sid: string,
+    presigId: string,
+    req: DigestSignRequest,
+    combiner: number,
+  ) {
+    let intent = req.intent;
+    let catchUp: CatchUpRecord[] = [];
+    for (let tries = 0; ; tries++) {
+      try {
+        const body = { agentId: req.agentId, seq: req.seq, intent, presigId, catchUp, combiner };
+        return await c.call<{ messages: SealedMessage[] }>("sign.contribute", sid, body);
+      } catch (err) {
+        if (!(err instanceof NodeRefused) || tries >= 2) throw err;
+        if (err.code === "NODE_BEHIND") {
+          catchUp = this.deps.catchUp(req.agentId, Number(err.details.lastSeq) + 1, req.seq - 1);
+          continue;
+        }
+        const adapted = req.adapt?.(err, intent);
+        if (!adapted) throw err;
+        intent = adapted;
+      }
+    }
+  }
+}
+
+function withRecoveryId(
+  rs: { r: string; s: string },
+  req: DigestSignRequest,
+  signers: number[],
+): DigestSignature {
+  for (const v of [27, 28] as const) {
+    const sig = Signature.from({ r: `0x${rs.r}`, s: `0x${rs.s}`, v });
+    if (recoverAddress(req.digest, sig) === req.address) {
+      return { signature: sig.serialized, r: sig.r, s: sig.s, v, signers };
+    }
+  }
+  throw new Error("the combined signature does not verify under the agent's key");
+}

@@ -1,0 +1,94 @@
+/**
+ * The presignature scheduler without processes: it sleeps while online signatures
+ * run and is woken by their end (no polling), refills below the low-water mark, and
+ * stops promptly. Real pool (in-memory SQLite); presigning itself is a stand-in.
+ */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { OnlineGate, PresigScheduler } from "../../../src/signers/local/cluster/scheduler.js";
+import type { NodeClient } from "../../../src/signers/local/node-client.js";
+import { createPresigPool } from "../../../src/signers/local/pool.js";
+import { openDatabase } from "../../../src/store/db.js";
+
+const quorum = [{ index: 0 }, { index: 1 }] as unknown as NodeClient[];
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function setup(target: number, gate = new OnlineGate(25, 60_000)) {
+  const pool = createPresigPool(openDatabase(":memory:"));
+  let made = 0;
+  const scheduler = new PresigScheduler({
+    pool,
+    target,
+    gate,
+    quorum: () => quorum,
+    presign: async () => `ps-${++made}`,
+  });
+  return { pool, gate, scheduler, made: () => made };
+}
+
+test("a requested pool is filled to its target, and whenIdle waits for it", async () => {
+  const { pool, scheduler } = setup(4);
+  scheduler.request("a");
+  await scheduler.whenIdle();
+  assert.equal(pool.count("a", [0, 1]), 4);
+});
+
+test("background presigning waits while a signature is online and starts when it ends", async () => {
+  const { gate, scheduler, made } = setup(2);
+  gate.begin();
+  scheduler.request("a");
+  await sleep(300);
+  assert.equal(made(), 0, "nothing presigned while a signature is online");
+  const ended = Date.now();
+  gate.end();
+  await scheduler.whenIdle();
+  assert.equal(made(), 2);
+  assert.ok(Date.now() - ended < 1000, "woken by the end of the signature, not a late poll");
+});
+
+test("the gate resolves waiters only after a quiet moment, and at the latest after maxWait", async () => {
+  const gate = new OnlineGate(50, 400);
+  gate.begin();
+  const started = Date.now();
+  await gate.waitQuiet();
+  const waited = Date.now() - started;
+  assert.ok(waited >= 380, `a busy gate holds background work up to maxWait (${waited} ms)`);
+  gate.end();
+  assert.equal(gate.quiet(), false, "right after a signature it is not quiet yet");
+  await gate.waitQuiet();
+  assert.equal(gate.quiet(), true);
+});
+
+test("taking below the low-water mark asks for a refill; above it does not", async () => {
+  const { pool, scheduler, made } = setup(4);
+  scheduler.request("a");
+  await scheduler.whenIdle();
+  pool.take("a", [0, 1]);
+  scheduler.taken("a", [0, 1]);
+  await scheduler.whenIdle();
+  assert.equal(made(), 4, "3 left of 4: above the low-water mark of 2");
+  pool.take("a", [0, 1]);
+  pool.take("a", [0, 1]);
+  scheduler.taken("a", [0, 1]);
+  await scheduler.whenIdle();
+  assert.equal(pool.count("a", [0, 1]), 4, "1 left: refilled to the target");
+});
+
+test("a node coming back refills every agent seen; stop ends the work promptly", async () => {
+  const { pool, gate, scheduler } = setup(2);
+  scheduler.request("a");
+  scheduler.request("b");
+  await scheduler.whenIdle();
+  for (const id of ["a", "b"]) pool.take(id, [0, 1]);
+  scheduler.nodeUp();
+  await scheduler.whenIdle();
+  assert.deepEqual([pool.count("a", [0, 1]), pool.count("b", [0, 1])], [2, 2]);
+  gate.begin();
+  pool.take("a", [0, 1]);
+  scheduler.request("a");
+  const started = Date.now();
+  scheduler.stop();
+  await scheduler.whenIdle();
+  assert.ok(Date.now() - started < 500, "a stopped scheduler does not wait for the gate");
+  assert.equal(pool.count("a", [0, 1]), 1, "and makes nothing more");
+});
