@@ -41,6 +41,12 @@ export interface Config {
   checkpointEvery: number;
   /** How often to poll node health, ms. */
   healthIntervalMs: number;
+  /** Missed health beats in a row (with no request in flight) before a node is down. */
+  healthMisses: number;
+  /** Silence after which a node is down, busy or not, ms. */
+  healthSilenceMs: number;
+  /** How long one health probe waits for an answer, ms. */
+  healthProbeTimeoutMs: number;
   logLevel: string;
   /** Base URL the CLI's client commands talk to. */
   url: string;
@@ -143,6 +149,9 @@ export function loadConfig(env: Env = process.env): Config {
     trustProxy: trustProxy(env.VAULT_TRUST_PROXY),
     checkpointEvery: int(env, "VAULT_CHECKPOINT_EVERY", 64, 1, 1_000_000),
     healthIntervalMs: int(env, "VAULT_HEALTH_INTERVAL_MS", 1000, 100, 600_000),
+    healthMisses: int(env, "VAULT_HEALTH_MISSES", 3, 1, 100),
+    healthSilenceMs: int(env, "VAULT_HEALTH_SILENCE_MS", 10_000, 500, 600_000),
+    healthProbeTimeoutMs: int(env, "VAULT_HEALTH_PROBE_TIMEOUT_MS", 5_000, 100, 600_000),
     auditRefusalsPerMinute: int(env, "VAULT_AUDIT_REFUSALS_PER_MINUTE", 120, 1, 1_000_000),
     logLevel: env.VAULT_LOG_LEVEL || "info",
     url: env.VAULT_URL || `http://${h}:${port}`,

@@ -163,6 +163,8 @@ export async function createVault(config: Config, opts: VaultOptions = {}): Prom
     pool: createPresigPool(db),
     poolTarget: config.presigPool,
     catchUp: createCatchUpReader(store, audit),
+    tolerance: { missesToDown: config.healthMisses, silenceMs: config.healthSilenceMs },
+    probeTimeoutMs: config.healthProbeTimeoutMs,
     events: {
       nodeDown: (index, reason) => {
         log(`node-${index} is down: ${reason}`);
