@@ -3,10 +3,11 @@
  * its store, the cluster it was enrolled in, and the in-memory protocol sessions.
  */
 import type { KeyObject } from "node:crypto";
-import { type KeygenParty, SignParty, type WireMessage } from "../../signers/local/engine.js";
+import type { ClusterConfig } from "../../protocol/node/wire.js";
+import { type KeygenParty, SignParty, type WireMessage } from "../../threshold/engine.js";
 import { type Identity, importPublic } from "../../transport/identity.js";
 import { openFrom, type P2pContext, type SealedMessage, sealFor } from "../../transport/p2p.js";
-import type { ClusterConfig, NodeStore } from "../store.js";
+import type { NodeStore } from "../store.js";
 
 export class NodeRefusal extends Error {
   constructor(

@@ -1,22 +1,12 @@
 /**
- * Presignatures (DKLs23 signing rounds 1–3, which do not depend on the message).
+ * Presignatures (DKLs23 signing rounds 1–3, which do not depend on the message:
+ * presign.start, presign.round 2–3, presign.finish).
  * The finished presignature is stored encrypted at rest and kept warm in memory;
  * the online step (sign.ts) consumes it durably before binding it to a digest.
  */
-import { SignParty } from "../../signers/local/engine.js";
-import type { SealedMessage } from "../../transport/p2p.js";
+import type { PresignRound, PresignStart, WithMessages } from "../../protocol/node/wire.js";
+import { SignParty } from "../../threshold/engine.js";
 import { type NodeContext, NodeRefusal } from "./context.js";
-
-export interface PresignStart {
-  agentId: string;
-  presigId: string;
-  parties: number[];
-}
-
-export interface PresignRound {
-  round: 2 | 3 | 4;
-  messages: SealedMessage[];
-}
 
 export function presignStart(node: NodeContext, sessionId: string, body: PresignStart) {
   const { t } = node.cluster();
@@ -46,18 +36,29 @@ export function presignRound(node: NodeContext, sessionId: string, body: Presign
   try {
     const incoming = node.open({ sessionId, round: `pre${body.round - 1}` }, body.messages, others);
     const out = session.party.handle(incoming);
-    if (body.round === 4) {
-      node.store.putPresig(
-        session.presigId,
-        session.agentId,
-        session.parties,
-        session.party.serialize(),
-      );
-      node.keepWarm(session.presigId, session.party);
-      return { presigId: session.presigId };
-    }
     node.putSession(sessionId, session);
     return { messages: node.seal({ sessionId, round: `pre${body.round}` }, out, session.parties) };
+  } catch (err) {
+    session.party.free();
+    throw err;
+  }
+}
+
+/** The round-3 messages complete the presignature: stored encrypted, and kept warm. */
+export function presignFinish(node: NodeContext, sessionId: string, body: WithMessages) {
+  const session = node.takeSession(sessionId, "presign");
+  const others = session.parties.filter((p) => p !== node.index);
+  try {
+    const incoming = node.open({ sessionId, round: "pre3" }, body.messages, others);
+    session.party.handle(incoming);
+    node.store.putPresig(
+      session.presigId,
+      session.agentId,
+      session.parties,
+      session.party.serialize(),
+    );
+    node.keepWarm(session.presigId, session.party);
+    return { presigId: session.presigId };
   } catch (err) {
     session.party.free();
     throw err;

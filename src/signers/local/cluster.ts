@@ -7,7 +7,8 @@
  */
 import { createHash, type KeyObject, randomUUID } from "node:crypto";
 import { recoverAddress, Signature } from "ethers";
-import type { CatchUpRecord, NodeIntent } from "../../node/protocol/sign.js";
+import type { NodeOp, NodeParams, NodeResult } from "../../protocol/node/ops.js";
+import type { CatchUpRecord, NodeIntent } from "../../protocol/node/wire.js";
 import type { SealedMessage } from "../../transport/p2p.js";
 import { NodeClient, type NodeEndpoint, NodeRefused, NodeUnreachable } from "./node-client.js";
 import type { PresigPool } from "./pool.js";
@@ -129,20 +130,23 @@ export class LocalCluster {
   }
 
   /** Sends the same call to every node; all must answer (enrolment, keygen, policy). */
-  async broadcast<T>(op: string, body: (c: NodeClient) => unknown): Promise<T[]> {
+  async broadcast<K extends NodeOp>(
+    op: K,
+    body: (c: NodeClient) => NodeParams<K>,
+  ): Promise<NodeResult<K>[]> {
     const sid = `${op}-${randomUUID()}`;
-    return Promise.all(this.clients.map((c) => this.tracked(c, () => c.call<T>(op, sid, body(c)))));
+    return Promise.all(this.clients.map((c) => this.tracked(c, () => c.call(op, sid, body(c)))));
   }
 
   /** Like broadcast, but needs only `min` answers; returns who answered. */
-  async reach<T>(
-    op: string,
-    body: unknown,
+  async reach<K extends NodeOp>(
+    op: K,
+    body: NodeParams<K>,
     min: number,
-  ): Promise<Array<{ index: number; result: T }>> {
+  ): Promise<Array<{ index: number; result: NodeResult<K> }>> {
     const sid = `${op}-${randomUUID()}`;
     const settled = await Promise.allSettled(
-      this.clients.map((c) => this.tracked(c, () => c.call<T>(op, sid, body))),
+      this.clients.map((c) => this.tracked(c, () => c.call(op, sid, body))),
     );
     const ok = settled.flatMap((r, i) =>
       r.status === "fulfilled"
@@ -176,11 +180,7 @@ export class LocalCluster {
    */
   async seqIsFree(agentId: string, seq: number): Promise<boolean> {
     try {
-      const answers = await this.reach<{ lastSeq: number }>(
-        "agent.state",
-        { agentId },
-        this.n - this.t + 1,
-      );
+      const answers = await this.reach("agent.state", { agentId }, this.n - this.t + 1);
       return answers.every((a) => a.result.lastSeq < seq);
     } catch {
       return false;
@@ -342,7 +342,7 @@ export class LocalCluster {
       (r) => (r as PromiseFulfilledResult<{ messages: SealedMessage[] }>).value,
     );
     const rs = await this.tracked(combiner, () =>
-      combiner.call<{ r: string; s: string }>("sign.combine", sid, {
+      combiner.call("sign.combine", sid, {
         messages: inboxFor(combiner.index, replies),
       }),
     );
@@ -365,9 +365,7 @@ export class LocalCluster {
     for (let tries = 0; ; tries++) {
       try {
         const body = { agentId: req.agentId, seq: req.seq, intent, presigId, catchUp, combiner };
-        return await this.tracked(c, () =>
-          c.call<{ messages: SealedMessage[] }>("sign.contribute", sid, body),
-        );
+        return await this.tracked(c, () => c.call("sign.contribute", sid, body));
       } catch (err) {
         if (!(err instanceof NodeRefused) || tries >= 2) throw err;
         if (err.code === "NODE_BEHIND") {
