@@ -115,6 +115,7 @@ export function createNodeServer(node: NodeContext): Server {
 export async function startNode(opts: NodeOptions): Promise<{ server: Server; node: NodeContext }> {
   const node = createNodeContext(opts);
   const server = createNodeServer(node);
+  node.engine.warm();
   server.keepAliveTimeout = 60_000;
   const sweeper = setInterval(() => node.store.sweepConsumedPresigs(), 5000);
   sweeper.unref();

@@ -4,9 +4,10 @@
  */
 import type { KeyObject } from "node:crypto";
 import type { ClusterConfig } from "../../protocol/node/wire.js";
-import { type KeygenParty, SignParty, type WireMessage } from "../../threshold/engine.js";
+import { SignParty, type WireMessage } from "../../threshold/engine.js";
 import { type Identity, importPublic } from "../../transport/identity.js";
 import { openFrom, type P2pContext, type SealedMessage, sealFor } from "../../transport/p2p.js";
+import { EngineHost, type RemoteKeygen, type RemotePresign } from "../engine-host.js";
 import type { NodeStore } from "../store.js";
 
 export class NodeRefusal extends Error {
@@ -23,10 +24,10 @@ export type Session =
   | {
       kind: "dkg";
       agentId: string;
-      party: KeygenParty;
+      party: RemoteKeygen;
       policy?: { version: number; policy: string };
     }
-  | { kind: "presign"; agentId: string; presigId: string; parties: number[]; party: SignParty }
+  | { kind: "presign"; agentId: string; presigId: string; parties: number[]; party: RemotePresign }
   | {
       kind: "combine";
       agentId: string;
@@ -50,6 +51,8 @@ export class NodeContext {
     readonly identity: Identity,
     readonly store: NodeStore,
     readonly vaultKey: KeyObject,
+    /** The engine thread for DKG and presignature rounds (engine-host.ts). */
+    readonly engine: EngineHost = new EngineHost(),
   ) {
     const cluster = store.cluster();
     if (cluster) this.loadPeers(cluster);

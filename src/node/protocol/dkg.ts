@@ -7,12 +7,12 @@
  */
 import { computeAddress, hexlify } from "ethers";
 import type { DkgRound, DkgStart, WithMessages } from "../../protocol/node/wire.js";
-import { KeygenParty } from "../../threshold/engine.js";
 import type { SealedMessage } from "../../transport/p2p.js";
+import { RemoteKeygen } from "../engine-host.js";
 import { checkedPolicy, requireAdmin } from "./authority.js";
 import { type NodeContext, NodeRefusal } from "./context.js";
 
-export function dkgStart(node: NodeContext, sessionId: string, body: DkgStart) {
+export async function dkgStart(node: NodeContext, sessionId: string, body: DkgStart) {
   const policy = body.policy ? parsePolicy(body.policy.policy) : null;
   if (policy !== null) checkedPolicy(policy);
   const version = body.policy?.version ?? 0;
@@ -23,11 +23,10 @@ export function dkgStart(node: NodeContext, sessionId: string, body: DkgStart) {
   );
   if (node.store.agent(body.agentId)) throw new NodeRefusal("AGENT_EXISTS", "agent already exists");
   const { n, t } = node.cluster();
-  const party = new KeygenParty(n, t, node.index);
+  const { party, first } = await RemoteKeygen.start(node.engine, n, t, node.index);
   const session = { kind: "dkg" as const, agentId: body.agentId, party, ...pick(body.policy) };
   node.putSession(sessionId, session);
-  const all = allParties(n);
-  return { messages: node.seal({ sessionId, round: "dkg1" }, [party.firstMessage()], all) };
+  return { messages: node.seal({ sessionId, round: "dkg1" }, [first], allParties(n)) };
 }
 
 function parsePolicy(text: string): unknown {
@@ -50,20 +49,22 @@ function others(node: NodeContext): number[] {
   return allParties(node.cluster().n).filter((i) => i !== node.index);
 }
 
-export function dkgRound(node: NodeContext, sessionId: string, body: DkgRound) {
+export async function dkgRound(node: NodeContext, sessionId: string, body: DkgRound) {
   const session = node.takeSession(sessionId, "dkg");
   const { n } = node.cluster();
   try {
     const ctx = { sessionId, round: `dkg${body.round - 1}` };
     const incoming = node.open(ctx, body.messages, others(node));
     const commitments = body.commitments?.map((c) => Buffer.from(c, "base64"));
-    const out = session.party.handle(incoming, body.round === 4 ? commitments : undefined);
+    const out = await session.party.round(
+      incoming,
+      body.round === 4 ? commitments : undefined,
+      body.round === 2,
+    );
     const reply: { messages: SealedMessage[]; commitment?: string } = {
-      messages: node.seal({ sessionId, round: `dkg${body.round}` }, out, allParties(n)),
+      messages: node.seal({ sessionId, round: `dkg${body.round}` }, out.messages, allParties(n)),
     };
-    if (body.round === 2) {
-      reply.commitment = Buffer.from(session.party.chainCodeCommitment()).toString("base64");
-    }
+    if (out.commitment) reply.commitment = Buffer.from(out.commitment).toString("base64");
     node.putSession(sessionId, session);
     return reply;
   } catch (err) {
@@ -73,12 +74,11 @@ export function dkgRound(node: NodeContext, sessionId: string, body: DkgRound) {
 }
 
 /** The fifth round: the round-4 messages complete the share, stored encrypted at rest. */
-export function dkgFinish(node: NodeContext, sessionId: string, body: WithMessages) {
+export async function dkgFinish(node: NodeContext, sessionId: string, body: WithMessages) {
   const session = node.takeSession(sessionId, "dkg");
   try {
     const incoming = node.open({ sessionId, round: "dkg4" }, body.messages, others(node));
-    session.party.handle(incoming);
-    const { share, publicKey } = session.party.finish();
+    const { share, publicKey } = await session.party.finish(incoming);
     const pub = hexlify(publicKey);
     const address = computeAddress(pub);
     node.store.db.transaction(() => {
