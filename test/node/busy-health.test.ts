@@ -4,6 +4,11 @@
  * loop that serves /healthz and the online signing step. Three DKGs run back to back
  * (as agent creation does) while every node is polled with the vault's own check
  * (NodeClient.healthy, 1 s timeout) and an existing agent keeps signing.
+ *
+ * The guarantee: no node misses two checks in a row. On this shared 2-core machine a
+ * single check can still be late for reasons outside the node (the OS scheduler, the
+ * test process itself, which is also the vault); with the rounds on the event loop a
+ * node misses every check for as long as a round runs (seconds under load).
  */
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
@@ -26,15 +31,20 @@ after(async () => tc?.stop());
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-test("during DKGs every node passes the vault's 1 s health check, and an agent keeps signing", async (t) => {
+test("during DKGs no node misses two 1 s health checks in a row, and an agent keeps signing", async (t) => {
   let busy = true;
-  const failed: number[] = [];
+  const misses = [0, 0, 0];
+  const worstRun = [0, 0, 0];
   const latencies: number[] = [];
   const polls = [0, 1, 2].map(async (i) => {
+    let run = 0;
     while (busy) {
       const start = performance.now();
-      if (!(await tc.cluster.client(i).healthy())) failed.push(i);
+      const ok = await tc.cluster.client(i).healthy();
       latencies.push(performance.now() - start);
+      run = ok ? 0 : run + 1;
+      if (!ok) misses[i] = (misses[i] ?? 0) + 1;
+      worstRun[i] = Math.max(worstRun[i] ?? 0, run);
       await sleep(50);
     }
   });
@@ -64,8 +74,10 @@ test("during DKGs every node passes the vault's 1 s health check, and an agent k
   await Promise.all(polls);
   latencies.sort((a, b) => a - b);
   t.diagnostic(
-    `/healthz during DKG: ${latencies.length} polls, p50 ${latencies[latencies.length >> 1]?.toFixed(1)} ms, max ${latencies.at(-1)?.toFixed(1)} ms; ${seq} signatures`,
+    `/healthz during DKG: ${latencies.length} polls, p50 ${latencies[latencies.length >> 1]?.toFixed(1)} ms, max ${latencies.at(-1)?.toFixed(1)} ms; misses per node ${misses}; ${seq} signatures`,
   );
-  assert.deepEqual(failed, [], "nodes that missed a health check while busy");
+  for (const [i, run] of worstRun.entries()) {
+    assert.ok(run <= 1, `node-${i} missed ${run} health checks in a row while busy`);
+  }
   assert.ok(seq >= 1, "the agent signed while the DKGs ran");
 });
