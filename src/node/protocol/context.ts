@@ -1,6 +1,8 @@
 /**
  * What every protocol handler of a signer node works with: its index and identity,
- * its store, the cluster it was enrolled in, and the in-memory protocol sessions.
+ * its store, the cluster it was enrolled in, the in-memory protocol sessions, and the
+ * engine thread that runs DKG and presignature rounds off the event loop (engine-host.ts).
+ * Online-step parties (SignParty: warm presignatures, combine sessions) live here.
  */
 import type { KeyObject } from "node:crypto";
 import type { ClusterConfig } from "../../protocol/node/wire.js";
