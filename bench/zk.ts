@@ -11,8 +11,8 @@ import { Wallet } from "ethers";
 import { createAuditLog } from "../src/audit/log.js";
 import type { Policy } from "../src/policy/types.js";
 import { policyHash } from "../src/policy/validate.js";
-import { checkpointDigest } from "../src/signers/local/checkpoint.js";
 import { openDatabase } from "../src/store/db.js";
+import { checkpointDigest } from "../src/threshold/checkpoint.js";
 import { verifyBundle } from "../src/zk/bundle.js";
 import { prepareRange, proveBatches } from "../src/zk/prover.js";
 import {

@@ -9,8 +9,8 @@ import { parseArgs } from "node:util";
 import { exportJsonl } from "../audit/export.js";
 import { createAuditLog } from "../audit/log.js";
 import { loadClientConfig } from "../config/index.js";
-import { checkpointSigner } from "../signers/local/checkpoint.js";
 import { openDatabase } from "../store/db.js";
+import { checkpointSigner } from "../threshold/checkpoint.js";
 
 export async function auditCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({

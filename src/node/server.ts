@@ -3,7 +3,8 @@
  * an envelope signed by the vault's Ed25519 key (src/transport/envelope.ts); the node
  * refuses unknown senders, envelopes for another receiver, stale ones and replays
  * (nonces are remembered in its SQLite store past the clock-skew window), and signs
- * every reply with its own key.
+ * every reply with its own key. Bodies are checked against the protocol's schemas
+ * (src/protocol/node) in dispatch.ts before any handler runs.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { join } from "node:path";
@@ -17,11 +18,8 @@ import {
 } from "../transport/envelope.js";
 import { importPublic, loadOrCreateIdentity } from "../transport/identity.js";
 import { createAtRestCipher, loadOrCreateStorageKey } from "./at-rest.js";
-import { agentState, enroll, setPolicy, signedHeads } from "./protocol/admin.js";
+import { dispatch } from "./dispatch.js";
 import { NodeContext, NodeRefusal } from "./protocol/context.js";
-import { dkgRound, dkgStart } from "./protocol/dkg.js";
-import { presignRound, presignStart } from "./protocol/presign.js";
-import { combine, contribute, release } from "./protocol/sign.js";
 import { createNodeStore } from "./store.js";
 
 export interface NodeOptions {
@@ -34,23 +32,6 @@ export interface NodeOptions {
 }
 
 const MAX_BODY_BYTES = 16 * 1024 * 1024;
-
-// biome-ignore lint/suspicious/noExplicitAny: bodies are checked by each handler
-type Handler = (node: NodeContext, sessionId: string, body: any) => unknown;
-
-const OPS: Record<string, Handler> = {
-  "cluster.enroll": (n, _s, b) => enroll(n, b),
-  "dkg.start": dkgStart,
-  "dkg.round": dkgRound,
-  "presign.start": presignStart,
-  "presign.round": presignRound,
-  "sign.contribute": contribute,
-  "sign.combine": combine,
-  "sign.release": (n, s) => release(n, s),
-  "policy.set": (n, _s, b) => setPolicy(n, b),
-  "agent.state": (n, _s, b) => agentState(n, b),
-  "checkpoint.heads": (n) => signedHeads(n),
-};
 
 export function createNodeContext(opts: NodeOptions): NodeContext {
   const identity = loadOrCreateIdentity(join(opts.dataDir, "identity.json"));
@@ -84,26 +65,6 @@ function send(res: ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
-function dispatch(node: NodeContext, env: Envelope): { ok: boolean; [k: string]: unknown } {
-  // Own properties only: "constructor" or "toString" must not reach Object.prototype.
-  const handler = Object.hasOwn(OPS, env.op) ? OPS[env.op] : undefined;
-  if (!handler)
-    return { ok: false, error: { code: "UNKNOWN_OP", message: `unknown op ${env.op}` } };
-  try {
-    return { ok: true, result: handler(node, env.sessionId, env.body) };
-  } catch (err) {
-    if (err instanceof NodeRefusal) {
-      return { ok: false, error: { code: err.code, message: err.message, ...err.details } };
-    }
-    // Internals stay in the node's own log; the vault gets a stable code.
-    console.error(`[${node.name}] ${env.op} failed:`, (err as Error).message);
-    return {
-      ok: false,
-      error: { code: "NODE_ERROR", message: `${env.op} failed on ${node.name}` },
-    };
-  }
-}
-
 async function handleRpc(node: NodeContext, req: IncomingMessage, res: ServerResponse) {
   let env: Envelope;
   try {
@@ -116,7 +77,7 @@ async function handleRpc(node: NodeContext, req: IncomingMessage, res: ServerRes
     const reason = err instanceof EnvelopeError ? err.reason : "malformed";
     return send(res, 401, { error: { code: "ENVELOPE_REFUSED", reason } });
   }
-  const reply = dispatch(node, env);
+  const reply = await dispatch(node, env);
   send(
     res,
     200,
@@ -154,6 +115,7 @@ export function createNodeServer(node: NodeContext): Server {
 export async function startNode(opts: NodeOptions): Promise<{ server: Server; node: NodeContext }> {
   const node = createNodeContext(opts);
   const server = createNodeServer(node);
+  node.engine.warm();
   server.keepAliveTimeout = 60_000;
   const sweeper = setInterval(() => node.store.sweepConsumedPresigs(), 5000);
   sweeper.unref();

@@ -4,6 +4,7 @@
  * signature it took part in (per-agent sequence numbers), its presignature pool
  * (encrypted at rest) and the nonces it has seen.
  */
+import type { ClusterConfig } from "../protocol/node/wire.js";
 import type { Db } from "../store/db.js";
 import type { AtRestCipher } from "./at-rest.js";
 
@@ -14,20 +15,6 @@ export interface NodeRecord {
   spends: string;
   ts: number;
   signature: string | null;
-}
-
-export interface ClusterPeer {
-  index: number;
-  signingKey: string;
-  agreementKey: string;
-}
-
-export interface ClusterConfig {
-  n: number;
-  t: number;
-  peers: ClusterPeer[];
-  /** The operator's admin authority (base64 SPKI Ed25519), see src/auth/admin-authority.ts. */
-  adminPublicKey: string;
 }
 
 export function migrateNodeStore(db: Db): void {

@@ -7,9 +7,9 @@
  *  - the cluster's own checkpoint key: the cluster-signed checkpoints (checkpoints.ts).
  */
 import type { AuditLog } from "../audit/types.js";
-import type { CatchUpRecord } from "../node/protocol/sign.js";
-import { CLUSTER_KEY_ID } from "../signers/local/checkpoint.js";
+import type { CatchUpRecord } from "../protocol/node/wire.js";
 import type { VaultStore } from "../store/vault-store.js";
+import { CLUSTER_KEY_ID } from "../threshold/checkpoint.js";
 import { checkpointCatchUp } from "./checkpoints.js";
 
 export type CatchUpReader = (agentId: string, fromSeq: number, toSeq: number) => CatchUpRecord[];

@@ -6,10 +6,10 @@
  * a rewritten vault database disagrees with the nodes.
  */
 import type { AuditEntry, AuditLog, Checkpoint, VerifyResult } from "../audit/types.js";
-import type { CatchUpRecord, NodeIntent } from "../node/protocol/sign.js";
-import { CLUSTER_KEY_ID, checkpointDigest, checkpointSigner } from "../signers/local/checkpoint.js";
+import type { CatchUpRecord, NodeIntent } from "../protocol/node/wire.js";
 import type { LocalCluster } from "../signers/local/cluster.js";
 import type { VaultStore } from "../store/vault-store.js";
+import { CLUSTER_KEY_ID, checkpointDigest, checkpointSigner } from "../threshold/checkpoint.js";
 import { KeyedMutex } from "./mutex.js";
 
 export interface NodeHeadsCheck {
@@ -163,12 +163,7 @@ export function createCheckpointService(deps: {
         try {
           const { checkpoints } = await cluster
             .client(index)
-            .call<{ checkpoints: Array<{ seq: number; hash: string }> }>(
-              "checkpoint.heads",
-              "verify",
-              {},
-              5000,
-            );
+            .call("checkpoint.heads", "verify", {}, 5000);
           const bad = checkpoints.find((h) => audit.get(h.seq)?.hash !== h.hash);
           return {
             index,

@@ -15,12 +15,12 @@ import type { CredentialService } from "../auth/vc/index.js";
 import { createX402, type X402Gate } from "../auth/x402/index.js";
 import { createParkedPayments } from "../auth/x402/parked.js";
 import type { Config } from "../config/index.js";
-import { CLUSTER_KEY_ID } from "../signers/local/checkpoint.js";
 import { LocalCluster } from "../signers/local/cluster.js";
 import { createPresigPool } from "../signers/local/pool.js";
 import { NodeSupervisor } from "../signers/local/supervisor.js";
 import { openDatabase } from "../store/db.js";
 import { createVaultStore, type VaultStore } from "../store/vault-store.js";
+import { CLUSTER_KEY_ID } from "../threshold/checkpoint.js";
 import { importPublic, loadOrCreateIdentity } from "../transport/identity.js";
 import { type ComplianceService, createComplianceService } from "../zk/index.js";
 import { type AgentService, createAgentService } from "./agents.js";
@@ -181,11 +181,14 @@ export async function createVault(config: Config, opts: VaultOptions = {}): Prom
       },
     },
   });
+  // Nodes check the operator's authorizations against this key: enrolment needs it.
+  const adminAuthority = store.meta("admin_public_key");
+  if (!adminAuthority) throw new Error("no admin authority yet: start once with VAULT_ADMIN_KEY");
   await cluster.broadcast("cluster.enroll", () => ({
     n,
     t,
     peers: ids.map(({ index, signingKey, agreementKey }) => ({ index, signingKey, agreementKey })),
-    adminPublicKey: store.meta("admin_public_key"),
+    adminPublicKey: adminAuthority,
   }));
 
   if (!store.meta("cluster_address")) {

@@ -10,7 +10,7 @@ import { createHash } from "node:crypto";
 import * as snarkjs from "snarkjs";
 import type { Policy } from "../policy/types.js";
 import { policyHash } from "../policy/validate.js";
-import { checkpointSigner } from "../signers/local/checkpoint.js";
+import { checkpointSigner } from "../threshold/checkpoint.js";
 import { ZK_GENESIS } from "./fields.js";
 import type { ProvedBatch } from "./prover.js";
 import { PUBLIC_SIGNALS, type SetupKind, type SetupTranscript } from "./setup.js";

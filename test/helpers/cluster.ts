@@ -3,7 +3,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { adminPublicKey } from "../../src/auth/admin-authority.js";
-import type { CatchUpRecord } from "../../src/node/protocol/sign.js";
+import type { CatchUpRecord } from "../../src/protocol/node/wire.js";
 import { LocalCluster } from "../../src/signers/local/cluster.js";
 import { createPresigPool } from "../../src/signers/local/pool.js";
 import { NodeSupervisor } from "../../src/signers/local/supervisor.js";

@@ -4,7 +4,7 @@ import { after, before, test } from "node:test";
 import Database from "better-sqlite3";
 import { canonicalJson, entryHash, GENESIS_HASH } from "../../src/audit/canonical.js";
 import type { AuditEntry } from "../../src/audit/types.js";
-import { checkpointSigner } from "../../src/signers/local/checkpoint.js";
+import { checkpointSigner } from "../../src/threshold/checkpoint.js";
 import { BASIC_POLICY, startTestVault, type TestVault } from "../helpers/vault.js";
 
 let tv: TestVault;

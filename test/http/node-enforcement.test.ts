@@ -35,8 +35,10 @@ test("the nodes enforce the policy they hold, whatever the vault believes, and a
     assets: { ...BASIC_POLICY.assets, ETH: { maxPerTx: "0.001", maxPer24h: "0.05" } },
   };
   const action = { op: "policy.set" as const, agentId: agent.id, version: 2, policy: strict };
+  // The body is the op's params only: the node refuses unknown fields (NODE_BAD_REQUEST).
+  const { op: _op, ...params } = action;
   await tv.vault.cluster.broadcast("policy.set", () => ({
-    ...action,
+    ...params,
     authorization: authorize(ADMIN_KEY, action),
   }));
 
@@ -61,8 +63,10 @@ test("the nodes enforce the policy they hold, whatever the vault believes, and a
 test("the nodes cap fees too: a transaction whose gasLimit × maxFeePerGas exceeds maxFeePerTx is refused", async () => {
   const capped = { ...BASIC_POLICY, maxFeePerTx: "0.0001" };
   const action = { op: "policy.set" as const, agentId: agent.id, version: 3, policy: capped };
+  // The body is the op's params only: the node refuses unknown fields (NODE_BAD_REQUEST).
+  const { op: _op, ...params } = action;
   await tv.vault.cluster.broadcast("policy.set", () => ({
-    ...action,
+    ...params,
     authorization: authorize(ADMIN_KEY, action),
   }));
   const burn = await tv.app.inject({

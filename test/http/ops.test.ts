@@ -139,7 +139,7 @@ test("nodes that come back catch up and sign again; the chain still verifies", a
   for (let i = 0; i < 100 && version !== 2; i++) {
     const state = await tv.vault.cluster
       .client(2)
-      .call<{ policyVersion: number }>("agent.state", `t-${i}`, { agentId: agent.id });
+      .call("agent.state", `t-${i}`, { agentId: agent.id });
     version = state.policyVersion;
     if (version !== 2) await new Promise((r) => setTimeout(r, 50));
   }

@@ -34,7 +34,7 @@ after(async () => tc?.stop());
 const policySet = (version: number, policy: Policy, authorization: string) =>
   Promise.all(
     [0, 1, 2].map((i) =>
-      tc.cluster.client(i).call<{ version: number }>("policy.set", `policy-${randomUUID()}`, {
+      tc.cluster.client(i).call("policy.set", `policy-${randomUUID()}`, {
         agentId,
         version,
         policy,

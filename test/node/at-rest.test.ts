@@ -11,7 +11,7 @@ import { after, before, test } from "node:test";
 import Database from "better-sqlite3";
 import { getBytes } from "ethers";
 import { type AtRestCipher, createAtRestCipher } from "../../src/node/at-rest.js";
-import { sharePublicKey } from "../../src/signers/local/engine.js";
+import { sharePublicKey } from "../../src/threshold/engine.js";
 import { startTestCluster, type TestCluster } from "../helpers/cluster.js";
 import { CHAIN_ID, createAgent, presign } from "../signers/local/by-hand.js";
 

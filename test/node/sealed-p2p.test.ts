@@ -8,6 +8,8 @@ import assert from "node:assert/strict";
 import { createPublicKey, randomBytes, randomUUID } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { authorize } from "../../src/auth/admin-authority.js";
+import type { NodeOp, NodeParams } from "../../src/protocol/node/ops.js";
+import type { WithMessages } from "../../src/protocol/node/wire.js";
 import { inboxFor, runPresign } from "../../src/signers/local/protocol.js";
 import { generateIdentity } from "../../src/transport/identity.js";
 import { openFrom, type P2pContext, type SealedMessage, sealFor } from "../../src/transport/p2p.js";
@@ -85,20 +87,17 @@ describe("nodes refuse tampered protocol messages (BAD_MESSAGE)", () => {
   });
   after(async () => tc?.stop());
 
-  type Reply = { messages: SealedMessage[] };
-  const call = <T>(i: number, op: string, sid: string, body: unknown) =>
-    tc.cluster.client(i).call<T>(op, sid, body);
+  const call = <K extends NodeOp>(i: number, op: K, sid: string, body: NodeParams<K>) =>
+    tc.cluster.client(i).call(op, sid, body);
 
-  async function dkgStart(agentId: string, sid: string): Promise<Reply[]> {
+  async function dkgStart(agentId: string, sid: string): Promise<WithMessages[]> {
     const authorization = authorize(TEST_ADMIN_KEY, {
       op: "agent.create",
       agentId,
       policyVersion: 0,
       policy: null,
     });
-    return Promise.all(
-      [0, 1, 2].map((i) => call<Reply>(i, "dkg.start", sid, { agentId, authorization })),
-    );
+    return Promise.all([0, 1, 2].map((i) => call(i, "dkg.start", sid, { agentId, authorization })));
   }
 
   test("dkg.round: flipped, redirected, replayed-in-another-round or another-session messages", async () => {
@@ -114,7 +113,7 @@ describe("nodes refuse tampered protocol messages (BAD_MESSAGE)", () => {
       unauthenticated,
     );
     // Node 1: honest relay (control), then round-1 messages offered again as round 3.
-    const ok = await call<Reply>(1, "dkg.round", sid, { round: 2, messages: inboxFor(1, r1) });
+    const ok = await call(1, "dkg.round", sid, { round: 2, messages: inboxFor(1, r1) });
     assert.ok(ok.messages.length > 0, "an untampered round passes");
     await assert.rejects(
       call(1, "dkg.round", sid, { round: 3, messages: inboxFor(1, r1) }),
@@ -144,7 +143,7 @@ describe("nodes refuse tampered protocol messages (BAD_MESSAGE)", () => {
     const parties = [0, 1];
     const r1 = await Promise.all(
       parties.map((i) =>
-        call<Reply>(i, "presign.start", sid, { agentId, presigId: `ps-${randomUUID()}`, parties }),
+        call(i, "presign.start", sid, { agentId, presigId: `ps-${randomUUID()}`, parties }),
       ),
     );
     const tampered = inboxFor(1, r1).map((m) => ({ ...m, tag: flip(m.tag) }));

@@ -7,8 +7,8 @@ import { createAuditLog } from "../../src/audit/log.js";
 import type { AuditLog } from "../../src/audit/types.js";
 import type { Policy } from "../../src/policy/types.js";
 import { policyHash } from "../../src/policy/validate.js";
-import { checkpointDigest } from "../../src/signers/local/checkpoint.js";
 import { openDatabase } from "../../src/store/db.js";
+import { checkpointDigest } from "../../src/threshold/checkpoint.js";
 import {
   BUNDLE_FORMAT,
   type Bundle,

@@ -4,10 +4,9 @@
  * accepted only if it is identical. Policy changes need the admin key, checked by
  * the node itself: a vault process alone cannot widen a policy.
  */
-import { validatePolicy } from "../../policy/validate.js";
-import type { ClusterConfig } from "../store.js";
+import type { AgentQuery, ClusterConfig, PolicySet } from "../../protocol/node/wire.js";
+import { checkedPolicy, requireAdmin } from "./authority.js";
 import { type NodeContext, NodeRefusal } from "./context.js";
-import { requireAdmin } from "./dkg.js";
 
 export function enroll(node: NodeContext, body: ClusterConfig) {
   const existing = node.store.cluster();
@@ -15,7 +14,7 @@ export function enroll(node: NodeContext, body: ClusterConfig) {
     if (JSON.stringify(existing) !== JSON.stringify(body)) {
       throw new NodeRefusal("ALREADY_ENROLLED", "this node is enrolled in another cluster");
     }
-    return { enrolled: true };
+    return { enrolled: true as const };
   }
   const me = body.peers.find((p) => p.index === node.index);
   if (!me || me.signingKey !== node.identity.publicIdentity.signingKey) {
@@ -26,23 +25,7 @@ export function enroll(node: NodeContext, body: ClusterConfig) {
   }
   node.store.setCluster(body);
   node.loadPeers(body);
-  return { enrolled: true };
-}
-
-/** A node validates every policy itself; an invalid one is a refusal, not an error. */
-export function checkedPolicy(input: unknown) {
-  try {
-    return validatePolicy(input);
-  } catch (err) {
-    throw new NodeRefusal("BAD_POLICY", (err as Error).message);
-  }
-}
-
-export interface PolicySet {
-  agentId: string;
-  version: number;
-  policy: unknown;
-  authorization: string;
+  return { enrolled: true as const };
 }
 
 export function setPolicy(node: NodeContext, body: PolicySet) {
@@ -63,7 +46,7 @@ export function setPolicy(node: NodeContext, body: PolicySet) {
   return { version: body.version };
 }
 
-export function agentState(node: NodeContext, body: { agentId: string }) {
+export function agentState(node: NodeContext, body: AgentQuery) {
   const agent = node.store.agent(body.agentId);
   if (!agent) throw new NodeRefusal("UNKNOWN_AGENT", "no such agent");
   return {

@@ -8,13 +8,10 @@
  * last, so the zkHead it co-signs is the one the entries determine.
  */
 import { entryHash, GENESIS_HASH } from "../../audit/canonical.js";
-import type { AuditEntry } from "../../audit/types.js";
-import type { CheckpointIntent } from "../../signers/local/checkpoint.js";
+import type { AuditSegment } from "../../protocol/node/wire.js";
+import type { CheckpointIntent } from "../../threshold/checkpoint.js";
 import { entryCommitment, nextZkHead, ZK_GENESIS } from "../../zk/fields.js";
 import { type NodeContext, NodeRefusal } from "./context.js";
-
-/** Entries as the vault stores them; the first may say which zkHead precedes it. */
-export type AuditSegment = Array<AuditEntry & { zkPrev?: string }>;
 
 export function verifyCheckpointSegment(
   node: NodeContext,

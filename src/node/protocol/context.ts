@@ -1,12 +1,16 @@
 /**
  * What every protocol handler of a signer node works with: its index and identity,
- * its store, the cluster it was enrolled in, and the in-memory protocol sessions.
+ * its store, the cluster it was enrolled in, the in-memory protocol sessions, and the
+ * engine thread that runs DKG and presignature rounds off the event loop (engine-host.ts).
+ * Online-step parties (SignParty: warm presignatures, combine sessions) live here.
  */
 import type { KeyObject } from "node:crypto";
-import { type KeygenParty, SignParty, type WireMessage } from "../../signers/local/engine.js";
+import type { ClusterConfig } from "../../protocol/node/wire.js";
+import { SignParty, type WireMessage } from "../../threshold/engine.js";
 import { type Identity, importPublic } from "../../transport/identity.js";
 import { openFrom, type P2pContext, type SealedMessage, sealFor } from "../../transport/p2p.js";
-import type { ClusterConfig, NodeStore } from "../store.js";
+import { EngineHost, type RemoteKeygen, type RemotePresign } from "../engine-host.js";
+import type { NodeStore } from "../store.js";
 
 export class NodeRefusal extends Error {
   constructor(
@@ -22,10 +26,10 @@ export type Session =
   | {
       kind: "dkg";
       agentId: string;
-      party: KeygenParty;
+      party: RemoteKeygen;
       policy?: { version: number; policy: string };
     }
-  | { kind: "presign"; agentId: string; presigId: string; parties: number[]; party: SignParty }
+  | { kind: "presign"; agentId: string; presigId: string; parties: number[]; party: RemotePresign }
   | {
       kind: "combine";
       agentId: string;
@@ -49,6 +53,8 @@ export class NodeContext {
     readonly identity: Identity,
     readonly store: NodeStore,
     readonly vaultKey: KeyObject,
+    /** The engine thread for DKG and presignature rounds (engine-host.ts). */
+    readonly engine: EngineHost = new EngineHost(),
   ) {
     const cluster = store.cluster();
     if (cluster) this.loadPeers(cluster);

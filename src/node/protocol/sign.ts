@@ -15,34 +15,17 @@
 import { getBytes, recoverAddress, Signature } from "ethers";
 import { decodeIntent } from "../../policy/decode.js";
 import { evaluatePolicy, usageFromRecords } from "../../policy/evaluate.js";
-import type { DecodedRequest, Policy, SignIntent, Spend } from "../../policy/types.js";
-import {
-  type CheckpointIntent,
-  CLUSTER_KEY_ID,
-  checkpointDigest,
-} from "../../signers/local/checkpoint.js";
-import type { SealedMessage } from "../../transport/p2p.js";
+import type { DecodedRequest, Policy, Spend } from "../../policy/types.js";
+import type {
+  CatchUpRecord,
+  Contribute,
+  NodeIntent,
+  WithMessages,
+} from "../../protocol/node/wire.js";
+import { CLUSTER_KEY_ID, checkpointDigest } from "../../threshold/checkpoint.js";
 import type { NodeRecord } from "../store.js";
-import { type AuditSegment, verifyCheckpointSegment } from "./checkpoint.js";
+import { verifyCheckpointSegment } from "./checkpoint.js";
 import { type NodeContext, NodeRefusal } from "./context.js";
-
-export type NodeIntent = SignIntent | (CheckpointIntent & { segment?: AuditSegment });
-
-export interface CatchUpRecord {
-  seq: number;
-  intent: NodeIntent;
-  signature: string;
-}
-
-export interface Contribute {
-  agentId: string;
-  seq: number;
-  intent: NodeIntent;
-  presigId: string;
-  catchUp?: CatchUpRecord[];
-  /** The quorum member that will combine; the others free their session at once. */
-  combiner?: number;
-}
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
@@ -230,11 +213,7 @@ export function contribute(node: NodeContext, sessionId: string, body: Contribut
   };
 }
 
-export interface Combine {
-  messages: SealedMessage[];
-}
-
-export function combine(node: NodeContext, sessionId: string, body: Combine) {
+export function combine(node: NodeContext, sessionId: string, body: WithMessages) {
   const session = node.takeSession(sessionId, "combine");
   const others = session.parties.filter((p) => p !== node.index);
   let incoming: ReturnType<NodeContext["open"]>;
@@ -251,5 +230,5 @@ export function combine(node: NodeContext, sessionId: string, body: Combine) {
 /** Releases a combine session this node was not asked to finish. */
 export function release(node: NodeContext, sessionId: string) {
   node.dropSession(sessionId);
-  return { released: true };
+  return { released: true as const };
 }

@@ -9,7 +9,8 @@
  *   signer.ts                  the online step, with retries on another quorum
  */
 import { type KeyObject, randomUUID } from "node:crypto";
-import type { CatchUpRecord } from "../../node/protocol/sign.js";
+import type { NodeOp, NodeParams, NodeResult } from "../../protocol/node/ops.js";
+import type { CatchUpRecord } from "../../protocol/node/wire.js";
 import { DEFAULT_PROBE_TIMEOUT_MS, HealthMonitor, TrackedNodeClient } from "./cluster/health.js";
 import { DEFAULT_TOLERANCE, Membership, type Tolerance } from "./cluster/membership.js";
 import { chooseQuorum } from "./cluster/quorum.js";
@@ -129,19 +130,22 @@ export class LocalCluster {
   }
 
   /** Sends the same call to every node; all must answer (enrolment, keygen, policy). */
-  async broadcast<T>(op: string, body: (c: NodeClient) => unknown): Promise<T[]> {
+  async broadcast<K extends NodeOp>(
+    op: K,
+    body: (c: NodeClient) => NodeParams<K>,
+  ): Promise<NodeResult<K>[]> {
     const sid = `${op}-${randomUUID()}`;
-    return Promise.all(this.clients.map((c) => c.call<T>(op, sid, body(c))));
+    return Promise.all(this.clients.map((c) => c.call(op, sid, body(c))));
   }
 
   /** Like broadcast, but needs only `min` answers; returns who answered. */
-  async reach<T>(
-    op: string,
-    body: unknown,
+  async reach<K extends NodeOp>(
+    op: K,
+    body: NodeParams<K>,
     min: number,
-  ): Promise<Array<{ index: number; result: T }>> {
+  ): Promise<Array<{ index: number; result: NodeResult<K> }>> {
     const sid = `${op}-${randomUUID()}`;
-    const settled = await Promise.allSettled(this.clients.map((c) => c.call<T>(op, sid, body)));
+    const settled = await Promise.allSettled(this.clients.map((c) => c.call(op, sid, body)));
     const ok = settled.flatMap((r, i) =>
       r.status === "fulfilled"
         ? [{ index: (this.clients[i] as NodeClient).index, result: r.value }]
@@ -163,11 +167,7 @@ export class LocalCluster {
    */
   async seqIsFree(agentId: string, seq: number): Promise<boolean> {
     try {
-      const answers = await this.reach<{ lastSeq: number }>(
-        "agent.state",
-        { agentId },
-        this.n - this.t + 1,
-      );
+      const answers = await this.reach("agent.state", { agentId }, this.n - this.t + 1);
       return answers.every((a) => a.result.lastSeq < seq);
     } catch {
       return false;

@@ -5,6 +5,7 @@
  */
 import type { KeyObject } from "node:crypto";
 import { Agent, request } from "node:http";
+import type { NodeOp, NodeParams, NodeReply, NodeResult } from "../../protocol/node/ops.js";
 import { openEnvelope, sealEnvelope } from "../../transport/envelope.js";
 
 export interface NodeEndpoint {
@@ -36,10 +37,6 @@ export class NodeUnreachable extends Error {
     super(message, options);
   }
 }
-
-type Reply =
-  | { ok: true; result: unknown }
-  | { ok: false; error: { code: string; message: string } };
 
 /** A POST over node:http with a keep-alive agent: lighter per call than fetch. */
 function post(
@@ -90,13 +87,19 @@ export class NodeClient {
     return `node-${this.endpoint.index}`;
   }
 
-  async call<T>(op: string, sessionId: string, body: unknown, timeoutMs = 30_000): Promise<T> {
+  /** One op of the protocol (src/protocol/node/ops.ts): its params in, its result out. */
+  async call<K extends NodeOp>(
+    op: K,
+    sessionId: string,
+    params: NodeParams<K>,
+    timeoutMs = 30_000,
+  ): Promise<NodeResult<K>> {
     const signed = sealEnvelope(this.vaultKey, {
       from: "vault",
       to: this.name,
       op,
       sessionId,
-      body,
+      body: params,
     });
     const sentNonce = (JSON.parse(signed.envelope) as { nonce: string }).nonce;
     let text: string;
@@ -114,13 +117,13 @@ export class NodeClient {
         cause: err,
       });
     }
-    return this.unwrap<T>(text, sentNonce);
+    return this.unwrap(text, sentNonce) as NodeResult<K>;
   }
 
-  private unwrap<T>(text: string, sentNonce: string): T {
-    let reply: Reply;
+  private unwrap(text: string, sentNonce: string): unknown {
+    let reply: NodeReply;
     try {
-      const env = openEnvelope<Reply>(JSON.parse(text), "vault", (id) =>
+      const env = openEnvelope<NodeReply>(JSON.parse(text), "vault", (id) =>
         id === this.name ? this.endpoint.signingKey : undefined,
       );
       if (env.inReplyTo !== sentNonce) throw new Error("reply does not answer this request");
@@ -132,7 +135,7 @@ export class NodeClient {
       const { code, message, ...details } = reply.error;
       throw new NodeRefused(this.index, code, message, details);
     }
-    return reply.result as T;
+    return reply.result;
   }
 
   async healthy(timeoutMs = 1000): Promise<boolean> {

@@ -8,9 +8,9 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { parseEther, recoverAddress, Signature } from "ethers";
 import { authorize } from "../../../src/auth/admin-authority.js";
-import type { CatchUpRecord, NodeIntent } from "../../../src/node/protocol/sign.js";
 import { decodeIntent } from "../../../src/policy/decode.js";
 import type { Policy, SignIntent } from "../../../src/policy/types.js";
+import type { CatchUpRecord, NodeIntent } from "../../../src/protocol/node/wire.js";
 import { NodeRefused } from "../../../src/signers/local/node-client.js";
 import { inboxFor, runPresign } from "../../../src/signers/local/protocol.js";
 import type { SealedMessage } from "../../../src/transport/p2p.js";
@@ -145,7 +145,7 @@ export async function signByHand(tc: TestCluster, req: HandSign): Promise<CatchU
     ),
   );
   const [combiner, ...others] = req.quorum as [number, ...number[]];
-  const rs = await tc.cluster.client(combiner).call<{ r: string; s: string }>("sign.combine", sid, {
+  const rs = await tc.cluster.client(combiner).call("sign.combine", sid, {
     messages: inboxFor(combiner, replies),
   });
   await Promise.all(others.map((i) => tc.cluster.client(i).call("sign.release", sid, {})));

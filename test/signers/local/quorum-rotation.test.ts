@@ -7,8 +7,8 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { Wallet } from "ethers";
-import type { CatchUpRecord } from "../../../src/node/protocol/sign.js";
 import type { Policy } from "../../../src/policy/types.js";
+import type { CatchUpRecord } from "../../../src/protocol/node/wire.js";
 import { NodeRefused } from "../../../src/signers/local/node-client.js";
 import { startTestCluster, type TestCluster } from "../../helpers/cluster.js";
 import {

@@ -4,6 +4,7 @@
  * Probes never overlap per node: one still waiting for a busy node is not a miss
  * until its own (generous) timeout.
  */
+import type { NodeOp, NodeParams, NodeResult } from "../../../protocol/node/ops.js";
 import { NodeClient, NodeRefused, NodeUnreachable } from "../node-client.js";
 import type { Membership } from "./membership.js";
 
@@ -48,13 +49,18 @@ export class TrackedNodeClient extends NodeClient {
     this.members = members;
   }
 
-  override async call<T>(...args: Parameters<NodeClient["call"]>): Promise<T> {
+  override async call<K extends NodeOp>(
+    op: K,
+    sessionId: string,
+    params: NodeParams<K>,
+    timeoutMs?: number,
+  ): Promise<NodeResult<K>> {
     this.members.requestStarted(this.index);
     // An answer, a refusal included, is a beat; errors that are not the node's say nothing.
     let outcome: BeatOutcome | undefined = "answered";
     let why = "";
     try {
-      return await super.call<T>(...args);
+      return await super.call(op, sessionId, params, timeoutMs);
     } catch (err) {
       if (err instanceof NodeUnreachable) [outcome, why] = [classifyFailure(err), err.message];
       else if (!(err instanceof NodeRefused)) outcome = undefined;

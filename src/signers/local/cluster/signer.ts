@@ -7,7 +7,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { recoverAddress, Signature } from "ethers";
-import type { CatchUpRecord } from "../../../node/protocol/sign.js";
+import type { CatchUpRecord } from "../../../protocol/node/wire.js";
 import type { SealedMessage } from "../../../transport/p2p.js";
 import { type NodeClient, NodeRefused, NodeUnreachable } from "../node-client.js";
 import type { PresigPool } from "../pool.js";
@@ -90,7 +90,7 @@ export class QuorumSigner {
     const replies = settled.map(
       (r) => (r as PromiseFulfilledResult<{ messages: SealedMessage[] }>).value,
     );
-    const rs = await combiner.call<{ r: string; s: string }>("sign.combine", sid, {
+    const rs = await combiner.call("sign.combine", sid, {
       messages: inboxFor(combiner.index, replies),
     });
     return withRecoveryId(
@@ -112,7 +112,7 @@ export class QuorumSigner {
     for (let tries = 0; ; tries++) {
       try {
         const body = { agentId: req.agentId, seq: req.seq, intent, presigId, catchUp, combiner };
-        return await c.call<{ messages: SealedMessage[] }>("sign.contribute", sid, body);
+        return await c.call("sign.contribute", sid, body);
       } catch (err) {
         if (!(err instanceof NodeRefused) || tries >= 2) throw err;
         if (err.code === "NODE_BEHIND") {

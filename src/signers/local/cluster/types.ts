@@ -1,5 +1,5 @@
 /** Shapes shared by the cluster's parts and by the services that use LocalCluster. */
-import type { NodeIntent } from "../../../node/protocol/sign.js";
+import type { NodeIntent } from "../../../protocol/node/wire.js";
 import type { NodeRefused } from "../node-client.js";
 
 export interface NodeStatus {
