@@ -11,12 +11,19 @@ import type { PaymentPayload, PaymentRequired, PaymentRequirements } from "@x402
 import { ExactEvmScheme } from "@x402/evm/exact/client";
 import { VaultError } from "../../errors/index.js";
 import type { Policy, SignIntent } from "../../policy/types.js";
-import type { SignOutcome } from "../../services/signing.js";
 import {
   type Eip3009Authorization,
   type Eip3009Payload,
   encodePaymentSignature,
 } from "./headers.js";
+
+/**
+ * What the payer needs of a signing outcome: the policy-gated signing service's outcome
+ * satisfies it structurally, so this domain module does not import the service.
+ */
+export type SignOutcome =
+  | { status: "signed"; signature: string; auditSeq: number }
+  | { status: "pending"; approvalId: string; auditSeq: number };
 
 export interface PayDeps {
   policyOf(agentId: string): Policy | undefined;
