@@ -18,6 +18,7 @@ import type { CatchUpRecord } from "../node/protocol/sign.js";
 import { decodeIntent } from "../policy/decode.js";
 import { DAY_MS, evaluatePolicy, MINUTE_MS, usageFromRecords } from "../policy/evaluate.js";
 import { narrowPolicy, type SpendCaps } from "../policy/narrow.js";
+import { spendsFromJson, spendsToJson } from "../policy/spends.js";
 import type { DecodedRequest, Policy, SignIntent, Spend } from "../policy/types.js";
 import { policyHash } from "../policy/validate.js";
 import type { LocalCluster } from "../signers/local/cluster.js";
@@ -27,6 +28,7 @@ import { inTransaction } from "../store/db.js";
 import type { SignRow, VaultStore } from "../store/vault-store.js";
 import { clusterFailure } from "./cluster-errors.js";
 import { KeyedMutex } from "./mutex.js";
+import { policyOf as storedPolicy } from "./policy-of.js";
 import { type SignResult, shapeResult } from "./sign-result.js";
 
 export type SignOutcome =
@@ -63,17 +65,6 @@ export interface SigningService extends DigestSigningSeam {
   catchUp(agentId: string, fromSeq: number, toSeq: number): CatchUpRecord[];
 }
 
-export function spendsToJson(spends: Spend[]): string {
-  return JSON.stringify(spends.map((s) => ({ ...s, amount: s.amount.toString() })));
-}
-
-function spendsFromJson(json: string): Spend[] {
-  return (JSON.parse(json) as Array<Spend & { amount: string }>).map((s) => ({
-    ...s,
-    amount: BigInt(s.amount),
-  }));
-}
-
 export function createSigningService(deps: {
   store: VaultStore;
   audit: AuditLog;
@@ -85,10 +76,7 @@ export function createSigningService(deps: {
   const now = deps.now ?? Date.now;
   const locks = new KeyedMutex();
 
-  const policyOf = (agentId: string): Policy | undefined => {
-    const p = store.policy(agentId);
-    return p ? (JSON.parse(p.policy) as Policy) : undefined;
-  };
+  const policyOf = (agentId: string) => storedPolicy(store, agentId);
 
   const usage = (agentId: string, at: number) => {
     const history = store

@@ -22,10 +22,10 @@ import { NodeSupervisor } from "../signers/local/supervisor.js";
 import { openDatabase } from "../store/db.js";
 import { createVaultStore, type VaultStore } from "../store/vault-store.js";
 import { importPublic, loadOrCreateIdentity } from "../transport/identity.js";
-import { type ComplianceService, createComplianceService } from "../zk/index.js";
 import { type AgentService, createAgentService } from "./agents.js";
 import { createAuthDoors } from "./auth-doors.js";
 import { type CheckpointService, createCheckpointService } from "./checkpoints.js";
+import { type ComplianceService, createComplianceService } from "./compliance.js";
 import { createSigningService, type SigningService } from "./signing.js";
 import { createX402PayerService, type X402PayerService } from "./x402-payer.js";
 
