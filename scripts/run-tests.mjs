@@ -1,10 +1,43 @@
 #!/usr/bin/env node
-// Runs every test/**/*.test.ts with node's own test runner (through tsx), so
-// the closing "# pass / # fail" lines come from node:test itself.
-// Usage: npm test [-- <substring filter>...]
-import { spawnSync } from "node:child_process";
+// Runs test/**/*.test.ts with node's own test runner (through tsx), so the closing
+// "# pass / # fail" lines come from node:test itself, in three tiers:
+//
+//   unit         in-process only: no signer-node processes, no chain, no circuit build.
+//                The folders and files in UNIT below; `npm run test:unit`, under 60 s.
+//                Files run two at a time (--test-concurrency=2): they share nothing.
+//   zk           the files in ZK below: they prove with the compliance circuit, whose
+//                one-time setup (minutes on 2 cores) is cached per machine (see
+//                test/zk/helpers.ts). The setup starts first, in the background, so it
+//                overlaps the other tiers; the zk files run once it is ready.
+//   integration  everything else: real signer-node processes, the vault as a process,
+//                ganache. One file at a time by default (each starts 3-5 node processes
+//                with health checks and timeouts; on 2 cores two such files at once only
+//                trade waiting for CPU contention); TEST_CONCURRENCY=N overrides it.
+//
+// Usage: npm test [-- <substring filter>...]   every tier (filtered by path substrings)
+//        npm run test:unit | test:integration | test:zk [-- <filter>...]
+// A new test file is integration unless listed in UNIT or ZK: put it in UNIT only if it
+// starts no process that is a signer node, a vault, a chain or a circuit build.
+// After each tier its files are listed slowest first, with the time their tests took
+// (process start and imports excluded).
+import { spawn } from "node:child_process";
 import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
+
+const UNIT = [
+  "test/audit/",
+  "test/auth/",
+  "test/config/",
+  "test/lint/",
+  "test/policy/",
+  "test/store/",
+  "test/http/doors-compose.test.ts",
+  "test/x402/unit.test.ts",
+  "test/zk/node-zk-head.test.ts",
+];
+const ZK = ["test/zk/bundle.test.ts", "test/zk/circuit.test.ts", "test/zk/http.test.ts"];
+/** Under a UNIT folder but integration: kills a writer process, on a deadline. */
+const NOT_UNIT = ["test/audit/crash-safe.test.ts"];
 
 function find(dir) {
   return readdirSync(dir).flatMap((name) => {
@@ -14,17 +47,74 @@ function find(dir) {
   });
 }
 
-const filters = process.argv.slice(2);
+const tierOf = (file) =>
+  UNIT.some((p) => file.startsWith(p)) && !NOT_UNIT.includes(file)
+    ? "unit"
+    : ZK.includes(file)
+      ? "zk"
+      : "integration";
+
+const args = process.argv.slice(2);
+const only = args.find((a) => a.startsWith("--tier="))?.slice("--tier=".length);
+const filters = args.filter((a) => !a.startsWith("--tier="));
 const files = find("test")
   .filter((f) => filters.length === 0 || filters.some((s) => f.includes(s)))
+  .filter((f) => !only || tierOf(f) === only)
   .sort();
 if (files.length === 0) {
   console.error("no test files matched");
   process.exit(1);
 }
-const result = spawnSync(
-  process.execPath,
-  ["--import", "tsx", "--test", "--test-concurrency=1", "--test-reporter=spec", ...files],
-  { stdio: "inherit", env: { ...process.env, NODE_ENV: "test" } },
-);
-process.exit(result.status ?? 1);
+const tiers = ["unit", "integration", "zk"]
+  .map((name) => ({ name, files: files.filter((f) => tierOf(f) === name) }))
+  .filter((t) => t.files.length > 0);
+const env = { ...process.env, NODE_ENV: "test" };
+const integrationConcurrency = Number(process.env.TEST_CONCURRENCY) || 1;
+
+function run(cmd, argv, opts = {}) {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, argv, { env, ...opts });
+    child.on("exit", (code) => resolve({ code: code ?? 1, child }));
+  });
+}
+
+function runTier(tier) {
+  const concurrency = tier.name === "unit" ? 2 : tier.name === "zk" ? 1 : integrationConcurrency;
+  console.error(`\n## ${tier.name}: ${tier.files.length} files, concurrency ${concurrency}`);
+  return run(
+    process.execPath,
+    [
+      "--import",
+      "tsx",
+      "--test",
+      `--test-concurrency=${concurrency}`,
+      "--test-reporter=spec",
+      "--test-reporter-destination=stdout",
+      "--test-reporter=./scripts/file-durations.mjs",
+      "--test-reporter-destination=stderr",
+      ...tier.files,
+    ],
+    { stdio: "inherit" },
+  );
+}
+
+// The circuit setup, when a zk file will run: started now, awaited before the zk tier.
+const setup = tiers.some((t) => t.name === "zk")
+  ? run(process.execPath, ["--import", "tsx", "test/zk/prepare.ts"], {
+      stdio: ["ignore", "inherit", "inherit"],
+    })
+  : Promise.resolve({ code: 0 });
+
+const started = Date.now();
+let failed = false;
+for (const tier of tiers) {
+  if (tier.name === "zk" && (await setup).code !== 0) {
+    console.error("the circuit setup failed: the zk tier cannot run");
+    failed = true;
+    continue;
+  }
+  const { code } = await runTier(tier);
+  if (code !== 0) failed = true;
+}
+console.error(`\nall tiers: ${((Date.now() - started) / 1000).toFixed(1)} s`);
+process.exit(failed ? 1 : 0);

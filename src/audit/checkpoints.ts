@@ -71,3 +71,9 @@ function guarded<T>(fn: () => T): T {
     throw new VaultError("AUDIT_UNAVAILABLE", "the audit checkpoints cannot be accessed");
   }
 }
+
+/** The Poseidon head a (version-2) checkpoint covers; undefined for version 1. */
+export function zkHeadOf(cp: Checkpoint): string | undefined {
+  const zk = cp.extra?.zkHead;
+  return typeof zk === "string" ? zk : undefined;
+}

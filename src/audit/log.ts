@@ -10,9 +10,9 @@
  */
 import { VaultError } from "../errors/index.js";
 import type { Db } from "../store/db.js";
-import { entryCommitment, nextZkHead, ZK_GENESIS } from "../zk/fields.js";
 import { canonicalJson, GENESIS_HASH, hashWithDataText } from "./canonical.js";
 import { createCheckpointStore } from "./checkpoints.js";
+import { entryCommitment, nextZkHead, ZK_GENESIS } from "./commitment.js";
 import { type AuditRow, CorruptRowError, decodeRow, ROW_COLUMNS } from "./rows.js";
 import { migrate } from "./schema.js";
 import { assertNoSecretFields } from "./secrets.js";

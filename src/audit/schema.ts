@@ -23,7 +23,7 @@ export function migrate(db: Db): void {
       BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
     CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log
       BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
-    -- The Poseidon chain beside the SHA-256 one (src/zk/fields.ts), outside the SHA-256
+    -- The Poseidon chain beside the SHA-256 one (src/audit/commitment.ts), outside the SHA-256
     -- encoding so old entries keep their hashes; recomputable from the entries alone.
     CREATE TABLE IF NOT EXISTS audit_zk (
       seq INTEGER PRIMARY KEY,

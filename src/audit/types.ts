@@ -61,7 +61,7 @@ export interface AuditLog {
   get(seq: number): AuditEntry | undefined;
   /** Latest seq and hash as stored; seq 0 and GENESIS_HASH when empty. */
   head(): { seq: number; hash: string };
-  /** Poseidon chain (src/zk/fields.ts): zkHead after entry seq ("0" at seq 0). */
+  /** Poseidon chain (src/audit/commitment.ts): zkHead after entry seq ("0" at seq 0). */
   zkHeadAt(seq: number): string | undefined;
   /** Commitments and zk heads for entries fromSeq..toSeq. */
   zkRange(

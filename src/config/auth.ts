@@ -2,7 +2,7 @@
  * Configuration of the JWT and verifiable-credential front doors, parsed from the
  * environment that src/config/index.ts hands over (nothing here reads process.env).
  */
-import { ConfigError } from "./index.js";
+import { ConfigError } from "./error.js";
 
 type Env = Record<string, string | undefined>;
 

@@ -7,12 +7,15 @@
 import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { type AuthConfig, parseAuthConfig } from "./auth.js";
+import { ConfigError } from "./error.js";
 import {
   type FacilitatorConfig,
   parseFacilitatorConfig,
   parseX402Config,
   type X402Config,
 } from "./x402.js";
+
+export { ConfigError };
 
 export interface Threshold {
   t: number;
@@ -64,8 +67,6 @@ export interface Config {
   /** Refusals audited one by one per client address per minute; beyond, counted. */
   auditRefusalsPerMinute: number;
 }
-
-export class ConfigError extends Error {}
 
 type Env = Record<string, string | undefined>;
 

@@ -6,7 +6,7 @@
  *   VAULT_X402_FACILITATOR_URL  the facilitator's base URL (/verify, /settle, /supported)
  *   VAULT_X402_TIMEOUT_MS       per facilitator call (default 30000)
  */
-import { ConfigError } from "./index.js";
+import { ConfigError } from "./error.js";
 
 type Env = Record<string, string | undefined>;
 

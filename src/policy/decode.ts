@@ -14,13 +14,13 @@
 
 import { getBytes, hashMessage, Transaction, TypedDataEncoder } from "ethers";
 import { VaultError } from "../errors/index.js";
+import { isObj as isObject, type Obj } from "../util/json.js";
 import { NATIVE_ASSET, normaliseAddress } from "./assets.js";
 import { callSpends } from "./calldata.js";
 import { checkTypedDataStrict } from "./typed-check.js";
 import { typedDataSpends } from "./typed-spends.js";
 import type { DecodedRequest, SignIntent, Spend, TxRequest } from "./types.js";
 
-type Obj = Record<string, unknown>;
 type TypedFields = Array<{ name: string; type: string }>;
 type TypedDataIntent = Extract<SignIntent, { kind: "typed-data" }>;
 
@@ -33,10 +33,6 @@ const DOMAIN_FIELDS = [
   ["verifyingContract", "address"],
   ["salt", "bytes32"],
 ] as const;
-
-function isObject(value: unknown): value is Obj {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
 
 function badTx(field: string, problem: string): VaultError {
   const path = field === "" ? "tx" : `tx.${field}`;

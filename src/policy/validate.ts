@@ -13,6 +13,7 @@
 import { createHash } from "node:crypto";
 import { parseUnits } from "ethers";
 import { VaultError } from "../errors/index.js";
+import { isObj as isObject, type Obj } from "../util/json.js";
 import {
   findKnownToken,
   NATIVE_ASSET,
@@ -22,8 +23,6 @@ import {
 } from "./assets.js";
 import { VALUE_MOVING_TYPED_DATA } from "./typed-spends.js";
 import type { AssetLimit, Policy } from "./types.js";
-
-type Obj = Record<string, unknown>;
 
 const POLICY_FIELDS = [
   "chains",
@@ -44,10 +43,6 @@ const UINT256_MAX = (1n << 256n) - 1n;
 
 function fail(field: string, problem: string): never {
   throw new VaultError("INVALID_POLICY", `${field} ${problem}`, { field });
-}
-
-function isObject(value: unknown): value is Obj {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 function requireObject(value: unknown, field: string): Obj {

@@ -5,6 +5,7 @@
  * local chain, every checkpoint signature, and the heads each reachable node kept:
  * a rewritten vault database disagrees with the nodes.
  */
+import { zkHeadOf } from "../audit/checkpoints.js";
 import type { AuditEntry, AuditLog, Checkpoint, VerifyResult } from "../audit/types.js";
 import type { CatchUpRecord, NodeIntent } from "../protocol/node/wire.js";
 import type { LocalCluster } from "../signers/local/cluster.js";
@@ -31,12 +32,6 @@ export interface CheckpointService {
   verifyAll(): Promise<FullVerifyResult>;
   start(intervalMs: number, every: number): void;
   stop(): void;
-}
-
-/** The Poseidon head a (version-2) checkpoint covers; undefined for version 1. */
-export function zkHeadOf(cp: Checkpoint): string | undefined {
-  const zk = cp.extra?.zkHead;
-  return typeof zk === "string" ? zk : undefined;
 }
 
 /**

@@ -12,8 +12,8 @@ import type { ParkedPayments } from "../auth/x402/parked.js";
 import { assemblePayment, payFor } from "../auth/x402/payer.js";
 import { VaultError } from "../errors/index.js";
 import type { SpendCaps } from "../policy/narrow.js";
-import type { Policy } from "../policy/types.js";
 import type { VaultStore } from "../store/vault-store.js";
+import { policyOf as storedPolicy } from "./policy-of.js";
 import type { SigningService } from "./signing.js";
 
 export type PaymentView =
@@ -56,10 +56,7 @@ export function createX402PayerService(deps: {
   log?: (line: string) => void;
 }): X402PayerService {
   const { store, audit, signing, parked } = deps;
-  const policyOf = (agentId: string) => {
-    const row = store.policy(agentId);
-    return row ? (JSON.parse(row.policy) as Policy) : undefined;
-  };
+  const policyOf = (agentId: string) => storedPolicy(store, agentId);
   const facts = (a: PaymentRequirements) => ({
     network: a.network,
     asset: a.asset,

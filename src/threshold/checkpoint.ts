@@ -2,7 +2,7 @@
  * Audit checkpoints signed by the cluster's own threshold key, as EIP-712 typed
  * data so any EIP-712 tool can check them. Version 2 (current):
  * Checkpoint { seq, head, zkHead }, where head is the SHA-256 audit chain head at
- * that sequence number and zkHead the Poseidon chain head beside it (src/zk/fields.ts).
+ * that sequence number and zkHead the Poseidon chain head beside it (src/audit/commitment.ts).
  * Version 1, Checkpoint { seq, head }, is still verified for checkpoints signed before
  * the Poseidon chain existed (they carry no zkHead).
  */

@@ -8,10 +8,10 @@
  */
 import { createHash } from "node:crypto";
 import * as snarkjs from "snarkjs";
+import { ZK_GENESIS } from "../audit/commitment.js";
 import type { Policy } from "../policy/types.js";
 import { policyHash } from "../policy/validate.js";
 import { checkpointSigner } from "../threshold/checkpoint.js";
-import { ZK_GENESIS } from "./fields.js";
 import type { ProvedBatch } from "./prover.js";
 import { PUBLIC_SIGNALS, type SetupKind, type SetupTranscript } from "./setup.js";
 import {

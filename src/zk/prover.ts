@@ -6,10 +6,6 @@
 import { randomBytes } from "node:crypto";
 import { poseidon2 } from "poseidon-lite";
 import * as snarkjs from "snarkjs";
-import type { AuditEntry } from "../audit/types.js";
-import { VaultError } from "../errors/index.js";
-import type { Policy } from "../policy/types.js";
-import { policyHash as policySha } from "../policy/validate.js";
 import {
   assetKey,
   commitFields,
@@ -18,7 +14,11 @@ import {
   hexField,
   nextZkHead,
   textField,
-} from "./fields.js";
+} from "../audit/commitment.js";
+import type { AuditEntry } from "../audit/types.js";
+import { VaultError } from "../errors/index.js";
+import type { Policy } from "../policy/types.js";
+import { policyHash as policySha } from "../policy/validate.js";
 import type { Artifacts } from "./setup.js";
 import { allowlistOf, allowPath, allowTree, type Claim, capOf, SUM_GENESIS } from "./statement.js";
 

@@ -20,6 +20,7 @@ import {
   existsSync,
   mkdirSync,
   readFileSync,
+  realpathSync,
   renameSync,
   rmSync,
   writeFileSync,
@@ -115,7 +116,8 @@ export function artifactDir(params: CircuitParams, buildRoot = DEFAULT_BUILD_ROO
 const sha256File = (path: string) => createHash("sha256").update(readFileSync(path)).digest("hex");
 const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString("hex");
 
-function sourceHash(params: CircuitParams): string {
+/** SHA-256 of the circuit source for `params`: artefacts built from other source are stale. */
+export function sourceHash(params: CircuitParams): string {
   const source = readFileSync(join(REPO_ROOT, "circuits", "compliance.circom"), "utf8");
   return createHash("sha256")
     .update(`${source}\n${mainSource(params, ".")}`)
@@ -185,20 +187,25 @@ export async function compileCircuit(
   const circuitsDir = relative(work, join(REPO_ROOT, "circuits")) || ".";
   writeFileSync(join(work, "main.circom"), mainSource(params, circuitsDir));
   log(`compiling compliance circuit N=${params.n} depth=${params.depth} (circom2 --O2)`);
+  // WASI sees paths, not symlinks, and circom resolves no ".." in -l: with node_modules
+  // linked from elsewhere (a shared install), run from the folder holding both.
+  const modules = realpathSync(join(REPO_ROOT, "node_modules"));
+  let base = REPO_ROOT;
+  while (relative(base, modules).startsWith("..")) base = dirname(base);
   const circom = spawnSync(
     process.execPath,
     [
-      join(REPO_ROOT, "node_modules", "circom2", "cli.js"),
-      relative(REPO_ROOT, join(work, "main.circom")),
+      join(modules, "circom2", "cli.js"),
+      relative(base, join(work, "main.circom")),
       "--r1cs",
       "--wasm",
       "--O2",
       "-l",
-      "node_modules",
+      relative(base, modules),
       "-o",
-      relative(REPO_ROOT, work),
+      relative(base, work),
     ],
-    { cwd: REPO_ROOT, encoding: "utf8" },
+    { cwd: base, encoding: "utf8" },
   );
   if (circom.status !== 0) throw new Error(`circom2 failed: ${circom.stderr || circom.stdout}`);
   if (!inside) {
@@ -328,6 +335,13 @@ async function buildArtifacts(opts: SetupOptions, buildRoot: string): Promise<vo
   };
   writeFileSync(join(work, "transcript.json"), `${JSON.stringify(transcript, null, 2)}\n`);
   rmSync(dir, { recursive: true, force: true });
-  renameSync(work, dir);
+  try {
+    renameSync(work, dir);
+  } catch (err) {
+    // A shared cache (the tests' per-machine one) may have been filled by a concurrent
+    // build of the same circuit: keep that one if it loads, else report the failure.
+    rmSync(work, { recursive: true, force: true });
+    if (!loadArtifacts(params, buildRoot)) throw err;
+  }
   log(`artefacts in ${dir} (${setup} setup)`);
 }

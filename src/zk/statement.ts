@@ -5,10 +5,10 @@
  */
 import { parseUnits } from "ethers";
 import { poseidon2 } from "poseidon-lite";
+import { assetKey, hexField, textField } from "../audit/commitment.js";
 import { resolveAsset } from "../policy/assets.js";
 import type { Policy } from "../policy/types.js";
 import { policyHash } from "../policy/validate.js";
-import { assetKey, hexField, textField } from "./fields.js";
 
 /** Poseidon(0, 0): the commitment the first batch of a bundle must carry in. */
 export const SUM_GENESIS = poseidon2([0n, 0n]).toString();

@@ -1,5 +1,10 @@
+/**
+ * Operations: health, metrics, OpenAPI, and signing while nodes die and come back.
+ * Each case starts from a cluster with every node up (beforeEach) and kills what it needs,
+ * so the cases pass alone or in any order; waits poll on the condition, never a fixed delay.
+ */
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
+import { after, before, beforeEach, test } from "node:test";
 import SwaggerParser from "@apidevtools/swagger-parser";
 import { verifyMessage } from "ethers";
 import { BASIC_POLICY, startTestVault, type TestVault } from "../helpers/vault.js";
@@ -12,6 +17,54 @@ before(async () => {
   agent = await tv.createAgent(BASIC_POLICY);
 });
 after(async () => tv?.stop());
+
+/** Polls `probe` until it returns a value (not undefined); fails naming `what` after `ms`. */
+async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 60_000) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) assert.fail(`timed out waiting until ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+const supervisor = () => {
+  const s = tv.vault.supervisor;
+  if (!s) throw new Error("the test vault runs embedded nodes");
+  return s;
+};
+const isRunning = (i: number) =>
+  supervisor()
+    .list()
+    .find((n) => n.index === i)?.pid !== undefined;
+
+/** readyz after a fresh health check, once `ok` accepts it. */
+const readyzWhen = (what: string, ok: (down: string[]) => boolean) =>
+  until(what, async () => {
+    await tv.vault.cluster.checkHealth();
+    const res = await tv.app.inject({ url: "/readyz" });
+    return ok(res.json().down ?? []) ? res : undefined;
+  });
+
+async function killNode(i: number) {
+  supervisor().kill(i);
+  await until(`node-${i} exited`, async () => (isRunning(i) ? undefined : true));
+  await readyzWhen(`readyz names node-${i}`, (down) => down.includes(`node-${i}`));
+}
+
+beforeEach(async () => {
+  await Promise.all([0, 1, 2].filter((i) => !isRunning(i)).map((i) => supervisor().respawn(i)));
+  await readyzWhen("every node is up", (down) => down.length === 0);
+});
+
+const sign = (message: string) =>
+  tv.app.inject({
+    method: "POST",
+    url: `/v1/agents/${agent.id}/sign/message`,
+    headers: tv.admin,
+    payload: { message },
+  });
 
 test("healthz, metrics and the OpenAPI document are served", async () => {
   assert.equal((await tv.app.inject({ url: "/healthz" })).json().ok, true);
@@ -86,71 +139,57 @@ test("public routes declare security: [] and answer without credentials; the oth
 });
 
 test("with one node dead, signing still works and readyz names the node that is down", async () => {
-  tv.vault.supervisor?.kill(2);
-  await new Promise((r) => setTimeout(r, 200));
-  await tv.vault.cluster.checkHealth();
+  const from = tv.vault.audit.head().seq + 1;
+  await killNode(2);
   const ready = await tv.app.inject({ url: "/readyz" });
   assert.equal(ready.statusCode, 200);
   assert.deepEqual(ready.json().down, ["node-2"]);
-  const res = await tv.app.inject({
-    method: "POST",
-    url: `/v1/agents/${agent.id}/sign/message`,
-    headers: tv.admin,
-    payload: { message: "one down" },
-  });
+  const res = await sign("one down");
   assert.equal(res.statusCode, 200, res.body);
   assert.equal(verifyMessage("one down", res.json().signature), agent.address);
-  const types = tv.vault.audit.list(1, 10_000).map((e) => e.type);
-  assert.ok(types.includes("node.unreachable"));
+  const since = tv.vault.audit.list(from, 10_000);
+  assert.ok(since.some((e) => e.type === "node.unreachable" && e.data.node === 2));
 });
 
 test("with two of three nodes dead, readyz is 503 and signing fails with QUORUM_UNAVAILABLE", async () => {
-  tv.vault.supervisor?.kill(1);
-  await new Promise((r) => setTimeout(r, 200));
-  await tv.vault.cluster.checkHealth();
+  await killNode(2);
+  await killNode(1);
   const ready = await tv.app.inject({ url: "/readyz" });
   assert.equal(ready.statusCode, 503);
   assert.deepEqual(ready.json().down, ["node-1", "node-2"]);
-  const res = await tv.app.inject({
-    method: "POST",
-    url: `/v1/agents/${agent.id}/sign/message`,
-    headers: tv.admin,
-    payload: { message: "two down" },
-  });
+  const res = await sign("two down");
   assert.equal(res.statusCode, 503, res.body);
   assert.equal(res.json().error.code, "QUORUM_UNAVAILABLE");
   assert.match(res.json().error.message, /node-1/);
 });
 
-test("nodes that come back catch up and sign again; the chain still verifies", async () => {
-  await tv.vault.supervisor?.respawn(1);
-  // A policy change while node 2 is still down reaches the two nodes that are up...
+test("a node that comes back catches up and signs again; the chain still verifies", async () => {
+  await killNode(2);
+  // A policy change and a signature while node 2 is down reach the two nodes that are up...
   const changed = await tv.app.inject({
     method: "PUT",
     url: `/v1/agents/${agent.id}/policy`,
     headers: tv.admin,
-    payload: { policy: { ...BASIC_POLICY, rateLimitPerMinute: 500 } },
+    payload: {
+      policy: { ...BASIC_POLICY, rateLimitPerMinute: 500 },
+    },
   });
   assert.equal(changed.statusCode, 200, changed.body);
-  await tv.vault.supervisor?.respawn(2);
-  await tv.vault.cluster.checkHealth();
-  // ...and node 2 is given it when it comes back.
-  let version = 0;
-  for (let i = 0; i < 100 && version !== 2; i++) {
+  const latest = changed.json().version as number;
+  assert.equal((await sign("while node 2 is down")).statusCode, 200);
+  await supervisor().respawn(2);
+  await readyzWhen("node-2 is back", (down) => down.length === 0);
+  // ...and node 2 is given the latest policy when it comes back.
+  let i = 0;
+  await until("node-2 holds the latest policy", async () => {
     const state = await tv.vault.cluster
       .client(2)
-      .call("agent.state", `t-${i}`, { agentId: agent.id });
-    version = state.policyVersion;
-    if (version !== 2) await new Promise((r) => setTimeout(r, 50));
-  }
-  assert.equal(version, 2, "the returning node holds the latest policy");
-  const res = await tv.app.inject({
-    method: "POST",
-    url: `/v1/agents/${agent.id}/sign/message`,
-    headers: tv.admin,
-    payload: { message: "all back" },
+      .call("agent.state", `ops-state-${Date.now()}-${i++}`, { agentId: agent.id });
+    return state.policyVersion === latest ? true : undefined;
   });
+  const res = await sign("all back");
   assert.equal(res.statusCode, 200, res.body);
+  assert.equal(verifyMessage("all back", res.json().signature), agent.address);
   assert.equal((await tv.app.inject({ url: "/readyz" })).statusCode, 200);
   assert.equal(tv.vault.audit.verify().ok, true);
 });

@@ -1,6 +1,6 @@
 /** Shared fixtures for the compliance-proof tests: small circuit, synthetic logs, a stand-in cluster key. */
 import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { Wallet } from "ethers";
 import { createAuditLog } from "../../src/audit/log.js";
@@ -16,15 +16,30 @@ import {
   GENESIS_CHECKPOINT,
 } from "../../src/zk/bundle.js";
 import { prepareRange, proveBatches } from "../../src/zk/prover.js";
-import { type Artifacts, ensureArtifacts } from "../../src/zk/setup.js";
+import { type Artifacts, ensureArtifacts, sourceHash } from "../../src/zk/setup.js";
 import { statementText } from "../../src/zk/statement.js";
 
-/** Small enough for a 2^13 ptau: built once, then cached in circuits/build/. */
+/** Small enough for a 2^13 ptau. */
 export const TEST_PARAMS = { n: 4, depth: 2 };
+
+/**
+ * The tests' setup is built once per machine, not per checkout: under the user's cache
+ * folder, keyed by the circuit source's hash (so checkouts with different circuits never
+ * share artefacts), unless VAULT_ZK_BUILD_DIR names a folder.
+ */
+export const TEST_BUILD_ROOT =
+  process.env.VAULT_ZK_BUILD_DIR ||
+  join(
+    process.env.XDG_CACHE_HOME || join(homedir(), ".cache"),
+    "agent-vault",
+    "circuits",
+    sourceHash(TEST_PARAMS).slice(0, 16),
+  );
 
 export function testArtifacts(): Promise<Artifacts> {
   return ensureArtifacts({
     ...TEST_PARAMS,
+    buildRoot: TEST_BUILD_ROOT,
     log: (line) => process.stderr.write(`[circuits:setup] ${line}\n`),
   });
 }

@@ -14,7 +14,7 @@ import { type Bundle, verifyBundle } from "../../src/zk/bundle.js";
 import { releaseCurve as releaseCurveFn } from "../../src/zk/setup.js";
 import { CLI } from "../helpers/process.js";
 import { ethTx, startTestVault, type TestVault } from "../helpers/vault.js";
-import { ALICE, BOB, TEST_PARAMS, testArtifacts } from "./helpers.js";
+import { ALICE, BOB, TEST_BUILD_ROOT, TEST_PARAMS, testArtifacts } from "./helpers.js";
 
 let tv: TestVault;
 let agentId: string;
@@ -35,6 +35,7 @@ before(async () => {
   tv = await startTestVault({
     VAULT_ZK_BATCH: String(TEST_PARAMS.n),
     VAULT_ZK_DEPTH: String(TEST_PARAMS.depth),
+    VAULT_ZK_BUILD_DIR: TEST_BUILD_ROOT,
   });
   agentId = (await tv.createAgent(POLICY)).id;
   const spender = await tv.issueKey(agentId, ["EXECUTE", "SPEND"]);

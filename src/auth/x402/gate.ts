@@ -24,6 +24,7 @@ import { getAddress, isAddress, verifyTypedData } from "ethers";
 import type { AuditLog } from "../../audit/types.js";
 import type { X402Config } from "../../config/x402.js";
 import { type ErrorCode, VaultError } from "../../errors/index.js";
+import { isObj, type Obj } from "../../util/json.js";
 import type { RefusalLog } from "../refusals.js";
 import { decodePaymentSignature, type Eip3009Payload } from "./headers.js";
 import { buildOffer, type RouteOffer } from "./offers.js";
@@ -69,8 +70,6 @@ export interface X402Gate {
   recoverStranded(): number;
 }
 
-type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
 const HEX32 = /^0x[0-9a-fA-F]{64}$/;
 const UINT = /^\d{1,78}$/;
 

@@ -13,6 +13,7 @@ import {
 } from "@x402/core/http";
 import type { PaymentPayload, PaymentRequired, SettleResponse } from "@x402/core/types";
 import { VaultError } from "../../errors/index.js";
+import { isObj } from "../../util/json.js";
 
 /** The EIP-3009 TransferWithAuthorization message as the exact scheme's payload carries it. */
 export interface Eip3009Authorization {
@@ -35,9 +36,6 @@ export const PAYMENT_SIGNATURE = "payment-signature";
 export const PAYMENT_RESPONSE = "payment-response";
 /** Far above a real EIP-3009 payment (≈1.5 kB); refuses before decoding anything bigger. */
 export const MAX_HEADER_BYTES = 16 * 1024;
-
-type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
 
 function malformed(problem: string): VaultError {
   return new VaultError("X402_MALFORMED", `PAYMENT-SIGNATURE ${problem}`, { reason: problem });

@@ -4,13 +4,13 @@
  * recomputes each entry's SHA-256 and link. Every node keeps the heads it signed,
  * so a vault whose database was rewritten cannot get a checkpoint for the new
  * history, and its old checkpoints no longer match it. The node also recomputes the
- * Poseidon chain (src/zk/fields.ts) over the same entries from the zkHead it signed
+ * Poseidon chain (src/audit/commitment.ts) over the same entries from the zkHead it signed
  * last, so the zkHead it co-signs is the one the entries determine.
  */
 import { entryHash, GENESIS_HASH } from "../../audit/canonical.js";
+import { entryCommitment, nextZkHead, ZK_GENESIS } from "../../audit/commitment.js";
 import type { AuditSegment } from "../../protocol/node/wire.js";
 import type { CheckpointIntent } from "../../threshold/checkpoint.js";
-import { entryCommitment, nextZkHead, ZK_GENESIS } from "../../zk/fields.js";
 import { type NodeContext, NodeRefusal } from "./context.js";
 
 export function verifyCheckpointSegment(

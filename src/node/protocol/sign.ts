@@ -15,7 +15,8 @@
 import { getBytes, recoverAddress, Signature } from "ethers";
 import { decodeIntent } from "../../policy/decode.js";
 import { evaluatePolicy, usageFromRecords } from "../../policy/evaluate.js";
-import type { DecodedRequest, Policy, Spend } from "../../policy/types.js";
+import { spendsFromJson, spendsToJson } from "../../policy/spends.js";
+import type { DecodedRequest, Policy } from "../../policy/types.js";
 import type {
   CatchUpRecord,
   Contribute,
@@ -38,17 +39,6 @@ function digestOf(intent: NodeIntent): { digest: string; decoded?: DecodedReques
   } catch {
     throw new NodeRefusal("BAD_INTENT", "this node cannot derive a digest from the intent");
   }
-}
-
-function spendsJson(spends: Spend[]): string {
-  return JSON.stringify(spends.map((s) => ({ ...s, amount: s.amount.toString() })));
-}
-
-function parseSpends(json: string): Spend[] {
-  return (JSON.parse(json) as Array<Spend & { amount: string }>).map((s) => ({
-    ...s,
-    amount: BigInt(s.amount),
-  }));
 }
 
 /**
@@ -97,7 +87,7 @@ function applyCatchUp(
       seq: rec.seq,
       digest,
       intent: JSON.stringify(rec.intent),
-      spends: spendsJson(decoded?.spends ?? []),
+      spends: spendsToJson(decoded?.spends ?? []),
       // When this node learnt of the spend: never earlier than it happened, so the
       // rolling 24 h window can only count it longer, never shorter.
       ts: Date.now(),
@@ -120,7 +110,7 @@ function checkPolicy(node: NodeContext, agentId: string, decoded: DecodedRequest
   const now = Date.now();
   const history = node.store
     .recordsSince(agentId, now - DAY_MS)
-    .map((r) => ({ ts: r.ts, spends: parseSpends(r.spends) }));
+    .map((r) => ({ ts: r.ts, spends: spendsFromJson(r.spends) }));
   const decision = evaluatePolicy(
     policy,
     decoded,
@@ -175,7 +165,7 @@ export function contribute(node: NodeContext, sessionId: string, body: Contribut
         intent: JSON.stringify(
           body.intent.kind === "checkpoint" ? { ...body.intent, segment: undefined } : body.intent,
         ),
-        spends: spendsJson(decoded?.spends ?? []),
+        spends: spendsToJson(decoded?.spends ?? []),
         ts: Date.now(),
         signature: null,
       };

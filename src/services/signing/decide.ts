@@ -10,11 +10,12 @@ import { randomBytes } from "node:crypto";
 import type { AuditLog } from "../../audit/types.js";
 import { DAY_MS, evaluatePolicy, MINUTE_MS, usageFromRecords } from "../../policy/evaluate.js";
 import { narrowPolicy, type SpendCaps } from "../../policy/narrow.js";
-import type { DecodedRequest, Policy, SignIntent } from "../../policy/types.js";
+import { spendsFromJson, spendsToJson } from "../../policy/spends.js";
+import type { DecodedRequest, SignIntent } from "../../policy/types.js";
 import { inTransaction } from "../../store/db.js";
 import type { VaultStore } from "../../store/vault-store.js";
+import { policyOf } from "../policy-of.js";
 import type { SignResult } from "../sign-result.js";
-import { spendsFromJson, spendsToJson } from "./codec.js";
 import type { SignOutcome } from "./types.js";
 
 export type Decision =
@@ -27,10 +28,7 @@ export interface DecideDeps {
   now: () => number;
 }
 
-export function policyOf(store: VaultStore, agentId: string): Policy | undefined {
-  const p = store.policy(agentId);
-  return p ? (JSON.parse(p.policy) as Policy) : undefined;
-}
+export { policyOf };
 
 /** The agent's spends over the rolling 24 h and its requests over the last minute. */
 export function usageAt(store: VaultStore, agentId: string, at: number) {

@@ -104,7 +104,7 @@ function signed(
       signature: sig.signature,
     });
     // The spends and the policy in force go into the entry itself: its Poseidon
-    // commitment (src/zk/fields.ts) is computed from them for compliance proofs.
+    // commitment (src/audit/commitment.ts) is computed from them for compliance proofs.
     const policy = store.policy(row.agent_id);
     const spends = JSON.parse(row.spends) as unknown[];
     const entry = audit.append({

@@ -23,7 +23,7 @@ import { execute } from "./execute.js";
 import { finishIncomplete, recoverAll } from "./recovery.js";
 import type { SigningDeps, SigningService, SignOptions, SignOutcome } from "./types.js";
 
-export { spendsToJson } from "./codec.js";
+export { spendsToJson } from "../../policy/spends.js";
 export type {
   ApprovalView,
   SigningCluster,

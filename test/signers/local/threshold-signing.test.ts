@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { getBytes, hashMessage, hexlify, recoverAddress, Wallet } from "ethers";
+import { computeAddress, getBytes, hashMessage, hexlify, recoverAddress, SigningKey } from "ethers";
 import { authorize } from "../../../src/auth/admin-authority.js";
 import { startTestCluster, TEST_ADMIN_KEY, type TestCluster } from "../../helpers/cluster.js";
 
@@ -38,6 +38,14 @@ test("a 2-of-3 DKG across three node processes yields one key that signs recover
     digest,
     address,
   });
+  // The agent's address is the group key's, and the threshold signature recovers to that
+  // very key: over this digest and no other.
+  assert.match(key.publicKey, /^0x0[23][0-9a-f]{64}$/);
+  assert.equal(address, computeAddress(key.publicKey));
+  assert.equal(
+    SigningKey.computePublicKey(SigningKey.recoverPublicKey(digest, sig.signature), true),
+    key.publicKey,
+  );
   assert.equal(recoverAddress(digest, sig.signature), address);
-  assert.notEqual(address, Wallet.createRandom().address);
+  assert.notEqual(recoverAddress(hashMessage("another message"), sig.signature), address);
 });

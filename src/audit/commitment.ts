@@ -1,5 +1,6 @@
 /**
- * How audit entries become field elements of BN254 (the scalar field p of Groth16 over
+ * The Poseidon commitment every audit entry gets (README "Compliance proofs"): how audit
+ * entries become field elements of BN254 (the scalar field p of Groth16 over
  * bn128), and the Poseidon commitment chain beside the SHA-256 chain.
  *
  * Hash-to-field, one rule for every text (agent id, asset key, recipient address in lower
@@ -19,10 +20,12 @@
  * private fields cannot be found by guessing from the public heads.
  * zkHead_0 = 0; zkHead_i = Poseidon2(zkHead_{i-1}, commitment_i). Poseidon as circomlib
  * defines it (poseidon-lite).
+ * It lives in src/audit because the log computes it for every entry (src/audit/log.ts);
+ * src/zk reads the same encoding from here to build circuit inputs.
  */
 import { keccak256, toUtf8Bytes } from "ethers";
 import { poseidon2, poseidon9 } from "poseidon-lite";
-import type { AuditEntry } from "../audit/types.js";
+import type { AuditEntry } from "./types.js";
 
 export const ZK_GENESIS = "0";
 export const AMOUNT_BITS = 128n;

@@ -1,8 +1,10 @@
 /**
- * Compliance proofs over the audit log (see README "Compliance proofs").
+ * The compliance-proof service (see README "Compliance proofs"): proof jobs, the prover
+ * child process, bundles. A service, not zk domain code: it holds jobs and processes and
+ * asks the checkpoint service for signed heads; the pure parts stay in src/zk.
  *
  * The vault keeps a Poseidon commitment per audit entry and a Poseidon chain beside the
- * SHA-256 chain (src/zk/fields.ts); the cluster co-signs both heads in every checkpoint.
+ * SHA-256 chain (src/audit/commitment.ts); the cluster co-signs both heads in every checkpoint.
  * A proof request names an agent and a range; the range is widened to the nearest
  * cluster-signed checkpoints, the entries go to a child process that proves them in
  * batches of N (circuits/compliance.circom), and the result is a bundle that anyone can
@@ -13,18 +15,23 @@
 import { type ChildProcess, fork } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
+import { zkHeadOf } from "../audit/checkpoints.js";
+import { assetKey } from "../audit/commitment.js";
 import type { AuditLog, Checkpoint } from "../audit/types.js";
 import { VaultError } from "../errors/index.js";
 import { DAY_MS } from "../policy/evaluate.js";
-import type { Policy } from "../policy/types.js";
-import type { CheckpointService } from "../services/checkpoints.js";
 import type { VaultStore } from "../store/vault-store.js";
-import { BUNDLE_FORMAT, type Bundle, type BundleCheckpoint, GENESIS_CHECKPOINT } from "./bundle.js";
-import { assetKey } from "./fields.js";
-import type { Artifacts } from "./setup.js";
-import { loadArtifacts } from "./setup.js";
-import { capOf, per24hOf, statementText } from "./statement.js";
-import type { WorkerJob, WorkerMessage } from "./worker.js";
+import {
+  BUNDLE_FORMAT,
+  type Bundle,
+  type BundleCheckpoint,
+  GENESIS_CHECKPOINT,
+} from "../zk/bundle.js";
+import { type Artifacts, loadArtifacts } from "../zk/setup.js";
+import { capOf, per24hOf, statementText } from "../zk/statement.js";
+import type { WorkerJob, WorkerMessage } from "../zk/worker.js";
+import type { CheckpointService } from "./checkpoints.js";
+import { policyOf } from "./policy-of.js";
 
 export interface ProofRequest {
   agentId: string;
@@ -71,7 +78,7 @@ export interface ComplianceService {
 function startWorker(job: WorkerJob): ChildProcess {
   const ts = import.meta.url.endsWith(".ts");
   const child = fork(
-    fileURLToPath(new URL(ts ? "./worker.ts" : "./worker.js", import.meta.url)),
+    fileURLToPath(new URL(ts ? "../zk/worker.ts" : "../zk/worker.js", import.meta.url)),
     [],
     {
       execArgv: ts ? ["--import", "tsx"] : [],
@@ -99,15 +106,12 @@ export function createComplianceService(deps: {
     return cachedArtifacts;
   };
 
-  const zkOf = (cp: Checkpoint): string | undefined =>
-    typeof cp.extra?.zkHead === "string" ? cp.extra.zkHead : undefined;
-
   const asBundleCheckpoint = (cp: Checkpoint | undefined): BundleCheckpoint =>
     cp
       ? {
           seq: cp.seq,
           hash: cp.hash,
-          zkHead: zkOf(cp) as string,
+          zkHead: zkHeadOf(cp) as string,
           signature: cp.signature,
           signers: cp.signers,
           signedAt: cp.signedAt,
@@ -121,10 +125,10 @@ export function createComplianceService(deps: {
       throw new VaultError("VALIDATION_FAILED", `toSeq is past the log's head (${head})`, {
         field: "toSeq",
       });
-    let cps = audit.checkpoints.list().filter((cp) => zkOf(cp) !== undefined);
+    let cps = audit.checkpoints.list().filter((cp) => zkHeadOf(cp) !== undefined);
     if (!cps.some((cp) => cp.seq >= toSeq)) {
       await checkpoints.checkpoint().catch(() => undefined);
-      cps = audit.checkpoints.list().filter((cp) => zkOf(cp) !== undefined);
+      cps = audit.checkpoints.list().filter((cp) => zkHeadOf(cp) !== undefined);
     }
     const start = [...cps].reverse().find((cp) => cp.seq <= fromSeq - 1);
     // The newest checkpoint may stop just short of its own "checkpoint.signed" entry.
@@ -170,8 +174,8 @@ export function createComplianceService(deps: {
       if (!art) throw new VaultError("PROOF_UNAVAILABLE");
       if (!store.agent(req.agentId)) throw new VaultError("AGENT_NOT_FOUND");
       const row = store.policy(req.agentId);
-      if (!row) throw new VaultError("CONFLICT", "the agent has no policy");
-      const policy = JSON.parse(row.policy) as Policy;
+      const policy = policyOf(store, req.agentId);
+      if (!row || !policy) throw new VaultError("CONFLICT", "the agent has no policy");
       const assets = Object.keys(policy.assets);
       const asset = assetKey(req.asset ?? (assets.length === 1 ? (assets[0] as string) : "ETH"));
       try {

@@ -1,5 +1,9 @@
-/** Spends as stored in sign_requests.spends and audit entries: amounts as decimal strings. */
-import type { Spend } from "../../policy/types.js";
+/**
+ * The one JSON codec for a request's spends (amounts are bigint in memory, decimal strings
+ * on disk and on the wire), used by the vault's signing records and by the nodes' own
+ * spend records, so both sides read the same bytes the same way.
+ */
+import type { Spend } from "./types.js";
 
 export function spendsToJson(spends: Spend[]): string {
   return JSON.stringify(spends.map((s) => ({ ...s, amount: s.amount.toString() })));

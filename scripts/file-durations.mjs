@@ -1,0 +1,20 @@
+// A node:test reporter (https://nodejs.org/docs/latest-v20.x/api/test.html#custom-reporters)
+// that prints, at the end, each test file's time: the sum of its top-level tests' and
+// suites' durations (a file-level before hook counts in its first test), slowest first.
+// How run-tests.mjs reports where a tier spends its time.
+import { relative } from "node:path";
+
+export default async function* fileDurations(source) {
+  const seconds = new Map();
+  for await (const event of source) {
+    if (event.type !== "test:pass" && event.type !== "test:fail") continue;
+    const { file, nesting, details } = event.data;
+    if (!file || nesting !== 0) continue;
+    seconds.set(file, (seconds.get(file) ?? 0) + (details?.duration_ms ?? 0) / 1000);
+  }
+  const rows = [...seconds.entries()].sort((a, b) => b[1] - a[1]);
+  const total = rows.reduce((sum, [, s]) => sum + s, 0);
+  yield `\nper-file test time (s), total ${total.toFixed(1)}:\n`;
+  for (const [file, s] of rows)
+    yield `${s.toFixed(1).padStart(8)}  ${relative(process.cwd(), file)}\n`;
+}
