@@ -22,7 +22,7 @@ type Equal<A, B> =
 type IsAny<T> = 0 extends 1 & T ? true : false;
 
 // A transaction body is exactly the TxRequest the signing service decodes.
-const txMatches: Equal<Required<FromSchema<typeof txSchema>>, Required<TxRequest>> = true;
+const txMatches: Equal<FromSchema<typeof txSchema>, TxRequest> = true;
 // Typed data is what a "typed-data" intent carries, minus the kind.
 type TypedDataIntent = Omit<Extract<SignIntent, { kind: "typed-data" }>, "kind">;
 const typedDataFits: FromSchema<typeof typedDataSchema> extends TypedDataIntent ? true : false =
