@@ -66,10 +66,9 @@ export function entryFields(entry: Omit<AuditEntry, "prevHash">): EntryFields {
   const agent = entry.agentId ? textField(entry.agentId) : 0n;
   const salt = hexField(entry.hash);
   const zero = { asset: 0n, amount: 0n, recipient: 0n, time: 0n, policyVersion: 0n, policy: 0n };
-  const spends = spendsOf(entry);
-  if (spends.length === 0) return { kind: 0n, agent, salt, ...zero };
-  if (spends.length > 1) return { kind: 2n, agent, salt, ...zero };
-  const s = spends[0] as SpendData;
+  const [s, ...more] = spendsOf(entry);
+  if (s === undefined) return { kind: 0n, agent, salt, ...zero };
+  if (more.length > 0) return { kind: 2n, agent, salt, ...zero };
   const amount = BigInt(String(s.amount));
   if (amount < 0n || amount >= 1n << AMOUNT_BITS) {
     // Still committed (as a 2-kind entry it could not be hidden); the circuit refuses it.

@@ -15,7 +15,8 @@ export function exportJsonl(log: AuditLog, write: (line: string) => void, fromSe
     const page = log.list(next, PAGE);
     for (const entry of page) write(`${canonicalJson(entry)}\n`);
     count += page.length;
-    if (page.length < PAGE) return count;
-    next = (page.at(-1) as { seq: number }).seq + 1;
+    const last = page.at(-1);
+    if (page.length < PAGE || !last) return count;
+    next = last.seq + 1;
   }
 }

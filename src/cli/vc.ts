@@ -52,7 +52,8 @@ async function issue(values: Record<string, string | string[] | undefined>): Pro
   const { issuer, subject, agent, capabilities } = values as Record<string, string | undefined>;
   if (!issuer || !subject || !agent || !capabilities)
     throw new Error("vc issue needs --issuer, --subject, --agent and --capabilities");
-  const limit = spendLimit(values["spend-limit"] as string | undefined);
+  const raw = values["spend-limit"];
+  const limit = spendLimit(typeof raw === "string" ? raw : undefined); // a string option
   const ttl = Number(values.ttl ?? 86_400);
   if (!Number.isInteger(ttl) || ttl < 1) throw new Error("--ttl is in whole seconds");
   const vc = await issueAgentAuthorization(

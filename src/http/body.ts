@@ -66,12 +66,16 @@ function decode(raw: Buffer): string {
   }
 }
 
+/** What was thrown, as the Error fastify's `done` takes (a non-Error throw is a bug: INTERNAL). */
+const asError = (e: unknown): Error => (e instanceof Error ? e : new VaultError("INTERNAL"));
+
 export function installJsonBody(app: FastifyInstance): void {
   const parse = app.getDefaultJsonParser("error", "ignore");
   app.removeContentTypeParser("application/json");
   app.addContentTypeParser("application/json", { parseAs: "buffer" }, (req, raw, done) => {
     try {
-      const text = decode(raw as Buffer);
+      // parseAs "buffer" hands over a Buffer; the type also admits a string.
+      const text = decode(Buffer.isBuffer(raw) ? raw : Buffer.from(raw));
       if (text.trim() === "") return done(null, undefined);
       if (jsonDepth(text) > MAX_BODY_DEPTH) throw new VaultError("BODY_TOO_DEEP");
       parse(req, text, (err, body) => {
@@ -80,11 +84,11 @@ export function installJsonBody(app: FastifyInstance): void {
           assertWellFormed(body);
           done(null, body);
         } catch (e) {
-          done(e as Error, undefined);
+          done(asError(e), undefined);
         }
       });
     } catch (err) {
-      done(err as Error, undefined);
+      done(asError(err), undefined);
     }
   });
 }

@@ -6,38 +6,46 @@ import type { FastifyError, FastifyInstance } from "fastify";
 import { VaultError } from "../errors/index.js";
 import { isStorageFailure } from "../store/db.js";
 
-type SchemaError = NonNullable<FastifyError["validation"]>[number] & {
-  parentSchema?: { description?: unknown };
-};
+type SchemaError = NonNullable<FastifyError["validation"]>[number];
 
 /** The error to report: an anyOf's own error (its path and description) over its branches'. */
-function primaryError(err: FastifyError): SchemaError | undefined {
-  const all = (err.validation ?? []) as SchemaError[];
+function primaryError(all: SchemaError[]): SchemaError | undefined {
   return all.find((v) => v.keyword === "anyOf") ?? all[0];
 }
 
 function fieldOf(v: SchemaError | undefined): string | undefined {
   if (!v) return undefined;
   const path = v.instancePath.replace(/^\//, "").replaceAll("/", ".");
-  const missing = (v.params as { missingProperty?: string }).missingProperty;
-  const extra = (v.params as { additionalProperty?: string }).additionalProperty;
-  return [path, missing ?? extra].filter(Boolean).join(".") || undefined;
+  const { missingProperty, additionalProperty } = v.params;
+  const named = [missingProperty, additionalProperty].find((p) => typeof p === "string");
+  return [path, named].filter(Boolean).join(".") || undefined;
+}
+
+/** The failing schema's description: ajv adds `parentSchema` because of `verbose: true`. */
+function descriptionOf(v: SchemaError | undefined): unknown {
+  const parent = v && "parentSchema" in v ? v.parentSchema : undefined;
+  return typeof parent === "object" && parent !== null && "description" in parent
+    ? parent.description
+    : undefined;
 }
 
 /** "must be <the schema's description>" when the schema has one, else ajv's message. */
 function messageOf(v: SchemaError | undefined): string {
-  const description = v?.parentSchema?.description;
+  const description = descriptionOf(v);
   const about = v?.keyword !== "required" && v?.keyword !== "additionalProperties";
   if (typeof description === "string" && about) return `must be ${description}`;
   return v?.message ?? "is invalid";
 }
 
-export function toVaultError(err: FastifyError | Error): VaultError {
+export function toVaultError(err: unknown): VaultError {
   if (err instanceof VaultError) return err;
   if (isStorageFailure(err)) return new VaultError("STORE_UNAVAILABLE");
-  const f = err as FastifyError;
+  // Whatever is thrown that is not an Error (a string, null) is a bug: INTERNAL, not a crash.
+  if (!(err instanceof Error)) return new VaultError("INTERNAL");
+  // Fastify's errors are Errors with these optional fields; any other Error lacks them.
+  const f: Partial<FastifyError> = err;
   if (f.validation) {
-    const v = primaryError(f);
+    const v = primaryError(f.validation);
     const field = fieldOf(v);
     const where = f.validationContext ?? "body";
     return new VaultError(
@@ -58,7 +66,7 @@ export function toVaultError(err: FastifyError | Error): VaultError {
 
 export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err, req, reply) => {
-    const ve = toVaultError(err as FastifyError);
+    const ve = toVaultError(err);
     if (ve.code === "INTERNAL") req.log.error({ err }, "internal error");
     void reply.status(ve.status).send(ve.toJSON());
   });

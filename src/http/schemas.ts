@@ -15,13 +15,13 @@ export const errorSchema = {
       additionalProperties: true,
     },
   },
-};
+} as const;
 
 export const agentIdParams = {
   type: "object",
   properties: { id: { type: "string", minLength: 1, maxLength: 64 } },
   required: ["id"],
-};
+} as const;
 
 /** Bytes as 0x-hex: an even number of digits, so that no half byte is left to guess. */
 export const hexBytes = {
@@ -29,7 +29,7 @@ export const hexBytes = {
   pattern: "^0x([0-9a-fA-F]{2})*$",
   maxLength: 262144,
   description: "bytes as 0x and an even number of hex digits",
-};
+} as const;
 /**
  * The one definition of an unsigned integer on the wire (amounts, nonces, gas, fees, chain
  * ids): a canonical decimal string (no sign, spaces, exponent, fraction or leading zero; at
@@ -40,18 +40,19 @@ const decimal = (digits: number) => `0|[1-9][0-9]{0,${digits - 1}}`;
 export const UINT_PATTERN = `^(${decimal(78)}|0x[0-9a-fA-F]{1,64})$`;
 
 /** A canonical decimal string of at most `digits` digits (for amounts that are never hex). */
-export const decimalString = (digits: number) => ({
-  type: "string",
-  pattern: `^(${decimal(digits)})$`,
-  description: `a canonical decimal string: at most ${digits} digits, no sign or leading zeros`,
-});
+export const decimalString = (digits: number) =>
+  ({
+    type: "string",
+    pattern: `^(${decimal(digits)})$`,
+    description: `a canonical decimal string: at most ${digits} digits, no sign or leading zeros`,
+  }) as const;
 
 export const uintString = {
   type: "string",
   pattern: UINT_PATTERN,
   description:
     "a canonical unsigned integer string: decimal digits without leading zeros, or 0x and 1 to 64 hex digits",
-};
+} as const;
 
 /**
  * Where a JSON number is also fine (chain id, nonce, gas limit): only a safe integer, so that
@@ -60,7 +61,7 @@ export const uintString = {
 export const uintOrSafeInteger = {
   description: `${uintString.description}, or a JSON integer from 0 to 2^53 - 1`,
   anyOf: [uintString, { type: "integer", minimum: 0, maximum: Number.MAX_SAFE_INTEGER }],
-};
+} as const;
 
 /**
  * Query strings are text and schemas never coerce: a preValidation hook turns the named
@@ -91,7 +92,7 @@ export const txSchema = {
   },
   required: ["chainId", "to", "nonce", "gasLimit", "maxFeePerGas", "maxPriorityFeePerGas"],
   additionalProperties: false,
-};
+} as const;
 
 export const typedDataSchema = {
   type: "object",
@@ -103,7 +104,22 @@ export const typedDataSchema = {
   },
   required: ["domain", "types", "primaryType", "message"],
   additionalProperties: false,
-};
+} as const;
+
+/** POST /v1/agents/:id/sign/message. */
+export const messageBody = {
+  type: "object",
+  properties: {
+    message: { type: "string", maxLength: 65536 },
+    encoding: { type: "string", enum: ["utf8", "hex"], default: "utf8" },
+  },
+  required: ["message"],
+  additionalProperties: false,
+  // Text is signed as its UTF-8 bytes; other bytes are sent as hex, and must be bytes.
+  if: { properties: { encoding: { const: "hex" } }, required: ["encoding"] },
+  // biome-ignore lint/suspicious/noThenProperty: JSON Schema's if/then, never awaited.
+  then: { properties: { message: hexBytes } },
+} as const;
 
 export const signatureResponse = {
   type: "object",
@@ -112,7 +128,7 @@ export const signatureResponse = {
     address: { type: "string" },
     auditSeq: { type: "integer" },
   },
-};
+} as const;
 
 export const pendingResponse = {
   type: "object",
@@ -121,4 +137,4 @@ export const pendingResponse = {
     status: { type: "string" },
     auditSeq: { type: "integer" },
   },
-};
+} as const;

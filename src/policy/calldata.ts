@@ -66,7 +66,24 @@ function malformed(name: string): VaultError {
   });
 }
 
-const at = (args: unknown[], i: number) => args[i] as never;
+/**
+ * Decoded arguments, read as the type their ABI signature gives them. ethers already decoded
+ * them by that signature, so a mismatch cannot happen; checking keeps it a clear refusal.
+ */
+function argsOf(a: unknown[], signature: string) {
+  const get = <T>(i: number, ok: (v: unknown) => v is T): T => {
+    const v = a[i];
+    if (!ok(v)) throw malformed(signature);
+    return v;
+  };
+  const isBigint = (v: unknown): v is bigint => typeof v === "bigint";
+  return {
+    address: (i: number) => get(i, (v): v is string => typeof v === "string"),
+    uint: (i: number) => get(i, isBigint),
+    uints: (i: number) => get(i, (v): v is bigint[] => Array.isArray(v) && v.every(isBigint)),
+    bool: (i: number) => get(i, (v): v is boolean => typeof v === "boolean"),
+  };
+}
 
 /** Spends of one call, by function signature; `a` are the decoded arguments. */
 function spendsOf(call: Call, signature: string, a: unknown[]): Spend[] {
@@ -78,30 +95,31 @@ function spendsOf(call: Call, signature: string, a: unknown[]): Spend[] {
     return spend;
   };
   const atLeastOne = (n: bigint) => (n > 0n ? n : 1n);
+  const arg = argsOf(a, signature);
   switch (signature) {
     case "transfer(address,uint256)":
     case "transferAndCall(address,uint256,bytes)":
     case "send(address,uint256,bytes)":
-      return [one(call.to, at(a, 1), at(a, 0))];
+      return [one(call.to, arg.uint(1), arg.address(0))];
     case "transferFrom(address,address,uint256)":
-      return [one(call.to, atLeastOne(at(a, 2)), at(a, 1))];
+      return [one(call.to, atLeastOne(arg.uint(2)), arg.address(1))];
     case "approve(address,uint256)":
-      return [one(call.to, atLeastOne(at(a, 1)), at(a, 0), UINT256_MAX)];
+      return [one(call.to, atLeastOne(arg.uint(1)), arg.address(0), UINT256_MAX)];
     case "increaseAllowance(address,uint256)":
-      return [one(call.to, at(a, 1), at(a, 0), UINT256_MAX)];
+      return [one(call.to, arg.uint(1), arg.address(0), UINT256_MAX)];
     case "safeTransferFrom(address,address,uint256)":
     case "safeTransferFrom(address,address,uint256,bytes)":
-      return [one(call.to, 1n, at(a, 1))];
+      return [one(call.to, 1n, arg.address(1))];
     case "safeTransferFrom(address,address,uint256,uint256,bytes)":
-      return [one(call.to, at(a, 3), at(a, 1))];
+      return [one(call.to, arg.uint(3), arg.address(1))];
     case "safeBatchTransferFrom(address,address,uint256[],uint256[],bytes)":
-      return (at(a, 3) as bigint[]).map((value) => one(call.to, value, at(a, 1)));
+      return arg.uints(3).map((value) => one(call.to, value, arg.address(1)));
     case "setApprovalForAll(address,bool)":
-      return [one(call.to, at(a, 1) ? UINT256_MAX : 0n, at(a, 0), UINT256_MAX)];
+      return [one(call.to, arg.bool(1) ? UINT256_MAX : 0n, arg.address(0), UINT256_MAX)];
     case "authorizeOperator(address)":
-      return [one(call.to, UINT256_MAX, at(a, 0), UINT256_MAX)];
+      return [one(call.to, UINT256_MAX, arg.address(0), UINT256_MAX)];
     case "approve(address,address,uint160,uint48)":
-      return [one((at(a, 0) as string).toLowerCase(), at(a, 2), at(a, 1), UINT160_MAX)];
+      return [one(arg.address(0).toLowerCase(), arg.uint(2), arg.address(1), UINT160_MAX)];
     default:
       return [];
   }
@@ -122,11 +140,9 @@ export function callSpends(call: Call): Spend[] | undefined {
     throw malformed(fn.name);
   }
   // ERC-1155: ids and values must pair up, or the contract reverts; refuse rather than guess.
-  if (
-    fn.name === "safeBatchTransferFrom" &&
-    (at(args, 2) as []).length !== (at(args, 3) as []).length
-  ) {
-    throw malformed(fn.name);
+  if (fn.name === "safeBatchTransferFrom") {
+    const arg = argsOf(args, fn.name);
+    if (arg.uints(2).length !== arg.uints(3).length) throw malformed(fn.name);
   }
   return spendsOf(call, fn.format("sighash"), args);
 }

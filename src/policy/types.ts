@@ -91,7 +91,8 @@ export type SignIntent =
   | {
       kind: "typed-data";
       domain: Record<string, unknown>;
-      types: Record<string, Array<{ name: string; type: string }>>;
+      /** As the client sent it: decodeIntent checks the struct definitions (src/policy/decode.ts). */
+      types: Record<string, unknown>;
       primaryType: string;
       message: Record<string, unknown>;
     }

@@ -205,9 +205,8 @@ const ISO_INSTANT =
  * lenient: it rolls "02-30" into March and reads zone-less times as local.
  */
 export function isIsoInstant(value: unknown): value is string {
-  const match = typeof value === "string" ? ISO_INSTANT.exec(value) : null;
-  if (match === null) return false;
-  const calendarDate = match[1] as string;
+  const calendarDate = typeof value === "string" ? ISO_INSTANT.exec(value)?.[1] : undefined;
+  if (calendarDate === undefined) return false;
   const midnight = new Date(`${calendarDate}T00:00:00Z`);
   // A real date survives the round trip; "2027-02-30" comes back as "2027-03-02".
   return !Number.isNaN(midnight.getTime()) && midnight.toISOString().slice(0, 10) === calendarDate;

@@ -103,16 +103,16 @@ function pinIdentities(
 ) {
   const pinned = new Map(store.nodes().map((n) => [n.idx, n]));
   ids.forEach((id, i) => {
-    if (id.index !== (nodes[i] as { index: number }).index) {
-      throw new Error(
-        `the signer node at ${(nodes[i] as { url: string }).url} says it is node ${id.index}`,
-      );
+    const node = nodes[i];
+    if (!node) throw new Error(`signer node ${id.index} answered but was never asked`);
+    if (id.index !== node.index) {
+      throw new Error(`the signer node at ${node.url} says it is node ${id.index}`);
     }
     const known = pinned.get(id.index);
     if (known && known.signing_key !== id.signingKey) {
       throw new Error(`signer node ${id.index} presents a different identity than the one pinned`);
     }
-    store.putNode(id.index, (nodes[i] as { url: string }).url, id.signingKey, id.agreementKey);
+    store.putNode(id.index, node.url, id.signingKey, id.agreementKey);
   });
 }
 
@@ -153,11 +153,11 @@ export async function createVault(config: Config, opts: VaultOptions = {}): Prom
 
   let agents: AgentService | undefined;
   const cluster = new LocalCluster({
-    endpoints: started.map((s, i) => ({
-      index: s.index,
-      url: s.url,
-      signingKey: importPublic((ids[i] as NodeIdentity).signingKey),
-    })),
+    endpoints: started.map((s, i) => {
+      const id = ids[i];
+      if (!id) throw new Error(`signer node ${s.index} sent no identity`);
+      return { index: s.index, url: s.url, signingKey: importPublic(id.signingKey) };
+    }),
     t,
     vaultKey: identity.signing,
     pool: createPresigPool(db),

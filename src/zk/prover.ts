@@ -20,7 +20,15 @@ import { VaultError } from "../errors/index.js";
 import type { Policy } from "../policy/types.js";
 import { policyHash as policySha } from "../policy/validate.js";
 import type { Artifacts } from "./setup.js";
-import { allowlistOf, allowPath, allowTree, type Claim, capOf, SUM_GENESIS } from "./statement.js";
+import {
+  allowlistOf,
+  allowPath,
+  allowTree,
+  type Claim,
+  capOf,
+  SUM_GENESIS,
+  treeRoot,
+} from "./statement.js";
 
 export interface RangeInput {
   agentId: string;
@@ -79,7 +87,7 @@ export function prepareRange(r: RangeInput): Prepared {
   const { cap, symbol, decimals } = capOf(r.policy, asset);
   const allow = allowlistOf(r.policy);
   const tree = allow === "any" ? undefined : allowTree(allow, r.depth);
-  const root = tree ? ((tree.at(-1) as bigint[])[0] as bigint) : 0n;
+  const root = tree ? treeRoot(tree) : 0n;
   const agentF = textField(r.agentId);
   const assetF = textField(asset);
   const polHex = policySha(r.policy);
@@ -202,7 +210,7 @@ export function prepareRange(r: RangeInput): Prepared {
         spends++;
       }
       let path = zeroPath;
-      const index = tree ? (tree[0] as bigint[]).indexOf(f.recipient) : -1;
+      const index = tree?.[0]?.indexOf(f.recipient) ?? -1;
       if (isSpend && tree && index >= 0) {
         const p = allowPath(tree, index);
         path = {
@@ -232,11 +240,10 @@ export function prepareRange(r: RangeInput): Prepared {
     input.spendCount = spends.toString();
     input.sumOutCommit = sumCommit(sum, saltOut);
     if (start > 0) input.sumInCommit = sumCommit(sumIn, saltIn);
-    batches.push({
-      fromSeq: (slice[0] as AuditEntry).seq,
-      toSeq: (slice.at(-1) as AuditEntry).seq,
-      input,
-    });
+    const [first, last] = [slice[0], slice.at(-1)];
+    // start < entries.length, so no slice is empty.
+    if (!first || !last) throw new Error(`batch at ${start} holds no entries`);
+    batches.push({ fromSeq: first.seq, toSeq: last.seq, input });
     sumIn = sum;
     saltIn = saltOut;
   }

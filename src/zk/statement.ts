@@ -83,19 +83,30 @@ export function allowTree(list: string[], depth: number): bigint[][] {
   const leaves = list.map((a) => textField(a));
   while (leaves.length < size) leaves.push(0n);
   const levels = [leaves];
-  while ((levels.at(-1) as bigint[]).length > 1) {
-    const cur = levels.at(-1) as bigint[];
+  for (let cur = leaves; cur.length > 1; ) {
     const next: bigint[] = [];
-    for (let i = 0; i < cur.length; i += 2)
-      next.push(poseidon2([cur[i] as bigint, cur[i + 1] as bigint]));
+    for (let i = 0; i < cur.length; i += 2) {
+      const [left, right] = [cur[i], cur[i + 1]];
+      // Each level has 2^k nodes (leaves were padded to size), so every node has a sibling.
+      if (left === undefined || right === undefined) throw new Error("allowlist tree level is odd");
+      next.push(poseidon2([left, right]));
+    }
     levels.push(next);
+    cur = next;
   }
   return levels;
 }
 
+/** The root of a tree from allowTree (its last level holds one node). */
+export function treeRoot(levels: bigint[][]): bigint {
+  const root = levels.at(-1)?.[0];
+  if (root === undefined) throw new Error("allowlist tree has no root");
+  return root;
+}
+
 export function allowRoot(allow: string[] | "any", depth: number): bigint {
   if (allow === "any") return 0n;
-  return (allowTree(allow, depth).at(-1) as bigint[])[0] as bigint;
+  return treeRoot(allowTree(allow, depth));
 }
 
 /** Path of leaf `index` in the tree: sibling per level, and whether the node is the right child. */
@@ -107,8 +118,9 @@ export function allowPath(
   const pathIndices: number[] = [];
   let i = index;
   for (let d = 0; d < levels.length - 1; d++) {
-    const level = levels[d] as bigint[];
-    pathElements.push(level[i ^ 1] as bigint);
+    const sibling = levels[d]?.[i ^ 1];
+    if (sibling === undefined) throw new Error(`leaf ${index} is outside the allowlist tree`);
+    pathElements.push(sibling);
     pathIndices.push(i & 1);
     i >>= 1;
   }

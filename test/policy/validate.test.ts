@@ -18,6 +18,12 @@ type Mutation = (p: Draft) => unknown;
 
 /** The draft's asset entries, for editing in place. */
 const assetsOf = (p: Draft) => p.assets as Record<string, Draft>;
+/** One asset entry of the draft; a fixture without it is a broken test, not a pass. */
+function assetOf(p: Draft, key: string): Draft {
+  const entry = assetsOf(p)[key];
+  if (!entry) throw new Error(`fixture policy has no asset ${key}`);
+  return entry;
+}
 
 const U = USDC_BASE_SEPOLIA;
 const badChecksum = U.replace("C", "c"); // one letter's case flipped: EIP-55 fails
@@ -29,12 +35,12 @@ function withAsset(key: string, entry: unknown): Mutation {
 }
 function setUsdc(field: string, value: unknown): Mutation {
   return (p) => {
-    assetsOf(p)[U][field] = value;
+    assetOf(p, U)[field] = value;
   };
 }
 function setEth(field: string, value: unknown): Mutation {
   return (p) => {
-    assetsOf(p).ETH[field] = value;
+    assetOf(p, "ETH")[field] = value;
   };
 }
 function setTop(field: string, value: unknown): Mutation {
@@ -238,7 +244,7 @@ test("policyHash is sha256 of sorted-key JSON and ignores key order and address 
   assert.equal(policyHash(reordered as never), expected);
 
   const changed = examplePolicy();
-  assetsOf(changed).ETH.maxPerTx = "0.02";
+  assetOf(changed, "ETH").maxPerTx = "0.02";
   assert.notEqual(policyHash(changed as never), expected, "a different limit, a different hash");
 });
 

@@ -150,7 +150,10 @@ test("agent A pays through the vault; the facilitator settles on chain; balances
   figures.paySignMs = Date.now() - t;
   assert.equal(signed.statusCode, 200, signed.body);
   const { paymentSignature } = signed.json() as { paymentSignature: string };
-  const auth = decode(paymentSignature).payload.authorization as Record<string, string>;
+  const auth = decode(paymentSignature).payload.authorization as {
+    from: string;
+    nonce: string;
+  };
   assert.equal(auth.from.toLowerCase(), agentA.address.toLowerCase());
   assert.match(auth.nonce, /^0x[0-9a-f]{64}$/);
   t = Date.now();

@@ -164,6 +164,7 @@ test("a witness whose private entry differs from the committed one does not reac
   appendSpend(log, { amount: WEI("0.004") });
   appendNoise(log);
   const input = structuredClone(prepare(log).batches[0]?.input);
+  assert.ok(input, "one spend makes one batch");
   input.amount[0] = WEI("0.001").toString(); // claim a smaller amount than was signed
   await assert.rejects(circuit.calculateWitness(input, true), /Assert Failed/);
 });

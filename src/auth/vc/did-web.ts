@@ -19,11 +19,13 @@ export interface WebDidOptions {
 
 export function didWebUrl(did: string): URL | undefined {
   const m = /^did:web:([^:/?#]+)((?::[^:/?#]+)*)$/.exec(did);
-  if (!m) return undefined;
+  const [, rawHost, rawPath] = m ?? [];
+  // Both groups always take part in a match (the second may be empty).
+  if (rawHost === undefined || rawPath === undefined) return undefined;
   try {
-    const host = decodeURIComponent(m[1] as string);
+    const host = decodeURIComponent(rawHost);
     if (!/^[A-Za-z0-9.-]+(:\d{1,5})?$/.test(host)) return undefined;
-    const path = (m[2] as string)
+    const path = rawPath
       .split(":")
       .filter(Boolean)
       .map((seg) => encodeURIComponent(decodeURIComponent(seg)));

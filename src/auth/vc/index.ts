@@ -272,7 +272,9 @@ export function createCredentialService(deps: {
       }
       if (verified.issuer !== holder)
         refuse("CREDENTIAL_INVALID", "the presentation's signer is not its holder");
-      const first = auths[0] as (typeof auths)[number];
+      const [first] = auths;
+      // Unreachable while an empty presentation is refused above; kept so that it stays a 401.
+      if (!first) refuse("CREDENTIAL_INVALID", "the presentation holds no credential");
       if (auths.some((a) => a.agentId !== first.agentId))
         refuse("CREDENTIAL_INVALID", "the credentials name different agents");
       // Several credentials: each one's limits apply (capabilities intersect, all caps hold).

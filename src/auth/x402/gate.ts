@@ -81,13 +81,14 @@ function eip3009(payload: Obj): Eip3009Payload {
     throw bad("signature");
   if (!isObj(a)) throw bad("authorization");
   for (const f of ["from", "to"]) {
-    if (typeof a[f] !== "string" || !/^0x[0-9a-fA-F]{40}$/.test(a[f] as string))
-      throw bad(`authorization.${f}`);
+    const v = a[f];
+    if (typeof v !== "string" || !/^0x[0-9a-fA-F]{40}$/.test(v)) throw bad(`authorization.${f}`);
     // Mixed case must be a valid EIP-55 checksum (getAddress would throw on it later).
-    if (!isAddress(a[f] as string)) throw bad(`authorization.${f}`);
+    if (!isAddress(v)) throw bad(`authorization.${f}`);
   }
   for (const f of ["value", "validAfter", "validBefore"]) {
-    if (typeof a[f] !== "string" || !UINT.test(a[f] as string)) throw bad(`authorization.${f}`);
+    const v = a[f];
+    if (typeof v !== "string" || !UINT.test(v)) throw bad(`authorization.${f}`);
   }
   if (typeof a.nonce !== "string" || !HEX32.test(a.nonce)) throw bad("authorization.nonce");
   return payload as unknown as Eip3009Payload;

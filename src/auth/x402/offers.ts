@@ -72,7 +72,8 @@ export function buildOffer(route: string, price: X402Price): RouteOffer {
 const PATH_PARAM = /:([A-Za-z_][A-Za-z0-9_]*)/g;
 
 function pathParamNames(path: string): string[] {
-  return [...path.matchAll(PATH_PARAM)].map((m) => m[1] as string);
+  // The name group always takes part in a match; flatMap keeps that a checked fact.
+  return [...path.matchAll(PATH_PARAM)].flatMap((m) => (m[1] === undefined ? [] : [m[1]]));
 }
 
 /** @x402/extensions' server enrichment: method, and routeTemplate + pathParams for `path`. */

@@ -46,7 +46,7 @@ export function refuse(
   facts: Record<string, unknown> = {},
 ): never {
   // Domain code throws catalogue errors; anything else (a library bug, storage) maps as usual.
-  const ve = toVaultError(err as Error);
+  const ve = toVaultError(err);
   req.authRefusal = ve;
   out.refusals.record(req.ip, {
     type: "auth.refused",

@@ -111,7 +111,7 @@ export const x402Door = fp<{ gate: X402Gate; baseUrl: string }>(
           via: "x402",
         };
       } catch (err) {
-        const ve = toVaultError(err as Error);
+        const ve = toVaultError(err);
         if (ve.status === 402) demand(req, reply, offer, ve.code);
         throw ve;
       }
@@ -130,7 +130,7 @@ export const x402Door = fp<{ gate: X402Gate; baseUrl: string }>(
         void reply.header(PAYMENT_RESPONSE, encodePaymentResponse(settled));
         return payload;
       } catch (err) {
-        const ve = toVaultError(err as Error);
+        const ve = toVaultError(err);
         void reply.code(ve.status).header("content-type", "application/json; charset=utf-8");
         if (ve.status === 402) demand(req, reply, payment.offer, ve.code);
         return JSON.stringify(ve.toJSON());

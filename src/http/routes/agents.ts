@@ -1,4 +1,5 @@
 /** Agents, their policies and their API keys. */
+import type { JsonSchemaToTsProvider } from "@fastify/type-provider-json-schema-to-ts";
 import type { FastifyInstance } from "fastify";
 import { parseScopes } from "../../auth/apikey/index.js";
 import { VaultError } from "../../errors/index.js";
@@ -46,9 +47,11 @@ const scopesBody = {
   properties: { scopes: { type: "array", items: { type: "string" }, minItems: 1, maxItems: 6 } },
   required: ["scopes"],
   additionalProperties: false,
-};
+} as const;
 
-export async function agentRoutes(app: FastifyInstance, { vault }: { vault: Vault }) {
+export async function agentRoutes(base: FastifyInstance, { vault }: { vault: Vault }) {
+  // Request types come from the route schemas (json-schema-to-ts), not from casts.
+  const app = base.withTypeProvider<JsonSchemaToTsProvider>();
   const apiKey = anyOf(app, ["apiKey"]);
   const auth = apiKey.auth;
   // Reading an agent: an API key, an agent token or a presentation.
@@ -69,13 +72,16 @@ export async function agentRoutes(app: FastifyInstance, { vault }: { vault: Vaul
           },
           required: ["name"],
           additionalProperties: false,
-        },
+        } as const,
         response: { 201: agentView },
       },
     },
     async (req, reply) => {
-      const body = req.body as { name: string; policy?: unknown };
-      const agent = await vault.agents.create(body, adminSecret(req), actorOf(principalOf(req)));
+      const agent = await vault.agents.create(
+        req.body,
+        adminSecret(req),
+        actorOf(principalOf(req)),
+      );
       return reply.status(201).send(agent);
     },
   );
@@ -105,7 +111,7 @@ export async function agentRoutes(app: FastifyInstance, { vault }: { vault: Vaul
       },
     },
     async (req) => {
-      const { id } = req.params as { id: string };
+      const { id } = req.params;
       assertAgentAccess(req, id);
       return vault.agents.get(id);
     },
@@ -124,12 +130,12 @@ export async function agentRoutes(app: FastifyInstance, { vault }: { vault: Vaul
           properties: { policy: { type: "object" } },
           required: ["policy"],
           additionalProperties: false,
-        },
+        } as const,
       },
     },
     async (req) => {
-      const { id } = req.params as { id: string };
-      const { policy } = req.body as { policy: unknown };
+      const { id } = req.params;
+      const { policy } = req.body;
       return vault.agents.setPolicy(id, policy, adminSecret(req), actorOf(principalOf(req)));
     },
   );
@@ -146,10 +152,10 @@ export async function agentRoutes(app: FastifyInstance, { vault }: { vault: Vaul
       },
     },
     async (req, reply) => {
-      const { id } = req.params as { id: string };
+      const { id } = req.params;
       const p = assertAgentAccess(req, id);
       vault.agents.get(id);
-      const scopes = parseScopes((req.body as { scopes: unknown }).scopes);
+      const scopes = parseScopes(req.body.scopes);
       // Below ADMIN a key with WRITE mints narrower keys, never wider ones (an agent key only
       // for its own agent); revoking it later revokes what it minted.
       if (!p.scopes.has("ADMIN") && scopes.some((s) => !p.scopes.has(s))) {
@@ -173,7 +179,7 @@ export async function agentRoutes(app: FastifyInstance, { vault }: { vault: Vaul
       },
     },
     async (req, reply) => {
-      const scopes = parseScopes((req.body as { scopes: unknown }).scopes);
+      const scopes = parseScopes(req.body.scopes);
       const p = principalOf(req);
       return reply.status(201).send(vault.keys.issue(null, scopes, actorOf(p), p.keyId));
     },
@@ -186,11 +192,15 @@ export async function agentRoutes(app: FastifyInstance, { vault }: { vault: Vaul
       schema: {
         tags: ["keys"],
         security: apiKey.security,
-        params: { type: "object", properties: { keyId: { type: "string", maxLength: 64 } } },
+        params: {
+          type: "object",
+          properties: { keyId: { type: "string", maxLength: 64 } },
+          required: ["keyId"],
+        } as const,
       },
     },
     async (req) => {
-      const { keyId } = req.params as { keyId: string };
+      const { keyId } = req.params;
       const key = vault.keys.get(keyId);
       const p = principalOf(req);
       if (!p.scopes.has("ADMIN") && (p.kind !== "agent" || key.agentId !== p.agentId)) {

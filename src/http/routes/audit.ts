@@ -4,6 +4,7 @@
  * agent's own credential lists only that agent's entries (an operator's lists every one).
  * Checkpoints and verification reveal no payments, so they may also be sold over x402.
  */
+import type { JsonSchemaToTsProvider } from "@fastify/type-provider-json-schema-to-ts";
 import type { FastifyInstance } from "fastify";
 import { clusterFailure } from "../../services/cluster-errors.js";
 import type { Vault } from "../../services/vault.js";
@@ -11,7 +12,9 @@ import { anyOf } from "../auth/doors.js";
 import { principalOf, requireAny } from "../auth/scopes.js";
 import { queryIntegers } from "../schemas.js";
 
-export async function auditRoutes(app: FastifyInstance, { vault }: { vault: Vault }) {
+export async function auditRoutes(base: FastifyInstance, { vault }: { vault: Vault }) {
+  // Request types come from the route schemas (json-schema-to-ts), not from casts.
+  const app = base.withTypeProvider<JsonSchemaToTsProvider>();
   const readers = anyOf(app, ["apiKey", "jwt", "vc"]);
   const heads = anyOf(app, ["apiKey", "jwt", "vc", "x402"]);
   const preHandler = [heads.auth, requireAny("AUDIT")];
@@ -32,11 +35,11 @@ export async function auditRoutes(app: FastifyInstance, { vault }: { vault: Vaul
             limit: { type: "integer", minimum: 1, maximum: 1000, default: 100 },
           },
           additionalProperties: false,
-        },
+        } as const,
       },
     },
     async (req) => {
-      const { fromSeq, limit } = req.query as { fromSeq: number; limit: number };
+      const { fromSeq, limit } = req.query;
       const p = principalOf(req);
       const agentId = p.kind === "agent" && p.agentId ? p.agentId : undefined;
       const entries = vault.audit.list(fromSeq, limit, agentId);

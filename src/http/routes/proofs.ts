@@ -2,6 +2,7 @@
  * Zero-knowledge compliance proofs over the audit log (src/zk). Proving runs in a
  * child process: POST answers 202 at once and the job is polled.
  */
+import type { JsonSchemaToTsProvider } from "@fastify/type-provider-json-schema-to-ts";
 import type { FastifyInstance } from "fastify";
 import { VaultError } from "../../errors/index.js";
 import type { Vault } from "../../services/vault.js";
@@ -9,7 +10,9 @@ import { anyOf } from "../auth/doors.js";
 import { actorOf, assertAgentAccess, requireAny } from "../auth/scopes.js";
 import { decimalString } from "../schemas.js";
 
-export async function proofRoutes(app: FastifyInstance, { vault }: { vault: Vault }) {
+export async function proofRoutes(base: FastifyInstance, { vault }: { vault: Vault }) {
+  // Request types come from the route schemas (json-schema-to-ts), not from casts.
+  const app = base.withTypeProvider<JsonSchemaToTsProvider>();
   // AUDIT from an API key, a token or a presentation; an agent's credential sees its own proofs.
   const doors = anyOf(app, ["apiKey", "jwt", "vc"]);
   const preHandler = [doors.auth, requireAny("AUDIT")];
@@ -20,7 +23,7 @@ export async function proofRoutes(app: FastifyInstance, { vault }: { vault: Vaul
     type: "object",
     properties: { id: { type: "string", pattern: "^prf_[A-Za-z0-9_-]{1,32}$" } },
     required: ["id"],
-  };
+  } as const;
 
   app.post(
     "/v1/proofs",
@@ -39,17 +42,11 @@ export async function proofRoutes(app: FastifyInstance, { vault }: { vault: Vaul
           },
           required: ["agentId", "fromSeq", "toSeq"],
           additionalProperties: false,
-        },
+        } as const,
       },
     },
     async (req, reply) => {
-      const body = req.body as {
-        agentId: string;
-        fromSeq: number;
-        toSeq: number;
-        asset?: string;
-        bound?: string;
-      };
+      const body = req.body;
       const p = assertAgentAccess(req, body.agentId);
       const job = await vault.proofs.request(body, actorOf(p));
       reply.code(202);
@@ -76,7 +73,7 @@ export async function proofRoutes(app: FastifyInstance, { vault }: { vault: Vaul
     "/v1/proofs/:id",
     { preHandler, schema: { ...schema, params: idParams } },
     async (req) => {
-      const job = vault.proofs.job((req.params as { id: string }).id);
+      const job = vault.proofs.job(req.params.id);
       assertAgentAccess(req, job.agentId);
       return job;
     },
@@ -86,7 +83,7 @@ export async function proofRoutes(app: FastifyInstance, { vault }: { vault: Vaul
     "/v1/proofs/:id/bundle",
     { preHandler, schema: { ...schema, params: idParams } },
     async (req, reply) => {
-      const id = (req.params as { id: string }).id;
+      const id = req.params.id;
       assertAgentAccess(req, vault.proofs.job(id).agentId);
       reply.header("content-disposition", `attachment; filename="${id}.bundle.json"`);
       return vault.proofs.bundle(id);

@@ -4,14 +4,21 @@
  * the cluster. Signing needs EXECUTE; anything that moves value also needs SPEND.
  */
 
+import type { JsonSchemaToTsProvider } from "@fastify/type-provider-json-schema-to-ts";
 import { hexlify, toUtf8Bytes } from "ethers";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import type { SignIntent, TxRequest } from "../../policy/types.js";
+import type { SignIntent } from "../../policy/types.js";
 import type { SignOutcome } from "../../services/signing.js";
 import type { Vault } from "../../services/vault.js";
 import { anyOf, signingDoors } from "../auth/doors.js";
 import { actorOf, assertAgentAccess, requireAny } from "../auth/scopes.js";
-import { agentIdParams, hexBytes, pendingResponse, txSchema, typedDataSchema } from "../schemas.js";
+import {
+  agentIdParams,
+  messageBody,
+  pendingResponse,
+  txSchema,
+  typedDataSchema,
+} from "../schemas.js";
 
 function send(reply: FastifyReply, outcome: SignOutcome) {
   if (outcome.status === "pending") {
@@ -31,14 +38,15 @@ function send(reply: FastifyReply, outcome: SignOutcome) {
   return reply.send({ signature: result.signature, address: result.address, auditSeq });
 }
 
-export async function signRoutes(app: FastifyInstance, { vault }: { vault: Vault }) {
+export async function signRoutes(base: FastifyInstance, { vault }: { vault: Vault }) {
+  // Request types come from the route schemas (json-schema-to-ts), not from casts.
+  const app = base.withTypeProvider<JsonSchemaToTsProvider>();
   // An API key, an agent token or a presentation (or, when configured, a key or token AND a
   // presentation); a credential's limits narrow the policy.
   const doors = signingDoors(app, vault.config.auth.signRequiresPresentation);
   const preHandler = [doors.auth, requireAny("EXECUTE")];
   const security = doors.security;
-  const run = (req: FastifyRequest, intent: SignIntent) => {
-    const { id } = req.params as { id: string };
+  const run = (req: FastifyRequest, id: string, intent: SignIntent) => {
     const p = assertAgentAccess(req, id);
     return vault.signing.sign(id, intent, actorOf(p), {
       credential: p.keyId, // re-checked once the request is at the front of the agent's queue
@@ -55,27 +63,15 @@ export async function signRoutes(app: FastifyInstance, { vault }: { vault: Vault
         tags: ["sign"],
         security,
         params: agentIdParams,
-        body: {
-          type: "object",
-          properties: {
-            message: { type: "string", maxLength: 65536 },
-            encoding: { type: "string", enum: ["utf8", "hex"], default: "utf8" },
-          },
-          required: ["message"],
-          additionalProperties: false,
-          // Text is signed as its UTF-8 bytes; other bytes are sent as hex, and must be bytes.
-          if: { properties: { encoding: { const: "hex" } }, required: ["encoding"] },
-          // biome-ignore lint/suspicious/noThenProperty: JSON Schema's if/then, never awaited.
-          then: { properties: { message: hexBytes } },
-        },
+        body: messageBody,
         response: { 202: pendingResponse },
       },
     },
     async (req, reply) => {
-      const body = req.body as { message: string; encoding: "utf8" | "hex" };
+      const body = req.body;
       // The body parser refused invalid UTF-8 and lone surrogates: this text is what was sent.
       const message = body.encoding === "hex" ? body.message : hexlify(toUtf8Bytes(body.message));
-      return send(reply, await run(req, { kind: "message", message }));
+      return send(reply, await run(req, req.params.id, { kind: "message", message }));
     },
   );
 
@@ -92,8 +88,7 @@ export async function signRoutes(app: FastifyInstance, { vault }: { vault: Vault
       },
     },
     async (req, reply) => {
-      const body = req.body as Omit<Extract<SignIntent, { kind: "typed-data" }>, "kind">;
-      return send(reply, await run(req, { kind: "typed-data", ...body }));
+      return send(reply, await run(req, req.params.id, { kind: "typed-data", ...req.body }));
     },
   );
 
@@ -110,17 +105,20 @@ export async function signRoutes(app: FastifyInstance, { vault }: { vault: Vault
           properties: { tx: txSchema },
           required: ["tx"],
           additionalProperties: false,
-        },
+        } as const,
         response: { 202: pendingResponse },
       },
     },
     async (req, reply) => {
-      const { tx } = req.body as { tx: TxRequest };
-      return send(reply, await run(req, { kind: "transaction", tx }));
+      return send(reply, await run(req, req.params.id, { kind: "transaction", tx: req.body.tx }));
     },
   );
 
-  const approvalParams = { type: "object", properties: { id: { type: "string", maxLength: 64 } } };
+  const approvalParams = {
+    type: "object",
+    properties: { id: { type: "string", maxLength: 64 } },
+    required: ["id"],
+  } as const;
   const operator = anyOf(app, ["apiKey"]);
   const admin = [operator.auth, requireAny()];
 
@@ -130,7 +128,7 @@ export async function signRoutes(app: FastifyInstance, { vault }: { vault: Vault
       preHandler: admin,
       schema: { tags: ["approvals"], security: operator.security, params: approvalParams },
     },
-    async (req) => vault.signing.approval((req.params as { id: string }).id),
+    async (req) => vault.signing.approval(req.params.id),
   );
   app.post(
     "/v1/approvals/:id/approve",
@@ -140,10 +138,7 @@ export async function signRoutes(app: FastifyInstance, { vault }: { vault: Vault
     },
     async (req, reply) => {
       const p = req.principal;
-      const outcome = await vault.signing.approve(
-        (req.params as { id: string }).id,
-        p ? actorOf(p) : "operator",
-      );
+      const outcome = await vault.signing.approve(req.params.id, p ? actorOf(p) : "operator");
       return send(reply, outcome);
     },
   );
@@ -155,7 +150,7 @@ export async function signRoutes(app: FastifyInstance, { vault }: { vault: Vault
     },
     async (req) => {
       const p = req.principal;
-      return vault.signing.reject((req.params as { id: string }).id, p ? actorOf(p) : "operator");
+      return vault.signing.reject(req.params.id, p ? actorOf(p) : "operator");
     },
   );
 }

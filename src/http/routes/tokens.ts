@@ -4,6 +4,7 @@
  * Tokens are issued against an API key only: a token cannot mint tokens, so none outlives
  * or outgrows the key behind it.
  */
+import type { JsonSchemaToTsProvider } from "@fastify/type-provider-json-schema-to-ts";
 import type { FastifyInstance } from "fastify";
 import { CAPABILITIES } from "../../auth/jwt/capabilities.js";
 import { MAX_TTL_SECONDS } from "../../auth/jwt/index.js";
@@ -18,7 +19,9 @@ import {
   requireAny,
 } from "../auth/scopes.js";
 
-export async function tokenRoutes(app: FastifyInstance, { vault }: { vault: Vault }) {
+export async function tokenRoutes(base: FastifyInstance, { vault }: { vault: Vault }) {
+  // Request types come from the route schemas (json-schema-to-ts), not from casts.
+  const app = base.withTypeProvider<JsonSchemaToTsProvider>();
   const apiKeyOnly = anyOf(app, ["apiKey"]);
   const keyOrToken = anyOf(app, ["apiKey", "jwt"]);
 
@@ -45,17 +48,11 @@ export async function tokenRoutes(app: FastifyInstance, { vault }: { vault: Vaul
           },
           required: ["agentId", "capabilities"],
           additionalProperties: false,
-        },
+        } as const,
       },
     },
     async (req, reply) => {
-      const body = req.body as {
-        agentId: string;
-        capabilities: string[];
-        task?: string;
-        ttlSeconds: number;
-        audience?: string;
-      };
+      const body = req.body;
       const p = assertAgentAccess(req, body.agentId);
       vault.agents.get(body.agentId);
       const issued = await vault.tokens.issue(body, p, actorOf(p));
@@ -74,11 +71,11 @@ export async function tokenRoutes(app: FastifyInstance, { vault }: { vault: Vaul
           type: "object",
           properties: { jti: { type: "string", minLength: 1, maxLength: 128 } },
           required: ["jti"],
-        },
+        } as const,
       },
     },
     async (req) => {
-      const { jti } = req.params as { jti: string };
+      const { jti } = req.params;
       const p = principalOf(req);
       if (!p.scopes.has("ADMIN")) {
         // An agent's credential revokes tokens of its own agent; operators revoke any jti.

@@ -2,13 +2,16 @@
  * Verifiable credentials: the one-time challenge a presentation must carry, and the
  * credential the vault issues each agent (its DID bound to its vault address).
  */
+import type { JsonSchemaToTsProvider } from "@fastify/type-provider-json-schema-to-ts";
 import type { FastifyInstance } from "fastify";
 import type { Vault } from "../../services/vault.js";
 import { anyOf } from "../auth/doors.js";
 import { assertAgentAccess, requireAny } from "../auth/scopes.js";
 import { agentIdParams } from "../schemas.js";
 
-export async function vcRoutes(app: FastifyInstance, { vault }: { vault: Vault }) {
+export async function vcRoutes(base: FastifyInstance, { vault }: { vault: Vault }) {
+  // Request types come from the route schemas (json-schema-to-ts), not from casts.
+  const app = base.withTypeProvider<JsonSchemaToTsProvider>();
   app.get(
     "/v1/auth/challenge",
     { schema: { tags: ["credentials"], security: [] } },
@@ -28,7 +31,7 @@ export async function vcRoutes(app: FastifyInstance, { vault }: { vault: Vault }
       schema: { tags: ["credentials"], params: agentIdParams, security: doors.security },
     },
     async (req) => {
-      const { id } = req.params as { id: string };
+      const { id } = req.params;
       assertAgentAccess(req, id);
       const agent = vault.agents.get(id);
       return vault.credentials.agentCredential({ id: agent.id, address: agent.address });

@@ -4,6 +4,7 @@
  * made to this vault (GET /v1/x402/payments/:id: "unknown" settlements stay visible), and
  * the Bazaar listing of this vault's paid routes (GET /.well-known/x402).
  */
+import type { JsonSchemaToTsProvider } from "@fastify/type-provider-json-schema-to-ts";
 import type { FastifyInstance } from "fastify";
 import type { Principal } from "../../auth/apikey/index.js";
 import { discoveryListing } from "../../auth/x402/offers.js";
@@ -20,9 +21,11 @@ const callerOf = (p: Principal) => ({
 });
 
 export async function x402Routes(
-  app: FastifyInstance,
+  base: FastifyInstance,
   { vault, baseUrl }: { vault: Vault; baseUrl: string },
 ) {
+  // Request types come from the route schemas (json-schema-to-ts), not from casts.
+  const app = base.withTypeProvider<JsonSchemaToTsProvider>();
   const agentDoors = signingDoors(app, vault.config.auth.signRequiresPresentation);
   app.post(
     "/v1/agents/:id/x402/pay",
@@ -45,21 +48,16 @@ export async function x402Routes(
           },
           required: ["paymentRequired"],
           additionalProperties: false,
-        },
+        } as const,
       },
     },
     async (req, reply) => {
-      const { id } = req.params as { id: string };
+      const { id } = req.params;
       const p = assertAgentAccess(req, id);
-      const out = await vault.x402Payer.pay(
-        id,
-        (req.body as { paymentRequired: unknown }).paymentRequired,
-        callerOf(p),
-        {
-          canSpend: p.scopes.has("SPEND") || p.scopes.has("ADMIN"),
-          ...(p.spendLimits?.length ? { spendLimits: p.spendLimits } : {}),
-        },
-      );
+      const out = await vault.x402Payer.pay(id, req.body.paymentRequired, callerOf(p), {
+        canSpend: p.scopes.has("SPEND") || p.scopes.has("ADMIN"),
+        ...(p.spendLimits?.length ? { spendLimits: p.spendLimits } : {}),
+      });
       return out.status === "pending" ? reply.status(202).send(out) : out;
     },
   );
@@ -79,11 +77,12 @@ export async function x402Routes(
             id: agentIdParams.properties.id,
             approvalId: { type: "string", maxLength: 64 },
           },
-        },
+          required: ["id", "approvalId"],
+        } as const,
       },
     },
     async (req, reply) => {
-      const { id, approvalId } = req.params as { id: string; approvalId: string };
+      const { id, approvalId } = req.params;
       const p = assertAgentAccess(req, id);
       // Collecting hands out a spendable authorization: SPEND, as for paying.
       if (!p.scopes.has("SPEND") && !p.scopes.has("ADMIN"))
@@ -103,10 +102,11 @@ export async function x402Routes(
         params: {
           type: "object",
           properties: { id: { type: "string", pattern: "^pay_[A-Za-z0-9_-]{27}$" } },
-        },
+          required: ["id"],
+        } as const,
       },
     },
-    async (req) => vault.x402.status((req.params as { id: string }).id),
+    async (req) => vault.x402.status(req.params.id),
   );
 
   app.get(
