@@ -177,7 +177,9 @@ export function createComplianceService(deps: {
       const policy = policyOf(store, req.agentId);
       if (!row || !policy) throw new VaultError("CONFLICT", "the agent has no policy");
       const assets = Object.keys(policy.assets);
-      const asset = assetKey(req.asset ?? (assets.length === 1 ? (assets[0] as string) : "ETH"));
+      const asset = assetKey(
+        req.asset ?? (assets.length === 1 && assets[0] !== undefined ? assets[0] : "ETH"),
+      );
       try {
         capOf(policy, asset);
       } catch (err) {
@@ -205,9 +207,9 @@ export function createComplianceService(deps: {
         }
         bound = BigInt(req.bound);
       } else {
-        const span =
-          Date.parse((entries.at(-1) as { ts: string }).ts) -
-          Date.parse((entries[0] as { ts: string }).ts);
+        const [first, last] = [entries[0], entries.at(-1)];
+        if (!first || !last) throw new VaultError("VALIDATION_FAILED", "the range has no entries");
+        const span = Date.parse(last.ts) - Date.parse(first.ts);
         bound = per24hOf(policy, asset) * BigInt(Math.floor(span / DAY_MS) + 1);
         if (bound >= 1n << 128n) bound = (1n << 128n) - 1n;
       }

@@ -27,13 +27,16 @@ function toWasm(msgs: WireMessage[]): Dkls.Message[] {
 }
 
 /** Converts and frees engine messages. */
+/** One WASM message as a wire message (freed after copying). */
+function oneFromWasm(m: Dkls.Message): WireMessage {
+  const wire: WireMessage = { from: m.from_id, payload: m.payload };
+  if (m.to_id !== undefined) wire.to = m.to_id;
+  m.free();
+  return wire;
+}
+
 function fromWasm(msgs: Dkls.Message[]): WireMessage[] {
-  return msgs.map((m) => {
-    const wire: WireMessage = { from: m.from_id, payload: m.payload };
-    if (m.to_id !== undefined) wire.to = m.to_id;
-    m.free();
-    return wire;
-  });
+  return msgs.map(oneFromWasm);
 }
 
 /** One party's side of distributed key generation (all n parties take part). */
@@ -50,7 +53,7 @@ export class KeygenParty {
   }
 
   firstMessage(): WireMessage {
-    return fromWasm([this.live().createFirstMessage()])[0] as WireMessage;
+    return oneFromWasm(this.live().createFirstMessage());
   }
 
   handle(msgs: WireMessage[], commitments?: Uint8Array[]): WireMessage[] {
@@ -114,7 +117,7 @@ export class SignParty {
   }
 
   firstMessage(): WireMessage {
-    return fromWasm([this.live().createFirstMessage()])[0] as WireMessage;
+    return oneFromWasm(this.live().createFirstMessage());
   }
 
   handle(msgs: WireMessage[]): WireMessage[] {
@@ -126,7 +129,7 @@ export class SignParty {
   }
 
   lastMessage(digest: Uint8Array): WireMessage {
-    return fromWasm([this.live().lastMessage(digest)])[0] as WireMessage;
+    return oneFromWasm(this.live().lastMessage(digest));
   }
 
   /** Consumes the session; returns r and s (32 bytes each). */

@@ -146,11 +146,10 @@ export class LocalCluster {
   ): Promise<Array<{ index: number; result: NodeResult<K> }>> {
     const sid = `${op}-${randomUUID()}`;
     const settled = await Promise.allSettled(this.clients.map((c) => c.call(op, sid, body)));
-    const ok = settled.flatMap((r, i) =>
-      r.status === "fulfilled"
-        ? [{ index: (this.clients[i] as NodeClient).index, result: r.value }]
-        : [],
-    );
+    const ok = this.clients.flatMap((c, i) => {
+      const r = settled[i];
+      return r?.status === "fulfilled" ? [{ index: c.index, result: r.value }] : [];
+    });
     const refusal = settled.find((r) => r.status === "rejected" && r.reason instanceof NodeRefused);
     if (ok.length < min) {
       if (refusal?.status === "rejected") throw refusal.reason;

@@ -73,7 +73,8 @@ export class QuorumSigner {
   ): Promise<DigestSignature> {
     const sid = `sig-${randomUUID()}`;
     // The combiner is named up front, so the other nodes free their session right away.
-    const combiner = quorum[req.seq % quorum.length] as NodeClient;
+    const combiner = quorum[req.seq % quorum.length];
+    if (!combiner) throw new QuorumUnavailable("no signer nodes in the quorum");
     const settled = await Promise.allSettled(
       quorum.map((c) => this.contribute(c, sid, presigId, req, combiner.index)),
     );
