@@ -21,7 +21,8 @@
 // After each tier its files are listed slowest first, with the time their tests took
 // (process start and imports excluded).
 import { spawn } from "node:child_process";
-import { readdirSync, statSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 const UNIT = [
@@ -75,7 +76,9 @@ if (files.length === 0) {
 const tiers = ["unit", "integration", "zk"]
   .map((name) => ({ name, files: files.filter((f) => tierOf(f) === name) }))
   .filter((t) => t.files.length > 0);
-const env = { ...process.env, NODE_ENV: "test" };
+const tallyDir = mkdtempSync(join(tmpdir(), "agent-vault-tests-"));
+const tallyFile = join(tallyDir, "tally");
+const env = { ...process.env, NODE_ENV: "test", TEST_TALLY_FILE: tallyFile };
 const integrationConcurrency = Number(process.env.TEST_CONCURRENCY) || 1;
 
 function run(cmd, argv, opts = {}) {
@@ -124,4 +127,18 @@ for (const tier of tiers) {
   if (code !== 0) failed = true;
 }
 console.error(`\nall tiers: ${((Date.now() - started) / 1000).toFixed(1)} s`);
+// One closing line for every tier together (each tier's node:test summary is above).
+let [passed, failedCount] = [0, 0];
+try {
+  for (const line of readFileSync(tallyFile, "utf8").trim().split("\n")) {
+    const [p, f] = line.split(" ").map(Number);
+    passed += p ?? 0;
+    failedCount += f ?? 0;
+  }
+} catch {
+  // no tier reported (e.g. it crashed before its reporter ran): the exit code says so
+}
+rmSync(tallyDir, { recursive: true, force: true });
+if (failed && failedCount === 0) failedCount = 1;
+console.log(`${passed} passed, ${failedCount} failed`);
 process.exit(failed ? 1 : 0);
