@@ -31,7 +31,10 @@ async function fail(
   console.error(`agent-vault: ${message}`);
   if (vault) {
     const grace = new Promise((r) => setTimeout(r, STOP_GRACE_MS).unref());
-    await Promise.race([vault.stop().catch(() => {}), grace]);
+    const stopped = vault
+      .stop()
+      .catch((err: unknown) => console.error(`agent-vault: stop: ${(err as Error).message}`));
+    await Promise.race([stopped, grace]);
   }
   lock.release();
   process.exit(code);

@@ -77,7 +77,9 @@ export class EngineHost {
 
   /** Frees a party in the worker; nothing waits for it. */
   free(handle: number): void {
-    this.run("free", handle, {}).catch(() => {});
+    this.run("free", handle, {}).catch((err: unknown) =>
+      console.error(`engine thread: free failed: ${(err as Error).message}`),
+    );
   }
 
   async close(): Promise<void> {

@@ -165,6 +165,7 @@ export async function createVault(config: Config, opts: VaultOptions = {}): Prom
     catchUp: createCatchUpReader(store, audit),
     tolerance: { missesToDown: config.healthMisses, silenceMs: config.healthSilenceMs },
     probeTimeoutMs: config.healthProbeTimeoutMs,
+    log,
     events: {
       nodeDown: (index, reason) => {
         log(`node-${index} is down: ${reason}`);
@@ -239,7 +240,7 @@ export async function createVault(config: Config, opts: VaultOptions = {}): Prom
     parked: createParkedPayments(db),
     log,
   });
-  const proofs = createComplianceService({ store, audit, checkpoints, params: config.zk });
+  const proofs = createComplianceService({ store, audit, checkpoints, params: config.zk, log });
   if (opts.timers ?? true) {
     cluster.startHealthChecks(config.healthIntervalMs);
     checkpoints.start(config.healthIntervalMs, config.checkpointEvery);

@@ -43,6 +43,8 @@ export interface ClusterOptions {
   tolerance?: Tolerance;
   /** How long one health probe may take before it is a miss (default 5 s). */
   probeTimeoutMs?: number;
+  /** Where background failures (presigning, session releases) are reported. */
+  log?: (line: string) => void;
 }
 
 export class LocalCluster {
@@ -79,6 +81,7 @@ export class LocalCluster {
       gate: this.gate,
       quorum,
       presign: (agentId, q, background) => this.presign(agentId, q, background),
+      log: opts.log ?? (() => {}),
     });
     this.signer = new QuorumSigner({
       n: this.n,
@@ -89,6 +92,7 @@ export class LocalCluster {
       presign: (agentId, q) => this.presign(agentId, q, false),
       taken: (agentId, parties) => this.scheduler.taken(agentId, parties),
       catchUp: opts.catchUp,
+      log: opts.log ?? (() => {}),
       down: () => this.nodes().flatMap((s) => (s.up ? [] : [`node-${s.index}`])),
     });
   }

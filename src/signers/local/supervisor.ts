@@ -123,7 +123,13 @@ export class NodeSupervisor {
     this.children.delete(index);
     if (this.stopping || !this.opts.restart) return;
     this.opts.log?.(`node-${index} exited (${signal ?? code}); restarting in 1 s`);
-    setTimeout(() => void this.spawnNode(index).catch(() => {}), 1000).unref();
+    setTimeout(
+      () =>
+        void this.spawnNode(index).catch((err: unknown) =>
+          this.opts.log?.(`node-${index} could not be restarted: ${(err as Error).message}`),
+        ),
+      1000,
+    ).unref();
   }
 
   /** Kills one node (tests and drills); it is restarted only if `restart` is on. */

@@ -13,18 +13,34 @@ import { openDatabase } from "../../../src/store/db.js";
 const quorum = [{ index: 0 }, { index: 1 }] as unknown as NodeClient[];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function setup(target: number, gate = new OnlineGate(25, 60_000)) {
+function setup(
+  target: number,
+  gate = new OnlineGate(25, 60_000),
+  presign = async (made: number) => `ps-${made}`,
+) {
   const pool = createPresigPool(openDatabase(":memory:"));
   let made = 0;
+  const logged: string[] = [];
   const scheduler = new PresigScheduler({
     pool,
     target,
     gate,
     quorum: () => quorum,
-    presign: async () => `ps-${++made}`,
+    presign: () => presign(++made),
+    log: (line) => logged.push(line),
   });
-  return { pool, gate, scheduler, made: () => made };
+  return { pool, gate, scheduler, made: () => made, logged };
 }
+
+test("a background fill that fails is logged, not swallowed", async () => {
+  const { scheduler, logged } = setup(2, undefined, async () => {
+    throw new Error("node-1 refused");
+  });
+  scheduler.request("agt_fail");
+  await scheduler.whenIdle();
+  assert.equal(logged.length, 1);
+  assert.match(logged[0] ?? "", /presigning for agt_fail failed: node-1 refused/);
+});
 
 test("a requested pool is filled to its target, and whenIdle waits for it", async () => {
   const { pool, scheduler } = setup(4);

@@ -72,6 +72,8 @@ export interface SchedulerDeps {
   gate: OnlineGate;
   quorum(agentId: string): NodeClient[] | undefined;
   presign(agentId: string, quorum: NodeClient[], background: boolean): Promise<string>;
+  /** A failed background fill is reported here; the next request or event retries it. */
+  log(line: string): void;
 }
 
 export class PresigScheduler {
@@ -119,7 +121,9 @@ export class PresigScheduler {
   private async run(): Promise<void> {
     for (let next = this.first(); next !== undefined; next = this.first()) {
       this.wanted.delete(next);
-      await this.fill(next).catch(() => {});
+      await this.fill(next).catch((err: unknown) =>
+        this.deps.log(`presigning for ${next} failed: ${(err as Error).message}`),
+      );
     }
   }
 

@@ -27,6 +27,8 @@ export interface SignerDeps {
   catchUp(agentId: string, fromSeq: number, toSeq: number): CatchUpRecord[];
   /** Names of the nodes Membership holds down, for the error message. */
   down(): string[];
+  /** Where a failed session release is reported (the node also drops it on a timeout). */
+  log(line: string): void;
 }
 
 export class QuorumSigner {
@@ -81,7 +83,11 @@ export class QuorumSigner {
     const failed = settled.find((r) => r.status === "rejected");
     if (failed?.status === "rejected") {
       if (settled[quorum.indexOf(combiner)]?.status === "fulfilled") {
-        void combiner.call("sign.release", sid, {}).catch(() => {});
+        void combiner
+          .call("sign.release", sid, {})
+          .catch((err: unknown) =>
+            this.deps.log(`node-${combiner.index}: sign.release failed: ${(err as Error).message}`),
+          );
       }
       const unreachable = settled.find(
         (r) => r.status === "rejected" && r.reason instanceof NodeUnreachable,
