@@ -26,7 +26,7 @@ for (const op of NODE_OPS) {
           assert.match(err.message, /^body/);
         }
       }),
-      { numRuns: 300 },
+      { seed: 42, numRuns: Number(process.env.FC_RUNS ?? 300) },
     );
   });
 }
