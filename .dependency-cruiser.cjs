@@ -84,7 +84,7 @@ module.exports = {
     {
       name: "node-only-from-its-entry",
       comment:
-        "The signer node is a separate process: only its entry (cli) and its wire protocol may import it.",
+        "The signer node is a separate process: only its entry (the cli) may import it; the vault meets it in src/protocol/node.",
       severity: "error",
       from: { path: "^src/", pathNot: "^src/(node|cli)/" },
       to: { path: "^src/node/" },
