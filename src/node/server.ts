@@ -120,9 +120,16 @@ export async function startNode(opts: NodeOptions): Promise<{ server: Server; no
   const sweeper = setInterval(() => node.store.sweepConsumedPresigs(), 5000);
   sweeper.unref();
   server.on("close", () => clearInterval(sweeper));
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(opts.port, opts.host, () => resolve());
-  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(opts.port, opts.host, () => resolve());
+    });
+  } catch (err) {
+    // A node that cannot listen must not linger: its engine thread would keep it alive.
+    clearInterval(sweeper);
+    await node.engine.close();
+    throw err;
+  }
   return { server, node };
 }
