@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { authorize } from "../../src/auth/admin-authority.js";
+import type { Policy } from "../../src/policy/types.js";
 import {
   ADMIN_KEY,
   BASIC_POLICY,
@@ -27,6 +28,21 @@ const signTx = (nonce: number, value = "5000000000000000") =>
     payload: { tx: ethTx({ value, nonce }) },
   });
 
+/**
+ * Gives the nodes (only) a stricter policy, authorised by the admin key as the vault would:
+ * the vault keeps its wider one, so a refusal can only come from the nodes. The body is the
+ * op's params only: the node refuses unknown fields (NODE_BAD_REQUEST).
+ */
+async function setPolicyOnNodesOnly(agentId: string, version: number, policy: Policy) {
+  const action = { op: "policy.set" as const, agentId, version, policy };
+  await tv.vault.cluster.broadcast("policy.set", () => ({
+    agentId,
+    version,
+    policy,
+    authorization: authorize(ADMIN_KEY, action),
+  }));
+}
+
 test("the nodes enforce the policy they hold, whatever the vault believes, and a refusal does not wedge the agent", async () => {
   // The operator tightens the policy on the nodes only (as if the vault's copy were stale
   // or tampered with): maxPerTx drops from 0.01 to 0.001 ETH.
@@ -34,13 +50,7 @@ test("the nodes enforce the policy they hold, whatever the vault believes, and a
     ...BASIC_POLICY,
     assets: { ...BASIC_POLICY.assets, ETH: { maxPerTx: "0.001", maxPer24h: "0.05" } },
   };
-  const action = { op: "policy.set" as const, agentId: agent.id, version: 2, policy: strict };
-  // The body is the op's params only: the node refuses unknown fields (NODE_BAD_REQUEST).
-  const { op: _op, ...params } = action;
-  await tv.vault.cluster.broadcast("policy.set", () => ({
-    ...params,
-    authorization: authorize(ADMIN_KEY, action),
-  }));
+  await setPolicyOnNodesOnly(agent.id, 2, strict);
 
   const refused = await signTx(1);
   assert.equal(refused.statusCode, 403, refused.body);
@@ -62,13 +72,7 @@ test("the nodes enforce the policy they hold, whatever the vault believes, and a
 
 test("the nodes cap fees too: a transaction whose gasLimit × maxFeePerGas exceeds maxFeePerTx is refused", async () => {
   const capped = { ...BASIC_POLICY, maxFeePerTx: "0.0001" };
-  const action = { op: "policy.set" as const, agentId: agent.id, version: 3, policy: capped };
-  // The body is the op's params only: the node refuses unknown fields (NODE_BAD_REQUEST).
-  const { op: _op, ...params } = action;
-  await tv.vault.cluster.broadcast("policy.set", () => ({
-    ...params,
-    authorization: authorize(ADMIN_KEY, action),
-  }));
+  await setPolicyOnNodesOnly(agent.id, 3, capped);
   const burn = await tv.app.inject({
     method: "POST",
     url: `/v1/agents/${agent.id}/sign/transaction`,
@@ -135,11 +139,7 @@ test("the nodes count an EIP-2612 Permit as a spend: over the cap they hold, the
     ...permitPolicy,
     assets: { ...permitPolicy.assets, [USDC_BASE_SEPOLIA]: { ...usdc, maxPerTx: "1" } },
   };
-  const action = { op: "policy.set" as const, agentId: permitAgent.id, version: 2, policy: strict };
-  await tv.vault.cluster.broadcast("policy.set", () => ({
-    ...action,
-    authorization: authorize(ADMIN_KEY, action),
-  }));
+  await setPolicyOnNodesOnly(permitAgent.id, 2, strict);
   const refused = await sign(permit("3000000", 1));
   assert.equal(refused.statusCode, 403, refused.body);
   assert.equal(refused.json().error.code, "POLICY_DENIED");
