@@ -442,3 +442,61 @@ test("unlimitedAllowanceSpenders and valueFreeTypedData are validated, naming th
     lower(ROUTER),
   ]);
 });
+
+// ERC-1363 (https://eips.ethereum.org/EIPS/eip-1363), older OpenZeppelin increaseApproval and
+// ERC-777 operatorSend move the token too. Sent to a token the policy also lists in `contracts`,
+// an unknown selector would pass as a contract call and move value uncounted.
+const moreCalls = new Interface([
+  "function transferAndCall(address to, uint256 amount)",
+  "function transferFromAndCall(address from, address to, uint256 amount)",
+  "function transferFromAndCall(address from, address to, uint256 amount, bytes data)",
+  "function approveAndCall(address spender, uint256 amount)",
+  "function approveAndCall(address spender, uint256 amount, bytes data)",
+  "function increaseApproval(address spender, uint256 addedValue)",
+  "function operatorSend(address from, address to, uint256 amount, bytes data, bytes operatorData)",
+]);
+const moreCases: Array<[string, unknown[], Spend[]]> = [
+  ["transferAndCall(address,uint256)", [ALICE, units("1")], [usdcSpend(units("1"), ALICE)]],
+  [
+    "transferFromAndCall(address,address,uint256)",
+    [BOB, ALICE, units("1")],
+    [usdcSpend(units("1"), ALICE)],
+  ],
+  [
+    "transferFromAndCall(address,address,uint256,bytes)",
+    [BOB, ALICE, units("1"), "0x01"],
+    [usdcSpend(units("1"), ALICE)],
+  ],
+  ["approveAndCall(address,uint256)", [ROUTER, units("2")], [usdcSpend(units("2"), ROUTER)]],
+  [
+    "approveAndCall(address,uint256,bytes)",
+    [ROUTER, UINT256_MAX, "0x"],
+    [usdcSpend(UINT256_MAX, ROUTER, { unlimited: true })],
+  ],
+  ["increaseApproval(address,uint256)", [ROUTER, units("2")], [usdcSpend(units("2"), ROUTER)]],
+  [
+    "operatorSend(address,address,uint256,bytes,bytes)",
+    [BOB, ALICE, units("1"), "0x", "0x"],
+    [usdcSpend(units("1"), ALICE)],
+  ],
+];
+
+describe("ERC-1363, increaseApproval and operatorSend are spends, even to a listed contract", () => {
+  const listed = policy({ contracts: [USDC_BASE_SEPOLIA] });
+  for (const [sig, args, spends] of moreCases) {
+    test(sig, () => {
+      const intent: SignIntent = {
+        kind: "transaction",
+        tx: txTo(USDC_BASE_SEPOLIA, moreCalls.encodeFunctionData(sig, args)),
+      };
+      const decoded = decodeIntent(intent);
+      assert.deepEqual(decoded.spends, spends);
+      assert.equal(decoded.contractCall, undefined);
+      const decision = decide(intent, listed);
+      assert.deepEqual(
+        decision.allow ? decision.spends : denialRule(decision),
+        spends.some((s) => s.unlimited) ? "unlimitedAllowance" : spends,
+      );
+    });
+  }
+});
