@@ -500,3 +500,20 @@ describe("ERC-1363, increaseApproval and operatorSend are spends, even to a list
     });
   }
 });
+
+test("Permit2's approve sent to a contract other than Permit2 is also a contract call: it must be listed", () => {
+  const data = callData("approve(address,address,uint160,uint48)", [
+    USDC_BASE_SEPOLIA,
+    ROUTER,
+    9n,
+    0n,
+  ]);
+  const elsewhere: SignIntent = { kind: "transaction", tx: txTo(OTHER, data) };
+  // The token is counted wherever the call goes...
+  assert.deepEqual(decodeIntent(elsewhere).spends, [usdcSpend(9n, ROUTER)]);
+  // ...but an unlisted contract that merely shares the selector is not Permit2: refused.
+  assert.equal(decodeIntent(elsewhere).contractCall, lower(OTHER));
+  assert.equal(denialRule(decide(elsewhere)), "contracts");
+  assert.equal(decide(elsewhere, policy({ contracts: [OTHER] })).allow, true);
+  assert.equal(decide({ kind: "transaction", tx: txTo(PERMIT2, data) }).allow, true);
+});
