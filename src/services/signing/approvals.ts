@@ -57,6 +57,8 @@ export function approveDecision(deps: DecideDeps, id: string, actor: string): Si
     audit.append({ type: "approval.approved", agentId, actor, data: { requestId: id } });
     if (decision.allow) {
       moveSign(store, id, { status: "reserved" });
+      // The value moves now: count it in the rolling window from now, as the nodes do.
+      store.setReservedAt(id, at);
       return undefined;
     }
     moveSign(store, id, { status: "denied" });
