@@ -56,6 +56,8 @@ export interface SignRow {
   created_ms: number;
   /** Set when an operator approved it: the window counts its spends from then. */
   reserved_ms?: number | null;
+  /** The credential that made the request, if any: a revoked one is never approved. */
+  credential?: string | null;
 }
 
 export function migrateVaultStore(db: Db): void {
@@ -85,6 +87,8 @@ export function migrateVaultStore(db: Db): void {
   // When an approved request was reserved: its spends count in the rolling window from then
   // (the value moves at approval, not when the request parked). Null: at created_ms.
   addColumnIfMissing(db, "sign_requests", "reserved_ms", "INTEGER");
+  // The credential (key id, "jwt:<jti>", ...) that made the request, re-checked at approval.
+  addColumnIfMissing(db, "sign_requests", "credential", "TEXT");
   db.exec(
     "CREATE INDEX IF NOT EXISTS sign_requests_reserved ON sign_requests (agent_id, reserved_ms)",
   );
@@ -120,8 +124,8 @@ export function createVaultStore(db: Db) {
     getKey: db.prepare("SELECT * FROM api_keys WHERE id = ?"),
     revokeKey: db.prepare("UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL"),
     putSign: db.prepare(
-      `INSERT INTO sign_requests (id, agent_id, seq, kind, intent, digest, spends, status, result, signature, created_ms)
-       VALUES (@id, @agent_id, @seq, @kind, @intent, @digest, @spends, @status, @result, @signature, @created_ms)`,
+      `INSERT INTO sign_requests (id, agent_id, seq, kind, intent, digest, spends, status, result, signature, created_ms, credential)
+       VALUES (@id, @agent_id, @seq, @kind, @intent, @digest, @spends, @status, @result, @signature, @created_ms, @credential)`,
     ),
     getSign: db.prepare("SELECT * FROM sign_requests WHERE id = ?"),
     setSignStatus: db.prepare(
@@ -177,7 +181,7 @@ export function createVaultStore(db: Db) {
     keyByHash: (hash: string) => q.keyByHash.get(hash) as ApiKeyRow | undefined,
     key: (id: string) => q.getKey.get(id) as ApiKeyRow | undefined,
     revokeKey: (id: string) => q.revokeKey.run(now(), id).changes === 1,
-    putSign: (row: SignRow) => void q.putSign.run(row),
+    putSign: (row: SignRow) => void q.putSign.run({ credential: null, ...row }),
     sign: (id: string) => q.getSign.get(id) as SignRow | undefined,
     setSign: (row: Pick<SignRow, "id" | "status" | "seq" | "result" | "signature">) =>
       void q.setSignStatus.run(row),
