@@ -517,3 +517,54 @@ test("Permit2's approve sent to a contract other than Permit2 is also a contract
   assert.equal(decide(elsewhere, policy({ contracts: [OTHER] })).allow, true);
   assert.equal(decide({ kind: "transaction", tx: txTo(PERMIT2, data) }).allow, true);
 });
+
+describe("typed data that moves value in ways the decoder cannot count is refused, whatever the lists", () => {
+  // An ERC-2771 ForwardRequest executes `data` as the signer (a token transfer included).
+  const forward: SignIntent = {
+    kind: "typed-data",
+    domain: {
+      name: "MinimalForwarder",
+      version: "0.0.1",
+      chainId: 84532,
+      verifyingContract: ROUTER,
+    },
+    types: {
+      ForwardRequest: [
+        { name: "from", type: "address" },
+        { name: "to", type: "address" },
+        { name: "value", type: "uint256" },
+        { name: "gas", type: "uint256" },
+        { name: "nonce", type: "uint256" },
+        { name: "data", type: "bytes" },
+      ],
+    },
+    primaryType: "ForwardRequest",
+    message: {
+      from: BOB,
+      to: USDC_BASE_SEPOLIA,
+      value: "0",
+      gas: "100000",
+      nonce: "0",
+      data: new Interface(["function transfer(address,uint256)"]).encodeFunctionData("transfer", [
+        ALICE,
+        units("1000"),
+      ]),
+    },
+  };
+
+  test("a legacy allowTypedData entry does not make a ForwardRequest value-free", () => {
+    assert.equal(
+      denialRule(decide(forward, policy({ allowTypedData: ["ForwardRequest"] }))),
+      "allowTypedData",
+    );
+  });
+
+  for (const name of ["ForwardRequest", "MetaTransaction", "SafeTx", "OrderComponents"]) {
+    test(`listing ${name} as value-free is INVALID_POLICY`, () => {
+      assert.equal(
+        codeOf(() => policy({ valueFreeTypedData: [name] })),
+        "INVALID_POLICY",
+      );
+    });
+  }
+});
