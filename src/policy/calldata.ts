@@ -12,6 +12,11 @@
  *   authorizeOperator are unlimited grants; ERC-677 transferAndCall and ERC-777 send
  *   are transfers; Permit2's on-chain approve(token, spender, amount, expiration)
  *   is an allowance of `token` (uint160 max: unlimited).
+ * - ERC-1363 (https://eips.ethereum.org/EIPS/eip-1363) transferAndCall,
+ *   transferFromAndCall and approveAndCall (with and without data), the older
+ *   OpenZeppelin increaseApproval, and ERC-777 operatorSend: the same transfers and
+ *   grants. Without them a token the policy also lists in `contracts` could be
+ *   called with them as a plain contract call, moving value uncounted.
  *
  * A known selector must carry canonical ABI encoding: short or dirty calldata is
  * refused, since contracts read it differently (the "short address" attack). Any
@@ -40,6 +45,13 @@ export const VALUE_MOVING_ABI: readonly string[] = [
   "function send(address to, uint256 amount, bytes data)",
   "function authorizeOperator(address operator)",
   "function approve(address token, address spender, uint160 amount, uint48 expiration)",
+  "function transferAndCall(address to, uint256 amount)",
+  "function transferFromAndCall(address from, address to, uint256 amount)",
+  "function transferFromAndCall(address from, address to, uint256 amount, bytes data)",
+  "function approveAndCall(address spender, uint256 amount)",
+  "function approveAndCall(address spender, uint256 amount, bytes data)",
+  "function increaseApproval(address spender, uint256 addedValue)",
+  "function operatorSend(address from, address to, uint256 amount, bytes data, bytes operatorData)",
 ];
 const VALUE_MOVING = new Interface(VALUE_MOVING_ABI);
 
@@ -98,14 +110,23 @@ function spendsOf(call: Call, signature: string, a: unknown[]): Spend[] {
   const arg = argsOf(a, signature);
   switch (signature) {
     case "transfer(address,uint256)":
+    case "transferAndCall(address,uint256)":
     case "transferAndCall(address,uint256,bytes)":
     case "send(address,uint256,bytes)":
       return [one(call.to, arg.uint(1), arg.address(0))];
     case "transferFrom(address,address,uint256)":
       return [one(call.to, atLeastOne(arg.uint(2)), arg.address(1))];
+    case "transferFromAndCall(address,address,uint256)":
+    case "transferFromAndCall(address,address,uint256,bytes)":
+    case "operatorSend(address,address,uint256,bytes,bytes)":
+      return [one(call.to, arg.uint(2), arg.address(1))];
+    case "approveAndCall(address,uint256)":
+    case "approveAndCall(address,uint256,bytes)":
+      return [one(call.to, arg.uint(1), arg.address(0), UINT256_MAX)];
     case "approve(address,uint256)":
       return [one(call.to, atLeastOne(arg.uint(1)), arg.address(0), UINT256_MAX)];
     case "increaseAllowance(address,uint256)":
+    case "increaseApproval(address,uint256)":
       return [one(call.to, arg.uint(1), arg.address(0), UINT256_MAX)];
     case "safeTransferFrom(address,address,uint256)":
     case "safeTransferFrom(address,address,uint256,bytes)":
@@ -121,7 +142,8 @@ function spendsOf(call: Call, signature: string, a: unknown[]): Spend[] {
     case "approve(address,address,uint160,uint48)":
       return [one(arg.address(0).toLowerCase(), arg.uint(2), arg.address(1), UINT160_MAX)];
     default:
-      return [];
+      // A selector in VALUE_MOVING_ABI without a case here must not pass as "moves nothing".
+      throw malformed(signature);
   }
 }
 

@@ -25,6 +25,8 @@ type TypedFields = Array<{ name: string; type: string }>;
 type TypedDataIntent = Extract<SignIntent, { kind: "typed-data" }>;
 
 const UINT256_MAX = (1n << 256n) - 1n;
+/** Uniswap's canonical Permit2 (the same CREATE2 address on every chain it is deployed to). */
+const PERMIT2 = "0x000000000022d473030f116ddee9f6b43ac78ba3";
 /** The EIP712Domain fields ethers derives from a domain object, in its order. */
 const DOMAIN_FIELDS = [
   ["name", "string"],
@@ -249,6 +251,12 @@ function decodeTransaction(raw: unknown): DecodedRequest {
   const callSpent = callSpends(tx);
   if (callSpent === undefined) decoded.contractCall = tx.to;
   else spends.push(...callSpent);
+  // A spend of another asset than the called contract (Permit2's approve names its token)
+  // is only what the call does if the contract is Permit2; any other contract sharing the
+  // selector runs code of its own with the agent as sender, so it must be listed too.
+  if (callSpent?.some((s) => s.asset !== tx.to) === true && tx.to !== PERMIT2) {
+    decoded.contractCall = tx.to;
+  }
   return decoded;
 }
 

@@ -19,7 +19,7 @@ import {
   totalsByScope,
   trustedUnlimited,
 } from "./limits.js";
-import { VALUE_MOVING_TYPED_DATA } from "./typed-spends.js";
+import { UNCOUNTED_VALUE_MOVING_TYPED_DATA, VALUE_MOVING_TYPED_DATA } from "./typed-spends.js";
 import type {
   AssetKey,
   Decision,
@@ -110,6 +110,7 @@ function checkChain(policy: Policy, req: DecodedRequest): Denial | undefined {
  * valueFreeTypedData, or allowTypedData in policies written before that field.
  */
 function typedDataAllowed(policy: Policy, primaryType: string): boolean {
+  if (UNCOUNTED_VALUE_MOVING_TYPED_DATA.includes(primaryType)) return false;
   if ((policy.allowTypedData ?? []).includes(primaryType)) return true;
   if (VALUE_MOVING_TYPED_DATA.includes(primaryType)) return false;
   return (policy.valueFreeTypedData ?? []).includes(primaryType);

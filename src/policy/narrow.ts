@@ -4,6 +4,10 @@
  * the policy's and every cap's, and assets no cap names are dropped (a credential that
  * caps spending names what it lets the agent spend). Pure; the result goes to the same
  * evaluator, so a denial still names the rule ("maxPerTx" or "assets").
+ *
+ * A capped credential also loses the policy's `unlimitedAllowanceSpenders`: a trusted
+ * unlimited grant is not counted against any cap, so keeping the list would let a
+ * credential capped at 3 USDC sign an allowance of 2^256-1 (rule "unlimitedAllowance").
  */
 import { parseUnits } from "ethers";
 import { normaliseAssetKey, resolveAsset } from "./assets.js";
@@ -52,7 +56,8 @@ function narrowAssets(entries: Assets, caps: SpendCaps[]): Assets {
 /** Chain-scoped limits are narrowed the same way, or they would widen what a cap allows. */
 export function narrowPolicy(policy: Policy | undefined, caps: SpendCaps[]): Policy | undefined {
   if (policy === undefined || caps.length === 0) return policy;
-  const narrowed: Policy = { ...policy, assets: narrowAssets(policy.assets, caps) };
+  const { unlimitedAllowanceSpenders: _uncapped, ...rest } = policy;
+  const narrowed: Policy = { ...rest, assets: narrowAssets(policy.assets, caps) };
   if (policy.assetsByChain !== undefined) {
     narrowed.assetsByChain = Object.fromEntries(
       Object.entries(policy.assetsByChain).map(([chain, a]) => [chain, narrowAssets(a, caps)]),

@@ -9,6 +9,11 @@
  * EIP712Domain fields. Nesting (type graph and message values) is capped at a
  * fixed depth and the number of values at a fixed count, so a cyclic or huge
  * structure is a clear refusal, never a stack overflow.
+ *
+ * Atomic values must be written as what their type is (leafProblem): ethers hashes a
+ * bool by truthiness ("false" signs true), parses "0b101", " 5" or "05" as 5 and takes
+ * ICAP addresses, so the bytes signed would differ from what the client wrote (and
+ * from what the audit log shows). Each is refused (MALFORMED_TYPED_DATA).
  */
 
 import { VaultError } from "../errors/index.js";
@@ -70,6 +75,34 @@ function visit(walk: Walk, depth: number, composite: boolean): void {
   }
 }
 
+const HEX_BYTES = /^0x([0-9a-fA-F]{2})*$/;
+const UINT_TEXT = /^(0|[1-9][0-9]*|0x[0-9a-fA-F]+)$/;
+const INT_TEXT = /^(-?(0|[1-9][0-9]*)|-?0x[0-9a-fA-F]+)$/;
+
+/** Why an atomic value is not written as its EIP-712 type, or undefined if it is (range and length are the encoder's). */
+function leafProblem(type: string, value: unknown): string | undefined {
+  const isInt = /^u?int(\d*)$/.exec(type);
+  if (type === "bool") return typeof value === "boolean" ? undefined : "must be true or false";
+  if (type === "string") return typeof value === "string" ? undefined : "must be a string";
+  if (type === "address") {
+    return typeof value === "string" && /^0x[0-9a-fA-F]{40}$/.test(value)
+      ? undefined
+      : "must be a 0x address";
+  }
+  if (/^bytes(\d*)$/.test(type)) {
+    return typeof value === "string" && HEX_BYTES.test(value) ? undefined : "must be 0x hex bytes";
+  }
+  if (isInt !== null) {
+    const text = type.startsWith("u") ? UINT_TEXT : INT_TEXT;
+    const ok =
+      typeof value === "bigint" ||
+      (typeof value === "number" && Number.isSafeInteger(value)) ||
+      (typeof value === "string" && text.test(value));
+    return ok ? undefined : "must be an integer (safe JSON number, canonical decimal or 0x string)";
+  }
+  return undefined;
+}
+
 function checkValue(walk: Walk, type: string, value: unknown, path: string, depth: number): void {
   const { base, dims } = splitArray(type);
   visit(walk, depth, dims > 0 || Object.hasOwn(walk.types, base));
@@ -83,7 +116,15 @@ function checkValue(walk: Walk, type: string, value: unknown, path: string, dept
     return;
   }
   const fields = walk.types[base];
-  if (fields === undefined || !isObject(value)) return;
+  if (fields === undefined) {
+    // undefined is a missing member: the encoder names it.
+    const problem = value === undefined ? undefined : leafProblem(base, value);
+    if (problem !== undefined) {
+      throw new VaultError("MALFORMED_TYPED_DATA", `${path} (${base}) ${problem}`, { field: path });
+    }
+    return;
+  }
+  if (!isObject(value)) return;
   // A member set to undefined is absent (JSON cannot carry it); the encoder reports it.
   for (const key of Object.keys(value).filter((k) => value[k] !== undefined)) {
     if (!fields.some((f) => f.name === key)) throw undeclared(`${path}.${key}`, `type ${base}`);

@@ -62,6 +62,21 @@ export const VALUE_MOVING_TYPED_DATA: readonly string[] = [
   "PermitBatchWitnessTransferFrom",
 ];
 
+/**
+ * EIP-712 types known to move value in ways this decoder does not count: they are refused
+ * whatever the policy lists (never value-free). An ERC-2771 forwarder's ForwardRequest
+ * (https://eips.ethereum.org/EIPS/eip-2771, OpenZeppelin) and a MetaTransaction
+ * (Biconomy/Polygon "executeMetaTransaction") run arbitrary calldata as the signer; a Safe
+ * SafeTx executes a call from the Safe the agent owns; a Seaport OrderComponents offers the
+ * signer's tokens and NFTs. To sign these, a new decoder has to count what they move.
+ */
+export const UNCOUNTED_VALUE_MOVING_TYPED_DATA: readonly string[] = [
+  "ForwardRequest",
+  "MetaTransaction",
+  "SafeTx",
+  "OrderComponents",
+];
+
 export interface TypedSpendInput {
   domain: Obj;
   types: Record<string, TypedFields>;

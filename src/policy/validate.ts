@@ -21,7 +21,7 @@ import {
   normaliseAddress,
   normaliseAssetKey,
 } from "./assets.js";
-import { VALUE_MOVING_TYPED_DATA } from "./typed-spends.js";
+import { UNCOUNTED_VALUE_MOVING_TYPED_DATA, VALUE_MOVING_TYPED_DATA } from "./typed-spends.js";
 import type { AssetLimit, Policy } from "./types.js";
 
 const POLICY_FIELDS = [
@@ -191,6 +191,9 @@ function validateValueFreeTypes(value: unknown): string[] {
   names.forEach((name, i) => {
     if (VALUE_MOVING_TYPED_DATA.includes(name)) {
       fail(`valueFreeTypedData[${i}]`, `is ${name}, which moves value: list it in allowTypedData`);
+    }
+    if (UNCOUNTED_VALUE_MOVING_TYPED_DATA.includes(name)) {
+      fail(`valueFreeTypedData[${i}]`, `is ${name}, which moves value the vault cannot count`);
     }
   });
   return names;

@@ -10,6 +10,9 @@
  * is no longer alive (`kill(pid, 0)`, POSIX kill(2) with signal 0: existence check).
  * Takeovers are serialised by a second O_EXCL file, so a live lock is never removed
  * by two processes that both saw the same stale one.
+ * A lock naming this very process that this process does not hold is stale too: after
+ * kill -9 a restarted container often runs the vault under the same pid (1, say), and
+ * `kill(pid, 0)` would call the dead predecessor alive forever.
  * Limit: a stale pid reused by an unrelated process reads as alive; the error names
  * the pid and the file, so an operator can remove it.
  */
@@ -22,9 +25,12 @@ import {
   unlinkSync,
   writeSync,
 } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 
 export const LOCK_FILE = "agent-vault.lock";
+
+/** Lock files this process holds (resolved paths): its own pid in any other one is stale. */
+const heldHere = new Set<string>();
 
 /** Another live process holds the data directory. `code` is stable for scripts. */
 export class DataDirLocked extends Error {
@@ -105,6 +111,11 @@ function unlinkIfPresent(file: string): void {
   }
 }
 
+/** The pid in `file` is gone: not alive, or this process, which does not hold `file`. */
+function deadHolder(file: string, pid: number): boolean {
+  return pid === process.pid ? !heldHere.has(resolve(file)) : !isAlive(pid);
+}
+
 /**
  * Removes `file` if it still names the dead `stalePid`, under a takeover mutex. A mutex
  * left behind by a process that died mid-takeover (held for microseconds) expires after 10 s.
@@ -117,7 +128,7 @@ function takeOverStale(file: string, stalePid: number | undefined): boolean {
   }
   try {
     const now = readPid(file);
-    if (now === stalePid && (now === undefined || !isAlive(now))) unlinkIfPresent(file);
+    if (now === stalePid && (now === undefined || deadHolder(file, now))) unlinkIfPresent(file);
     return true;
   } finally {
     unlinkIfPresent(mutex);
@@ -134,7 +145,7 @@ export async function lockDataDir(dir: string, opts: LockOptions = {}): Promise<
     if (createExclusive(file, `${pid}\n`)) return held(file, pid);
     const holder = readPid(file);
     // An empty lock younger than 2 s: its creator is alive and about to write its pid.
-    const stale = holder === undefined ? ageMs(file) >= 2000 : !isAlive(holder);
+    const stale = holder === undefined ? ageMs(file) >= 2000 : deadHolder(file, holder);
     if (stale && takeOverStale(file, holder)) continue;
     if (!stale && holder !== undefined && Date.now() >= deadline) {
       throw new DataDirLocked(dir, holder);
@@ -148,9 +159,11 @@ function held(file: string, pid: number): DataDirLock {
   const release = () => {
     if (released) return;
     released = true;
+    heldHere.delete(resolve(file));
     process.removeListener("exit", release);
     if (readPid(file) === pid) unlinkIfPresent(file);
   };
+  heldHere.add(resolve(file));
   // Any normal exit (process.exit included) releases it; kill -9 leaves a stale lock.
   process.on("exit", release);
   return { file, release };

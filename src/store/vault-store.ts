@@ -54,6 +54,10 @@ export interface SignRow {
   result: string | null;
   signature: string | null;
   created_ms: number;
+  /** Set when an operator approved it: the window counts its spends from then. */
+  reserved_ms?: number | null;
+  /** The credential that made the request, if any: a revoked one is never approved. */
+  credential?: string | null;
 }
 
 export function migrateVaultStore(db: Db): void {
@@ -80,6 +84,14 @@ export function migrateVaultStore(db: Db): void {
   `);
   // Databases from before key lineage was recorded.
   addColumnIfMissing(db, "api_keys", "parent_id", "TEXT");
+  // When an approved request was reserved: its spends count in the rolling window from then
+  // (the value moves at approval, not when the request parked). Null: at created_ms.
+  addColumnIfMissing(db, "sign_requests", "reserved_ms", "INTEGER");
+  // The credential (key id, "jwt:<jti>", ...) that made the request, re-checked at approval.
+  addColumnIfMissing(db, "sign_requests", "credential", "TEXT");
+  db.exec(
+    "CREATE INDEX IF NOT EXISTS sign_requests_reserved ON sign_requests (agent_id, reserved_ms)",
+  );
 }
 
 export function createVaultStore(db: Db) {
@@ -112,16 +124,18 @@ export function createVaultStore(db: Db) {
     getKey: db.prepare("SELECT * FROM api_keys WHERE id = ?"),
     revokeKey: db.prepare("UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL"),
     putSign: db.prepare(
-      `INSERT INTO sign_requests (id, agent_id, seq, kind, intent, digest, spends, status, result, signature, created_ms)
-       VALUES (@id, @agent_id, @seq, @kind, @intent, @digest, @spends, @status, @result, @signature, @created_ms)`,
+      `INSERT INTO sign_requests (id, agent_id, seq, kind, intent, digest, spends, status, result, signature, created_ms, credential)
+       VALUES (@id, @agent_id, @seq, @kind, @intent, @digest, @spends, @status, @result, @signature, @created_ms, @credential)`,
     ),
     getSign: db.prepare("SELECT * FROM sign_requests WHERE id = ?"),
     setSignStatus: db.prepare(
       "UPDATE sign_requests SET status = @status, seq = @seq, result = @result, signature = @signature WHERE id = @id",
     ),
+    setReservedAt: db.prepare("UPDATE sign_requests SET reserved_ms = ? WHERE id = ?"),
     spendsSince: db.prepare(
-      `SELECT created_ms AS ts, spends FROM sign_requests
-       WHERE agent_id = ? AND created_ms > ? AND status IN ('reserved', 'signed', 'incomplete')`,
+      `SELECT coalesce(reserved_ms, created_ms) AS ts, spends FROM sign_requests
+       WHERE agent_id = @agentId AND (created_ms > @since OR reserved_ms > @since)
+         AND status IN ('reserved', 'signed', 'incomplete')`,
     ),
     requestsSince: db.prepare(
       "SELECT count(*) AS n FROM sign_requests WHERE agent_id = ? AND created_ms > ?",
@@ -167,12 +181,14 @@ export function createVaultStore(db: Db) {
     keyByHash: (hash: string) => q.keyByHash.get(hash) as ApiKeyRow | undefined,
     key: (id: string) => q.getKey.get(id) as ApiKeyRow | undefined,
     revokeKey: (id: string) => q.revokeKey.run(now(), id).changes === 1,
-    putSign: (row: SignRow) => void q.putSign.run(row),
+    putSign: (row: SignRow) => void q.putSign.run({ credential: null, ...row }),
     sign: (id: string) => q.getSign.get(id) as SignRow | undefined,
     setSign: (row: Pick<SignRow, "id" | "status" | "seq" | "result" | "signature">) =>
       void q.setSignStatus.run(row),
     spendsSince: (agentId: string, since: number) =>
-      q.spendsSince.all(agentId, since) as Array<{ ts: number; spends: string }>,
+      q.spendsSince.all({ agentId, since }) as Array<{ ts: number; spends: string }>,
+    /** An approved request is counted in the window from `ms`, its approval. */
+    setReservedAt: (id: string, ms: number) => void q.setReservedAt.run(ms, id),
     requestsSince: (agentId: string, since: number) =>
       (q.requestsSince.get(agentId, since) as { n: number }).n,
     lastSeq: (agentId: string) => (q.lastSeq.get(agentId) as { s: number }).s,

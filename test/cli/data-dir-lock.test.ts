@@ -67,3 +67,15 @@ test("release never removes a lock that is no longer ours", async () => {
   lock.release();
   assert.equal(readFileSync(join(dir, LOCK_FILE), "utf8").trim(), "1");
 });
+
+test("a lock naming this very process, which this process does not hold, is stale (a container restart reuses the pid)", async () => {
+  const dir = freshDir();
+  // The previous incarnation (kill -9, then a restart as the same pid, e.g. pid 1 in a container).
+  writeFileSync(join(dir, LOCK_FILE), `${process.pid}\n`);
+  const lock = await lockDataDir(dir);
+  assert.equal(readFileSync(join(dir, LOCK_FILE), "utf8").trim(), String(process.pid));
+  // While this process holds it, a second lock in this process is still refused.
+  await assert.rejects(lockDataDir(dir), DataDirLocked);
+  lock.release();
+  assert.equal(existsSync(join(dir, LOCK_FILE)), false);
+});

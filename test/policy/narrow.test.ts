@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { decodeIntent, evaluatePolicy } from "../../src/policy/index.js";
 import { narrowPolicy } from "../../src/policy/narrow.js";
 import type { Policy } from "../../src/policy/types.js";
+import { eip2612, UINT256_MAX } from "./permits.js";
 
 const USDC = "0x036CbD53842c5426634e7929541eC2318f3dCF7e";
 const policy: Policy = {
@@ -25,4 +27,23 @@ test("caps lower maxPerTx, never raise it, and drop assets they do not name", ()
   assert.equal((narrowPolicy(policy, [{ ETH: "junk" }]) as Policy).assets.ETH?.maxPerTx, "0");
   assert.equal(narrowPolicy(policy, []), policy);
   assert.equal(narrowPolicy(undefined, [{ ETH: "1" }]), undefined);
+});
+
+test("a capped credential cannot grant an unlimited allowance, even to a spender the policy trusts", () => {
+  const ROUTER = "0x2222222222222222222222222222222222222222";
+  const trusting: Policy = {
+    ...policy,
+    allowTypedData: ["Permit"],
+    unlimitedAllowanceSpenders: [ROUTER],
+  };
+  const decoded = decodeIntent(eip2612(ROUTER, UINT256_MAX));
+  const usage = { spentLast24h: {}, requestsLastMinute: 0 };
+  const now = new Date("2026-01-01T00:00:00Z");
+  // The operator's own policy allows it (uncounted: the spender is trusted)...
+  assert.equal(evaluatePolicy(trusting, decoded, usage, now).allow, true);
+  // ...but a credential capped at 3 USDC per request must not sign an allowance without limit.
+  const capped = narrowPolicy(trusting, [{ [USDC]: "3" }]);
+  const decision = evaluatePolicy(capped, decoded, usage, now);
+  assert.equal(decision.allow, false);
+  assert.equal(decision.allow === false && decision.rule, "unlimitedAllowance");
 });

@@ -112,3 +112,54 @@ test("a message with more values than the limit is TYPED_DATA_TOO_DEEP", () => {
   const many = Array.from({ length: 5000 }, () => ({ name: "B", wallet: BOB }));
   assert.equal(refusal(mail({ ...ok, to: many })).code, "TYPED_DATA_TOO_DEEP");
 });
+
+test("atomic values are written as their type: ethers would sign something else ('false' as true)", () => {
+  const types: Record<string, Fields> = {
+    Order: [
+      { name: "approved", type: "bool" },
+      { name: "amount", type: "uint256" },
+      { name: "delta", type: "int64" },
+      { name: "owner", type: "address" },
+      { name: "tag", type: "bytes4" },
+      { name: "note", type: "string" },
+    ],
+  };
+  const order = (changes: Record<string, unknown>): SignIntent => ({
+    kind: "typed-data",
+    domain: { name: "Shop", version: "1", chainId: 8453 },
+    types,
+    primaryType: "Order",
+    message: {
+      approved: false,
+      amount: "5",
+      delta: -3,
+      owner: ALICE,
+      tag: "0x01020304",
+      note: "n",
+      ...changes,
+    },
+  });
+  assert.equal(refusal(order({})).code, "no error");
+  assert.equal(refusal(order({ amount: "0x05", delta: "-0x3" })).code, "no error");
+  const bad: Array<[string, unknown]> = [
+    ["approved", "false"], // ethers hashes a bool by truthiness: this would sign `true`
+    ["approved", 0],
+    ["amount", " 5"],
+    ["amount", "05"],
+    ["amount", "0b101"],
+    ["amount", "-5"],
+    ["amount", 2 ** 53],
+    ["delta", "--3"],
+    ["owner", "XE7338O073KYGTWWZN0F2WZ0R8PX5ZPPZS"], // ICAP, which ethers takes
+    ["owner", ALICE.slice(2)],
+    ["tag", "01020304"],
+    ["note", 12],
+  ];
+  for (const [field, value] of bad) {
+    assert.deepEqual(
+      refusal(order({ [field]: value })),
+      { code: "MALFORMED_TYPED_DATA", field: `message.${field}` },
+      `${field}: ${String(value)}`,
+    );
+  }
+});

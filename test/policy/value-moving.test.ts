@@ -442,3 +442,129 @@ test("unlimitedAllowanceSpenders and valueFreeTypedData are validated, naming th
     lower(ROUTER),
   ]);
 });
+
+// ERC-1363 (https://eips.ethereum.org/EIPS/eip-1363), older OpenZeppelin increaseApproval and
+// ERC-777 operatorSend move the token too. Sent to a token the policy also lists in `contracts`,
+// an unknown selector would pass as a contract call and move value uncounted.
+const moreCalls = new Interface([
+  "function transferAndCall(address to, uint256 amount)",
+  "function transferFromAndCall(address from, address to, uint256 amount)",
+  "function transferFromAndCall(address from, address to, uint256 amount, bytes data)",
+  "function approveAndCall(address spender, uint256 amount)",
+  "function approveAndCall(address spender, uint256 amount, bytes data)",
+  "function increaseApproval(address spender, uint256 addedValue)",
+  "function operatorSend(address from, address to, uint256 amount, bytes data, bytes operatorData)",
+]);
+const moreCases: Array<[string, unknown[], Spend[]]> = [
+  ["transferAndCall(address,uint256)", [ALICE, units("1")], [usdcSpend(units("1"), ALICE)]],
+  [
+    "transferFromAndCall(address,address,uint256)",
+    [BOB, ALICE, units("1")],
+    [usdcSpend(units("1"), ALICE)],
+  ],
+  [
+    "transferFromAndCall(address,address,uint256,bytes)",
+    [BOB, ALICE, units("1"), "0x01"],
+    [usdcSpend(units("1"), ALICE)],
+  ],
+  ["approveAndCall(address,uint256)", [ROUTER, units("2")], [usdcSpend(units("2"), ROUTER)]],
+  [
+    "approveAndCall(address,uint256,bytes)",
+    [ROUTER, UINT256_MAX, "0x"],
+    [usdcSpend(UINT256_MAX, ROUTER, { unlimited: true })],
+  ],
+  ["increaseApproval(address,uint256)", [ROUTER, units("2")], [usdcSpend(units("2"), ROUTER)]],
+  [
+    "operatorSend(address,address,uint256,bytes,bytes)",
+    [BOB, ALICE, units("1"), "0x", "0x"],
+    [usdcSpend(units("1"), ALICE)],
+  ],
+];
+
+describe("ERC-1363, increaseApproval and operatorSend are spends, even to a listed contract", () => {
+  const listed = policy({ contracts: [USDC_BASE_SEPOLIA] });
+  for (const [sig, args, spends] of moreCases) {
+    test(sig, () => {
+      const intent: SignIntent = {
+        kind: "transaction",
+        tx: txTo(USDC_BASE_SEPOLIA, moreCalls.encodeFunctionData(sig, args)),
+      };
+      const decoded = decodeIntent(intent);
+      assert.deepEqual(decoded.spends, spends);
+      assert.equal(decoded.contractCall, undefined);
+      const decision = decide(intent, listed);
+      assert.deepEqual(
+        decision.allow ? decision.spends : denialRule(decision),
+        spends.some((s) => s.unlimited) ? "unlimitedAllowance" : spends,
+      );
+    });
+  }
+});
+
+test("Permit2's approve sent to a contract other than Permit2 is also a contract call: it must be listed", () => {
+  const data = callData("approve(address,address,uint160,uint48)", [
+    USDC_BASE_SEPOLIA,
+    ROUTER,
+    9n,
+    0n,
+  ]);
+  const elsewhere: SignIntent = { kind: "transaction", tx: txTo(OTHER, data) };
+  // The token is counted wherever the call goes...
+  assert.deepEqual(decodeIntent(elsewhere).spends, [usdcSpend(9n, ROUTER)]);
+  // ...but an unlisted contract that merely shares the selector is not Permit2: refused.
+  assert.equal(decodeIntent(elsewhere).contractCall, lower(OTHER));
+  assert.equal(denialRule(decide(elsewhere)), "contracts");
+  assert.equal(decide(elsewhere, policy({ contracts: [OTHER] })).allow, true);
+  assert.equal(decide({ kind: "transaction", tx: txTo(PERMIT2, data) }).allow, true);
+});
+
+describe("typed data that moves value in ways the decoder cannot count is refused, whatever the lists", () => {
+  // An ERC-2771 ForwardRequest executes `data` as the signer (a token transfer included).
+  const forward: SignIntent = {
+    kind: "typed-data",
+    domain: {
+      name: "MinimalForwarder",
+      version: "0.0.1",
+      chainId: 84532,
+      verifyingContract: ROUTER,
+    },
+    types: {
+      ForwardRequest: [
+        { name: "from", type: "address" },
+        { name: "to", type: "address" },
+        { name: "value", type: "uint256" },
+        { name: "gas", type: "uint256" },
+        { name: "nonce", type: "uint256" },
+        { name: "data", type: "bytes" },
+      ],
+    },
+    primaryType: "ForwardRequest",
+    message: {
+      from: BOB,
+      to: USDC_BASE_SEPOLIA,
+      value: "0",
+      gas: "100000",
+      nonce: "0",
+      data: new Interface(["function transfer(address,uint256)"]).encodeFunctionData("transfer", [
+        ALICE,
+        units("1000"),
+      ]),
+    },
+  };
+
+  test("a legacy allowTypedData entry does not make a ForwardRequest value-free", () => {
+    assert.equal(
+      denialRule(decide(forward, policy({ allowTypedData: ["ForwardRequest"] }))),
+      "allowTypedData",
+    );
+  });
+
+  for (const name of ["ForwardRequest", "MetaTransaction", "SafeTx", "OrderComponents"]) {
+    test(`listing ${name} as value-free is INVALID_POLICY`, () => {
+      assert.equal(
+        codeOf(() => policy({ valueFreeTypedData: [name] })),
+        "INVALID_POLICY",
+      );
+    });
+  }
+});

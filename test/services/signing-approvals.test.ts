@@ -105,3 +105,19 @@ test("caps still apply at approval: budget spent while the request waited denies
   assert.equal(f.spendRows(), 1);
   f.close();
 });
+
+test("an approved request counts in the 24 h window from its approval, not from when it parked", async () => {
+  const f = signingFixture();
+  // maxPer24h is 11 USDC; 7 parks (approvalAbove 5) and is approved a minute before 24 h pass.
+  const id = approvalId(await f.signing.sign(f.agentId, usdcTransfer(1, 7_000_000n), "agent:unit"));
+  f.clock.ms += 24 * 3_600_000 - 60_000;
+  assert.equal((await f.signing.approve(id, "operator:admin")).status, "signed");
+  // Two minutes later the 7 USDC moved one minute ago: 5 more would be 12 in 24 h.
+  f.clock.ms += 120_000;
+  await assert.rejects(
+    f.signing.sign(f.agentId, usdcTransfer(2, 5_000_000n), "agent:unit"),
+    (err: { code?: string; details?: { rule?: string } }) =>
+      err.code === "POLICY_DENIED" && err.details?.rule === "maxPer24h",
+  );
+  f.close();
+});

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { VaultError } from "../../src/errors/index.js";
 import { createCredentialCheck } from "../../src/services/credentials.js";
-import { ethTransfer, type Fixture, signingFixture } from "./signing-fixture.js";
+import { ethTransfer, type Fixture, signingFixture, usdcTransfer } from "./signing-fixture.js";
 
 /** A fixture whose credential check is the vault's own, over its store and a token list. */
 function withCredentials() {
@@ -84,5 +84,32 @@ test("a live credential queued behind another request is signed; the admin key a
     f.signing.sign(f.agentId, ethTransfer(5), "a", { credential: "key_unknown" }),
     { code: "INVALID_CREDENTIALS" },
   );
+  f.close();
+});
+
+test("a key revoked while its request waited for approval: approving signs nothing (APPROVAL_NOT_SIGNED)", async () => {
+  const { f } = withCredentials();
+  const parked = await f.signing.sign(
+    f.agentId,
+    usdcTransfer(1, 7_000_000n),
+    "agent:unit:key_queued",
+    {
+      credential: "key_queued",
+    },
+  );
+  assert.equal(parked.status, "pending");
+  const id = parked.status === "pending" ? parked.approvalId : "";
+  f.store.revokeKey("key_queued");
+  await assert.rejects(f.signing.approve(id, "operator:admin"), { code: "APPROVAL_NOT_SIGNED" });
+  assert.equal(f.signing.approval(id).status, "denied");
+  assert.equal(f.cluster.calls.length, 0);
+  assert.equal(f.spendRows(), 0);
+  assert.equal(f.types().at(-1), "sign.denied");
+  // A live key's parked request is still approved and signed.
+  const live = await f.signing.sign(f.agentId, usdcTransfer(2, 7_000_000n), "agent:unit:key_slow", {
+    credential: "key_slow",
+  });
+  const liveId = live.status === "pending" ? live.approvalId : "";
+  assert.equal((await f.signing.approve(liveId, "operator:admin")).status, "signed");
   f.close();
 });

@@ -57,6 +57,8 @@ export function approveDecision(deps: DecideDeps, id: string, actor: string): Si
     audit.append({ type: "approval.approved", agentId, actor, data: { requestId: id } });
     if (decision.allow) {
       moveSign(store, id, { status: "reserved" });
+      // The value moves now: count it in the rolling window from now, as the nodes do.
+      store.setReservedAt(id, at);
       return undefined;
     }
     moveSign(store, id, { status: "denied" });
@@ -81,4 +83,23 @@ export function reject(deps: DecideDeps, id: string, actor: string): ApprovalVie
     });
   });
   return approvalView(deps, id);
+}
+
+/**
+ * The credential that made a parked request was revoked before the operator approved it:
+ * the request is denied (audited, rule "credential") and APPROVAL_NOT_SIGNED thrown, so
+ * revoking a leaked key also stops what it left waiting for approval.
+ */
+export function denyRevoked(deps: DecideDeps, id: string, actor: string, reason: string): never {
+  const { store, audit } = deps;
+  inTransaction(store.db, () => {
+    const row = pendingRow(deps, id);
+    moveSign(store, id, { status: "denied" });
+    const data = { requestId: id, rule: "credential", reason };
+    audit.append({ type: "sign.denied", agentId: row.agent_id, actor, data });
+  });
+  throw new VaultError(
+    "APPROVAL_NOT_SIGNED",
+    "the credential that made this request was revoked while it waited: nothing is signed",
+  );
 }

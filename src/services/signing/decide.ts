@@ -42,7 +42,13 @@ export function usageAt(store: VaultStore, agentId: string, at: number) {
 /** Evaluates, reserves (status reserved or pending) and audits one request. */
 export function decide(
   deps: DecideDeps,
-  req: { agentId: string; intent: SignIntent; decoded: DecodedRequest; actor: string },
+  req: {
+    agentId: string;
+    intent: SignIntent;
+    decoded: DecodedRequest;
+    actor: string;
+    credential?: string | undefined;
+  },
   spendLimits: SpendCaps[] = [],
 ): Decision {
   const { store, audit } = deps;
@@ -74,6 +80,7 @@ export function decide(
       result: null,
       signature: null,
       created_ms: at,
+      credential: req.credential ?? null,
     });
     if (!decision.allow) {
       const data = { requestId: id, rule: decision.rule, reason: decision.message };

@@ -17,7 +17,7 @@ import { decodeIntent } from "../../policy/decode.js";
 import type { DecodedRequest, SignIntent } from "../../policy/types.js";
 import type { SignRow } from "../../store/vault-store.js";
 import { KeyedMutex } from "../mutex.js";
-import { approvalView, approveDecision, pendingRow, reject } from "./approvals.js";
+import { approvalView, approveDecision, denyRevoked, pendingRow, reject } from "./approvals.js";
 import { decide, repeated } from "./decide.js";
 import { execute } from "./execute.js";
 import { finishIncomplete, recoverAll } from "./recovery.js";
@@ -68,7 +68,8 @@ export function createSigningService(deps: SigningDeps): SigningService {
     assertStillLive(opts.credential);
     const repeat = repeated(ctx, agentId, decoded.digest, actor);
     if (repeat) return repeat;
-    const d = decide(ctx, { agentId, intent, decoded, actor }, opts.spendLimits);
+    const req = { agentId, intent, decoded, actor, credential: opts.credential };
+    const d = decide(ctx, req, opts.spendLimits);
     if (d.denied) {
       const { rule, message, auditSeq } = d.denied;
       throw new VaultError("POLICY_DENIED", message, { rule, auditSeq });
@@ -93,7 +94,13 @@ export function createSigningService(deps: SigningDeps): SigningService {
 
     async approve(approvalId, actor) {
       const { agent_id: agentId } = pendingRow(ctx, approvalId);
-      return locked(agentId, () => signNext(approveDecision(ctx, approvalId, actor), actor));
+      return locked(agentId, () => {
+        // A credential revoked while its request was parked: an approval signs nothing.
+        const credential = pendingRow(ctx, approvalId).credential ?? undefined;
+        const refusal = credential === undefined ? undefined : deps.credentialRefusal?.(credential);
+        if (refusal) denyRevoked(ctx, approvalId, actor, refusal.message);
+        return signNext(approveDecision(ctx, approvalId, actor), actor);
+      });
     },
 
     async signDigest(req) {
