@@ -30,6 +30,8 @@ function cruise(cwd: string): { status: number | null; violations: Violation[] }
       cwd,
       encoding: "utf8",
       timeout: 120_000,
+      // Plain text: with CI=true its colour library would wrap the names in escape codes.
+      env: { ...process.env, FORCE_COLOR: "0", NO_COLOR: "1" },
     },
   );
   const violations = [...run.stdout.matchAll(/^\s*(error|warn|info) ([\w-]+): (\S+) →/gm)].map(
