@@ -15,7 +15,13 @@ const ED25519_PKCS8_PREFIX = Buffer.from("302e020100300506032b657004220420", "he
 
 export type AdminAction =
   | { op: "agent.create"; agentId: string; policyVersion: number; policy: unknown }
-  | { op: "policy.set"; agentId: string; version: number; policy: unknown };
+  | { op: "policy.set"; agentId: string; version: number; policy: unknown }
+  /**
+   * A Lit-backed agent's policy, bound to its PKP's address: the pinned Lit Action
+   * verifies it against the authority key built into the action before it signs, so a
+   * vault cannot hand the action another agent's (wider) policy.
+   */
+  | { op: "lit.policy"; agentId: string; address: string; version: number; policy: unknown };
 
 function adminSigningKey(adminKey: string): KeyObject {
   const seed = Buffer.from(
