@@ -1,15 +1,13 @@
 /**
  * Subcommand dispatch for `agent-vault`. Long-running commands (start, node) resolve
  * to undefined and keep the process alive; the others return an exit code.
+ *
+ * Each command's module is imported only when that command runs: a signer node then
+ * loads the node's code alone, not the vault, viem, x402 or snarkjs (a node process
+ * starts in about a third of the CPU time; the vault spawns one per node, and restarts
+ * them).
  */
 import { parseArgs } from "node:util";
-import { runNode } from "../node/main.js";
-import { auditCommand } from "./audit.js";
-import { agentCommand, keyCommand, signCommand } from "./client.js";
-import { startCommand } from "./start.js";
-import { didCommand, vcCommand } from "./vc.js";
-import { facilitatorCommand, x402Command } from "./x402.js";
-import { exportVerifierCommand, proveBundleCommand, verifyBundleCommand } from "./zk.js";
 
 type Command = (args: string[]) => Promise<number | undefined>;
 
@@ -54,6 +52,7 @@ async function nodeCommand(args: string[]): Promise<undefined> {
   if (values.index === undefined || !values["data-dir"] || !values["vault-key"]) {
     throw new Error("node needs --index, --data-dir and --vault-key");
   }
+  const { runNode } = await import("../node/main.js");
   await runNode({
     index: Number(values.index),
     host: values.host as string,
@@ -66,19 +65,19 @@ async function nodeCommand(args: string[]): Promise<undefined> {
 }
 
 const COMMANDS: Record<string, Command> = {
-  start: startCommand,
+  start: async () => (await import("./start.js")).startCommand(),
   node: nodeCommand,
-  agent: agentCommand,
-  key: keyCommand,
-  sign: signCommand,
-  audit: auditCommand,
-  x402: x402Command,
-  facilitator: facilitatorCommand,
-  did: didCommand,
-  vc: vcCommand,
-  "prove-bundle": proveBundleCommand,
-  "verify-bundle": verifyBundleCommand,
-  "export-verifier": exportVerifierCommand,
+  agent: async (a) => (await import("./client.js")).agentCommand(a),
+  key: async (a) => (await import("./client.js")).keyCommand(a),
+  sign: async (a) => (await import("./client.js")).signCommand(a),
+  audit: async (a) => (await import("./audit.js")).auditCommand(a),
+  x402: async (a) => (await import("./x402.js")).x402Command(a),
+  facilitator: async (a) => (await import("./x402.js")).facilitatorCommand(a),
+  did: async (a) => (await import("./vc.js")).didCommand(a),
+  vc: async (a) => (await import("./vc.js")).vcCommand(a),
+  "prove-bundle": async (a) => (await import("./zk.js")).proveBundleCommand(a),
+  "verify-bundle": async (a) => (await import("./zk.js")).verifyBundleCommand(a),
+  "export-verifier": async (a) => (await import("./zk.js")).exportVerifierCommand(a),
 };
 
 export async function runCli(argv: string[]): Promise<number | undefined> {
