@@ -32,5 +32,5 @@ export default async function* fileDurations(source) {
   const total = rows.reduce((sum, [, s]) => sum + s, 0);
   yield `\nper-file test time (s), total ${total.toFixed(1)}:\n`;
   for (const [file, s] of rows)
-    yield `${s.toFixed(1).padStart(8)}  ${relative(process.cwd(), file)}\n`;
+    yield `${s.toFixed(1).padStart(8)}  ${relative(process.env.TEST_SOURCE_ROOT ?? process.cwd(), file)}\n`;
 }

@@ -24,6 +24,7 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { buildTestMirror } from "./test-build.mjs";
 
 const UNIT = [
   "test/audit/",
@@ -76,14 +77,26 @@ if (files.length === 0) {
 const tiers = ["unit", "integration", "zk"]
   .map((name) => ({ name, files: files.filter((f) => tierOf(f) === name) }))
   .filter((t) => t.files.length > 0);
+// Plain JavaScript from a transpiled mirror (scripts/test-build.mjs), or the sources
+// under tsx with TEST_TSX=1.
+const useTsx = process.env.TEST_TSX === "1";
+const mirror = useTsx ? undefined : buildTestMirror();
+const loader = useTsx ? ["--import", "tsx"] : [];
+const runnable = (file) => (useTsx ? file : file.replace(/\.ts$/, ".js"));
+const cwd = mirror ?? process.cwd();
 const tallyDir = mkdtempSync(join(tmpdir(), "agent-vault-tests-"));
 const tallyFile = join(tallyDir, "tally");
-const env = { ...process.env, NODE_ENV: "test", TEST_TALLY_FILE: tallyFile };
+const env = {
+  ...process.env,
+  NODE_ENV: "test",
+  TEST_TALLY_FILE: tallyFile,
+  TEST_SOURCE_ROOT: process.cwd(),
+};
 const integrationConcurrency = Number(process.env.TEST_CONCURRENCY) || 1;
 
 function run(cmd, argv, opts = {}) {
   return new Promise((resolve) => {
-    const child = spawn(cmd, argv, { env, ...opts });
+    const child = spawn(cmd, argv, { env, cwd, ...opts });
     child.on("exit", (code) => resolve({ code: code ?? 1, child }));
   });
 }
@@ -94,15 +107,15 @@ function runTier(tier) {
   return run(
     process.execPath,
     [
-      "--import",
-      "tsx",
+      ...loader,
+      "--enable-source-maps",
       "--test",
       `--test-concurrency=${concurrency}`,
       "--test-reporter=spec",
       "--test-reporter-destination=stdout",
       "--test-reporter=./scripts/file-durations.mjs",
       "--test-reporter-destination=stderr",
-      ...tier.files,
+      ...tier.files.map(runnable),
     ],
     { stdio: "inherit" },
   );
@@ -110,7 +123,7 @@ function runTier(tier) {
 
 // The circuit setup, when a zk file will run: started now, awaited before the zk tier.
 const setup = tiers.some((t) => t.name === "zk")
-  ? run(process.execPath, ["--import", "tsx", "test/zk/prepare.ts"], {
+  ? run(process.execPath, [...loader, runnable("test/zk/prepare.ts")], {
       stdio: ["ignore", "inherit", "inherit"],
     })
   : Promise.resolve({ code: 0 });

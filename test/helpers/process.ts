@@ -2,6 +2,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { createServer } from "node:net";
 import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -13,7 +14,10 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export const CLI = ["--import", "tsx", "src/cli/main.ts"];
+/** The CLI as this file runs: the sources under tsx, or the test run's transpiled mirror. */
+export const CLI = import.meta.url.endsWith(".ts")
+  ? ["--import", "tsx", fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url))]
+  : [fileURLToPath(new URL("../../src/cli/main.js", import.meta.url))];
 
 export function runCli(
   args: string[],
