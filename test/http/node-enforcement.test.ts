@@ -10,6 +10,7 @@ import {
   type TestVault,
   USDC_BASE_SEPOLIA,
 } from "../helpers/vault.js";
+import { EIP2612_FIELDS } from "../policy/permits.js";
 
 let tv: TestVault;
 let agent: { id: string; address: string };
@@ -102,15 +103,7 @@ test("the nodes count an EIP-2612 Permit as a spend: over the cap they hold, the
   const permitAgent = await tv.createAgent(permitPolicy);
   const permit = (value: string, nonce: number) => ({
     domain: { name: "USDC", version: "2", chainId: 84532, verifyingContract: USDC_BASE_SEPOLIA },
-    types: {
-      Permit: [
-        { name: "owner", type: "address" },
-        { name: "spender", type: "address" },
-        { name: "value", type: "uint256" },
-        { name: "nonce", type: "uint256" },
-        { name: "deadline", type: "uint256" },
-      ],
-    },
+    types: { Permit: EIP2612_FIELDS },
     primaryType: "Permit",
     message: {
       owner: permitAgent.address,

@@ -15,7 +15,15 @@ import {
 import { type ErrorCode, isVaultError } from "../../src/errors/index.js";
 import { decodeIntent, type SignIntent, type TxRequest } from "../../src/policy/index.js";
 import { TRANSFER_WITH_AUTHORIZATION_FIELDS } from "../helpers/eip3009.js";
-import { ALICE, BOB, ROUTER, USDC_BASE, USDC_BASE_SEPOLIA } from "./fixtures.js";
+import {
+  ALICE,
+  BOB,
+  MAIL_DOMAIN,
+  MAIL_TYPES,
+  ROUTER,
+  USDC_BASE,
+  USDC_BASE_SEPOLIA,
+} from "./fixtures.js";
 
 const wallet = Wallet.createRandom();
 const erc20 = new Interface([
@@ -111,18 +119,8 @@ function authorisation(primaryType: string, overrides: Record<string, unknown> =
 
 const mail = {
   kind: "typed-data" as const,
-  domain: { name: "Ether Mail", version: "1", chainId: 8453 } as Record<string, unknown>,
-  types: {
-    Person: [
-      { name: "name", type: "string" },
-      { name: "wallet", type: "address" },
-    ],
-    Mail: [
-      { name: "from", type: "Person" },
-      { name: "to", type: "Person[]" },
-      { name: "contents", type: "string" },
-    ],
-  } as Record<string, Array<{ name: string; type: string }>>,
+  domain: { ...MAIL_DOMAIN } as Record<string, unknown>,
+  types: MAIL_TYPES,
   primaryType: "Mail",
   message: {
     from: { name: "Cow", wallet: ALICE },

@@ -35,3 +35,17 @@ export function examplePolicy(): Record<string, unknown> {
 
 /** 2026-11-27, the "today" of the spec; tests never read the clock. */
 export const NOW = new Date("2026-11-27T12:00:00Z");
+
+/** EIP-712's own example ("Ether Mail", Person and Mail), on Base. */
+export const MAIL_DOMAIN = { name: "Ether Mail", version: "1", chainId: 8453 };
+export const MAIL_TYPES: Record<string, Array<{ name: string; type: string }>> = {
+  Person: [
+    { name: "name", type: "string" },
+    { name: "wallet", type: "address" },
+  ],
+  Mail: [
+    { name: "from", type: "Person" },
+    { name: "to", type: "Person[]" },
+    { name: "contents", type: "string" },
+  ],
+};

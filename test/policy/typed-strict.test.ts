@@ -3,25 +3,15 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { isVaultError } from "../../src/errors/index.js";
 import { decodeIntent, type SignIntent } from "../../src/policy/index.js";
-import { ALICE, BOB } from "./fixtures.js";
+import { ALICE, BOB, MAIL_DOMAIN, MAIL_TYPES } from "./fixtures.js";
 
 type Fields = Array<{ name: string; type: string }>;
 
 function mail(message: Record<string, unknown>, types?: Record<string, Fields>): SignIntent {
   return {
     kind: "typed-data",
-    domain: { name: "Ether Mail", version: "1", chainId: 8453 },
-    types: types ?? {
-      Person: [
-        { name: "name", type: "string" },
-        { name: "wallet", type: "address" },
-      ],
-      Mail: [
-        { name: "from", type: "Person" },
-        { name: "to", type: "Person[]" },
-        { name: "contents", type: "string" },
-      ],
-    },
+    domain: { ...MAIL_DOMAIN },
+    types: types ?? MAIL_TYPES,
     primaryType: "Mail",
     message,
   };
