@@ -5,8 +5,9 @@
  *
  * Phase 1 comes from a ptau file given by path (production: a public ceremony file such
  * as the Hermez/Polygon "powersOfTau28_hez_final_XX.ptau", already prepared for phase 2).
- * Without one a local development ptau is generated (one contribution + a beacon): whoever
- * ran it could forge proofs, so the key and every bundle are marked setup "development".
+ * Without one the shipped development ptau (circuits/ptau/, 2^13) is used when the circuit
+ * fits it, else one is generated locally (one contribution + a beacon): whoever made it
+ * could forge proofs, so the key and every bundle are marked setup "development".
  * Phase 2 always gets one random contribution and a final beacon; both hashes go into
  * the transcript.
  *
@@ -221,6 +222,27 @@ export async function compileCircuit(
   };
 }
 
+/**
+ * The development ptau shipped in circuits/ptau/ (made by scripts/make-dev-ptau.ts), when
+ * it is large enough for `power`: it saves a fresh machine minutes of phase 1. Checked
+ * against its pinned SHA-256 first; a file that does not match is not used.
+ */
+function shippedDevelopmentPtau(
+  power: number,
+): { path: string; file: string; power: number } | undefined {
+  const dir = join(REPO_ROOT, "circuits", "ptau");
+  const pinPath = join(dir, "development.json");
+  if (!existsSync(pinPath)) return undefined;
+  const pin = JSON.parse(readFileSync(pinPath, "utf8")) as {
+    file: string;
+    power: number;
+    sha256: string;
+  };
+  const path = join(dir, pin.file);
+  if (pin.power < power || !existsSync(path) || sha256File(path) !== pin.sha256) return undefined;
+  return { path, file: pin.file, power: pin.power };
+}
+
 async function buildArtifacts(opts: SetupOptions, buildRoot: string): Promise<void> {
   const log = opts.log ?? (() => {});
   const params = { n: opts.n, depth: opts.depth };
@@ -247,7 +269,15 @@ async function buildArtifacts(opts: SetupOptions, buildRoot: string): Promise<vo
   while (2 ** power < constraints + nPublic + 1) power++;
   let ptau = opts.ptau ? resolve(opts.ptau) : join(work, "dev.ptau");
   const phase1: SetupTranscript["phase1"] = { ptau: "", ptauSha256: "", power };
-  if (!opts.ptau) {
+  const shipped = opts.ptau ? undefined : shippedDevelopmentPtau(power);
+  if (shipped) {
+    log(
+      `using the shipped DEVELOPMENT ptau ${shipped.file} (2^${shipped.power}, not for production)`,
+    );
+    ptau = shipped.path;
+    phase1.ptau = `development (shipped: circuits/ptau/${shipped.file})`;
+    phase1.power = shipped.power;
+  } else if (!opts.ptau) {
     log(`generating a DEVELOPMENT ptau of 2^${power} (not for production)`);
     const curve = await snarkjs.curves.getCurveFromName("bn128");
     try {
@@ -309,7 +339,7 @@ async function buildArtifacts(opts: SetupOptions, buildRoot: string): Promise<vo
   vkey.setup = setup;
   const vkeyText = `${JSON.stringify(vkey, null, 1)}\n`;
   writeFileSync(join(work, "verification_key.json"), vkeyText);
-  if (!opts.ptau) rmSync(ptau); // the development ptau is not needed after phase 2
+  if (!opts.ptau && !shipped) rmSync(ptau); // a generated development ptau is not needed after phase 2
   const transcript: SetupTranscript = {
     setup,
     circuit: {
