@@ -102,6 +102,15 @@ export const ERROR_CATALOGUE = {
     message: "Compliance proofs are not set up here: run npm run circuits:setup.",
   },
   QUORUM_UNAVAILABLE: { status: 503, message: "Not enough signer nodes are reachable to sign." },
+  // Signer backends (src/signers/registry.ts, issue 10).
+  BACKEND_NOT_CONFIGURED: {
+    status: 400,
+    message: "This signer backend is not configured on this vault.",
+  },
+  BACKEND_SIGNATURE_INVALID: {
+    status: 502,
+    message: "The signer backend returned a signature that is not the agent's; it was discarded.",
+  },
   CLUSTER_ERROR: { status: 502, message: "The signer cluster could not complete the operation." },
   NODE_REFUSED: { status: 403, message: "A signer node refused to contribute." },
   AUDIT_UNAVAILABLE: {
