@@ -83,7 +83,7 @@ test("a Lit agent: created by its backend, lit.policy authorization, backend and
   );
   const created = audit.list(1, 100, view.id).find((e) => e.type === "agent.created");
   assert.equal(created?.data.backend, "lit-chipotle");
-  assert.equal((created?.data.pkp as { actionCid: string }).actionCid, TEST_CID);
+  assert.equal((created?.data.pkp as { actionCid?: string } | undefined)?.actionCid, TEST_CID);
 
   // A restarted vault reads the same agent back.
   db.close();
