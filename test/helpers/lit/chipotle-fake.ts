@@ -67,7 +67,8 @@ export async function startChipotleFake() {
     getPrivateKeyCalls: 0,
   };
   const injections: Injection[] = [];
-  const requests: { method: string; path: string; body: unknown }[] = [];
+  /** What was called, with which kind of key (the keys themselves are not kept). */
+  const requests: { method: string; path: string; body: unknown; as: string }[] = [];
   let nextGroup = 1;
 
   /** The account a key acts for, and whether it is the account key itself. */
@@ -260,7 +261,10 @@ export async function startChipotleFake() {
       body !== null && typeof body === "object" && "usage_api_key" in body
         ? { ...body, usage_api_key: "<redacted>" }
         : body;
-    requests.push({ method: req.method ?? "", path, body: logged });
+    const bearer = /^bearer\s+(\S+)/i.exec(req.headers.authorization ?? "")?.[1];
+    const key = bearer ?? String(req.headers["x-api-key"] ?? "").trim();
+    const as = state.accounts.has(key) ? "account" : state.usageKeys.has(key) ? "usage" : "none";
+    requests.push({ method: req.method ?? "", path, body: logged, as });
     const injected = injections.find((i) => i.path === path && i.times > 0);
     if (injected) {
       injected.times -= 1;
@@ -268,8 +272,6 @@ export async function startChipotleFake() {
       res.end(injected.body ?? catcher(injected.status));
       return;
     }
-    const bearer = /^bearer\s+(\S+)/i.exec(req.headers.authorization ?? "")?.[1];
-    const key = bearer ?? String(req.headers["x-api-key"] ?? "").trim();
     const out = !url.pathname.startsWith("/core/v1/")
       ? { status: 404, raw: JSON.stringify("Not Found") }
       : await route(req.method ?? "", path, key, body);
