@@ -35,6 +35,7 @@ const UNIT = [
   "test/store/",
   "test/cli/data-dir-lock.test.ts",
   "test/services/signing-",
+  "test/signers/lit/chipotle-",
   "test/signers/local/beats.test.ts",
   "test/signers/local/membership.test.ts",
   "test/signers/local/presign-scheduler.test.ts",

@@ -121,6 +121,32 @@ export const ERROR_CATALOGUE = {
     status: 503,
     message: "The vault's database cannot be written; nothing was signed.",
   },
+  // Lit backends (src/signers/lit): the Lit network, its REST API or the pinned Lit Action.
+  LIT_UNAVAILABLE: { status: 503, message: "The Lit network is unreachable; nothing was signed." },
+  LIT_RATE_LIMITED: {
+    status: 503,
+    message: "The Lit network is shedding load (429) and kept refusing; nothing was signed.",
+  },
+  LIT_NO_CREDITS: {
+    status: 503,
+    message: "The operator's Lit account has no credits left (402); nothing was signed.",
+  },
+  LIT_UNAUTHENTICATED: { status: 502, message: "The Lit network rejected the vault's API key." },
+  LIT_NOT_PERMITTED: {
+    status: 502,
+    message: "The Lit network does not permit this key to run this action with this PKP.",
+  },
+  LIT_REQUEST_REJECTED: {
+    status: 502,
+    message: "The Lit network rejected the vault's request as malformed.",
+  },
+  LIT_ACTION_FAILED: { status: 502, message: "The Lit Action threw; nothing was signed." },
+  LIT_ACTION_REFUSED: {
+    status: 502,
+    message:
+      "The pinned Lit Action refused the request (not a policy decision); nothing was signed.",
+  },
+  LIT_BAD_RESPONSE: { status: 502, message: "The Lit network's reply could not be understood." },
   INTERNAL: { status: 500, message: "Internal error." },
 } as const;
 
