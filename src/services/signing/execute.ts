@@ -16,7 +16,12 @@ import { recoverAddress } from "ethers";
 import { VaultError } from "../../errors/index.js";
 import type { Policy, SignIntent } from "../../policy/types.js";
 import { policyHash } from "../../policy/validate.js";
-import type { BackendName, BackendSignature, BackendSignRequest } from "../../signers/backend.js";
+import type {
+  BackendName,
+  BackendSignature,
+  BackendSignRequest,
+  PkpInfo,
+} from "../../signers/backend.js";
 import { NodeRefused } from "../../signers/local/node-client.js";
 import { inTransaction } from "../../store/db.js";
 import type { AgentRow, SignRow } from "../../store/vault-store.js";
@@ -33,6 +38,26 @@ type SignCall = BackendSignRequest;
 
 export function backendOf(agent: Pick<AgentRow, "backend">): BackendName {
   return (agent.backend ?? "local") as BackendName;
+}
+
+/**
+ * What a Lit backend needs besides the request: the agent's PKP and its current policy
+ * with the "lit.policy" authorization the action verifies (Lit backends keep no state).
+ */
+function litContext(store: ExecuteDeps["store"], agent: AgentRow): Partial<SignCall> {
+  const p = store.policy(agent.id);
+  return {
+    ...(agent.pkp ? { pkp: JSON.parse(agent.pkp) as PkpInfo } : {}),
+    ...(p
+      ? {
+          policy: {
+            version: p.version,
+            policy: JSON.parse(p.policy) as Policy,
+            authorization: p.authorization,
+          },
+        }
+      : {}),
+  };
 }
 
 /** A Lit backend's signature, checked to be the agent's before anything uses it. */
@@ -76,6 +101,7 @@ export async function execute(
     intent: JSON.parse(row.intent),
     digest: row.digest,
     address: agent.address,
+    ...(backend === "local" ? {} : litContext(store, agent)),
   };
   let sig: ClusterSignature;
   try {
