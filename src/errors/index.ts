@@ -104,6 +104,23 @@ export const ERROR_CATALOGUE = {
   QUORUM_UNAVAILABLE: { status: 503, message: "Not enough signer nodes are reachable to sign." },
   CLUSTER_ERROR: { status: 502, message: "The signer cluster could not complete the operation." },
   NODE_REFUSED: { status: 403, message: "A signer node refused to contribute." },
+  // Lit Protocol backends (src/signers/lit): the pinned Lit Action and the Lit networks.
+  LIT_ACTION_REFUSED: {
+    status: 403,
+    message: "The Lit Action refused the request (digest, policy binding or request invalid).",
+  },
+  LIT_UNAVAILABLE: { status: 503, message: "The Lit network is unreachable; nothing was signed." },
+  LIT_RATE_LIMITED: { status: 429, message: "The Lit network is rate limiting this vault." },
+  LIT_NO_CREDITS: {
+    status: 503,
+    message: "The vault's Lit account has no credits (capacity) left; nothing was signed.",
+  },
+  LIT_NOT_PERMITTED: {
+    status: 502,
+    message: "The Lit network does not permit this action for the agent's key.",
+  },
+  LIT_ACTION_FAILED: { status: 502, message: "The Lit Action failed on the Lit network." },
+  LIT_BAD_RESPONSE: { status: 502, message: "The Lit network's answer is malformed or wrong." },
   AUDIT_UNAVAILABLE: {
     status: 503,
     message: "The audit log cannot be written; nothing was signed.",

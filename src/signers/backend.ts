@@ -53,6 +53,10 @@ export interface BackendSignRequest {
   /** 0x 32-byte digest the vault derived from the intent; the backend re-derives it. */
   digest: string;
   address: string;
+  /** Lit backends: the agent's PKP as stored at creation. */
+  pkp?: PkpInfo;
+  /** Lit backends: the agent's current policy with its `lit.policy` authorization. */
+  policy?: AuthorizedPolicy;
 }
 
 export interface BackendSignature {
