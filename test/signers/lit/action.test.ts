@@ -1,0 +1,207 @@
+// The policy Lit Action (src/signers/lit/action), built and run as Lit runs it (node:vm via
+// test/helpers/lit/run-action.ts) in both runtimes: it signs a request within the agent's
+// authorized policy, and refuses, WITHOUT calling signEcdsa / getPrivateKey, a raised
+// amount, another agent's authorization, a tampered policy and a digest mismatch.
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { computeAddress, getBytes, hexlify, recoverAddress, SigningKey, Wallet } from "ethers";
+import { type AdminAction, adminPublicKey, authorize } from "../../../src/auth/admin-authority.js";
+import { decodeIntent } from "../../../src/policy/index.js";
+import { actionCid, actionCode } from "../../../src/signers/lit/action/index.js";
+import { runChipotleAction, runV7Action } from "../../helpers/lit/run-action.js";
+
+const ADMIN = "admin-key-for-the-lit-action-tests";
+const AGENT = "agt_lit_action_test";
+const RECIPIENT = "0x1111111111111111111111111111111111111111";
+const POLICY = {
+  chains: [8453],
+  assets: { ETH: { maxPerTx: "0.01", maxPer24h: "0.05" } },
+  recipients: [RECIPIENT],
+};
+
+const wallet = Wallet.createRandom();
+const PUBLIC_KEY = SigningKey.computePublicKey(wallet.privateKey, false); // 0x04…
+const ADDRESS = computeAddress(PUBLIC_KEY);
+
+function transfer(value: string) {
+  return {
+    kind: "transaction" as const,
+    tx: {
+      chainId: 8453,
+      to: RECIPIENT,
+      value,
+      data: "0x",
+      nonce: 0,
+      gasLimit: 21000,
+      maxFeePerGas: "1000000000",
+      maxPriorityFeePerGas: "1000000",
+    },
+  };
+}
+
+function litPolicy(over: Partial<Extract<AdminAction, { op: "lit.policy" }>> = {}) {
+  return {
+    op: "lit.policy" as const,
+    agentId: AGENT,
+    address: ADDRESS,
+    version: 1,
+    policy: POLICY,
+    ...over,
+  };
+}
+
+/** The jsParams.request the vault sends; `edit` tampers with it after authorization. */
+function request(value = "1000000000000000", authorizedFor = litPolicy()) {
+  const intent = transfer(value);
+  return {
+    agentId: AGENT,
+    intent,
+    digest: decodeIntent(intent).digest,
+    policy: { version: 1, policy: POLICY, authorization: authorize(ADMIN, authorizedFor) },
+  };
+}
+
+const v7Code = actionCode("lit-v7", adminPublicKey(ADMIN));
+const chipotleCode = actionCode("lit-chipotle", adminPublicKey(ADMIN));
+
+async function v7(req: unknown, code = v7Code) {
+  const calls: Array<{ toSign: Uint8Array; publicKey: string; sigName: string }> = [];
+  const run = await runV7Action(code, {
+    jsParams: { request: req, publicKey: PUBLIC_KEY, sigName: "sig" },
+    signEcdsa: (p) => {
+      calls.push(p);
+      return "success";
+    },
+  });
+  assert.equal(run.error, undefined, run.error);
+  assert.equal(run.signCalls, calls.length);
+  return { result: JSON.parse(run.response ?? "null"), calls };
+}
+
+async function chipotle(req: unknown, code = chipotleCode) {
+  const run = await runChipotleAction(code, {
+    jsParams: { request: req, pkpId: ADDRESS.toLowerCase() },
+    getPrivateKey: ({ pkpId }) => {
+      assert.equal(pkpId, ADDRESS.toLowerCase());
+      return wallet.privateKey;
+    },
+  });
+  assert.equal(run.error, undefined, run.error);
+  return { result: run.response as Record<string, unknown>, keyCalls: run.keyCalls };
+}
+
+/** Both runtimes refuse `req` with `code` (and `rule`) and never reach the key. */
+async function refusedBoth(req: unknown, code: string, rule?: string, v7Action = v7Code) {
+  const a = await v7(req, v7Action);
+  assert.equal(a.calls.length, 0, "signEcdsa must not be called");
+  assert.equal(a.result.ok, false);
+  assert.equal(a.result.code, code, a.result.message);
+  assert.equal(a.result.rule, rule);
+  const b = await chipotle(req, chipotleCode);
+  assert.equal(b.keyCalls, 0, "getPrivateKey must not be called");
+  assert.equal(b.result.ok, false);
+  assert.equal(b.result.code, code);
+  assert.equal(b.result.rule, rule);
+  assert.equal(b.result.signature, undefined);
+}
+
+describe("policy Lit Action", () => {
+  test("v7: an allowed request is signed with signEcdsa over the re-derived digest", async () => {
+    const req = request();
+    const { result, calls } = await v7(req);
+    assert.deepEqual(result, { ok: true, digest: req.digest, address: ADDRESS });
+    assert.equal(calls.length, 1);
+    assert.equal(hexlify(calls[0]?.toSign ?? new Uint8Array()), req.digest);
+    assert.equal(calls[0]?.publicKey, PUBLIC_KEY);
+    assert.equal(calls[0]?.sigName, "sig");
+  });
+
+  test("Chipotle: an allowed request is signed with the PKP's key (v 27/28, recovers)", async () => {
+    const req = request();
+    const { result, keyCalls } = await chipotle(req);
+    assert.equal(keyCalls, 1);
+    assert.equal(result.ok, true);
+    assert.equal(result.digest, req.digest);
+    assert.equal(result.address, ADDRESS);
+    const signature = String(result.signature);
+    assert.match(signature, /^0x[0-9a-f]{130}$/);
+    assert.ok(["1b", "1c"].includes(signature.slice(-2)));
+    assert.equal(recoverAddress(req.digest, signature), ADDRESS);
+  });
+
+  test("a raised amount is denied by the policy, without touching the key", async () => {
+    await refusedBoth(request("20000000000000000"), "POLICY_DENIED", "maxPerTx");
+  });
+
+  test("another recipient is denied by the policy", async () => {
+    const req = request();
+    const intent = { ...req.intent, tx: { ...req.intent.tx, to: `0x${"22".repeat(20)}` } };
+    await refusedBoth(
+      { ...req, intent, digest: decodeIntent(intent).digest },
+      "POLICY_DENIED",
+      "recipients",
+    );
+  });
+
+  test("another agent's authorization is refused", async () => {
+    // Authorized for another agent id, then for another PKP address.
+    const other = request("1000000000000000", litPolicy({ agentId: "agt_other" }));
+    await refusedBoth(other, "POLICY_UNAUTHORIZED");
+    const elsewhere = request("1000000000000000", litPolicy({ address: `0x${"33".repeat(20)}` }));
+    await refusedBoth(elsewhere, "POLICY_UNAUTHORIZED");
+    // The same authorization presented for another agent id is refused too.
+    await refusedBoth({ ...request(), agentId: "agt_other" }, "POLICY_UNAUTHORIZED");
+  });
+
+  test("a tampered (wider) policy or version is refused", async () => {
+    const req = request("20000000000000000");
+    const wider = { ...POLICY, assets: { ETH: { maxPerTx: "1", maxPer24h: "5" } } };
+    await refusedBoth({ ...req, policy: { ...req.policy, policy: wider } }, "POLICY_UNAUTHORIZED");
+    await refusedBoth({ ...req, policy: { ...req.policy, version: 2 } }, "POLICY_UNAUTHORIZED");
+  });
+
+  test("a policy authorized by another operator's key is refused", async () => {
+    const otherAdmin = request("1000000000000000");
+    otherAdmin.policy.authorization = authorize("another-operator", litPolicy());
+    await refusedBoth(otherAdmin, "POLICY_UNAUTHORIZED");
+  });
+
+  test("a digest that is not the intent's is refused", async () => {
+    const req = request();
+    const digest = hexlify(getBytes(decodeIntent(transfer("2")).digest));
+    await refusedBoth({ ...req, digest }, "DIGEST_MISMATCH");
+  });
+
+  test("malformed requests are refused as BAD_REQUEST", async () => {
+    await refusedBoth(undefined, "BAD_REQUEST");
+    await refusedBoth({ ...request(), digest: "0x1234" }, "BAD_REQUEST");
+    await refusedBoth({ ...request(), intent: { kind: "transaction", tx: {} } }, "BAD_REQUEST");
+    const { result, calls } = await v7ParamsMissingKey();
+    assert.equal(result.code, "BAD_REQUEST");
+    assert.equal(calls, 0);
+  });
+
+  test("actionCode substitutes only a valid Ed25519 key; each operator has its own CID", async () => {
+    assert.throws(() => actionCode("lit-v7", "not-a-key"), TypeError);
+    assert.throws(() => actionCode("lit-v7", '";signEcdsa();"'), TypeError);
+    assert.throws(() => actionCode("lit-v7", Buffer.alloc(44).toString("base64")), TypeError);
+    const mine = actionCode("lit-chipotle", adminPublicKey(ADMIN));
+    const theirs = actionCode("lit-chipotle", adminPublicKey("another-operator"));
+    assert.equal(mine, chipotleCode);
+    assert.ok(mine.includes(adminPublicKey(ADMIN)));
+    assert.notEqual(await actionCid(mine), await actionCid(theirs));
+    assert.equal(await actionCid(mine), await actionCid(chipotleCode));
+    assert.match(await actionCid(mine), /^Qm[1-9A-HJ-NP-Za-km-z]{44}$/);
+  });
+});
+
+async function v7ParamsMissingKey() {
+  let calls = 0;
+  const run = await runV7Action(v7Code, {
+    jsParams: { request: request(), sigName: "sig" },
+    signEcdsa: () => {
+      calls++;
+    },
+  });
+  return { result: JSON.parse(run.response ?? "null"), calls };
+}
