@@ -122,6 +122,8 @@ export const ERROR_CATALOGUE = {
     message: "The vault's database cannot be written; nothing was signed.",
   },
   // Lit backends (src/signers/lit): the Lit network, its REST API or the pinned Lit Action.
+  // One set for both runtimes (lit-v7 and lit-chipotle): upstream trouble is 502/503, never
+  // a client error; a policy refusal by the action is POLICY_DENIED (enforcedBy lit-action).
   LIT_UNAVAILABLE: { status: 503, message: "The Lit network is unreachable; nothing was signed." },
   LIT_RATE_LIMITED: {
     status: 503,
