@@ -8,6 +8,8 @@
  *   LIT_V7_RPC_URL             the Lit chain's JSON-RPC URL (optional: the SDK's default)
  *   LIT_V7_OPERATOR_KEY_FILE   file holding the operator's 0x 32-byte EVM key (minting PKPs,
  *                              capacity credits); required with LIT_V7_NETWORK
+ *   LIT_V7_CAPACITY_TOKEN_ID   the operator's Capacity Credits NFT (decimal; datil-test and
+ *                              datil need one to execute actions; optional)
  *   LIT_CHIPOTLE_URL           the Chipotle server's base URL (the client adds /core/v1/):
  *                              turns the lit-chipotle backend on
  *   LIT_CHIPOTLE_API_KEY_FILE  file holding the account API key (management calls only);
@@ -18,18 +20,20 @@
  */
 import { readFileSync } from "node:fs";
 import { BACKEND_NAMES, type BackendName, isBackendName } from "../signers/backend.js";
+import { isLitV7Network, LIT_V7_NETWORKS, type LitV7Network } from "../signers/lit/v7/networks.js";
 import { ConfigError } from "./error.js";
 
 type Env = Record<string, string | undefined>;
 
-export const LIT_V7_NETWORKS = ["datil-dev", "datil-test", "datil"] as const;
-export type LitV7Network = (typeof LIT_V7_NETWORKS)[number];
+export type { LitV7Network };
 
 export interface LitV7Config {
   network: LitV7Network;
   rpcUrl?: string;
   /** 0x-prefixed 32-byte hex private key of the operator's wallet. Secret. */
   operatorKey: string;
+  /** The operator's Capacity Credits NFT token id (decimal). */
+  capacityTokenId?: string;
 }
 
 export interface ChipotleConfig {
@@ -79,13 +83,15 @@ function baseUrl(name: string, raw: string): string {
 
 function litV7(env: Env): LitV7Config | undefined {
   const network = env.LIT_V7_NETWORK?.trim();
-  const others = ["LIT_V7_RPC_URL", "LIT_V7_OPERATOR_KEY_FILE"].filter((k) => env[k]);
+  const others = ["LIT_V7_RPC_URL", "LIT_V7_OPERATOR_KEY_FILE", "LIT_V7_CAPACITY_TOKEN_ID"].filter(
+    (k) => env[k],
+  );
   if (!network) {
     if (others.length > 0)
       throw new ConfigError(`${others.join(" and ")} set without LIT_V7_NETWORK`);
     return undefined;
   }
-  if (!(LIT_V7_NETWORKS as readonly string[]).includes(network)) {
+  if (!isLitV7Network(network)) {
     throw new ConfigError(
       `LIT_V7_NETWORK must be one of ${LIT_V7_NETWORKS.join(", ")} (got "${network}")`,
     );
@@ -100,9 +106,16 @@ function litV7(env: Env): LitV7Config | undefined {
   if (rpc && !/^https?:\/\/[^\s]+$/.test(rpc)) {
     throw new ConfigError(`LIT_V7_RPC_URL must be an http(s) URL (got "${rpc}")`);
   }
+  const capacity = env.LIT_V7_CAPACITY_TOKEN_ID?.trim();
+  if (capacity && !/^\d{1,78}$/.test(capacity)) {
+    throw new ConfigError(
+      `LIT_V7_CAPACITY_TOKEN_ID must be a decimal token id (got "${capacity}")`,
+    );
+  }
   return {
-    network: network as LitV7Network,
+    network,
     ...(rpc ? { rpcUrl: rpc } : {}),
+    ...(capacity ? { capacityTokenId: capacity } : {}),
     operatorKey: operatorKey.startsWith("0x") ? operatorKey : `0x${operatorKey}`,
   };
 }

@@ -15,11 +15,17 @@ import type { CredentialService } from "../auth/vc/index.js";
 import { createX402, type X402Gate } from "../auth/x402/index.js";
 import { createParkedPayments } from "../auth/x402/parked.js";
 import type { Config } from "../config/index.js";
+import type { BackendName, SignerBackend } from "../signers/backend.js";
 import { createLocalBackend } from "../signers/local/backend.js";
 import { LocalCluster } from "../signers/local/cluster.js";
 import { createPresigPool } from "../signers/local/pool.js";
 import { NodeSupervisor } from "../signers/local/supervisor.js";
-import { type BackendRegistry, createBackendRegistry, litLoaders } from "../signers/registry.js";
+import {
+  type BackendRegistry,
+  createBackendRegistry,
+  type LitBackendDeps,
+  litLoaders,
+} from "../signers/registry.js";
 import { openDatabase } from "../store/db.js";
 import { createVaultStore, type VaultStore } from "../store/vault-store.js";
 import { CLUSTER_KEY_ID } from "../threshold/checkpoint.js";
@@ -68,6 +74,11 @@ export interface VaultOptions {
   restartNodes?: boolean;
   /** Background timers (health, checkpoints, pool); tests may drive them by hand. */
   timers?: boolean;
+  /**
+   * Replaces a Lit backend's loader (tests: the same backend over a fake Lit SDK). The
+   * backend is still loaded on first use only.
+   */
+  backendLoaders?: Partial<Record<BackendName, (deps: LitBackendDeps) => Promise<SignerBackend>>>;
 }
 
 interface NodeIdentity {
@@ -214,10 +225,15 @@ export async function createVault(config: Config, opts: VaultOptions = {}): Prom
   }
 
   // The Lit backends' modules are imported on first use only (src/signers/registry.ts).
+  const litDeps = (): LitBackendDeps => ({ authorityPublicKey: adminAuthority, log });
+  const overrides = Object.entries(opts.backendLoaders ?? {}).map(([name, load]) => [
+    name,
+    () => load(litDeps()),
+  ]);
   const backends = createBackendRegistry({
     local: createLocalBackend(cluster),
     defaultBackend: config.backends.defaultBackend,
-    loaders: litLoaders(config.backends, () => ({ authorityPublicKey: adminAuthority, log })),
+    loaders: { ...litLoaders(config.backends, litDeps), ...Object.fromEntries(overrides) },
   });
   agents = createAgentService({ store, audit, cluster, backends, onProgress: log });
   const checkpoints = createCheckpointService({ store, audit, cluster, log });

@@ -8,7 +8,7 @@
  *
  * The Lit modules export `createLitV7Backend(config)` and `createChipotleBackend(config)`;
  * each receives its own configuration and the operator's admin-authority public key, which
- * the pinned Lit Action embeds (src/signers/lit/action).
+ * the pinned Lit Action embeds (src/signers/lit/action/index.ts, `actionCode`).
  */
 import type { ChipotleConfig, LitV7Config } from "../config/lit.js";
 import { VaultError } from "../errors/index.js";
@@ -33,20 +33,10 @@ export interface BackendRegistry {
   close(): Promise<void>;
 }
 
-/** The module specifiers, kept out of static imports so nothing loads them at start. */
-const LIT_V7_MODULE = "./lit/v7/index.js";
-const CHIPOTLE_MODULE = "./lit/chipotle/index.js";
-
-interface LitV7Module {
-  createLitV7Backend(config: LitV7Config & LitBackendDeps): SignerBackend | Promise<SignerBackend>;
-}
-interface ChipotleModule {
-  createChipotleBackend(
-    config: ChipotleConfig & LitBackendDeps,
-  ): SignerBackend | Promise<SignerBackend>;
-}
-
-/** The default loaders: a dynamic import of the backend's module, then its factory. */
+/**
+ * The default loaders: each imports its backend's module (and the pinned action's) on first
+ * use, with a dynamic import that nothing at start reaches.
+ */
 export function litLoaders(
   config: { litV7?: LitV7Config; chipotle?: ChipotleConfig },
   deps: () => LitBackendDeps,
@@ -56,16 +46,24 @@ export function litLoaders(
     ...(litV7
       ? {
           "lit-v7": async () => {
-            const m = (await import(LIT_V7_MODULE)) as LitV7Module;
-            return m.createLitV7Backend({ ...litV7, ...deps() });
+            const { createLitV7Backend } = await import("./lit/v7/index.js");
+            return createLitV7Backend({ ...litV7, authorityKey: deps().authorityPublicKey });
           },
         }
       : {}),
     ...(chipotle
       ? {
           "lit-chipotle": async () => {
-            const m = (await import(CHIPOTLE_MODULE)) as ChipotleModule;
-            return m.createChipotleBackend({ ...chipotle, ...deps() });
+            const [{ createChipotleBackend }, action] = await Promise.all([
+              import("./lit/chipotle/backend.js"),
+              import("./lit/action/index.js"),
+            ]);
+            const code = action.actionCode("lit-chipotle", deps().authorityPublicKey);
+            return createChipotleBackend({
+              baseUrl: chipotle.url,
+              apiKey: chipotle.apiKey,
+              loadAction: async () => ({ code, cid: await action.actionCid(code) }),
+            });
           },
         }
       : {}),

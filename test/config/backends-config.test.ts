@@ -31,11 +31,13 @@ test("lit-v7: network, optional RPC URL, operator key read from its file", () =>
     LIT_V7_NETWORK: "datil-test",
     LIT_V7_RPC_URL: "https://yellowstone-rpc.litprotocol.com",
     LIT_V7_OPERATOR_KEY_FILE: operatorFile,
+    LIT_V7_CAPACITY_TOKEN_ID: "1234",
   });
   assert.deepEqual(c.backends.litV7, {
     network: "datil-test",
     rpcUrl: "https://yellowstone-rpc.litprotocol.com",
     operatorKey: OPERATOR_KEY,
+    capacityTokenId: "1234",
   });
   const bare = loadConfig({
     LIT_V7_NETWORK: "datil",
@@ -86,6 +88,14 @@ test("mistakes stop start-up with a message naming the variable and never the se
         LIT_V7_RPC_URL: "yellowstone",
       },
       /LIT_V7_RPC_URL must be an http\(s\) URL/,
+    ],
+    [
+      {
+        LIT_V7_NETWORK: "datil",
+        LIT_V7_OPERATOR_KEY_FILE: operatorFile,
+        LIT_V7_CAPACITY_TOKEN_ID: "0x12",
+      },
+      /LIT_V7_CAPACITY_TOKEN_ID must be a decimal token id/,
     ],
     [{ LIT_CHIPOTLE_URL: "https://api.chipotle.litprotocol.com" }, /LIT_CHIPOTLE_API_KEY_FILE/],
     [{ LIT_CHIPOTLE_API_KEY_FILE: apiKeyFile }, /set without LIT_CHIPOTLE_URL/],
