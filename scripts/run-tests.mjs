@@ -35,6 +35,8 @@ const UNIT = [
   "test/store/",
   "test/cli/data-dir-lock.test.ts",
   "test/services/signing-",
+  "test/services/agents-backends.test.ts",
+  "test/signers/registry.test.ts",
   "test/signers/lit/chipotle-",
   "test/signers/local/beats.test.ts",
   "test/signers/local/membership.test.ts",
