@@ -32,6 +32,8 @@ export interface ChipotleBackendConfig extends ChipotleClientOptions {
   apiKey: string;
   /** The built Chipotle policy action for this operator (its authority key baked in). */
   loadAction: () => Promise<{ code: string; cid: string }>;
+  /** Operator log lines (ids and CIDs only, never a key). */
+  log?: (line: string) => void;
 }
 
 /** keccak256 of the CID's text, as Chipotle stores action permissions (parse_with_hash.rs). */
@@ -39,7 +41,7 @@ export function cidHash(cid: string): string {
   return keccak256(toUtf8Bytes(cid));
 }
 
-export function createChipotleBackend(config: ChipotleBackendConfig): SignerBackend {
+export function chipotleBackend(config: ChipotleBackendConfig): SignerBackend {
   const client: ChipotleClient = createChipotleClient(config);
   const accountKey = config.apiKey;
   let action: Promise<{ code: string; cid: string }> | undefined;
@@ -55,6 +57,7 @@ export function createChipotleBackend(config: ChipotleBackendConfig): SignerBack
   const usageKey = (groupId: number, agentId: string): Promise<string> => {
     let key = usageKeys.get(groupId);
     if (key === undefined) {
+      config.log?.(`chipotle: minting a usage key for group ${groupId} (agent ${agentId})`);
       key = client.addUsageApiKey(accountKey, {
         name: `agent-vault ${agentId}`,
         description: `agent-vault: execute the policy action for agent ${agentId} only`,
