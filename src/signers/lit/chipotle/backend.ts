@@ -27,6 +27,8 @@ import { type ChipotleClient, type ChipotleClientOptions, createChipotleClient }
 import { ChipotleError } from "./http.js";
 import { readActionResult } from "./result.js";
 
+const CLOSE_TIMEOUT_MS = 5000;
+
 export interface ChipotleBackendConfig extends ChipotleClientOptions {
   /** The account API key, read from LIT_CHIPOTLE_API_KEY_FILE: management calls only. */
   apiKey: string;
@@ -176,9 +178,16 @@ export function chipotleBackend(config: ChipotleBackendConfig): SignerBackend {
     async close() {
       const minted = [...usageKeys.values()];
       usageKeys.clear();
-      await Promise.allSettled(
-        minted.map(async (k) => client.removeUsageApiKey(accountKey, await k)),
-      );
+      // Best effort, and never holding a shutdown up for long: a key left behind is
+      // known to no one once this process is gone.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.allSettled(minted.map(async (k) => client.removeUsageApiKey(accountKey, await k))),
+        new Promise((r) => {
+          timer = setTimeout(r, CLOSE_TIMEOUT_MS);
+        }),
+      ]);
+      clearTimeout(timer);
     },
   };
 }
