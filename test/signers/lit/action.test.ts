@@ -190,9 +190,11 @@ describe("policy Lit Action", () => {
     await refusedBoth(undefined, "BAD_REQUEST");
     await refusedBoth({ ...request(), digest: "0x1234" }, "BAD_REQUEST");
     await refusedBoth({ ...request(), intent: { kind: "transaction", tx: {} } }, "BAD_REQUEST");
-    const { result, calls } = await v7ParamsMissingKey();
-    assert.equal(result.code, "BAD_REQUEST");
-    assert.equal(calls, 0);
+    for (const publicKey of [undefined, `0x04${"00".repeat(64)}`, PUBLIC_KEY.slice(0, -2)]) {
+      const { result, calls } = await v7ParamsMissingKey(publicKey);
+      assert.equal(result.code, "BAD_REQUEST");
+      assert.equal(calls, 0);
+    }
   });
 
   test("actionCode substitutes only a valid Ed25519 key; each operator has its own CID", async () => {
@@ -248,10 +250,10 @@ describe("policy Lit Action", () => {
   });
 });
 
-async function v7ParamsMissingKey() {
+async function v7ParamsMissingKey(publicKey?: string) {
   let calls = 0;
   const run = await runV7Action(v7Code, {
-    jsParams: { request: request(), sigName: "sig" },
+    jsParams: { request: request(), sigName: "sig", publicKey },
     signEcdsa: () => {
       calls++;
     },

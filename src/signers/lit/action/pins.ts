@@ -6,6 +6,6 @@
  * (its authority key is substituted): see actionCid() in ./index.ts.
  */
 export const TEMPLATE_CIDS = {
-  "lit-v7": "QmcbwGJ4cRuvaLK9TKSixY4D6RFSX62aKFAWwXo7MTwA2Z",
+  "lit-v7": "QmSVHDzkgNews3my7SdUeMHuqo21WkTavZMbxLmf5i9huo",
   "lit-chipotle": "QmZkY33VnrpiiL5v5G6GuUn1HonEV4uz5AVg2GYnvvhnbs",
 } as const;
