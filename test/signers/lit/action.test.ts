@@ -4,6 +4,7 @@
 // amount, another agent's authorization, a tampered policy and a digest mismatch.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import vm from "node:vm";
 import { computeAddress, getBytes, hexlify, recoverAddress, SigningKey, Wallet } from "ethers";
 import { type AdminAction, adminPublicKey, authorize } from "../../../src/auth/admin-authority.js";
 import { decodeIntent, type SignIntent } from "../../../src/policy/index.js";
@@ -247,6 +248,33 @@ describe("policy Lit Action", () => {
     assert.equal(run.keyCalls, 1);
     assert.equal(run.result, undefined);
     assert.match(String(run.error), /not the PKP's/);
+  });
+
+  test("the action needs nothing of its runtime but atob (and Lit's own globals)", async () => {
+    // A bare realm: no console, TextEncoder, crypto, self or timers; only what Lit defines.
+    const { ethers: ethers5 } = await import("ethers5");
+    const jsParams = JSON.stringify({ pkpId: ADDRESS, request: request() });
+    for (const [extra, ok] of [
+      [{}, false],
+      [{ atob }, true],
+    ] as const) {
+      let keyCalls = 0;
+      const getPrivateKey = async () => {
+        keyCalls++;
+        return wallet.privateKey;
+      };
+      const context = vm.createContext({
+        Lit: { Actions: { getPrivateKey } },
+        ethers: ethers5,
+        ...extra,
+      });
+      vm.runInContext(chipotleCode, context);
+      const params = vm.runInContext(`JSON.parse(${JSON.stringify(jsParams)})`, context);
+      const result = await context.main(params);
+      assert.equal(result.ok, ok);
+      // Without atob the authorization cannot be read: refused, the key never fetched.
+      assert.equal(keyCalls, ok ? 1 : 0);
+    }
   });
 });
 
