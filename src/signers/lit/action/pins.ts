@@ -6,6 +6,6 @@
  * (its authority key is substituted): see actionCid() in ./index.ts.
  */
 export const TEMPLATE_CIDS = {
-  "lit-v7": "QmW3GVugPHC4PQAWJYcirRqJQxwQycnc1UV7hrW9uMB9Cv",
-  "lit-chipotle": "QmQUJoikhd2pYDiraSLZhBSF9VubbcAS5F8qn6oMzSmCYg",
+  "lit-v7": "QmW7eod3mMcRGbnjAXovZme2HZACVU5HZJgQz1jUWDr3oo",
+  "lit-chipotle": "QmeHCdmXf4KuDoLXcSV9q9AMFcGgZgxxAZxTnkjoMhucm9",
 } as const;
