@@ -27,7 +27,7 @@ import { adminPublicKey, authorize } from "../src/auth/admin-authority.js";
 import { isVaultError } from "../src/errors/index.js";
 import { decodeIntent } from "../src/policy/index.js";
 import type { Policy, SignIntent } from "../src/policy/types.js";
-import { createChipotleBackend } from "../src/signers/lit/chipotle/index.js";
+import { chipotleBackendFor } from "../src/signers/lit/chipotle/index.js";
 
 const RECIPIENT = "0x000000000000000000000000000000000000dEaD";
 const POLICY = {
@@ -83,7 +83,7 @@ async function main() {
   const admin = process.env.VAULT_ADMIN_KEY ?? `av_live_${randomBytes(24).toString("hex")}`;
   if (!process.env.VAULT_ADMIN_KEY)
     say("no VAULT_ADMIN_KEY: a one-off admin authority (fresh CID)");
-  const backend = createChipotleBackend({
+  const backend = chipotleBackendFor({
     url,
     apiKey,
     authorityPublicKey: adminPublicKey(admin),

@@ -16,7 +16,7 @@ import type {
   CreatedKey,
   SignerBackend,
 } from "../../../src/signers/backend.js";
-import { chipotleBackend, cidHash } from "../../../src/signers/lit/chipotle/backend.js";
+import { cidHash, createChipotleBackend } from "../../../src/signers/lit/chipotle/backend.js";
 import { codeOf } from "../../helpers/errors.js";
 import { type ChipotleFake, startChipotleFake } from "../../helpers/lit/chipotle-fake.js";
 
@@ -50,7 +50,7 @@ describe("lit-chipotle backend", () => {
   let backend: SignerBackend;
   let cid: string;
   const backendFor = (code = STAND_IN) =>
-    chipotleBackend({
+    createChipotleBackend({
       baseUrl: fake.url,
       apiKey: account,
       loadAction: async () => ({ code, cid: await cidOf(code) }),
@@ -117,7 +117,7 @@ describe("lit-chipotle backend", () => {
 
   it("signs through the usage key by ipfs_id (the code sent once, on the cache miss)", async () => {
     const a = await agent();
-    const fresh = chipotleBackend({
+    const fresh = createChipotleBackend({
       baseUrl: fake.url,
       apiKey: account,
       loadAction: async () => ({ code: `${STAND_IN}//x\n`, cid: await cidOf(`${STAND_IN}//x\n`) }),

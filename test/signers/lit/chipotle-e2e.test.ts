@@ -16,7 +16,7 @@ import type { Policy, SignIntent } from "../../../src/policy/types.js";
 import type { BackendSignRequest, SignerBackend } from "../../../src/signers/backend.js";
 import { actionCid, actionCode } from "../../../src/signers/lit/action/index.js";
 import { createChipotleClient } from "../../../src/signers/lit/chipotle/client.js";
-import { cidHash, createChipotleBackend } from "../../../src/signers/lit/chipotle/index.js";
+import { chipotleBackendFor, cidHash } from "../../../src/signers/lit/chipotle/index.js";
 import { codeOf } from "../../helpers/errors.js";
 import { type ChipotleFake, startChipotleFake } from "../../helpers/lit/chipotle-fake.js";
 
@@ -55,7 +55,7 @@ describe("lit-chipotle end to end, with the real policy action", () => {
   before(async () => {
     fake = await startChipotleFake();
     account = fake.newAccount();
-    backend = createChipotleBackend({
+    backend = chipotleBackendFor({
       url: fake.url,
       apiKey: account,
       authorityPublicKey: adminPublicKey(ADMIN),

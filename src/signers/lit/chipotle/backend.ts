@@ -43,7 +43,7 @@ export function cidHash(cid: string): string {
   return keccak256(toUtf8Bytes(cid));
 }
 
-export function chipotleBackend(config: ChipotleBackendConfig): SignerBackend {
+export function createChipotleBackend(config: ChipotleBackendConfig): SignerBackend {
   const client: ChipotleClient = createChipotleClient(config);
   const accountKey = config.apiKey;
   let action: Promise<{ code: string; cid: string }> | undefined;
