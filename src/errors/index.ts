@@ -102,6 +102,15 @@ export const ERROR_CATALOGUE = {
     message: "Compliance proofs are not set up here: run npm run circuits:setup.",
   },
   QUORUM_UNAVAILABLE: { status: 503, message: "Not enough signer nodes are reachable to sign." },
+  // Signer backends (src/signers/registry.ts, issue 10).
+  BACKEND_NOT_CONFIGURED: {
+    status: 400,
+    message: "This signer backend is not configured on this vault.",
+  },
+  BACKEND_SIGNATURE_INVALID: {
+    status: 502,
+    message: "The signer backend returned a signature that is not the agent's; it was discarded.",
+  },
   CLUSTER_ERROR: { status: 502, message: "The signer cluster could not complete the operation." },
   NODE_REFUSED: { status: 403, message: "A signer node refused to contribute." },
   AUDIT_UNAVAILABLE: {
@@ -113,6 +122,8 @@ export const ERROR_CATALOGUE = {
     message: "The vault's database cannot be written; nothing was signed.",
   },
   // Lit backends (src/signers/lit): the Lit network, its REST API or the pinned Lit Action.
+  // One set for both runtimes (lit-v7 and lit-chipotle): upstream trouble is 502/503, never
+  // a client error; a policy refusal by the action is POLICY_DENIED (enforcedBy lit-action).
   LIT_UNAVAILABLE: { status: 503, message: "The Lit network is unreachable; nothing was signed." },
   LIT_RATE_LIMITED: {
     status: 503,

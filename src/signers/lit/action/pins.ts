@@ -6,6 +6,6 @@
  * (its authority key is substituted): see actionCid() in ./index.ts.
  */
 export const TEMPLATE_CIDS = {
-  "lit-v7": "QmW7eod3mMcRGbnjAXovZme2HZACVU5HZJgQz1jUWDr3oo",
-  "lit-chipotle": "QmeHCdmXf4KuDoLXcSV9q9AMFcGgZgxxAZxTnkjoMhucm9",
+  "lit-v7": "QmavY7dWXkgFPsgdBzbZe9ZFyuRR1NjdCMmeeXKebJ1f2C",
+  "lit-chipotle": "QmZjXQqdJ8nqe2wcutzJFuUX9Uf3aTHi3qvcVzTjTU12Q6",
 } as const;
