@@ -10,7 +10,8 @@
  * keccak256(CID text); `Lit.Actions.getPrivateKey({pkpId})` needs such a group that
  * also holds the PKP. The real server treats a zero hash / PKP id / group 0 as a
  * wildcard; this fake refuses them (400), so code that used one fails loudly here.
- * Actions run through `runChipotleAction` (node:vm, test-only: not a sandbox).
+ * Actions run through run-action.ts's `runChipotleAction` (node:vm, test-only: not a
+ * sandbox), with ethers 5.7.2 and `Lit.Actions.getPrivateKey`.
  * API: `const fake = await startChipotleFake(); const key = fake.newAccount()`, then
  * `fake.url`, `fake.inject({path, status, body?, times?, headers?})` to script failures,
  * `fake.requests` (what was called, keys redacted), `fake.state`, `await fake.close()`.
@@ -19,7 +20,7 @@ import { randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { keccak256, toUtf8Bytes, Wallet } from "ethers";
-import { runChipotleAction } from "./chipotle-runner.js";
+import { runChipotleAction } from "./run-action.js";
 
 interface Group {
   id: number;
@@ -226,22 +227,22 @@ export async function startChipotleFake() {
       if (!w) throw new Error("unknown pkp");
       return w.privateKey;
     };
-    try {
-      const { result, logs } = await runChipotleAction(code, b.js_params ?? null, {
-        getPrivateKey,
-      });
-      let response: unknown = result;
-      if (typeof result === "string") {
-        try {
-          response = JSON.parse(result);
-        } catch {
-          response = result;
-        }
-      }
-      return { status: 200, raw: JSON.stringify({ response, logs, has_error: false }) };
-    } catch (err) {
-      return fail(500, `Internal server error.: Actions failed with : ${(err as Error).message}`);
+    const params = (b.js_params ?? {}) as Record<string, unknown>;
+    const run = await runChipotleAction(code, { jsParams: params, getPrivateKey });
+    if (run.error !== undefined) {
+      return fail(500, `Internal server error.: Actions failed with : ${run.error}`);
     }
+    // Chipotle JSON-parses the response when it can (core_features.rs); run-action already
+    // round-tripped main's value through JSON.
+    let response: unknown = run.response ?? null;
+    if (typeof response === "string") {
+      try {
+        response = JSON.parse(response);
+      } catch {
+        // a plain string stays a string
+      }
+    }
+    return { status: 200, raw: JSON.stringify({ response, logs: run.logs, has_error: false }) };
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse) {

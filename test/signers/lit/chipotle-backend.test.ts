@@ -199,6 +199,15 @@ describe("lit-chipotle backend", () => {
     assert.equal(fake.state.usageKeys.size, keys);
   });
 
+  it("maps a reply flagged has_error, and a 402 while signing, to stable codes", async () => {
+    const a = await agent();
+    const flagged = JSON.stringify({ response: null, logs: "threw", has_error: true });
+    fake.inject({ path: "lit_action", status: 200, body: flagged });
+    assert.equal(await codeOf(backend.signDigest(request(a))), "LIT_ACTION_FAILED");
+    fake.inject({ path: "lit_action", status: 402 });
+    assert.equal(await codeOf(backend.signDigest(request(a))), "LIT_NO_CREDITS");
+  });
+
   it("maps an action that throws to LIT_ACTION_FAILED", async () => {
     const throwing = "async function main() { throw new Error('no'); }\n";
     const b = backendFor(throwing);

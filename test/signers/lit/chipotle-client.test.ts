@@ -101,6 +101,24 @@ describe("Chipotle client", () => {
     });
   });
 
+  it("lists wallets, and adds a PKP and an action to a group (the server hashes the CID)", async () => {
+    const { pkpId, groupId } = await bound(SIGNS);
+    const c = fresh();
+    const wallets = await c.listWallets(account);
+    assert.ok(wallets.some((w) => w.walletAddress === pkpId));
+    const second = await c.createWallet(account);
+    await c.addPkpToGroup(account, groupId, second);
+    await c.addActionToGroup(account, groupId, "QmAnotherAction");
+    const group = fake.state.groups.get(groupId);
+    assert.ok(group?.pkpIds.has(second));
+    assert.ok(group?.cidHashes.has(BigInt(hash("QmAnotherAction"))));
+    assert.equal(
+      await codeOf(c.addPkpToGroup(account, groupId, `0x${"0".repeat(40)}`)),
+      "VALIDATION_FAILED",
+    );
+    assert.equal(await codeOf(c.addActionToGroup(account, 0, "QmX")), "VALIDATION_FAILED");
+  });
+
   it("runs a permitted action with the usage key; the PKP's key signs inside it", async () => {
     const { pkpId, usage } = await bound(SIGNS);
     const r = await fresh().litAction(usage, { code: SIGNS, jsParams: { pkpId } });

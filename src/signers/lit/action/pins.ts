@@ -6,6 +6,6 @@
  * (its authority key is substituted): see actionCid() in ./index.ts.
  */
 export const TEMPLATE_CIDS = {
-  "lit-v7": "QmcbwGJ4cRuvaLK9TKSixY4D6RFSX62aKFAWwXo7MTwA2Z",
-  "lit-chipotle": "QmZkY33VnrpiiL5v5G6GuUn1HonEV4uz5AVg2GYnvvhnbs",
+  "lit-v7": "QmavY7dWXkgFPsgdBzbZe9ZFyuRR1NjdCMmeeXKebJ1f2C",
+  "lit-chipotle": "QmZjXQqdJ8nqe2wcutzJFuUX9Uf3aTHi3qvcVzTjTU12Q6",
 } as const;

@@ -27,11 +27,15 @@ import { type ChipotleClient, type ChipotleClientOptions, createChipotleClient }
 import { ChipotleError } from "./http.js";
 import { readActionResult } from "./result.js";
 
+const CLOSE_TIMEOUT_MS = 5000;
+
 export interface ChipotleBackendConfig extends ChipotleClientOptions {
   /** The account API key, read from LIT_CHIPOTLE_API_KEY_FILE: management calls only. */
   apiKey: string;
   /** The built Chipotle policy action for this operator (its authority key baked in). */
   loadAction: () => Promise<{ code: string; cid: string }>;
+  /** Operator log lines (ids and CIDs only, never a key). */
+  log?: (line: string) => void;
 }
 
 /** keccak256 of the CID's text, as Chipotle stores action permissions (parse_with_hash.rs). */
@@ -55,6 +59,7 @@ export function createChipotleBackend(config: ChipotleBackendConfig): SignerBack
   const usageKey = (groupId: number, agentId: string): Promise<string> => {
     let key = usageKeys.get(groupId);
     if (key === undefined) {
+      config.log?.(`chipotle: minting a usage key for group ${groupId} (agent ${agentId})`);
       key = client.addUsageApiKey(accountKey, {
         name: `agent-vault ${agentId}`,
         description: `agent-vault: execute the policy action for agent ${agentId} only`,
@@ -173,9 +178,16 @@ export function createChipotleBackend(config: ChipotleBackendConfig): SignerBack
     async close() {
       const minted = [...usageKeys.values()];
       usageKeys.clear();
-      await Promise.allSettled(
-        minted.map(async (k) => client.removeUsageApiKey(accountKey, await k)),
-      );
+      // Best effort, and never holding a shutdown up for long: a key left behind is
+      // known to no one once this process is gone.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.allSettled(minted.map(async (k) => client.removeUsageApiKey(accountKey, await k))),
+        new Promise((r) => {
+          timer = setTimeout(r, CLOSE_TIMEOUT_MS);
+        }),
+      ]);
+      clearTimeout(timer);
     },
   };
 }
