@@ -173,7 +173,7 @@ interface AuthSigLike {
 /** An EIP-191 AuthSig whose signature verifies for its address. */
 function verifiedAuthSig(value: unknown): AuthSigLike | undefined {
   const a = value as Partial<AuthSigLike> | undefined;
-  if (!a || a.derivedVia !== "web3.eth.personal.sign") return undefined;
+  if (a?.derivedVia !== "web3.eth.personal.sign") return undefined;
   if (typeof a.sig !== "string" || typeof a.signedMessage !== "string") return undefined;
   if (typeof a.address !== "string") return undefined;
   try {
