@@ -71,6 +71,9 @@ export async function buildTemplate(runtime) {
     charset: "utf8",
     preserveSymlinks: true,
     treeShaking: true,
+    // ethers' browser build looks for `self`/`window`/`global` when it loads; Lit's
+    // runtimes need not define them, globalThis (ES2020) is always there.
+    define: { self: "globalThis" },
     banner: { js: banner },
     footer: { js: spec.footer },
     plugins: [nodeCryptoStub],

@@ -31,6 +31,7 @@ const UNIT = [
   "test/config/",
   "test/lint/",
   "test/policy/",
+  "test/signers/lit/action",
   "test/protocol/",
   "test/store/",
   "test/cli/data-dir-lock.test.ts",

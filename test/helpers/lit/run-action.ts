@@ -12,8 +12,9 @@
  *   which is called with js_params and whose return value is the response;
  *   `Lit.Actions.getPrivateKey({pkpId})` returns the PKP's private key (hex) inside the
  *   TEE, and `ethers` is ethers 5.7.2 (here: the `ethers5` dev dependency).
- * Both are Deno-based: console, self, atob/btoa, TextEncoder/TextDecoder, crypto, URL and
- * timers exist; Node's Buffer, process and require do not.
+ * Both are Deno-based; the context gets only what the action may use of that: console,
+ * atob/btoa, TextEncoder/TextDecoder, crypto, URL and timers (no self/window: the build
+ * needs none). Node's Buffer, process, global and require do not exist there.
  *
  * jsParams cross into the action's realm as JSON (as they do over the wire), so the
  * action sees plain objects of its own realm. Host callbacks receive plain host values:
@@ -70,7 +71,6 @@ function newContext(logs: string[], extra: Record<string, unknown>): vm.Context 
     clearTimeout,
     ...extra,
   });
-  vm.runInContext("globalThis.self = globalThis;", context);
   return context;
 }
 
@@ -81,8 +81,10 @@ function intoRealm(context: vm.Context, value: unknown): unknown {
   return parse(JSON.stringify(value));
 }
 
+/** An error's message, from either realm (the action's Errors are not host Errors). */
 function message(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  const m = typeof err === "object" && err !== null ? (err as { message?: unknown }).message : err;
+  return typeof m === "string" ? m : String(err);
 }
 
 async function settle<T>(work: Promise<T>, timeoutMs: number): Promise<T> {

@@ -9,9 +9,11 @@ import { dirname, resolve } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { adminPublicKey } from "../../../src/auth/admin-authority.js";
 import {
   AUTHORITY_KEY_PLACEHOLDER,
   actionCid,
+  actionCode,
   actionTemplate,
   TEMPLATE_CIDS,
 } from "../../../src/signers/lit/action/index.js";
@@ -39,4 +41,15 @@ test("the pinned CIDs are the committed templates' CIDs", async () => {
 test("ipfs-only-hash gives the IPFS v0 CID Lit computes (known vector)", async () => {
   // `ipfs add --only-hash` of the 12 bytes "hello world\n" (a published IPFS example).
   assert.equal(await actionCid("hello world\n"), "QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o");
+});
+
+test("npm run lit:action prints the CID an operator's PKPs are bound to", async () => {
+  const key = adminPublicKey("an-operator-admin-key");
+  const run = promisify(execFile);
+  const args = ["--import", "tsx", "scripts/lit-action-code.ts", "--runtime=lit-v7"];
+  const { stdout } = await run(process.execPath, [...args, `--authority-key=${key}`], {
+    cwd: ROOT,
+  });
+  assert.equal(stdout.trim(), await actionCid(actionCode("lit-v7", key)));
+  await assert.rejects(run(process.execPath, [...args, "--authority-key=AAAA"], { cwd: ROOT }));
 });

@@ -34,7 +34,12 @@ async function handle(): Promise<ActionResult> {
   if (typeof name !== "string" || name.length === 0) {
     return { ok: false, code: "BAD_REQUEST", message: "sigName must be a non-empty string" };
   }
-  const address = computeAddress(pub.startsWith("0x") ? pub : `0x${pub}`);
+  let address: string;
+  try {
+    address = computeAddress(pub.startsWith("0x") ? pub : `0x${pub}`);
+  } catch {
+    return { ok: false, code: "BAD_REQUEST", message: "publicKey is not a secp256k1 point" };
+  }
   const checked = checkRequest(req, address, AUTHORITY_KEY, new Date());
   if (!checked.ok) return checked;
   await LitActions.signEcdsa({ toSign: getBytes(checked.digest), publicKey: pub, sigName: name });

@@ -6,6 +6,6 @@
  * (its authority key is substituted): see actionCid() in ./index.ts.
  */
 export const TEMPLATE_CIDS = {
-  "lit-v7": "QmcbwGJ4cRuvaLK9TKSixY4D6RFSX62aKFAWwXo7MTwA2Z",
-  "lit-chipotle": "QmZkY33VnrpiiL5v5G6GuUn1HonEV4uz5AVg2GYnvvhnbs",
+  "lit-v7": "QmW3GVugPHC4PQAWJYcirRqJQxwQycnc1UV7hrW9uMB9Cv",
+  "lit-chipotle": "QmQUJoikhd2pYDiraSLZhBSF9VubbcAS5F8qn6oMzSmCYg",
 } as const;
