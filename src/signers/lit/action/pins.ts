@@ -6,6 +6,6 @@
  * (its authority key is substituted): see actionCid() in ./index.ts.
  */
 export const TEMPLATE_CIDS = {
-  "lit-v7": "QmW3GVugPHC4PQAWJYcirRqJQxwQycnc1UV7hrW9uMB9Cv",
-  "lit-chipotle": "QmQUJoikhd2pYDiraSLZhBSF9VubbcAS5F8qn6oMzSmCYg",
+  "lit-v7": "QmavY7dWXkgFPsgdBzbZe9ZFyuRR1NjdCMmeeXKebJ1f2C",
+  "lit-chipotle": "QmZjXQqdJ8nqe2wcutzJFuUX9Uf3aTHi3qvcVzTjTU12Q6",
 } as const;
