@@ -81,8 +81,10 @@ function intoRealm(context: vm.Context, value: unknown): unknown {
   return parse(JSON.stringify(value));
 }
 
+/** An error's message, from either realm (the action's Errors are not host Errors). */
 function message(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  const m = typeof err === "object" && err !== null ? (err as { message?: unknown }).message : err;
+  return typeof m === "string" ? m : String(err);
 }
 
 async function settle<T>(work: Promise<T>, timeoutMs: number): Promise<T> {

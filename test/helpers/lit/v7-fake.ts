@@ -148,10 +148,55 @@ export interface V7Fake {
   pin(code: string): Promise<string>;
   /** Every executeJs run: its CID and how often the action called signEcdsa. */
   runs: { ipfsId: string; signCalls: number; error?: string }[];
+  /** How many times getSessionSigs made a session. */
+  sessions(): number;
   failNext(errorCode: string, message: string): void;
 }
 
-export function createV7Fake(opts: { operatorAddress?: string } = {}): V7Fake {
+/** The ReCap (EIP-5573) a SIWE message grants: resource → abilities ("Threshold/Execution", …). */
+export function recapOf(siwe: string): Record<string, Record<string, unknown[]>> {
+  const m = /urn:recap:([A-Za-z0-9_-]+)/.exec(siwe);
+  if (!m?.[1]) return {};
+  const recap = JSON.parse(Buffer.from(m[1], "base64url").toString("utf8")) as {
+    att?: Record<string, Record<string, unknown[]>>;
+  };
+  return recap.att ?? {};
+}
+
+interface AuthSigLike {
+  sig: string;
+  signedMessage: string;
+  address: string;
+  derivedVia: string;
+}
+
+/** An EIP-191 AuthSig whose signature verifies for its address. */
+function verifiedAuthSig(value: unknown): AuthSigLike | undefined {
+  const a = value as Partial<AuthSigLike> | undefined;
+  if (a?.derivedVia !== "web3.eth.personal.sign") return undefined;
+  if (typeof a.sig !== "string" || typeof a.signedMessage !== "string") return undefined;
+  if (typeof a.address !== "string") return undefined;
+  try {
+    if (getAddress(verifyMessage(a.signedMessage, a.sig)) !== getAddress(a.address))
+      return undefined;
+  } catch {
+    return undefined;
+  }
+  return a as AuthSigLike;
+}
+
+export interface V7FakeOptions {
+  /** The operator's wallet: the only one whose sessions the nodes accept, if given. */
+  operatorAddress?: string;
+  /**
+   * A paid network (datil-test, datil): only sessions carrying a capacity delegation of
+   * this Capacity Credits NFT, signed by its owner (operatorAddress), run; others meet
+   * the nodes' 402 `rate_limit_exceeded`.
+   */
+  capacityTokenId?: string;
+}
+
+export function createV7Fake(opts: V7FakeOptions = {}): V7Fake {
   const pkps = new Map<bigint, Pkp>();
   const ipfs = new Map<string, string>();
   const runs: V7Fake["runs"] = [];
@@ -161,6 +206,7 @@ export function createV7Fake(opts: { operatorAddress?: string } = {}): V7Fake {
     .subarray(-32)
     .toString("hex");
   let pendingFailure: Error | undefined;
+  let sessionCount = 0;
   let connected = false;
 
   const byTokenId = (id: string | bigint) => pkps.get(BigInt(id));
@@ -212,6 +258,16 @@ export function createV7Fake(opts: { operatorAddress?: string } = {}): V7Fake {
     },
   };
 
+  /** A delegation of the capacity NFT by its owner (the operator) among the capabilities. */
+  function hasCapacity(capabilities: unknown[]): boolean {
+    const resource = `lit-ratelimitincrease://${opts.capacityTokenId}`;
+    return capabilities.some((c) => {
+      const a = verifiedAuthSig(c);
+      if (!a || !recapOf(a.signedMessage)[resource]) return false;
+      return !opts.operatorAddress || getAddress(a.address) === getAddress(opts.operatorAddress);
+    });
+  }
+
   function checkSessions(sessionSigs: SessionSigs, ipfsId: string): void {
     const entries = Object.entries(sessionSigs ?? {});
     if (entries.length === 0) throw nodeError("NodeInvalidAuthSig", "no session signatures");
@@ -235,6 +291,7 @@ export function createV7Fake(opts: { operatorAddress?: string } = {}): V7Fake {
         nodeAddress: string;
         expiration: string;
         resourceAbilityRequests: { resource: string; ability: string }[];
+        capabilities: unknown[];
       };
       if (msg.nodeAddress !== url)
         throw nodeError("NodeInvalidAuthSig", "session for another node");
@@ -246,6 +303,9 @@ export function createV7Fake(opts: { operatorAddress?: string } = {}): V7Fake {
           (r.resource === `lit-litaction://${ipfsId}` || r.resource === "lit-litaction://*"),
       );
       if (!granted) throw nodeError("NodeSIWECapabilityInvalid", "the session may not run it");
+      if (opts.capacityTokenId !== undefined && !hasCapacity(msg.capabilities)) {
+        throw nodeError("rate_limit_exceeded", "Rate limit exceeded.  Try again later.");
+      }
     }
   }
 
@@ -267,8 +327,29 @@ export function createV7Fake(opts: { operatorAddress?: string } = {}): V7Fake {
     async getLatestBlockhash() {
       return keccak256(Buffer.from(`block-${Date.now()}`));
     },
-    async createCapacityDelegationAuthSig() {
-      throw new Error("the fake network (datil-dev) needs no capacity credits");
+    async createCapacityDelegationAuthSig({
+      dAppOwnerWallet,
+      capacityTokenId,
+      delegateeAddresses,
+      uses,
+      expiration,
+    }) {
+      // As Lit's client does: a SIWE message with a rate-limit-increase ReCap, signed by the owner.
+      const helpers = await import("@lit-protocol/auth-helpers");
+      const owner = dAppOwnerWallet as { getAddress(): Promise<string> };
+      const toSign = await helpers.createSiweMessageWithCapacityDelegation({
+        uri: "lit:capability:delegation",
+        // Only generateSessionCapabilityObjectWithWildcards is used of the client here.
+        litNodeClient: client as never,
+        walletAddress: await owner.getAddress(),
+        nonce: await client.getLatestBlockhash(),
+        expiration: expiration ?? new Date(Date.now() + 7 * 86_400_000).toISOString(),
+        capacityTokenId,
+        delegateeAddresses,
+        ...(uses === undefined ? {} : { uses }),
+      });
+      const authSig = await helpers.generateAuthSig({ signer: dAppOwnerWallet as never, toSign });
+      return { capacityDelegationAuthSig: authSig };
     },
     async getSessionSigs({
       expiration,
@@ -282,18 +363,14 @@ export function createV7Fake(opts: { operatorAddress?: string } = {}): V7Fake {
         resource: (r.resource as { getResourceKey(): string }).getResourceKey(),
         ability: r.ability,
       }));
-      const authSig = (await authNeededCallback({
-        uri: `lit:session:${sessionPub}`,
-        expiration,
-        resourceAbilityRequests,
-      })) as { sig: string; signedMessage: string; address: string; derivedVia: string };
-      if (authSig.derivedVia !== "web3.eth.personal.sign") throw new Error("unknown auth sig");
-      if (
-        getAddress(verifyMessage(authSig.signedMessage, authSig.sig)) !==
-        getAddress(authSig.address)
-      ) {
-        throw nodeError("NodeInvalidAuthSig", "the wallet signature does not verify");
-      }
+      const authSig = verifiedAuthSig(
+        await authNeededCallback({
+          uri: `lit:session:${sessionPub}`,
+          expiration,
+          resourceAbilityRequests,
+        }),
+      );
+      if (!authSig) throw nodeError("NodeInvalidAuthSig", "the wallet signature does not verify");
       if (
         opts.operatorAddress &&
         getAddress(authSig.address) !== getAddress(opts.operatorAddress)
@@ -303,6 +380,14 @@ export function createV7Fake(opts: { operatorAddress?: string } = {}): V7Fake {
       if (!authSig.signedMessage.includes(`lit:session:${sessionPub}`)) {
         throw nodeError("NodeInvalidAuthSig", "the SIWE message is not for this session key");
       }
+      // The wallet must have granted, in its ReCap, every resource the session asks for.
+      const granted = recapOf(authSig.signedMessage);
+      for (const r of requests) {
+        if (r.ability === LIT_ACTION_EXECUTION && !granted[r.resource]?.["Threshold/Execution"]) {
+          throw nodeError("NodeSIWECapabilityInvalid", "the wallet did not grant this resource");
+        }
+      }
+      sessionCount++;
       const priv = sessionKey.privateKey;
       const sigs: SessionSigs = {};
       for (const nodeAddress of NODES) {
@@ -401,6 +486,7 @@ export function createV7Fake(opts: { operatorAddress?: string } = {}): V7Fake {
       return cid;
     },
     runs,
+    sessions: () => sessionCount,
     failNext(errorCode, message) {
       pendingFailure = nodeError(errorCode, message);
     },

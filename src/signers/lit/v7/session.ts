@@ -8,7 +8,7 @@
  * and the delegation rides along as a capability. Sessions live 15 minutes and are
  * renewed a minute before they end.
  */
-import type { Wallet } from "ethers";
+import type { BaseWallet } from "ethers";
 import type { LitV7NodeClient, LitV7Sdk, SessionSigs } from "./sdk.js";
 
 /** LIT_ABILITY.LitActionExecution (@lit-protocol/constants 7.4.0). */
@@ -21,7 +21,7 @@ export class SessionCache {
 
   constructor(
     private readonly sdk: LitV7Sdk,
-    private readonly wallet: Wallet,
+    private readonly wallet: BaseWallet,
     private readonly capacityTokenId: string | undefined,
     private readonly now: () => number = Date.now,
   ) {}

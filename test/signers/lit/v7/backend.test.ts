@@ -208,6 +208,36 @@ describe("lit-v7 backend on the fake v7 network", () => {
     );
   });
 
+  it("refuses a minted PKP that may run any other action too", async () => {
+    // A network (or a contract upgrade) that permits more than asked: no agent is made.
+    const widening = {
+      ...fake.sdk,
+      contracts: async () => ({
+        ...fake.contracts,
+        mintWithAuth: async (params: Parameters<typeof fake.contracts.mintWithAuth>[0]) => {
+          const minted = await fake.contracts.mintWithAuth(params);
+          const other = await actionCid("// any other code\n");
+          await fake.contracts.addPermittedAction({
+            ipfsId: other,
+            pkpTokenId: minted.pkp.tokenId,
+            authMethodScopes: [1],
+          });
+          return minted;
+        },
+      }),
+    };
+    const wide = createLitV7Backend({
+      network: "datil-dev",
+      operatorKey: OPERATOR.privateKey,
+      authorityKey: adminPublicKey(ADMIN_KEY),
+      sdk: widening,
+    });
+    await assert.rejects(
+      wide.createKey({ agentId: "agent-dave", authorize: adminAuthorize }),
+      refused("LIT_NOT_PERMITTED"),
+    );
+  });
+
   it("maps the nodes' failures to stable codes", async () => {
     fake.failNext("rate_limit_exceeded", "Rate limit exceeded.  Try again later.");
     await assert.rejects(signFor(alice, transfer("0.001")), refused("LIT_RATE_LIMITED"));
