@@ -6,9 +6,10 @@
  * and the local default must start as fast and as light as before (issue 10, "Required" 1;
  * test/signers/no-lit-at-start.test.ts checks that no @lit-protocol package is loaded).
  *
- * The Lit modules export `createLitV7Backend(config)` and `createChipotleBackend(config)`;
- * each receives its own configuration and the operator's admin-authority public key, which
- * the pinned Lit Action embeds (src/signers/lit/action/index.ts, `actionCode`).
+ * The Lit modules export `createLitV7Backend(config)` and `chipotleBackendFor(config)`
+ * (over `createChipotleBackend`); each receives its own configuration and the operator's
+ * admin-authority public key, which the pinned Lit Action embeds
+ * (src/signers/lit/action/index.ts, `actionCode`).
  */
 import type { ChipotleConfig, LitV7Config } from "../config/lit.js";
 import { VaultError } from "../errors/index.js";
@@ -54,16 +55,8 @@ export function litLoaders(
     ...(chipotle
       ? {
           "lit-chipotle": async () => {
-            const [{ createChipotleBackend }, action] = await Promise.all([
-              import("./lit/chipotle/backend.js"),
-              import("./lit/action/index.js"),
-            ]);
-            const code = action.actionCode("lit-chipotle", deps().authorityPublicKey);
-            return createChipotleBackend({
-              baseUrl: chipotle.url,
-              apiKey: chipotle.apiKey,
-              loadAction: async () => ({ code, cid: await action.actionCid(code) }),
-            });
+            const { chipotleBackendFor } = await import("./lit/chipotle/index.js");
+            return chipotleBackendFor({ ...chipotle, ...deps() });
           },
         }
       : {}),
