@@ -112,6 +112,12 @@ export function createVaultStore(db: Db) {
       "INSERT INTO agents (id, name, address, public_key, created_at, backend, pkp) VALUES (?, ?, ?, ?, ?, ?, ?)",
     ),
     getAgent: db.prepare("SELECT * FROM agents WHERE id = ?"),
+    // A Lit agent's public key learnt from its first signature, in the row and its PKP JSON.
+    setAgentPublicKey: db.prepare(
+      `UPDATE agents SET public_key = @key,
+         pkp = CASE WHEN pkp IS NULL THEN NULL ELSE json_set(pkp, '$.publicKey', @key) END
+       WHERE id = @id AND public_key = ''`,
+    ),
     listAgents: db.prepare("SELECT * FROM agents ORDER BY created_at, id"),
     putPolicy: db.prepare(
       "INSERT INTO policies (agent_id, version, policy, authorization, created_at) VALUES (?, ?, ?, ?, ?)",
@@ -188,6 +194,7 @@ export function createVaultStore(db: Db) {
         a.pkp ?? null,
       ),
     agent: (id: string) => q.getAgent.get(id) as AgentRow | undefined,
+    setAgentPublicKey: (id: string, key: string) => void q.setAgentPublicKey.run({ id, key }),
     agents: () => q.listAgents.all() as AgentRow[],
     putPolicy: (agentId: string, version: number, policy: string, authorization: string) =>
       void q.putPolicy.run(agentId, version, policy, authorization, now()),

@@ -13,7 +13,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { parseEther, Transaction, verifyMessage, Wallet } from "ethers";
+import { computeAddress, parseEther, Transaction, verifyMessage, Wallet } from "ethers";
 import { adminPublicKey } from "../../src/auth/admin-authority.js";
 import { isVaultError } from "../../src/errors/index.js";
 import { decodeIntent } from "../../src/policy/decode.js";
@@ -134,6 +134,12 @@ for (const backend of ["lit-chipotle", "lit-v7"] as const) {
       assert.equal(signed.from, agent.address);
       assert.equal(signed.chainId, BigInt(BASE_SEPOLIA));
       assert.equal(keyUses[backend](), before + 1);
+      // The public key is shown (Chipotle's API never reveals it: the first signature does).
+      const view = (
+        await tv.app.inject({ method: "GET", url: `/v1/agents/${agent.id}`, headers: tv.admin })
+      ).json();
+      assert.equal(computeAddress(view.publicKey), agent.address);
+      assert.equal(view.pkp.publicKey, view.publicKey);
     });
 
     test("outside policy: refused, no signature, the key never touched", async () => {
@@ -250,6 +256,21 @@ for (const backend of ["lit-chipotle", "lit-v7"] as const) {
     });
   });
 }
+
+test("OpenAPI documents the backend of POST /v1/agents and the backend and PKP of an agent", async () => {
+  const doc = (await tv.app.inject({ method: "GET", url: "/openapi.json" })).json();
+  const body = doc.paths["/v1/agents"].post.requestBody.content["application/json"].schema;
+  assert.deepEqual(body.properties.backend.enum, ["local", "lit-v7", "lit-chipotle"]);
+  const view = doc.paths["/v1/agents/{id}"].get.responses["200"].content["application/json"].schema;
+  assert.deepEqual(view.properties.backend.enum, ["local", "lit-v7", "lit-chipotle"]);
+  assert.deepEqual(Object.keys(view.properties.pkp.properties).sort(), [
+    "actionCid",
+    "groupId",
+    "pkpId",
+    "publicKey",
+    "tokenId",
+  ]);
+});
 
 test("an unknown backend is 400; an unconfigured one is BACKEND_NOT_CONFIGURED", async () => {
   const unknown = await tv.app.inject({

@@ -151,3 +151,15 @@ test("the vault's own policy still comes first: over the cap, the backend is nev
   );
   assert.equal(lit.calls.length, 0);
 });
+
+test("a Lit agent whose public key its backend never revealed learns it from its first signature", async () => {
+  f.store.db
+    .prepare(
+      "UPDATE agents SET public_key = '', pkp = json_set(pkp, '$.publicKey', '') WHERE id = ?",
+    )
+    .run(LIT);
+  await signing.sign(LIT, ethTransfer(1), "test");
+  const row = f.store.agent(LIT);
+  assert.equal(row?.public_key, lit.key.publicKey);
+  assert.equal(JSON.parse(row?.pkp ?? "{}").publicKey, lit.key.publicKey);
+});

@@ -12,7 +12,7 @@
  * to the vault, so any Lit failure releases the seq and the budget; "sign.signed" records
  * the backend and, for Lit, the action CID.
  */
-import { recoverAddress } from "ethers";
+import { recoverAddress, SigningKey } from "ethers";
 import { VaultError } from "../../errors/index.js";
 import type { Policy, SignIntent } from "../../policy/types.js";
 import { policyHash } from "../../policy/validate.js";
@@ -109,7 +109,7 @@ export async function execute(
   } catch (err) {
     throw await failed(deps, row, seq, actor, err, backend);
   }
-  return signed(deps, row, seq, actor, sig, agent.address, backend);
+  return signed(deps, row, seq, actor, sig, agent, backend);
 }
 
 /**
@@ -156,12 +156,16 @@ function signed(
   seq: number,
   actor: string,
   sig: ClusterSignature,
-  address: string,
+  agent: AgentRow,
   backend: BackendName,
 ): SignOutcome {
   const { store, audit } = deps;
-  const result = shapeResult(JSON.parse(row.intent) as SignIntent, sig.signature, address);
+  const result = shapeResult(JSON.parse(row.intent) as SignIntent, sig.signature, agent.address);
   return inTransaction(store.db, () => {
+    // Chipotle never reveals a PKP's public key: the first verified signature does.
+    if (backend !== "local" && agent.public_key === "") {
+      store.setAgentPublicKey(agent.id, SigningKey.recoverPublicKey(row.digest, sig.signature));
+    }
     moveSign(store, row.id, {
       status: "signed",
       seq,
