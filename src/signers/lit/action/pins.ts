@@ -6,6 +6,6 @@
  * (its authority key is substituted): see actionCid() in ./index.ts.
  */
 export const TEMPLATE_CIDS = {
-  "lit-v7": "QmW3GVugPHC4PQAWJYcirRqJQxwQycnc1UV7hrW9uMB9Cv",
-  "lit-chipotle": "QmQUJoikhd2pYDiraSLZhBSF9VubbcAS5F8qn6oMzSmCYg",
+  "lit-v7": "QmYGcKQAETibZpchQkvJwzbNj4BBgUriMwxC5Msh6dqoMi",
+  "lit-chipotle": "QmPE1EvyvqcTVDLYsJSeSPwM6uFr9JL6xMB9gpvVcTQmGe",
 } as const;
