@@ -49,6 +49,21 @@ const nodeCryptoStub = {
   },
 };
 
+// src/errors holds the vault's whole error catalogue, which grows with every feature:
+// bundled, it would change the action's CID with no change to the policy. The action
+// gets errors-shim.ts (the same VaultError shape, no catalogue) in its place.
+const ERRORS_MODULE = join(ROOT, "src/errors/index.js");
+const errorsShim = {
+  name: "errors-shim",
+  setup(build) {
+    build.onResolve({ filter: /\/errors\/index\.js$/ }, (args) =>
+      resolve(args.resolveDir, args.path) === ERRORS_MODULE
+        ? { path: join(ACTION_DIR, "errors-shim.ts") }
+        : undefined,
+    );
+  },
+};
+
 /** Builds one runtime's template; returns its text. */
 export async function buildTemplate(runtime) {
   const { build } = await import("esbuild");
@@ -76,7 +91,7 @@ export async function buildTemplate(runtime) {
     define: { self: "globalThis" },
     banner: { js: banner },
     footer: { js: spec.footer },
-    plugins: [nodeCryptoStub],
+    plugins: [nodeCryptoStub, errorsShim],
     logLevel: "silent",
   });
   const text = result.outputFiles[0]?.text;

@@ -10,6 +10,7 @@ import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { adminPublicKey } from "../../../src/auth/admin-authority.js";
+import { ERROR_CATALOGUE } from "../../../src/errors/index.js";
 import {
   AUTHORITY_KEY_PLACEHOLDER,
   actionCid,
@@ -52,4 +53,13 @@ test("npm run lit:action prints the CID an operator's PKPs are bound to", async 
   });
   assert.equal(stdout.trim(), await actionCid(actionCode("lit-v7", key)));
   await assert.rejects(run(process.execPath, [...args, "--authority-key=AAAA"], { cwd: ROOT }));
+});
+
+test("the action does not carry the vault's error catalogue (a new error code keeps its CID)", () => {
+  for (const runtime of ["lit-v7", "lit-chipotle"] as const) {
+    const template = actionTemplate(runtime);
+    for (const [code, { message }] of Object.entries(ERROR_CATALOGUE)) {
+      assert.ok(!template.includes(message), `${runtime} holds the catalogue's ${code}`);
+    }
+  }
 });

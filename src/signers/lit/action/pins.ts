@@ -6,6 +6,6 @@
  * (its authority key is substituted): see actionCid() in ./index.ts.
  */
 export const TEMPLATE_CIDS = {
-  "lit-v7": "QmavY7dWXkgFPsgdBzbZe9ZFyuRR1NjdCMmeeXKebJ1f2C",
-  "lit-chipotle": "QmZjXQqdJ8nqe2wcutzJFuUX9Uf3aTHi3qvcVzTjTU12Q6",
+  "lit-v7": "QmYGcKQAETibZpchQkvJwzbNj4BBgUriMwxC5Msh6dqoMi",
+  "lit-chipotle": "QmPE1EvyvqcTVDLYsJSeSPwM6uFr9JL6xMB9gpvVcTQmGe",
 } as const;
