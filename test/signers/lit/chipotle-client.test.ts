@@ -79,7 +79,12 @@ describe("Chipotle client", () => {
       assert.match(pkpId, /^0x[0-9a-f]{40}$/);
     }
     const last = fake.requests.at(-1);
-    assert.deepEqual([last?.method, last?.path], ["GET", "create_wallet"]);
+    assert.deepEqual([last?.method, last?.path, last?.as], ["GET", "create_wallet", "account"]);
+    // The fake, like lit-api-server, also takes the key as Authorization: Bearer.
+    const bearer = await fetch(`${fake.url}/core/v1/create_wallet`, {
+      headers: { authorization: `Bearer ${account}` },
+    });
+    assert.equal(bearer.status, 200);
   });
 
   it("sends a group of exactly the PKP and the CID hash, and a usage key with execute rights only", async () => {
