@@ -21,6 +21,9 @@
  *   publicKey, dataSigned}}, response (parsed JSON), logs}`; without one the node's own
  *   `{success, signedData: {}, decryptedData: {}, claimData: {}, response (string), logs}`.
  *   Failures are thrown like the SDK's NodeError (`name`, `code`, `info.errorCode`).
+ * - `pkpSign({toSign, pubKey, sessionSigs})` signs for a session whose wallet AuthSig is a
+ *   permitted address of the PKP (PKPPermissions.isPermittedAddress: the NFT's owner
+ *   always is, so a self-owned PKP's own SIWE signature opens it), with a lit-pkp ReCap.
  * `failNext(errorCode, message)` makes the next executeJs fail as the nodes would.
  */
 import {
