@@ -21,6 +21,9 @@
  *   publicKey, dataSigned}}, response (parsed JSON), logs}`; without one the node's own
  *   `{success, signedData: {}, decryptedData: {}, claimData: {}, response (string), logs}`.
  *   Failures are thrown like the SDK's NodeError (`name`, `code`, `info.errorCode`).
+ * - `pkpSign({toSign, pubKey, sessionSigs})` signs for a session whose wallet AuthSig is a
+ *   permitted address of the PKP (PKPPermissions.isPermittedAddress: the NFT's owner
+ *   always is, so a self-owned PKP's own SIWE signature opens it), with a lit-pkp ReCap.
  * `failNext(errorCode, message)` makes the next executeJs fail as the nodes would.
  */
 import {
@@ -134,6 +137,23 @@ export interface V7Fake {
   sdk: Pick<LitV7Sdk, "nodeClient" | "contracts">;
   client: LitV7NodeClient & {
     ready: boolean;
+    /**
+     * Lit's pkpSign: signs any digest for a session whose wallet (the AuthSig among its
+     * capabilities) is a permitted address of the PKP, which PKPPermissions'
+     * isPermittedAddress says the NFT's owner always is, and which grants pkp-signing.
+     */
+    pkpSign(params: {
+      toSign: ArrayLike<number>;
+      pubKey: string;
+      sessionSigs: SessionSigs;
+    }): Promise<{
+      r: string;
+      s: string;
+      recid: number;
+      signature: string;
+      publicKey: string;
+      dataSigned: string;
+    }>;
     /** Called by auth-helpers' createSiweMessageWithRecaps, as on Lit's client. */
     generateSessionCapabilityObjectWithWildcards(resources: unknown[]): Promise<unknown>;
   };
@@ -210,6 +230,25 @@ export function createV7Fake(opts: V7FakeOptions = {}): V7Fake {
   let connected = false;
 
   const byTokenId = (id: string | bigint) => pkps.get(BigInt(id));
+  /** The combined signature in Lit's SigResponse shape (r, s bare hex; recid 0/1). */
+  function signatureOf(pkp: Pkp, toSign: Uint8Array) {
+    const { r, s } = thresholdSign(pkp.shares, toSign);
+    const digest = hexlify(toSign);
+    const recid = [0, 1].find(
+      (id) =>
+        recoverAddress(digest, Signature.from({ r: `0x${r}`, s: `0x${s}`, v: 27 + id })) ===
+        pkp.address,
+    );
+    if (recid === undefined) throw new Error("the shares do not combine");
+    return {
+      r,
+      s,
+      recid,
+      signature: `0x${r}${s}${(27 + recid).toString(16)}`,
+      publicKey: pkp.publicKey,
+      dataSigned: digest.slice(2),
+    };
+  }
   const byPublicKey = (key: string) =>
     [...pkps.values()].find((p) => p.publicKey === key.replace(/^0x/, "").toLowerCase());
 
@@ -318,6 +357,26 @@ export function createV7Fake(opts: V7FakeOptions = {}): V7Fake {
     async disconnect() {
       connected = false;
       client.ready = false;
+    },
+    async pkpSign({ toSign, pubKey, sessionSigs }) {
+      if (!connected)
+        throw Object.assign(new Error("not ready"), { name: "LitNodeClientNotReadyError" });
+      const pkp = byPublicKey(pubKey);
+      if (!pkp) throw nodeError("NodeAuthFailed", "no such PKP");
+      for (const value of Object.values(sessionSigs ?? {})) {
+        const msg = JSON.parse((value as { signedMessage: string }).signedMessage) as {
+          capabilities: unknown[];
+        };
+        const permitted = msg.capabilities.some((c) => {
+          const a = verifiedAuthSig(c);
+          if (!a) return false;
+          const grants = Object.keys(recapOf(a.signedMessage));
+          const isPermitted = getAddress(a.address) === getAddress(pkp.owner);
+          return isPermitted && grants.some((g) => g.startsWith("lit-pkp://"));
+        });
+        if (!permitted) throw nodeError("NodeAuthFailed", "the session may not sign with this PKP");
+      }
+      return signatureOf(pkp, Uint8Array.from(toSign));
     },
     async generateSessionCapabilityObjectWithWildcards() {
       // Lit's client returns an empty ReCap object here (wildcards are disabled in 7.4.0).
@@ -433,22 +492,7 @@ export function createV7Fake(opts: V7FakeOptions = {}): V7Fake {
             );
             throw refused;
           }
-          const { r, s } = thresholdSign(pkp.shares, toSign);
-          const digest = hexlify(toSign);
-          const recid = [0, 1].find(
-            (id) =>
-              recoverAddress(digest, Signature.from({ r: `0x${r}`, s: `0x${s}`, v: 27 + id })) ===
-              pkp.address,
-          );
-          if (recid === undefined) throw new Error("the shares do not combine");
-          signatures[sigName] = {
-            r,
-            s,
-            recid,
-            signature: `0x${r}${s}${(27 + recid).toString(16)}`,
-            publicKey: pkp.publicKey,
-            dataSigned: digest.slice(2),
-          };
+          signatures[sigName] = signatureOf(pkp, toSign);
           return "success";
         },
       });
