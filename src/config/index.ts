@@ -8,6 +8,7 @@ import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { type AuthConfig, parseAuthConfig } from "./auth.js";
 import { ConfigError } from "./error.js";
+import { type BackendsConfig, parseBackendsConfig } from "./lit.js";
 import {
   type FacilitatorConfig,
   parseFacilitatorConfig,
@@ -15,6 +16,7 @@ import {
   type X402Config,
 } from "./x402.js";
 
+export type { BackendsConfig, ChipotleConfig, LitV7Config, LitV7Network } from "./lit.js";
 export { ConfigError };
 
 export interface Threshold {
@@ -66,6 +68,8 @@ export interface Config {
   zk: { n: number; depth: number; ptau?: string; buildRoot?: string };
   /** Refusals audited one by one per client address per minute; beyond, counted. */
   auditRefusalsPerMinute: number;
+  /** Signer backends: the default for new agents, and the Lit ones configured (src/config/lit.ts). */
+  backends: BackendsConfig;
 }
 
 type Env = Record<string, string | undefined>;
@@ -159,6 +163,7 @@ export function loadConfig(env: Env = process.env): Config {
     nodeUrls: nodes,
     auth: parseAuthConfig(env),
     x402: parseX402Config(env),
+    backends: parseBackendsConfig(env),
     zk: {
       n: int(env, "VAULT_ZK_BATCH", 64, 1, 255),
       depth: int(env, "VAULT_ZK_DEPTH", 4, 1, 16),

@@ -102,6 +102,15 @@ export const ERROR_CATALOGUE = {
     message: "Compliance proofs are not set up here: run npm run circuits:setup.",
   },
   QUORUM_UNAVAILABLE: { status: 503, message: "Not enough signer nodes are reachable to sign." },
+  // Signer backends (src/signers/registry.ts, issue 10).
+  BACKEND_NOT_CONFIGURED: {
+    status: 400,
+    message: "This signer backend is not configured on this vault.",
+  },
+  BACKEND_SIGNATURE_INVALID: {
+    status: 502,
+    message: "The signer backend returned a signature that is not the agent's; it was discarded.",
+  },
   CLUSTER_ERROR: { status: 502, message: "The signer cluster could not complete the operation." },
   NODE_REFUSED: { status: 403, message: "A signer node refused to contribute." },
   AUDIT_UNAVAILABLE: {
@@ -112,6 +121,34 @@ export const ERROR_CATALOGUE = {
     status: 503,
     message: "The vault's database cannot be written; nothing was signed.",
   },
+  // Lit backends (src/signers/lit): the Lit network, its REST API or the pinned Lit Action.
+  // One set for both runtimes (lit-v7 and lit-chipotle): upstream trouble is 502/503, never
+  // a client error; a policy refusal by the action is POLICY_DENIED (enforcedBy lit-action).
+  LIT_UNAVAILABLE: { status: 503, message: "The Lit network is unreachable; nothing was signed." },
+  LIT_RATE_LIMITED: {
+    status: 503,
+    message: "The Lit network is shedding load (429) and kept refusing; nothing was signed.",
+  },
+  LIT_NO_CREDITS: {
+    status: 503,
+    message: "The operator's Lit account has no credits left (402); nothing was signed.",
+  },
+  LIT_UNAUTHENTICATED: { status: 502, message: "The Lit network rejected the vault's API key." },
+  LIT_NOT_PERMITTED: {
+    status: 502,
+    message: "The Lit network does not permit this key to run this action with this PKP.",
+  },
+  LIT_REQUEST_REJECTED: {
+    status: 502,
+    message: "The Lit network rejected the vault's request as malformed.",
+  },
+  LIT_ACTION_FAILED: { status: 502, message: "The Lit Action threw; nothing was signed." },
+  LIT_ACTION_REFUSED: {
+    status: 502,
+    message:
+      "The pinned Lit Action refused the request (not a policy decision); nothing was signed.",
+  },
+  LIT_BAD_RESPONSE: { status: 502, message: "The Lit network's reply could not be understood." },
   INTERNAL: { status: 500, message: "Internal error." },
 } as const;
 

@@ -1,7 +1,10 @@
 /**
- * Agents: a threshold key generated across all signer nodes, and a versioned policy
- * that every node also holds. Policy changes carry the operator's admin authorization
- * (src/auth/admin-authority.ts) so the nodes accept them; every change is audited.
+ * Agents: a key held by the agent's signer backend (src/signers/backend.ts: the local
+ * threshold cluster, or a Lit PKP) and a versioned policy that the backend also enforces.
+ * Policy changes carry the operator's admin authorization (src/auth/admin-authority.ts):
+ * "agent.create"/"policy.set" for the local nodes, "lit.policy" (bound to the PKP's
+ * address) for the pinned Lit Action; every change is audited. Lit agents involve no
+ * signer node: they are never resynced to one.
  */
 import { randomBytes } from "node:crypto";
 import type { AuditLog } from "../audit/types.js";
@@ -9,8 +12,10 @@ import { authorize } from "../auth/admin-authority.js";
 import { VaultError } from "../errors/index.js";
 import type { Policy } from "../policy/types.js";
 import { policyHash, validatePolicy } from "../policy/validate.js";
+import type { BackendName, PkpInfo } from "../signers/backend.js";
 import type { LocalCluster } from "../signers/local/cluster.js";
 import { NodeRefused } from "../signers/local/node-client.js";
+import type { BackendRegistry } from "../signers/registry.js";
 import { inTransaction } from "../store/db.js";
 import type { AgentRow, VaultStore } from "../store/vault-store.js";
 import { rethrowClusterFailure } from "./cluster-errors.js";
@@ -20,7 +25,11 @@ export interface AgentView {
   name: string;
   address: string;
   publicKey: string;
-  threshold: { t: number; n: number };
+  backend: BackendName;
+  /** Lit agents: the PKP (token id or PKP id, public key, action CID). */
+  pkp?: PkpInfo;
+  /** Local agents: the cluster's threshold. */
+  threshold?: { t: number; n: number };
   policyVersion: number;
   policy: Policy | null;
   createdAt: string;
@@ -28,7 +37,7 @@ export interface AgentView {
 
 export interface AgentService {
   create(
-    input: { name: string; policy?: unknown },
+    input: { name: string; policy?: unknown; backend?: BackendName },
     adminKey: string,
     actor: string,
   ): Promise<AgentView>;
@@ -47,19 +56,23 @@ export interface AgentService {
 export function createAgentService(deps: {
   store: VaultStore;
   audit: AuditLog;
-  cluster: LocalCluster;
+  cluster: Pick<LocalCluster, "t" | "n" | "client">;
+  backends: BackendRegistry;
   onProgress?: (line: string) => void;
 }): AgentService {
-  const { store, audit, cluster } = deps;
+  const { store, audit, cluster, backends } = deps;
 
   const view = (a: AgentRow): AgentView => {
     const p = store.policy(a.id);
+    const backend = (a.backend ?? "local") as BackendName;
     return {
       id: a.id,
       name: a.name,
       address: a.address,
       publicKey: a.public_key,
-      threshold: { t: cluster.t, n: cluster.n },
+      backend,
+      ...(a.pkp ? { pkp: JSON.parse(a.pkp) as PkpInfo } : {}),
+      ...(backend === "local" ? { threshold: { t: cluster.t, n: cluster.n } } : {}),
       policyVersion: p?.version ?? 0,
       policy: p ? (JSON.parse(p.policy) as Policy) : null,
       createdAt: a.created_at,
@@ -95,25 +108,31 @@ export function createAgentService(deps: {
 
     async create(input, adminKey, actor) {
       const policy = input.policy === undefined ? undefined : validatePolicy(input.policy);
+      const name = input.backend ?? backends.defaultBackend;
+      const backend = await backends.get(name);
       const id = `agt_${randomBytes(9).toString("base64url")}`;
       const version = policy ? 1 : 0;
-      const authorization = authorize(adminKey, {
-        op: "agent.create",
-        agentId: id,
-        policyVersion: version,
-        policy: policy ?? null,
-      });
       const started = Date.now();
-      const key = await cluster
-        .generateKey(
-          id,
-          authorization,
-          policy && { version, policy: JSON.stringify(policy) },
-          (r) => deps.onProgress?.(`agent ${id}: key generation round ${r}/5`),
-        )
+      const key = await backend
+        .createKey({
+          agentId: id,
+          ...(policy ? { policy: { version, policy } } : {}),
+          authorize: (action) => authorize(adminKey, action),
+          ...(deps.onProgress ? { onProgress: deps.onProgress } : {}),
+        })
         .catch(rethrowClusterFailure);
+      if (policy && !key.policyAuthorization) {
+        throw new VaultError("INTERNAL", `the ${name} backend returned no policy authorization`);
+      }
       inTransaction(store.db, () => {
-        store.putAgent({ id, name: input.name, address: key.address, public_key: key.publicKey });
+        store.putAgent({
+          id,
+          name: input.name,
+          address: key.address,
+          public_key: key.publicKey,
+          backend: name,
+          pkp: key.pkp ? JSON.stringify(key.pkp) : null,
+        });
         audit.append({
           type: "agent.created",
           agentId: id,
@@ -122,27 +141,32 @@ export function createAgentService(deps: {
             name: input.name,
             address: key.address,
             publicKey: key.publicKey,
-            t: cluster.t,
-            n: cluster.n,
-            dkgMs: Date.now() - started,
+            ...(name === "local"
+              ? { t: cluster.t, n: cluster.n, dkgMs: Date.now() - started }
+              : { backend: name, ...(key.pkp ? { pkp: key.pkp } : {}) }),
           },
         });
-        if (policy) {
-          recordPolicy(id, version, policy, authorization, actor);
+        if (policy && key.policyAuthorization) {
+          recordPolicy(id, version, policy, key.policyAuthorization, actor);
         }
       });
-      cluster.refill(id);
+      backend.refill?.(id);
       return get(id);
     },
 
     async setPolicy(id, input, adminKey, actor) {
-      get(id);
+      const agent = get(id);
       const policy = validatePolicy(input);
       const version = (store.policy(id)?.version ?? 0) + 1;
-      const authorization = authorize(adminKey, { op: "policy.set", agentId: id, version, policy });
-      // A majority of nodes must hold the new policy: every quorum then includes one.
-      await cluster
-        .reach("policy.set", { agentId: id, version, policy, authorization }, cluster.t)
+      const backend = await backends.get(agent.backend);
+      const { authorization } = await backend
+        .setPolicy({
+          agentId: id,
+          address: agent.address,
+          version,
+          policy,
+          authorize: (action) => authorize(adminKey, action),
+        })
         .catch(rethrowClusterFailure);
       inTransaction(store.db, () => {
         recordPolicy(id, version, policy, authorization, actor);
@@ -153,6 +177,7 @@ export function createAgentService(deps: {
     async resyncNode(index) {
       const node = cluster.client(index);
       for (const agent of store.agents()) {
+        if ((agent.backend ?? "local") !== "local") continue; // a PKP's policy lives in Lit
         const p = store.policy(agent.id);
         // Nodes refuse what they already hold (POLICY_STALE) or what came with the key (agent.create).
         if (!p) continue;

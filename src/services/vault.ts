@@ -15,9 +15,17 @@ import type { CredentialService } from "../auth/vc/index.js";
 import { createX402, type X402Gate } from "../auth/x402/index.js";
 import { createParkedPayments } from "../auth/x402/parked.js";
 import type { Config } from "../config/index.js";
+import type { BackendName, SignerBackend } from "../signers/backend.js";
+import { createLocalBackend } from "../signers/local/backend.js";
 import { LocalCluster } from "../signers/local/cluster.js";
 import { createPresigPool } from "../signers/local/pool.js";
 import { NodeSupervisor } from "../signers/local/supervisor.js";
+import {
+  type BackendRegistry,
+  createBackendRegistry,
+  type LitBackendDeps,
+  litLoaders,
+} from "../signers/registry.js";
 import { openDatabase } from "../store/db.js";
 import { createVaultStore, type VaultStore } from "../store/vault-store.js";
 import { CLUSTER_KEY_ID } from "../threshold/checkpoint.js";
@@ -36,6 +44,8 @@ export interface Vault {
   store: VaultStore;
   audit: AuditLog;
   cluster: LocalCluster;
+  /** Signer backends by name: local always, the Lit ones when configured (loaded lazily). */
+  backends: BackendRegistry;
   supervisor: NodeSupervisor | undefined;
   agents: AgentService;
   keys: ApiKeyService;
@@ -64,6 +74,11 @@ export interface VaultOptions {
   restartNodes?: boolean;
   /** Background timers (health, checkpoints, pool); tests may drive them by hand. */
   timers?: boolean;
+  /**
+   * Replaces a Lit backend's loader (tests: the same backend over a fake Lit SDK). The
+   * backend is still loaded on first use only.
+   */
+  backendLoaders?: Partial<Record<BackendName, (deps: LitBackendDeps) => Promise<SignerBackend>>>;
 }
 
 interface NodeIdentity {
@@ -209,7 +224,18 @@ export async function createVault(config: Config, opts: VaultOptions = {}): Prom
     store.setMeta("cluster_public_key", key.publicKey);
   }
 
-  agents = createAgentService({ store, audit, cluster, onProgress: log });
+  // The Lit backends' modules are imported on first use only (src/signers/registry.ts).
+  const litDeps = (): LitBackendDeps => ({ authorityPublicKey: adminAuthority, log });
+  const overrides = Object.entries(opts.backendLoaders ?? {}).map(([name, load]) => [
+    name,
+    () => load(litDeps()),
+  ]);
+  const backends = createBackendRegistry({
+    local: createLocalBackend(cluster),
+    defaultBackend: config.backends.defaultBackend,
+    loaders: { ...litLoaders(config.backends, litDeps), ...Object.fromEntries(overrides) },
+  });
+  agents = createAgentService({ store, audit, cluster, backends, onProgress: log });
   const checkpoints = createCheckpointService({ store, audit, cluster, log });
   const keyIsLive = (keyId: string) => {
     if (keyId === "admin") return true;
@@ -221,6 +247,7 @@ export async function createVault(config: Config, opts: VaultOptions = {}): Prom
     store,
     audit,
     cluster,
+    backends,
     credentialRefusal: createCredentialCheck({ store, tokens }),
   });
   // Nothing outlives the key behind it: revoking a key revokes the tokens issued with it.
@@ -244,7 +271,7 @@ export async function createVault(config: Config, opts: VaultOptions = {}): Prom
   if (opts.timers ?? true) {
     cluster.startHealthChecks(config.healthIntervalMs);
     checkpoints.start(config.healthIntervalMs, config.checkpointEvery);
-    for (const a of store.agents()) cluster.refill(a.id);
+    for (const a of store.agents()) if (a.backend === "local") cluster.refill(a.id);
   }
   await signing
     .recoverAll()
@@ -255,6 +282,7 @@ export async function createVault(config: Config, opts: VaultOptions = {}): Prom
     store,
     audit,
     cluster,
+    backends,
     supervisor,
     agents,
     keys,
@@ -272,6 +300,7 @@ export async function createVault(config: Config, opts: VaultOptions = {}): Prom
       await proofs.stop();
       cluster.stop();
       await cluster.whenRefilled();
+      await backends.close();
       await supervisor?.stop();
       try {
         refusals.stop(); // the last counts of held-back refusals, before the file closes

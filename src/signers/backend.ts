@@ -53,6 +53,13 @@ export interface BackendSignRequest {
   /** 0x 32-byte digest the vault derived from the intent; the backend re-derives it. */
   digest: string;
   address: string;
+  /**
+   * Lit backends: the agent's PkpInfo and its current policy with the `lit.policy`
+   * authorization, as the vault stored them (Lit backends keep no agent state of their
+   * own, so a restart loses nothing). The local backend ignores both.
+   */
+  pkp?: PkpInfo;
+  policy?: AuthorizedPolicy;
 }
 
 export interface BackendSignature {

@@ -12,6 +12,10 @@ export interface AgentRow {
   address: string;
   public_key: string;
   created_at: string;
+  /** Signer backend serving the agent ("local", "lit-v7", "lit-chipotle"). */
+  backend: string;
+  /** Lit agents: how the PKP is held (JSON of PkpInfo, src/signers/backend.ts); else null. */
+  pkp: string | null;
 }
 
 export interface PolicyRow {
@@ -89,6 +93,9 @@ export function migrateVaultStore(db: Db): void {
   addColumnIfMissing(db, "sign_requests", "reserved_ms", "INTEGER");
   // The credential (key id, "jwt:<jti>", ...) that made the request, re-checked at approval.
   addColumnIfMissing(db, "sign_requests", "credential", "TEXT");
+  // Signer backends (issue 10): agents made before them are local, with no PKP.
+  addColumnIfMissing(db, "agents", "backend", "TEXT NOT NULL DEFAULT 'local'");
+  addColumnIfMissing(db, "agents", "pkp", "TEXT");
   db.exec(
     "CREATE INDEX IF NOT EXISTS sign_requests_reserved ON sign_requests (agent_id, reserved_ms)",
   );
@@ -102,9 +109,15 @@ export function createVaultStore(db: Db) {
       "INSERT INTO meta (k, v) VALUES (?, ?) ON CONFLICT(k) DO UPDATE SET v = excluded.v",
     ),
     putAgent: db.prepare(
-      "INSERT INTO agents (id, name, address, public_key, created_at) VALUES (?, ?, ?, ?, ?)",
+      "INSERT INTO agents (id, name, address, public_key, created_at, backend, pkp) VALUES (?, ?, ?, ?, ?, ?, ?)",
     ),
     getAgent: db.prepare("SELECT * FROM agents WHERE id = ?"),
+    // A Lit agent's public key learnt from its first signature, in the row and its PKP JSON.
+    setAgentPublicKey: db.prepare(
+      `UPDATE agents SET public_key = @key,
+         pkp = CASE WHEN pkp IS NULL THEN NULL ELSE json_set(pkp, '$.publicKey', @key) END
+       WHERE id = @id AND public_key = ''`,
+    ),
     listAgents: db.prepare("SELECT * FROM agents ORDER BY created_at, id"),
     putPolicy: db.prepare(
       "INSERT INTO policies (agent_id, version, policy, authorization, created_at) VALUES (?, ?, ?, ?, ?)",
@@ -167,9 +180,21 @@ export function createVaultStore(db: Db) {
     db,
     meta: (k: string) => (q.getMeta.get(k) as { v: string } | undefined)?.v,
     setMeta: (k: string, v: string) => void q.setMeta.run(k, v),
-    putAgent: (a: Omit<AgentRow, "created_at">) =>
-      void q.putAgent.run(a.id, a.name, a.address, a.public_key, now()),
+    putAgent: (
+      a: Omit<AgentRow, "created_at" | "backend" | "pkp"> &
+        Partial<Pick<AgentRow, "backend" | "pkp">>,
+    ) =>
+      void q.putAgent.run(
+        a.id,
+        a.name,
+        a.address,
+        a.public_key,
+        now(),
+        a.backend ?? "local",
+        a.pkp ?? null,
+      ),
     agent: (id: string) => q.getAgent.get(id) as AgentRow | undefined,
+    setAgentPublicKey: (id: string, key: string) => void q.setAgentPublicKey.run({ id, key }),
     agents: () => q.listAgents.all() as AgentRow[],
     putPolicy: (agentId: string, version: number, policy: string, authorization: string) =>
       void q.putPolicy.run(agentId, version, policy, authorization, now()),

@@ -6,7 +6,7 @@ import type { FastifyInstance } from "fastify";
 import { loadConfig } from "../../src/config/index.js";
 import { buildApp } from "../../src/http/app.js";
 import type { AgentView } from "../../src/services/agents.js";
-import { createVault, type Vault } from "../../src/services/vault.js";
+import { createVault, type Vault, type VaultOptions } from "../../src/services/vault.js";
 
 export const ADMIN_KEY = "av_admin_test_key_0123456789abcdefghijklmnopqrstuvwxyz";
 export const BASE_SEPOLIA = 84532;
@@ -25,7 +25,10 @@ export interface TestVault {
   stop(): Promise<void>;
 }
 
-export async function startTestVault(env: Record<string, string> = {}): Promise<TestVault> {
+export async function startTestVault(
+  env: Record<string, string> = {},
+  opts: Pick<VaultOptions, "backendLoaders"> = {},
+): Promise<TestVault> {
   const dir = mkdtempSync(join(tmpdir(), "av-vault-"));
   const config = loadConfig({
     VAULT_DATA_DIR: dir,
@@ -33,7 +36,7 @@ export async function startTestVault(env: Record<string, string> = {}): Promise<
     VAULT_PRESIG_POOL: "2",
     ...env,
   });
-  const vault = await createVault(config, { timers: false, restartNodes: false });
+  const vault = await createVault(config, { timers: false, restartNodes: false, ...opts });
   const app = await buildApp(vault);
   const admin = { authorization: `Bearer ${ADMIN_KEY}` };
   return {

@@ -1,9 +1,14 @@
-/** Agents, their policies and their API keys. */
+/**
+ * Agents, their policies and their API keys. An agent is created on a signer backend
+ * (issue 10: "local", "lit-v7", "lit-chipotle"; default VAULT_DEFAULT_BACKEND), and its view
+ * shows the backend and, for Lit, the PKP.
+ */
 import type { JsonSchemaToTsProvider } from "@fastify/type-provider-json-schema-to-ts";
 import type { FastifyInstance } from "fastify";
 import { parseScopes } from "../../auth/apikey/index.js";
 import { VaultError } from "../../errors/index.js";
 import type { Vault } from "../../services/vault.js";
+import { BACKEND_NAMES } from "../../signers/backend.js";
 import { bearer } from "../auth/apikey.js";
 import { anyOf } from "../auth/doors.js";
 import {
@@ -22,7 +27,23 @@ const agentView = {
     name: { type: "string" },
     address: { type: "string" },
     publicKey: { type: "string" },
-    threshold: { type: "object", properties: { t: { type: "integer" }, n: { type: "integer" } } },
+    backend: { type: "string", enum: [...BACKEND_NAMES] },
+    pkp: {
+      type: "object",
+      description: "Lit agents only: how the PKP is held and the Lit Action CID it is bound to.",
+      properties: {
+        tokenId: { type: "string", description: "lit-v7: the PKP NFT token id." },
+        pkpId: { type: "string", description: "lit-chipotle: the wallet id." },
+        publicKey: { type: "string" },
+        actionCid: { type: "string" },
+        groupId: { type: "string", description: "lit-chipotle: the group binding PKP and CID." },
+      },
+    },
+    threshold: {
+      type: "object",
+      description: "Local agents only: the signer cluster's t-of-n.",
+      properties: { t: { type: "integer" }, n: { type: "integer" } },
+    },
     policyVersion: { type: "integer" },
     policy: { type: ["object", "null"], additionalProperties: true },
     createdAt: { type: "string" },
@@ -69,6 +90,11 @@ export async function agentRoutes(base: FastifyInstance, { vault }: { vault: Vau
           properties: {
             name: { type: "string", minLength: 1, maxLength: 100 },
             policy: { type: "object" },
+            backend: {
+              type: "string",
+              enum: BACKEND_NAMES,
+              description: "Signer backend; default: the vault's VAULT_DEFAULT_BACKEND.",
+            },
           },
           required: ["name"],
           additionalProperties: false,

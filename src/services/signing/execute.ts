@@ -5,26 +5,83 @@
  * "sign.signed" in one transaction before releasing it: if the audit log cannot be written,
  * the caller gets AUDIT_UNAVAILABLE and no signature (fail closed). Must run under the
  * agent's lock (index.ts), which is what makes `seq` the agent's next free number.
+ *
+ * A Lit agent (issue 10) is signed by its backend instead of the cluster: the pinned Lit
+ * Action re-checks the policy, and the vault verifies that the signature recovers to the
+ * agent's address before using it. Lit keeps no per-seq record and hands a signature only
+ * to the vault, so any Lit failure releases the seq and the budget; "sign.signed" records
+ * the backend and, for Lit, the action CID.
  */
-import type { AuditLog } from "../../audit/types.js";
+import { recoverAddress, SigningKey } from "ethers";
 import { VaultError } from "../../errors/index.js";
 import type { Policy, SignIntent } from "../../policy/types.js";
 import { policyHash } from "../../policy/validate.js";
+import type {
+  BackendName,
+  BackendSignature,
+  BackendSignRequest,
+  PkpInfo,
+} from "../../signers/backend.js";
 import { NodeRefused } from "../../signers/local/node-client.js";
 import { inTransaction } from "../../store/db.js";
-import type { SignRow, VaultStore } from "../../store/vault-store.js";
+import type { AgentRow, SignRow } from "../../store/vault-store.js";
 import { clusterFailure } from "../cluster-errors.js";
 import { shapeResult } from "../sign-result.js";
 import { moveSign } from "./transitions.js";
-import type { SigningCluster, SignOutcome } from "./types.js";
+import type { SigningDeps, SignOutcome } from "./types.js";
 
-export interface ExecuteDeps {
-  store: VaultStore;
-  audit: AuditLog;
-  cluster: SigningCluster;
+export type ExecuteDeps = Pick<SigningDeps, "store" | "audit" | "cluster" | "backends">;
+
+type ClusterSignature = Pick<BackendSignature, "signature" | "signers">;
+
+type SignCall = BackendSignRequest;
+
+export function backendOf(agent: Pick<AgentRow, "backend">): BackendName {
+  return (agent.backend ?? "local") as BackendName;
 }
 
-type ClusterSignature = Awaited<ReturnType<SigningCluster["signDigest"]>>;
+/**
+ * What a Lit backend needs besides the request: the agent's PKP and its current policy
+ * with the "lit.policy" authorization the action verifies (Lit backends keep no state).
+ */
+function litContext(store: ExecuteDeps["store"], agent: AgentRow): Partial<SignCall> {
+  const p = store.policy(agent.id);
+  return {
+    ...(agent.pkp ? { pkp: JSON.parse(agent.pkp) as PkpInfo } : {}),
+    ...(p
+      ? {
+          policy: {
+            version: p.version,
+            policy: JSON.parse(p.policy) as Policy,
+            authorization: p.authorization,
+          },
+        }
+      : {}),
+  };
+}
+
+/** A Lit backend's signature, checked to be the agent's before anything uses it. */
+async function litSign(
+  deps: ExecuteDeps,
+  name: BackendName,
+  req: SignCall,
+): Promise<ClusterSignature> {
+  if (!deps.backends) {
+    throw new VaultError("BACKEND_NOT_CONFIGURED", `the ${name} backend is not configured here`);
+  }
+  const backend = await deps.backends.get(name);
+  const sig = await backend.signDigest(req);
+  let signer: string | undefined;
+  try {
+    signer = recoverAddress(req.digest, sig.signature);
+  } catch {
+    signer = undefined;
+  }
+  if (signer?.toLowerCase() !== req.address.toLowerCase()) {
+    throw new VaultError("BACKEND_SIGNATURE_INVALID", undefined, { backend: name });
+  }
+  return { signature: sig.signature, signers: sig.signers };
+}
 
 /** Runs one reserved (or incomplete) row through the cluster at `seq`; stores and audits. */
 export async function execute(
@@ -37,19 +94,22 @@ export async function execute(
   const agent = store.agent(row.agent_id);
   if (!agent) throw new VaultError("AGENT_NOT_FOUND");
   moveSign(store, row.id, { status: "incomplete", seq });
+  const backend = backendOf(agent);
+  const req: SignCall = {
+    agentId: row.agent_id,
+    seq,
+    intent: JSON.parse(row.intent),
+    digest: row.digest,
+    address: agent.address,
+    ...(backend === "local" ? {} : litContext(store, agent)),
+  };
   let sig: ClusterSignature;
   try {
-    sig = await cluster.signDigest({
-      agentId: row.agent_id,
-      seq,
-      intent: JSON.parse(row.intent),
-      digest: row.digest,
-      address: agent.address,
-    });
+    sig = backend === "local" ? await cluster.signDigest(req) : await litSign(deps, backend, req);
   } catch (err) {
-    throw await failed(deps, row, seq, actor, err);
+    throw await failed(deps, row, seq, actor, err, backend);
   }
-  return signed(deps, row, seq, actor, sig, agent.address);
+  return signed(deps, row, seq, actor, sig, agent, backend);
 }
 
 /**
@@ -63,10 +123,13 @@ async function failed(
   seq: number,
   actor: string,
   err: unknown,
+  backend: BackendName,
 ): Promise<VaultError> {
   const { store, audit, cluster } = deps;
   const failure = clusterFailure(err);
-  const free = err instanceof NodeRefused && (await cluster.seqIsFree?.(row.agent_id, seq));
+  const free =
+    backend !== "local" ||
+    (err instanceof NodeRefused && (await cluster.seqIsFree?.(row.agent_id, seq)));
   inTransaction(store.db, () => {
     if (free)
       moveSign(store, row.id, { status: failure.code === "POLICY_DENIED" ? "denied" : "failed" });
@@ -80,6 +143,7 @@ async function failed(
         code: failure.code,
         reason: failure.message,
         seqReleased: free === true,
+        ...(backend === "local" ? {} : { backend }),
       },
     });
   });
@@ -92,11 +156,16 @@ function signed(
   seq: number,
   actor: string,
   sig: ClusterSignature,
-  address: string,
+  agent: AgentRow,
+  backend: BackendName,
 ): SignOutcome {
   const { store, audit } = deps;
-  const result = shapeResult(JSON.parse(row.intent) as SignIntent, sig.signature, address);
+  const result = shapeResult(JSON.parse(row.intent) as SignIntent, sig.signature, agent.address);
   return inTransaction(store.db, () => {
+    // Chipotle never reveals a PKP's public key: the first verified signature does.
+    if (backend !== "local" && agent.public_key === "") {
+      store.setAgentPublicKey(agent.id, SigningKey.recoverPublicKey(row.digest, sig.signature));
+    }
     moveSign(store, row.id, {
       status: "signed",
       seq,
@@ -116,6 +185,11 @@ function signed(
         seq,
         digest: row.digest,
         signers: sig.signers,
+        backend,
+        // Lit backends name the pinned action that checked the policy and signed.
+        ...(backend !== "local" && typeof sig.signers === "string"
+          ? { actionCid: sig.signers }
+          : {}),
         ...(spends.length > 0 && policy
           ? {
               spends,

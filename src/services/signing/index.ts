@@ -19,7 +19,7 @@ import type { SignRow } from "../../store/vault-store.js";
 import { KeyedMutex } from "../mutex.js";
 import { approvalView, approveDecision, denyRevoked, pendingRow, reject } from "./approvals.js";
 import { decide, repeated } from "./decide.js";
-import { execute } from "./execute.js";
+import { backendOf, execute } from "./execute.js";
 import { finishIncomplete, recoverAll } from "./recovery.js";
 import type { SigningDeps, SigningService, SignOptions, SignOutcome } from "./types.js";
 
@@ -48,7 +48,9 @@ export function createSigningService(deps: SigningDeps): SigningService {
   /** Gives a reserved row the agent's next sequence number and signs it. Under the lock. */
   const signNext = async (row: SignRow, actor: string) => {
     const outcome = await execute(ctx, row, store.lastSeq(row.agent_id) + 1, actor);
-    cluster.refill(row.agent_id);
+    // Presignatures exist only for the local cluster; Lit agents have none to top up.
+    const agent = store.agent(row.agent_id);
+    if (agent && backendOf(agent) === "local") cluster.refill(row.agent_id);
     return outcome;
   };
 

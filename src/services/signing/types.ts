@@ -3,6 +3,7 @@ import type { AuditLog } from "../../audit/types.js";
 import type { SpendCaps } from "../../policy/narrow.js";
 import type { SignIntent, Spend } from "../../policy/types.js";
 import type { LocalCluster } from "../../signers/local/cluster.js";
+import type { BackendRegistry } from "../../signers/registry.js";
 import type { DigestSigningSeam } from "../../signers/types.js";
 import type { VaultStore } from "../../store/vault-store.js";
 import type { SignResult } from "../sign-result.js";
@@ -60,6 +61,11 @@ export interface SigningDeps {
   audit: AuditLog;
   /** The threshold cluster (or, in the benchmark's baseline, a single-key stand-in). */
   cluster: SigningCluster;
+  /**
+   * The other signer backends, for agents whose `backend` is not "local" (issue 10). Without
+   * it every agent is served by `cluster`.
+   */
+  backends?: Pick<BackendRegistry, "get">;
   now?: () => number;
   /**
    * Why a credential may no longer act (revoked since the door admitted it), as the error
