@@ -5,7 +5,15 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import vm from "node:vm";
-import { computeAddress, getBytes, hexlify, recoverAddress, SigningKey, Wallet } from "ethers";
+import {
+  computeAddress,
+  getBytes,
+  hexlify,
+  recoverAddress,
+  SigningKey,
+  toUtf8Bytes,
+  Wallet,
+} from "ethers";
 import { type AdminAction, adminPublicKey, authorize } from "../../../src/auth/admin-authority.js";
 import { decodeIntent, type SignIntent } from "../../../src/policy/index.js";
 import { actionCid, actionCode, actionTemplate } from "../../../src/signers/lit/action/index.js";
@@ -234,6 +242,25 @@ describe("policy Lit Action", () => {
     await refusedBoth(requestFor(hello, litPolicy()), "POLICY_DENIED", "allowMessageSigning");
     const expired = litPolicy({ policy: { ...POLICY, validUntil: "2020-01-01T00:00:00Z" } });
     await refusedBoth(requestFor(transfer("1"), expired), "POLICY_DENIED", "validUntil");
+  });
+
+  test("a SIWE sign-in naming Lit or ReCap resources is never signed, even with message signing allowed", async () => {
+    const auth = litPolicy({ policy: { ...POLICY, allowMessageSigning: true } });
+    const text = (t: string) => ({ kind: "message" as const, message: hexlify(toUtf8Bytes(t)) });
+    const siwe = (resources: string) =>
+      `localhost wants you to sign in with your Ethereum account:\n${ADDRESS}\n\nThis is a test.\n\nURI: lit:session:abc\nVersion: 1\nChain ID: 1\nNonce: 12345678\nIssued At: 2026-12-02T00:00:00Z${resources}`;
+    const recap = "\nResources:\n- urn:recap:eyJhdHQiOnt9LCJwcmYiOltdfQ";
+    await refusedBoth(requestFor(text(siwe(recap)), auth), "POLICY_DENIED", "allowMessageSigning");
+    await refusedBoth(requestFor(text(siwe("")), auth), "POLICY_DENIED", "allowMessageSigning");
+    const shouted = siwe(recap).replace("wants you", "WANTS YOU").replace("urn:recap", "URN:RECAP");
+    await refusedBoth(requestFor(text(shouted), auth), "POLICY_DENIED", "allowMessageSigning");
+    // An ordinary sign-in to a website, and text that merely says "split:", are signed.
+    const website = siwe("").replace("lit:session:abc", "https://example.com/login");
+    for (const ok of [website, "split: 50/50"]) {
+      const signed = await chipotle(requestFor(text(ok), auth));
+      assert.equal(signed.result.ok, true, String(signed.result.message));
+      assert.equal((await v7(requestFor(text(ok), auth))).calls.length, 1);
+    }
   });
 
   test("the bare template (no operator key substituted) signs nothing", async () => {

@@ -11,7 +11,8 @@
  *     canonicalJson({op:"lit.policy", agentId, address, version, policy}), checked against
  *     the authority key built into the action, with `address` the PKP's own: a vault
  *     cannot hand the action a wider policy, nor another agent's;
- *  3. decodeIntent and compare its digest with the vault's;
+ *  3. decodeIntent and compare its digest with the vault's; refuse a Lit sign-in
+ *     message whatever the policy says (lit-session.ts);
  *  4. evaluatePolicy with zero usage: rolling 24 h caps and rate limits across requests,
  *     and operator approvals, stay vault-only; a single request can still never exceed
  *     a per-transaction or 24 h cap.
@@ -27,6 +28,7 @@ import {
   validatePolicy,
 } from "../../../policy/index.js";
 import { isObj } from "../../../util/json.js";
+import { isLitSignIn } from "./lit-session.js";
 
 /** The string the build leaves in the templates; actionCode() replaces it (index.ts). */
 export const AUTHORITY_KEY_PLACEHOLDER = "__AGENT_VAULT_AUTHORITY_KEY__";
@@ -158,6 +160,16 @@ export function checkRequest(
   }
   if (decoded.digest.toLowerCase() !== digest.toLowerCase()) {
     return refuse("DIGEST_MISMATCH", "the digest is not the one the intent encodes");
+  }
+
+  // A Lit sign-in for this PKP would open a session that signs without this action.
+  const signed = intent as unknown as SignIntent;
+  if (signed.kind === "message" && isLitSignIn(signed.message)) {
+    return refuse(
+      "POLICY_DENIED",
+      "a Sign-In with Ethereum message naming Lit or ReCap resources would open a Lit session for this PKP outside the policy action",
+      "allowMessageSigning",
+    );
   }
 
   // 4. The policy, for this request alone (no history here: see the module comment).

@@ -6,6 +6,6 @@
  * (its authority key is substituted): see actionCid() in ./index.ts.
  */
 export const TEMPLATE_CIDS = {
-  "lit-v7": "QmYGcKQAETibZpchQkvJwzbNj4BBgUriMwxC5Msh6dqoMi",
-  "lit-chipotle": "QmPE1EvyvqcTVDLYsJSeSPwM6uFr9JL6xMB9gpvVcTQmGe",
+  "lit-v7": "QmPScCQteA19cfUZgryX2bSUgHwfAPq2CF8MwTVcS2t6k9",
+  "lit-chipotle": "QmNUKCFccsqBmhEhCQuBRrkztsCbk2iYV2KhZjPMoqLxBz",
 } as const;

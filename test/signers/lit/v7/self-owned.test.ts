@@ -1,13 +1,11 @@
 /**
- * A known exposure of "the PKP owns itself" on Lit v7, kept as a todo test until the
- * action closes it. PKPPermissions.isPermittedAddress is true for the NFT's owner, so a
+ * An exposure of "the PKP owns itself" on Lit v7, closed by the action (lit-session.ts). PKPPermissions.isPermittedAddress is true for the NFT's owner, so a
  * self-owned PKP accepts a session whose wallet signature (EIP-191 over a SIWE message
  * with a lit-pkp ReCap) is its own; with that session `pkpSign` signs anything, and the
  * action is never run. If an agent's policy allows message signing, the action will sign
- * such a SIWE message like any other text. The fix belongs to the action (check.ts):
- * refuse message intents that are Lit session or capability requests (a SIWE message,
- * "wants you to sign in with your Ethereum account", with a `lit:` URI or a urn:recap
- * resource). This test fails today and reports as todo; it passes once the action refuses.
+ * such a SIWE message like any other text unless it refuses Lit session or capability
+ * requests (a SIWE message with a `lit:` URI or a urn:recap resource), which it does:
+ * without that refusal this test fails (pkpSign signs a 100 ETH transfer).
  */
 import assert from "node:assert/strict";
 import { it } from "node:test";
@@ -31,9 +29,7 @@ const POLICY: Policy = {
   allowMessageSigning: true,
 };
 
-it("the action refuses to sign a SIWE message that opens a Lit session for its own PKP", {
-  todo: "src/signers/lit/action/check.ts must refuse Lit SIWE/ReCap messages",
-}, async () => {
+it("the action refuses to sign a SIWE message that opens a Lit session for its own PKP", async () => {
   const fake = createV7Fake();
   const authorityKey = adminPublicKey(ADMIN_KEY);
   await fake.pin(actionCode("lit-v7", authorityKey));
