@@ -48,7 +48,12 @@ const UNIT = [
   "test/x402/unit.test.ts",
   "test/zk/node-zk-head.test.ts",
 ];
-const ZK = ["test/zk/bundle.test.ts", "test/zk/circuit.test.ts", "test/zk/http.test.ts"];
+const ZK = [
+  "test/zk/bundle.test.ts",
+  "test/zk/circuit.test.ts",
+  "test/zk/http.test.ts",
+  "test/zk/lit-agent.test.ts",
+];
 /** Under a UNIT folder but integration: kills a writer process, on a deadline. */
 const NOT_UNIT = ["test/audit/crash-safe.test.ts"];
 
