@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Runs test/**/*.test.ts with node's own test runner (through tsx), so the closing
+// Runs test/**/*.test.ts with node's own test runner (as transpiled JavaScript, see
+// scripts/test-build.mjs), so the closing
 // "# pass / # fail" lines come from node:test itself, in three tiers:
 //
 //   unit         in-process only: no signer-node processes, no chain, no circuit build.
@@ -10,9 +11,9 @@
 //                test/zk/helpers.ts). The setup starts first, in the background, so it
 //                overlaps the other tiers; the zk files run once it is ready.
 //   integration  everything else: real signer-node processes, the vault as a process,
-//                ganache. One file at a time by default (each starts 3-5 node processes
-//                with health checks and timeouts; on 2 cores two such files at once only
-//                trade waiting for CPU contention); TEST_CONCURRENCY=N overrides it.
+//                ganache. Two files at a time by default, the slowest started first (each
+//                starts 3-5 node processes; since processes run as plain JavaScript, two
+//                files share 2 cores without timing out); TEST_CONCURRENCY=N overrides it.
 //
 // Usage: npm test [-- <substring filter>...]   every tier (filtered by path substrings)
 //        npm run test:unit | test:integration | test:zk [-- <filter>...]
@@ -54,6 +55,20 @@ const ZK = [
   "test/zk/http.test.ts",
   "test/zk/lit-agent.test.ts",
 ];
+/**
+ * Integration files that take longest (measured), started first so that the two slots
+ * finish together instead of one long file running alone at the end.
+ */
+const SLOW_FIRST = [
+  "test/signers/local/health-under-load.test.ts",
+  "test/cli/start-and-lock.test.ts",
+  "test/cli/crash-recovery.test.ts",
+  "test/x402/e2e.test.ts",
+  "test/http/lit-agents.test.ts",
+  "test/http/budget-and-approvals.test.ts",
+  "test/signers/local/three-of-five.test.ts",
+  "test/signers/no-lit-at-start.test.ts",
+];
 /** Under a UNIT folder but integration: kills a writer process, on a deadline. */
 const NOT_UNIT = ["test/audit/crash-safe.test.ts"];
 
@@ -83,8 +98,11 @@ if (files.length === 0) {
   console.error("no test files matched");
   process.exit(1);
 }
+const slowFirst = (a, b) =>
+  (SLOW_FIRST.indexOf(a) + 1 || Infinity) - (SLOW_FIRST.indexOf(b) + 1 || Infinity) ||
+  a.localeCompare(b);
 const tiers = ["unit", "integration", "zk"]
-  .map((name) => ({ name, files: files.filter((f) => tierOf(f) === name) }))
+  .map((name) => ({ name, files: files.filter((f) => tierOf(f) === name).sort(slowFirst) }))
   .filter((t) => t.files.length > 0);
 // Plain JavaScript from a transpiled mirror (scripts/test-build.mjs), or the sources
 // under tsx with TEST_TSX=1.
@@ -101,7 +119,7 @@ const env = {
   TEST_TALLY_FILE: tallyFile,
   TEST_SOURCE_ROOT: process.cwd(),
 };
-const integrationConcurrency = Number(process.env.TEST_CONCURRENCY) || 1;
+const integrationConcurrency = Number(process.env.TEST_CONCURRENCY) || 2;
 
 function run(cmd, argv, opts = {}) {
   return new Promise((resolve) => {
