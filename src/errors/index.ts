@@ -97,6 +97,14 @@ export const ERROR_CATALOGUE = {
     status: 422,
     message: "The audit log breaks the policy in this range; no compliance proof exists.",
   },
+  PROOF_FINISHED: {
+    status: 409,
+    message: "The proof job has already finished (done or failed); it cannot be cancelled.",
+  },
+  PROOF_NOT_RESUMABLE: {
+    status: 409,
+    message: "The proof job was interrupted by a restart and can no longer be proved.",
+  },
   PROOF_UNAVAILABLE: {
     status: 503,
     message: "Compliance proofs are not set up here: run npm run circuits:setup.",

@@ -9,7 +9,10 @@
  * cluster-signed checkpoints, the entries go to a child process that proves them in
  * batches of N (circuits/compliance.circom), and the result is a bundle that anyone can
  * verify with verifyBundle() (src/zk/bundle.ts) or plain `snarkjs groth16 verify`.
- * Jobs are kept in memory: a restart forgets them (the bundle is the durable artefact).
+ * Jobs are durable (src/store/proof-jobs.ts): one prover process at a time proves them
+ * in FIFO order; a job a stop left queued or proving is proved again on the next start
+ * from its stored request (same checkpoints, same bound), or failed with
+ * PROOF_NOT_RESUMABLE; the same request while a job for it is live returns that job.
  */
 
 import { type ChildProcess, fork } from "node:child_process";
@@ -20,6 +23,8 @@ import { assetKey } from "../audit/commitment.js";
 import type { AuditLog, Checkpoint } from "../audit/types.js";
 import { VaultError } from "../errors/index.js";
 import { DAY_MS } from "../policy/evaluate.js";
+import type { Policy } from "../policy/types.js";
+import type { ProofJobRow, ProofJobStatus, ProofJobStore } from "../store/proof-jobs.js";
 import type { VaultStore } from "../store/vault-store.js";
 import {
   BUNDLE_FORMAT,
@@ -45,12 +50,13 @@ export interface ProofRequest {
 
 export interface ProofJob {
   id: string;
-  status: "queued" | "proving" | "done" | "failed";
+  status: ProofJobStatus;
   agentId: string;
   fromSeq: number;
   toSeq: number;
   progress: { batches: number; done: number };
   createdAt: string;
+  startedAt?: string;
   finishedAt?: string;
   error?: { code: string; message: string; seq?: number };
   result?: {
@@ -62,15 +68,38 @@ export interface ProofJob {
   };
 }
 
+/** What proving a job needs, fixed when it was accepted (the `request` column). */
+interface StoredRequest {
+  asked: ProofRequest;
+  asset: string;
+  bound: string;
+  policy: Policy;
+  policyVersion: number;
+  fromSeq: number;
+  toSeq: number;
+  start: BundleCheckpoint;
+  end: BundleCheckpoint;
+}
+
 export interface ComplianceService {
-  /** Validates the request, fixes the checkpoints and starts proving; returns the job. */
+  /** Validates the request, fixes the checkpoints and queues it; returns the job (or the live one for the same request). */
   request(req: ProofRequest, actor: string): Promise<ProofJob>;
   job(id: string): ProofJob;
+  /** Newest first. */
+  list(filter: { agentId?: string; status?: ProofJobStatus; limit: number }): ProofJob[];
   bundle(id: string): Bundle;
+  /** Cancels a queued job or kills its running prover; idempotent; PROOF_FINISHED when done or failed. */
+  cancel(id: string, actor: string): Promise<ProofJob>;
   /** The verification key (with its setup marker) and transcript; undefined when not set up. */
   verificationKey(): { verificationKey: unknown; transcript: unknown } | undefined;
   /** Resolves when the job settles (tests, CLI). */
   wait(id: string): Promise<ProofJob>;
+  /** The prover process now (tests, metrics): at most one at a time. */
+  prover(): {
+    running: { jobId: string; pid: number | undefined } | undefined;
+    maxRunning: number;
+    queued: string[];
+  };
   stop(): Promise<void>;
 }
 
@@ -90,21 +119,89 @@ function startWorker(job: WorkerJob): ChildProcess {
   return child;
 }
 
+const parse = <T>(s: string | null): T | undefined =>
+  s === null ? undefined : (JSON.parse(s) as T);
+
+function jobOf(row: ProofJobRow): ProofJob {
+  const error = parse<ProofJob["error"]>(row.error);
+  const result = parse<ProofJob["result"]>(row.result);
+  return {
+    id: row.id,
+    status: row.status,
+    agentId: row.agent_id,
+    fromSeq: row.from_seq,
+    toSeq: row.to_seq,
+    progress: { batches: row.progress_batches, done: row.progress_done },
+    createdAt: row.created_at,
+    ...(row.started_at ? { startedAt: row.started_at } : {}),
+    ...(row.finished_at ? { finishedAt: row.finished_at } : {}),
+    ...(error ? { error } : {}),
+    ...(result ? { result } : {}),
+  };
+}
+
+const FINAL: ReadonlySet<ProofJobStatus> = new Set(["done", "failed", "cancelled"]);
+
 export function createComplianceService(deps: {
   store: VaultStore;
+  jobs: ProofJobStore;
   audit: AuditLog;
   checkpoints: CheckpointService;
   params: { n: number; depth: number; buildRoot?: string };
   log?: (line: string) => void;
 }): ComplianceService {
-  const { store, audit, checkpoints, params } = deps;
-  const jobs = new Map<string, { job: ProofJob; bundle?: Bundle; settled: Promise<void> }>();
-  const workers = new Set<ChildProcess>();
+  const { store, jobs, audit, checkpoints, params } = deps;
+  /** FIFO of queued job ids; `running` is the one prover child. */
+  const queue: string[] = [];
+  let running:
+    | { id: string; child: ChildProcess; exited: Promise<void>; cancelled: boolean }
+    | undefined;
+  /** Prover children alive now, and the most ever alive at once (tests observe it). */
+  let alive = 0;
+  let maxRunning = 0;
+  let stopping = false;
+  const waiters = new Map<string, Array<() => void>>();
+  /** Requests being validated, by dedup key: a second one waits for the first's job. */
+  const pending = new Map<string, Promise<ProofJob>>();
   let cachedArtifacts: Artifacts | undefined;
 
   const artifacts = (): Artifacts | undefined => {
     cachedArtifacts ??= loadArtifacts(params, params.buildRoot);
     return cachedArtifacts;
+  };
+
+  const now = () => new Date().toISOString();
+
+  const row = (id: string): ProofJobRow => {
+    const r = jobs.get(id);
+    if (!r) throw new VaultError("PROOF_NOT_FOUND");
+    return r;
+  };
+
+  const save = (r: ProofJobRow, bundle?: Bundle) =>
+    jobs.update({
+      id: r.id,
+      status: r.status,
+      progress_done: r.progress_done,
+      progress_batches: r.progress_batches,
+      error: r.error,
+      result: r.result,
+      started_at: r.started_at,
+      finished_at: r.finished_at,
+      ...(bundle ? { bundle: JSON.stringify(bundle) } : {}),
+    });
+
+  const settle = (id: string) => {
+    for (const w of waiters.get(id) ?? []) w();
+    waiters.delete(id);
+  };
+
+  const fail = (r: ProofJobRow, error: NonNullable<ProofJob["error"]>) => {
+    r.status = "failed";
+    r.error = JSON.stringify(error);
+    r.finished_at = now();
+    save(r);
+    settle(r.id);
   };
 
   const asBundleCheckpoint = (cp: Checkpoint | undefined): BundleCheckpoint =>
@@ -143,43 +240,214 @@ export function createComplianceService(deps: {
     return { start, end };
   }
 
-  function spawn(id: string, job: WorkerJob, finish: (m: WorkerMessage) => void): Promise<void> {
-    return new Promise((resolve) => {
-      const worker = startWorker(job);
-      workers.add(worker);
-      let settled = false;
-      const done = (m: WorkerMessage) => {
-        if (settled) return;
-        settled = true;
-        finish(m);
-        workers.delete(worker);
-        if (worker.exitCode === null) worker.kill();
-        resolve();
-      };
-      worker.on("message", (m: WorkerMessage) => {
-        const entry = jobs.get(id);
-        if (m.type === "progress" && entry) {
-          entry.job.status = "proving";
-          entry.job.progress = { batches: m.total, done: m.done };
-        } else if (m.type !== "progress") done(m);
+  /** Starts the next queued job when no prover runs. */
+  function pump(): void {
+    if (stopping || running) return;
+    const id = queue.shift();
+    if (id === undefined) return;
+    const r = jobs.get(id);
+    if (r?.status !== "queued") {
+      pump();
+      return;
+    }
+    const art = artifacts();
+    if (!art) {
+      fail(r, {
+        code: "PROOF_NOT_RESUMABLE",
+        message: "compliance proofs are no longer set up here",
       });
-      worker.on("error", (err) =>
-        done({ type: "error", code: "INTERNAL", message: String(err?.message ?? err) }),
-      );
-      worker.on("exit", () =>
-        done({ type: "error", code: "INTERNAL", message: "the prover process stopped" }),
-      );
+      pump();
+      return;
+    }
+    const req = JSON.parse(r.request) as StoredRequest;
+    const count = req.toSeq - req.fromSeq + 1;
+    const entries = audit.list(req.fromSeq, count);
+    if (entries.length !== count || audit.head().seq < req.toSeq) {
+      fail(r, { code: "PROOF_NOT_RESUMABLE", message: "the audit log no longer holds the range" });
+      pump();
+      return;
+    }
+    const workerJob: WorkerJob = {
+      range: {
+        agentId: r.agent_id,
+        asset: req.asset,
+        policy: req.policy,
+        policyVersion: req.policyVersion,
+        bound: req.bound,
+        entries,
+        startZkHead: req.start.zkHead,
+        stored: audit.zkRange(req.fromSeq, req.toSeq),
+        n: params.n,
+        depth: params.depth,
+      },
+      wasm: art.wasm,
+      zkey: art.zkey,
+    };
+    r.status = "proving";
+    r.started_at = now();
+    r.progress_done = 0;
+    save(r);
+    const child = startWorker(workerJob);
+    let exitedResolve = () => {};
+    const exited = new Promise<void>((resolve) => {
+      exitedResolve = resolve;
+    });
+    const slot = { id, child, exited, cancelled: false };
+    running = slot;
+    alive += 1;
+    maxRunning = Math.max(maxRunning, alive);
+    let finished = false;
+    const finish = (m: WorkerMessage) => {
+      if (finished) return;
+      finished = true;
+      if (child.exitCode === null && child.signalCode === null) child.kill();
+      // A stop leaves the row as it is (proving): the next start proves it again.
+      if (stopping || slot.cancelled) return;
+      complete(r, req, art, m);
+    };
+    child.on("message", (m: WorkerMessage) => {
+      if (m.type === "progress") {
+        if (finished || stopping || slot.cancelled) return;
+        r.progress_batches = m.total;
+        r.progress_done = m.done;
+        save(r);
+      } else finish(m);
+    });
+    child.on("error", (err) =>
+      finish({ type: "error", code: "INTERNAL", message: String(err?.message ?? err) }),
+    );
+    child.on("exit", () => {
+      finish({ type: "error", code: "INTERNAL", message: "the prover process stopped" });
+      alive -= 1;
+      if (running === slot) running = undefined;
+      exitedResolve();
+      pump();
     });
   }
 
+  function complete(r: ProofJobRow, req: StoredRequest, art: Artifacts, m: WorkerMessage): void {
+    r.finished_at = now();
+    if (m.type === "done" && m.endZkHead === req.end.zkHead) {
+      const bundle: Bundle = {
+        format: BUNDLE_FORMAT,
+        setup: art.setup,
+        statement: statementText(m.claim),
+        claim: m.claim,
+        policy: req.policy,
+        clusterAddress: checkpoints.clusterAddress() ?? "",
+        checkpoints: { start: req.start, end: req.end },
+        batches: m.batches.map(({ seconds: _s, ...b }) => b),
+        verificationKey: art.vkey,
+        transcript: art.transcript,
+        createdAt: r.finished_at,
+      };
+      r.status = "done";
+      r.progress_done = r.progress_batches;
+      r.result = JSON.stringify({
+        setup: art.setup,
+        statement: bundle.statement,
+        spendCount: m.claim.spendCount,
+        batches: m.batches.length,
+        provingSeconds: m.batches.reduce((a, b) => a + b.seconds, 0),
+      });
+      save(r, bundle);
+      settle(r.id);
+    } else {
+      fail(
+        r,
+        m.type === "error"
+          ? {
+              code: m.code,
+              message: m.message,
+              ...(typeof m.details?.seq === "number" ? { seq: m.details.seq } : {}),
+            }
+          : { code: "INTERNAL", message: "the proved zk head differs from the signed checkpoint" },
+      );
+    }
+  }
+
+  async function accept(req: ProofRequest, asset: string, key: string, actor: string) {
+    const art = artifacts();
+    if (!art) throw new VaultError("PROOF_UNAVAILABLE");
+    const policyRow = store.policy(req.agentId);
+    const policy = policyOf(store, req.agentId);
+    if (!policyRow || !policy) throw new VaultError("CONFLICT", "the agent has no policy");
+    const { start, end } = await bounds(req.fromSeq, req.toSeq);
+    const fromSeq = (start?.seq ?? 0) + 1;
+    const entries = audit.list(fromSeq, end.seq - fromSeq + 1);
+    let bound: bigint;
+    if (req.bound !== undefined) {
+      bound = BigInt(req.bound);
+    } else {
+      const [first, last] = [entries[0], entries.at(-1)];
+      if (!first || !last) throw new VaultError("VALIDATION_FAILED", "the range has no entries");
+      const span = Date.parse(last.ts) - Date.parse(first.ts);
+      bound = per24hOf(policy, asset) * BigInt(Math.floor(span / DAY_MS) + 1);
+      if (bound >= 1n << 128n) bound = (1n << 128n) - 1n;
+    }
+    const id = `prf_${randomBytes(9).toString("base64url")}`;
+    audit.append({
+      type: "proof.requested",
+      agentId: req.agentId,
+      actor,
+      data: { proofId: id, fromSeq, toSeq: end.seq, asset, bound: bound.toString() },
+    });
+    const stored: StoredRequest = {
+      asked: req,
+      asset,
+      bound: bound.toString(),
+      policy,
+      policyVersion: policyRow.version,
+      fromSeq,
+      toSeq: end.seq,
+      start: asBundleCheckpoint(start),
+      end: asBundleCheckpoint(end),
+    };
+    jobs.put({
+      id,
+      agent_id: req.agentId,
+      dedup_key: key,
+      status: "queued",
+      request: JSON.stringify(stored),
+      from_seq: fromSeq,
+      to_seq: end.seq,
+      progress_done: 0,
+      progress_batches: Math.ceil(entries.length / params.n),
+      created_at: now(),
+    });
+    queue.push(id);
+    pump();
+    return jobOf(row(id));
+  }
+
+  // A stop left these queued or proving: prove them again, oldest first.
+  for (const r of jobs.unfinished()) {
+    let ok = false;
+    try {
+      const req = JSON.parse(r.request) as StoredRequest;
+      ok = typeof req.start?.zkHead === "string" && typeof req.end?.zkHead === "string";
+    } catch {}
+    if (!ok) {
+      fail(r, { code: "PROOF_NOT_RESUMABLE", message: "the stored request cannot be read" });
+      continue;
+    }
+    if (r.status === "proving") {
+      r.status = "queued";
+      r.progress_done = 0;
+      r.started_at = null;
+      save(r);
+    }
+    deps.log?.(`proof job ${r.id}: queued again after a restart`);
+    queue.push(r.id);
+  }
+  queueMicrotask(pump);
+
   const service: ComplianceService = {
     async request(req, actor) {
-      const art = artifacts();
-      if (!art) throw new VaultError("PROOF_UNAVAILABLE");
+      if (!artifacts()) throw new VaultError("PROOF_UNAVAILABLE");
       if (!store.agent(req.agentId)) throw new VaultError("AGENT_NOT_FOUND");
-      const row = store.policy(req.agentId);
       const policy = policyOf(store, req.agentId);
-      if (!row || !policy) throw new VaultError("CONFLICT", "the agent has no policy");
+      if (!policy) throw new VaultError("CONFLICT", "the agent has no policy");
       const assets = Object.keys(policy.assets);
       const asset = assetKey(
         req.asset ?? (assets.length === 1 && assets[0] !== undefined ? assets[0] : "ETH"),
@@ -199,118 +467,63 @@ export function createComplianceService(deps: {
           field: "fromSeq",
         });
       }
-      const { start, end } = await bounds(req.fromSeq, req.toSeq);
-      const fromSeq = (start?.seq ?? 0) + 1;
-      const entries = audit.list(fromSeq, end.seq - fromSeq + 1);
-      let bound: bigint;
-      if (req.bound !== undefined) {
-        if (!/^[0-9]{1,39}$/.test(req.bound) || BigInt(req.bound) >= 1n << 128n) {
-          throw new VaultError("VALIDATION_FAILED", "bound must be base units below 2^128", {
-            field: "bound",
-          });
-        }
-        bound = BigInt(req.bound);
-      } else {
-        const [first, last] = [entries[0], entries.at(-1)];
-        if (!first || !last) throw new VaultError("VALIDATION_FAILED", "the range has no entries");
-        const span = Date.parse(last.ts) - Date.parse(first.ts);
-        bound = per24hOf(policy, asset) * BigInt(Math.floor(span / DAY_MS) + 1);
-        if (bound >= 1n << 128n) bound = (1n << 128n) - 1n;
+      if (
+        req.bound !== undefined &&
+        (!/^[0-9]{1,39}$/.test(req.bound) || BigInt(req.bound) >= 1n << 128n)
+      ) {
+        throw new VaultError("VALIDATION_FAILED", "bound must be base units below 2^128", {
+          field: "bound",
+        });
       }
-      const id = `prf_${randomBytes(9).toString("base64url")}`;
-      const job: ProofJob = {
-        id,
-        status: "queued",
-        agentId: req.agentId,
-        fromSeq,
-        toSeq: end.seq,
-        progress: { batches: Math.ceil(entries.length / params.n), done: 0 },
-        createdAt: new Date().toISOString(),
-      };
-      audit.append({
-        type: "proof.requested",
-        agentId: req.agentId,
-        actor,
-        data: { proofId: id, fromSeq, toSeq: end.seq, asset, bound: bound.toString() },
-      });
-      const startCp = asBundleCheckpoint(start);
-      const endCp = asBundleCheckpoint(end);
-      const workerJob: WorkerJob = {
-        range: {
-          agentId: req.agentId,
-          asset,
-          policy,
-          policyVersion: row.version,
-          bound: bound.toString(),
-          entries,
-          startZkHead: startCp.zkHead,
-          stored: audit.zkRange(fromSeq, end.seq),
-          n: params.n,
-          depth: params.depth,
-        },
-        wasm: art.wasm,
-        zkey: art.zkey,
-      };
-      const slot: { job: ProofJob; bundle?: Bundle; settled: Promise<void> } = {
-        job,
-        settled: Promise.resolve(),
-      };
-      jobs.set(id, slot);
-      slot.settled = spawn(id, workerJob, (m) => {
-        job.finishedAt = new Date().toISOString();
-        if (m.type === "done" && m.endZkHead === endCp.zkHead) {
-          const bundle: Bundle = {
-            format: BUNDLE_FORMAT,
-            setup: art.setup,
-            statement: statementText(m.claim),
-            claim: m.claim,
-            policy,
-            clusterAddress: checkpoints.clusterAddress() ?? "",
-            checkpoints: { start: startCp, end: endCp },
-            batches: m.batches.map(({ seconds: _s, ...b }) => b),
-            verificationKey: art.vkey,
-            transcript: art.transcript,
-            createdAt: job.finishedAt,
-          };
-          slot.bundle = bundle;
-          job.status = "done";
-          job.progress.done = job.progress.batches;
-          job.result = {
-            setup: art.setup,
-            statement: bundle.statement,
-            spendCount: m.claim.spendCount,
-            batches: m.batches.length,
-            provingSeconds: m.batches.reduce((a, b) => a + b.seconds, 0),
-          };
-        } else {
-          job.status = "failed";
-          job.error =
-            m.type === "error"
-              ? {
-                  code: m.code,
-                  message: m.message,
-                  ...(typeof m.details?.seq === "number" ? { seq: m.details.seq } : {}),
-                }
-              : {
-                  code: "INTERNAL",
-                  message: "the proved zk head differs from the signed checkpoint",
-                };
-        }
-      });
-      return job;
+      const bound = req.bound === undefined ? null : BigInt(req.bound).toString();
+      const key = JSON.stringify([req.agentId, req.fromSeq, req.toSeq, asset, bound]);
+      const live = jobs.live(key);
+      if (live) return jobOf(live);
+      const inFlight = pending.get(key);
+      if (inFlight) return inFlight;
+      const accepted = accept(req, asset, key, actor);
+      pending.set(key, accepted);
+      try {
+        return await accepted;
+      } finally {
+        pending.delete(key);
+      }
     },
 
     job(id) {
-      const slot = jobs.get(id);
-      if (!slot) throw new VaultError("PROOF_NOT_FOUND");
-      return slot.job;
+      return jobOf(row(id));
+    },
+
+    list(filter) {
+      return jobs.list(filter).map(jobOf);
     },
 
     bundle(id) {
-      const slot = jobs.get(id);
-      if (!slot) throw new VaultError("PROOF_NOT_FOUND");
-      if (!slot.bundle) throw new VaultError("CONFLICT", `the proof is ${slot.job.status}`);
-      return slot.bundle;
+      const r = row(id);
+      const text = r.status === "done" ? jobs.bundle(id) : undefined;
+      if (!text) throw new VaultError("CONFLICT", `the proof is ${r.status}`);
+      return JSON.parse(text) as Bundle;
+    },
+
+    async cancel(id, actor) {
+      const r = row(id);
+      if (r.status === "cancelled") return jobOf(r);
+      if (r.status === "done" || r.status === "failed")
+        throw new VaultError("PROOF_FINISHED", `the proof is already ${r.status}`);
+      const idx = queue.indexOf(id);
+      if (idx >= 0) queue.splice(idx, 1);
+      const slot = running?.id === id ? running : undefined;
+      if (slot) slot.cancelled = true;
+      r.status = "cancelled";
+      r.finished_at = now();
+      save(r);
+      audit.append({ type: "proof.cancelled", agentId: r.agent_id, actor, data: { proofId: id } });
+      if (slot) {
+        slot.child.kill("SIGKILL");
+        await slot.exited;
+      }
+      settle(id);
+      return jobOf(row(id));
     },
 
     verificationKey() {
@@ -319,14 +532,33 @@ export function createComplianceService(deps: {
     },
 
     async wait(id) {
-      const slot = jobs.get(id);
-      if (!slot) throw new VaultError("PROOF_NOT_FOUND");
-      await slot.settled;
-      return slot.job;
+      const r = row(id);
+      if (!FINAL.has(r.status)) {
+        await new Promise<void>((resolve) => {
+          const list = waiters.get(id) ?? [];
+          list.push(resolve);
+          waiters.set(id, list);
+        });
+      }
+      return jobOf(row(id));
+    },
+
+    prover() {
+      return {
+        running: running ? { jobId: running.id, pid: running.child.pid } : undefined,
+        maxRunning,
+        queued: [...queue],
+      };
     },
 
     async stop() {
-      for (const w of workers) w.kill();
+      stopping = true;
+      const slot = running;
+      if (slot) {
+        slot.child.kill("SIGKILL");
+        await slot.exited;
+      }
+      for (const id of [...waiters.keys()]) settle(id);
     },
   };
   return service;

@@ -27,6 +27,7 @@ import {
   litLoaders,
 } from "../signers/registry.js";
 import { openDatabase } from "../store/db.js";
+import { createProofJobStore } from "../store/proof-jobs.js";
 import { createVaultStore, type VaultStore } from "../store/vault-store.js";
 import { CLUSTER_KEY_ID } from "../threshold/checkpoint.js";
 import { importPublic, loadOrCreateIdentity } from "../transport/identity.js";
@@ -267,7 +268,14 @@ export async function createVault(config: Config, opts: VaultOptions = {}): Prom
     parked: createParkedPayments(db),
     log,
   });
-  const proofs = createComplianceService({ store, audit, checkpoints, params: config.zk, log });
+  const proofs = createComplianceService({
+    store,
+    jobs: createProofJobStore(db),
+    audit,
+    checkpoints,
+    params: config.zk,
+    log,
+  });
   if (opts.timers ?? true) {
     cluster.startHealthChecks(config.healthIntervalMs);
     checkpoints.start(config.healthIntervalMs, config.checkpointEvery);

@@ -7,8 +7,8 @@ import type { FastifyInstance } from "fastify";
 import { VaultError } from "../../errors/index.js";
 import type { Vault } from "../../services/vault.js";
 import { anyOf } from "../auth/doors.js";
-import { actorOf, assertAgentAccess, requireAny } from "../auth/scopes.js";
-import { decimalString } from "../schemas.js";
+import { actorOf, assertAgentAccess, principalOf, requireAny } from "../auth/scopes.js";
+import { decimalString, queryIntegers } from "../schemas.js";
 
 export async function proofRoutes(base: FastifyInstance, { vault }: { vault: Vault }) {
   // Request types come from the route schemas (json-schema-to-ts), not from casts.
@@ -54,6 +54,39 @@ export async function proofRoutes(base: FastifyInstance, { vault }: { vault: Vau
     },
   );
 
+  // Newest first; an agent's credential lists only its own agent's jobs.
+  app.get(
+    "/v1/proofs",
+    {
+      preHandler,
+      preValidation: queryIntegers("limit"),
+      schema: {
+        ...schema,
+        querystring: {
+          type: "object",
+          properties: {
+            agentId: { type: "string", minLength: 1, maxLength: 64 },
+            status: { type: "string", enum: ["queued", "proving", "done", "failed", "cancelled"] },
+            limit: { type: "integer", minimum: 1, maximum: 500, default: 50 },
+          },
+          additionalProperties: false,
+        } as const,
+      },
+    },
+    async (req) => {
+      const { agentId, status, limit } = req.query;
+      const p = principalOf(req);
+      if (agentId !== undefined) assertAgentAccess(req, agentId);
+      const own = p.kind === "agent" && p.agentId ? p.agentId : agentId;
+      const proofs = vault.proofs.list({
+        ...(own !== undefined ? { agentId: own } : {}),
+        ...(status !== undefined ? { status } : {}),
+        limit,
+      });
+      return { proofs };
+    },
+  );
+
   // Registered before /v1/proofs/:id; fastify prefers the static route anyway.
   app.get(
     "/v1/proofs/verification-key",
@@ -87,6 +120,17 @@ export async function proofRoutes(base: FastifyInstance, { vault }: { vault: Vau
       assertAgentAccess(req, vault.proofs.job(id).agentId);
       reply.header("content-disposition", `attachment; filename="${id}.bundle.json"`);
       return vault.proofs.bundle(id);
+    },
+  );
+
+  // Cancels a queued job or stops its prover; a cancelled job answers the same again.
+  app.delete(
+    "/v1/proofs/:id",
+    { preHandler, schema: { ...schema, params: idParams } },
+    async (req) => {
+      const id = req.params.id;
+      const p = assertAgentAccess(req, vault.proofs.job(id).agentId);
+      return vault.proofs.cancel(id, actorOf(p));
     },
   );
 }
