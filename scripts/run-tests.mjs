@@ -53,6 +53,7 @@ const ZK = [
   "test/zk/bundle.test.ts",
   "test/zk/circuit.test.ts",
   "test/zk/http.test.ts",
+  "test/zk/jobs.test.ts",
   "test/zk/lit-agent.test.ts",
 ];
 /**

@@ -29,7 +29,8 @@ export async function startTestVault(
   env: Record<string, string> = {},
   opts: Pick<VaultOptions, "backendLoaders"> = {},
 ): Promise<TestVault> {
-  const dir = mkdtempSync(join(tmpdir(), "av-vault-"));
+  // VAULT_DATA_DIR in env restarts a vault on an earlier one's folder.
+  const dir = env.VAULT_DATA_DIR ?? mkdtempSync(join(tmpdir(), "av-vault-"));
   const config = loadConfig({
     VAULT_DATA_DIR: dir,
     VAULT_ADMIN_KEY: ADMIN_KEY,
