@@ -48,6 +48,7 @@ const UNIT = [
   "test/http/doors-compose.test.ts",
   "test/x402/unit.test.ts",
   "test/zk/node-zk-head.test.ts",
+  "test/zk/jobs-resume.test.ts",
 ];
 const ZK = [
   "test/zk/bundle.test.ts",

@@ -1,0 +1,98 @@
+/**
+ * A proof job a stop left queued or proving that can no longer be proved (the circuit
+ * setup is gone, or its stored request cannot be read) is failed with PROOF_NOT_RESUMABLE
+ * on the next start, never left hanging; finished jobs stay as they were. In process: no
+ * prover child, no vault, no circuit.
+ */
+import assert from "node:assert/strict";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { createAuditLog } from "../../src/audit/log.js";
+import type { CheckpointService } from "../../src/services/checkpoints.js";
+import { createComplianceService } from "../../src/services/compliance.js";
+import { openDatabase } from "../../src/store/db.js";
+import { createProofJobStore, type ProofJobRow } from "../../src/store/proof-jobs.js";
+import { createVaultStore } from "../../src/store/vault-store.js";
+import { GENESIS_CHECKPOINT } from "../../src/zk/bundle.js";
+
+const cp = { ...GENESIS_CHECKPOINT, signers: [] };
+const request = JSON.stringify({
+  asked: { agentId: "agt_x", fromSeq: 1, toSeq: 1 },
+  asset: "ETH",
+  bound: "1",
+  policy: {},
+  policyVersion: 1,
+  fromSeq: 1,
+  toSeq: 1,
+  start: cp,
+  end: { ...cp, seq: 1 },
+});
+
+function row(id: string, status: ProofJobRow["status"], req = request) {
+  return {
+    id,
+    agent_id: "agt_x",
+    dedup_key: `k_${id}`,
+    status,
+    request: req,
+    from_seq: 1,
+    to_seq: 1,
+    progress_done: 0,
+    progress_batches: 1,
+    created_at: new Date().toISOString(),
+  };
+}
+
+test("jobs left unfinished that can no longer be proved fail with PROOF_NOT_RESUMABLE at start", {
+  timeout: 10_000,
+}, async () => {
+  const dir = mkdtempSync(join(tmpdir(), "av-jobs-"));
+  const db = openDatabase(join(dir, "vault.sqlite"));
+  const jobs = createProofJobStore(db);
+  jobs.put(row("prf_queued", "queued"));
+  jobs.put(row("prf_proving", "proving"));
+  jobs.put(row("prf_garbled", "queued", "{not json"));
+  jobs.put(row("prf_done", "done"));
+  jobs.update({
+    id: "prf_done",
+    status: "done",
+    progress_done: 1,
+    progress_batches: 1,
+    error: null,
+    result: JSON.stringify({ spendCount: 0 }),
+    started_at: null,
+    finished_at: new Date().toISOString(),
+    bundle: JSON.stringify({ format: "stub" }),
+  });
+
+  const proofs = createComplianceService({
+    store: createVaultStore(db),
+    jobs,
+    audit: createAuditLog(db),
+    checkpoints: { clusterAddress: () => undefined } as unknown as CheckpointService,
+    // No setup in this folder: nothing can be proved any more.
+    params: { n: 4, depth: 2, buildRoot: join(dir, "no-circuits") },
+  });
+  for (const id of ["prf_queued", "prf_proving", "prf_garbled"]) {
+    const job = await proofs.wait(id);
+    assert.equal(job.status, "failed", id);
+    assert.equal(job.error?.code, "PROOF_NOT_RESUMABLE", id);
+    assert.ok(job.finishedAt, id);
+  }
+  assert.equal(proofs.job("prf_done").status, "done");
+  assert.deepEqual(proofs.bundle("prf_done"), { format: "stub" });
+  assert.equal(proofs.prover().maxRunning, 0, "no prover was started");
+  assert.deepEqual(
+    proofs
+      .list({ status: "failed", limit: 10 })
+      .map((j) => j.id)
+      .sort(),
+    ["prf_garbled", "prf_proving", "prf_queued"],
+  );
+  // A finished job is not cancelled.
+  await assert.rejects(proofs.cancel("prf_queued", "test"), { code: "PROOF_FINISHED" });
+  await proofs.stop();
+  db.close();
+});
