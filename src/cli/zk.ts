@@ -121,8 +121,10 @@ export async function proveBundleCommand(args: string[]): Promise<number> {
       await fetch(`${config.url}/v1/proofs/${started.proofId}`, { headers })
     ).json()) as { status: string; progress: { done: number; batches: number }; error?: unknown };
     console.error(`${job.status} ${job.progress?.done ?? 0}/${job.progress?.batches ?? "?"}`);
-    if (job.status === "failed") {
-      console.error(JSON.stringify(job.error));
+    if (job.status === "failed" || job.status === "cancelled") {
+      console.error(
+        job.status === "cancelled" ? "the proof job was cancelled" : JSON.stringify(job.error),
+      );
       return 1;
     }
     if (job.status === "done") break;

@@ -1,6 +1,8 @@
 /**
- * Zero-knowledge compliance proofs over the audit log (src/zk). Proving runs in a
- * child process: POST answers 202 at once and the job is polled.
+ * Zero-knowledge compliance proofs over the audit log (src/zk). Proving runs in one
+ * child process at a time, jobs queue in FIFO order: POST answers 202 at once (the same
+ * request while its job is queued, proving or done answers that job), the job is polled,
+ * listed (GET /v1/proofs) or cancelled (DELETE). Jobs and bundles survive a restart.
  */
 import type { JsonSchemaToTsProvider } from "@fastify/type-provider-json-schema-to-ts";
 import type { FastifyInstance } from "fastify";
