@@ -9,8 +9,7 @@
 //   zk           the files in ZK below: they prove with the compliance circuit, whose
 //                one-time setup (minutes on 2 cores) is cached per machine (see
 //                test/zk/helpers.ts). The setup starts first, in the background, so it
-//                overlaps the unit tier; the zk files run once it is ready, beside the
-//                integration tier (their output is printed when they end).
+//                overlaps the other tiers; the zk files run once it is ready.
 //   integration  everything else: real signer-node processes, the vault as a process,
 //                ganache. Two files at a time by default, the slowest started first (each
 //                starts 3-5 node processes; since processes run as plain JavaScript, two
@@ -131,37 +130,24 @@ function run(cmd, argv, opts = {}) {
   });
 }
 
-/**
- * Runs one tier's files under node:test. `buffered`: its output is held and printed in one
- * piece when the tier ends, so a tier running beside another does not interleave lines.
- */
-function runTier(tier, { buffered = false } = {}) {
+function runTier(tier) {
   const concurrency = tier.name === "unit" ? 2 : tier.name === "zk" ? 1 : integrationConcurrency;
-  const header = `\n## ${tier.name}: ${tier.files.length} files, concurrency ${concurrency}\n`;
-  if (!buffered) process.stderr.write(header);
-  const argv = [
-    ...loader,
-    "--enable-source-maps",
-    "--test",
-    `--test-concurrency=${concurrency}`,
-    "--test-reporter=spec",
-    "--test-reporter-destination=stdout",
-    "--test-reporter=./scripts/file-durations.mjs",
-    "--test-reporter-destination=stderr",
-    ...tier.files.map(runnable),
-  ];
-  if (!buffered) return run(process.execPath, argv, { stdio: "inherit" });
-  const out = [];
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, argv, { env, cwd, stdio: ["ignore", "pipe", "pipe"] });
-    child.stdout.on("data", (d) => out.push(d));
-    child.stderr.on("data", (d) => out.push(d));
-    child.on("exit", (code) => {
-      process.stderr.write(header);
-      process.stdout.write(Buffer.concat(out));
-      resolve({ code: code ?? 1 });
-    });
-  });
+  console.error(`\n## ${tier.name}: ${tier.files.length} files, concurrency ${concurrency}`);
+  return run(
+    process.execPath,
+    [
+      ...loader,
+      "--enable-source-maps",
+      "--test",
+      `--test-concurrency=${concurrency}`,
+      "--test-reporter=spec",
+      "--test-reporter-destination=stdout",
+      "--test-reporter=./scripts/file-durations.mjs",
+      "--test-reporter-destination=stderr",
+      ...tier.files.map(runnable),
+    ],
+    { stdio: "inherit" },
+  );
 }
 
 // The circuit setup, when a zk file will run: started now, awaited before the zk tier.
@@ -173,26 +159,15 @@ const setup = tiers.some((t) => t.name === "zk")
 
 const started = Date.now();
 let failed = false;
-// Unit first, alone (beside the circuit setup). Then integration, and the zk tier beside
-// it as soon as the setup is ready: integration leaves about a fifth of the CPU idle
-// (processes waiting on health checks and timeouts), which the provers use.
-const byName = (name) => tiers.find((t) => t.name === name);
-const unit = byName("unit");
-if (unit && (await runTier(unit)).code !== 0) failed = true;
-const zkTier = byName("zk");
-const integration = byName("integration");
-const zkRun = zkTier
-  ? setup.then(({ code }) => {
-      if (code === 0) return runTier(zkTier, { buffered: integration !== undefined });
-      console.error("the circuit setup failed: the zk tier cannot run");
-      return { code: 1 };
-    })
-  : Promise.resolve({ code: 0 });
-const results = await Promise.all([
-  integration ? runTier(integration) : Promise.resolve({ code: 0 }),
-  zkRun,
-]);
-if (results.some((r) => r.code !== 0)) failed = true;
+for (const tier of tiers) {
+  if (tier.name === "zk" && (await setup).code !== 0) {
+    console.error("the circuit setup failed: the zk tier cannot run");
+    failed = true;
+    continue;
+  }
+  const { code } = await runTier(tier);
+  if (code !== 0) failed = true;
+}
 console.error(`\nall tiers: ${((Date.now() - started) / 1000).toFixed(1)} s`);
 // One closing line for every tier together (each tier's node:test summary is above).
 let [passed, failedCount] = [0, 0];
