@@ -13,52 +13,24 @@ import { after, before, test } from "node:test";
 import { type Bundle, verifyBundle } from "../../src/zk/bundle.js";
 import { releaseCurve as releaseCurveFn } from "../../src/zk/setup.js";
 import { CLI } from "../helpers/process.js";
-import { ethTx, startTestVault, type TestVault } from "../helpers/vault.js";
-import { ALICE, BOB, TEST_BUILD_ROOT, TEST_PARAMS, testArtifacts } from "./helpers.js";
+import { startTestVault, type TestVault } from "../helpers/vault.js";
+import { testArtifacts } from "./helpers.js";
+import { auditorHeaders, PAYMENT_POLICY, signTwoPayments, ZK_VAULT_ENV } from "./vault-helpers.js";
 
 let tv: TestVault;
 let agentId: string;
 let auditor: Record<string, string>;
-
-const POLICY = {
-  chains: [84532],
-  assets: { ETH: { maxPerTx: "0.01", maxPer24h: "0.05" } },
-  recipients: [ALICE, BOB],
-  rateLimitPerMinute: 1000,
-};
 
 // snarkjs keeps curve worker threads alive: release them so this file's process ends.
 after(releaseCurveFn);
 
 before(async () => {
   await testArtifacts();
-  tv = await startTestVault({
-    VAULT_ZK_BATCH: String(TEST_PARAMS.n),
-    VAULT_ZK_DEPTH: String(TEST_PARAMS.depth),
-    VAULT_ZK_BUILD_DIR: TEST_BUILD_ROOT,
-  });
-  agentId = (await tv.createAgent(POLICY)).id;
+  tv = await startTestVault(ZK_VAULT_ENV);
+  agentId = (await tv.createAgent(PAYMENT_POLICY)).id;
   const spender = await tv.issueKey(agentId, ["EXECUTE", "SPEND"]);
-  for (const [i, to, value] of [
-    [1, ALICE, "3000000000000000"],
-    [2, BOB, "10000000000000000"],
-  ] as const) {
-    const res = await tv.app.inject({
-      method: "POST",
-      url: `/v1/agents/${agentId}/sign/transaction`,
-      headers: spender.auth,
-      payload: { tx: ethTx({ to, value, nonce: i }) },
-    });
-    assert.equal(res.statusCode, 200, res.body);
-  }
-  const key = await tv.app.inject({
-    method: "POST",
-    url: "/v1/keys",
-    headers: tv.admin,
-    payload: { scopes: ["AUDIT"] },
-  });
-  assert.equal(key.statusCode, 201, key.body);
-  auditor = { authorization: `Bearer ${key.json().key}` };
+  await signTwoPayments(tv, agentId, spender.auth);
+  auditor = await auditorHeaders(tv);
 });
 after(async () => tv?.stop());
 

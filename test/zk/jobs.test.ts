@@ -10,20 +10,9 @@ import { after, before, test } from "node:test";
 import type { ProofJob } from "../../src/services/compliance.js";
 import { type Bundle, verifyBundle } from "../../src/zk/bundle.js";
 import { releaseCurve } from "../../src/zk/setup.js";
-import { ethTx, startTestVault, type TestVault } from "../helpers/vault.js";
-import { ALICE, BOB, TEST_BUILD_ROOT, TEST_PARAMS, testArtifacts } from "./helpers.js";
-
-const ENV = {
-  VAULT_ZK_BATCH: String(TEST_PARAMS.n),
-  VAULT_ZK_DEPTH: String(TEST_PARAMS.depth),
-  VAULT_ZK_BUILD_DIR: TEST_BUILD_ROOT,
-};
-const POLICY = {
-  chains: [84532],
-  assets: { ETH: { maxPerTx: "0.01", maxPer24h: "0.05" } },
-  recipients: [ALICE, BOB],
-  rateLimitPerMinute: 1000,
-};
+import { startTestVault, type TestVault } from "../helpers/vault.js";
+import { testArtifacts } from "./helpers.js";
+import { auditorHeaders, PAYMENT_POLICY, signTwoPayments, ZK_VAULT_ENV } from "./vault-helpers.js";
 
 let tv: TestVault;
 let agentId: string;
@@ -39,9 +28,9 @@ after(async () => tv?.stop());
 
 before(async () => {
   await testArtifacts();
-  tv = await startTestVault(ENV);
-  agentId = (await tv.createAgent(POLICY)).id;
-  otherId = (await tv.createAgent(POLICY)).id;
+  tv = await startTestVault(ZK_VAULT_ENV);
+  agentId = (await tv.createAgent(PAYMENT_POLICY)).id;
+  otherId = (await tv.createAgent(PAYMENT_POLICY)).id;
   const spender = await tv.issueKey(agentId, ["EXECUTE", "SPEND"]);
   ownKey = (await tv.issueKey(agentId, ["AUDIT"])).auth;
   otherKey = (await tv.issueKey(otherId, ["AUDIT"])).auth;
@@ -53,26 +42,8 @@ before(async () => {
   });
   assert.equal(cp.statusCode, 200, cp.body);
   fromSeq = tv.vault.audit.head().seq + 1;
-  for (const [i, to, value] of [
-    [1, ALICE, "3000000000000000"],
-    [2, BOB, "10000000000000000"],
-  ] as const) {
-    const res = await tv.app.inject({
-      method: "POST",
-      url: `/v1/agents/${agentId}/sign/transaction`,
-      headers: spender.auth,
-      payload: { tx: ethTx({ to, value, nonce: i }) },
-    });
-    assert.equal(res.statusCode, 200, res.body);
-  }
-  const key = await tv.app.inject({
-    method: "POST",
-    url: "/v1/keys",
-    headers: tv.admin,
-    payload: { scopes: ["AUDIT"] },
-  });
-  assert.equal(key.statusCode, 201, key.body);
-  auditor = { authorization: `Bearer ${key.json().key}` };
+  await signTwoPayments(tv, agentId, spender.auth);
+  auditor = await auditorHeaders(tv);
   head = tv.vault.audit.head().seq;
 });
 
@@ -229,7 +200,7 @@ test("a vault restarted on the same data dir lists the old jobs, serves a done b
   assert.ok(before.includes("proving"), before.join());
   if (before[0] === "proving") assert.equal(before[1], "queued");
   await tv.stop();
-  tv = await startTestVault({ ...ENV, VAULT_DATA_DIR: tv.dir });
+  tv = await startTestVault({ ...ZK_VAULT_ENV, VAULT_DATA_DIR: tv.dir });
 
   const jobs = await list();
   assert.deepEqual(

@@ -13,15 +13,9 @@ import { after, before, test } from "node:test";
 import { type Bundle, verifyBundle } from "../../src/zk/bundle.js";
 import { releaseCurve } from "../../src/zk/setup.js";
 import { type ChipotleFake, startChipotleFake } from "../helpers/lit/chipotle-fake.js";
-import { ethTx, startTestVault, type TestVault } from "../helpers/vault.js";
-import { ALICE, BOB, TEST_BUILD_ROOT, TEST_PARAMS, testArtifacts } from "./helpers.js";
-
-const POLICY = {
-  chains: [84532],
-  assets: { ETH: { maxPerTx: "0.01", maxPer24h: "0.05" } },
-  recipients: [ALICE, BOB],
-  rateLimitPerMinute: 1000,
-};
+import { startTestVault, type TestVault } from "../helpers/vault.js";
+import { testArtifacts } from "./helpers.js";
+import { auditorHeaders, PAYMENT_POLICY, signTwoPayments, ZK_VAULT_ENV } from "./vault-helpers.js";
 
 let tv: TestVault;
 let chipotle: ChipotleFake;
@@ -33,9 +27,7 @@ before(async () => {
   const apiKeyFile = join(mkdtempSync(join(tmpdir(), "av-lit-zk-")), "chipotle.key");
   writeFileSync(apiKeyFile, chipotle.newAccount(), { mode: 0o600 });
   tv = await startTestVault({
-    VAULT_ZK_BATCH: String(TEST_PARAMS.n),
-    VAULT_ZK_DEPTH: String(TEST_PARAMS.depth),
-    VAULT_ZK_BUILD_DIR: TEST_BUILD_ROOT,
+    ...ZK_VAULT_ENV,
     LIT_CHIPOTLE_URL: chipotle.url,
     LIT_CHIPOTLE_API_KEY_FILE: apiKeyFile,
   });
@@ -50,33 +42,16 @@ test("a lit-chipotle agent's signed spends are proved and the bundle verifies", 
     method: "POST",
     url: "/v1/agents",
     headers: tv.admin,
-    payload: { name: "lit-payer", policy: POLICY, backend: "lit-chipotle" },
+    payload: { name: "lit-payer", policy: PAYMENT_POLICY, backend: "lit-chipotle" },
   });
   assert.equal(created.statusCode, 201, created.body);
   const agentId = created.json().id as string;
-  for (const [nonce, to, value] of [
-    [1, ALICE, "3000000000000000"],
-    [2, BOB, "10000000000000000"],
-  ] as const) {
-    const res = await tv.app.inject({
-      method: "POST",
-      url: `/v1/agents/${agentId}/sign/transaction`,
-      headers: tv.admin,
-      payload: { tx: ethTx({ to, value, nonce }) },
-    });
-    assert.equal(res.statusCode, 200, res.body);
-  }
+  await signTwoPayments(tv, agentId, tv.admin);
   const signed = tv.vault.audit.list(1, 1000, agentId).filter((e) => e.type === "sign.signed");
   assert.equal(signed.length, 2);
   assert.ok(signed.every((e) => (e.data as { backend?: string }).backend === "lit-chipotle"));
 
-  const auditKey = await tv.app.inject({
-    method: "POST",
-    url: "/v1/keys",
-    headers: tv.admin,
-    payload: { scopes: ["AUDIT"] },
-  });
-  const auditor = { authorization: `Bearer ${auditKey.json().key}` };
+  const auditor = await auditorHeaders(tv);
   const started = await tv.app.inject({
     method: "POST",
     url: "/v1/proofs",
