@@ -13,7 +13,7 @@ import type { Policy } from "../src/policy/types.js";
 import { policyHash } from "../src/policy/validate.js";
 import { openDatabase } from "../src/store/db.js";
 import { checkpointDigest } from "../src/threshold/checkpoint.js";
-import { verifyBundle } from "../src/zk/bundle.js";
+import { BUNDLE_FORMAT, type Bundle, verifyBundle } from "../src/zk/bundle.js";
 import { prepareRange, proveBatches } from "../src/zk/prover.js";
 import {
   compileCircuit,
@@ -91,8 +91,8 @@ export async function runZkBench(
   const cluster = Wallet.createRandom();
   const endHash = (audit.get(n) as { hash: string }).hash;
   const endSig = cluster.signingKey.sign(checkpointDigest(n, endHash, zkHead)).serialized;
-  const bundle = {
-    format: "agent-vault/compliance-bundle@1" as const,
+  const bundle: Bundle = {
+    format: BUNDLE_FORMAT,
     setup: art.setup,
     statement: statementText(prepared.claim),
     claim: prepared.claim,

@@ -56,6 +56,7 @@ const ZK = [
   "test/zk/http.test.ts",
   "test/zk/jobs.test.ts",
   "test/zk/lit-agent.test.ts",
+  "test/zk/trust.test.ts",
 ];
 /**
  * Integration files that take longest (measured), started first so that the two slots

@@ -22,7 +22,11 @@ const USAGE = `usage: agent-vault <command>
   prove-bundle <agentId> --from=S --to=T [--asset=A] [--bound=B] [--out=bundle.json]
                                 ask the vault for a zero-knowledge compliance bundle
   verify-bundle <bundle.json> [--cluster-address=0x…] [--vkey=verification_key.json]
-                                check a compliance bundle without trusting the vault
+                [--trust-vkey=<sha256>]… [--zkey=final.zkey --trust-contribution=<hash>…]
+                                check a compliance bundle without trusting the vault; exit 0
+                                only when its key is one you trust, 3 when it verifies otherwise
+  zk contribute | verify-setup | install
+                                the Groth16 phase-2 ceremony with auditors (agent-vault zk help)
   export-verifier [--out=ComplianceVerifier.sol] [--zkey=final.zkey]
                                 write the Solidity verifier of the compliance circuit
   x402 fetch <url> --agent <id> [--method M] [--data JSON] [--wait S]
@@ -78,6 +82,7 @@ const COMMANDS: Record<string, Command> = {
   "prove-bundle": async (a) => (await import("./zk.js")).proveBundleCommand(a),
   "verify-bundle": async (a) => (await import("./zk.js")).verifyBundleCommand(a),
   "export-verifier": async (a) => (await import("./zk.js")).exportVerifierCommand(a),
+  zk: async (a) => (await import("./zk-setup.js")).zkCommand(a),
 };
 
 export async function runCli(argv: string[]): Promise<number | undefined> {

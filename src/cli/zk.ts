@@ -1,7 +1,16 @@
 /**
- * `agent-vault verify-bundle <bundle.json> [--cluster-address=0x…] [--vkey=verification_key.json]`
+ * `agent-vault verify-bundle <bundle.json> [--cluster-address=0x…] [--vkey=verification_key.json]
+ *      [--trust-vkey=<sha256>]… [--zkey=final.zkey --trust-contribution=<hash>… [--r1cs] [--ptau]]`
  *   checks every batch proof, the head links, the checkpoint signatures against the
- *   cluster key and prints the statement; exit code 0 only when everything holds.
+ *   cluster key and prints the statement. Exit 0: everything holds and the verification key
+ *   is one the auditor trusts; 3: everything holds but the key is not trusted (or the setup is
+ *   development), with WARNING lines: anyone holding the setup's secret could have forged the
+ *   proofs, so a script that reads only the exit code must not take that for a pass;
+ *   1: verification failed; 2: usage.
+ *   Trust comes from --trust-vkey (the sha256 `zk verify-setup` printed for a proving key
+ *   holding the auditor's contribution), or from --zkey with --trust-contribution: the proving
+ *   key is verified here against the r1cs and ptau (snarkjs zkey verify) and its key is
+ *   trusted when its transcript holds one of those contributions over a published ptau.
  * `agent-vault export-verifier [--out=Verifier.sol] [--zkey=final.zkey]`
  *   writes the Solidity Groth16 verifier of the compliance circuit (snarkjs).
  * `agent-vault prove-bundle <agentId> --from=S --to=T [--out=bundle.json]`
@@ -15,6 +24,10 @@ import * as snarkjs from "snarkjs";
 import { loadClientConfig, loadConfig } from "../config/index.js";
 import { type Bundle, verifyBundle } from "../zk/bundle.js";
 import { loadArtifacts, releaseCurve } from "../zk/setup.js";
+import { verifySetup } from "../zk/trust.js";
+import { contributionLines, phase1Line, setupInputs } from "./zk-setup.js";
+
+export const EXIT_UNTRUSTED = 3;
 
 export async function verifyBundleCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -23,32 +36,80 @@ export async function verifyBundleCommand(args: string[]): Promise<number> {
     options: {
       "cluster-address": { type: "string" },
       vkey: { type: "string" },
+      "trust-vkey": { type: "string", multiple: true },
+      "trust-contribution": { type: "string", multiple: true },
+      zkey: { type: "string" },
+      r1cs: { type: "string" },
+      ptau: { type: "string" },
       json: { type: "boolean", default: false },
     },
   });
   const file = positionals[0];
-  if (!file)
-    throw new Error("usage: verify-bundle <bundle.json> [--cluster-address=0x…] [--vkey=file]");
+  if (!file) {
+    console.error(
+      "usage: verify-bundle <bundle.json> [--cluster-address=0x…] [--vkey=file] [--trust-vkey=<sha256>]… [--zkey=final.zkey --trust-contribution=<hash>…]",
+    );
+    return 2;
+  }
+  const trustContributions = (values["trust-contribution"] ?? []).map((h) => h.toLowerCase());
+  if (trustContributions.length > 0 !== Boolean(values.zkey)) {
+    console.error(
+      "--trust-contribution needs --zkey (and --zkey needs --trust-contribution): a bundle's list of contributions is the vault's claim; only a proving key verified against the circuit and the ptau shows which contributions made its verification key",
+    );
+    return 2;
+  }
+  const trustedVkeys = (values["trust-vkey"] ?? []).map((h) => h.toLowerCase());
+  const notes: string[] = [];
+  const early: string[] = [];
+  if (values.zkey) {
+    const v = await verifySetup({ zkey: values.zkey, ...(await setupInputs(values)) });
+    if (!v.ok || !v.setup || !v.vkeySha256) {
+      await releaseCurve();
+      console.log(
+        `NOT VERIFIED: the proving key ${values.zkey} does not verify (${v.code}): ${v.error}`,
+      );
+      return 1;
+    }
+    notes.push(`proving key ${values.zkey} verified (${v.setup.system}, ${v.setup.setup})`);
+    notes.push(phase1Line(v), ...contributionLines(v.setup.contributions));
+    const mine = v.setup.contributions.filter((c) => trustContributions.includes(c.hash));
+    if (v.setup.setup === "development") {
+      early.push(
+        `the proving key's phase 1 is not a published ceremony file (${v.setup.phase1.source}): its key is not trusted, whatever its contributions`,
+      );
+    } else if (mine.length === 0) {
+      early.push("none of the contributions you trust is in the proving key's transcript");
+    } else {
+      trustedVkeys.push(v.vkeySha256);
+      notes.push(
+        `trusting verification key sha256 ${v.vkeySha256}: its transcript holds ${mine.map((c) => JSON.stringify(c.name)).join(", ")}`,
+      );
+    }
+  }
   const bundle = JSON.parse(readFileSync(file, "utf8")) as Bundle;
   const check = await verifyBundle(bundle, {
     ...(values["cluster-address"] ? { clusterAddress: values["cluster-address"] } : {}),
     ...(values.vkey ? { verificationKey: JSON.parse(readFileSync(values.vkey, "utf8")) } : {}),
+    trustedVkeys,
   });
+  check.warnings.unshift(...early);
   await releaseCurve();
+  const code = !check.ok ? 1 : check.trusted ? 0 : EXIT_UNTRUSTED;
   if (values.json) {
     console.log(JSON.stringify(check, null, 2));
-  } else {
-    for (const w of check.warnings) console.error(`WARNING: ${w}`);
-    if (check.ok) {
-      console.log(
-        `VERIFIED (${check.batches} batch proof(s), ${check.setup} setup, verification key sha256 ${check.verificationKeySha256})`,
-      );
-      console.log(check.statement);
-    } else {
-      console.log(`NOT VERIFIED: ${check.error}`);
-    }
+    return code;
   }
-  return check.ok ? 0 : 1;
+  for (const n of notes) console.error(n);
+  for (const w of check.warnings) console.error(`WARNING: ${w}`);
+  if (check.ok) {
+    console.log(
+      `VERIFIED (${check.batches} batch proof(s), ${check.setup?.system} ${check.setup?.setup} setup, verification key sha256 ${check.verificationKeySha256}${check.trusted ? ", trusted" : ", NOT TRUSTED"})`,
+    );
+    console.log(check.statement);
+  } else {
+    console.log(`NOT VERIFIED: ${check.error}`);
+  }
+  return code;
 }
 
 export async function exportVerifierCommand(args: string[]): Promise<number> {

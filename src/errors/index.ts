@@ -105,6 +105,21 @@ export const ERROR_CATALOGUE = {
     status: 409,
     message: "The proof job was interrupted by a restart and can no longer be proved.",
   },
+  // Trusted setup (src/zk/ptau.ts, src/zk/trust.ts; `agent-vault zk …`, `npm run circuits:setup`).
+  PTAU_UNLISTED: {
+    status: 422,
+    message:
+      "The ptau file's BLAKE2b-512 hash is not one of the published ceremony files; an unlisted ptau is accepted only explicitly, as a development setup.",
+  },
+  ZK_SETUP_INVALID: {
+    status: 422,
+    message:
+      "The proving key does not verify against the circuit and the ptau (snarkjs zkey verify).",
+  },
+  ZK_CIRCUIT_MISMATCH: {
+    status: 422,
+    message: "The proving key belongs to another circuit than this vault's.",
+  },
   PROOF_UNAVAILABLE: {
     status: 503,
     message: "Compliance proofs are not set up here: run npm run circuits:setup.",

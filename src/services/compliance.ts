@@ -90,8 +90,15 @@ export interface ComplianceService {
   bundle(id: string): Bundle;
   /** Cancels a queued job or kills its running prover; idempotent; PROOF_FINISHED when done or failed. */
   cancel(id: string, actor: string): Promise<ProofJob>;
-  /** The verification key (with its setup marker) and transcript; undefined when not set up. */
-  verificationKey(): { verificationKey: unknown; transcript: unknown } | undefined;
+  /** The verification key, its SHA-256, the setup description and transcript; undefined when not set up. */
+  verificationKey():
+    | {
+        verificationKey: unknown;
+        verificationKeySha256: string;
+        setup: unknown;
+        transcript: unknown;
+      }
+    | undefined;
   /** Resolves when the job settles (tests, CLI). */
   wait(id: string): Promise<ProofJob>;
   /** The prover process now (tests, metrics): at most one at a time. */
@@ -528,7 +535,14 @@ export function createComplianceService(deps: {
 
     verificationKey() {
       const art = artifacts();
-      return art ? { verificationKey: art.vkey, transcript: art.transcript } : undefined;
+      return art
+        ? {
+            verificationKey: art.vkey,
+            verificationKeySha256: art.transcript.vkeySha256,
+            setup: art.setup,
+            transcript: art.transcript,
+          }
+        : undefined;
     },
 
     async wait(id) {

@@ -1,19 +1,24 @@
 /**
  * Compliance bundles: one JSON document an auditor downloads and checks without trusting
- * the vault. verifyBundle() checks every Groth16 proof with snarkjs, that each batch's
+ * the vault. verifyBundle() checks every proof with snarkjs, that each batch's
  * public signals are the ones the policy and claim determine, that the batches link
  * (zk heads and the committed running total), that the first and last heads are those
  * of cluster-signed checkpoints (EIP-712, recovered against the cluster address), and
  * that the spend count adds up. Then, and only then, it returns the statement.
+ *
+ * Whether the proofs mean anything depends on the verification key: it must be the
+ * compliance circuit's, from a setup whose secret nobody alone holds. The bundle's `setup`
+ * (system, label, contributions) is the vault's description of it, a claim; the check that
+ * holds is the key's SHA-256 against keys the auditor trusts (src/zk/trust.ts). Unless the
+ * key is trusted, and always for a development setup, the check carries a warning.
  */
-import { createHash } from "node:crypto";
 import * as snarkjs from "snarkjs";
 import { ZK_GENESIS } from "../audit/commitment.js";
 import type { Policy } from "../policy/types.js";
 import { policyHash } from "../policy/validate.js";
 import { checkpointSigner } from "../threshold/checkpoint.js";
 import type { ProvedBatch } from "./prover.js";
-import { PUBLIC_SIGNALS, type SetupKind, type SetupTranscript } from "./setup.js";
+import { PUBLIC_SIGNALS, type SetupDescription, type SetupTranscript } from "./setup.js";
 import {
   allowlistOf,
   type Claim,
@@ -22,8 +27,11 @@ import {
   SUM_GENESIS,
   statementText,
 } from "./statement.js";
+import { vkeySha256 } from "./zkey.js";
 
-export const BUNDLE_FORMAT = "agent-vault/compliance-bundle@1";
+export const BUNDLE_FORMAT = "agent-vault/compliance-bundle@2";
+/** The previous format: `setup` a bare "development" | "ceremony" marker, also in the key. */
+export const BUNDLE_FORMAT_V1 = "agent-vault/compliance-bundle@1";
 
 export interface BundleCheckpoint {
   seq: number;
@@ -49,7 +57,8 @@ export const GENESIS_CHECKPOINT: Readonly<BundleCheckpoint> = Object.freeze({
 
 export interface Bundle {
   format: typeof BUNDLE_FORMAT;
-  setup: SetupKind;
+  /** The proof system and the setup, as the vault describes them (see the top). */
+  setup: SetupDescription;
   statement: string;
   claim: Claim;
   policy: Policy;
@@ -66,7 +75,13 @@ export interface BundleCheck {
   ok: boolean;
   /** Set when ok: the statement, rebuilt from what was verified. */
   statement?: string;
-  setup?: SetupKind;
+  /** Set when ok: the bundle's description of its setup (a claim, see `trusted`). */
+  setup?: SetupDescription;
+  /**
+   * The verification key is one the caller trusts (`trustedVkeys`) and the setup is not
+   * labelled development: only then is the check free of setup warnings.
+   */
+  trusted: boolean;
   /** The first reason verification failed. */
   error?: string;
   batches: number;
@@ -77,10 +92,24 @@ export interface BundleCheck {
 const sig = (signals: string[], name: (typeof PUBLIC_SIGNALS)[number]) =>
   signals[PUBLIC_SIGNALS.indexOf(name)];
 
-export function vkeySha256(vkey: unknown): string {
-  return createHash("sha256")
-    .update(`${JSON.stringify(vkey, null, 1)}\n`)
-    .digest("hex");
+export { vkeySha256 };
+
+/** A format-1 bundle's setup marker, described in today's terms (still only the vault's word). */
+function legacySetup(bundle: { setup?: unknown; transcript?: SetupTranscript }): SetupDescription {
+  const phase2 = (bundle.transcript?.phase2 ?? {}) as {
+    contributions?: Array<{ name: string; hash: string }>;
+  };
+  return {
+    system: "groth16",
+    setup: bundle.setup === "ceremony" ? "ceremony-with-contributions" : "development",
+    phase1: {
+      source: bundle.setup === "ceremony" ? "listed" : "shipped-development",
+      file: String(bundle.transcript?.phase1?.ptau ?? ""),
+      power: Number(bundle.transcript?.phase1?.power ?? 0),
+      sha256: String(bundle.transcript?.phase1?.ptauSha256 ?? ""),
+    },
+    contributions: (phase2.contributions ?? []).map((c) => ({ name: c.name, hash: c.hash })),
+  };
 }
 
 function checkpointOk(cp: BundleCheckpoint, clusterAddress: string): boolean {
@@ -102,34 +131,68 @@ function checkpointOk(cp: BundleCheckpoint, clusterAddress: string): boolean {
  */
 export async function verifyBundle(
   bundle: Bundle,
-  // biome-ignore lint/suspicious/noExplicitAny: snarkjs verification key JSON
-  opts: { clusterAddress?: string; verificationKey?: any } = {},
+  opts: {
+    clusterAddress?: string;
+    // biome-ignore lint/suspicious/noExplicitAny: snarkjs verification key JSON
+    verificationKey?: any;
+    /** SHA-256s (vkeySha256) of verification keys the auditor trusts. */
+    trustedVkeys?: readonly string[];
+  } = {},
 ): Promise<BundleCheck> {
   const warnings: string[] = [];
   const vk = bundle?.verificationKey;
+  const vkHash = vk ? vkeySha256(vk) : "";
+  const legacy = (bundle?.format as string) === BUNDLE_FORMAT_V1;
+  const setup: SetupDescription | undefined = legacy ? legacySetup(bundle) : bundle?.setup;
+  const trusted =
+    !!vk &&
+    setup?.setup !== "development" &&
+    (opts.trustedVkeys ?? []).map((h) => h.toLowerCase()).includes(vkHash);
   const result = (error?: string): BundleCheck => ({
     ok: error === undefined,
-    ...(error === undefined
-      ? { statement: statementText(bundle.claim), setup: bundle.setup }
-      : { error }),
+    ...(error === undefined ? { statement: statementText(bundle.claim), setup } : { error }),
+    trusted: error === undefined && trusted,
     batches: Array.isArray(bundle?.batches) ? bundle.batches.length : 0,
-    verificationKeySha256: vk ? vkeySha256(vk) : "",
+    verificationKeySha256: vkHash,
     warnings,
   });
   try {
-    if (bundle?.format !== BUNDLE_FORMAT) return result("not an agent-vault compliance bundle");
+    if (bundle?.format !== BUNDLE_FORMAT && !legacy)
+      return result("not an agent-vault compliance bundle (or a format this version cannot read)");
     const { claim, policy, batches, checkpoints } = bundle;
     if (!Array.isArray(batches) || batches.length === 0) return result("the bundle has no batches");
-    if (opts.verificationKey && vkeySha256(opts.verificationKey) !== vkeySha256(vk)) {
+    if (!setup || typeof setup !== "object")
+      return result("the bundle does not describe its setup");
+    if (opts.verificationKey && vkeySha256(opts.verificationKey) !== vkHash) {
       return result("the verification key is not the one expected");
     }
-    if (vk.setup !== "ceremony") {
+    const system = setup.system;
+    if (system !== "groth16" && system !== "plonk")
+      return result(`unknown proof system ${String(system)}`);
+    if (vk?.protocol !== system)
+      return result(
+        `the bundle says ${system} but its verification key is ${String(vk?.protocol)}`,
+      );
+    if (legacy) {
       warnings.push(
-        "development setup: the key comes from a locally generated ptau; whoever ran the setup could forge proofs",
+        "a format-1 bundle: its setup marker is the vault's word; the key alone can be trusted",
       );
     }
-    if (bundle.setup !== vk.setup)
-      return result("the bundle's setup marker differs from its key's");
+    if (setup.setup === "development") {
+      warnings.push(
+        "development setup: phase 1 is a development ptau (not a published ceremony file); whoever made it could forge proofs",
+      );
+    }
+    if (!trusted) {
+      const names = setup.contributions.map((c) => `"${c.name}"`).join(", ");
+      warnings.push(
+        `untrusted setup: the verification key (sha256 ${vkHash}) is not one you trust${
+          setup.setup === "ceremony-with-contributions" && names
+            ? `; the bundle says its phase 2 holds the contribution(s) ${names}, which only a proving key checked with \`agent-vault zk verify-setup\` shows`
+            : ""
+        }. Anyone who knows its setup's secret could forge these proofs: add your own contribution (agent-vault zk contribute), check the installed key (agent-vault zk verify-setup) and pass --trust-vkey=<its sha256>`,
+      );
+    }
     const clusterAddress = opts.clusterAddress ?? bundle.clusterAddress;
     if (!opts.clusterAddress) {
       warnings.push(
@@ -200,7 +263,10 @@ export async function verifyBundle(
         return result(`batch ${i}: its start head does not link to the previous head`);
       if (sig(s, "sumInCommit") !== carried)
         return result(`batch ${i}: its carried total does not link to the previous batch`);
-      const ok = await snarkjs.groth16.verify(vk, s, batch.proof);
+      const ok =
+        system === "plonk"
+          ? await snarkjs.plonk.verify(vk, s, batch.proof)
+          : await snarkjs.groth16.verify(vk, s, batch.proof);
       if (!ok)
         return result(
           `batch ${i} (entries ${batch.fromSeq}..${batch.toSeq}): the proof does not verify`,

@@ -3,13 +3,22 @@
  * r1cs + wasm (circom2, from circuits/compliance.circom), Groth16 proving key and
  * verification key (snarkjs), and the setup transcript shipped with the key.
  *
- * Phase 1 comes from a ptau file given by path (production: a public ceremony file such
- * as the Hermez/Polygon "powersOfTau28_hez_final_XX.ptau", already prepared for phase 2).
- * Without one the shipped development ptau (circuits/ptau/, 2^13) is used when the circuit
- * fits it, else one is generated locally (one contribution + a beacon): whoever made it
- * could forge proofs, so the key and every bundle are marked setup "development".
- * Phase 2 always gets one random contribution and a final beacon; both hashes go into
- * the transcript.
+ * Phase 1 comes from a ptau file given by path (production: a public ceremony file, one of
+ * the Hermez/Polygon "powersOfTau28_hez_final_XX.ptau", already prepared for phase 2),
+ * checked against its published BLAKE2b-512 hash (src/zk/ptau.ts) before use: an unlisted
+ * file is refused (PTAU_UNLISTED) unless explicitly accepted, as a development setup.
+ * Without one the shipped development ptau (circuits/ptau/, 2^13, pinned by SHA-256) is used
+ * when the circuit fits it, else one is generated locally: whoever made either could forge
+ * proofs, so the setup is labelled "development".
+ *
+ * Phase 2 gets one random contribution, by whoever runs this (the operator): over a listed
+ * ptau the setup is "ceremony-with-contributions", and the list says whose. The operator
+ * alone knows that contribution's secret, so an auditor adds their own (`agent-vault zk
+ * contribute`, src/zk/trust.ts) and trusts the resulting verification key, not the label.
+ * The contributions in the transcript are read back from the key by snarkjs while it
+ * verifies the key against the r1cs and the ptau (src/zk/zkey.ts), never copied from a claim.
+ * No final beacon: a beacon's value would be chosen by the operator (nothing here provides
+ * public randomness fixed in advance), so it would add no secrecy and only change the key.
  *
  * Artefacts land in <buildRoot>/n<N>-d<D>/ and are reused while the circuit source and
  * the ptau are unchanged (circuits/build/ is gitignored).
@@ -29,6 +38,9 @@ import {
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as snarkjs from "snarkjs";
+import { VaultError } from "../errors/index.js";
+import { checkPtau, type PtauCheck } from "./ptau.js";
+import { type Contribution, contributeZkey, verifyZkey, vkeySha256 } from "./zkey.js";
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..").replace(
   /\/dist$/,
@@ -52,7 +64,46 @@ export const PUBLIC_SIGNALS = [
   "spendCount",
 ] as const;
 
-export type SetupKind = "development" | "ceremony";
+export type ProofSystem = "groth16" | "plonk";
+
+/**
+ * development: phase 1 is a development ptau (shipped, generated here, or unlisted): its
+ *   maker could forge proofs. universal-ceremony: PLONK over a listed public ceremony ptau,
+ *   no circuit-specific secret. ceremony-with-contributions: Groth16 over a listed ptau, its
+ *   phase 2 made of the contributions listed; sound if any one contributor was honest.
+ */
+export type SetupLabel = "development" | "universal-ceremony" | "ceremony-with-contributions";
+
+export interface SetupDescription {
+  system: ProofSystem;
+  setup: SetupLabel;
+  phase1: {
+    source: "shipped-development" | "generated-development" | "listed" | "unlisted";
+    /** The published file's name when listed, else what was used. */
+    file: string;
+    power: number;
+    sha256: string;
+    blake2b?: string;
+  };
+  /** Groth16 phase 2, oldest first, as snarkjs read them back from the verified key; [] for PLONK. */
+  contributions: Contribution[];
+}
+
+export const TRANSCRIPT_FORMAT = "agent-vault/setup-transcript@2";
+
+export function describeSetup(
+  system: ProofSystem,
+  phase1: SetupDescription["phase1"],
+  contributions: Contribution[],
+): SetupDescription {
+  const setup: SetupLabel =
+    phase1.source !== "listed"
+      ? "development"
+      : system === "plonk"
+        ? "universal-ceremony"
+        : "ceremony-with-contributions";
+  return { system, setup, phase1, contributions };
+}
 
 export interface CircuitParams {
   /** Entries per batch proof. */
@@ -68,14 +119,15 @@ export interface Artifacts extends CircuitParams {
   r1cs: string;
   vkeyPath: string;
   transcriptPath: string;
-  setup: SetupKind;
+  setup: SetupDescription;
   // biome-ignore lint/suspicious/noExplicitAny: snarkjs verification key JSON
   vkey: any;
   transcript: SetupTranscript;
 }
 
 export interface SetupTranscript {
-  setup: SetupKind;
+  format: typeof TRANSCRIPT_FORMAT;
+  setup: SetupDescription;
   circuit: {
     n: number;
     depth: number;
@@ -85,14 +137,20 @@ export interface SetupTranscript {
   };
   phase1: {
     ptau: string;
+    /** Absolute path of the ptau file, to verify contributions against later. */
+    ptauPath: string;
     ptauSha256: string;
+    ptauBlake2b?: string;
     power: number;
+    /** A locally generated development ptau: its one contribution and beacon. */
     contributions?: Array<{ name: string }>;
     beacon?: { hash: string; iterationsExp: number };
   };
   phase2: {
-    contributions: Array<{ name: string; hash: string }>;
-    beacon: { name: string; hash: string; iterationsExp: number; contributionHash: string };
+    /** The same list as setup.contributions. */
+    contributions: Contribution[];
+    /** Keys installed later (`agent-vault zk install`), oldest first. */
+    installed?: Array<{ at: string; zkeySha256: string; vkeySha256: string; replaced: string }>;
   };
   zkeySha256: string;
   vkeySha256: string;
@@ -114,8 +172,8 @@ export function artifactDir(params: CircuitParams, buildRoot = DEFAULT_BUILD_ROO
   return join(buildRoot, `n${params.n}-d${params.depth}`);
 }
 
-const sha256File = (path: string) => createHash("sha256").update(readFileSync(path)).digest("hex");
-const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString("hex");
+export const sha256File = (path: string) =>
+  createHash("sha256").update(readFileSync(path)).digest("hex");
 
 /** SHA-256 of the circuit source for `params`: artefacts built from other source are stale. */
 export function sourceHash(params: CircuitParams): string {
@@ -147,14 +205,18 @@ export function loadArtifacts(
   };
   if (!Object.values(files).every((f) => existsSync(f))) return undefined;
   const transcript = JSON.parse(readFileSync(files.transcriptPath, "utf8")) as SetupTranscript;
+  // A transcript of an older format (a bare "development"/"ceremony" marker) is rebuilt.
+  if (transcript.format !== TRANSCRIPT_FORMAT) return undefined;
   if (transcript.circuit.sourceSha256 !== sourceHash(params)) return undefined;
   const vkey = JSON.parse(readFileSync(files.vkeyPath, "utf8"));
   return { ...params, dir, ...files, setup: transcript.setup, vkey, transcript };
 }
 
 export interface SetupOptions extends CircuitParams {
-  /** A phase-2-prepared ptau file (public ceremony). Absent: a development ptau. */
+  /** A phase-2-prepared ptau file (public ceremony, checked by hash). Absent: a development ptau. */
   ptau?: string;
+  /** Accept a ptau whose hash is not a published one; the setup is then "development". */
+  allowUnlistedPtau?: boolean;
   buildRoot?: string;
   log?: (line: string) => void;
 }
@@ -164,9 +226,11 @@ export async function ensureArtifacts(opts: SetupOptions): Promise<Artifacts> {
   const params = { n: opts.n, depth: opts.depth };
   const buildRoot = opts.buildRoot ?? DEFAULT_BUILD_ROOT;
   const cached = loadArtifacts(params, buildRoot);
-  const wantSetup: SetupKind = opts.ptau ? "ceremony" : "development";
-  if (cached && cached.setup === wantSetup) {
-    if (!opts.ptau || cached.transcript.phase1.ptauSha256 === sha256File(opts.ptau)) return cached;
+  if (cached) {
+    const source = cached.setup.phase1.source;
+    const devNow = source === "shipped-development" || source === "generated-development";
+    if (!opts.ptau ? devNow : cached.transcript.phase1.ptauSha256 === sha256File(opts.ptau))
+      return cached;
   }
   await buildArtifacts(opts, buildRoot);
   const built = loadArtifacts(params, buildRoot);
@@ -227,20 +291,58 @@ export async function compileCircuit(
  * it is large enough for `power`: it saves a fresh machine minutes of phase 1. Checked
  * against its pinned SHA-256 first; a file that does not match is not used.
  */
-function shippedDevelopmentPtau(
-  power: number,
-): { path: string; file: string; power: number } | undefined {
-  const dir = join(REPO_ROOT, "circuits", "ptau");
-  const pinPath = join(dir, "development.json");
+export function shippedDevelopmentPin():
+  | { file: string; power: number; sha256: string }
+  | undefined {
+  const pinPath = join(REPO_ROOT, "circuits", "ptau", "development.json");
   if (!existsSync(pinPath)) return undefined;
-  const pin = JSON.parse(readFileSync(pinPath, "utf8")) as {
+  return JSON.parse(readFileSync(pinPath, "utf8")) as {
     file: string;
     power: number;
     sha256: string;
   };
-  const path = join(dir, pin.file);
+}
+
+function shippedDevelopmentPtau(
+  power: number,
+): { path: string; file: string; power: number } | undefined {
+  const pin = shippedDevelopmentPin();
+  if (!pin) return undefined;
+  const path = join(REPO_ROOT, "circuits", "ptau", pin.file);
   if (pin.power < power || !existsSync(path) || sha256File(path) !== pin.sha256) return undefined;
   return { path, file: pin.file, power: pin.power };
+}
+
+/**
+ * The contribution-free Groth16 key of the artefacts' r1cs over their ptau (`snarkjs zkey
+ * new`: deterministic, no secret), made at setup and kept as init.zkey; made now when missing.
+ * Checking a contributed key from it is the same check as from the r1cs, minus rebuilding it.
+ */
+export const INIT_ZKEY = "init.zkey";
+
+export async function initZkeyOf(
+  art: Pick<Artifacts, "dir" | "r1cs" | "transcript" | "setup">,
+): Promise<string | undefined> {
+  const path = join(art.dir, INIT_ZKEY);
+  if (existsSync(path)) return path;
+  const ptau = ptauOf(art);
+  if (!ptau) return undefined;
+  const tmp = `${path}.tmp-${process.pid}`;
+  await snarkjs.zKey.newZKey(art.r1cs, ptau, tmp);
+  renameSync(tmp, path);
+  return path;
+}
+
+/** The ptau a set of artefacts was built on (to verify its proving key against), if still here. */
+export function ptauOf(art: Pick<Artifacts, "transcript" | "setup">): string | undefined {
+  const path = art.transcript.phase1.ptauPath;
+  if (path && existsSync(path)) return path;
+  if (art.setup.phase1.source === "shipped-development") {
+    const shipped = shippedDevelopmentPtau(0);
+    if (shipped && sha256File(shipped.path) === art.transcript.phase1.ptauSha256)
+      return shipped.path;
+  }
+  return undefined;
 }
 
 async function buildArtifacts(opts: SetupOptions, buildRoot: string): Promise<void> {
@@ -252,6 +354,10 @@ async function buildArtifacts(opts: SetupOptions, buildRoot: string): Promise<vo
   if (!Number.isInteger(params.depth) || params.depth < 1 || params.depth > 16) {
     throw new Error("the allowlist depth must be an integer in 1..16");
   }
+  // A ceremony ptau is checked by its published hash before anything is built.
+  const ptauCheck: PtauCheck | undefined = opts.ptau
+    ? await checkPtau(resolve(opts.ptau), { allowUnlisted: opts.allowUnlistedPtau === true })
+    : undefined;
   const dir = artifactDir(params, buildRoot);
   // Build in a scratch folder and move it in place at the end: a half-built setup is never loaded.
   const work = `${dir}.tmp-${process.pid}`;
@@ -268,7 +374,8 @@ async function buildArtifacts(opts: SetupOptions, buildRoot: string): Promise<vo
   let power = 1;
   while (2 ** power < constraints + nPublic + 1) power++;
   let ptau = opts.ptau ? resolve(opts.ptau) : join(work, "dev.ptau");
-  const phase1: SetupTranscript["phase1"] = { ptau: "", ptauSha256: "", power };
+  const phase1: SetupTranscript["phase1"] = { ptau: "", ptauPath: "", ptauSha256: "", power };
+  let source: SetupDescription["phase1"]["source"] = "generated-development";
   const shipped = opts.ptau ? undefined : shippedDevelopmentPtau(power);
   if (shipped) {
     log(
@@ -277,6 +384,7 @@ async function buildArtifacts(opts: SetupOptions, buildRoot: string): Promise<vo
     ptau = shipped.path;
     phase1.ptau = `development (shipped: circuits/ptau/${shipped.file})`;
     phase1.power = shipped.power;
+    source = "shipped-development";
   } else if (!opts.ptau) {
     log(`generating a DEVELOPMENT ptau of 2^${power} (not for production)`);
     const curve = await snarkjs.curves.getCurveFromName("bn128");
@@ -304,43 +412,60 @@ async function buildArtifacts(opts: SetupOptions, buildRoot: string): Promise<vo
     }
     for (const f of ["pot0.ptau", "pot1.ptau", "pot2.ptau"]) rmSync(join(work, f));
     phase1.ptau = "development (generated locally)";
-  } else {
+  } else if (ptauCheck) {
     phase1.ptau = opts.ptau;
-    ptau = resolve(opts.ptau);
+    ptau = ptauCheck.path;
+    phase1.ptauBlake2b = ptauCheck.blake2b;
+    source = ptauCheck.listed ? "listed" : "unlisted";
+    if (ptauCheck.listed) {
+      if (ptauCheck.listed.power < power) {
+        throw new VaultError(
+          "VALIDATION_FAILED",
+          `${ptauCheck.listed.file} serves 2^${ptauCheck.listed.power} constraints; this circuit needs 2^${power}`,
+        );
+      }
+      phase1.power = ptauCheck.listed.power;
+      log(`phase 1: ${ptauCheck.listed.file} (BLAKE2b-512 matches the published hash)`);
+    } else {
+      log("phase 1: an UNLISTED ptau, accepted on request: the setup is labelled development");
+    }
   }
   phase1.ptauSha256 = sha256File(ptau);
   const phase1Seconds = (Date.now() - t1) / 1000;
 
-  // Phase 2: circuit-specific key, one random contribution, then a public beacon.
+  // Phase 2: circuit-specific key and one random contribution (no beacon: see the top).
   const t2 = Date.now();
-  log("phase 2: groth16 setup, one contribution, beacon");
-  await snarkjs.zKey.newZKey(r1cs, ptau, join(work, "z0.zkey"));
-  const contributionName = `agent-vault phase-2 contribution ${new Date().toISOString()}`;
-  const contribHash = await snarkjs.zKey.contribute(
-    join(work, "z0.zkey"),
-    join(work, "z1.zkey"),
-    contributionName,
-    randomBytes(32).toString("hex"),
+  log("phase 2: groth16 setup, one contribution");
+  await snarkjs.zKey.newZKey(r1cs, ptau, join(work, INIT_ZKEY));
+  const contributionName = `agent-vault operator ${new Date().toISOString()}`;
+  await contributeZkey(join(work, INIT_ZKEY), join(work, "final.zkey"), contributionName);
+  // Read the contributions back from the key, verifying it against the ptau and the
+  // contribution-free key of this r1cs (just made, so no need to rebuild it).
+  const check = await verifyZkey({
+    init: join(work, INIT_ZKEY),
+    ptau,
+    zkey: join(work, "final.zkey"),
+  });
+  if (!check.ok) throw new Error(`the new proving key does not verify: ${check.error}`);
+  // The contribution-free key stays (no secret in it): later checks of contributed keys
+  // against this r1cs and ptau start from it instead of rebuilding it (minutes at N=64).
+  phase1.ptauPath = existsSync(join(work, "dev.ptau")) ? join(dir, "dev.ptau") : ptau;
+  const setup = describeSetup(
+    "groth16",
+    {
+      source,
+      file: ptauCheck?.listed?.file ?? phase1.ptau,
+      power: phase1.power,
+      sha256: phase1.ptauSha256,
+      ...(phase1.ptauBlake2b ? { blake2b: phase1.ptauBlake2b } : {}),
+    },
+    check.contributions,
   );
-  const beaconHash = randomBytes(32).toString("hex");
-  const beaconName = "agent-vault final beacon";
-  const beaconContribution = await snarkjs.zKey.beacon(
-    join(work, "z1.zkey"),
-    join(work, "final.zkey"),
-    beaconName,
-    beaconHash,
-    10,
-  );
-  rmSync(join(work, "z0.zkey"));
-  rmSync(join(work, "z1.zkey"));
-  const setup: SetupKind = opts.ptau ? "ceremony" : "development";
   const vkey = await snarkjs.zKey.exportVerificationKey(join(work, "final.zkey"));
-  // snarkjs ignores keys it does not know, so the marker rides in the key itself.
-  vkey.setup = setup;
   const vkeyText = `${JSON.stringify(vkey, null, 1)}\n`;
   writeFileSync(join(work, "verification_key.json"), vkeyText);
-  if (!opts.ptau && !shipped) rmSync(ptau); // a generated development ptau is not needed after phase 2
   const transcript: SetupTranscript = {
+    format: TRANSCRIPT_FORMAT,
     setup,
     circuit: {
       ...params,
@@ -349,17 +474,9 @@ async function buildArtifacts(opts: SetupOptions, buildRoot: string): Promise<vo
       r1csSha256: sha256File(r1cs),
     },
     phase1,
-    phase2: {
-      contributions: [{ name: contributionName, hash: hex(contribHash) }],
-      beacon: {
-        name: beaconName,
-        hash: beaconHash,
-        iterationsExp: 10,
-        contributionHash: hex(beaconContribution),
-      },
-    },
+    phase2: { contributions: check.contributions },
     zkeySha256: sha256File(join(work, "final.zkey")),
-    vkeySha256: createHash("sha256").update(vkeyText).digest("hex"),
+    vkeySha256: vkeySha256(vkey),
     seconds: { compile: compileSeconds, phase1: phase1Seconds, phase2: (Date.now() - t2) / 1000 },
     createdAt: new Date().toISOString(),
   };
@@ -373,5 +490,5 @@ async function buildArtifacts(opts: SetupOptions, buildRoot: string): Promise<vo
     rmSync(work, { recursive: true, force: true });
     if (!loadArtifacts(params, buildRoot)) throw err;
   }
-  log(`artefacts in ${dir} (${setup} setup)`);
+  log(`artefacts in ${dir} (${setup.system}, ${setup.setup} setup)`);
 }

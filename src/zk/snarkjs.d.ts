@@ -5,6 +5,8 @@ declare module "snarkjs" {
   // biome-ignore lint/suspicious/noExplicitAny: untyped library surface
   export const zKey: any;
   // biome-ignore lint/suspicious/noExplicitAny: untyped library surface
+  export const plonk: any;
+  // biome-ignore lint/suspicious/noExplicitAny: untyped library surface
   export const powersOfTau: any;
   // biome-ignore lint/suspicious/noExplicitAny: untyped library surface
   export const curves: any;

@@ -61,7 +61,8 @@ test("a bundle of two linked batches verifies and states what it proves", async 
   assert.equal(check.ok, true, check.error);
   assert.match(check.statement ?? "", /made 3 signed spend\(s\) of ETH/);
   assert.match(check.statement ?? "", /at most the per-transaction cap of 0\.01 ETH/);
-  assert.equal(check.setup, "development");
+  assert.equal(check.setup?.setup, "development");
+  assert.equal(check.trusted, false);
   assert.ok(check.warnings.some((w) => /development setup/.test(w)));
 });
 

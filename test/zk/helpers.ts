@@ -16,7 +16,12 @@ import {
   GENESIS_CHECKPOINT,
 } from "../../src/zk/bundle.js";
 import { prepareRange, proveBatches } from "../../src/zk/prover.js";
-import { type Artifacts, ensureArtifacts, sourceHash } from "../../src/zk/setup.js";
+import {
+  type Artifacts,
+  ensureArtifacts,
+  sourceHash,
+  TRANSCRIPT_FORMAT,
+} from "../../src/zk/setup.js";
 import { statementText } from "../../src/zk/statement.js";
 
 /** Small enough for a 2^13 ptau. */
@@ -24,8 +29,9 @@ export const TEST_PARAMS = { n: 4, depth: 2 };
 
 /**
  * The tests' setup is built once per machine, not per checkout: under the user's cache
- * folder, keyed by the circuit source's hash (so checkouts with different circuits never
- * share artefacts), unless VAULT_ZK_BUILD_DIR names a folder.
+ * folder, keyed by the circuit source's hash and the transcript format (so checkouts with
+ * different circuits or setup code never share artefacts), unless VAULT_ZK_BUILD_DIR
+ * names a folder.
  */
 export const TEST_BUILD_ROOT =
   process.env.VAULT_ZK_BUILD_DIR ||
@@ -33,7 +39,7 @@ export const TEST_BUILD_ROOT =
     process.env.XDG_CACHE_HOME || join(homedir(), ".cache"),
     "agent-vault",
     "circuits",
-    sourceHash(TEST_PARAMS).slice(0, 16),
+    `${sourceHash(TEST_PARAMS).slice(0, 16)}-${TRANSCRIPT_FORMAT.split("@")[1]}`,
   );
 
 export function testArtifacts(): Promise<Artifacts> {

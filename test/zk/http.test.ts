@@ -10,7 +10,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { type Bundle, verifyBundle } from "../../src/zk/bundle.js";
+import { type Bundle, verifyBundle, vkeySha256 } from "../../src/zk/bundle.js";
 import { releaseCurve as releaseCurveFn } from "../../src/zk/setup.js";
 import { CLI } from "../helpers/process.js";
 import { startTestVault, type TestVault } from "../helpers/vault.js";
@@ -70,7 +70,7 @@ test("an auditor gets a bundle of the agent's real signed spends and verifies it
   });
   assert.equal(res.statusCode, 200);
   const bundle = res.json() as Bundle;
-  assert.equal(bundle.setup, "development");
+  assert.equal(bundle.setup.setup, "development");
   assert.equal(bundle.checkpoints.start.seq, 0);
   assert.ok(bundle.checkpoints.end.seq >= head);
 
@@ -94,7 +94,8 @@ test("an auditor gets a bundle of the agent's real signed spends and verifies it
       { encoding: "utf8" },
     );
   const cli = verifyWithCli();
-  assert.equal(cli.status, 0, `${cli.stdout}${cli.stderr}`);
+  // 3: everything verifies, but the key is not one the auditor trusts (development setup).
+  assert.equal(cli.status, 3, `${cli.stdout}${cli.stderr}`);
   assert.match(cli.stdout, /^VERIFIED/);
   assert.match(cli.stderr, /WARNING: development setup/);
 
@@ -113,6 +114,8 @@ test("an auditor gets a bundle of the agent's real signed spends and verifies it
   });
   assert.equal(vk.statusCode, 200);
   assert.deepEqual(vk.json().verificationKey, bundle.verificationKey);
+  assert.deepEqual(vk.json().setup, bundle.setup);
+  assert.equal(vk.json().verificationKeySha256, vkeySha256(bundle.verificationKey));
 });
 
 test("proof routes need the AUDIT scope; an unknown proof is 404", async () => {
