@@ -151,9 +151,15 @@ export async function installZkey(
   }
   const previous = art.transcript;
   const at = new Date().toISOString();
+  // A development ptau generated at setup reads as merely "unlisted" to verifySetup: on
+  // that same file, phase 1 keeps the description it had.
+  const setup =
+    v.setup.phase1.source === "unlisted" && v.ptau.sha256 === previous.phase1.ptauSha256
+      ? describeSetup(v.setup.system, art.setup.phase1, v.setup.contributions)
+      : v.setup;
   const transcript: SetupTranscript = {
     ...previous,
-    setup: v.setup,
+    setup,
     phase1: {
       ...previous.phase1,
       ptauPath: ptau,
@@ -161,7 +167,7 @@ export async function installZkey(
       ptauBlake2b: v.ptau.blake2b,
     },
     phase2: {
-      contributions: v.setup.contributions,
+      contributions: setup.contributions,
       installed: [
         ...(previous.phase2.installed ?? []),
         { at, zkeySha256: v.zkeySha256, vkeySha256: v.vkeySha256, replaced: previous.vkeySha256 },
@@ -182,7 +188,7 @@ export async function installZkey(
   renameSync(tmp("verification_key.json"), art.vkeyPath);
   renameSync(tmp("final.zkey"), art.zkey);
   renameSync(tmp("transcript.json"), art.transcriptPath);
-  return { previousVkeySha256: previous.vkeySha256, vkeySha256: v.vkeySha256, setup: v.setup };
+  return { previousVkeySha256: previous.vkeySha256, vkeySha256: v.vkeySha256, setup };
 }
 
 /** The verification key of a built set of artefacts, as written (for `--trust-vkey`). */

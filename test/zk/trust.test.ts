@@ -12,6 +12,7 @@ import {
   closeSync,
   copyFileSync,
   cpSync,
+  existsSync,
   mkdtempSync,
   openSync,
   readFileSync,
@@ -38,6 +39,7 @@ import {
   initZkeyOf,
   loadArtifacts,
   ptauOf,
+  REPO_ROOT,
   releaseCurve,
 } from "../../src/zk/setup.js";
 import { installZkey, verifySetup } from "../../src/zk/trust.js";
@@ -188,8 +190,14 @@ test("a tampered proving key (bytes flipped) fails verify-setup", async () => {
 
 test("zk install refuses a proving key for another circuit and leaves the artefacts as they were", async () => {
   const other = mkdtempSync(join(scratch, "other-"));
-  await compileCircuit({ n: 1, depth: 1 }, other);
-  await snarkjs.zKey.newZKey(join(other, "main.r1cs"), ptau, join(other, "other.zkey"));
+  // Another circuit: a small one shipped with circom_runtime (a snarkjs dependency), else
+  // the compliance circuit at N=1 (a compile, some 20 s more).
+  let r1cs = join(REPO_ROOT, "node_modules", "circom_runtime", "test", "circuit", "circuit.r1cs");
+  if (!existsSync(r1cs)) {
+    await compileCircuit({ n: 1, depth: 1 }, other);
+    r1cs = join(other, "main.r1cs");
+  }
+  await snarkjs.zKey.newZKey(r1cs, ptau, join(other, "other.zkey"));
   const target = copyArtifacts();
   const before = readFileSync(target.zkey);
   await assert.rejects(
