@@ -35,6 +35,7 @@ import {
   type Artifacts,
   artifactDir,
   compileCircuit,
+  describeSetup,
   ensureArtifacts,
   initZkeyOf,
   loadArtifacts,
@@ -116,10 +117,29 @@ test("a ptau whose BLAKE2b-512 is not a published one is refused, before anythin
   // Accepted only explicitly, and then not listed (the setup would be development).
   const accepted = await checkPtau(fake, { allowUnlisted: true });
   assert.equal(accepted.listed, undefined);
-  // The table is the README's: 21 files, 2^8 … 2^28, each a BLAKE2b-512.
-  assert.equal(LISTED_PTAU.length, 21);
-  assert.ok(LISTED_PTAU.every((p) => /^[0-9a-f]{128}$/.test(p.blake2b)));
-  assert.equal(LISTED_PTAU.find((p) => p.power === 13)?.blake2b.slice(0, 16), "58efc8bf2834d047");
+  const phase1 = { file: fake, power: 13, sha256: "", blake2b: accepted.blake2b };
+  assert.equal(
+    describeSetup("groth16", { ...phase1, source: "unlisted" }, []).setup,
+    "development",
+  );
+  assert.equal(describeSetup("plonk", { ...phase1, source: "unlisted" }, []).setup, "development");
+  assert.equal(
+    describeSetup("plonk", { ...phase1, source: "listed" }, []).setup,
+    "universal-ceremony",
+  );
+  assert.equal(
+    describeSetup("groth16", { ...phase1, source: "listed" }, []).setup,
+    "ceremony-with-contributions",
+  );
+  // The table is the one the snarkjs README publishes (the copy in node_modules), row for row.
+  const readme = readFileSync(join(REPO_ROOT, "node_modules", "snarkjs", "README.md"), "utf8");
+  const published = [
+    ...readme.matchAll(
+      /\|\s*(\d+)\s*\|[^|]*\|\s*\[(powersOfTau28_hez_final(?:_\d+)?\.ptau)\][^|]*\|\s*([0-9a-f]{128})\s*\|/g,
+    ),
+  ].map((m) => ({ power: Number(m[1]), file: m[2], blake2b: m[3] }));
+  assert.equal(published.length, 21);
+  assert.deepEqual([...LISTED_PTAU], published);
 });
 
 test("the shipped development ptau is labelled development; the transcript's contributions are read back from the key", () => {
