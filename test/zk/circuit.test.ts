@@ -16,7 +16,13 @@ import { VaultError } from "../../src/errors/index.js";
 import type { Policy } from "../../src/policy/types.js";
 import { type CircuitInput, prepareRange, proveBatches } from "../../src/zk/prover.js";
 import { type Artifacts, REPO_ROOT, releaseCurve as releaseCurveFn } from "../../src/zk/setup.js";
-import { ALLOW_PAD, allowHash, ZK_AMOUNT_MAX } from "../../src/zk/statement.js";
+import {
+  ALLOW_PAD,
+  allowHash,
+  expectedPublic,
+  FIELD_P,
+  ZK_AMOUNT_MAX,
+} from "../../src/zk/statement.js";
 import {
   AGENT,
   ALICE,
@@ -174,12 +180,12 @@ test("a witness whose private entry differs from the committed one does not reac
 });
 
 /**
- * The batch input with entry i's committed recipient replaced, and the heads re-chained
- * over the edited commitment: the input a log whose entry committed that recipient would give.
+ * The batch input with one committed field of entry i replaced, and the heads re-chained
+ * over the edited commitment: the input a log whose entry committed that value would give.
  */
-function withRecipient(input: CircuitInput, i: number, recipient: bigint): CircuitInput {
+function withField(input: CircuitInput, i: number, name: string, value: bigint): CircuitInput {
   const x = structuredClone(input);
-  x.recipient[i] = recipient.toString();
+  x[name][i] = value.toString();
   let head = BigInt(x.startHead);
   for (let k = 0; k < x.active.length; k++) {
     if (x.active[k] !== 1) continue;
@@ -210,10 +216,10 @@ test("the padding value of the allowlist's empty slots never admits a spend", as
   // Depth 2, two recipients: slots 2 and 3 hold the padding value.
   assert.deepEqual(input.allowList.slice(2), [ALLOW_PAD.toString(), ALLOW_PAD.toString()]);
   // Control: a committed recipient on the list passes, so the re-chaining below is sound.
-  const listed = withRecipient(input, 0, textField(BOB));
+  const listed = withField(input, 0, "recipient", textField(BOB));
   await circuit.checkConstraints(await circuit.calculateWitness(listed, true));
   // A commitment holding the padding value itself (no address maps to it) is refused.
-  const padded = withRecipient(input, 0, ALLOW_PAD);
+  const padded = withField(input, 0, "recipient", ALLOW_PAD);
   await assert.rejects(circuit.calculateWitness(padded, true), /Assert Failed/);
 });
 
@@ -239,8 +245,12 @@ test("amounts: 2^96 - 1 base units is provable under a larger cap, 2^96 is refus
   const bound = 10n ** 31n;
   const fits = freshLog();
   appendSpend(fits, { amount: ZK_AMOUNT_MAX, policy: huge });
-  const input = prepare(fits, true, bound, huge).batches[0]?.input as CircuitInput;
+  const prepared = prepare(fits, true, bound, huge);
+  const input = prepared.batches[0]?.input as CircuitInput;
+  // The claim states the policy's cap; the public cap the verifier expects is the clamped one.
+  assert.equal(prepared.claim.cap, (10n ** 30n).toString());
   assert.equal(input.cap, ZK_AMOUNT_MAX.toString());
+  assert.equal(expectedPublic(huge, prepared.claim).cap, ZK_AMOUNT_MAX.toString());
   await circuit.checkConstraints(await circuit.calculateWitness(input, true));
 
   const log = freshLog();
@@ -264,4 +274,20 @@ test("amounts: 2^96 - 1 base units is provable under a larger cap, 2^96 is refus
     circuit.calculateWitness(unchecked.batches[0]?.input, true),
     /Assert Failed/,
   );
+});
+
+test("a committed negative amount (p - 1: no entry encodes one) is refused, though cap - amount would fit", async () => {
+  const log = freshLog();
+  appendSpend(log, { amount: WEI("0.001") });
+  appendSpend(log, { amount: WEI("0.001") });
+  const input = prepare(log).batches[0]?.input as CircuitInput;
+  const salt = BigInt(input.sumOutSalt);
+  // Control: entry 2 committing 0.002 instead passes once the carried total is re-committed.
+  const control = withField(input, 1, "amount", WEI("0.002"));
+  control.sumOutCommit = poseidon2([WEI("0.003"), salt]).toString();
+  await circuit.checkConstraints(await circuit.calculateWitness(control, true));
+  // Entry 2 committing -1: the total would be 0.001 ETH - 1 wei, inside every bound.
+  const negative = withField(input, 1, "amount", FIELD_P - 1n);
+  negative.sumOutCommit = poseidon2([WEI("0.001") - 1n, salt]).toString();
+  await assert.rejects(circuit.calculateWitness(negative, true), /Assert Failed/);
 });
