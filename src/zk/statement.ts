@@ -87,7 +87,10 @@ export const FIELD_P =
 export const ZK_AMOUNT_BITS = 96;
 export const ZK_AMOUNT_MAX = (1n << BigInt(ZK_AMOUNT_BITS)) - 1n;
 
-/** The cap the circuit checks: the policy's, or 2^96 - 1 when that is smaller (a stronger claim). */
+/**
+ * The cap the circuit checks: the policy's, capped at 2^96 - 1 (a policy cap above it
+ * yields the stronger claim "every spend <= 2^96 - 1", which implies the policy's).
+ */
 export function circuitCap(cap: bigint): bigint {
   return cap < ZK_AMOUNT_MAX ? cap : ZK_AMOUNT_MAX;
 }
