@@ -45,7 +45,7 @@ export const PUBLIC_SIGNALS = [
   "policyHash",
   "cap",
   "bound",
-  "allowRoot",
+  "allowHash",
   "allowAny",
   "sumInCommit",
   "sumOutCommit",
@@ -57,7 +57,7 @@ export type SetupKind = "development" | "ceremony";
 export interface CircuitParams {
   /** Entries per batch proof. */
   n: number;
-  /** Allowlist Merkle depth: up to 2^depth recipients. */
+  /** Allowlist capacity: up to 2^depth recipients, checked per batch (1..8). */
   depth: number;
 }
 
@@ -249,8 +249,8 @@ async function buildArtifacts(opts: SetupOptions, buildRoot: string): Promise<vo
   if (!Number.isInteger(params.n) || params.n < 1 || params.n > 255) {
     throw new Error("the batch size N must be an integer in 1..255");
   }
-  if (!Number.isInteger(params.depth) || params.depth < 1 || params.depth > 16) {
-    throw new Error("the allowlist depth must be an integer in 1..16");
+  if (!Number.isInteger(params.depth) || params.depth < 1 || params.depth > 8) {
+    throw new Error("the allowlist depth must be an integer in 1..8 (up to 256 recipients)");
   }
   const dir = artifactDir(params, buildRoot);
   // Build in a scratch folder and move it in place at the end: a half-built setup is never loaded.
