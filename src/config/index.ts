@@ -166,7 +166,7 @@ export function loadConfig(env: Env = process.env): Config {
     backends: parseBackendsConfig(env),
     zk: {
       n: int(env, "VAULT_ZK_BATCH", 64, 1, 255),
-      depth: int(env, "VAULT_ZK_DEPTH", 4, 1, 16),
+      depth: int(env, "VAULT_ZK_DEPTH", 4, 1, 8),
       ...(env.VAULT_ZK_PTAU ? { ptau: env.VAULT_ZK_PTAU } : {}),
       ...(env.VAULT_ZK_BUILD_DIR ? { buildRoot: env.VAULT_ZK_BUILD_DIR } : {}),
     },
