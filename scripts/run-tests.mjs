@@ -51,6 +51,7 @@ const UNIT = [
   "test/zk/jobs-resume.test.ts",
 ];
 const ZK = [
+  "test/zk/auto-setup.test.ts",
   "test/zk/bundle.test.ts",
   "test/zk/circuit.test.ts",
   "test/zk/http.test.ts",
@@ -118,6 +119,9 @@ const tallyFile = join(tallyDir, "tally");
 const env = {
   ...process.env,
   NODE_ENV: "test",
+  // Vault processes the tests start set up no circuit in the background (test/zk/auto-setup
+  // turns it on for itself).
+  VAULT_ZK_SETUP: "off",
   TEST_TALLY_FILE: tallyFile,
   TEST_SOURCE_ROOT: process.cwd(),
 };
