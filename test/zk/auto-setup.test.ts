@@ -7,17 +7,20 @@
  * Tiny sizes (N=2, depth 1: ~3,400 constraints) in fresh temporary build folders.
  */
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
 import { getPriority, tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
+import { loadConfig } from "../../src/config/index.js";
 import { createProofSetup, type ProofSetupService } from "../../src/services/proof-setup.js";
 import { type Bundle, verifyBundle } from "../../src/zk/bundle.js";
 import {
   artifactDir,
+  compileCircuit,
   DEFAULT_BUILD_ROOT,
   loadArtifacts,
   releaseCurve,
+  shippedDevelopmentPtau,
 } from "../../src/zk/setup.js";
 import { removeStaleScratch } from "../../src/zk/setup-worker.js";
 import { startTestVault, type TestVault } from "../helpers/vault.js";
@@ -58,16 +61,27 @@ const alive = (pid: number) => {
 
 let largeRoot: string;
 let largeProbe: ProofSetupService;
+let failingRoot: string;
+let failingPtau: string;
+let failingProbe: ProofSetupService;
 
-// The too-large size compiles (about 15 s) beside the first test's setup.
+// The too-large size and the failing setup compile (about 15 s each) beside the first test's setup.
 before(() => {
   largeRoot = freshRoot();
   largeProbe = createProofSetup({
     params: { ...LARGE, buildRoot: largeRoot },
     mode: "auto",
   });
+  failingRoot = freshRoot();
+  failingPtau = join(failingRoot, "not-a-ceremony.ptau");
+  writeFileSync(failingPtau, "not a powers-of-tau file");
+  failingProbe = createProofSetup({
+    params: { ...TINY, ptau: failingPtau, buildRoot: failingRoot },
+    mode: "auto",
+  });
 });
 after(() => largeProbe?.stop());
+after(() => failingProbe?.stop());
 
 let tv: TestVault | undefined;
 after(async () => tv?.stop());
@@ -275,14 +289,56 @@ test("a size too large for the shipped ptau answers PROOF_UNAVAILABLE with the c
   assert.equal(vk.statusCode, 503);
   assert.equal(vk.json().error.code, "PROOF_UNAVAILABLE");
   assert.match(vk.json().error.hint, /npm run circuits:setup -- --n=6 --depth=2 --ptau=/);
-  const agentId = (await v.createAgent(PAYMENT_POLICY)).id;
+  // Refused before the agent is even looked up.
   const asked = await v.app.inject({
     method: "POST",
     url: "/v1/proofs",
     headers: v.admin,
-    payload: { agentId, fromSeq: 1, toSeq: 1 },
+    payload: { agentId: "agt_anyone", fromSeq: 1, toSeq: 1 },
   });
   assert.equal(asked.statusCode, 503, asked.body);
   assert.equal(asked.json().error.code, "PROOF_UNAVAILABLE");
   assert.match(asked.json().error.message, /needs a 2\^14 ptau/);
+});
+
+test("a setup that fails answers PROOF_SETUP_FAILED, leaves nothing behind and is tried again at the next start", {
+  timeout: 120_000,
+}, async () => {
+  const settled = await failingProbe.settled();
+  assert.equal(settled.state, "failed", JSON.stringify(settled));
+  const refusal = failingProbe.refusal({ queueing: true });
+  assert.equal(refusal?.code, "PROOF_SETUP_FAILED");
+  assert.equal(refusal?.status, 503);
+  assert.match(String(refusal?.details.hint), /tries again at its next start/);
+  assert.deepEqual(readdirSync(failingRoot), ["not-a-ceremony.ptau"], "no artefacts, no scratch");
+
+  const params = { ...TINY, ptau: failingPtau, buildRoot: failingRoot };
+  const again = createProofSetup({ params, mode: "auto" });
+  try {
+    assert.equal(again.status().state, "in-progress");
+  } finally {
+    await again.stop();
+    removeStaleScratch(params);
+  }
+  // A ceremony ptau that is not there fails at once, without a setup process.
+  const missing = createProofSetup({
+    params: { ...params, ptau: join(failingRoot, "missing.ptau") },
+    mode: "auto",
+  });
+  const now = missing.status();
+  assert.equal(now.state, "failed");
+  assert.match(now.state === "failed" ? now.message : "", /does not exist/);
+});
+
+test("the default size fits the shipped development ptau, so a first start can set it up", {
+  timeout: 120_000,
+}, async () => {
+  const { n, depth } = loadConfig({}).zk;
+  const { constraints, nPublic } = await compileCircuit({ n, depth }, freshRoot());
+  let power = 1;
+  while (2 ** power < constraints + nPublic + 1) power++;
+  assert.ok(
+    shippedDevelopmentPtau(power),
+    `N=${n} depth=${depth}: ${constraints} constraints need 2^${power}`,
+  );
 });
