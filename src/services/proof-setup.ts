@@ -14,7 +14,7 @@
  */
 import { type ChildProcess, fork } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { VaultError } from "../errors/index.js";
 import {
@@ -144,6 +144,20 @@ function tooLargeHint(p: ProofSetupOptions["params"], rec: Omit<SizeRecord, "sou
   );
 }
 
+/** Sizes already built in the build folder (say, N=64 from before the default changed). */
+function otherBuiltSizes(p: ProofSetupOptions["params"]): string[] {
+  const root = p.buildRoot ?? DEFAULT_BUILD_ROOT;
+  if (!existsSync(root)) return [];
+  return readdirSync(root).flatMap((name) => {
+    const m = /^n(\d+)-d(\d+)$/.exec(name);
+    const size = { n: Number(m?.[1]), depth: Number(m?.[2]) };
+    if (!m || (size.n === p.n && size.depth === p.depth)) return [];
+    return loadArtifacts(size, root)
+      ? [`VAULT_ZK_BATCH=${size.n} VAULT_ZK_DEPTH=${size.depth}`]
+      : [];
+  });
+}
+
 const sha256File = (path: string) => createHash("sha256").update(readFileSync(path)).digest("hex");
 
 /**
@@ -191,6 +205,13 @@ export function createProofSetup(opts: ProofSetupOptions): ProofSetupService {
 
   art = loadArtifacts(size, params.buildRoot);
   const known = readSize(params);
+  if (!art) {
+    const built = otherBuiltSizes(params);
+    if (built.length > 0)
+      log(
+        `compliance proofs: artefacts of other sizes are built (${built.join("; ")}): set those variables to use them`,
+      );
+  }
   if (art) {
     state = ready(art);
     log(
