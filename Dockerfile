@@ -24,19 +24,18 @@ RUN npm run build
 #     --build-arg VAULT_ZK_BATCH=64 --build-arg VAULT_ZK_DEPTH=4 -t agent-vault .
 # The setup then runs here, once (phase 2 takes minutes at N=64), and the image ships its
 # artefacts (circuits/build/n64-d4); the ptau itself is read through a bind mount and is not
-# copied into any layer. The runtime image gets the same VAULT_ZK_BATCH/VAULT_ZK_DEPTH.
+# copied into any layer. The runtime image gets the same VAULT_ZK_BATCH/VAULT_ZK_DEPTH
+# (empty: the vault's defaults; setup-cli reads them from the environment like the vault).
 ARG ZK_PTAU=""
-ARG VAULT_ZK_BATCH=3
-ARG VAULT_ZK_DEPTH=4
+ARG VAULT_ZK_BATCH=""
+ARG VAULT_ZK_DEPTH=""
 RUN --mount=type=bind,source=.,target=/context \
-    if [ -n "$ZK_PTAU" ]; then \
-      npm run circuits:setup -- --n="$VAULT_ZK_BATCH" --depth="$VAULT_ZK_DEPTH" --ptau="/context/$ZK_PTAU"; \
-    fi
+    if [ -n "$ZK_PTAU" ]; then npm run circuits:setup -- --ptau="/context/$ZK_PTAU"; fi
 RUN npm prune --omit=dev
 
 FROM node:20-bookworm-slim
-ARG VAULT_ZK_BATCH=3
-ARG VAULT_ZK_DEPTH=4
+ARG VAULT_ZK_BATCH=""
+ARG VAULT_ZK_DEPTH=""
 ENV NODE_ENV=production \
     VAULT_HOST=0.0.0.0 \
     VAULT_PORT=8080 \
