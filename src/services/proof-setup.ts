@@ -144,6 +144,18 @@ function tooLargeHint(p: ProofSetupOptions["params"], rec: Omit<SizeRecord, "sou
   );
 }
 
+/**
+ * Artefacts of `size`, or undefined when missing, stale or unreadable (a broken transcript,
+ * no circuits/ folder): a vault must start whatever the build folder holds.
+ */
+function tryLoad(size: { n: number; depth: number }, root?: string): Artifacts | undefined {
+  try {
+    return loadArtifacts(size, root);
+  } catch {
+    return undefined;
+  }
+}
+
 /** Sizes already built in the build folder (say, N=64 from before the default changed). */
 function otherBuiltSizes(p: ProofSetupOptions["params"]): string[] {
   const root = p.buildRoot ?? DEFAULT_BUILD_ROOT;
@@ -152,11 +164,17 @@ function otherBuiltSizes(p: ProofSetupOptions["params"]): string[] {
     const m = /^n(\d+)-d(\d+)$/.exec(name);
     const size = { n: Number(m?.[1]), depth: Number(m?.[2]) };
     if (!m || (size.n === p.n && size.depth === p.depth)) return [];
-    return loadArtifacts(size, root)
-      ? [`VAULT_ZK_BATCH=${size.n} VAULT_ZK_DEPTH=${size.depth}`]
-      : [];
+    return tryLoad(size, root) ? [`VAULT_ZK_BATCH=${size.n} VAULT_ZK_DEPTH=${size.depth}`] : [];
   });
 }
+
+const tryShipped = (power: number) => {
+  try {
+    return shippedDevelopmentPtau(power);
+  } catch {
+    return undefined;
+  }
+};
 
 const sha256File = (path: string) => createHash("sha256").update(readFileSync(path)).digest("hex");
 
@@ -203,7 +221,7 @@ export function createProofSetup(opts: ProofSetupOptions): ProofSetupService {
     constraints: a.transcript.circuit.constraints,
   });
 
-  art = loadArtifacts(size, params.buildRoot);
+  art = tryLoad(size, params.buildRoot);
   const known = readSize(params);
   if (!art) {
     const built = otherBuiltSizes(params);
@@ -219,7 +237,11 @@ export function createProofSetup(opts: ProofSetupOptions): ProofSetupService {
     );
     if (params.ptau && existsSync(params.ptau)) {
       const built = (art.transcript as { phase1?: { ptauSha256?: string } }).phase1?.ptauSha256;
-      if (built !== sha256File(params.ptau))
+      let given: string | undefined;
+      try {
+        given = sha256File(params.ptau);
+      } catch {}
+      if (built !== given)
         log(
           `compliance proofs: the ${label} artefacts were not built from VAULT_ZK_PTAU; rebuild them with ${setupCommand(params)}`,
         );
@@ -233,7 +255,7 @@ export function createProofSetup(opts: ProofSetupOptions): ProofSetupService {
     const hint = `give the path of a public ceremony ptau and restart, or run ${setupCommand(params, "<ceremony.ptau>")}`;
     state = { state: "failed", ...size, message, hint };
     log(`compliance proofs: cannot set up ${label}: ${message}; ${hint}`);
-  } else if (!params.ptau && known && !shippedDevelopmentPtau(known.power)) {
+  } else if (!params.ptau && known && !tryShipped(known.power)) {
     state = {
       state: "unavailable",
       ...size,
@@ -284,7 +306,7 @@ export function createProofSetup(opts: ProofSetupOptions): ProofSetupService {
       child = undefined;
       if (stopping) return;
       if (m.type === "done") {
-        art = loadArtifacts(size, params.buildRoot);
+        art = tryLoad(size, params.buildRoot);
         if (art) {
           log(
             `compliance proofs: ${label} set up in ${secs()} s (${art.setup} setup, ${m.constraints} constraints); queued proofs start now`,
