@@ -53,6 +53,7 @@ const UNIT = [
   "test/zk/jobs-resume.test.ts",
 ];
 const ZK = [
+  "test/zk/auto-setup.test.ts",
   "test/zk/bundle.test.ts",
   "test/zk/circuit.test.ts",
   "test/zk/http.test.ts",
@@ -120,6 +121,9 @@ const tallyFile = join(tallyDir, "tally");
 const env = {
   ...process.env,
   NODE_ENV: "test",
+  // Vault processes the tests start set up no circuit in the background (test/zk/auto-setup
+  // turns it on for itself).
+  VAULT_ZK_SETUP: "off",
   TEST_TALLY_FILE: tallyFile,
   TEST_SOURCE_ROOT: process.cwd(),
   // One first start per run, copied by the test vaults (test/helpers/vault-snapshot.ts).

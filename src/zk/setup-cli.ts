@@ -2,7 +2,8 @@
  * `npm run circuits:setup [-- --n=64 --depth=4 --ptau=path/to/ceremony.ptau]`
  * Builds (or reuses) the compliance circuit's r1cs, wasm, zkey, verification key and
  * setup transcript under circuits/build/. Defaults come from VAULT_ZK_BATCH and
- * VAULT_ZK_DEPTH (64 and 4).
+ * VAULT_ZK_DEPTH (3 and 4, which fit the shipped development ptau; production: --n=64
+ * with a public ceremony --ptau).
  */
 import { parseArgs } from "node:util";
 import { loadZkConfig } from "./params.js";

@@ -152,11 +152,27 @@ export function loadArtifacts(
   return { ...params, dir, ...files, setup: transcript.setup, vkey, transcript };
 }
 
+/** The steps of a build, in order ("sized": compiled, phase 1 not started; "phase1" only when a ptau is generated). */
+export type SetupPhase =
+  | "compile"
+  | "sized"
+  | "phase1"
+  | "zkey"
+  | "contribute"
+  | "beacon"
+  | "export";
+
 export interface SetupOptions extends CircuitParams {
   /** A phase-2-prepared ptau file (public ceremony). Absent: a development ptau. */
   ptau?: string;
   buildRoot?: string;
   log?: (line: string) => void;
+  /**
+   * Called as each step starts (src/zk/setup-worker.ts reports progress with it). At
+   * "sized" it gets the constraint count and the ptau power the circuit needs, and may
+   * throw to stop the build before phase 1.
+   */
+  onPhase?: (phase: SetupPhase, size?: { constraints: number; power: number }) => void;
 }
 
 /** Builds (or reuses) the artefacts; returns them. */
@@ -227,7 +243,7 @@ export async function compileCircuit(
  * it is large enough for `power`: it saves a fresh machine minutes of phase 1. Checked
  * against its pinned SHA-256 first; a file that does not match is not used.
  */
-function shippedDevelopmentPtau(
+export function shippedDevelopmentPtau(
   power: number,
 ): { path: string; file: string; power: number } | undefined {
   const dir = join(REPO_ROOT, "circuits", "ptau");
@@ -259,6 +275,7 @@ async function buildArtifacts(opts: SetupOptions, buildRoot: string): Promise<vo
   mkdirSync(work, { recursive: true });
 
   const t0 = Date.now();
+  opts.onPhase?.("compile");
   const { constraints, nPublic } = await compileCircuit(params, work, log);
   const r1cs = join(work, "main.r1cs");
   const compileSeconds = (Date.now() - t0) / 1000;
@@ -267,6 +284,7 @@ async function buildArtifacts(opts: SetupOptions, buildRoot: string): Promise<vo
   const t1 = Date.now();
   let power = 1;
   while (2 ** power < constraints + nPublic + 1) power++;
+  opts.onPhase?.("sized", { constraints, power });
   let ptau = opts.ptau ? resolve(opts.ptau) : join(work, "dev.ptau");
   const phase1: SetupTranscript["phase1"] = { ptau: "", ptauSha256: "", power };
   const shipped = opts.ptau ? undefined : shippedDevelopmentPtau(power);
@@ -279,6 +297,7 @@ async function buildArtifacts(opts: SetupOptions, buildRoot: string): Promise<vo
     phase1.power = shipped.power;
   } else if (!opts.ptau) {
     log(`generating a DEVELOPMENT ptau of 2^${power} (not for production)`);
+    opts.onPhase?.("phase1");
     const curve = await snarkjs.curves.getCurveFromName("bn128");
     try {
       await snarkjs.powersOfTau.newAccumulator(curve, power, join(work, "pot0.ptau"));
@@ -314,8 +333,10 @@ async function buildArtifacts(opts: SetupOptions, buildRoot: string): Promise<vo
   // Phase 2: circuit-specific key, one random contribution, then a public beacon.
   const t2 = Date.now();
   log("phase 2: groth16 setup, one contribution, beacon");
+  opts.onPhase?.("zkey");
   await snarkjs.zKey.newZKey(r1cs, ptau, join(work, "z0.zkey"));
   const contributionName = `agent-vault phase-2 contribution ${new Date().toISOString()}`;
+  opts.onPhase?.("contribute");
   const contribHash = await snarkjs.zKey.contribute(
     join(work, "z0.zkey"),
     join(work, "z1.zkey"),
@@ -324,6 +345,7 @@ async function buildArtifacts(opts: SetupOptions, buildRoot: string): Promise<vo
   );
   const beaconHash = randomBytes(32).toString("hex");
   const beaconName = "agent-vault final beacon";
+  opts.onPhase?.("beacon");
   const beaconContribution = await snarkjs.zKey.beacon(
     join(work, "z1.zkey"),
     join(work, "final.zkey"),
@@ -334,6 +356,7 @@ async function buildArtifacts(opts: SetupOptions, buildRoot: string): Promise<vo
   rmSync(join(work, "z0.zkey"));
   rmSync(join(work, "z1.zkey"));
   const setup: SetupKind = opts.ptau ? "ceremony" : "development";
+  opts.onPhase?.("export");
   const vkey = await snarkjs.zKey.exportVerificationKey(join(work, "final.zkey"));
   // snarkjs ignores keys it does not know, so the marker rides in the key itself.
   vkey.setup = setup;

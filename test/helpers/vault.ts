@@ -25,7 +25,7 @@ export interface TestVault {
 
 export async function startTestVault(
   env: Record<string, string> = {},
-  opts: Pick<VaultOptions, "backendLoaders"> = {},
+  opts: Pick<VaultOptions, "backendLoaders" | "log"> = {},
 ): Promise<TestVault> {
   // VAULT_DATA_DIR in env restarts a vault on an earlier one's folder; otherwise the
   // folder is a copy of a first start's (test/helpers/vault-snapshot.ts).
@@ -34,6 +34,8 @@ export async function startTestVault(
     VAULT_DATA_DIR: dir,
     VAULT_ADMIN_KEY: ADMIN_KEY,
     VAULT_PRESIG_POOL: "2",
+    // No circuit setup in the background unless a test asks for it (test/zk/auto-setup).
+    VAULT_ZK_SETUP: "off",
     ...env,
   });
   const vault = await createVault(config, { timers: false, restartNodes: false, ...opts });
@@ -119,6 +121,7 @@ export async function startVaultWithAgent(
     VAULT_DATA_DIR: dir,
     VAULT_ADMIN_KEY: ADMIN_KEY,
     VAULT_PRESIG_POOL: "2",
+    VAULT_ZK_SETUP: "off",
   });
   const vault = await createVault(config, { timers: false });
   const agent = await vault.agents.create({ name, policy: SIGNER_POLICY }, ADMIN_KEY, "test");
