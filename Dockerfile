@@ -13,19 +13,46 @@ COPY src ./src
 COPY bench ./bench
 # npm run build copies the committed Lit Action templates into dist/ with it.
 COPY scripts/build-lit-action.mjs ./scripts/
-RUN npm run build && npm prune --omit=dev
+COPY circuits ./circuits
+RUN npm run build
+
+# Compliance proofs. Without ZK_PTAU the image ships no circuit artefacts: a container sets
+# up the default size (VAULT_ZK_BATCH=3, depth 4) itself on first start, in the background,
+# from the shipped development ptau (about a minute; development setup, not for production).
+# For production, pass a public ceremony ptau that is in the build context and the size:
+#   docker build --build-arg ZK_PTAU=powersOfTau28_hez_final_17.ptau \
+#     --build-arg VAULT_ZK_BATCH=64 --build-arg VAULT_ZK_DEPTH=4 -t agent-vault .
+# The setup then runs here, once (phase 2 takes minutes at N=64), and the image ships its
+# artefacts (circuits/build/n64-d4); the ptau itself is read through a bind mount and is not
+# copied into any layer. The runtime image gets the same VAULT_ZK_BATCH/VAULT_ZK_DEPTH
+# (empty: the vault's defaults; setup-cli reads them from the environment like the vault).
+ARG ZK_PTAU=""
+ARG VAULT_ZK_BATCH=""
+ARG VAULT_ZK_DEPTH=""
+RUN --mount=type=bind,source=.,target=/context \
+    if [ -n "$ZK_PTAU" ]; then npm run circuits:setup -- --ptau="/context/$ZK_PTAU"; fi
+RUN npm prune --omit=dev
 
 FROM node:20-bookworm-slim
+ARG VAULT_ZK_BATCH=""
+ARG VAULT_ZK_DEPTH=""
 ENV NODE_ENV=production \
     VAULT_HOST=0.0.0.0 \
     VAULT_PORT=8080 \
-    VAULT_DATA_DIR=/data
+    VAULT_DATA_DIR=/data \
+    VAULT_ZK_BATCH=$VAULT_ZK_BATCH \
+    VAULT_ZK_DEPTH=$VAULT_ZK_DEPTH
 WORKDIR /app
+# node_modules holds snarkjs, circom2 and circomlib (runtime dependencies): proving, and
+# the first-start setup when the image was built without ZK_PTAU.
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+# The circuit source, the shipped development ptau and any artefacts built above; the
+# vault writes a first-start setup into circuits/build, so it belongs to the vault's user.
+COPY --from=build --chown=node:node /app/circuits ./circuits
 COPY package.json NOTICE README.md ./
 COPY bin ./bin
-RUN mkdir -p /data && chown node:node /data
+RUN mkdir -p /data /app/circuits/build && chown node:node /data /app/circuits/build
 USER node
 VOLUME ["/data"]
 EXPOSE 8080

@@ -97,6 +97,7 @@ async function main() {
     VAULT_ADMIN_KEY: ADMIN,
     VAULT_PRESIG_POOL: "30",
     VAULT_LOG_LEVEL: "silent",
+    VAULT_ZK_SETUP: "off", // no circuit setup competing with the signing figures
   });
   log("starting the vault and its 3 signer node processes");
   const vault = await createVault(config, { timers: false });

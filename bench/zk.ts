@@ -1,8 +1,9 @@
 /**
  * Compliance-proof figures for `npm run bench`: constraints per entry (from two compiles
  * at the production allowlist depth), and for the largest batch size whose setup is
- * built (`npm run bench -- <N> <depth>`, default 4 and 2; a 64-entry setup needs a 2^18 ptau, far beyond
- * these 2 cores): setup time, one batch proved, verification, bundle size.
+ * built (`npm run bench -- <N> <depth>`, default 4 and 2; a 64-entry setup at depth 4
+ * needs a 2^16 ptau, about 40 min to make on these 2 cores): setup time, one batch
+ * proved, verification, bundle size.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";

@@ -1,56 +1,74 @@
 pragma circom 2.0.0;
 
 // Compliance of one batch of N consecutive audit-log entries with one agent's
-// spending policy for one asset. See src/zk/fields.ts for how every input is
-// mapped to a field element, and README.md ("Compliance proofs") for the statement.
+// spending policy for one asset. See src/audit/commitment.ts for how every entry is
+// mapped to field elements, src/zk/statement.ts for the public values (allowlist slots
+// and hash, amount width), and README.md ("Compliance proofs") for the statement.
 
 include "circomlib/circuits/poseidon.circom";
 include "circomlib/circuits/comparators.circom";
 include "circomlib/circuits/bitify.circom";
-include "circomlib/circuits/switcher.circom";
 
-// Root of a binary Poseidon Merkle tree of depth D from a leaf and its path.
-template MerkleRoot(D) {
-    signal input leaf;
-    signal input pathElements[D];
-    signal input pathIndices[D];
-    signal output root;
+// Width of a spend's amount and of the cap in the circuit (ZK_AMOUNT_BITS in
+// src/zk/statement.ts). 2^96 - 1 base units is 7.9e10 whole units of an 18-decimal
+// token (79 billion ETH: more than exist), 7.9e22 USDC (6 decimals). The public cap is
+// min(policy cap, 2^96 - 1); a spend above it has no proof and the prover names it.
+function AMOUNT_BITS() { return 96; }
 
-    component sw[D];
-    component h[D];
-    signal level[D + 1];
-    level[0] <== leaf;
-    for (var d = 0; d < D; d++) {
-        // Guarantees: each direction bit is 0 or 1 (Switcher assumes it).
-        pathIndices[d] * (pathIndices[d] - 1) === 0;
-        // Guarantees: level d+1 = Poseidon(left, right) with the current node on the side
-        // the direction bit names, so the root commits to the leaf at exactly one position.
-        sw[d] = Switcher();
-        sw[d].sel <== pathIndices[d];
-        sw[d].L <== level[d];
-        sw[d].R <== pathElements[d];
-        h[d] = Poseidon(2);
-        h[d].inputs[0] <== sw[d].outL;
-        h[d].inputs[1] <== sw[d].outR;
-        level[d + 1] <== h[d].out;
+// The value that fills the allowlist slots after the real recipients (ALLOW_PAD in
+// src/zk/statement.ts): p - 1. A recipient's field element is keccak256(address) >> 3 <
+// 2^253 < p - 1, so no real recipient has it; the circuit also refuses it outright.
+function ALLOW_PAD() { return -1; }
+
+// Hash of the L = 2^D allowlist slots: Poseidon(slots) for L <= 16, else Poseidon over
+// the Poseidon(16) hashes of its 16-slot chunks (L <= 256). statement.ts listHash()
+// computes the same.
+template ListHash(L) {
+    signal input in[L];
+    signal output out;
+    assert(L >= 2 && L <= 256);
+    if (L <= 16) {
+        component h = Poseidon(L);
+        for (var j = 0; j < L; j++) h.inputs[j] <== in[j];
+        out <== h.out;
+    } else {
+        var C = L \ 16;
+        component chunk[C];
+        component top = Poseidon(C);
+        for (var c = 0; c < C; c++) {
+            chunk[c] = Poseidon(16);
+            for (var j = 0; j < 16; j++) chunk[c].inputs[j] <== in[16 * c + j];
+            top.inputs[c] <== chunk[c].out;
+        }
+        out <== top.out;
     }
-    root <== level[D];
 }
 
 template Compliance(N, D) {
+    // Allowlist capacity L = 2^D slots; the per-entry membership check costs L constraints.
+    assert(D >= 1 && D <= 8);
+    assert(N >= 1 && N <= 255);
+    var L = 1 << D;
+    var K = AMOUNT_BITS();
+    var PAD = ALLOW_PAD();
+    assert(K <= 120); // keeps the running total below 2^129 (see underBound)
+
     // ---- public signals ----
     signal input startHead;      // zkHead before the first entry of the batch
     signal input endHead;        // zkHead after the last active entry
     signal input agentHash;      // field element of the agent id
     signal input assetHash;      // field element of the asset key ("ETH" or token address)
     signal input policyHash;     // field element of the policy's SHA-256
-    signal input cap;            // per-transaction cap, base units
+    signal input cap;            // min(per-transaction cap, 2^K - 1), base units
     signal input bound;          // bound on the running total, base units
-    signal input allowRoot;      // Merkle root of the recipient allowlist
+    signal input allowHash;      // ListHash of the allowlist's L slots
     signal input allowAny;       // 1 when the policy lists no recipients (any is allowed)
     signal input sumInCommit;    // Poseidon(total before this batch, salt)
     signal input sumOutCommit;   // Poseidon(total after this batch, salt)
     signal input spendCount;     // spends of this agent and asset in the batch
+
+    // ---- private: the allowlist, once per batch ----
+    signal input allowList[L];   // the recipients' field elements, sorted, then PAD
 
     // ---- private: the entries (as committed in the log) ----
     signal input active[N];      // 1 for a real entry, 0 for padding after the last one
@@ -63,21 +81,26 @@ template Compliance(N, D) {
     signal input policyVersion[N];
     signal input policy[N];
     signal input salt[N];        // the entry's SHA-256 hash as a field element (binds + hides)
-    signal input pathElements[N][D];
-    signal input pathIndices[N][D];
     signal input sumIn;
     signal input sumInSalt;
     signal input sumOutSalt;
 
-    // Guarantees: the flags are bits and cap, bound, the carried total fit 128 bits,
-    // so the 128/136-bit comparisons below cannot wrap around the field.
+    // Guarantees: allowAny is a bit; cap < 2^K; bound and the carried total < 2^128, so
+    // the comparisons below cannot wrap around the field.
     allowAny * (allowAny - 1) === 0;
-    component capBits = Num2Bits(128);
+    component capBits = Num2Bits(K);
     capBits.in <== cap;
     component boundBits = Num2Bits(128);
     boundBits.in <== bound;
     component sumInBits = Num2Bits(128);
     sumInBits.in <== sumIn;
+
+    // Guarantees: the private slots are exactly the list the public allowHash commits to
+    // (Poseidon is collision resistant), and the verifier recomputes allowHash from the
+    // policy in the bundle: the slots are the policy's recipients, then PAD.
+    component listHash = ListHash(L);
+    for (var j = 0; j < L; j++) listHash.in[j] <== allowList[j];
+    listHash.out === allowHash;
 
     // Guarantees: the total carried in is the one the previous batch committed to
     // (the first batch of a bundle must show Poseidon(0, 0), checked by the verifier).
@@ -88,29 +111,30 @@ template Compliance(N, D) {
 
     component leaf[N];
     component link[N];
-    component amountBits[N];
-    component underCap[N];
-    component isOne[N];
-    component isTwo[N];
     component mineAgent[N];
     component mineAsset[N];
-    component merkle[N];
-    component listed[N];
+    component amountFits[N];
+    component underCap[N];
     signal head[N + 1];
     signal acc[N + 1];
     signal cnt[N + 1];
+    signal kindSq[N];
     signal mine[N];
     signal mineAA[N];
     signal spend[N];
     signal stepHead[N];
+    signal spent[N];
     signal needList[N];
-    signal kindSq[N];
+    signal miss[N][L];
+    signal padInv[N];
+    signal padProd[N];
     head[0] <== startHead;
     acc[0] <== sumIn;
     cnt[0] <== 0;
 
     for (var i = 0; i < N; i++) {
-        // Guarantees: active is a bit and kind is 0, 1 or 2.
+        // Guarantees: active is a bit and kind is 0, 1 or 2. Then kindSq = kind(kind-1) is
+        // 0, 0, 2, so isOne = kind - kindSq and isTwo = kindSq / 2 are the kind's flags.
         active[i] * (active[i] - 1) === 0;
         kindSq[i] <== kind[i] * (kind[i] - 1);
         kindSq[i] * (kind[i] - 2) === 0;
@@ -144,47 +168,44 @@ template Compliance(N, D) {
         mineAsset[i] = IsEqual();
         mineAsset[i].in[0] <== asset[i];
         mineAsset[i].in[1] <== assetHash;
-        isOne[i] = IsEqual();
-        isOne[i].in[0] <== kind[i];
-        isOne[i].in[1] <== 1;
-        isTwo[i] = IsEqual();
-        isTwo[i].in[0] <== kind[i];
-        isTwo[i].in[1] <== 2;
         mine[i] <== active[i] * mineAgent[i].out;
         mineAA[i] <== mine[i] * mineAsset[i].out;
-        spend[i] <== mineAA[i] * isOne[i].out;
+        spend[i] <== mineAA[i] * (kind[i] - kindSq[i]);
 
         // Guarantees: no entry of this agent holds several spends at once (those are
         // outside what one proof slot can state, so they make the log unprovable).
-        mine[i] * isTwo[i].out === 0;
+        mine[i] * kindSq[i] === 0;
 
         // Guarantees: every spend was signed under the policy named in the public signals.
         spend[i] * (policy[i] - policyHash) === 0;
 
-        // Guarantees: every amount fits 128 bits and every spend is <= cap.
-        amountBits[i] = Num2Bits(128);
-        amountBits[i].in <== amount[i];
-        underCap[i] = LessEqThan(128);
-        underCap[i].in[0] <== amount[i];
-        underCap[i].in[1] <== cap;
-        spend[i] * (1 - underCap[i].out) === 0;
+        // Guarantees: 0 <= spent <= cap as integers, where spent = amount for a spend and
+        // 0 otherwise. Both spent and cap - spent fit K bits and cap < 2^K: a spent above
+        // cap would make cap - spent a field element >= p - 2^K, which does not fit.
+        // Only spends are checked: other entries' amounts never enter the total.
+        spent[i] <== spend[i] * amount[i];
+        amountFits[i] = Num2Bits(K);
+        amountFits[i].in <== spent[i];
+        underCap[i] = Num2Bits(K);
+        underCap[i].in <== cap - spent[i];
 
-        // Guarantees: every spend pays a recipient that is a leaf of the allowlist tree,
-        // unless the policy allows any recipient.
-        merkle[i] = MerkleRoot(D);
-        merkle[i].leaf <== recipient[i];
-        for (var d = 0; d < D; d++) {
-            merkle[i].pathElements[d] <== pathElements[i][d];
-            merkle[i].pathIndices[d] <== pathIndices[i][d];
-        }
-        listed[i] = IsEqual();
-        listed[i].in[0] <== merkle[i].root;
-        listed[i].in[1] <== allowRoot;
+        // Guarantees: every spend pays a recipient equal to one of the L slots - the
+        // product of (recipient - slot) is zero only then (a field has no zero divisors) -
+        // and the recipient is not PAD (padInv is its inverse against PAD, which exists only
+        // when recipient != PAD), so a padding slot never admits a spend. Waived when the
+        // policy allows any recipient.
         needList[i] <== spend[i] * (1 - allowAny);
-        needList[i] * (1 - listed[i].out) === 0;
+        miss[i][0] <== recipient[i] - allowList[0];
+        for (var j = 1; j < L; j++) {
+            miss[i][j] <== miss[i][j - 1] * (recipient[i] - allowList[j]);
+        }
+        needList[i] * miss[i][L - 1] === 0;
+        padInv[i] <-- recipient[i] != PAD ? 1 / (recipient[i] - PAD) : 0;
+        padProd[i] <== (recipient[i] - PAD) * padInv[i];
+        needList[i] * (padProd[i] - 1) === 0;
 
         // Running total and count of this agent's spends in this asset.
-        acc[i + 1] <== acc[i] + spend[i] * amount[i];
+        acc[i + 1] <== acc[i] + spent[i];
         cnt[i + 1] <== cnt[i] + spend[i];
     }
 
@@ -194,8 +215,8 @@ template Compliance(N, D) {
     cnt[N] === spendCount;
 
     // Guarantees: the running total (all earlier batches + this one) is <= bound.
-    // acc < 2^128 + N * 2^128 < 2^136 for N < 256, so a 136-bit comparison is exact.
-    component underBound = LessEqThan(136);
+    // acc < 2^128 + N * 2^K < 2^129 (N <= 255, K = 96), so a 129-bit comparison is exact.
+    component underBound = LessEqThan(129);
     underBound.in[0] <== acc[N];
     underBound.in[1] <== bound;
     underBound.out === 1;

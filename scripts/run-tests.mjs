@@ -15,6 +15,8 @@
 //                starts 3-5 node processes; since processes run as plain JavaScript, two
 //                files share 2 cores without timing out); TEST_CONCURRENCY=N overrides it.
 //
+// `npm test` runs every tier in one pool of two files at a time: integration files first
+// (slowest first), then the zk files, then the unit files; a tier alone runs as above.
 // Usage: npm test [-- <substring filter>...]   every tier (filtered by path substrings)
 //        npm run test:unit | test:integration | test:zk [-- <filter>...]
 // A new test file is integration unless listed in UNIT or ZK: put it in UNIT only if it
@@ -51,6 +53,7 @@ const UNIT = [
   "test/zk/jobs-resume.test.ts",
 ];
 const ZK = [
+  "test/zk/auto-setup.test.ts",
   "test/zk/bundle.test.ts",
   "test/zk/circuit.test.ts",
   "test/zk/http.test.ts",
@@ -119,8 +122,16 @@ const tallyFile = join(tallyDir, "tally");
 const env = {
   ...process.env,
   NODE_ENV: "test",
+  // Vault processes the tests start set up no circuit in the background (test/zk/auto-setup
+  // turns it on for itself).
+  VAULT_ZK_SETUP: "off",
   TEST_TALLY_FILE: tallyFile,
   TEST_SOURCE_ROOT: process.cwd(),
+  // One first start per run, copied by the test vaults (test/helpers/vault-snapshot.ts).
+  TEST_VAULT_SNAPSHOT: join(tallyDir, "vault-snapshot"),
+  // Where test/zk/prepare.ts says the circuit setup is ready (or failed): the zk files
+  // wait for it rather than build it a second time (test/zk/helpers.ts).
+  TEST_ZK_SETUP_MARKER: join(tallyDir, "zk-setup"),
 };
 const integrationConcurrency = Number(process.env.TEST_CONCURRENCY) || 2;
 
@@ -160,14 +171,25 @@ const setup = tiers.some((t) => t.name === "zk")
 
 const started = Date.now();
 let failed = false;
-for (const tier of tiers) {
-  if (tier.name === "zk" && (await setup).code !== 0) {
-    console.error("the circuit setup failed: the zk tier cannot run");
-    failed = true;
-    continue;
+if (tiers.length > 1 && !only) {
+  // Every tier in one pool of two (`npm test`): the longest files first, the zk files
+  // once the integration files have all started (the setup, begun above, is long ready
+  // by then), the short unit files last, filling the slot that frees first. Tier by
+  // tier, each tier's last file ran alone on one of the two cores.
+  const order = ["integration", "zk", "unit"];
+  const pool = order.flatMap((name) => tiers.find((t) => t.name === name)?.files ?? []);
+  const [{ code }, prepared] = await Promise.all([runTier({ name: "all", files: pool }), setup]);
+  if (code !== 0 || prepared.code !== 0) failed = true;
+} else {
+  for (const tier of tiers) {
+    if (tier.name === "zk" && (await setup).code !== 0) {
+      console.error("the circuit setup failed: the zk tier cannot run");
+      failed = true;
+      continue;
+    }
+    const { code } = await runTier(tier);
+    if (code !== 0) failed = true;
   }
-  const { code } = await runTier(tier);
-  if (code !== 0) failed = true;
 }
 console.error(`\nall tiers: ${((Date.now() - started) / 1000).toFixed(1)} s`);
 // One closing line for every tier together (each tier's node:test summary is above).

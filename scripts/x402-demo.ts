@@ -39,6 +39,7 @@ const config = loadConfig({
   VAULT_DATA_DIR: mkdtempSync(join(tmpdir(), "av-x402-demo-")),
   VAULT_ADMIN_KEY: ADMIN,
   VAULT_PRESIG_POOL: "2",
+  VAULT_ZK_SETUP: "off",
   VAULT_X402_PRICES: JSON.stringify({
     "GET /v1/cluster": localTokenPrice(chain.tokenAddress, PAY_TO, "0.01", "cluster status"),
   }),

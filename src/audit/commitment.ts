@@ -8,8 +8,9 @@
  *   textField(s)  = uint256(keccak256(utf8(s))) >> 3        (agent id, asset key, recipient)
  *   hexField(h)   = uint256(h) >> 3                         (SHA-256 hex: policy hash, entry salt)
  * A 253-bit value is always < p (p > 2^253), so no reduction is needed and the map is
- * plain to recompute in any language. Amounts are base units and must be < 2^128 (the
- * circuit checks 128-bit widths); time is Unix seconds of the entry's ts.
+ * plain to recompute in any language. Amounts are base units and must be < 2^128 to be
+ * committed as a spend (kind 1; the compliance circuit itself states spends up to 2^96 - 1,
+ * ZK_AMOUNT_BITS in src/zk/statement.ts); time is Unix seconds of the entry's ts.
  *
  * commitment = Poseidon9(kind, agent, asset, amount, recipient, time, policyVersion,
  *                        policy, salt)

@@ -64,8 +64,11 @@ export interface Config {
   auth: AuthConfig;
   /** x402: priced routes and their facilitator (src/config/x402.ts). */
   x402: X402Config;
-  /** Compliance proofs (src/zk): batch size, allowlist depth, ceremony ptau, build folder. */
-  zk: { n: number; depth: number; ptau?: string; buildRoot?: string };
+  /**
+   * Compliance proofs (src/zk): batch size, allowlist depth, ceremony ptau, build folder,
+   * and whether a vault without artefacts for that size sets them up by itself ("auto").
+   */
+  zk: { n: number; depth: number; ptau?: string; buildRoot?: string; setup: "auto" | "off" };
   /** Refusals audited one by one per client address per minute; beyond, counted. */
   auditRefusalsPerMinute: number;
   /** Signer backends: the default for new agents, and the Lit ones configured (src/config/lit.ts). */
@@ -165,12 +168,27 @@ export function loadConfig(env: Env = process.env): Config {
     x402: parseX402Config(env),
     backends: parseBackendsConfig(env),
     zk: {
-      n: int(env, "VAULT_ZK_BATCH", 64, 1, 255),
-      depth: int(env, "VAULT_ZK_DEPTH", 4, 1, 16),
+      // The default size fits the shipped 2^13 development ptau (7,745 constraints), so a
+      // first start sets it up by itself in about a minute; production sizes (N=64) take
+      // a ceremony ptau (VAULT_ZK_PTAU) and `npm run circuits:setup` (README).
+      n: int(env, "VAULT_ZK_BATCH", DEFAULT_ZK_BATCH, 1, 255),
+      depth: int(env, "VAULT_ZK_DEPTH", DEFAULT_ZK_DEPTH, 1, 8),
+      setup: zkSetupMode(env.VAULT_ZK_SETUP),
       ...(env.VAULT_ZK_PTAU ? { ptau: env.VAULT_ZK_PTAU } : {}),
       ...(env.VAULT_ZK_BUILD_DIR ? { buildRoot: env.VAULT_ZK_BUILD_DIR } : {}),
     },
   };
+}
+
+/** Compliance proofs' default batch size and allowlist depth (at most 16 recipients). */
+export const DEFAULT_ZK_BATCH = 7;
+export const DEFAULT_ZK_DEPTH = 4;
+
+function zkSetupMode(raw: string | undefined): "auto" | "off" {
+  const v = (raw ?? "").trim();
+  if (v === "" || v === "auto") return "auto";
+  if (v === "off") return "off";
+  throw new ConfigError(`VAULT_ZK_SETUP must be "auto" or "off" (got "${raw}")`);
 }
 
 function nodeUrls(raw: string | undefined): string[] {

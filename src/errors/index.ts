@@ -124,6 +124,17 @@ export const ERROR_CATALOGUE = {
     status: 503,
     message: "Compliance proofs are not set up here: run npm run circuits:setup.",
   },
+  // The vault sets the circuit up by itself on first start (src/services/proof-setup.ts).
+  PROOF_SETUP_IN_PROGRESS: {
+    status: 503,
+    message:
+      "The compliance circuit is being set up on this vault; proof requests are queued meanwhile. Try again shortly.",
+  },
+  PROOF_SETUP_FAILED: {
+    status: 503,
+    message:
+      "The compliance circuit setup failed on this vault; it is tried again at the next start.",
+  },
   QUORUM_UNAVAILABLE: { status: 503, message: "Not enough signer nodes are reachable to sign." },
   // Signer backends (src/signers/registry.ts, issue 10).
   BACKEND_NOT_CONFIGURED: {

@@ -32,11 +32,12 @@ import {
   type BundleCheckpoint,
   GENESIS_CHECKPOINT,
 } from "../zk/bundle.js";
-import { type Artifacts, loadArtifacts } from "../zk/setup.js";
+import type { Artifacts } from "../zk/setup.js";
 import { capOf, per24hOf, statementText } from "../zk/statement.js";
 import type { WorkerJob, WorkerMessage } from "../zk/worker.js";
 import type { CheckpointService } from "./checkpoints.js";
 import { policyOf } from "./policy-of.js";
+import { createProofSetup, type ProofSetupService, type ProofSetupState } from "./proof-setup.js";
 
 export interface ProofRequest {
   agentId: string;
@@ -99,6 +100,10 @@ export interface ComplianceService {
         transcript: unknown;
       }
     | undefined;
+  /** The circuit setup: ready, in progress (with a phase and percentage), unavailable or failed. */
+  setup(): ProofSetupState;
+  /** Why the key cannot be served now (in progress, unavailable, failed); undefined when ready. */
+  keyRefusal(): VaultError | undefined;
   /** Resolves when the job settles (tests, CLI). */
   wait(id: string): Promise<ProofJob>;
   /** The prover process now (tests, metrics): at most one at a time. */
@@ -155,9 +160,13 @@ export function createComplianceService(deps: {
   audit: AuditLog;
   checkpoints: CheckpointService;
   params: { n: number; depth: number; buildRoot?: string };
+  /** The circuit setup (src/services/proof-setup.ts); default: load what is built, build nothing. */
+  setup?: ProofSetupService;
   log?: (line: string) => void;
 }): ComplianceService {
   const { store, jobs, audit, checkpoints, params } = deps;
+  const setup =
+    deps.setup ?? createProofSetup({ params, mode: "off", ...(deps.log ? { log: deps.log } : {}) });
   /** FIFO of queued job ids; `running` is the one prover child. */
   const queue: string[] = [];
   let running:
@@ -170,12 +179,7 @@ export function createComplianceService(deps: {
   const waiters = new Map<string, Array<() => void>>();
   /** Requests being validated, by dedup key: a second one waits for the first's job. */
   const pending = new Map<string, Promise<ProofJob>>();
-  let cachedArtifacts: Artifacts | undefined;
-
-  const artifacts = (): Artifacts | undefined => {
-    cachedArtifacts ??= loadArtifacts(params, params.buildRoot);
-    return cachedArtifacts;
-  };
+  const artifacts = (): Artifacts | undefined => setup.artifacts();
 
   const now = () => new Date().toISOString();
 
@@ -249,7 +253,8 @@ export function createComplianceService(deps: {
 
   /** Starts the next queued job when no prover runs. */
   function pump(): void {
-    if (stopping || running) return;
+    // While the circuit is being set up, jobs wait in the queue; settling pumps again.
+    if (stopping || running || setup.status().state === "in-progress") return;
     const id = queue.shift();
     if (id === undefined) return;
     const r = jobs.get(id);
@@ -259,10 +264,21 @@ export function createComplianceService(deps: {
     }
     const art = artifacts();
     if (!art) {
-      fail(r, {
-        code: "PROOF_NOT_RESUMABLE",
-        message: "compliance proofs are no longer set up here",
-      });
+      const now = setup.status();
+      fail(
+        r,
+        now.state === "failed"
+          ? { code: "PROOF_SETUP_FAILED", message: `the circuit setup failed: ${now.message}` }
+          : now.state === "unavailable" && now.constraints !== undefined
+            ? {
+                code: "PROOF_UNAVAILABLE",
+                message: `compliance proofs are not set up here: ${now.hint}`,
+              }
+            : {
+                code: "PROOF_NOT_RESUMABLE",
+                message: "compliance proofs are no longer set up here",
+              },
+      );
       pump();
       return;
     }
@@ -374,8 +390,8 @@ export function createComplianceService(deps: {
   }
 
   async function accept(req: ProofRequest, asset: string, key: string, actor: string) {
-    const art = artifacts();
-    if (!art) throw new VaultError("PROOF_UNAVAILABLE");
+    const refusal = setup.refusal({ queueing: true });
+    if (refusal) throw refusal;
     const policyRow = store.policy(req.agentId);
     const policy = policyOf(store, req.agentId);
     if (!policyRow || !policy) throw new VaultError("CONFLICT", "the agent has no policy");
@@ -447,11 +463,13 @@ export function createComplianceService(deps: {
     deps.log?.(`proof job ${r.id}: queued again after a restart`);
     queue.push(r.id);
   }
-  queueMicrotask(pump);
+  // At once when the setup is settled, else when it settles (ready: prove; failed: fail).
+  setup.onSettled(() => queueMicrotask(pump));
 
   const service: ComplianceService = {
     async request(req, actor) {
-      if (!artifacts()) throw new VaultError("PROOF_UNAVAILABLE");
+      const refusal = setup.refusal({ queueing: true });
+      if (refusal) throw refusal;
       if (!store.agent(req.agentId)) throw new VaultError("AGENT_NOT_FOUND");
       const policy = policyOf(store, req.agentId);
       if (!policy) throw new VaultError("CONFLICT", "the agent has no policy");
@@ -545,6 +563,10 @@ export function createComplianceService(deps: {
         : undefined;
     },
 
+    setup: () => setup.status(),
+
+    keyRefusal: () => setup.refusal({ queueing: false }),
+
     async wait(id) {
       const r = row(id);
       if (!FINAL.has(r.status)) {
@@ -567,6 +589,7 @@ export function createComplianceService(deps: {
 
     async stop() {
       stopping = true;
+      await setup.stop();
       const slot = running;
       if (slot) {
         slot.child.kill("SIGKILL");

@@ -37,6 +37,7 @@ import { createCatchUpReader } from "./catch-up.js";
 import { type CheckpointService, createCheckpointService } from "./checkpoints.js";
 import { type ComplianceService, createComplianceService } from "./compliance.js";
 import { createCredentialCheck } from "./credentials.js";
+import { createProofSetup } from "./proof-setup.js";
 import { createSigningService, type SigningService } from "./signing.js";
 import { createX402PayerService, type X402PayerService } from "./x402-payer.js";
 
@@ -274,6 +275,8 @@ export async function createVault(config: Config, opts: VaultOptions = {}): Prom
     audit,
     checkpoints,
     params: config.zk,
+    // Builds the circuit in a low-priority child process when this size has none yet.
+    setup: createProofSetup({ params: config.zk, mode: config.zk.setup, log }),
     log,
   });
   if (opts.timers ?? true) {

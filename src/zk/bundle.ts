@@ -204,9 +204,10 @@ export async function verifyBundle(
     if (policyHash(policy) !== claim.policyHash)
       return result("the policy does not hash to the claim's policyHash");
     const expected = expectedPublic(policy, claim);
-    if (claim.cap !== expected.cap) return result("the claimed cap is not the policy's maxPerTx");
     // Everything the statement prints must come from the policy or the proofs.
     const asset = capOf(policy, claim.asset);
+    if (claim.cap !== asset.cap.toString())
+      return result("the claimed cap is not the policy's maxPerTx");
     if (claim.symbol !== asset.symbol || claim.decimals !== asset.decimals) {
       return result("the claimed asset symbol or decimals are not the policy's");
     }
@@ -246,13 +247,15 @@ export async function verifyBundle(
         return result(`batch ${i}: its entries do not follow the previous batch's`);
       }
       seq = batch.toSeq + 1;
+      // allowHash: the hash of the policy's recipients (allowSlots), recomputed here, so a
+      // proof made against any other list fails, and the auditor reads the list in the policy.
       for (const name of [
+        "allowHash",
+        "allowAny",
         "agentHash",
         "assetHash",
         "policyHash",
         "cap",
-        "allowRoot",
-        "allowAny",
       ] as const) {
         if (sig(s, name) !== expected[name])
           return result(`batch ${i}: public signal ${name} does not match the policy/claim`);

@@ -4,7 +4,7 @@ import { loadConfig } from "../config/index.js";
 export interface ZkConfig {
   /** Entries per batch proof (production 64). */
   n: number;
-  /** Allowlist Merkle depth: up to 2^depth recipients. */
+  /** Allowlist capacity: 2^depth recipients (1-8), checked per batch in the circuit. */
   depth: number;
   /** Phase-2-prepared ptau from a public ceremony; absent: development setup. */
   ptau?: string;

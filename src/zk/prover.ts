@@ -22,12 +22,14 @@ import { policyHash as policySha } from "../policy/validate.js";
 import type { Artifacts } from "./setup.js";
 import {
   allowlistOf,
-  allowPath,
-  allowTree,
+  allowSlots,
   type Claim,
   capOf,
+  circuitCap,
+  listHash,
   SUM_GENESIS,
-  treeRoot,
+  ZK_AMOUNT_BITS,
+  ZK_AMOUNT_MAX,
 } from "./statement.js";
 
 export interface RangeInput {
@@ -86,8 +88,15 @@ export function prepareRange(r: RangeInput): Prepared {
   const asset = assetKey(r.asset);
   const { cap, symbol, decimals } = capOf(r.policy, asset);
   const allow = allowlistOf(r.policy);
-  const tree = allow === "any" ? undefined : allowTree(allow, r.depth);
-  const root = tree ? treeRoot(tree) : 0n;
+  // One list per batch: the slots are private inputs, their hash the public allowHash.
+  const slots = allowSlots(allow, r.depth);
+  const slotHash = listHash(slots).toString();
+  const zkCap = circuitCap(cap);
+  if (r.bound < 0n || r.bound >= 1n << 128n) {
+    throw new VaultError("VALIDATION_FAILED", "bound must be base units below 2^128", {
+      field: "bound",
+    });
+  }
   const agentF = textField(r.agentId);
   const assetF = textField(asset);
   const polHex = policySha(r.policy);
@@ -129,6 +138,11 @@ export function prepareRange(r: RangeInput): Prepared {
         entry.seq,
         `spends ${f.amount} base units, over the per-transaction cap of ${cap}`,
       );
+    if (f.amount > zkCap)
+      throw violation(
+        entry.seq,
+        `spends ${f.amount} base units, more than the circuit's ${ZK_AMOUNT_BITS}-bit amounts hold (at most ${ZK_AMOUNT_MAX})`,
+      );
     const recipient = String(
       (entry.data.spends as Array<{ recipient: string }>)[0]?.recipient,
     ).toLowerCase();
@@ -157,10 +171,11 @@ export function prepareRange(r: RangeInput): Prepared {
       agentHash: agentF.toString(),
       assetHash: assetF.toString(),
       policyHash: polF.toString(),
-      cap: cap.toString(),
+      cap: zkCap.toString(),
       bound: r.bound.toString(),
-      allowRoot: root.toString(),
+      allowHash: slotHash,
       allowAny: allow === "any" ? "1" : "0",
+      allowList: slots.map(String),
       active: [],
       kind: [],
       agent: [],
@@ -171,18 +186,12 @@ export function prepareRange(r: RangeInput): Prepared {
       policyVersion: [],
       policy: [],
       salt: [],
-      pathElements: [],
-      pathIndices: [],
     };
     let sum = sumIn;
     let spends = 0;
     for (let i = 0; i < r.n; i++) {
       const f = sliceFields[i];
       const entry = slice[i];
-      const zeroPath = {
-        pathElements: new Array(r.depth).fill("0"),
-        pathIndices: new Array(r.depth).fill(0),
-      };
       if (!f || !entry) {
         // Padding after the last entry: inactive, chains nothing.
         input.active.push(0);
@@ -199,8 +208,6 @@ export function prepareRange(r: RangeInput): Prepared {
         ]) {
           input[k].push("0");
         }
-        input.pathElements.push(zeroPath.pathElements);
-        input.pathIndices.push(zeroPath.pathIndices);
         continue;
       }
       head = nextZkHead(head, commitFields(f).toString());
@@ -208,15 +215,6 @@ export function prepareRange(r: RangeInput): Prepared {
       if (isSpend) {
         sum += f.amount;
         spends++;
-      }
-      let path = zeroPath;
-      const index = tree?.[0]?.indexOf(f.recipient) ?? -1;
-      if (isSpend && tree && index >= 0) {
-        const p = allowPath(tree, index);
-        path = {
-          pathElements: p.pathElements.map(String),
-          pathIndices: p.pathIndices,
-        };
       }
       input.active.push(1);
       input.kind.push(f.kind.toString());
@@ -228,8 +226,6 @@ export function prepareRange(r: RangeInput): Prepared {
       input.policyVersion.push(f.policyVersion.toString());
       input.policy.push(f.policy.toString());
       input.salt.push(f.salt.toString());
-      input.pathElements.push(path.pathElements);
-      input.pathIndices.push(path.pathIndices);
     }
     const saltOut = randomField();
     input.endHead = head;

@@ -2,7 +2,8 @@
  * `npm run circuits:setup [-- --n=64 --depth=4 --ptau=path/to/ceremony.ptau [--unlisted-ptau]]`
  * Builds (or reuses) the compliance circuit's r1cs, wasm, zkey, verification key and
  * setup transcript under circuits/build/. Defaults come from VAULT_ZK_BATCH and
- * VAULT_ZK_DEPTH (64 and 4). A --ptau file must be one of the published ceremony files
+ * VAULT_ZK_DEPTH (7 and 4, which fit the shipped development ptau; production: --n=64
+ * with a public ceremony --ptau). A --ptau file must be one of the published ceremony files
  * (checked by its BLAKE2b-512 hash, src/zk/ptau.ts) unless --unlisted-ptau accepts it as a
  * development setup.
  */

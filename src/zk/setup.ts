@@ -57,7 +57,7 @@ export const PUBLIC_SIGNALS = [
   "policyHash",
   "cap",
   "bound",
-  "allowRoot",
+  "allowHash",
   "allowAny",
   "sumInCommit",
   "sumOutCommit",
@@ -108,7 +108,7 @@ export function describeSetup(
 export interface CircuitParams {
   /** Entries per batch proof. */
   n: number;
-  /** Allowlist Merkle depth: up to 2^depth recipients. */
+  /** Allowlist capacity: up to 2^depth recipients, checked per batch (1..8). */
   depth: number;
 }
 
@@ -212,6 +212,16 @@ export function loadArtifacts(
   return { ...params, dir, ...files, setup: transcript.setup, vkey, transcript };
 }
 
+/** The steps of a build, in order ("sized": compiled, phase 1 not started; "phase1" only when a ptau is generated). */
+export type SetupPhase =
+  | "compile"
+  | "sized"
+  | "phase1"
+  | "zkey"
+  | "contribute"
+  | "beacon"
+  | "export";
+
 export interface SetupOptions extends CircuitParams {
   /** A phase-2-prepared ptau file (public ceremony, checked by hash). Absent: a development ptau. */
   ptau?: string;
@@ -219,6 +229,12 @@ export interface SetupOptions extends CircuitParams {
   allowUnlistedPtau?: boolean;
   buildRoot?: string;
   log?: (line: string) => void;
+  /**
+   * Called as each step starts (src/zk/setup-worker.ts reports progress with it). At
+   * "sized" it gets the constraint count and the ptau power the circuit needs, and may
+   * throw to stop the build before phase 1.
+   */
+  onPhase?: (phase: SetupPhase, size?: { constraints: number; power: number }) => void;
 }
 
 /** Builds (or reuses) the artefacts; returns them. */
@@ -303,7 +319,7 @@ export function shippedDevelopmentPin():
   };
 }
 
-function shippedDevelopmentPtau(
+export function shippedDevelopmentPtau(
   power: number,
 ): { path: string; file: string; power: number } | undefined {
   const pin = shippedDevelopmentPin();
@@ -351,8 +367,8 @@ async function buildArtifacts(opts: SetupOptions, buildRoot: string): Promise<vo
   if (!Number.isInteger(params.n) || params.n < 1 || params.n > 255) {
     throw new Error("the batch size N must be an integer in 1..255");
   }
-  if (!Number.isInteger(params.depth) || params.depth < 1 || params.depth > 16) {
-    throw new Error("the allowlist depth must be an integer in 1..16");
+  if (!Number.isInteger(params.depth) || params.depth < 1 || params.depth > 8) {
+    throw new Error("the allowlist depth must be an integer in 1..8 (up to 256 recipients)");
   }
   // A ceremony ptau is checked by its published hash before anything is built.
   const ptauCheck: PtauCheck | undefined = opts.ptau
@@ -365,6 +381,7 @@ async function buildArtifacts(opts: SetupOptions, buildRoot: string): Promise<vo
   mkdirSync(work, { recursive: true });
 
   const t0 = Date.now();
+  opts.onPhase?.("compile");
   const { constraints, nPublic } = await compileCircuit(params, work, log);
   const r1cs = join(work, "main.r1cs");
   const compileSeconds = (Date.now() - t0) / 1000;
@@ -373,6 +390,7 @@ async function buildArtifacts(opts: SetupOptions, buildRoot: string): Promise<vo
   const t1 = Date.now();
   let power = 1;
   while (2 ** power < constraints + nPublic + 1) power++;
+  opts.onPhase?.("sized", { constraints, power });
   let ptau = opts.ptau ? resolve(opts.ptau) : join(work, "dev.ptau");
   const phase1: SetupTranscript["phase1"] = { ptau: "", ptauPath: "", ptauSha256: "", power };
   let source: SetupDescription["phase1"]["source"] = "generated-development";
@@ -387,6 +405,7 @@ async function buildArtifacts(opts: SetupOptions, buildRoot: string): Promise<vo
     source = "shipped-development";
   } else if (!opts.ptau) {
     log(`generating a DEVELOPMENT ptau of 2^${power} (not for production)`);
+    opts.onPhase?.("phase1");
     const curve = await snarkjs.curves.getCurveFromName("bn128");
     try {
       await snarkjs.powersOfTau.newAccumulator(curve, power, join(work, "pot0.ptau"));
@@ -436,8 +455,10 @@ async function buildArtifacts(opts: SetupOptions, buildRoot: string): Promise<vo
   // Phase 2: circuit-specific key and one random contribution (no beacon: see the top).
   const t2 = Date.now();
   log("phase 2: groth16 setup, one contribution");
+  opts.onPhase?.("zkey");
   await snarkjs.zKey.newZKey(r1cs, ptau, join(work, INIT_ZKEY));
   const contributionName = `agent-vault operator ${new Date().toISOString()}`;
+  opts.onPhase?.("contribute");
   await contributeZkey(join(work, INIT_ZKEY), join(work, "final.zkey"), contributionName);
   // Read the contributions back from the key, verifying it against the ptau and the
   // contribution-free key of this r1cs (just made, so no need to rebuild it).
@@ -461,6 +482,7 @@ async function buildArtifacts(opts: SetupOptions, buildRoot: string): Promise<vo
     },
     check.contributions,
   );
+  opts.onPhase?.("export");
   const vkey = await snarkjs.zKey.exportVerificationKey(join(work, "final.zkey"));
   const vkeyText = `${JSON.stringify(vkey, null, 1)}\n`;
   writeFileSync(join(work, "verification_key.json"), vkeyText);

@@ -1,10 +1,10 @@
 /**
  * The public side of a compliance statement: what an auditor recomputes from the
- * policy and the claim (cap, allowlist root, agent/asset/policy field elements) and
+ * policy and the claim (cap, allowlist hash, agent/asset/policy field elements) and
  * the plain-words statement. Shared by the prover and the verifier.
  */
 import { parseUnits } from "ethers";
-import { poseidon2 } from "poseidon-lite";
+import { poseidon2, poseidon4, poseidon8, poseidon16 } from "poseidon-lite";
 import { assetKey, hexField, textField } from "../audit/commitment.js";
 import { resolveAsset } from "../policy/assets.js";
 import type { Policy } from "../policy/types.js";
@@ -38,8 +38,9 @@ export interface PublicValues {
   agentHash: string;
   assetHash: string;
   policyHash: string;
+  /** The cap the circuit checks: circuitCap(policy's maxPerTx). */
   cap: string;
-  allowRoot: string;
+  allowHash: string;
   allowAny: string;
 }
 
@@ -74,57 +75,83 @@ export function allowlistOf(policy: Policy): string[] | "any" {
   return [...new Set(policy.recipients.map((r) => r.toLowerCase()))].sort();
 }
 
-/** Leaves of the allowlist tree: textField(address), zero-padded to 2^depth. */
-export function allowTree(list: string[], depth: number): bigint[][] {
+/** BN254's scalar field prime p (Groth16 over bn128): circuit values are taken mod p. */
+export const FIELD_P =
+  21888242871839275222246405745257275088548364400416034343698204186575808495617n;
+
+/**
+ * Width of a spend's amount in the circuit (AMOUNT_BITS() in circuits/compliance.circom).
+ * 2^96 - 1 base units: 79 billion whole units of an 18-decimal token (more ETH than
+ * exists), 7.9e22 USDC. A spend above it has no proof (the prover names the entry).
+ */
+export const ZK_AMOUNT_BITS = 96;
+export const ZK_AMOUNT_MAX = (1n << BigInt(ZK_AMOUNT_BITS)) - 1n;
+
+/**
+ * The cap the circuit checks: the policy's, capped at 2^96 - 1 (a policy cap above it
+ * yields the stronger claim "every spend <= 2^96 - 1", which implies the policy's).
+ */
+export function circuitCap(cap: bigint): bigint {
+  return cap < ZK_AMOUNT_MAX ? cap : ZK_AMOUNT_MAX;
+}
+
+/**
+ * The value of the allowlist slots after the real recipients (ALLOW_PAD() in the circuit):
+ * p - 1. Recipients map to keccak256 >> 3 < 2^253 < p - 1, so none has it, and the circuit
+ * refuses a spend whose recipient is PAD.
+ */
+export const ALLOW_PAD = FIELD_P - 1n;
+
+/** Allowlist capacities the circuit supports: 2^1 .. 2^8 slots. */
+export const MAX_ALLOW_DEPTH = 8;
+
+/**
+ * The allowlist's 2^depth slots as the circuit takes them: textField(address) of each
+ * recipient in allowlistOf's order (sorted, lower case), then ALLOW_PAD; all PAD for "any".
+ */
+export function allowSlots(allow: string[] | "any", depth: number): bigint[] {
+  if (!Number.isInteger(depth) || depth < 1 || depth > MAX_ALLOW_DEPTH) {
+    throw new Error(`the allowlist depth must be an integer in 1..${MAX_ALLOW_DEPTH}`);
+  }
   const size = 2 ** depth;
+  const list = allow === "any" ? [] : allow;
   if (list.length > size) {
-    throw new Error(`the allowlist has ${list.length} recipients; depth ${depth} holds ${size}`);
+    throw new Error(
+      `the allowlist has ${list.length} recipients; depth ${depth} holds ${size} (raise VAULT_ZK_DEPTH)`,
+    );
   }
-  const leaves = list.map((a) => textField(a));
-  while (leaves.length < size) leaves.push(0n);
-  const levels = [leaves];
-  for (let cur = leaves; cur.length > 1; ) {
-    const next: bigint[] = [];
-    for (let i = 0; i < cur.length; i += 2) {
-      const [left, right] = [cur[i], cur[i + 1]];
-      // Each level has 2^k nodes (leaves were padded to size), so every node has a sibling.
-      if (left === undefined || right === undefined) throw new Error("allowlist tree level is odd");
-      next.push(poseidon2([left, right]));
-    }
-    levels.push(next);
-    cur = next;
-  }
-  return levels;
+  const slots = list.map((a) => textField(a));
+  while (slots.length < size) slots.push(ALLOW_PAD);
+  return slots;
 }
 
-/** The root of a tree from allowTree (its last level holds one node). */
-export function treeRoot(levels: bigint[][]): bigint {
-  const root = levels.at(-1)?.[0];
-  if (root === undefined) throw new Error("allowlist tree has no root");
-  return root;
+const POSEIDON: Record<number, (inputs: bigint[]) => bigint> = {
+  2: poseidon2,
+  4: poseidon4,
+  8: poseidon8,
+  16: poseidon16,
+};
+
+function poseidonN(inputs: bigint[]): bigint {
+  const h = POSEIDON[inputs.length];
+  if (!h) throw new Error(`no Poseidon of ${inputs.length} inputs here`);
+  return h(inputs);
 }
 
-export function allowRoot(allow: string[] | "any", depth: number): bigint {
-  if (allow === "any") return 0n;
-  return treeRoot(allowTree(allow, depth));
+/**
+ * ListHash(L) of the circuit: Poseidon(slots) for L <= 16, else Poseidon over the
+ * Poseidon(16) hashes of the 16-slot chunks (L = 32..256).
+ */
+export function listHash(slots: bigint[]): bigint {
+  if (slots.length <= 16) return poseidonN(slots);
+  const chunks: bigint[] = [];
+  for (let i = 0; i < slots.length; i += 16) chunks.push(poseidon16(slots.slice(i, i + 16)));
+  return poseidonN(chunks);
 }
 
-/** Path of leaf `index` in the tree: sibling per level, and whether the node is the right child. */
-export function allowPath(
-  levels: bigint[][],
-  index: number,
-): { pathElements: bigint[]; pathIndices: number[] } {
-  const pathElements: bigint[] = [];
-  const pathIndices: number[] = [];
-  let i = index;
-  for (let d = 0; d < levels.length - 1; d++) {
-    const sibling = levels[d]?.[i ^ 1];
-    if (sibling === undefined) throw new Error(`leaf ${index} is outside the allowlist tree`);
-    pathElements.push(sibling);
-    pathIndices.push(i & 1);
-    i >>= 1;
-  }
-  return { pathElements, pathIndices };
+/** The public allowHash: ListHash of the policy's allowlist slots. */
+export function allowHash(allow: string[] | "any", depth: number): bigint {
+  return listHash(allowSlots(allow, depth));
 }
 
 /** The public values an auditor derives from the policy and claim alone. */
@@ -135,8 +162,8 @@ export function expectedPublic(policy: Policy, claim: Claim): PublicValues {
     agentHash: textField(claim.agentId).toString(),
     assetHash: textField(assetKey(claim.asset)).toString(),
     policyHash: hexField(policyHash(policy)).toString(),
-    cap: cap.toString(),
-    allowRoot: allowRoot(allow, claim.depth).toString(),
+    cap: circuitCap(cap).toString(),
+    allowHash: allowHash(allow, claim.depth).toString(),
     allowAny: allow === "any" ? "1" : "0",
   };
 }

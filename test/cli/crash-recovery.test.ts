@@ -1,15 +1,16 @@
 import assert from "node:assert/strict";
 import type { ChildProcess } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import Database from "better-sqlite3";
 import { hashMessage, verifyMessage } from "ethers";
 import { freePort, killed, runCli, startVaultProcess } from "../helpers/process.js";
 import { ADMIN_KEY, BASIC_POLICY } from "../helpers/vault.js";
+import { newVaultDir } from "../helpers/vault-snapshot.js";
 
-const dir = mkdtempSync(join(tmpdir(), "av-crash-"));
+// A first start's folder (test/helpers/vault-snapshot.ts): this test is about the crash.
+const dir = await newVaultDir(ADMIN_KEY, {});
 let vault: ChildProcess | undefined;
 after(async () => {
   vault?.kill("SIGKILL");

@@ -18,6 +18,9 @@ test("defaults: 127.0.0.1:8080, ./data, 2-of-3", () => {
   assert.deepEqual(c.threshold, { t: 2, n: 3 });
   assert.equal(c.adminKey, undefined);
   assert.equal(c.trustProxy, false);
+  // Compliance proofs: a size that fits the shipped development ptau, set up on first start.
+  assert.deepEqual(c.zk, { n: 7, depth: 4, setup: "auto" });
+  assert.equal(loadConfig({ VAULT_ZK_SETUP: "off" }).zk.setup, "off");
   const proxied = loadConfig({ VAULT_TRUST_PROXY: "10.0.0.1, 192.168.0.0/16" });
   assert.equal(proxied.trustProxy, "10.0.0.1,192.168.0.0/16");
 });
@@ -37,6 +40,7 @@ test("bad values stop start-up with a message naming the variable", () => {
     [{ VAULT_SIGN_REQUIRES_PRESENTATION: "yes" }, /VAULT_SIGN_REQUIRES_PRESENTATION/],
     [{ VAULT_TRUST_PROXY: "everyone" }, /VAULT_TRUST_PROXY/],
     [{ VAULT_TRUST_PROXY: "true" }, /VAULT_TRUST_PROXY/],
+    [{ VAULT_ZK_SETUP: "yes" }, /VAULT_ZK_SETUP/],
   ];
   for (const [env, message] of cases) {
     assert.throws(

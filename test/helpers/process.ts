@@ -25,7 +25,9 @@ export function runCli(
   onStderrLine: (line: string) => void = () => {},
 ): Promise<{ code: number; stdout: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [...CLI, ...args], { env: { ...process.env, ...env } });
+    const child = spawn(process.execPath, [...CLI, ...args], {
+      env: { ...process.env, VAULT_ZK_SETUP: "off", ...env },
+    });
     let stdout = "";
     child.stdout.on("data", (d: Buffer) => {
       stdout += d.toString();
@@ -37,7 +39,7 @@ export function runCli(
 
 export async function startVaultProcess(env: Record<string, string>): Promise<ChildProcess> {
   const child = spawn(process.execPath, [...CLI, "start"], {
-    env: { ...process.env, VAULT_LOG_LEVEL: "silent", ...env },
+    env: { ...process.env, VAULT_LOG_LEVEL: "silent", VAULT_ZK_SETUP: "off", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   await new Promise<void>((resolve, reject) => {

@@ -1,12 +1,10 @@
 /** A real vault (SQLite file, three signer node processes) with its fastify app, for HTTP tests. */
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
 import { loadConfig } from "../../src/config/index.js";
 import { buildApp } from "../../src/http/app.js";
 import type { AgentView } from "../../src/services/agents.js";
 import { createVault, type Vault, type VaultOptions } from "../../src/services/vault.js";
+import { newVaultDir } from "./vault-snapshot.js";
 
 export const ADMIN_KEY = "av_admin_test_key_0123456789abcdefghijklmnopqrstuvwxyz";
 export const BASE_SEPOLIA = 84532;
@@ -27,14 +25,17 @@ export interface TestVault {
 
 export async function startTestVault(
   env: Record<string, string> = {},
-  opts: Pick<VaultOptions, "backendLoaders"> = {},
+  opts: Pick<VaultOptions, "backendLoaders" | "log"> = {},
 ): Promise<TestVault> {
-  // VAULT_DATA_DIR in env restarts a vault on an earlier one's folder.
-  const dir = env.VAULT_DATA_DIR ?? mkdtempSync(join(tmpdir(), "av-vault-"));
+  // VAULT_DATA_DIR in env restarts a vault on an earlier one's folder; otherwise the
+  // folder is a copy of a first start's (test/helpers/vault-snapshot.ts).
+  const dir = env.VAULT_DATA_DIR ?? (await newVaultDir(ADMIN_KEY, env));
   const config = loadConfig({
     VAULT_DATA_DIR: dir,
     VAULT_ADMIN_KEY: ADMIN_KEY,
     VAULT_PRESIG_POOL: "2",
+    // No circuit setup in the background unless a test asks for it (test/zk/auto-setup).
+    VAULT_ZK_SETUP: "off",
     ...env,
   });
   const vault = await createVault(config, { timers: false, restartNodes: false, ...opts });
@@ -115,11 +116,12 @@ export const SIGNER_POLICY = {
 export async function startVaultWithAgent(
   name: string,
 ): Promise<{ vault: Vault; agent: AgentView }> {
-  const dir = mkdtempSync(join(tmpdir(), `av-${name}-`));
+  const dir = await newVaultDir(ADMIN_KEY, {});
   const config = loadConfig({
     VAULT_DATA_DIR: dir,
     VAULT_ADMIN_KEY: ADMIN_KEY,
     VAULT_PRESIG_POOL: "2",
+    VAULT_ZK_SETUP: "off",
   });
   const vault = await createVault(config, { timers: false });
   const agent = await vault.agents.create({ name, policy: SIGNER_POLICY }, ADMIN_KEY, "test");

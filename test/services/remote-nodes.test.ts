@@ -46,6 +46,7 @@ test("the vault can use signer nodes started on their own (agent-vault node), na
     VAULT_ADMIN_KEY: ADMIN_KEY,
     VAULT_NODES: urls.join(","),
     VAULT_PRESIG_POOL: "1",
+    VAULT_ZK_SETUP: "off",
   });
   vault = await createVault(config, { timers: false });
   assert.equal(vault.supervisor, undefined, "no embedded nodes were started");

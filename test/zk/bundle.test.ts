@@ -11,6 +11,8 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { Wallet } from "ethers";
 import type { AuditLog } from "../../src/audit/types.js";
+import type { Policy } from "../../src/policy/types.js";
+import { policyHash } from "../../src/policy/validate.js";
 import { type Bundle, verifyBundle } from "../../src/zk/bundle.js";
 import { prepareRange, proveBatches } from "../../src/zk/prover.js";
 import {
@@ -18,13 +20,16 @@ import {
   PUBLIC_SIGNALS,
   releaseCurve as releaseCurveFn,
 } from "../../src/zk/setup.js";
+import { allowlistOf, expectedPublic } from "../../src/zk/statement.js";
 import {
   AGENT,
+  ALICE,
   appendNoise,
   appendSpend,
   BOB,
   CLUSTER,
   freshLog,
+  MALLORY,
   makeBundle,
   POLICY,
   signCheckpoint,
@@ -145,6 +150,25 @@ const tampers: Array<[string, (b: Bundle) => void, RegExp]> = [
     /policy/,
   ],
   [
+    "a policy whose recipient list was altered (Bob swapped for Mallory), the claim's policy hash and allowlist edited to match",
+    (b) => {
+      alterRecipients(b, [ALICE, MALLORY]);
+    },
+    /public signal allowHash does not match/,
+  ],
+  [
+    "an altered recipient list whose hash (and policy hash) replace the proofs' public signals",
+    (b) => {
+      alterRecipients(b, [ALICE, BOB, MALLORY]);
+      const expected = expectedPublic(b.policy, b.claim);
+      for (const x of b.batches) {
+        x.publicSignals[at("allowHash")] = expected.allowHash;
+        x.publicSignals[at("policyHash")] = expected.policyHash;
+      }
+    },
+    /proof does not verify/,
+  ],
+  [
     "an edited checkpoint signature",
     (b) => {
       const s = b.checkpoints.end.signature;
@@ -174,6 +198,14 @@ const tampers: Array<[string, (b: Bundle) => void, RegExp]> = [
     /cover|end at|add up/,
   ],
 ];
+
+/** Replaces the bundle policy's recipients, with the claim edited to match the new policy. */
+function alterRecipients(b: Bundle, recipients: string[]): void {
+  const policy: Policy = { ...b.policy, recipients };
+  b.policy = policy;
+  b.claim.policyHash = policyHash(policy);
+  b.claim.allowlist = allowlistOf(policy);
+}
 
 for (const [name, tamper, reason] of tampers) {
   test(`${name} makes verification fail`, async () => {

@@ -9,10 +9,20 @@ import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import { after, before, test } from "node:test";
 import { wasm as wasmTester } from "circom_tester";
+import { poseidon2, poseidon9 } from "poseidon-lite";
+import { textField } from "../../src/audit/commitment.js";
 import type { AuditLog } from "../../src/audit/types.js";
 import { VaultError } from "../../src/errors/index.js";
-import { prepareRange } from "../../src/zk/prover.js";
+import type { Policy } from "../../src/policy/types.js";
+import { type CircuitInput, prepareRange, proveBatches } from "../../src/zk/prover.js";
 import { type Artifacts, REPO_ROOT, releaseCurve as releaseCurveFn } from "../../src/zk/setup.js";
+import {
+  ALLOW_PAD,
+  allowHash,
+  expectedPublic,
+  FIELD_P,
+  ZK_AMOUNT_MAX,
+} from "../../src/zk/statement.js";
 import {
   AGENT,
   ALICE,
@@ -51,11 +61,11 @@ before(async () => {
   circuit = await wasmTester(join(art.dir, "main.circom"), { output: art.dir, recompile: false });
 });
 
-const prepare = (log: AuditLog, check = true, bound = WEI("0.05")) =>
+const prepare = (log: AuditLog, check = true, bound = WEI("0.05"), policy: Policy = POLICY) =>
   prepareRange({
     agentId: AGENT,
     asset: "ETH",
-    policy: POLICY,
+    policy,
     policyVersion: 1,
     bound,
     entries: log.list(1, log.head().seq),
@@ -167,4 +177,117 @@ test("a witness whose private entry differs from the committed one does not reac
   assert.ok(input, "one spend makes one batch");
   input.amount[0] = WEI("0.001").toString(); // claim a smaller amount than was signed
   await assert.rejects(circuit.calculateWitness(input, true), /Assert Failed/);
+});
+
+/**
+ * The batch input with one committed field of entry i replaced, and the heads re-chained
+ * over the edited commitment: the input a log whose entry committed that value would give.
+ */
+function withField(input: CircuitInput, i: number, name: string, value: bigint): CircuitInput {
+  const x = structuredClone(input);
+  x[name][i] = value.toString();
+  let head = BigInt(x.startHead);
+  for (let k = 0; k < x.active.length; k++) {
+    if (x.active[k] !== 1) continue;
+    const fields = ["kind", "agent", "asset", "amount", "recipient", "time"]
+      .concat(["policyVersion", "policy", "salt"])
+      .map((name) => BigInt(x[name][k]));
+    head = poseidon2([head, poseidon9(fields)]);
+  }
+  x.endHead = head.toString();
+  return x;
+}
+
+test("a recipient off the list has no proof: proveBatches answers PROOF_IMPOSSIBLE with the pre-check off", async () => {
+  const log = freshLog();
+  appendSpend(log, { amount: WEI("0.001"), recipient: MALLORY });
+  await assert.rejects(proveBatches(prepare(log, false), art), (err) => {
+    assert.ok(err instanceof VaultError, String(err));
+    assert.equal(err.code, "PROOF_IMPOSSIBLE");
+    assert.match(err.message, /entries 1\.\.1: the circuit refused the witness/);
+    return true;
+  });
+});
+
+test("the padding value of the allowlist's empty slots never admits a spend", async () => {
+  const log = freshLog();
+  appendSpend(log, { amount: WEI("0.001"), recipient: ALICE });
+  const input = prepare(log).batches[0]?.input as CircuitInput;
+  // Depth 2, two recipients: slots 2 and 3 hold the padding value.
+  assert.deepEqual(input.allowList.slice(2), [ALLOW_PAD.toString(), ALLOW_PAD.toString()]);
+  // Control: a committed recipient on the list passes, so the re-chaining below is sound.
+  const listed = withField(input, 0, "recipient", textField(BOB));
+  await circuit.checkConstraints(await circuit.calculateWitness(listed, true));
+  // A commitment holding the padding value itself (no address maps to it) is refused.
+  const padded = withField(input, 0, "recipient", ALLOW_PAD);
+  await assert.rejects(circuit.calculateWitness(padded, true), /Assert Failed/);
+});
+
+test("a policy listing no recipients allows any (allowAny = 1)", async () => {
+  const any: Policy = { ...POLICY, recipients: undefined };
+  const log = freshLog();
+  appendSpend(log, { amount: WEI("0.001"), recipient: MALLORY, policy: any });
+  const input = prepare(log, true, WEI("0.05"), any).batches[0]?.input as CircuitInput;
+  assert.equal(input.allowAny, "1");
+  assert.equal(input.allowHash, allowHash("any", TEST_PARAMS.depth).toString());
+  await circuit.checkConstraints(await circuit.calculateWitness(input, true));
+  // The same log under a policy that lists recipients has no witness.
+  const listed = { ...input, allowAny: "0" };
+  await assert.rejects(circuit.calculateWitness(listed, true), /Assert Failed/);
+});
+
+test("amounts: 2^96 - 1 base units is provable under a larger cap, 2^96 is refused naming the entry", async () => {
+  // maxPerTx 10^12 ETH = 10^30 wei > 2^96: the circuit checks the stronger cap 2^96 - 1.
+  const huge: Policy = {
+    ...POLICY,
+    assets: { ETH: { maxPerTx: "1000000000000", maxPer24h: "1000000000000" } },
+  };
+  const bound = 10n ** 31n;
+  const fits = freshLog();
+  appendSpend(fits, { amount: ZK_AMOUNT_MAX, policy: huge });
+  const prepared = prepare(fits, true, bound, huge);
+  const input = prepared.batches[0]?.input as CircuitInput;
+  // The claim states the policy's cap; the public cap the verifier expects is the clamped one.
+  assert.equal(prepared.claim.cap, (10n ** 30n).toString());
+  assert.equal(input.cap, ZK_AMOUNT_MAX.toString());
+  assert.equal(expectedPublic(huge, prepared.claim).cap, ZK_AMOUNT_MAX.toString());
+  await circuit.checkConstraints(await circuit.calculateWitness(input, true));
+
+  const log = freshLog();
+  appendNoise(log);
+  appendSpend(log, { amount: ZK_AMOUNT_MAX + 1n, policy: huge });
+  assert.throws(
+    () => prepare(log, true, bound, huge),
+    (err) => {
+      assert.ok(err instanceof VaultError);
+      assert.equal(err.code, "PROOF_IMPOSSIBLE");
+      assert.equal(err.details.seq, 2);
+      assert.match(
+        err.message,
+        /^audit entry 2 spends \d+ base units, more than the circuit's 96-bit amounts/,
+      );
+      return true;
+    },
+  );
+  const unchecked = prepare(log, false, bound, huge);
+  await assert.rejects(
+    circuit.calculateWitness(unchecked.batches[0]?.input, true),
+    /Assert Failed/,
+  );
+});
+
+test("a committed negative amount (p - 1: no entry encodes one) is refused, though cap - amount would fit", async () => {
+  const log = freshLog();
+  appendSpend(log, { amount: WEI("0.001") });
+  appendSpend(log, { amount: WEI("0.001") });
+  const input = prepare(log).batches[0]?.input as CircuitInput;
+  const salt = BigInt(input.sumOutSalt);
+  // Control: entry 2 committing 0.002 instead passes once the carried total is re-committed.
+  const control = withField(input, 1, "amount", WEI("0.002"));
+  control.sumOutCommit = poseidon2([WEI("0.003"), salt]).toString();
+  await circuit.checkConstraints(await circuit.calculateWitness(control, true));
+  // Entry 2 committing -1: the total would be 0.001 ETH - 1 wei, inside every bound.
+  const negative = withField(input, 1, "amount", FIELD_P - 1n);
+  negative.sumOutCommit = poseidon2([WEI("0.001") - 1n, salt]).toString();
+  await assert.rejects(circuit.calculateWitness(negative, true), /Assert Failed/);
 });

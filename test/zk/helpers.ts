@@ -1,5 +1,5 @@
 /** Shared fixtures for the compliance-proof tests: small circuit, synthetic logs, a stand-in cluster key. */
-import { mkdtempSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { Wallet } from "ethers";
@@ -42,12 +42,32 @@ export const TEST_BUILD_ROOT =
     `${sourceHash(TEST_PARAMS).slice(0, 16)}-${TRANSCRIPT_FORMAT.split("@")[1]}`,
   );
 
-export function testArtifacts(): Promise<Artifacts> {
+/** Builds (or loads) the tests' setup; test/zk/prepare.ts runs it once per test run. */
+export function buildTestArtifacts(): Promise<Artifacts> {
   return ensureArtifacts({
     ...TEST_PARAMS,
     buildRoot: TEST_BUILD_ROOT,
     log: (line) => process.stderr.write(`[circuits:setup] ${line}\n`),
   });
+}
+
+/**
+ * The tests' setup. Under scripts/run-tests.mjs, test/zk/prepare.ts builds it beside the
+ * other files and writes TEST_ZK_SETUP_MARKER when done: wait for that rather than start
+ * a second build of the same circuit.
+ */
+export async function testArtifacts(): Promise<Artifacts> {
+  const marker = process.env.TEST_ZK_SETUP_MARKER;
+  if (marker) {
+    const deadline = Date.now() + 15 * 60_000;
+    while (!existsSync(marker)) {
+      if (Date.now() > deadline) throw new Error("the circuit setup did not finish in 15 min");
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    const outcome = readFileSync(marker, "utf8");
+    if (outcome !== "ok") throw new Error(`the circuit setup failed: ${outcome}`);
+  }
+  return buildTestArtifacts();
 }
 
 export const AGENT = "agt_zk_test";

@@ -97,10 +97,13 @@ export async function proofRoutes(base: FastifyInstance, { vault }: { vault: Vau
       config: vkDoors.config,
       schema: { tags: ["proofs"], security: vkDoors.security },
     },
-    async () => {
+    async (_req, reply) => {
       const vk = vault.proofs.verificationKey();
-      if (!vk) throw new VaultError("PROOF_UNAVAILABLE");
-      return vk;
+      if (vk) return vk;
+      const refusal = vault.proofs.keyRefusal() ?? new VaultError("PROOF_UNAVAILABLE");
+      // While the circuit is being set up (about a minute at the default size): ask again soon.
+      if (refusal.code === "PROOF_SETUP_IN_PROGRESS") reply.header("retry-after", "10");
+      throw refusal;
     },
   );
 

@@ -7,14 +7,12 @@
  */
 import assert from "node:assert/strict";
 import type { ChildProcess } from "node:child_process";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { after, before, test } from "node:test";
 import { verifyMessage } from "ethers";
 import { freePort, killed, startVaultProcess } from "../../helpers/process.js";
 import { ADMIN_KEY, BASIC_POLICY } from "../../helpers/vault.js";
+import { newVaultDir } from "../../helpers/vault-snapshot.js";
 
 let vault: ChildProcess | undefined;
 after(async () => {
@@ -55,7 +53,7 @@ before(async () => {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   vault = await startVaultProcess({
-    VAULT_DATA_DIR: mkdtempSync(join(tmpdir(), "av-load-")),
+    VAULT_DATA_DIR: await newVaultDir(ADMIN_KEY, {}),
     VAULT_PORT: String(port),
     VAULT_ADMIN_KEY: ADMIN_KEY,
     VAULT_PRESIG_POOL: "4",
