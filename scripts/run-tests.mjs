@@ -66,14 +66,18 @@ const ZK = [
  * finish together instead of one long file running alone at the end.
  */
 const SLOW_FIRST = [
-  "test/signers/local/health-under-load.test.ts",
-  "test/cli/start-and-lock.test.ts",
-  "test/cli/crash-recovery.test.ts",
+  // zk, but builds circuits of its own rather than waiting for the shared setup
+  "test/zk/auto-setup.test.ts",
   "test/x402/e2e.test.ts",
+  "test/cli/start-and-lock.test.ts",
+  "test/signers/local/health-under-load.test.ts",
+  "test/cli/crash-recovery.test.ts",
   "test/http/lit-agents.test.ts",
+  "test/http/auth-doors.test.ts",
   "test/http/budget-and-approvals.test.ts",
-  "test/signers/local/three-of-five.test.ts",
-  "test/signers/no-lit-at-start.test.ts",
+  "test/http/sign-flow.test.ts",
+  "test/signers/lit/v7/backend.test.ts",
+  "test/http/ops.test.ts",
 ];
 /** Under a UNIT folder but integration: kills a writer process, on a deadline. */
 const NOT_UNIT = ["test/audit/crash-safe.test.ts"];
@@ -177,7 +181,11 @@ if (tiers.length > 1 && !only) {
   // by then), the short unit files last, filling the slot that frees first. Tier by
   // tier, each tier's last file ran alone on one of the two cores.
   const order = ["integration", "zk", "unit"];
-  const pool = order.flatMap((name) => tiers.find((t) => t.name === name)?.files ?? []);
+  const pool = order
+    .flatMap((name) => tiers.find((t) => t.name === name)?.files ?? [])
+    .sort(
+      (a, b) => (SLOW_FIRST.indexOf(a) + 1 || Infinity) - (SLOW_FIRST.indexOf(b) + 1 || Infinity),
+    );
   const [{ code }, prepared] = await Promise.all([runTier({ name: "all", files: pool }), setup]);
   if (code !== 0 || prepared.code !== 0) failed = true;
 } else {

@@ -259,6 +259,8 @@ export async function compileCircuit(
   params: CircuitParams,
   dir: string,
   log: (line: string) => void = () => {},
+  /** Without the witness generator: half the time, when only the size is wanted. */
+  { wasm = true }: { wasm?: boolean } = {},
 ): Promise<{ constraints: number; nPublic: number }> {
   // circom2 (WebAssembly) sees only its working directory: compile inside the repository
   // (from its root, with -l node_modules) and copy the output when `dir` lies elsewhere.
@@ -279,7 +281,7 @@ export async function compileCircuit(
       join(modules, "circom2", "cli.js"),
       relative(base, join(work, "main.circom")),
       "--r1cs",
-      "--wasm",
+      ...(wasm ? ["--wasm"] : []),
       "--O2",
       "-l",
       relative(base, modules),

@@ -176,14 +176,14 @@ test("a first start sets the circuit up in the background: 503 PROOF_SETUP_IN_PR
         url: "/v1/proofs/verification-key",
         headers: auditor,
       });
-      if (res.statusCode === 200) return res.json() as { verificationKey: { setup: string } };
+      if (res.statusCode === 200) return res.json() as { setup: { setup: string } };
       assert.equal(res.json().error.code, "PROOF_SETUP_IN_PROGRESS", res.body);
       percents.push(res.json().error.percent);
       return undefined;
     },
     240_000,
   );
-  assert.equal(key.verificationKey.setup, "development");
+  assert.equal(key.setup.setup, "development");
   assert.deepEqual(
     percents,
     [...percents].sort((a, b) => a - b),
@@ -334,7 +334,9 @@ test("the default size fits the shipped development ptau, so a first start can s
   timeout: 120_000,
 }, async () => {
   const { n, depth } = loadConfig({}).zk;
-  const { constraints, nPublic } = await compileCircuit({ n, depth }, freshRoot());
+  const { constraints, nPublic } = await compileCircuit({ n, depth }, freshRoot(), undefined, {
+    wasm: false,
+  });
   let power = 1;
   while (2 ** power < constraints + nPublic + 1) power++;
   assert.ok(
