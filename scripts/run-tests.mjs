@@ -108,9 +108,10 @@ if (files.length === 0) {
   console.error("no test files matched");
   process.exit(1);
 }
-const slowFirst = (a, b) =>
-  (SLOW_FIRST.indexOf(a) + 1 || Infinity) - (SLOW_FIRST.indexOf(b) + 1 || Infinity) ||
-  a.localeCompare(b);
+/** A file's place in SLOW_FIRST (1-based), Infinity when it is not listed. */
+const slowRank = (file) => SLOW_FIRST.indexOf(file) + 1 || Infinity;
+const bySlowRank = (a, b) => slowRank(a) - slowRank(b);
+const slowFirst = (a, b) => bySlowRank(a, b) || a.localeCompare(b);
 const tiers = ["unit", "integration", "zk"]
   .map((name) => ({ name, files: files.filter((f) => tierOf(f) === name).sort(slowFirst) }))
   .filter((t) => t.files.length > 0);
@@ -183,9 +184,7 @@ if (tiers.length > 1 && !only) {
   const order = ["integration", "zk", "unit"];
   const pool = order
     .flatMap((name) => tiers.find((t) => t.name === name)?.files ?? [])
-    .sort(
-      (a, b) => (SLOW_FIRST.indexOf(a) + 1 || Infinity) - (SLOW_FIRST.indexOf(b) + 1 || Infinity),
-    );
+    .sort(bySlowRank);
   const [{ code }, prepared] = await Promise.all([runTier({ name: "all", files: pool }), setup]);
   if (code !== 0 || prepared.code !== 0) failed = true;
 } else {

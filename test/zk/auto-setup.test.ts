@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { loadConfig } from "../../src/config/index.js";
 import { createProofSetup, type ProofSetupService } from "../../src/services/proof-setup.js";
+import { isAlive } from "../../src/store/data-dir-lock.js";
 import { type Bundle, verifyBundle } from "../../src/zk/bundle.js";
 import {
   artifactDir,
@@ -50,15 +51,6 @@ async function until<T>(
   }
 }
 
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
-
 let largeRoot: string;
 let largeProbe: ProofSetupService;
 let failingRoot: string;
@@ -84,6 +76,23 @@ after(() => largeProbe?.stop());
 after(() => failingProbe?.stop());
 
 let tv: TestVault | undefined;
+
+/** A vault proving at `size` from `buildRoot`, setting itself up; its log lines go to `lines`. */
+function startSettingUpVault(
+  size: { n: number; depth: number },
+  buildRoot: string,
+  lines: string[],
+): Promise<TestVault> {
+  return startTestVault(
+    {
+      VAULT_ZK_BATCH: String(size.n),
+      VAULT_ZK_DEPTH: String(size.depth),
+      VAULT_ZK_BUILD_DIR: buildRoot,
+      VAULT_ZK_SETUP: "auto",
+    },
+    { log: (l) => lines.push(l) },
+  );
+}
 after(async () => tv?.stop());
 
 test("a first start sets the circuit up in the background: 503 PROOF_SETUP_IN_PROGRESS, signing works, a queued proof is proved", {
@@ -91,15 +100,7 @@ test("a first start sets the circuit up in the background: 503 PROOF_SETUP_IN_PR
 }, async () => {
   const buildRoot = freshRoot();
   const lines: string[] = [];
-  tv = await startTestVault(
-    {
-      VAULT_ZK_BATCH: String(TINY.n),
-      VAULT_ZK_DEPTH: String(TINY.depth),
-      VAULT_ZK_BUILD_DIR: buildRoot,
-      VAULT_ZK_SETUP: "auto",
-    },
-    { log: (l) => lines.push(l) },
-  );
+  tv = await startSettingUpVault(TINY, buildRoot, lines);
   const v = tv;
   const inProgress = () => v.vault.proofs.setup().state === "in-progress";
   assert.ok(inProgress(), JSON.stringify(v.vault.proofs.setup()));
@@ -239,7 +240,7 @@ test("a setup stopped half-way leaves no artefacts and starts again at the next 
   const scratch = join(DEFAULT_BUILD_ROOT, `.compile-${pid}`);
   await until("the compile scratch folder", () => (existsSync(scratch) ? true : undefined), 30_000);
   await first.stop();
-  assert.equal(alive(pid), false);
+  assert.equal(isAlive(pid), false);
   assert.equal(loadArtifacts(TINY, buildRoot), undefined);
   assert.equal(existsSync(artifactDir(TINY, buildRoot)), false);
   assert.ok(existsSync(scratch), "the stop left the scratch folder");
@@ -264,15 +265,7 @@ test("a size too large for the shipped ptau answers PROOF_UNAVAILABLE with the c
 
   // A vault of that size knows it at once (remembered for this circuit source): no setup.
   const lines: string[] = [];
-  tv = await startTestVault(
-    {
-      VAULT_ZK_BATCH: String(LARGE.n),
-      VAULT_ZK_DEPTH: String(LARGE.depth),
-      VAULT_ZK_BUILD_DIR: largeRoot,
-      VAULT_ZK_SETUP: "auto",
-    },
-    { log: (l) => lines.push(l) },
-  );
+  tv = await startSettingUpVault(LARGE, largeRoot, lines);
   const v = tv;
   assert.equal(v.vault.proofs.setup().state, "unavailable");
   const line = lines.find((l) => l.startsWith("compliance proofs: unavailable"));

@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import type { ProofJob } from "../../src/services/compliance.js";
+import { isAlive } from "../../src/store/data-dir-lock.js";
 import { type Bundle, verifyBundle } from "../../src/zk/bundle.js";
 import { releaseCurve } from "../../src/zk/setup.js";
 import { startTestVault, type TestVault } from "../helpers/vault.js";
@@ -75,15 +76,6 @@ async function until(what: string, cond: () => boolean, ms = 20_000) {
   }
 }
 
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
-
 // Shared across the tests below (they run in order).
 const ids = { a: "", b: "", c: "", c2: "", other: "", d: "" };
 
@@ -125,11 +117,11 @@ test("the same request twice is one job; different ones queue behind one prover;
   assert.equal(b.status, "proving");
   assert.ok((b.startedAt ?? "") >= (a.finishedAt ?? "z"), `${b.startedAt} < ${a.finishedAt}`);
   const pid = tv.vault.proofs.prover().running?.pid as number;
-  assert.equal(alive(pid), true);
+  assert.equal(isAlive(pid), true);
   const cb = await cancel(ids.b);
   assert.equal(cb.statusCode, 200, cb.body);
   assert.equal(cb.json().status, "cancelled");
-  assert.equal(alive(pid), false, "the prover child of a cancelled job is gone");
+  assert.equal(isAlive(pid), false, "the prover child of a cancelled job is gone");
   assert.equal(tv.vault.proofs.job(ids.b).status, "cancelled");
   // A cancelled job has no bundle.
   const nb = await tv.app.inject({
