@@ -213,14 +213,7 @@ export function loadArtifacts(
 }
 
 /** The steps of a build, in order ("sized": compiled, phase 1 not started; "phase1" only when a ptau is generated). */
-export type SetupPhase =
-  | "compile"
-  | "sized"
-  | "phase1"
-  | "zkey"
-  | "contribute"
-  | "beacon"
-  | "export";
+export type SetupPhase = "compile" | "sized" | "phase1" | "zkey" | "contribute" | "export";
 
 export interface SetupOptions extends CircuitParams {
   /** A phase-2-prepared ptau file (public ceremony, checked by hash). Absent: a development ptau. */
