@@ -25,7 +25,8 @@
  * src/zk reads the same encoding from here to build circuit inputs.
  */
 import { keccak256, toUtf8Bytes } from "ethers";
-import { poseidon2, poseidon9 } from "poseidon-lite";
+import { poseidon2 } from "poseidon-lite/poseidon2";
+import { poseidon9 } from "poseidon-lite/poseidon9";
 import type { AuditEntry } from "./types.js";
 
 export const ZK_GENESIS = "0";

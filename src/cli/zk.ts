@@ -20,10 +20,10 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import * as snarkjs from "snarkjs";
 import { loadClientConfig, loadConfig } from "../config/index.js";
 import { type Bundle, verifyBundle } from "../zk/bundle.js";
 import { loadArtifacts, releaseCurve } from "../zk/setup.js";
+import { loadSnarkjs } from "../zk/snarkjs-lazy.js";
 import { verifySetup } from "../zk/trust.js";
 import { contributionLines, phase1Line, setupInputs } from "./zk-setup.js";
 
@@ -130,7 +130,7 @@ export async function exportVerifierCommand(args: string[]): Promise<number> {
   }
   const snarkjsDir = dirname(fileURLToPath(import.meta.resolve("snarkjs")));
   const template = readFileSync(join(snarkjsDir, "templates", "verifier_groth16.sol.ejs"), "utf8");
-  const code = await snarkjs.zKey.exportSolidityVerifier(zkey, { groth16: template });
+  const code = await (await loadSnarkjs()).zKey.exportSolidityVerifier(zkey, { groth16: template });
   await releaseCurve();
   writeFileSync(values.out as string, code);
   console.log(`wrote ${values.out}`);

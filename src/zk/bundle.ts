@@ -12,13 +12,14 @@
  * holds is the key's SHA-256 against keys the auditor trusts (src/zk/trust.ts). Unless the
  * key is trusted, and always for a development setup, the check carries a warning.
  */
-import * as snarkjs from "snarkjs";
+
 import { ZK_GENESIS } from "../audit/commitment.js";
 import type { Policy } from "../policy/types.js";
 import { policyHash } from "../policy/validate.js";
 import { checkpointSigner } from "../threshold/checkpoint.js";
 import type { ProvedBatch } from "./prover.js";
 import { PUBLIC_SIGNALS, type SetupDescription, type SetupTranscript } from "./setup.js";
+import { loadSnarkjs } from "./snarkjs-lazy.js";
 import {
   allowlistOf,
   type Claim,
@@ -268,8 +269,8 @@ export async function verifyBundle(
         return result(`batch ${i}: its carried total does not link to the previous batch`);
       const ok =
         system === "plonk"
-          ? await snarkjs.plonk.verify(vk, s, batch.proof)
-          : await snarkjs.groth16.verify(vk, s, batch.proof);
+          ? await (await loadSnarkjs()).plonk.verify(vk, s, batch.proof)
+          : await (await loadSnarkjs()).groth16.verify(vk, s, batch.proof);
       if (!ok)
         return result(
           `batch ${i} (entries ${batch.fromSeq}..${batch.toSeq}): the proof does not verify`,

@@ -4,8 +4,7 @@
  * a log that breaks the policy has no proof. proveBatches() then runs snarkjs Groth16.
  */
 import { randomBytes } from "node:crypto";
-import { poseidon2 } from "poseidon-lite";
-import * as snarkjs from "snarkjs";
+import { poseidon2 } from "poseidon-lite/poseidon2";
 import {
   assetKey,
   commitFields,
@@ -20,6 +19,7 @@ import { VaultError } from "../errors/index.js";
 import type { Policy } from "../policy/types.js";
 import { policyHash as policySha } from "../policy/validate.js";
 import type { Artifacts } from "./setup.js";
+import { loadSnarkjs } from "./snarkjs-lazy.js";
 import {
   allowlistOf,
   allowSlots,
@@ -287,7 +287,11 @@ export async function proveBatches(
     const t = Date.now();
     let result: { proof: unknown; publicSignals: string[] };
     try {
-      result = await snarkjs.groth16.fullProve(batch.input, artifacts.wasm, artifacts.zkey);
+      result = await (await loadSnarkjs()).groth16.fullProve(
+        batch.input,
+        artifacts.wasm,
+        artifacts.zkey,
+      );
     } catch (err) {
       const message = String((err as Error)?.message ?? err);
       // A failed assertion is the circuit refusing the witness: the log breaks the statement.

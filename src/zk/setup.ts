@@ -37,9 +37,9 @@ import {
 } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import * as snarkjs from "snarkjs";
 import { VaultError } from "../errors/index.js";
 import { checkPtau, type PtauCheck } from "./ptau.js";
+import { loadSnarkjs } from "./snarkjs-lazy.js";
 import { type Contribution, contributeZkey, verifyZkey, vkeySha256 } from "./zkey.js";
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..").replace(
@@ -289,7 +289,7 @@ export async function compileCircuit(
     cpSync(work, dir, { recursive: true });
     rmSync(work, { recursive: true, force: true });
   }
-  const info = await snarkjs.r1cs.info(join(dir, "main.r1cs"));
+  const info = await (await loadSnarkjs()).r1cs.info(join(dir, "main.r1cs"));
   log(`${info.nConstraints} constraints`);
   return {
     constraints: Number(info.nConstraints),
@@ -339,7 +339,7 @@ export async function initZkeyOf(
   const ptau = ptauOf(art);
   if (!ptau) return undefined;
   const tmp = `${path}.tmp-${process.pid}`;
-  await snarkjs.zKey.newZKey(art.r1cs, ptau, tmp);
+  await (await loadSnarkjs()).zKey.newZKey(art.r1cs, ptau, tmp);
   renameSync(tmp, path);
   return path;
 }
@@ -401,24 +401,25 @@ async function buildArtifacts(opts: SetupOptions, buildRoot: string): Promise<vo
   } else if (!opts.ptau) {
     log(`generating a DEVELOPMENT ptau of 2^${power} (not for production)`);
     opts.onPhase?.("phase1");
-    const curve = await snarkjs.curves.getCurveFromName("bn128");
+    const { curves, powersOfTau } = await loadSnarkjs();
+    const curve = await curves.getCurveFromName("bn128");
     try {
-      await snarkjs.powersOfTau.newAccumulator(curve, power, join(work, "pot0.ptau"));
-      await snarkjs.powersOfTau.contribute(
+      await powersOfTau.newAccumulator(curve, power, join(work, "pot0.ptau"));
+      await powersOfTau.contribute(
         join(work, "pot0.ptau"),
         join(work, "pot1.ptau"),
         "agent-vault development contribution",
         randomBytes(32).toString("hex"),
       );
       const beacon = randomBytes(32).toString("hex");
-      await snarkjs.powersOfTau.beacon(
+      await powersOfTau.beacon(
         join(work, "pot1.ptau"),
         join(work, "pot2.ptau"),
         "agent-vault development beacon",
         beacon,
         10,
       );
-      await snarkjs.powersOfTau.preparePhase2(join(work, "pot2.ptau"), ptau);
+      await powersOfTau.preparePhase2(join(work, "pot2.ptau"), ptau);
       phase1.contributions = [{ name: "agent-vault development contribution" }];
       phase1.beacon = { hash: beacon, iterationsExp: 10 };
     } finally {
@@ -451,7 +452,7 @@ async function buildArtifacts(opts: SetupOptions, buildRoot: string): Promise<vo
   const t2 = Date.now();
   log("phase 2: groth16 setup, one contribution");
   opts.onPhase?.("zkey");
-  await snarkjs.zKey.newZKey(r1cs, ptau, join(work, INIT_ZKEY));
+  await (await loadSnarkjs()).zKey.newZKey(r1cs, ptau, join(work, INIT_ZKEY));
   const contributionName = `agent-vault operator ${new Date().toISOString()}`;
   opts.onPhase?.("contribute");
   await contributeZkey(join(work, INIT_ZKEY), join(work, "final.zkey"), contributionName);
@@ -478,7 +479,7 @@ async function buildArtifacts(opts: SetupOptions, buildRoot: string): Promise<vo
     check.contributions,
   );
   opts.onPhase?.("export");
-  const vkey = await snarkjs.zKey.exportVerificationKey(join(work, "final.zkey"));
+  const vkey = await (await loadSnarkjs()).zKey.exportVerificationKey(join(work, "final.zkey"));
   const vkeyText = `${JSON.stringify(vkey, null, 1)}\n`;
   writeFileSync(join(work, "verification_key.json"), vkeyText);
   const transcript: SetupTranscript = {

@@ -4,7 +4,10 @@
  * the plain-words statement. Shared by the prover and the verifier.
  */
 import { parseUnits } from "ethers";
-import { poseidon2, poseidon4, poseidon8, poseidon16 } from "poseidon-lite";
+import { poseidon2 } from "poseidon-lite/poseidon2";
+import { poseidon4 } from "poseidon-lite/poseidon4";
+import { poseidon8 } from "poseidon-lite/poseidon8";
+import { poseidon16 } from "poseidon-lite/poseidon16";
 import { assetKey, hexField, textField } from "../audit/commitment.js";
 import { resolveAsset } from "../policy/assets.js";
 import type { Policy } from "../policy/types.js";

@@ -19,7 +19,6 @@
  */
 import { copyFileSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import * as snarkjs from "snarkjs";
 import { VaultError } from "../errors/index.js";
 import { checkPtau } from "./ptau.js";
 import {
@@ -32,6 +31,7 @@ import {
   sha256File,
   shippedDevelopmentPin,
 } from "./setup.js";
+import { loadSnarkjs } from "./snarkjs-lazy.js";
 import { verifyZkey, vkeySha256 } from "./zkey.js";
 
 export interface SetupVerification {
@@ -91,7 +91,7 @@ export async function verifySetup(opts: {
     : pin?.sha256 === ptauSha256
       ? "shipped-development"
       : "unlisted";
-  const vkey = await snarkjs.zKey.exportVerificationKey(opts.zkey);
+  const vkey = await (await loadSnarkjs()).zKey.exportVerificationKey(opts.zkey);
   // 0: an unlisted file's size is not looked into.
   const power =
     ptauCheck.listed?.power ?? (source === "shipped-development" ? (pin?.power ?? 0) : 0);

@@ -5,7 +5,7 @@
  * snarkjs recomputes from the key while checking it, never what anybody claims.
  */
 import { createHash, randomBytes } from "node:crypto";
-import * as snarkjs from "snarkjs";
+import { loadSnarkjs } from "./snarkjs-lazy.js";
 
 export interface Contribution {
   /** As the contributor named it (snarkjs keeps the first 64 bytes). */
@@ -69,8 +69,8 @@ export async function verifyZkey(opts: {
   let ok = false;
   try {
     ok = opts.init
-      ? await snarkjs.zKey.verifyFromInit(opts.init, opts.ptau, opts.zkey, logger)
-      : await snarkjs.zKey.verifyFromR1cs(opts.r1cs, opts.ptau, opts.zkey, logger);
+      ? await (await loadSnarkjs()).zKey.verifyFromInit(opts.init, opts.ptau, opts.zkey, logger)
+      : await (await loadSnarkjs()).zKey.verifyFromR1cs(opts.r1cs, opts.ptau, opts.zkey, logger);
   } catch (err) {
     errors.push(String((err as Error)?.message ?? err));
     ok = false;
@@ -114,6 +114,11 @@ export async function verifyZkey(opts: {
  */
 export async function contributeZkey(input: string, output: string, name: string): Promise<string> {
   if (!name.trim()) throw new Error("a contribution needs a name");
-  const hash = await snarkjs.zKey.contribute(input, output, name, randomBytes(64).toString("hex"));
+  const hash = await (await loadSnarkjs()).zKey.contribute(
+    input,
+    output,
+    name,
+    randomBytes(64).toString("hex"),
+  );
   return hex(hash);
 }

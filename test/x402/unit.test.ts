@@ -11,6 +11,7 @@ import {
   type PaymentPayload,
   type PaymentRequirements,
 } from "@x402/core/types";
+import * as evm from "@x402/evm";
 import { authorizationTypes } from "@x402/evm";
 import {
   extractDiscoveryInfo,
@@ -113,6 +114,7 @@ function gateWith(facilitator: Partial<FacilitatorClient>) {
   const calls = { verify: 0, settle: 0 };
   const gate = createX402Gate({
     config: { prices: { [ROUTE]: PRICE }, facilitatorUrl: "http://f", timeoutMs: 1000 },
+    evm,
     facilitator: {
       verify: async (p, r) => {
         calls.verify++;
@@ -138,16 +140,18 @@ function gateWith(facilitator: Partial<FacilitatorClient>) {
 }
 
 test("offers: exact EIP-3009 requirements from the price, Bazaar extension, listing", () => {
-  const o = buildOffer(ROUTE, PRICE);
+  const o = buildOffer(ROUTE, PRICE, evm);
   assert.equal(o.requirements.amount, "10000");
   assert.equal(o.requirements.scheme, "exact");
   assert.deepEqual(o.requirements.extra, { name: "USD Coin", version: "2" });
   const bazaar = o.extensions.bazaar as { info: { input: { method: string } } };
   assert.equal(bazaar.info.input.method, "GET");
-  const known = buildOffer("POST /x", { price: "1", network: "eip155:84532", payTo: PAY_TO });
+  const known = buildOffer("POST /x", { price: "1", network: "eip155:84532", payTo: PAY_TO }, evm);
   assert.equal(known.requirements.asset, "0x036CbD53842c5426634e7929541eC2318f3dCF7e");
   assert.equal(known.requirements.amount, "1000000");
-  assert.throws(() => buildOffer("GET /y", { price: "1", network: "eip155:1337", payTo: PAY_TO }));
+  assert.throws(() =>
+    buildOffer("GET /y", { price: "1", network: "eip155:1337", payTo: PAY_TO }, evm),
+  );
   const listing = discoveryListing([o], "https://vault.example");
   assert.equal(listing.items[0]?.resource, "https://vault.example/v1/cluster");
   assert.equal(listing.pagination.total, 1);
@@ -155,7 +159,7 @@ test("offers: exact EIP-3009 requirements from the price, Bazaar extension, list
 
 test("offers: every Bazaar extension passes @x402/extensions' validators", () => {
   for (const route of [ROUTE, "GET /v1/agents/:id/credential", "POST /v1/things/:a/:b"]) {
-    const o = buildOffer(route, PRICE);
+    const o = buildOffer(route, PRICE, evm);
     const bazaar = o.extensions.bazaar as QueryDiscoveryExtension;
     assert.deepEqual(validateDiscoveryExtension(bazaar), { valid: true }, route);
     assert.deepEqual(
@@ -169,11 +173,11 @@ test("offers: every Bazaar extension passes @x402/extensions' validators", () =>
 });
 
 test("offers: a parametrised priced route is one Bazaar resource (routeTemplate + pathParams)", () => {
-  const o = buildOffer("GET /v1/agents/:id/credential", PRICE);
+  const o = buildOffer("GET /v1/agents/:id/credential", PRICE, evm);
   const listed = o.extensions.bazaar as QueryDiscoveryExtension;
   assert.equal(listed.routeTemplate, "/v1/agents/:id/credential");
   assert.equal(
-    (buildOffer(ROUTE, PRICE).extensions.bazaar as QueryDiscoveryExtension).routeTemplate,
+    (buildOffer(ROUTE, PRICE, evm).extensions.bazaar as QueryDiscoveryExtension).routeTemplate,
     undefined,
   );
   const catalogued = ["agt_alice", "agt_bob"].map((id) => {
@@ -200,7 +204,7 @@ test("offers: a parametrised priced route is one Bazaar resource (routeTemplate 
 });
 
 test("headers: round trip through @x402/core; hostile values fail with X402_MALFORMED", async () => {
-  const offer = buildOffer(ROUTE, PRICE);
+  const offer = buildOffer(ROUTE, PRICE, evm);
   const pr = paymentRequiredFor(offer, "http://v/v1/cluster", "payment required");
   assert.deepEqual(decodePaymentRequired(encodePaymentRequired(pr)), pr);
   assert.deepEqual(decodePaymentRequired(pr), pr);
@@ -231,7 +235,7 @@ test("headers: round trip through @x402/core; hostile values fail with X402_MALF
 });
 
 test("requirement selection: policy chains, listed assets, recipients, EIP-3009 only, cheapest", () => {
-  const base = buildOffer(ROUTE, PRICE).requirements;
+  const base = buildOffer(ROUTE, PRICE, evm).requirements;
   const policy: Policy = {
     chains: [1337],
     assets: { [TOKEN]: { symbol: "USDC", decimals: 6, maxPerTx: "1", maxPer24h: "10" } },

@@ -19,7 +19,6 @@ import {
   type SettleResponse,
   VerifyError,
 } from "@x402/core/types";
-import { authorizationTypes } from "@x402/evm";
 import { getAddress, isAddress, verifyTypedData } from "ethers";
 import type { AuditLog } from "../../audit/types.js";
 import type { X402Config } from "../../config/x402.js";
@@ -27,7 +26,7 @@ import { type ErrorCode, VaultError } from "../../errors/index.js";
 import { isObj, type Obj } from "../../util/json.js";
 import type { RefusalLog } from "../refusals.js";
 import { decodePaymentSignature, type Eip3009Payload } from "./headers.js";
-import { buildOffer, type RouteOffer } from "./offers.js";
+import { buildOffer, type RouteOffer, type X402Evm } from "./offers.js";
 import { type PaymentRow, type PaymentStore, paymentId } from "./store.js";
 
 export interface AuthorizedPayment {
@@ -117,12 +116,21 @@ export function createX402Gate(deps: {
   audit: AuditLog;
   /** Refusals go through the per-client budget (src/auth/refusals.ts). */
   refusals: RefusalLog;
+  /** @x402/evm, loaded by createX402 when a route is priced (see offers.ts). */
+  evm?: X402Evm;
   now?: () => number;
 }): X402Gate {
   const { facilitator, store, audit } = deps;
+  const evm = () => {
+    if (!deps.evm) throw new Error("x402: @x402/evm is not loaded (no priced route)");
+    return deps.evm;
+  };
   const now = deps.now ?? Date.now;
   const offers = new Map(
-    Object.entries(deps.config.prices).map(([route, price]) => [route, buildOffer(route, price)]),
+    Object.entries(deps.config.prices).map(([route, price]) => [
+      route,
+      buildOffer(route, price, deps.evm),
+    ]),
   );
 
   const refuse = (
@@ -179,7 +187,7 @@ export function createX402Gate(deps: {
           chainId: Number(req.network.split(":")[1]),
           verifyingContract: req.asset,
         },
-        { TransferWithAuthorization: [...authorizationTypes.TransferWithAuthorization] },
+        { TransferWithAuthorization: [...evm().authorizationTypes.TransferWithAuthorization] },
         a,
         p.signature,
       );

@@ -5,20 +5,24 @@ import type { X402Config } from "../../config/x402.js";
 import type { Db } from "../../store/db.js";
 import type { RefusalLog } from "../refusals.js";
 import { createX402Gate, type X402Gate } from "./gate.js";
+import { loadX402Evm } from "./offers.js";
 import { createPaymentStore } from "./store.js";
 
 export type { AuthorizedPayment, X402Gate } from "./gate.js";
 export { payFor } from "./payer.js";
 
-export function createX402(
+export async function createX402(
   config: X402Config,
   db: Db,
   audit: AuditLog,
   refusals: RefusalLog,
-): X402Gate {
+): Promise<X402Gate> {
   const facilitator = new HTTPFacilitatorClient({
     url: config.facilitatorUrl ?? "http://127.0.0.1:9/unconfigured",
     timeoutMs: config.timeoutMs,
   });
-  return createX402Gate({ config, facilitator, store: createPaymentStore(db), audit, refusals });
+  const priced = Object.keys(config.prices).length > 0;
+  const evm = priced ? await loadX402Evm() : undefined;
+  const store = createPaymentStore(db);
+  return createX402Gate({ config, facilitator, store, audit, refusals, ...(evm ? { evm } : {}) });
 }

@@ -9,12 +9,20 @@
  * catalogues the template (extractDiscoveryInfo) instead of every agent's URL.
  */
 import type { PaymentRequired, PaymentRequirements } from "@x402/core/types";
-import { getDefaultAsset } from "@x402/evm";
 import { bazaarResourceServerExtension, declareDiscoveryExtension } from "@x402/extensions/bazaar";
 import { getAddress, parseUnits } from "ethers";
 import type { X402Price } from "../../config/x402.js";
 
 export const X402_VERSION = 2;
+
+/**
+ * What the offers need from @x402/evm (its table of default USDC deployments). The
+ * package pulls in viem (a quarter of a second to load), so a vault with no priced route
+ * never loads it: createX402 imports it only when prices are configured.
+ */
+export type X402Evm = Pick<typeof import("@x402/evm"), "getDefaultAsset" | "authorizationTypes">;
+
+export const loadX402Evm = (): Promise<X402Evm> => import("@x402/evm");
 const QUERY_METHODS = new Set(["GET", "HEAD", "DELETE"]);
 
 export interface RouteOffer {
@@ -28,9 +36,13 @@ export interface RouteOffer {
 }
 
 /** Builds the offer for one configured route; throws (at start-up) on an unknown asset. */
-export function buildOffer(route: string, price: X402Price): RouteOffer {
+export function buildOffer(
+  route: string,
+  price: X402Price,
+  evm?: Pick<X402Evm, "getDefaultAsset">,
+): RouteOffer {
   const [method = "GET", path = "/"] = route.split(" ");
-  const known = price.asset ? undefined : safeDefaultAsset(price.network);
+  const known = price.asset || !evm ? undefined : safeDefaultAsset(evm, price.network);
   const asset = price.asset ?? known?.asset;
   const name = price.assetName ?? known?.name;
   const version = price.assetVersion ?? known?.version;
@@ -100,9 +112,9 @@ function extensionsFor(offer: RouteOffer, resourceUrl: string): Record<string, u
   return { ...offer.extensions, bazaar: enrich(offer.extensions.bazaar, offer.method, route) };
 }
 
-function safeDefaultAsset(network: string) {
+function safeDefaultAsset(evm: Pick<X402Evm, "getDefaultAsset">, network: string) {
   try {
-    return getDefaultAsset(network as PaymentRequirements["network"]);
+    return evm.getDefaultAsset(network as PaymentRequirements["network"]);
   } catch {
     return undefined;
   }

@@ -8,7 +8,7 @@
  * vault and by every signer node. Returns the PAYMENT-SIGNATURE header value.
  */
 import type { PaymentPayload, PaymentRequired, PaymentRequirements } from "@x402/core/types";
-import { ExactEvmScheme } from "@x402/evm/exact/client";
+import type { ExactEvmScheme } from "@x402/evm/exact/client";
 import { VaultError } from "../../errors/index.js";
 import type { Policy, SignIntent } from "../../policy/types.js";
 import {
@@ -130,6 +130,8 @@ export async function payFor(
   const accepted = selectRequirement(pr, deps.policyOf(agent.id));
   let auditSeq = 0;
   // The reference client builds the authorization; its signer is the vault's policy path.
+  // Loaded on first payment: it pulls in viem.
+  const { ExactEvmScheme } = await import("@x402/evm/exact/client");
   const scheme = new ExactEvmScheme({
     address: agent.address as `0x${string}`,
     signTypedData: async (td) => {
