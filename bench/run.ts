@@ -7,7 +7,6 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Worker } from "node:worker_threads";
 import { Wallet } from "ethers";
 import type { FastifyInstance } from "fastify";
 import { createAuditLog } from "../src/audit/log.js";
@@ -18,45 +17,9 @@ import { createSigningService } from "../src/services/signing.js";
 import { createVault, type Vault } from "../src/services/vault.js";
 import { openDatabase } from "../src/store/db.js";
 import { runDoorsBench } from "./doors.js";
-import { type load, median, percentile, round, timed } from "./stats.js";
+import { ADMIN, clients, listen, log, POLICY } from "./harness.js";
+import { median, percentile, round, timed } from "./stats.js";
 import { runZkBench } from "./zk.js";
-
-const ADMIN = "av_bench_admin_key_0123456789abcdefghijklmnopqrstuvwxyz";
-const POLICY = {
-  chains: [84532],
-  assets: { ETH: { maxPerTx: "1", maxPer24h: "1000000" } },
-  allowMessageSigning: true,
-  rateLimitPerMinute: 1_000_000,
-};
-const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
-
-async function listen(app: FastifyInstance): Promise<string> {
-  await app.listen({ host: "127.0.0.1", port: 0 });
-  const { port } = app.server.address() as { port: number };
-  return `http://127.0.0.1:${port}`;
-}
-
-type LoadResult = Awaited<ReturnType<typeof load>>;
-
-/** Runs HTTP clients in a worker thread against `url`; returns their latencies. */
-function clients(
-  url: string,
-  agents: string[],
-  count: number,
-  perClient: number,
-): Promise<LoadResult> {
-  const worker = new Worker(new URL("./client-worker.js", import.meta.url), {
-    workerData: { url, token: ADMIN, agents, clients: count, perClient },
-  });
-  return new Promise((resolve, reject) => {
-    worker.once("message", (m: { ok: boolean; result?: LoadResult; error?: string }) => {
-      void worker.terminate();
-      if (m.ok) resolve(m.result as LoadResult);
-      else reject(new Error(m.error));
-    });
-    worker.once("error", reject);
-  });
-}
 
 /** The baseline: same routes and services, one ethers Wallet per agent instead of the cluster. */
 async function baselineApp(vault: Vault, agentIds: string[]): Promise<FastifyInstance> {

@@ -51,6 +51,8 @@ const UNIT = [
   "test/x402/unit.test.ts",
   "test/zk/node-zk-head.test.ts",
   "test/zk/jobs-resume.test.ts",
+  "test/node/warm-presigs.test.ts",
+  "test/signers/local/recovery-id.test.ts",
 ];
 const ZK = [
   "test/zk/auto-setup.test.ts",

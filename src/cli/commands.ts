@@ -41,6 +41,12 @@ const USAGE = `usage: agent-vault <command>
                                 a presentation over a fresh challenge (X-Agent-Presentation)
 client commands talk to VAULT_URL (default http://127.0.0.1:8080) with VAULT_ADMIN_KEY or VAULT_API_KEY`;
 
+function nonNegativeInt(text: string, flag: string): number {
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n < 0) throw new Error(`${flag} must be an integer >= 0`);
+  return n;
+}
+
 async function nodeCommand(args: string[]): Promise<undefined> {
   const { values } = parseArgs({
     args,
@@ -51,6 +57,7 @@ async function nodeCommand(args: string[]): Promise<undefined> {
       "data-dir": { type: "string" },
       "vault-key": { type: "string" },
       supervised: { type: "boolean", default: false },
+      "warm-presigs": { type: "string" },
     },
   });
   if (values.index === undefined || !values["data-dir"] || !values["vault-key"]) {
@@ -64,6 +71,9 @@ async function nodeCommand(args: string[]): Promise<undefined> {
     dataDir: values["data-dir"],
     vaultKey: values["vault-key"],
     supervised: values.supervised === true,
+    ...(values["warm-presigs"] === undefined
+      ? {}
+      : { warmPresigs: nonNegativeInt(values["warm-presigs"], "--warm-presigs") }),
   });
   return undefined;
 }

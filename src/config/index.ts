@@ -6,6 +6,7 @@
 
 import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
+import { DEFAULT_WARM_PRESIGS } from "../protocol/node/limits.js";
 import { type AuthConfig, parseAuthConfig } from "./auth.js";
 import { ConfigError } from "./error.js";
 import { type BackendsConfig, parseBackendsConfig } from "./lit.js";
@@ -35,6 +36,8 @@ export interface Config {
   nodeBasePort: number;
   /** Presignatures kept ready per agent. */
   presigPool: number;
+  /** Presignatures each embedded signer node keeps deserialised in memory. */
+  nodeWarmPresigs: number;
   /** Maximum request body, bytes. */
   bodyLimit: number;
   /**
@@ -153,6 +156,7 @@ export function loadConfig(env: Env = process.env): Config {
     threshold,
     nodeBasePort: int(env, "VAULT_NODE_BASE_PORT", 0, 0, 65535),
     presigPool: int(env, "VAULT_PRESIG_POOL", 8, 0, 1000),
+    nodeWarmPresigs: int(env, "VAULT_NODE_WARM_PRESIGS", DEFAULT_WARM_PRESIGS, 0, 100_000),
     bodyLimit: int(env, "VAULT_BODY_LIMIT", 256 * 1024, 1024, 16 * 1024 * 1024),
     trustProxy: trustProxy(env.VAULT_TRUST_PROXY),
     checkpointEvery: int(env, "VAULT_CHECKPOINT_EVERY", 64, 1, 1_000_000),

@@ -8,6 +8,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { join } from "node:path";
+import { DEFAULT_WARM_PRESIGS } from "../protocol/node/limits.js";
 import { openDatabase } from "../store/db.js";
 import {
   type Envelope,
@@ -29,6 +30,8 @@ export interface NodeOptions {
   dataDir: string;
   /** The vault's Ed25519 public key (base64 SPKI DER): the only sender accepted. */
   vaultKey: string;
+  /** Presignatures kept deserialised in memory (default DEFAULT_WARM_PRESIGS). */
+  warmPresigs?: number;
 }
 
 const MAX_BODY_BYTES = 16 * 1024 * 1024;
@@ -37,7 +40,9 @@ export function createNodeContext(opts: NodeOptions): NodeContext {
   const identity = loadOrCreateIdentity(join(opts.dataDir, "identity.json"));
   const cipher = createAtRestCipher(loadOrCreateStorageKey(join(opts.dataDir, "storage.key")));
   const store = createNodeStore(openDatabase(join(opts.dataDir, "node.sqlite")), cipher);
-  return new NodeContext(opts.index, identity, store, importPublic(opts.vaultKey));
+  return new NodeContext(opts.index, identity, store, importPublic(opts.vaultKey), {
+    warmPresigs: opts.warmPresigs ?? DEFAULT_WARM_PRESIGS,
+  });
 }
 
 function readBody(req: IncomingMessage): Promise<string> {

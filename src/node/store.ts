@@ -55,9 +55,9 @@ export function createNodeStore(db: Db, cipher: AtRestCipher) {
     ),
     insertNonce: db.prepare("INSERT OR IGNORE INTO nonces (nonce, ts) VALUES (?, ?)"),
     pruneNonces: db.prepare("DELETE FROM nonces WHERE ts < ?"),
-    getAgent: db.prepare(
-      "SELECT agent_id, public_key, address, share FROM agents WHERE agent_id = ?",
-    ),
+    // The share (tens of KB) is read only when a presignature needs it, never to sign.
+    getAgent: db.prepare("SELECT agent_id, public_key, address FROM agents WHERE agent_id = ?"),
+    getShare: db.prepare("SELECT share FROM agents WHERE agent_id = ?"),
     putAgent: db.prepare(
       "INSERT INTO agents (agent_id, public_key, address, share, created_at) VALUES (?, ?, ?, ?, ?)",
     ),
@@ -118,14 +118,18 @@ export function createNodeStore(db: Db, cipher: AtRestCipher) {
     },
     agent(agentId: string) {
       const row = q.getAgent.get(agentId) as
-        | { agent_id: string; public_key: string; address: string; share: Buffer }
+        | { agent_id: string; public_key: string; address: string }
         | undefined;
       if (!row) return undefined;
       return {
         agentId: row.agent_id,
         publicKey: row.public_key,
         address: row.address,
-        share: () => cipher.open(row.share, `share:${agentId}`),
+        share: () => {
+          const stored = q.getShare.get(agentId) as { share: Buffer } | undefined;
+          if (!stored) throw new Error(`agent ${agentId} has no share on this node`);
+          return cipher.open(stored.share, `share:${agentId}`);
+        },
       };
     },
     putAgent(agentId: string, publicKey: string, address: string, share: Uint8Array): void {

@@ -161,6 +161,7 @@ export async function createVault(config: Config, opts: VaultOptions = {}): Prom
       dataDir: config.dataDir,
       vaultKey: identity.publicIdentity.signingKey,
       restart: opts.restartNodes ?? true,
+      warmPresigs: config.nodeWarmPresigs,
       log,
     });
     started = await supervisor.start();

@@ -37,6 +37,7 @@ test("bad values stop start-up with a message naming the variable", () => {
     [{ VAULT_ADMIN_KEY: `${"a".repeat(32)} b` }, /VAULT_ADMIN_KEY/],
     [{ VAULT_HOST: "bad host!" }, /VAULT_HOST/],
     [{ VAULT_PRESIG_POOL: "-1" }, /VAULT_PRESIG_POOL/],
+    [{ VAULT_NODE_WARM_PRESIGS: "-1" }, /VAULT_NODE_WARM_PRESIGS/],
     [{ VAULT_SIGN_REQUIRES_PRESENTATION: "yes" }, /VAULT_SIGN_REQUIRES_PRESENTATION/],
     [{ VAULT_TRUST_PROXY: "everyone" }, /VAULT_TRUST_PROXY/],
     [{ VAULT_TRUST_PROXY: "true" }, /VAULT_TRUST_PROXY/],

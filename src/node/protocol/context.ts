@@ -5,6 +5,7 @@
  * Online-step parties (SignParty: warm presignatures, combine sessions) live here.
  */
 import type { KeyObject } from "node:crypto";
+import { DEFAULT_WARM_PRESIGS } from "../../protocol/node/limits.js";
 import type { ClusterConfig } from "../../protocol/node/wire.js";
 import { SignParty, type WireMessage } from "../../threshold/engine.js";
 import { type Identity, importPublic } from "../../transport/identity.js";
@@ -40,7 +41,6 @@ export type Session =
     };
 
 const SESSION_TTL_MS = 60_000;
-const PRESIG_CACHE_LIMIT = 64;
 
 export class NodeContext {
   private readonly sessions = new Map<string, { session: Session; expires: number }>();
@@ -53,6 +53,8 @@ export class NodeContext {
     readonly identity: Identity,
     readonly store: NodeStore,
     readonly vaultKey: KeyObject,
+    /** How many presignatures stay deserialised (keepWarm evicts the oldest beyond it). */
+    private readonly limits: { warmPresigs: number } = { warmPresigs: DEFAULT_WARM_PRESIGS },
     /** The engine thread for DKG and presignature rounds (engine-host.ts). */
     readonly engine: EngineHost = new EngineHost(),
   ) {
@@ -159,7 +161,11 @@ export class NodeContext {
   }
 
   keepWarm(presigId: string, party: SignParty): void {
-    if (this.warm.size >= PRESIG_CACHE_LIMIT) {
+    if (this.limits.warmPresigs === 0) {
+      party.free();
+      return;
+    }
+    if (this.warm.size >= this.limits.warmPresigs) {
       const [oldest] = this.warm.keys();
       if (oldest !== undefined) this.takeWarm(oldest)?.free();
     }

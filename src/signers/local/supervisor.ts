@@ -25,6 +25,8 @@ export interface SupervisorOptions {
   dataDir: string;
   vaultKey: string;
   restart: boolean;
+  /** Passed to each node as --warm-presigs. */
+  warmPresigs?: number;
   log?: (line: string) => void;
 }
 
@@ -82,6 +84,7 @@ export class NodeSupervisor {
       `--data-dir=${join(this.opts.dataDir, `node-${index}`)}`,
       `--vault-key=${this.opts.vaultKey}`,
       "--supervised",
+      ...(this.opts.warmPresigs === undefined ? [] : [`--warm-presigs=${this.opts.warmPresigs}`]),
     ]);
     // stdin stays open as a lifeline: if the vault dies, even by SIGKILL, the pipe
     // closes and the node exits instead of lingering on its port.

@@ -6,12 +6,12 @@
  * behind is shown the vault's signed records (catch-up) and asked again.
  */
 import { randomUUID } from "node:crypto";
-import { recoverAddress, Signature } from "ethers";
 import type { CatchUpRecord } from "../../../protocol/node/wire.js";
 import type { SealedMessage } from "../../../transport/p2p.js";
 import { type NodeClient, NodeRefused, NodeUnreachable } from "../node-client.js";
 import type { PresigPool } from "../pool.js";
 import { inboxFor } from "../protocol.js";
+import { withRecoveryId } from "./recovery-id.js";
 import type { OnlineGate } from "./scheduler.js";
 import { type DigestSignature, type DigestSignRequest, QuorumUnavailable } from "./types.js";
 
@@ -132,18 +132,4 @@ export class QuorumSigner {
       }
     }
   }
-}
-
-function withRecoveryId(
-  rs: { r: string; s: string },
-  req: DigestSignRequest,
-  signers: number[],
-): DigestSignature {
-  for (const v of [27, 28] as const) {
-    const sig = Signature.from({ r: `0x${rs.r}`, s: `0x${rs.s}`, v });
-    if (recoverAddress(req.digest, sig) === req.address) {
-      return { signature: sig.serialized, r: sig.r, s: sig.s, v, signers };
-    }
-  }
-  throw new Error("the combined signature does not verify under the agent's key");
 }

@@ -1,0 +1,41 @@
+/** What the benchmarks share: the admin key, a permissive policy, HTTP load in a worker. */
+import { Worker } from "node:worker_threads";
+import type { FastifyInstance } from "fastify";
+import type { load } from "./stats.js";
+
+export const ADMIN = "av_bench_admin_key_0123456789abcdefghijklmnopqrstuvwxyz";
+export const POLICY = {
+  chains: [84532],
+  assets: { ETH: { maxPerTx: "1", maxPer24h: "1000000" } },
+  allowMessageSigning: true,
+  rateLimitPerMinute: 1_000_000,
+};
+export const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
+
+export async function listen(app: FastifyInstance): Promise<string> {
+  await app.listen({ host: "127.0.0.1", port: 0 });
+  const { port } = app.server.address() as { port: number };
+  return `http://127.0.0.1:${port}`;
+}
+
+type LoadResult = Awaited<ReturnType<typeof load>>;
+
+/** Runs HTTP clients in a worker thread against `url`; returns their latencies. */
+export function clients(
+  url: string,
+  agents: string[],
+  count: number,
+  perClient: number,
+): Promise<LoadResult> {
+  const worker = new Worker(new URL("./client-worker.js", import.meta.url), {
+    workerData: { url, token: ADMIN, agents, clients: count, perClient },
+  });
+  return new Promise((resolve, reject) => {
+    worker.once("message", (m: { ok: boolean; result?: LoadResult; error?: string }) => {
+      void worker.terminate();
+      if (m.ok) resolve(m.result as LoadResult);
+      else reject(new Error(m.error));
+    });
+    worker.once("error", reject);
+  });
+}
