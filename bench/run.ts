@@ -19,6 +19,7 @@ import { openDatabase } from "../src/store/db.js";
 import { runDoorsBench } from "./doors.js";
 import { ADMIN, clients, listen, log, POLICY } from "./harness.js";
 import { median, percentile, round, timed } from "./stats.js";
+import { warmThroughput } from "./throughput.js";
 import { runZkBench } from "./zk.js";
 
 /** The baseline: same routes and services, one ethers Wallet per agent instead of the cluster. */
@@ -94,6 +95,8 @@ async function main() {
   await vault.cluster.whenRefilled();
   log("warm pool: 10 clients on one agent");
   const tenOne = await clients(url, clientsAgents.slice(1, 2), 10, 2);
+  log("warm pool: throughput of 10 clients, CPU per signature per process");
+  const throughput = await warmThroughput(vault, url, clientsAgents, 25);
 
   log("pool drained: sustained signatures per second");
   const cluster = vault.cluster as unknown as { opts: { poolTarget: number } };
@@ -109,6 +112,7 @@ async function main() {
   const baseUrl = await listen(base);
   const baseOne = await clients(baseUrl, clientsAgents.slice(0, 1), 1, 25);
   const baseTen = await clients(baseUrl, clientsAgents, 10, 10);
+  const baseThroughput = await clients(baseUrl, clientsAgents, 10, 25);
   const baseSustained = await clients(baseUrl, drainAgents, drainAgents.length, 50);
 
   log("policy + audit overhead: a denied request does everything but sign");
@@ -164,6 +168,10 @@ async function main() {
         ratioP50: round(median(ten.latencies) / median(baseTen.latencies)),
       },
       clients10OneAgent: { threshold: latencyFigures(tenOne.latencies) },
+      throughput: {
+        ...throughput,
+        baselineSignaturesPerSecond: round(baseThroughput.perSecond),
+      },
     },
     drainedPool: {
       thresholdSignaturesPerSecond: round(drained.perSecond),
