@@ -23,6 +23,7 @@ export const X402_VERSION = 2;
 export type X402Evm = Pick<typeof import("@x402/evm"), "getDefaultAsset" | "authorizationTypes">;
 
 export const loadX402Evm = (): Promise<X402Evm> => import("@x402/evm");
+
 const QUERY_METHODS = new Set(["GET", "HEAD", "DELETE"]);
 
 export interface RouteOffer {
