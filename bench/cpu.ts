@@ -1,17 +1,17 @@
 /**
  * CPU time per process, so the signing figures can be read per signature and per process
- * and extrapolated to other machines: the vault's main thread by its event-loop active
- * time (the load generator runs in a worker thread of the same process and must not be
- * counted), each signer node by /proc/<pid>/stat (user + system, every thread).
+ * and extrapolated to other machines: the vault's main thread alone by
+ * /proc/<pid>/task/<pid>/stat (the load generator runs in a worker thread of the same
+ * process and must not be counted), each signer node by /proc/<pid>/stat (user + system,
+ * every thread). Both are CPU time, not wall time, so contention does not inflate them.
  */
 import { readFileSync } from "node:fs";
-import { performance } from "node:perf_hooks";
 
 const TICK_MS = 10; // USER_HZ is 100 on Linux
 
-/** user + system CPU milliseconds of a process (all threads), from /proc. */
-export function processCpuMs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+/** user + system CPU milliseconds from a /proc stat file. */
+function cpuMsOf(path: string): number {
+  const stat = readFileSync(path, "utf8");
   // Fields after the command name, which is in parentheses and may hold spaces.
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   return (Number(fields[11]) + Number(fields[12])) * TICK_MS;
@@ -24,8 +24,8 @@ export interface CpuSample {
 
 export function sampleCpu(nodePids: number[]): CpuSample {
   return {
-    vaultMs: performance.eventLoopUtilization().active,
-    nodesMs: nodePids.map(processCpuMs),
+    vaultMs: cpuMsOf(`/proc/${process.pid}/task/${process.pid}/stat`),
+    nodesMs: nodePids.map((pid) => cpuMsOf(`/proc/${pid}/stat`)),
   };
 }
 

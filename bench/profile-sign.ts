@@ -21,6 +21,7 @@ const config = loadConfig({
   VAULT_DATA_DIR: mkdtempSync(join(tmpdir(), "av-bench-sign-")),
   VAULT_ADMIN_KEY: ADMIN,
   VAULT_PRESIG_POOL: String(PER_CLIENT + 2),
+  VAULT_NODE_WARM_PRESIGS: String(Math.max(256, 2 * AGENTS * (PER_CLIENT + 2))),
   VAULT_LOG_LEVEL: "silent",
   VAULT_ZK_SETUP: "off",
 });

@@ -60,6 +60,9 @@ async function main() {
     VAULT_DATA_DIR: dir,
     VAULT_ADMIN_KEY: ADMIN,
     VAULT_PRESIG_POOL: "30",
+    // The pools of the ten agents (300 presignatures, up to about 300 on one node) stay
+    // deserialised: the "warm pool" figures measure the online step, not restores.
+    VAULT_NODE_WARM_PRESIGS: "512",
     VAULT_LOG_LEVEL: "silent",
     VAULT_ZK_SETUP: "off", // no circuit setup competing with the signing figures
   });

@@ -13,7 +13,7 @@ type Command = (args: string[]) => Promise<number | undefined>;
 
 const USAGE = `usage: agent-vault <command>
   start                         serve the vault with its embedded signer cluster
-  node --index=I --port=P --data-dir=D --vault-key=K [--host=H]
+  node --index=I --port=P --data-dir=D --vault-key=K [--host=H] [--warm-presigs=N]
                                 run one signer node
   agent create <name> [--policy=file.json] | agent list
   key create <agentId> --scopes=READ,EXECUTE,SPEND | key revoke <keyId>

@@ -177,3 +177,21 @@ test("agent-vault node: a taken port or a locked data dir exits non-zero", SLOW,
     held.release();
   }
 });
+
+test(
+  "agent-vault node: a --warm-presigs that is not a count exits non-zero naming the flag",
+  SLOW,
+  async () => {
+    const nodeDir = mkdtempSync(join(tmpdir(), "av-warm-node-"));
+    for (const bad of ["-1", "many", "1.5"]) {
+      const err: string[] = [];
+      const res = await runCli(
+        [...nodeArgs(await freePort(), nodeDir), `--warm-presigs=${bad}`],
+        {},
+        (l) => err.push(l),
+      );
+      assert.notEqual(res.code, 0, bad);
+      assert.match(err.join("\n"), /--warm-presigs must be an integer >= 0/, bad);
+    }
+  },
+);
