@@ -1,6 +1,7 @@
 /** What the benchmarks share: the admin key, a permissive policy, HTTP load in a worker. */
 import { Worker } from "node:worker_threads";
 import type { FastifyInstance } from "fastify";
+import type { Vault } from "../src/services/vault.js";
 import type { load } from "./stats.js";
 
 export const ADMIN = "av_bench_admin_key_0123456789abcdefghijklmnopqrstuvwxyz";
@@ -11,6 +12,13 @@ export const POLICY = {
   rateLimitPerMinute: 1_000_000,
 };
 export const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
+
+/**
+ * The cluster's pool options, which the bench changes while it runs (0: no background
+ * refill); the cluster keeps them private because nothing else should.
+ */
+export const poolOptions = (vault: Vault) =>
+  (vault.cluster as unknown as { opts: { poolTarget: number } }).opts;
 
 export async function listen(app: FastifyInstance): Promise<string> {
   await app.listen({ host: "127.0.0.1", port: 0 });

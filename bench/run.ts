@@ -17,7 +17,7 @@ import { createSigningService } from "../src/services/signing.js";
 import { createVault, type Vault } from "../src/services/vault.js";
 import { openDatabase } from "../src/store/db.js";
 import { runDoorsBench } from "./doors.js";
-import { ADMIN, clients, listen, log, POLICY } from "./harness.js";
+import { ADMIN, clients, listen, log, POLICY, poolOptions } from "./harness.js";
 import { median, percentile, round, timed } from "./stats.js";
 import { warmThroughput } from "./throughput.js";
 import { runZkBench } from "./zk.js";
@@ -102,8 +102,7 @@ async function main() {
   const throughput = await warmThroughput(vault, url, clientsAgents, 25);
 
   log("pool drained: sustained signatures per second");
-  const cluster = vault.cluster as unknown as { opts: { poolTarget: number } };
-  cluster.opts.poolTarget = 0;
+  poolOptions(vault).poolTarget = 0;
   await vault.cluster.whenRefilled();
   // Forget the vault's remaining presignatures: every signature now runs all rounds.
   vault.store.db.prepare("DELETE FROM presig_pool").run();

@@ -6,7 +6,7 @@
  */
 import type { Vault } from "../src/services/vault.js";
 import { cpuPerOp, sampleCpu } from "./cpu.js";
-import { clients } from "./harness.js";
+import { clients, poolOptions } from "./harness.js";
 import { median, percentile, round } from "./stats.js";
 
 export async function warmThroughput(
@@ -15,15 +15,15 @@ export async function warmThroughput(
   agents: string[],
   perClient: number,
 ) {
-  const cluster = vault.cluster as unknown as { opts: { poolTarget: number } };
-  const target = cluster.opts.poolTarget;
+  const pool = poolOptions(vault);
+  const target = pool.poolTarget;
   await vault.cluster.whenRefilled();
-  cluster.opts.poolTarget = 0;
+  pool.poolTarget = 0;
   const pids = (vault.supervisor?.list() ?? []).flatMap((n) => (n.pid ? [n.pid] : []));
   const before = sampleCpu(pids);
   const run = await clients(url, agents, agents.length, perClient);
   const after = sampleCpu(pids);
-  cluster.opts.poolTarget = target;
+  pool.poolTarget = target;
   return {
     clients: agents.length,
     signaturesPerSecond: round(run.perSecond),

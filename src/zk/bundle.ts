@@ -12,7 +12,6 @@
  * holds is the key's SHA-256 against keys the auditor trusts (src/zk/trust.ts). Unless the
  * key is trusted, and always for a development setup, the check carries a warning.
  */
-
 import { ZK_GENESIS } from "../audit/commitment.js";
 import type { Policy } from "../policy/types.js";
 import { policyHash } from "../policy/validate.js";
@@ -267,10 +266,8 @@ export async function verifyBundle(
         return result(`batch ${i}: its start head does not link to the previous head`);
       if (sig(s, "sumInCommit") !== carried)
         return result(`batch ${i}: its carried total does not link to the previous batch`);
-      const ok =
-        system === "plonk"
-          ? await (await loadSnarkjs()).plonk.verify(vk, s, batch.proof)
-          : await (await loadSnarkjs()).groth16.verify(vk, s, batch.proof);
+      const { plonk, groth16 } = await loadSnarkjs();
+      const ok = await (system === "plonk" ? plonk : groth16).verify(vk, s, batch.proof);
       if (!ok)
         return result(
           `batch ${i} (entries ${batch.fromSeq}..${batch.toSeq}): the proof does not verify`,

@@ -68,9 +68,10 @@ export async function verifyZkey(opts: {
   console.log = (...args: unknown[]) => errors.push(args.map(String).join(" "));
   let ok = false;
   try {
+    const { zKey } = await loadSnarkjs();
     ok = opts.init
-      ? await (await loadSnarkjs()).zKey.verifyFromInit(opts.init, opts.ptau, opts.zkey, logger)
-      : await (await loadSnarkjs()).zKey.verifyFromR1cs(opts.r1cs, opts.ptau, opts.zkey, logger);
+      ? await zKey.verifyFromInit(opts.init, opts.ptau, opts.zkey, logger)
+      : await zKey.verifyFromR1cs(opts.r1cs, opts.ptau, opts.zkey, logger);
   } catch (err) {
     errors.push(String((err as Error)?.message ?? err));
     ok = false;
