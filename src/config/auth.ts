@@ -41,6 +41,8 @@ export interface AuthConfig {
    * agent's DID credential as a second factor on every request that uses its key.
    */
   signRequiresPresentation: boolean;
+  /** Longest delegation chain accepted, in links (VAULT_DELEGATION_MAX_DEPTH, default 8). */
+  delegationMaxDepth: number;
 }
 
 function jsonList(env: Env, name: string): unknown[] {
@@ -106,6 +108,14 @@ function flag(env: Env, name: string): boolean {
   throw new ConfigError(`${name} must be true or false`);
 }
 
+function depthOf(raw: string | undefined): number {
+  if (raw === undefined || raw.trim() === "") return 8;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > 64)
+    throw new ConfigError("VAULT_DELEGATION_MAX_DEPTH must be an integer from 1 to 64");
+  return n;
+}
+
 export function parseAuthConfig(env: Env): AuthConfig {
   const operatorId = env.VAULT_OPERATOR_ID || "local";
   if (!/^[A-Za-z0-9._:-]{1,64}$/.test(operatorId))
@@ -119,5 +129,6 @@ export function parseAuthConfig(env: Env): AuthConfig {
     trustedVcIssuers: parseTrustedVcIssuers(env),
     didWebCaFile: env.VAULT_DID_WEB_CA_FILE || undefined,
     signRequiresPresentation: flag(env, "VAULT_SIGN_REQUIRES_PRESENTATION"),
+    delegationMaxDepth: depthOf(env.VAULT_DELEGATION_MAX_DEPTH),
   };
 }

@@ -44,6 +44,52 @@ export const ERROR_CATALOGUE = {
   CREDENTIAL_INVALID: { status: 401, message: "The presentation or its credential is invalid." },
   CREDENTIAL_EXPIRED: { status: 401, message: "The presentation or its credential has expired." },
   DID_UNRESOLVABLE: { status: 401, message: "A DID in the credential cannot be resolved." },
+  // Delegation chains (UCAN 1.0) and the invocations that use them (src/auth/delegation).
+  DELEGATION_MALFORMED: { status: 401, message: "A delegation in the chain cannot be read." },
+  DELEGATION_SIGNATURE_INVALID: {
+    status: 401,
+    message: "A delegation's signature does not verify by its issuer's key.",
+  },
+  DELEGATION_EXPIRED: { status: 401, message: "A delegation in the chain has expired." },
+  DELEGATION_NOT_YET_VALID: { status: 401, message: "A delegation in the chain is not valid yet." },
+  DELEGATION_REVOKED: { status: 401, message: "A delegation in the chain has been revoked." },
+  DELEGATION_WIDENS: {
+    status: 403,
+    message: "A delegation asks for more than the link before it allowed.",
+  },
+  DELEGATION_AUDIENCE_MISMATCH: {
+    status: 401,
+    message: "A delegation is not issued by the holder of the link before it.",
+  },
+  DELEGATION_ISSUER_UNKNOWN: {
+    status: 401,
+    message: "The chain's root is not an agent of this vault.",
+  },
+  DELEGATION_TOO_DEEP: { status: 401, message: "The delegation chain is longer than allowed." },
+  DELEGATION_COMMAND_NOT_ALLOWED: {
+    status: 403,
+    message: "The delegation chain does not allow this command.",
+  },
+  DELEGATION_NOT_FOUND: { status: 404, message: "No such delegation." },
+  INVOCATION_MISSING: {
+    status: 401,
+    message:
+      "A delegation chain needs an invocation (UCAN-Invocation header) signed by its holder.",
+  },
+  INVOCATION_MALFORMED: { status: 401, message: "The invocation cannot be read." },
+  INVOCATION_SIGNATURE_INVALID: {
+    status: 401,
+    message: "The invocation's signature does not verify by the holder's key.",
+  },
+  INVOCATION_MISMATCH: {
+    status: 401,
+    message: "The invocation does not describe this request (method, path, body or task).",
+  },
+  INVOCATION_STALE: {
+    status: 401,
+    message: "The invocation's time is outside the accepted window (iat ±60 s, exp ≤ 5 min).",
+  },
+  INVOCATION_REPLAYED: { status: 401, message: "The invocation has already been used." },
   FORBIDDEN_SCOPE: { status: 403, message: "The credentials lack the scope this route needs." },
   FORBIDDEN_AGENT: { status: 403, message: "The credentials are bound to another agent." },
   POLICY_DENIED: { status: 403, message: "The agent's policy does not allow this request." },

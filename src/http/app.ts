@@ -8,6 +8,7 @@ import swagger from "@fastify/swagger";
 import Fastify, { type FastifyInstance } from "fastify";
 import type { Vault } from "../services/vault.js";
 import { apiKeyDoor } from "./auth/apikey.js";
+import { delegationDoor } from "./auth/delegation.js";
 import { jwtDoor } from "./auth/jwt.js";
 import { vcDoor } from "./auth/vc.js";
 import { x402Door } from "./auth/x402.js";
@@ -16,6 +17,7 @@ import { installErrorHandling } from "./errors.js";
 import { installMetrics } from "./metrics.js";
 import { agentRoutes } from "./routes/agents.js";
 import { auditRoutes } from "./routes/audit.js";
+import { delegationRoutes } from "./routes/delegations.js";
 import { opsRoutes } from "./routes/ops.js";
 import { proofRoutes } from "./routes/proofs.js";
 import { signRoutes } from "./routes/sign.js";
@@ -70,6 +72,9 @@ export async function buildApp(
           vc: { type: "apiKey", in: "header", name: "X-Agent-Presentation" },
           // x402 v2: an EIP-3009 payment, base64 JSON (see GET /.well-known/x402 for prices).
           x402: { type: "apiKey", in: "header", name: "PAYMENT-SIGNATURE" },
+          // A UCAN 1.0 chain, "Delegation <link>,<link>,…", plus a UCAN-Invocation header
+          // signed by its final holder over the request (README "Delegation chains").
+          delegation: { type: "http", scheme: "Delegation" },
         },
       },
       // The default for a route that declares none; public routes declare `security: []`.
@@ -81,6 +86,7 @@ export async function buildApp(
   await app.register(apiKeyDoor, { keys: vault.keys, ...out });
   await app.register(jwtDoor, { tokens: vault.tokens, ...out });
   await app.register(vcDoor, { credentials: vault.credentials, ...out });
+  await app.register(delegationDoor, { delegations: vault.delegations, ...out });
   await app.register(x402Door, { gate: vault.x402, baseUrl: vault.config.url });
   const registry = installMetrics(app, vault);
   await app.register(opsRoutes, { vault, registry });
@@ -90,6 +96,7 @@ export async function buildApp(
   await app.register(tokenRoutes, { vault });
   await app.register(vcRoutes, { vault });
   await app.register(proofRoutes, { vault });
+  await app.register(delegationRoutes, { vault });
   await app.register(x402Routes, { vault, baseUrl: vault.config.url });
   return app;
 }

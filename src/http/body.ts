@@ -11,7 +11,16 @@
  *    without arguments, means "no body".
  * Prototype poisoning is still refused by fastify's own JSON parser, which does the parsing.
  */
+import { createHash } from "node:crypto";
 import type { FastifyInstance } from "fastify";
+
+declare module "fastify" {
+  interface FastifyRequest {
+    /** SHA-256 (hex) of the raw JSON body as received: what a delegation invocation signs. */
+    bodySha256?: string;
+  }
+}
+
 import { VaultError } from "../errors/index.js";
 
 /** Far above any legitimate body (policies, typed data, x402 requirements nest < 10 deep). */
@@ -75,7 +84,9 @@ export function installJsonBody(app: FastifyInstance): void {
   app.addContentTypeParser("application/json", { parseAs: "buffer" }, (req, raw, done) => {
     try {
       // parseAs "buffer" hands over a Buffer; the type also admits a string.
-      const text = decode(Buffer.isBuffer(raw) ? raw : Buffer.from(raw));
+      const bytes = Buffer.isBuffer(raw) ? raw : Buffer.from(raw);
+      req.bodySha256 = createHash("sha256").update(bytes).digest("hex");
+      const text = decode(bytes);
       if (text.trim() === "") return done(null, undefined);
       if (jsonDepth(text) > MAX_BODY_DEPTH) throw new VaultError("BODY_TOO_DEEP");
       parse(req, text, (err, body) => {

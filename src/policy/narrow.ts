@@ -65,3 +65,66 @@ export function narrowPolicy(policy: Policy | undefined, caps: SpendCaps[]): Pol
   }
   return narrowed;
 }
+
+/** Lists a delegation may narrow: recipients (and the contracts callable), chains. */
+export interface ScopeNarrowing {
+  recipients?: string[];
+  chains?: number[];
+}
+
+const lower = (xs: string[]) => xs.map((x) => x.toLowerCase());
+
+/** The policy with recipients, callable contracts and chains cut to the given lists. */
+export function narrowScope(policy: Policy | undefined, scope: ScopeNarrowing): Policy | undefined {
+  if (policy === undefined) return policy;
+  const out: Policy = { ...policy };
+  if (scope.chains !== undefined) {
+    const allowed = scope.chains;
+    out.chains = policy.chains.filter((c) => allowed.includes(c));
+  }
+  if (scope.recipients !== undefined) {
+    const allowed = lower(scope.recipients);
+    out.recipients = policy.recipients
+      ? policy.recipients.filter((r) => allowed.includes(r.toLowerCase()))
+      : allowed;
+    out.contracts = (policy.contracts ?? []).filter((c) => allowed.includes(c.toLowerCase()));
+  }
+  return out;
+}
+
+/**
+ * The policy a delegation link's own budget is checked with, against the spends made
+ * through that link: only the assets it caps may move, each within the link's per-tx and
+ * 24 h caps (a whole-asset entry across chains, so per-chain entries cannot add up past it).
+ */
+export function linkCapsPolicy(
+  policy: Policy,
+  caps: Record<string, { maxPerTx: string; maxPer24h: string }>,
+): Policy {
+  const named = new Map(Object.entries(caps).map(([k, v]) => [normaliseAssetKey(k), v]));
+  const entryFor = (norm: string) => {
+    const all = [policy.assets, ...Object.values(policy.assetsByChain ?? {})];
+    for (const a of all) {
+      const hit = Object.entries(a).find(([k]) => normaliseAssetKey(k) === norm);
+      if (hit) return hit[1];
+    }
+    return undefined;
+  };
+  const assets: Policy["assets"] = {};
+  for (const [norm, cap] of named) {
+    const entry = norm ? entryFor(norm) : undefined;
+    if (!norm || !entry) continue; // the agent's own policy refuses it anyway
+    const { approvalAbove: _parkedByTheAgentPolicy, ...rest } = entry;
+    assets[norm] = { ...rest, maxPerTx: cap.maxPerTx, maxPer24h: cap.maxPer24h };
+  }
+  const keep = (a: Policy["assets"]) =>
+    Object.fromEntries(Object.entries(a).filter(([k]) => named.has(normaliseAssetKey(k))));
+  const { unlimitedAllowanceSpenders: _uncapped, ...rest } = policy;
+  const out: Policy = { ...rest, assets };
+  if (policy.assetsByChain !== undefined) {
+    out.assetsByChain = Object.fromEntries(
+      Object.entries(policy.assetsByChain).map(([chain, a]) => [chain, keep(a)]),
+    );
+  }
+  return out;
+}

@@ -1,17 +1,20 @@
 /**
  * Wiring for the JWT and verifiable-credential front doors: the token key store (its
  * private keys encrypted under a passphrase kept in a 0600 file next to the database),
- * the token service and the credential service.
+ * the token service, the credential service and delegation chains (the agents' delegation
+ * keys are encrypted under the same passphrase).
  */
 import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { AuditLog } from "../audit/types.js";
+import { createDelegationService, type DelegationService } from "../auth/delegation/index.js";
 import { createTokenService, type TokenService } from "../auth/jwt/index.js";
 import { createTokenKeyStore } from "../auth/jwt/keys.js";
 import { type CredentialService, createCredentialService } from "../auth/vc/index.js";
 import type { Config } from "../config/index.js";
 import type { Db } from "../store/db.js";
+import type { DelegationStore } from "../store/delegations.js";
 
 function loadOrCreatePassphrase(file: string): string {
   if (existsSync(file)) return readFileSync(file, "utf8").trim();
@@ -26,11 +29,10 @@ export function createAuthDoors(
   db: Db,
   audit: AuditLog,
   keyIsLive: (keyId: string) => boolean,
-): { tokens: TokenService; credentials: CredentialService } {
-  const keys = createTokenKeyStore({
-    db,
-    passphrase: loadOrCreatePassphrase(join(config.dataDir, "token-keys.secret")),
-  });
+  delegation: { store: DelegationStore; agentExists: (agentId: string) => boolean },
+): { tokens: TokenService; credentials: CredentialService; delegations: DelegationService } {
+  const passphrase = loadOrCreatePassphrase(join(config.dataDir, "token-keys.secret"));
+  const keys = createTokenKeyStore({ db, passphrase });
   const tokens = createTokenService({ db, audit, keys, config: config.auth, keyIsLive });
   // A signing key from the start, so /.well-known/jwks.json is never empty for peers.
   keys.active();
@@ -41,5 +43,12 @@ export function createAuthDoors(
     keys,
     ...(ca ? { web: { ca } } : {}),
   });
-  return { tokens, credentials };
+  const delegations = createDelegationService({
+    store: delegation.store,
+    audit,
+    passphrase,
+    maxDepth: config.auth.delegationMaxDepth,
+    agentExists: delegation.agentExists,
+  });
+  return { tokens, credentials, delegations };
 }

@@ -11,8 +11,14 @@ import type { VaultStore } from "../store/vault-store.js";
 export function createCredentialCheck(deps: {
   store: Pick<VaultStore, "key">;
   tokens: { isRevoked(jti: string): boolean };
+  delegations?: { refusal(cids: string[]): VaultError | undefined };
 }): (credential: string) => VaultError | undefined {
   return (credential) => {
+    // A delegation chain, "ucan:<cid>.<cid>…": any revoked link refuses it.
+    if (credential.startsWith("ucan:"))
+      return deps.delegations
+        ? deps.delegations.refusal(credential.slice(5).split("."))
+        : new VaultError("DELEGATION_REVOKED");
     // The admin key cannot be revoked; x402 payers and presentations are single-use
     // proofs checked at the door, with no revocation list to consult again.
     if (credential === "admin" || /^(x402|vc):/.test(credential)) return undefined;

@@ -8,6 +8,7 @@ import { createAuditLog } from "../audit/log.js";
 import type { AuditLog } from "../audit/types.js";
 import { adminPublicKey, authorize } from "../auth/admin-authority.js";
 import { type ApiKeyService, createApiKeyService } from "../auth/apikey/index.js";
+import type { DelegationService } from "../auth/delegation/index.js";
 import type { TokenService } from "../auth/jwt/index.js";
 import { createRefusalLog, type RefusalLog } from "../auth/refusals.js";
 import { hashSecret, newSecret, secretMatches } from "../auth/secret.js";
@@ -27,6 +28,7 @@ import {
   litLoaders,
 } from "../signers/registry.js";
 import { openDatabase } from "../store/db.js";
+import { createDelegationStore } from "../store/delegations.js";
 import { createProofJobStore } from "../store/proof-jobs.js";
 import { createVaultStore, type VaultStore } from "../store/vault-store.js";
 import { CLUSTER_KEY_ID } from "../threshold/checkpoint.js";
@@ -55,6 +57,8 @@ export interface Vault {
   tokens: TokenService;
   /** Verifiable presentations, challenges and agent credentials (src/auth/vc). */
   credentials: CredentialService;
+  /** Delegation chains (UCAN 1.0): root delegations, verification, revocation. */
+  delegations: DelegationService;
   signing: SigningService;
   checkpoints: CheckpointService;
   /** x402: priced routes, payment verification, settlement and the replay ledger. */
@@ -245,13 +249,18 @@ export async function createVault(config: Config, opts: VaultOptions = {}): Prom
     const row = store.key(keyId);
     return row !== undefined && row.revoked_at === null;
   };
-  const { tokens, credentials } = createAuthDoors(config, db, audit, keyIsLive);
+  const links = createDelegationStore(db);
+  const { tokens, credentials, delegations } = createAuthDoors(config, db, audit, keyIsLive, {
+    store: links,
+    agentExists: (agentId) => store.agent(agentId) !== undefined,
+  });
   const signing = createSigningService({
     store,
     audit,
     cluster,
     backends,
-    credentialRefusal: createCredentialCheck({ store, tokens }),
+    credentialRefusal: createCredentialCheck({ store, tokens, delegations }),
+    links,
   });
   // Nothing outlives the key behind it: revoking a key revokes the tokens issued with it.
   const keys = createApiKeyService({
@@ -300,6 +309,7 @@ export async function createVault(config: Config, opts: VaultOptions = {}): Prom
     keys,
     tokens,
     credentials,
+    delegations,
     x402,
     x402Payer,
     refusals,

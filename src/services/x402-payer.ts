@@ -14,6 +14,7 @@ import { VaultError } from "../errors/index.js";
 import type { SpendCaps } from "../policy/narrow.js";
 import type { VaultStore } from "../store/vault-store.js";
 import { policyOf as storedPolicy } from "./policy-of.js";
+import type { DelegatedScope } from "./signing/types.js";
 import type { SigningService } from "./signing.js";
 
 export type PaymentView =
@@ -38,7 +39,7 @@ export interface X402PayerService {
     agentId: string,
     paymentRequired: unknown,
     who: Caller,
-    opts: { canSpend: boolean; spendLimits?: SpendCaps[] },
+    opts: { canSpend: boolean; spendLimits?: SpendCaps[]; delegation?: DelegatedScope },
   ): Promise<PaymentView>;
   /**
    * The PAYMENT-SIGNATURE of a parked payment, once approved (pending while it is not).

@@ -20,6 +20,7 @@ import {
 import { QuorumUnavailable } from "../../src/signers/local/cluster.js";
 import { NodeRefused, NodeUnreachable } from "../../src/signers/local/node-client.js";
 import { openDatabase } from "../../src/store/db.js";
+import { createDelegationStore } from "../../src/store/delegations.js";
 import { createVaultStore, type VaultStore } from "../../src/store/vault-store.js";
 
 export const CHAIN = 84532;
@@ -134,11 +135,13 @@ export function signingFixture(
   });
   store.putPolicy(agentId, 1, JSON.stringify(POLICY), "test");
   const clock = { ms: Date.parse("2029-06-01T12:00:00Z") };
+  const links = createDelegationStore(db);
   const make = () =>
     createSigningService({
       store,
       audit,
       cluster,
+      links,
       now: () => clock.ms,
       ...(opts.credentialRefusal ? { credentialRefusal: opts.credentialRefusal } : {}),
     });

@@ -19,7 +19,7 @@ export interface Principal {
   agentId: string | null;
   scopes: ReadonlySet<Scope>;
   /** Which front door let the principal in (absent: the API-key door). */
-  via?: "apikey" | "jwt" | "vc" | "x402";
+  via?: "apikey" | "jwt" | "vc" | "x402" | "delegation";
   /** The task a token was issued for (X-Task-Id must name it). */
   taskId?: string;
   /**
@@ -29,6 +29,12 @@ export interface Principal {
   spendLimits?: Array<Record<string, string>>;
   /** The human a credential says the agent acts for, when it names one. */
   humanPrincipal?: string;
+  /** A delegation chain's links (root first, with their own caps) and narrowed lists. */
+  delegation?: {
+    links: Array<{ cid: string; caps?: Record<string, { maxPerTx: string; maxPer24h: string }> }>;
+    recipients?: string[];
+    chains?: number[];
+  };
 }
 
 export interface ApiKeyService {

@@ -33,6 +33,8 @@ export const apiKeyDoor = fp<{ keys: ApiKeyService } & DoorAudit>(
     app.decorateRequest("authRefusal", undefined);
     app.decorate("apiKey", async (req: FastifyRequest) => {
       const secret = bearer(req);
+      // A delegation chain is the delegation door's (src/http/auth/delegation.ts).
+      if (/^Delegation\s/i.test(req.headers.authorization ?? "")) notMine(req);
       // An Authorization header no door can read (Basic, a bare word): refused, audited.
       if (!secret && req.headers.authorization !== undefined)
         refuse(out, req, "apiKey", new VaultError("UNAUTHENTICATED", UNREADABLE));

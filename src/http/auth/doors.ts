@@ -6,7 +6,7 @@
 import type { FastifyAuthFunction } from "@fastify/auth";
 import type { FastifyInstance, preHandlerHookHandler } from "fastify";
 
-export type DoorName = "apiKey" | "jwt" | "vc" | "x402";
+export type DoorName = "apiKey" | "jwt" | "vc" | "x402" | "delegation";
 
 export interface Doors {
   auth: preHandlerHookHandler;
@@ -48,4 +48,6 @@ export function bearerAndPresentation(app: FastifyInstance): Doors {
 
 /** The doors of the routes that use an agent's key: any-of, or two factors when configured. */
 export const signingDoors = (app: FastifyInstance, requirePresentation: boolean): Doors =>
-  requirePresentation ? bearerAndPresentation(app) : anyOf(app, ["apiKey", "jwt", "vc"]);
+  requirePresentation
+    ? bearerAndPresentation(app)
+    : anyOf(app, ["apiKey", "jwt", "vc", "delegation"]);

@@ -52,6 +52,7 @@ export async function signRoutes(base: FastifyInstance, { vault }: { vault: Vaul
       credential: p.keyId, // re-checked once the request is at the front of the agent's queue
       canSpend: p.scopes.has("SPEND") || p.scopes.has("ADMIN"),
       ...(p.spendLimits?.length ? { spendLimits: p.spendLimits } : {}),
+      ...(p.delegation ? { delegation: p.delegation } : {}),
     });
   };
 

@@ -57,6 +57,7 @@ export async function x402Routes(
       const out = await vault.x402Payer.pay(id, req.body.paymentRequired, callerOf(p), {
         canSpend: p.scopes.has("SPEND") || p.scopes.has("ADMIN"),
         ...(p.spendLimits?.length ? { spendLimits: p.spendLimits } : {}),
+        ...(p.delegation ? { delegation: p.delegation } : {}),
       });
       return out.status === "pending" ? reply.status(202).send(out) : out;
     },

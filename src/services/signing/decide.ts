@@ -9,14 +9,15 @@
 import { randomBytes } from "node:crypto";
 import type { AuditLog } from "../../audit/types.js";
 import { DAY_MS, evaluatePolicy, MINUTE_MS, usageFromRecords } from "../../policy/evaluate.js";
-import { narrowPolicy, type SpendCaps } from "../../policy/narrow.js";
+import { linkCapsPolicy, narrowPolicy, narrowScope, type SpendCaps } from "../../policy/narrow.js";
 import { spendsFromJson, spendsToJson } from "../../policy/spends.js";
-import type { DecodedRequest, SignIntent } from "../../policy/types.js";
+import type { DecodedRequest, Policy, SignIntent } from "../../policy/types.js";
 import { inTransaction } from "../../store/db.js";
+import type { DelegationStore } from "../../store/delegations.js";
 import type { VaultStore } from "../../store/vault-store.js";
 import { policyOf } from "../policy-of.js";
 import type { SignResult } from "../sign-result.js";
-import type { SignOutcome } from "./types.js";
+import type { DelegatedScope, SignOutcome } from "./types.js";
 
 export type Decision =
   | { id: string; denied: { rule: string; message: string; auditSeq: number } }
@@ -26,6 +27,8 @@ export interface DecideDeps {
   store: VaultStore;
   audit: AuditLog;
   now: () => number;
+  /** Where spends through delegation links are counted (needed to serve delegated requests). */
+  links?: Pick<DelegationStore, "putLinks" | "spendsVia" | "requestsVia">;
 }
 
 export { policyOf };
@@ -39,6 +42,41 @@ export function usageAt(store: VaultStore, agentId: string, at: number) {
   return { ...u, requestsLastMinute: store.requestsSince(agentId, at - MINUTE_MS) };
 }
 
+function linksOf(deps: DecideDeps) {
+  if (!deps.links) throw new Error("delegated requests need the delegation store");
+  return deps.links;
+}
+
+/**
+ * Every link with caps of its own is a budget: the spends made through it over the rolling
+ * 24 h, plus this one, must fit its caps. A spend through a sub-delegation is recorded
+ * against every link above it, so no holder can make an ancestor exceed its caps.
+ */
+function throughLinks(
+  deps: DecideDeps,
+  scope: DelegatedScope,
+  policy: Policy,
+  decoded: DecodedRequest,
+  at: number,
+): Extract<ReturnType<typeof evaluatePolicy>, { allow: false }> | undefined {
+  const links = linksOf(deps);
+  for (const [hop, link] of scope.links.entries()) {
+    if (!link.caps) continue;
+    const history = links
+      .spendsVia(link.cid, at - DAY_MS)
+      .map((r) => ({ ts: r.ts, spends: spendsFromJson(r.spends) }));
+    const usage = {
+      ...usageFromRecords(history, new Date(at)),
+      requestsLastMinute: links.requestsVia(link.cid, at - MINUTE_MS),
+    };
+    const d = evaluatePolicy(linkCapsPolicy(policy, link.caps), decoded, usage, new Date(at));
+    if (!d.allow) {
+      return { ...d, message: `delegation link ${hop} (${link.cid}): ${d.message}` };
+    }
+  }
+  return undefined;
+}
+
 /** Evaluates, reserves (status reserved or pending) and audits one request. */
 export function decide(
   deps: DecideDeps,
@@ -48,6 +86,7 @@ export function decide(
     decoded: DecodedRequest;
     actor: string;
     credential?: string | undefined;
+    delegation?: DelegatedScope | undefined;
   },
   spendLimits: SpendCaps[] = [],
 ): Decision {
@@ -65,8 +104,12 @@ export function decide(
       spends: JSON.parse(spends),
     };
     audit.append({ type: "sign.requested", agentId, actor, data: facts });
-    const policy = narrowPolicy(policyOf(store, agentId), spendLimits);
-    const decision = evaluatePolicy(policy, decoded, usageAt(store, agentId, at), new Date(at));
+    const scope = req.delegation;
+    const narrowed = narrowPolicy(policyOf(store, agentId), spendLimits);
+    const policy = scope ? narrowScope(narrowed, scope) : narrowed;
+    let decision = evaluatePolicy(policy, decoded, usageAt(store, agentId, at), new Date(at));
+    if (decision.allow && scope && policy)
+      decision = throughLinks(deps, scope, policy, decoded, at) ?? decision;
     const status = !decision.allow ? "denied" : decision.needsApproval ? "pending" : "reserved";
     store.putSign({
       id,
@@ -82,6 +125,11 @@ export function decide(
       created_ms: at,
       credential: req.credential ?? null,
     });
+    if (scope)
+      linksOf(deps).putLinks(
+        id,
+        scope.links.map((l) => l.cid),
+      );
     if (!decision.allow) {
       const data = { requestId: id, rule: decision.rule, reason: decision.message };
       const entry = audit.append({ type: "sign.denied", agentId, actor, data });

@@ -70,7 +70,14 @@ export function createSigningService(deps: SigningDeps): SigningService {
     assertStillLive(opts.credential);
     const repeat = repeated(ctx, agentId, decoded.digest, actor);
     if (repeat) return repeat;
-    const req = { agentId, intent, decoded, actor, credential: opts.credential };
+    const req = {
+      agentId,
+      intent,
+      decoded,
+      actor,
+      credential: opts.credential,
+      delegation: opts.delegation,
+    };
     const d = decide(ctx, req, opts.spendLimits);
     if (d.denied) {
       const { rule, message, auditSeq } = d.denied;

@@ -5,6 +5,7 @@ import type { SignIntent, Spend } from "../../policy/types.js";
 import type { LocalCluster } from "../../signers/local/cluster.js";
 import type { BackendRegistry } from "../../signers/registry.js";
 import type { DigestSigningSeam } from "../../signers/types.js";
+import type { DelegationStore } from "../../store/delegations.js";
 import type { VaultStore } from "../../store/vault-store.js";
 import type { SignResult } from "../sign-result.js";
 
@@ -22,6 +23,13 @@ export interface ApprovalView {
   createdAt: string;
 }
 
+/** A delegated request: the links it went through (root first) and the lists they narrow. */
+export interface DelegatedScope {
+  links: Array<{ cid: string; caps?: Record<string, { maxPerTx: string; maxPer24h: string }> }>;
+  recipients?: string[];
+  chains?: number[];
+}
+
 export interface SignOptions {
   /** `false` refuses requests that would move value (the credential lacks SPEND). */
   canSpend?: boolean;
@@ -33,6 +41,8 @@ export interface SignOptions {
    * anything is reserved or sent to the cluster, so a revocation reaches queued requests.
    */
   credential?: string;
+  /** A delegated request: its links' budgets and the lists they narrow (src/auth/delegation). */
+  delegation?: DelegatedScope;
 }
 
 export interface SigningService extends DigestSigningSeam {
@@ -72,4 +82,6 @@ export interface SigningDeps {
    * the door itself would give; undefined while it is live. Without it nothing is re-checked.
    */
   credentialRefusal?: (credential: string) => Error | undefined;
+  /** Spends through delegation links (needed to serve delegated requests). */
+  links?: Pick<DelegationStore, "putLinks" | "spendsVia" | "requestsVia">;
 }

@@ -1,0 +1,310 @@
+/**
+ * Delegation chains (README "Delegation chains"; UCAN 1.0, ucan-wg/spec delegation and
+ * invocation). An agent's authority goes, narrowed, to another DID as a root delegation the
+ * vault signs with the agent's own Ed25519 delegation key; holders re-delegate client-side,
+ * only narrowing (constraints.ts). A request through a chain carries the chain AND an
+ * invocation signed by the final holder over that request (method, path, body SHA-256, a
+ * nonce, iat and a short exp), used once: a stolen chain alone signs nothing.
+ *
+ * Revoking any link refuses it and everything delegated from it on the next request: every
+ * request reads the revocation table, nothing is cached.
+ */
+import { createPrivateKey, generateKeyPairSync, type KeyObject, randomBytes } from "node:crypto";
+import type { AuditLog } from "../../audit/types.js";
+import { type ErrorCode, VaultError } from "../../errors/index.js";
+import type { DelegationStore } from "../../store/delegations.js";
+import {
+  allowsCommand,
+  commandCovers,
+  narrowTerms,
+  parseTerms,
+  TermsError,
+  type VaultTerms,
+} from "./constraints.js";
+import { issueRoot, type RootRequest } from "./issue.js";
+import {
+  type Delegation,
+  nowSeconds,
+  readDelegation,
+  readInvocationPayload,
+  signerFromSeed,
+  verifyDelegationSignature,
+  verifyInvocation,
+} from "./ucan.js";
+
+export type { RootRequest } from "./issue.js";
+
+/** Invocations may be at most this old or this far ahead, and live at most this long. */
+export const INVOCATION_SKEW_S = 60;
+export const INVOCATION_MAX_TTL_S = 300;
+const MAX_TOKEN_CHARS = 16_384;
+
+export interface InvokedRequest {
+  agentId: string;
+  command: string;
+  method: string;
+  path: string;
+  bodySha256: string;
+}
+
+export interface DelegationGrant {
+  agentId: string;
+  /** The DID that signed the invocation: the chain's final holder. */
+  holder: string;
+  /** Root first; each link's own caps, when it states them. */
+  links: Array<{ cid: string; caps?: VaultTerms["caps"] }>;
+  /** The terms in force after the last link (the intersection of all of them). */
+  terms: VaultTerms;
+}
+
+export interface DelegationService {
+  /** The agent's delegation DID (did:key, Ed25519), made on first use. */
+  didOf(agentId: string): Promise<string>;
+  issue(req: RootRequest, actor: string): Promise<{ delegation: string; cid: string }>;
+  /** Verifies a chain and its invocation for this request; throws a VaultError. */
+  verify(chain: string, invocation: string, req: InvokedRequest): Promise<DelegationGrant>;
+  revoke(cid: string, actor: string): { revoked: boolean };
+  /** The agent a root delegation this vault issued belongs to, if it is one. */
+  ownerOf(cid: string): string | undefined;
+  /** The refusal for a chain of link CIDs now (revoked since admitted), or undefined. */
+  refusal(cids: string[]): VaultError | undefined;
+}
+
+function fail(code: ErrorCode, message?: string, details: Record<string, unknown> = {}): never {
+  throw new VaultError(code, message, details);
+}
+
+export function createDelegationService(deps: {
+  store: DelegationStore;
+  audit: AuditLog;
+  /** Encrypts the agents' delegation keys at rest (the token keys' passphrase file). */
+  passphrase: string;
+  maxDepth: number;
+  agentExists: (agentId: string) => boolean;
+  now?: () => number;
+}): DelegationService {
+  const { store, audit, passphrase } = deps;
+  const now = deps.now ?? Date.now;
+  const signers = new Map<string, Awaited<ReturnType<typeof signerFromSeed>>>();
+
+  const signerOf = async (agentId: string) => {
+    const cached = signers.get(agentId);
+    if (cached) return cached;
+    let row = store.key(agentId);
+    if (!row) {
+      const { privateKey } = generateKeyPairSync("ed25519");
+      const seed = seedOf(privateKey);
+      const did = (await signerFromSeed(seed)).did;
+      const pem = privateKey.export({
+        format: "pem",
+        type: "pkcs8",
+        cipher: "aes-256-cbc",
+        passphrase,
+      }) as string;
+      store.putKey(agentId, did, pem);
+      row = { did, private_pem: pem };
+    }
+    const key = createPrivateKey({ key: row.private_pem, format: "pem", passphrase });
+    const signer = await signerFromSeed(seedOf(key));
+    signers.set(agentId, signer);
+    return signer;
+  };
+
+  const service: DelegationService = {
+    didOf: async (agentId) => (await signerOf(agentId)).did,
+
+    async issue(req, actor) {
+      if (!deps.agentExists(req.agentId)) fail("AGENT_NOT_FOUND");
+      const signer = await signerOf(req.agentId);
+      const out = await issueRoot(signer, req, now());
+      store.put({
+        cid: out.cid,
+        agent_id: req.agentId,
+        audience: req.audience,
+        token: out.delegation,
+        expires_ms: out.expiresMs,
+        created_ms: now(),
+      });
+      audit.append({
+        type: "delegation.issued",
+        agentId: req.agentId,
+        actor,
+        data: { cid: out.cid, audience: req.audience, terms: out.terms, exp: out.expiresMs },
+      });
+      return { delegation: out.delegation, cid: out.cid };
+    },
+
+    revoke(cid, actor) {
+      const revoked = store.revoke(cid, now(), actor);
+      const agentId = store.get(cid)?.agent_id ?? null;
+      if (revoked) audit.append({ type: "delegation.revoked", agentId, actor, data: { cid } });
+      return { revoked };
+    },
+
+    ownerOf: (cid) => store.get(cid)?.agent_id,
+
+    refusal(cids) {
+      const hop = cids.findIndex((c) => store.revokedAt(c) !== undefined);
+      return hop < 0 ? undefined : new VaultError("DELEGATION_REVOKED", undefined, { hop });
+    },
+
+    verify: (chain, invocation, req) => verifyChain(chain, invocation, req),
+  };
+
+  async function readLinks(chain: string, at: number): Promise<Delegation[]> {
+    const tokens = chain.split(",").map((t) => t.trim());
+    if (tokens.length > deps.maxDepth)
+      fail("DELEGATION_TOO_DEEP", `at most ${deps.maxDepth} links are accepted`, {
+        maxDepth: deps.maxDepth,
+      });
+    const links: Delegation[] = [];
+    for (const [hop, token] of tokens.entries()) {
+      if (token.length === 0 || token.length > MAX_TOKEN_CHARS)
+        fail("DELEGATION_MALFORMED", undefined, { hop });
+      const d = await readDelegation(token).catch(() =>
+        fail("DELEGATION_MALFORMED", undefined, { hop }),
+      );
+      if (d.exp !== null && d.exp <= nowSeconds(at)) fail("DELEGATION_EXPIRED", undefined, { hop });
+      if (d.nbf !== undefined && d.nbf > nowSeconds(at))
+        fail("DELEGATION_NOT_YET_VALID", undefined, { hop });
+      links.push(d);
+    }
+    return links;
+  }
+
+  /** The terms in force after each link, checking that each only narrows. */
+  function termsOf(links: Delegation[], agentId: string): VaultTerms[] {
+    const out: VaultTerms[] = [];
+    for (const [hop, d] of links.entries()) {
+      const raw = (d.meta as Record<string, unknown> | undefined)?.vault;
+      try {
+        const prev = out[hop - 1];
+        if (prev === undefined) {
+          const root = parseTerms(raw);
+          if (root.agent !== agentId) fail("DELEGATION_ISSUER_UNKNOWN", undefined, { hop });
+          out.push(root);
+        } else out.push(raw === undefined ? prev : narrowTerms(prev, parseTerms(raw)));
+      } catch (err) {
+        if (!(err instanceof TermsError)) throw err;
+        fail(err.rule === "widens" ? "DELEGATION_WIDENS" : "DELEGATION_MALFORMED", err.message, {
+          hop,
+        });
+      }
+    }
+    return out;
+  }
+
+  function checkAlignment(links: Delegation[], rootDid: string): void {
+    for (const [hop, d] of links.entries()) {
+      if ((d.sub ?? rootDid) !== rootDid)
+        fail("DELEGATION_AUDIENCE_MISMATCH", "the link names another subject", { hop });
+      const prev = links[hop - 1];
+      if (prev && prev.aud !== d.iss) fail("DELEGATION_AUDIENCE_MISMATCH", undefined, { hop });
+      if (prev && !commandCovers(prev.cmd, d.cmd))
+        fail("DELEGATION_WIDENS", `cmd ${d.cmd} is not within ${prev.cmd}`, { hop });
+    }
+  }
+
+  async function verifyChain(chain: string, invocation: string, req: InvokedRequest) {
+    const at = now();
+    const links = await readLinks(chain, at);
+    const root = links[0];
+    if (!root) fail("DELEGATION_MALFORMED");
+    const rootDid = root.iss;
+    const agentId = store.agentOfDid(rootDid);
+    if (!agentId || root.sub !== rootDid) fail("DELEGATION_ISSUER_UNKNOWN");
+    if (!deps.agentExists(agentId)) fail("DELEGATION_REVOKED", "the agent has been deleted");
+    if (agentId !== req.agentId) fail("FORBIDDEN_AGENT");
+    const refused = service.refusal(links.map((d) => d.cid.toString()));
+    if (refused) throw refused;
+    checkAlignment(links, rootDid);
+    const terms = termsOf(links, agentId);
+    for (const [hop, d] of links.entries()) {
+      await verifyDelegationSignature(d, at).catch(() =>
+        fail("DELEGATION_SIGNATURE_INVALID", undefined, { hop }),
+      );
+    }
+    const last = terms[terms.length - 1] as VaultTerms;
+    const leaf = links[links.length - 1] as Delegation;
+    if (!allowsCommand(last, req.command) || !links.every((d) => commandCovers(d.cmd, req.command)))
+      fail("DELEGATION_COMMAND_NOT_ALLOWED", undefined, { command: req.command });
+    const holder = await checkInvocation(invocation, links, leaf, rootDid, last, req, at);
+    return {
+      agentId,
+      holder,
+      links: links.map((d, hop) => {
+        const own = (d.meta as Record<string, unknown> | undefined)?.vault;
+        const caps = own === undefined ? undefined : terms[hop]?.caps;
+        return { cid: d.cid.toString(), ...(caps ? { caps } : {}) };
+      }),
+      terms: last,
+    };
+  }
+
+  async function checkInvocation(
+    token: string,
+    links: Delegation[],
+    leaf: Delegation,
+    rootDid: string,
+    terms: VaultTerms,
+    req: InvokedRequest,
+    at: number,
+  ): Promise<string> {
+    if (token.length === 0 || token.length > MAX_TOKEN_CHARS) fail("INVOCATION_MALFORMED");
+    const bytes = Buffer.from(token, "base64");
+    let p: ReturnType<typeof readInvocationPayload>;
+    try {
+      p = readInvocationPayload(bytes);
+    } catch {
+      fail("INVOCATION_MALFORMED");
+    }
+    if (p.iss !== leaf.aud)
+      fail("DELEGATION_AUDIENCE_MISMATCH", "the invocation's issuer is not the chain's holder");
+    if (p.sub !== rootDid) fail("INVOCATION_MISMATCH", "the invocation names another subject");
+    const prf = (p.prf ?? []).map((c) => c.toString());
+    if (prf.join(",") !== links.map((d) => d.cid.toString()).join(","))
+      fail("INVOCATION_MALFORMED", "the invocation's proofs are not the chain sent");
+    checkInvocationTime(p, at);
+    if (p.cmd !== req.command) fail("INVOCATION_MISMATCH", `the invocation is for ${p.cmd}`);
+    checkArgs(p.args, req, terms);
+    const inv = await verifyInvocation(bytes, links, at).catch((err: unknown) => {
+      const msg = String((err as Error).message);
+      if (/signature/i.test(msg)) fail("INVOCATION_SIGNATURE_INVALID");
+      fail("INVOCATION_MISMATCH", "the invocation's arguments fail a link's policy (pol)");
+    });
+    if (!store.useInvocation(inv.cid.toString(), (p.exp as number) * 1000, at))
+      fail("INVOCATION_REPLAYED");
+    return p.iss;
+  }
+
+  return service;
+}
+
+function checkInvocationTime(p: { iat?: number; exp: number | null }, at: number): void {
+  const t = nowSeconds(at);
+  if (typeof p.iat !== "number" || Math.abs(t - p.iat) > INVOCATION_SKEW_S)
+    fail("INVOCATION_STALE", "iat must be within 60 s of the vault's clock");
+  if (p.exp === null || p.exp <= t || p.exp > t + INVOCATION_MAX_TTL_S)
+    fail("INVOCATION_STALE", "exp must be in the next 5 minutes");
+}
+
+function checkArgs(args: Record<string, unknown>, req: InvokedRequest, terms: VaultTerms): void {
+  const expected: Record<string, string> = {
+    method: req.method,
+    path: req.path,
+    body: req.bodySha256,
+    ...(terms.task !== undefined ? { task: terms.task } : {}),
+  };
+  const keys = Object.keys(args ?? {}).sort();
+  const want = Object.keys(expected).sort();
+  if (keys.join() !== want.join() || want.some((k) => args[k] !== expected[k]))
+    fail("INVOCATION_MISMATCH", undefined, { expectedArgs: want });
+}
+
+function seedOf(key: KeyObject): Uint8Array {
+  const d = key.export({ format: "jwk" }).d;
+  if (typeof d !== "string") throw new Error("not an Ed25519 private key");
+  return Buffer.from(d, "base64url");
+}
+
+export const newNonce = () => randomBytes(12);

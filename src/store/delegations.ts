@@ -1,0 +1,95 @@
+/**
+ * The vault's delegation tables (README "Delegation chains"):
+ *  - delegation_keys: each agent's Ed25519 delegation key, the private half as encrypted
+ *    PKCS#8 (the passphrase lives outside the database, as for token keys);
+ *  - delegations: the root delegations this vault signed, for listing and revocation;
+ *  - delegation_revocations: revoked link CIDs (any link, root or re-delegated);
+ *  - delegation_invocations: invocation CIDs already used, kept until they expire;
+ *  - sign_links: which links each sign request went through, so a spend counts against
+ *    the budget of every link in its chain.
+ */
+import type { Db } from "./db.js";
+
+export interface DelegationRow {
+  cid: string;
+  agent_id: string;
+  audience: string;
+  token: string;
+  expires_ms: number;
+  created_ms: number;
+}
+
+export function createDelegationStore(db: Db) {
+  db.exec(`
+    CREATE TABLE IF NOT EXISTS delegation_keys (
+      agent_id TEXT PRIMARY KEY, did TEXT NOT NULL UNIQUE, private_pem TEXT NOT NULL);
+    CREATE TABLE IF NOT EXISTS delegations (
+      cid TEXT PRIMARY KEY, agent_id TEXT NOT NULL, audience TEXT NOT NULL, token TEXT NOT NULL,
+      expires_ms INTEGER NOT NULL, created_ms INTEGER NOT NULL);
+    CREATE TABLE IF NOT EXISTS delegation_revocations (
+      cid TEXT PRIMARY KEY, revoked_ms INTEGER NOT NULL, actor TEXT NOT NULL);
+    CREATE TABLE IF NOT EXISTS delegation_invocations (
+      cid TEXT PRIMARY KEY, expires_ms INTEGER NOT NULL);
+    CREATE TABLE IF NOT EXISTS sign_links (
+      request_id TEXT NOT NULL, cid TEXT NOT NULL, PRIMARY KEY (cid, request_id));
+  `);
+  const q = {
+    putKey: db.prepare("INSERT INTO delegation_keys (agent_id, did, private_pem) VALUES (?, ?, ?)"),
+    key: db.prepare("SELECT did, private_pem FROM delegation_keys WHERE agent_id = ?"),
+    agentOfDid: db.prepare("SELECT agent_id FROM delegation_keys WHERE did = ?").pluck(),
+    put: db.prepare(
+      `INSERT OR IGNORE INTO delegations (cid, agent_id, audience, token, expires_ms, created_ms)
+       VALUES (@cid, @agent_id, @audience, @token, @expires_ms, @created_ms)`,
+    ),
+    get: db.prepare("SELECT * FROM delegations WHERE cid = ?"),
+    list: db.prepare("SELECT * FROM delegations WHERE agent_id = ? ORDER BY created_ms, cid"),
+    revoke: db.prepare(
+      "INSERT OR IGNORE INTO delegation_revocations (cid, revoked_ms, actor) VALUES (?, ?, ?)",
+    ),
+    revoked: db.prepare("SELECT revoked_ms FROM delegation_revocations WHERE cid = ?").pluck(),
+    useInvocation: db.prepare(
+      "INSERT OR IGNORE INTO delegation_invocations (cid, expires_ms) VALUES (?, ?)",
+    ),
+    purgeInvocations: db.prepare("DELETE FROM delegation_invocations WHERE expires_ms < ?"),
+    putLink: db.prepare("INSERT OR IGNORE INTO sign_links (request_id, cid) VALUES (?, ?)"),
+    // The same rows and statuses the agent's own window counts (vault-store spendsSince).
+    spendsVia: db.prepare(
+      `SELECT coalesce(s.reserved_ms, s.created_ms) AS ts, s.spends FROM sign_links l
+       JOIN sign_requests s ON s.id = l.request_id
+       WHERE l.cid = @cid AND (s.created_ms > @since OR s.reserved_ms > @since)
+         AND s.status IN ('reserved', 'signed', 'incomplete')`,
+    ),
+    requestsVia: db
+      .prepare(
+        `SELECT count(*) FROM sign_links l JOIN sign_requests s ON s.id = l.request_id
+       WHERE l.cid = ? AND s.created_ms > ?`,
+      )
+      .pluck(),
+  };
+  return {
+    putKey: (agentId: string, did: string, privatePem: string) =>
+      void q.putKey.run(agentId, did, privatePem),
+    key: (agentId: string) =>
+      q.key.get(agentId) as { did: string; private_pem: string } | undefined,
+    agentOfDid: (did: string) => q.agentOfDid.get(did) as string | undefined,
+    put: (row: DelegationRow) => void q.put.run(row),
+    get: (cid: string) => q.get.get(cid) as DelegationRow | undefined,
+    list: (agentId: string) => q.list.all(agentId) as DelegationRow[],
+    /** True when this call revoked it (false: it already was). */
+    revoke: (cid: string, at: number, actor: string) => q.revoke.run(cid, at, actor).changes === 1,
+    revokedAt: (cid: string) => q.revoked.get(cid) as number | undefined,
+    /** True the first time an invocation CID is used; false for a replay. */
+    useInvocation: (cid: string, expiresMs: number, now: number) => {
+      q.purgeInvocations.run(now);
+      return q.useInvocation.run(cid, expiresMs).changes === 1;
+    },
+    putLinks: (requestId: string, cids: string[]) => {
+      for (const cid of cids) q.putLink.run(requestId, cid);
+    },
+    spendsVia: (cid: string, since: number) =>
+      q.spendsVia.all({ cid, since }) as Array<{ ts: number; spends: string }>,
+    requestsVia: (cid: string, since: number) => q.requestsVia.get(cid, since) as number,
+  };
+}
+
+export type DelegationStore = ReturnType<typeof createDelegationStore>;
