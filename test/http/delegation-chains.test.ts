@@ -120,7 +120,7 @@ test("the agent's key delegates; a re-delegated holder signs through the chain",
   // The audit log names the chain behind each signature.
   const entries = tv.vault.audit.list(1, 100_000, agent.id);
   const signed = entries.filter((e) => e.type === "sign.signed");
-  assert.ok(signed.some((e) => e.actor.includes(`ucan:${root.cid}.`)));
+  assert.ok(signed.some((e) => e.actor?.includes(`ucan:${root.cid}.`)));
   const admitted = entries.filter(
     (e) => e.type === "auth.succeeded" && e.data.door === "delegation",
   );
