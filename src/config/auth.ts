@@ -15,6 +15,13 @@ export interface TrustedIssuer {
   operatorId: string;
   /** Optional ceiling: capabilities beyond these are dropped. */
   capabilities?: string[];
+  /**
+   * The issuer's revocation push stream (its GET /v1/events/stream) and a file holding the
+   * operator API key (AUDIT) it gave this vault. With it, this vault refuses the issuer's
+   * revoked tokens as soon as the event arrives, and all of its tokens while the stream
+   * is stale (fail closed).
+   */
+  revocationFeed?: { url: string; apiKeyFile: string };
 }
 
 export interface TrustedVcIssuer {
@@ -43,6 +50,8 @@ export interface AuthConfig {
   signRequiresPresentation: boolean;
   /** Longest delegation chain accepted, in links (VAULT_DELEGATION_MAX_DEPTH, default 8). */
   delegationMaxDepth: number;
+  /** A revocation feed silent for longer than this fails closed (VAULT_REVOCATION_STALE_MS). */
+  revocationStaleMs: number;
 }
 
 function jsonList(env: Env, name: string): unknown[] {
@@ -65,6 +74,16 @@ function optionalStrings(name: string, v: unknown): string[] | undefined {
   return v as string[];
 }
 
+function feedOf(name: string, v: unknown): TrustedIssuer["revocationFeed"] {
+  if (v === undefined) return undefined;
+  const o = (v ?? {}) as Record<string, unknown>;
+  if (typeof o.url !== "string" || !/^https?:\/\/\S+$/.test(o.url))
+    throw new ConfigError(`${name}.url must be an http(s) URL`);
+  if (typeof o.apiKeyFile !== "string" || o.apiKeyFile === "")
+    throw new ConfigError(`${name}.apiKeyFile must name a file`);
+  return { url: o.url, apiKeyFile: o.apiKeyFile };
+}
+
 export function parseTrustedIssuers(env: Env): TrustedIssuer[] {
   const name = "VAULT_TRUSTED_ISSUERS";
   return jsonList(env, name).map((item, i) => {
@@ -81,9 +100,11 @@ export function parseTrustedIssuers(env: Env): TrustedIssuer[] {
     if (hasUrl && !/^https?:\/\/\S+$/.test(o.jwksUrl as string))
       throw new ConfigError(`${name}[${i}].jwksUrl must be an http(s) URL`);
     const capabilities = optionalStrings(`${name}[${i}]`, o.capabilities);
+    const feed = feedOf(`${name}[${i}].revocationFeed`, o.revocationFeed);
     return {
       issuer: o.issuer,
       operatorId: o.operatorId,
+      ...(feed ? { revocationFeed: feed } : {}),
       ...(hasUrl ? { jwksUrl: o.jwksUrl as string } : { jwks: jwks as TrustedIssuer["jwks"] }),
       ...(capabilities ? { capabilities } : {}),
     };
@@ -116,6 +137,14 @@ function depthOf(raw: string | undefined): number {
   return n;
 }
 
+function staleOf(raw: string | undefined): number {
+  if (raw === undefined || raw.trim() === "") return 2000;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 100 || n > 600_000)
+    throw new ConfigError("VAULT_REVOCATION_STALE_MS must be an integer from 100 to 600000");
+  return n;
+}
+
 export function parseAuthConfig(env: Env): AuthConfig {
   const operatorId = env.VAULT_OPERATOR_ID || "local";
   if (!/^[A-Za-z0-9._:-]{1,64}$/.test(operatorId))
@@ -130,5 +159,6 @@ export function parseAuthConfig(env: Env): AuthConfig {
     didWebCaFile: env.VAULT_DID_WEB_CA_FILE || undefined,
     signRequiresPresentation: flag(env, "VAULT_SIGN_REQUIRES_PRESENTATION"),
     delegationMaxDepth: depthOf(env.VAULT_DELEGATION_MAX_DEPTH),
+    revocationStaleMs: staleOf(env.VAULT_REVOCATION_STALE_MS),
   };
 }

@@ -49,6 +49,8 @@ export interface Config {
   checkpointEvery: number;
   /** How often to poll node health, ms. */
   healthIntervalMs: number;
+  /** Heartbeat period of the revocation push stream (GET /v1/events/stream), ms. */
+  eventsHeartbeatMs: number;
   /** Missed health beats in a row (with no request in flight) before a node is down. */
   healthMisses: number;
   /** Silence after which a node is down, busy or not, ms. */
@@ -161,6 +163,7 @@ export function loadConfig(env: Env = process.env): Config {
     trustProxy: trustProxy(env.VAULT_TRUST_PROXY),
     checkpointEvery: int(env, "VAULT_CHECKPOINT_EVERY", 64, 1, 1_000_000),
     healthIntervalMs: int(env, "VAULT_HEALTH_INTERVAL_MS", 1000, 100, 600_000),
+    eventsHeartbeatMs: int(env, "VAULT_EVENTS_HEARTBEAT_MS", 500, 50, 60_000),
     healthMisses: int(env, "VAULT_HEALTH_MISSES", 3, 1, 100),
     healthSilenceMs: int(env, "VAULT_HEALTH_SILENCE_MS", 10_000, 500, 600_000),
     healthProbeTimeoutMs: int(env, "VAULT_HEALTH_PROBE_TIMEOUT_MS", 5_000, 100, 600_000),

@@ -89,6 +89,11 @@ export const ERROR_CATALOGUE = {
     status: 401,
     message: "The invocation's time is outside the accepted window (iat ±60 s, exp ≤ 5 min).",
   },
+  REVOCATION_FEED_STALE: {
+    status: 503,
+    message:
+      "This issuer's revocation feed has gone quiet: its credentials are refused until it has caught up.",
+  },
   INVOCATION_REPLAYED: { status: 401, message: "The invocation has already been used." },
   FORBIDDEN_SCOPE: { status: 403, message: "The credentials lack the scope this route needs." },
   FORBIDDEN_AGENT: { status: 403, message: "The credentials are bound to another agent." },

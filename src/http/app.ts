@@ -18,6 +18,7 @@ import { installMetrics } from "./metrics.js";
 import { agentRoutes } from "./routes/agents.js";
 import { auditRoutes } from "./routes/audit.js";
 import { delegationRoutes } from "./routes/delegations.js";
+import { eventRoutes } from "./routes/events.js";
 import { opsRoutes } from "./routes/ops.js";
 import { proofRoutes } from "./routes/proofs.js";
 import { signRoutes } from "./routes/sign.js";
@@ -97,6 +98,7 @@ export async function buildApp(
   await app.register(vcRoutes, { vault });
   await app.register(proofRoutes, { vault });
   await app.register(delegationRoutes, { vault });
+  await app.register(eventRoutes, { vault });
   await app.register(x402Routes, { vault, baseUrl: vault.config.url });
   return app;
 }

@@ -11,10 +11,18 @@ import type { AuditLog } from "../audit/types.js";
 import { createDelegationService, type DelegationService } from "../auth/delegation/index.js";
 import { createTokenService, type TokenService } from "../auth/jwt/index.js";
 import { createTokenKeyStore } from "../auth/jwt/keys.js";
+import { trustedIssuerKeys } from "../auth/jwt/remote-jwks.js";
+import type { RevocationEvents } from "../auth/revocation/events.js";
+import {
+  createRevocationPublisher,
+  type RevocationPublisher,
+} from "../auth/revocation/publisher.js";
 import { type CredentialService, createCredentialService } from "../auth/vc/index.js";
 import type { Config } from "../config/index.js";
 import type { Db } from "../store/db.js";
 import type { DelegationStore } from "../store/delegations.js";
+import type { RevocationEventStore } from "../store/revocation-events.js";
+import { createRevocationFeeds, type RevocationFeeds } from "./revocation-feeds.js";
 
 function loadOrCreatePassphrase(file: string): string {
   if (existsSync(file)) return readFileSync(file, "utf8").trim();
@@ -30,10 +38,37 @@ export function createAuthDoors(
   audit: AuditLog,
   keyIsLive: (keyId: string) => boolean,
   delegation: { store: DelegationStore; agentExists: (agentId: string) => boolean },
-): { tokens: TokenService; credentials: CredentialService; delegations: DelegationService } {
+  revocation: {
+    store: RevocationEventStore;
+    events: RevocationEvents;
+    log?: (line: string) => void;
+  },
+): {
+  tokens: TokenService;
+  credentials: CredentialService;
+  delegations: DelegationService;
+  feeds: RevocationFeeds;
+  revocations: RevocationPublisher;
+} {
   const passphrase = loadOrCreatePassphrase(join(config.dataDir, "token-keys.secret"));
   const keys = createTokenKeyStore({ db, passphrase });
-  const tokens = createTokenService({ db, audit, keys, config: config.auth, keyIsLive });
+  const external = trustedIssuerKeys(config.auth.trustedIssuers);
+  const feeds = createRevocationFeeds({
+    issuers: external,
+    store: revocation.store,
+    audit,
+    staleMs: config.auth.revocationStaleMs,
+    ...(revocation.log ? { log: revocation.log } : {}),
+  });
+  const tokens = createTokenService({
+    db,
+    audit,
+    keys,
+    config: config.auth,
+    keyIsLive,
+    external,
+    remote: feeds,
+  });
   // A signing key from the start, so /.well-known/jwks.json is never empty for peers.
   keys.active();
   const ca = config.auth.didWebCaFile ? readFileSync(config.auth.didWebCaFile, "utf8") : undefined;
@@ -50,5 +85,10 @@ export function createAuthDoors(
     maxDepth: config.auth.delegationMaxDepth,
     agentExists: delegation.agentExists,
   });
-  return { tokens, credentials, delegations };
+  const revocations = createRevocationPublisher({
+    events: revocation.events,
+    issuer: config.auth.tokenIssuer,
+    signingKey: () => keys.active(),
+  });
+  return { tokens, credentials, delegations, feeds, revocations };
 }

@@ -11,6 +11,8 @@ import { type ApiKeyService, createApiKeyService } from "../auth/apikey/index.js
 import type { DelegationService } from "../auth/delegation/index.js";
 import type { TokenService } from "../auth/jwt/index.js";
 import { createRefusalLog, type RefusalLog } from "../auth/refusals.js";
+import { createRevocationEvents } from "../auth/revocation/events.js";
+import type { RevocationPublisher } from "../auth/revocation/publisher.js";
 import { hashSecret, newSecret, secretMatches } from "../auth/secret.js";
 import type { CredentialService } from "../auth/vc/index.js";
 import { createX402, type X402Gate } from "../auth/x402/index.js";
@@ -30,6 +32,7 @@ import {
 import { openDatabase } from "../store/db.js";
 import { createDelegationStore } from "../store/delegations.js";
 import { createProofJobStore } from "../store/proof-jobs.js";
+import { createRevocationEventStore } from "../store/revocation-events.js";
 import { createVaultStore, type VaultStore } from "../store/vault-store.js";
 import { CLUSTER_KEY_ID } from "../threshold/checkpoint.js";
 import { importPublic, loadOrCreateIdentity } from "../transport/identity.js";
@@ -40,6 +43,7 @@ import { type CheckpointService, createCheckpointService } from "./checkpoints.j
 import { type ComplianceService, createComplianceService } from "./compliance.js";
 import { createCredentialCheck } from "./credentials.js";
 import { createProofSetup } from "./proof-setup.js";
+import type { RevocationFeeds } from "./revocation-feeds.js";
 import { createSigningService, type SigningService } from "./signing.js";
 import { createX402PayerService, type X402PayerService } from "./x402-payer.js";
 
@@ -59,6 +63,10 @@ export interface Vault {
   credentials: CredentialService;
   /** Delegation chains (UCAN 1.0): root delegations, verification, revocation. */
   delegations: DelegationService;
+  /** This vault's revocations as signed events (GET /v1/events/stream). */
+  revocations: RevocationPublisher;
+  /** Other issuers' revocation feeds this vault follows. */
+  feeds: RevocationFeeds;
   signing: SigningService;
   checkpoints: CheckpointService;
   /** x402: priced routes, payment verification, settlement and the replay ledger. */
@@ -141,7 +149,10 @@ export async function createVault(config: Config, opts: VaultOptions = {}): Prom
   const log = opts.log ?? (() => {});
   const db = openDatabase(join(config.dataDir, "vault.sqlite"));
   const store = createVaultStore(db);
-  const audit = createAuditLog(db);
+  // Every revocation's audit entry also records a numbered event for other vaults.
+  const revocationStore = createRevocationEventStore(db);
+  const revocationEvents = createRevocationEvents(revocationStore);
+  const audit = revocationEvents.wrap(createAuditLog(db));
   const identity = loadOrCreateIdentity(join(config.dataDir, "vault-identity.json"));
   const admin = resolveAdminKey(store, config);
   if (admin.key && !store.meta("admin_public_key"))
@@ -250,10 +261,14 @@ export async function createVault(config: Config, opts: VaultOptions = {}): Prom
     return row !== undefined && row.revoked_at === null;
   };
   const links = createDelegationStore(db);
-  const { tokens, credentials, delegations } = createAuthDoors(config, db, audit, keyIsLive, {
-    store: links,
-    agentExists: (agentId) => store.agent(agentId) !== undefined,
-  });
+  const { tokens, credentials, delegations, feeds, revocations } = createAuthDoors(
+    config,
+    db,
+    audit,
+    keyIsLive,
+    { store: links, agentExists: (agentId) => store.agent(agentId) !== undefined },
+    { store: revocationStore, events: revocationEvents, log },
+  );
   const signing = createSigningService({
     store,
     audit,
@@ -310,6 +325,8 @@ export async function createVault(config: Config, opts: VaultOptions = {}): Prom
     tokens,
     credentials,
     delegations,
+    revocations,
+    feeds,
     x402,
     x402Payer,
     refusals,
@@ -318,6 +335,7 @@ export async function createVault(config: Config, opts: VaultOptions = {}): Prom
     proofs,
     generatedAdminKey: admin.generated,
     async stop() {
+      feeds.stop();
       checkpoints.stop();
       await proofs.stop();
       cluster.stop();

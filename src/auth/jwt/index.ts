@@ -13,12 +13,13 @@
  */
 import type { AuditLog } from "../../audit/types.js";
 import type { AuthConfig } from "../../config/auth.js";
+import type { VaultError } from "../../errors/index.js";
 import type { Db } from "../../store/db.js";
 import type { Principal } from "../apikey/index.js";
 import { issueToken } from "./issue.js";
 import type { TokenKeyStore } from "./keys.js";
 import { createTokenLedger } from "./ledger.js";
-import { trustedIssuerKeys } from "./remote-jwks.js";
+import { type IssuerKeys, trustedIssuerKeys } from "./remote-jwks.js";
 import type { IssuedToken, IssueRequest, TokenPrincipal } from "./types.js";
 import { createTokenVerifier } from "./verify.js";
 
@@ -60,19 +61,26 @@ export function createTokenService(deps: {
    * cannot leave a token behind that its revocation did not see.
    */
   keyIsLive?: (keyId: string) => boolean;
+  /** Trusted issuers' keys, when the caller shares them (with the revocation feeds). */
+  external?: IssuerKeys;
+  /** Other issuers' revocation feeds (src/services/revocation-feeds.ts). */
+  remote?: {
+    refusal(issuer: string, jti: string): VaultError | undefined;
+    isRevoked(subject: string): boolean;
+  };
 }): TokenService {
   const { db, audit, keys, config } = deps;
   const now = deps.now ?? Date.now;
   const ledger = createTokenLedger(db, audit, now);
-  const external = trustedIssuerKeys(config.trustedIssuers, deps.jwksTimeoutMs);
+  const external = deps.external ?? trustedIssuerKeys(config.trustedIssuers, deps.jwksTimeoutMs);
   const issueDeps = { db, audit, keys, ledger, config, now, keyIsLive: deps.keyIsLive };
   return {
     issue: (req, by, actor) => issueToken(issueDeps, req, by, actor),
-    verify: createTokenVerifier({ keys, ledger, external, config, now }),
+    verify: createTokenVerifier({ keys, ledger, external, config, now, remote: deps.remote }),
     issuedFor: ledger.issuedFor,
     revoke: ledger.revoke,
     revokeIssuedWith: ledger.revokeIssuedWith,
-    isRevoked: ledger.isRevoked,
+    isRevoked: (jti) => ledger.isRevoked(jti) || (deps.remote?.isRevoked(`jwt:${jti}`) ?? false),
     rotate(actor) {
       const r = keys.rotate();
       audit.append({

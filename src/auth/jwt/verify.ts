@@ -112,6 +112,8 @@ export interface VerifyDeps {
   external: IssuerKeys;
   config: AuthConfig;
   now: () => number;
+  /** Another issuer's revocation feed: stale (fail closed) or revoked jti (issue 13). */
+  remote?: { refusal(issuer: string, jti: string): VaultError | undefined } | undefined;
 }
 
 export function createTokenVerifier(deps: VerifyDeps) {
@@ -159,6 +161,10 @@ export function createTokenVerifier(deps: VerifyDeps) {
           operatorId: ext?.trust.operatorId as string,
           ceiling: ext?.trust.capabilities,
         };
+    if (!own && typeof payload.jti === "string") {
+      const refused = deps.remote?.refusal(iss, payload.jti);
+      if (refused) throw refused;
+    }
     return principalFrom(payload, issuer, ledger.isRevoked, opts.taskId);
   };
 }

@@ -1,0 +1,47 @@
+/**
+ * What the push stream and the polling route serve: this vault's revocation events as
+ * signed SETs (set.ts), each signed once and kept in a bounded cache.
+ */
+import type { KeyObject } from "node:crypto";
+import type { RevocationEventRow } from "../../store/revocation-events.js";
+import type { RevocationEvents } from "./events.js";
+import { signSet } from "./set.js";
+
+const CACHE_MAX = 4096;
+
+export interface RevocationPublisher {
+  readonly issuer: string;
+  /** Signed events after `seq`, oldest first, at most `limit`. */
+  after(seq: number, limit: number): Promise<Array<{ seq: number; set: string }>>;
+  head(): number;
+  onEvent(listener: () => void): () => void;
+}
+
+export function createRevocationPublisher(deps: {
+  events: RevocationEvents;
+  issuer: string;
+  signingKey: () => { kid: string; privateKey: KeyObject };
+}): RevocationPublisher {
+  const cache = new Map<number, string>();
+  const signed = async (row: RevocationEventRow) => {
+    const hit = cache.get(row.seq);
+    if (hit) return hit;
+    const set = await signSet(
+      { seq: row.seq, kind: row.kind, subject: row.subject, atMs: row.at_ms },
+      deps.issuer,
+      deps.signingKey(),
+    );
+    cache.set(row.seq, set);
+    if (cache.size > CACHE_MAX) cache.delete(cache.keys().next().value as number);
+    return set;
+  };
+  return {
+    issuer: deps.issuer,
+    async after(seq, limit) {
+      const rows = deps.events.after(seq, limit);
+      return Promise.all(rows.map(async (r) => ({ seq: r.seq, set: await signed(r) })));
+    },
+    head: () => deps.events.head(),
+    onEvent: (l) => deps.events.onEvent(l),
+  };
+}

@@ -1,0 +1,101 @@
+/**
+ * Revocation push (README "Revocation push"): `GET /v1/events/stream` is Server-Sent
+ * Events (WHATWG HTML §9.2) carrying this vault's revocations as signed SETs (RFC 8417),
+ * `id:` = the event's seq, replayed from `Last-Event-ID` or `?after=`, then live, with a
+ * heartbeat event every VAULT_EVENTS_HEARTBEAT_MS so a receiver can tell a quiet stream
+ * from a dead one. `GET /v1/events?after=` serves the same events for polling. Subscribers
+ * are operators: an operator API key with AUDIT, whose id names the subscription.
+ */
+import type { JsonSchemaToTsProvider } from "@fastify/type-provider-json-schema-to-ts";
+import type { FastifyInstance } from "fastify";
+import { VaultError } from "../../errors/index.js";
+import type { Vault } from "../../services/vault.js";
+import { anyOf } from "../auth/doors.js";
+import { principalOf, requireAny } from "../auth/scopes.js";
+
+const BATCH = 500;
+const afterQuery = {
+  type: "object",
+  properties: {
+    after: { type: "integer", minimum: 0 },
+    limit: { type: "integer", minimum: 1, maximum: BATCH },
+  },
+} as const;
+
+function cursorOf(lastEventId: unknown, after: number | undefined): number {
+  if (typeof lastEventId === "string" && /^\d{1,15}$/.test(lastEventId)) return Number(lastEventId);
+  return after ?? 0;
+}
+
+export async function eventRoutes(base: FastifyInstance, { vault }: { vault: Vault }) {
+  const app = base.withTypeProvider<JsonSchemaToTsProvider>();
+  const doors = anyOf(app, ["apiKey"]);
+  const operatorOnly = async (req: Parameters<typeof principalOf>[0]) => {
+    if (principalOf(req).kind !== "operator")
+      throw new VaultError("FORBIDDEN_AGENT", "revocation feeds are for operators");
+  };
+  const preHandler = [doors.auth, requireAny("AUDIT"), operatorOnly];
+  const publisher = vault.revocations;
+
+  app.get(
+    "/v1/events",
+    { preHandler, schema: { tags: ["events"], security: doors.security, querystring: afterQuery } },
+    async (req) => ({
+      events: await publisher.after(req.query.after ?? 0, req.query.limit ?? BATCH),
+      head: publisher.head(),
+      issuer: publisher.issuer,
+    }),
+  );
+
+  app.get(
+    "/v1/events/stream",
+    { preHandler, schema: { tags: ["events"], security: doors.security, querystring: afterQuery } },
+    async (req, reply) => {
+      let cursor = cursorOf(req.headers["last-event-id"], req.query.after);
+      const p = principalOf(req);
+      vault.audit.append({
+        type: "events.subscribed",
+        actor: `operator:${p.keyId}`,
+        data: { keyId: p.keyId, after: cursor },
+      });
+      reply.hijack();
+      const res = reply.raw;
+      res.writeHead(200, {
+        "content-type": "text/event-stream",
+        "cache-control": "no-store",
+        connection: "keep-alive",
+        "x-accel-buffering": "no",
+      });
+      let closed = false;
+      let sending = Promise.resolve();
+      // One send at a time, in order: each reads what is new since the last one it wrote.
+      const flush = () => {
+        sending = sending.then(async () => {
+          while (!closed) {
+            const batch = await publisher.after(cursor, BATCH);
+            if (batch.length === 0) return;
+            for (const e of batch) res.write(`id: ${e.seq}\nevent: revocation\ndata: ${e.set}\n\n`);
+            cursor = batch[batch.length - 1]?.seq ?? cursor;
+          }
+        });
+      };
+      const beat = () => {
+        const data = JSON.stringify({ head: publisher.head(), at: Date.now() });
+        res.write(`event: heartbeat\ndata: ${data}\n\n`);
+      };
+      const stop = publisher.onEvent(flush);
+      const timer = setInterval(beat, vault.config.eventsHeartbeatMs);
+      timer.unref();
+      res.on("close", () => {
+        closed = true;
+        stop();
+        clearInterval(timer);
+      });
+      // The backlog first, then a heartbeat: its head tells the receiver it has caught up.
+      flush();
+      void sending.then(() => {
+        if (!closed) beat();
+      });
+    },
+  );
+}
