@@ -50,6 +50,7 @@ const UNIT = [
   "test/http/doors-compose.test.ts",
   "test/x402/unit.test.ts",
   "test/zk/node-zk-head.test.ts",
+  "test/zk/zk-v2.test.ts",
   "test/zk/jobs-resume.test.ts",
   "test/node/warm-presigs.test.ts",
   "test/signers/local/recovery-id.test.ts",

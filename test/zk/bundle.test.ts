@@ -237,6 +237,7 @@ test("an entry edited after the checkpoint was signed yields a proof that does n
     bound: WEI("0.05"),
     entries,
     startZkHead: "0",
+    zkV2Start: log.zkV2Start(),
     ...TEST_PARAMS,
   });
   const proved = await proveBatches(prepared, art);
