@@ -59,6 +59,7 @@ const ZK = [
   "test/zk/auto-setup.test.ts",
   "test/zk/bundle.test.ts",
   "test/zk/circuit.test.ts",
+  "test/zk/constraints.test.ts",
   "test/zk/http.test.ts",
   "test/zk/jobs.test.ts",
   "test/zk/lit-agent.test.ts",
