@@ -77,6 +77,7 @@ export async function runZkBench(
     bound: 10n ** 21n,
     entries: audit.list(1, n),
     startZkHead: "0",
+    zkV2Start: audit.zkV2Start(),
     n,
     depth,
   });

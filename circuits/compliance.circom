@@ -1,7 +1,8 @@
 pragma circom 2.0.0;
 
 // Compliance of one batch of N consecutive audit-log entries with one agent's
-// spending policy for one asset. See src/audit/commitment.ts for how every entry is
+// spending policy for one asset. Only entries chained by the v2 rule (seq >= the log's zk
+// v2 start, src/audit/commitment.ts) can be proved: the prover refuses earlier ones. See src/audit/commitment.ts for how every entry is
 // mapped to field elements, src/zk/statement.ts for the public values (allowlist slots
 // and hash, amount width), and README.md ("Compliance proofs") for the statement.
 
@@ -54,7 +55,7 @@ template Compliance(N, D) {
     assert(K <= 120); // keeps the running total below 2^129 (see underBound)
 
     // ---- public signals ----
-    signal input startHead;      // zkHead before the first entry of the batch
+    signal input startHead;      // zkHead before the first entry of the batch (v2 entries only)
     signal input endHead;        // zkHead after the last active entry
     signal input agentHash;      // field element of the agent id
     signal input assetHash;      // field element of the asset key ("ETH" or token address)
@@ -109,8 +110,7 @@ template Compliance(N, D) {
     inCommit.inputs[1] <== sumInSalt;
     inCommit.out === sumInCommit;
 
-    component leaf[N];
-    component link[N];
+    component step[N];
     component mineAgent[N];
     component mineAsset[N];
     component amountFits[N];
@@ -139,26 +139,25 @@ template Compliance(N, D) {
         kindSq[i] <== kind[i] * (kind[i] - 1);
         kindSq[i] * (kind[i] - 2) === 0;
 
-        // Guarantees: commitment_i = Poseidon(kind, agent, asset, amount, recipient, time,
-        // policyVersion, policy, salt) - exactly what the vault and every node computed.
-        leaf[i] = Poseidon(9);
-        leaf[i].inputs[0] <== kind[i];
-        leaf[i].inputs[1] <== agent[i];
-        leaf[i].inputs[2] <== asset[i];
-        leaf[i].inputs[3] <== amount[i];
-        leaf[i].inputs[4] <== recipient[i];
-        leaf[i].inputs[5] <== time[i];
-        leaf[i].inputs[6] <== policyVersion[i];
-        leaf[i].inputs[7] <== policy[i];
-        leaf[i].inputs[8] <== salt[i];
-
-        // Guarantees: an active entry advances the chain, zkHead_i = Poseidon(zkHead_{i-1},
-        // commitment_i); padding leaves it unchanged. Every active entry is chained, spends
-        // or not, so none can be skipped without missing endHead.
-        link[i] = Poseidon(2);
-        link[i].inputs[0] <== head[i];
-        link[i].inputs[1] <== leaf[i].out;
-        stepHead[i] <== active[i] * (link[i].out - head[i]);
+        // Guarantees: an active entry advances the chain by the v2 rule of
+        // src/audit/commitment.ts, zkHead_i = Poseidon(kind, agent, asset, amount,
+        // recipient, time, policyVersion, policy, salt, zkHead_{i-1}) - exactly what the
+        // vault and every node computed for entries from the log's zk v2 start on - so the
+        // private fields are the ones the entry committed; padding leaves it unchanged.
+        // Every active entry is chained, spends or not, so none can be skipped without
+        // missing endHead.
+        step[i] = Poseidon(10);
+        step[i].inputs[0] <== kind[i];
+        step[i].inputs[1] <== agent[i];
+        step[i].inputs[2] <== asset[i];
+        step[i].inputs[3] <== amount[i];
+        step[i].inputs[4] <== recipient[i];
+        step[i].inputs[5] <== time[i];
+        step[i].inputs[6] <== policyVersion[i];
+        step[i].inputs[7] <== policy[i];
+        step[i].inputs[8] <== salt[i];
+        step[i].inputs[9] <== head[i];
+        stepHead[i] <== active[i] * (step[i].out - head[i]);
         head[i + 1] <== head[i] + stepHead[i];
 
         // mine = active entry of this agent; spend = a single spend of this agent in this asset.

@@ -19,17 +19,29 @@
  *   kind 0: any other entry: agent (0 when none) and salt only.
  * salt is the entry's own SHA-256 hash, so each commitment binds its entry and the
  * private fields cannot be found by guessing from the public heads.
- * zkHead_0 = 0; zkHead_i = Poseidon2(zkHead_{i-1}, commitment_i). Poseidon as circomlib
- * defines it (poseidon-lite).
+ * The chain has two versions (issue 11 item 3), chosen by seq against the log's "zk v2
+ * start" S (the `zk_v2_start` row of the meta table, pinned when the log is first opened by
+ * code that knows version 2: 1 for a new log, last seq + 1 for an existing one):
+ *   zkHead_0 = 0;
+ *   seq <  S (v1): zkHead_i = Poseidon2(zkHead_{i-1}, commitment_i), the commitment above;
+ *   seq >= S (v2): zkHead_i = Poseidon10(kind, agent, asset, amount, recipient, time,
+ *                             policyVersion, policy, salt, zkHead_{i-1}).
+ * v2 folds the commitment and the link into one hash (one Poseidon(10) per entry in the
+ * circuit instead of a Poseidon(9) and a Poseidon(2)); it binds the same fields. A v2 entry
+ * has no separate commitment: the log stores "" in its commitment column. The compliance
+ * circuit proves v2 entries only. Poseidon as circomlib defines it (poseidon-lite).
  * It lives in src/audit because the log computes it for every entry (src/audit/log.ts);
  * src/zk reads the same encoding from here to build circuit inputs.
  */
 import { keccak256, toUtf8Bytes } from "ethers";
 import { poseidon2 } from "poseidon-lite/poseidon2";
 import { poseidon9 } from "poseidon-lite/poseidon9";
+import { poseidon10 } from "poseidon-lite/poseidon10";
 import type { AuditEntry } from "./types.js";
 
 export const ZK_GENESIS = "0";
+/** The meta-table key holding the log's zk v2 start seq (see the top). */
+export const ZK_V2_START_KEY = "zk_v2_start";
 export const AMOUNT_BITS = 128n;
 
 export function textField(text: string): bigint {
@@ -110,8 +122,40 @@ export function entryCommitment(entry: Omit<AuditEntry, "prevHash">): string {
   return commitFields(entryFields(entry)).toString();
 }
 
+/** The v1 link: Poseidon2(zkHead_{i-1}, commitment_i). */
 export function nextZkHead(prev: string, commitment: string): string {
   return poseidon2([BigInt(prev), BigInt(commitment)]).toString();
+}
+
+/** The v2 head: Poseidon10(the entry's nine fields, zkHead_{i-1}) (decimal string). */
+export function chainFieldsV2(prev: string, f: EntryFields): string {
+  return poseidon10([
+    f.kind,
+    f.agent,
+    f.asset,
+    f.amount,
+    f.recipient,
+    f.time,
+    f.policyVersion,
+    f.policy,
+    f.salt,
+    BigInt(prev),
+  ]).toString();
+}
+
+/**
+ * One step of the versioned chain: entry.seq < v2Start chains by the v1 rule (and has a
+ * commitment), else by the v2 rule (commitment ""). Throws what entryFields throws.
+ */
+export function zkStep(
+  prev: string,
+  entry: Omit<AuditEntry, "prevHash">,
+  v2Start: number,
+): { commitment: string; zkHead: string } {
+  const f = entryFields(entry);
+  if (entry.seq >= v2Start) return { commitment: "", zkHead: chainFieldsV2(prev, f) };
+  const commitment = commitFields(f).toString();
+  return { commitment, zkHead: nextZkHead(prev, commitment) };
 }
 
 /** The asset key as policies name it: "ETH" or a lower-case token address. */

@@ -12,7 +12,7 @@ import { VaultError } from "../errors/index.js";
 import type { Db } from "../store/db.js";
 import { canonicalJson, GENESIS_HASH, hashWithDataText } from "./canonical.js";
 import { createCheckpointStore } from "./checkpoints.js";
-import { entryCommitment, nextZkHead, ZK_GENESIS } from "./commitment.js";
+import { ZK_GENESIS, ZK_V2_START_KEY, zkStep } from "./commitment.js";
 import { type AuditRow, CorruptRowError, decodeRow, ROW_COLUMNS } from "./rows.js";
 import { migrate } from "./schema.js";
 import { assertNoSecretFields } from "./secrets.js";
@@ -27,6 +27,33 @@ interface Head {
 export function createAuditLog(db: Db, opts: { now?: () => Date } = {}): AuditLog {
   const now = opts.now ?? (() => new Date());
   migrate(db);
+  // The zk v2 start (src/audit/commitment.ts), pinned the first time this code opens the
+  // log: 1 for an empty log, else the entry after its last, so the v1 heads already
+  // computed (and co-signed) stay as they are. One statement: two openers agree. Read
+  // first, so that a read-only connection to a pinned log writes nothing.
+  const selectMeta = db.prepare("SELECT v FROM meta WHERE k = ?");
+  const pinV2Start = db.prepare(
+    "INSERT OR IGNORE INTO meta (k, v) SELECT ?, CAST(coalesce(max(seq), 0) + 1 AS TEXT) FROM audit_log",
+  );
+  let v2Start: number | undefined;
+  const zkV2Start = (): number => {
+    if (v2Start === undefined) {
+      const read = () => (selectMeta.get(ZK_V2_START_KEY) as { v: string } | undefined)?.v;
+      let v = read();
+      if (v === undefined) {
+        pinV2Start.run(ZK_V2_START_KEY);
+        v = read();
+      }
+      v2Start = Number(v);
+    }
+    return v2Start;
+  };
+  try {
+    zkV2Start();
+  } catch {
+    // Read-only (or locked) and never pinned: append and the zk methods try again, and
+    // fail with AUDIT_UNAVAILABLE while it cannot be pinned.
+  }
   const insert = db.prepare(
     `INSERT INTO audit_log (${ROW_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
   );
@@ -52,7 +79,8 @@ export function createAuditLog(db: Db, opts: { now?: () => Date } = {}): AuditLo
   // The Poseidon chain is computed lazily, off the append path (Poseidon costs ~2 ms an
   // entry in JS, SHA-256 microseconds): whenever a zk head is asked for (checkpoints,
   // proofs), the entries not yet committed are committed, in order, in one transaction.
-  // It is a function of the entries alone, so computing it later changes nothing.
+  // It is a function of the entries (and the pinned v2 start) alone, so computing it later
+  // changes nothing. v2 entries store "" as their commitment: their head is the commitment.
   const syncZk = (upTo: number) =>
     db.transaction(() => {
       const last = selectZkHead.get() as { seq: number; zk_head: string } | undefined;
@@ -60,15 +88,16 @@ export function createAuditLog(db: Db, opts: { now?: () => Date } = {}): AuditLo
       let zkHead = last?.zk_head ?? ZK_GENESIS;
       const from = (last?.seq ?? 0) + 1;
       const rows = selectRange.all(from, upTo) as AuditRow[];
+      const v2 = zkV2Start();
       for (const row of rows) {
-        let commitment: string;
+        let step: { commitment: string; zkHead: string };
         try {
-          commitment = entryCommitment(decodeRow(row));
+          step = zkStep(zkHead, decodeRow(row), v2);
         } catch {
           return; // a corrupted row: verify() reports it; nothing after it is chained
         }
-        zkHead = nextZkHead(zkHead, commitment);
-        insertZk.run(row.seq, commitment, zkHead);
+        zkHead = step.zkHead;
+        insertZk.run(row.seq, step.commitment, zkHead);
       }
     })();
 
@@ -85,6 +114,7 @@ export function createAuditLog(db: Db, opts: { now?: () => Date } = {}): AuditLo
     dataText: string,
     data: AuditEntry["data"],
   ): AuditEntry => {
+    zkV2Start(); // pinned before this code appends anything (a no-op once known)
     const head = cached ?? readHead();
     const entry: Omit<AuditEntry, "hash"> = {
       seq: head.seq + 1,
@@ -152,6 +182,8 @@ export function createAuditLog(db: Db, opts: { now?: () => Date } = {}): AuditLo
         return (selectZkAt.get(seq) as { zk_head: string } | undefined)?.zk_head;
       });
     },
+
+    zkV2Start: () => unavailableOnError(zkV2Start),
 
     zkRange(fromSeq, toSeq) {
       return unavailableOnError(() => {

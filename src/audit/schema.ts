@@ -38,5 +38,8 @@ export function migrate(db: Db): void {
       signed_at TEXT NOT NULL,
       extra TEXT
     );
+    -- The vault's key-value table (src/store/vault-store.ts creates it the same way); the
+    -- log keeps its zk v2 start seq there (src/audit/commitment.ts).
+    CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
   `);
 }

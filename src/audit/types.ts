@@ -63,7 +63,12 @@ export interface AuditLog {
   head(): { seq: number; hash: string };
   /** Poseidon chain (src/audit/commitment.ts): zkHead after entry seq ("0" at seq 0). */
   zkHeadAt(seq: number): string | undefined;
-  /** Commitments and zk heads for entries fromSeq..toSeq. */
+  /**
+   * The first seq chained by the v2 rule (src/audit/commitment.ts), pinned in the meta
+   * table when this code first opened the log: 1 for a new log.
+   */
+  zkV2Start(): number;
+  /** Commitments ("" for v2 entries) and zk heads for entries fromSeq..toSeq. */
   zkRange(
     fromSeq: number,
     toSeq: number,

@@ -175,7 +175,7 @@ export function loadConfig(env: Env = process.env): Config {
     x402: parseX402Config(env),
     backends: parseBackendsConfig(env),
     zk: {
-      // The default size fits the shipped 2^13 development ptau (7,745 constraints), so a
+      // The default size fits the shipped 2^13 development ptau (6,359 constraints), so a
       // first start sets it up by itself in about a minute; production sizes (N=64) take
       // a ceremony ptau (VAULT_ZK_PTAU) and `npm run circuits:setup` (README).
       n: int(env, "VAULT_ZK_BATCH", DEFAULT_ZK_BATCH, 1, 255),

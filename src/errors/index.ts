@@ -148,6 +148,11 @@ export const ERROR_CATALOGUE = {
     status: 422,
     message: "The audit log breaks the policy in this range; no compliance proof exists.",
   },
+  PROOF_RANGE_BEFORE_ZK_V2: {
+    status: 422,
+    message:
+      "The range starts before the audit log's zk v2 start: the circuit proves only entries chained by zk chain version 2.",
+  },
   PROOF_FINISHED: {
     status: 409,
     message: "The proof job has already finished (done or failed); it cannot be cancelled.",

@@ -53,6 +53,7 @@ export function createNodeStore(db: Db, cipher: AtRestCipher) {
     setMeta: db.prepare(
       "INSERT INTO meta (k, v) VALUES (?, ?) ON CONFLICT(k) DO UPDATE SET v = excluded.v",
     ),
+    pinMeta: db.prepare("INSERT OR IGNORE INTO meta (k, v) VALUES (?, ?)"),
     insertNonce: db.prepare("INSERT OR IGNORE INTO nonces (nonce, ts) VALUES (?, ?)"),
     pruneNonces: db.prepare("DELETE FROM nonces WHERE ts < ?"),
     // The share (tens of KB) is read only when a presignature needs it, never to sign.
@@ -210,6 +211,15 @@ export function createNodeStore(db: Db, cipher: AtRestCipher) {
     },
     putCheckpoint(seq: number, hash: string, zkHead?: string): void {
       q.putCheckpoint.run(seq, hash, Date.now(), zkHead ?? null);
+    },
+    /** The vault's zk v2 start seq as this node first accepted it (src/node/protocol/checkpoint.ts). */
+    zkV2Start(): number | undefined {
+      const v = meta("zk_v2_start");
+      return v === undefined ? undefined : Number(v);
+    },
+    /** Pins the zk v2 start on first sight; a pinned one is never replaced. */
+    pinZkV2Start(seq: number): void {
+      q.pinMeta.run("zk_v2_start", String(seq));
     },
     checkpoints(): Array<{ seq: number; hash: string; signed_at: number }> {
       return q.listCheckpoints.all() as Array<{ seq: number; hash: string; signed_at: number }>;

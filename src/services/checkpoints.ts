@@ -98,6 +98,8 @@ export function createCheckpointService(deps: {
       head: target.hash,
       zkHead,
       segment: segment(from, target.seq),
+      // The nodes pin it on first sight (src/node/protocol/checkpoint.ts).
+      zkV2Start: audit.zkV2Start(),
     };
     const sig = await cluster.signDigest({
       agentId: CLUSTER_KEY_ID,

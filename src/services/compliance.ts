@@ -3,8 +3,9 @@
  * child process, bundles. A service, not zk domain code: it holds jobs and processes and
  * asks the checkpoint service for signed heads; the pure parts stay in src/zk.
  *
- * The vault keeps a Poseidon commitment per audit entry and a Poseidon chain beside the
- * SHA-256 chain (src/audit/commitment.ts); the cluster co-signs both heads in every checkpoint.
+ * The vault keeps a Poseidon chain over every audit entry's fields beside the SHA-256 chain
+ * (src/audit/commitment.ts, versioned: the circuit proves zk chain v2 entries only, from the
+ * log's zk v2 start on); the cluster co-signs both heads in every checkpoint.
  * A proof request names an agent and a range; the range is widened to the nearest
  * cluster-signed checkpoints, the entries go to a child process that proves them in
  * batches of N (circuits/compliance.circom), and the result is a bundle that anyone can
@@ -32,6 +33,7 @@ import {
   type BundleCheckpoint,
   GENESIS_CHECKPOINT,
 } from "../zk/bundle.js";
+import { rangeBeforeZkV2 } from "../zk/prover.js";
 import type { Artifacts } from "../zk/setup.js";
 import { capOf, per24hOf, statementText } from "../zk/statement.js";
 import type { WorkerJob, WorkerMessage } from "../zk/worker.js";
@@ -299,6 +301,7 @@ export function createComplianceService(deps: {
         bound: req.bound,
         entries,
         startZkHead: req.start.zkHead,
+        zkV2Start: audit.zkV2Start(),
         stored: audit.zkRange(req.fromSeq, req.toSeq),
         n: params.n,
         depth: params.depth,
@@ -397,6 +400,8 @@ export function createComplianceService(deps: {
     if (!policyRow || !policy) throw new VaultError("CONFLICT", "the agent has no policy");
     const { start, end } = await bounds(req.fromSeq, req.toSeq);
     const fromSeq = (start?.seq ?? 0) + 1;
+    // Widened to the checkpoint before: that one must not precede the zk v2 start either.
+    if (fromSeq < audit.zkV2Start()) throw rangeBeforeZkV2(fromSeq, audit.zkV2Start());
     const entries = audit.list(fromSeq, end.seq - fromSeq + 1);
     let bound: bigint;
     if (req.bound !== undefined) {
@@ -468,6 +473,9 @@ export function createComplianceService(deps: {
 
   const service: ComplianceService = {
     async request(req, actor) {
+      // Never provable, whatever the setup's state: the circuit states v2 entries only.
+      if (Number.isSafeInteger(req.fromSeq) && req.fromSeq >= 1 && req.fromSeq < audit.zkV2Start())
+        throw rangeBeforeZkV2(req.fromSeq, audit.zkV2Start());
       const refusal = setup.refusal({ queueing: true });
       if (refusal) throw refusal;
       if (!store.agent(req.agentId)) throw new VaultError("AGENT_NOT_FOUND");

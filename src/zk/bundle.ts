@@ -29,8 +29,18 @@ import {
 } from "./statement.js";
 import { vkeySha256 } from "./zkey.js";
 
-export const BUNDLE_FORMAT = "agent-vault/compliance-bundle@2";
-/** The previous format: `setup` a bare "development" | "ceremony" marker, also in the key. */
+/**
+ * Format 3: the checkpoints' zk heads and the proofs follow zk chain version 2
+ * (src/audit/commitment.ts: one Poseidon(10) per entry). The document's shape is format 2's.
+ */
+export const BUNDLE_FORMAT = "agent-vault/compliance-bundle@3";
+/**
+ * Format 2: the same shape over zk chain version 1 (Poseidon(9) commitments linked by
+ * Poseidon(2)). Still verified as before: its proofs check against its own verification key,
+ * which is the earlier circuit's, and its heads against the checkpoints signed then.
+ */
+export const BUNDLE_FORMAT_V2 = "agent-vault/compliance-bundle@2";
+/** The first format: `setup` a bare "development" | "ceremony" marker, also in the key. */
 export const BUNDLE_FORMAT_V1 = "agent-vault/compliance-bundle@1";
 
 export interface BundleCheckpoint {
@@ -157,7 +167,11 @@ export async function verifyBundle(
     warnings,
   });
   try {
-    if (bundle?.format !== BUNDLE_FORMAT && !legacy)
+    if (
+      bundle?.format !== BUNDLE_FORMAT &&
+      (bundle?.format as string) !== BUNDLE_FORMAT_V2 &&
+      !legacy
+    )
       return result("not an agent-vault compliance bundle (or a format this version cannot read)");
     const { claim, policy, batches, checkpoints } = bundle;
     if (!Array.isArray(batches) || batches.length === 0) return result("the bundle has no batches");

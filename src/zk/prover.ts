@@ -7,11 +7,10 @@ import { randomBytes } from "node:crypto";
 import { poseidon2 } from "poseidon-lite/poseidon2";
 import {
   assetKey,
-  commitFields,
+  chainFieldsV2,
   type EntryFields,
   entryFields,
   hexField,
-  nextZkHead,
   textField,
 } from "../audit/commitment.js";
 import type { AuditEntry } from "../audit/types.js";
@@ -42,7 +41,12 @@ export interface RangeInput {
   /** The entries fromSeq..toSeq, in order, with the zk head before the first. */
   entries: AuditEntry[];
   startZkHead: string;
-  /** Stored commitments (checked against the recomputed ones). */
+  /**
+   * The log's zk v2 start (AuditLog.zkV2Start()): the circuit proves v2 entries only, so a
+   * range starting before it is refused (PROOF_RANGE_BEFORE_ZK_V2).
+   */
+  zkV2Start: number;
+  /** Stored zk heads (checked against the recomputed ones). */
   stored?: Array<{ seq: number; commitment: string; zkHead: string }>;
   n: number;
   depth: number;
@@ -79,12 +83,22 @@ export function violation(seq: number, what: string): VaultError {
   );
 }
 
+/** A range that starts before the log's zk v2 start: the circuit cannot state it. */
+export function rangeBeforeZkV2(fromSeq: number, zkV2Start: number): VaultError {
+  return new VaultError(
+    "PROOF_RANGE_BEFORE_ZK_V2",
+    `the range starts at audit entry ${fromSeq}, before ${zkV2Start}, the first entry of the zk chain version the circuit proves`,
+    { fromSeq, zkV2Start },
+  );
+}
+
 const randomField = () => BigInt(`0x${randomBytes(31).toString("hex")}`);
 
 export function prepareRange(r: RangeInput): Prepared {
   const first = r.entries[0];
   const last = r.entries.at(-1);
   if (!first || !last) throw new VaultError("VALIDATION_FAILED", "the range holds no entries");
+  if (first.seq < r.zkV2Start) throw rangeBeforeZkV2(first.seq, r.zkV2Start);
   const asset = assetKey(r.asset);
   const { cap, symbol, decimals } = capOf(r.policy, asset);
   const allow = allowlistOf(r.policy);
@@ -110,10 +124,9 @@ export function prepareRange(r: RangeInput): Prepared {
   const fields: EntryFields[] = [];
   for (const entry of r.entries) {
     const f = entryFields(entry);
-    const commitment = commitFields(f).toString();
-    zk = nextZkHead(zk, commitment);
+    zk = chainFieldsV2(zk, f);
     const stored = storedBySeq.get(entry.seq);
-    if (stored && (stored.commitment !== commitment || stored.zkHead !== zk)) {
+    if (stored && stored.zkHead !== zk) {
       throw new VaultError(
         "AUDIT_UNAVAILABLE",
         `audit entry ${entry.seq}: zk chain does not recompute`,
@@ -210,7 +223,7 @@ export function prepareRange(r: RangeInput): Prepared {
         }
         continue;
       }
-      head = nextZkHead(head, commitFields(f).toString());
+      head = chainFieldsV2(head, f);
       const isSpend = f.kind === 1n && f.agent === agentF && f.asset === assetF;
       if (isSpend) {
         sum += f.amount;

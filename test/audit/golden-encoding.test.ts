@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
+import { entryCommitment, nextZkHead, ZK_GENESIS } from "../../src/audit/commitment.js";
 import {
   type AuditEntry,
   canonicalJson,
@@ -43,6 +44,34 @@ test("golden vector: appending the pinned inputs with their timestamps rebuilds 
     next++;
   }
   assert.equal(log.verify().ok, true);
+});
+
+const goldenZk: { entries: AuditEntry[]; v1Heads: string[]; v2Heads: string[] } = JSON.parse(
+  readFileSync(new URL("../fixtures/audit/golden-zk.json", import.meta.url), "utf8"),
+);
+
+test("golden vector: zk chain v1 heads (before the zk v2 start) still recompute", () => {
+  let zk = ZK_GENESIS;
+  for (const [i, entry] of goldenZk.entries.entries()) {
+    zk = nextZkHead(zk, entryCommitment(entry));
+    assert.equal(zk, goldenZk.v1Heads[i], `v1 head at ${entry.seq}`);
+  }
+});
+
+test("golden vector: a new log (zk v2 start 1) stores the pinned zk chain v2 heads", () => {
+  let next = 0;
+  const log = createAuditLog(openDatabase(":memory:"), {
+    now: () => new Date((goldenZk.entries[next] as AuditEntry).ts),
+  });
+  assert.equal(log.zkV2Start(), 1);
+  for (const { type, agentId, actor, data, hash } of goldenZk.entries) {
+    assert.equal(log.append({ type, agentId, actor, data }).hash, hash);
+    next++;
+  }
+  assert.deepEqual(
+    goldenZk.entries.map((e) => log.zkHeadAt(e.seq)),
+    goldenZk.v2Heads,
+  );
 });
 
 test("canonicalJson: sorted keys at every depth, no whitespace", () => {

@@ -71,6 +71,21 @@ test("cluster-signed checkpoints: the cluster key signs EIP-712 heads that every
   const verify = await tv.app.inject({ method: "GET", url: "/v1/audit/verify", headers: auth });
   assert.equal(verify.json().ok, true, verify.body);
   assert.ok(verify.json().nodes.filter((n: { heads: number }) => n.heads > 0).length >= 2);
+  // The nodes that co-signed pinned the vault's zk v2 start (src/node/protocol/checkpoint.ts):
+  // 1, for a new vault; a node that took no part has pinned nothing yet.
+  const pinned = [0, 1, 2].map((i) => {
+    const db = new Database(join(tv.dir, `node-${i}`, "node.sqlite"), { readonly: true });
+    try {
+      return (db.prepare("SELECT v FROM meta WHERE k = 'zk_v2_start'").get() as { v: string })?.v;
+    } finally {
+      db.close();
+    }
+  });
+  assert.ok(pinned.filter((v) => v === "1").length >= 2, String(pinned));
+  assert.ok(
+    pinned.every((v) => v === undefined || v === "1"),
+    String(pinned),
+  );
 });
 
 test("a rewritten vault database is caught against the heads the signer nodes kept", async () => {

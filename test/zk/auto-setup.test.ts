@@ -4,7 +4,7 @@
  * phase and a percentage, signing works and proof requests queue; once done it serves the
  * key and proves what was queued. A size too large for the shipped development ptau is
  * refused with what to run; a setup stopped half-way leaves nothing and starts again.
- * Tiny sizes (N=2, depth 1: ~3,400 constraints) in fresh temporary build folders.
+ * Tiny sizes (N=2, depth 1: 2,542 constraints) in fresh temporary build folders.
  */
 import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
@@ -31,8 +31,8 @@ import { auditorHeaders, PAYMENT_POLICY } from "./vault-helpers.js";
 after(releaseCurve);
 
 const TINY = { n: 2, depth: 1 };
-/** Too large for the shipped 2^13 ptau: 8,219 constraints (2^14). */
-const LARGE = { n: 8, depth: 2 };
+/** Too large for the shipped 2^13 ptau: 8,651 constraints (2^14). */
+const LARGE = { n: 11, depth: 2 };
 
 const freshRoot = () => mkdtempSync(join(tmpdir(), "av-zk-auto-"));
 
@@ -271,7 +271,7 @@ test("a size too large for the shipped ptau answers PROOF_UNAVAILABLE with the c
   const line = lines.find((l) => l.startsWith("compliance proofs: unavailable"));
   assert.match(
     line ?? lines.join("\n"),
-    /needs a 2\^14 ptau.*npm run circuits:setup -- --n=8 --depth=2 --ptau=/,
+    /needs a 2\^14 ptau.*npm run circuits:setup -- --n=11 --depth=2 --ptau=/,
   );
 
   const vk = await v.app.inject({
@@ -281,7 +281,7 @@ test("a size too large for the shipped ptau answers PROOF_UNAVAILABLE with the c
   });
   assert.equal(vk.statusCode, 503);
   assert.equal(vk.json().error.code, "PROOF_UNAVAILABLE");
-  assert.match(vk.json().error.hint, /npm run circuits:setup -- --n=8 --depth=2 --ptau=/);
+  assert.match(vk.json().error.hint, /npm run circuits:setup -- --n=11 --depth=2 --ptau=/);
   // Refused before the agent is even looked up.
   const asked = await v.app.inject({
     method: "POST",

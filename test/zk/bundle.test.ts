@@ -71,6 +71,16 @@ test("a bundle of two linked batches verifies and states what it proves", async 
   assert.ok(check.warnings.some((w) => /development setup/.test(w)));
 });
 
+test("bundles are format 3 (zk chain v2); format 2 is still read as before, unknown formats are refused", async () => {
+  assert.equal(bundle.format, "agent-vault/compliance-bundle@3");
+  const v2 = { ...copy(), format: "agent-vault/compliance-bundle@2" } as unknown as Bundle;
+  assert.equal((await verifyBundle(v2, trusted())).ok, true);
+  const unknown = { ...copy(), format: "agent-vault/compliance-bundle@9" } as unknown as Bundle;
+  const refused = await verifyBundle(unknown, trusted());
+  assert.equal(refused.ok, false);
+  assert.match(refused.error ?? "", /not an agent-vault compliance bundle/);
+});
+
 test("each batch passes plain `snarkjs groth16 verify`; an edited public signal does not", () => {
   const dir = mkdtempSync(join(tmpdir(), "av-snarkjs-"));
   writeFileSync(join(dir, "vk.json"), JSON.stringify(bundle.verificationKey));
@@ -237,6 +247,7 @@ test("an entry edited after the checkpoint was signed yields a proof that does n
     bound: WEI("0.05"),
     entries,
     startZkHead: "0",
+    zkV2Start: log.zkV2Start(),
     ...TEST_PARAMS,
   });
   const proved = await proveBatches(prepared, art);

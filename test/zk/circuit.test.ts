@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import { after, before, test } from "node:test";
 import { wasm as wasmTester } from "circom_tester";
-import { poseidon2, poseidon9 } from "poseidon-lite";
+import { poseidon2, poseidon10 } from "poseidon-lite";
 import { textField } from "../../src/audit/commitment.js";
 import type { AuditLog } from "../../src/audit/types.js";
 import { VaultError } from "../../src/errors/index.js";
@@ -70,6 +70,7 @@ const prepare = (log: AuditLog, check = true, bound = WEI("0.05"), policy: Polic
     bound,
     entries: log.list(1, log.head().seq),
     startZkHead: "0",
+    zkV2Start: log.zkV2Start(),
     stored: log.zkRange(1, log.head().seq),
     ...TEST_PARAMS,
     check,
@@ -100,6 +101,22 @@ test("a compliant batch (spends, other entries, another agent's spend) satisfies
   const witness = await circuit.calculateWitness(prepared.batches[0]?.input, true);
   await circuit.checkConstraints(witness);
   assert.equal(prepared.endZkHead, log.zkHeadAt(4));
+});
+
+test("circomlib's Poseidon(10) in the circuit is poseidon-lite's poseidon10, the log's v2 chain", async () => {
+  const log = freshLog();
+  appendSpend(log, { amount: WEI("0.001") });
+  const input = prepare(log).batches[0]?.input as CircuitInput;
+  const fields = ["kind", "agent", "asset", "amount", "recipient", "time"]
+    .concat(["policyVersion", "policy", "salt"])
+    .map((name) => BigInt(input[name][0]));
+  const expected = poseidon10([...fields, BigInt(input.startHead)]).toString();
+  assert.equal(input.endHead, expected);
+  assert.equal(log.zkHeadAt(1), expected);
+  // The circuit reaches exactly that head: the witness passes with it and fails with any other.
+  await circuit.checkConstraints(await circuit.calculateWitness(input, true));
+  const off = { ...input, endHead: (BigInt(expected) + 1n).toString() };
+  await assert.rejects(circuit.calculateWitness(off, true), /Assert Failed/);
 });
 
 test("padding: a batch shorter than N chains only its real entries", async () => {
@@ -181,7 +198,7 @@ test("a witness whose private entry differs from the committed one does not reac
 
 /**
  * The batch input with one committed field of entry i replaced, and the heads re-chained
- * over the edited commitment: the input a log whose entry committed that value would give.
+ * (zk chain v2, Poseidon-lite's poseidon10) over the edited fields: the input a log whose entry committed that value would give.
  */
 function withField(input: CircuitInput, i: number, name: string, value: bigint): CircuitInput {
   const x = structuredClone(input);
@@ -192,7 +209,7 @@ function withField(input: CircuitInput, i: number, name: string, value: bigint):
     const fields = ["kind", "agent", "asset", "amount", "recipient", "time"]
       .concat(["policyVersion", "policy", "salt"])
       .map((name) => BigInt(x[name][k]));
-    head = poseidon2([head, poseidon9(fields)]);
+    head = poseidon10([...fields, head]);
   }
   x.endHead = head.toString();
   return x;

@@ -155,6 +155,7 @@ export async function makeBundle(
     bound: opts.bound ?? WEI("0.05"),
     entries: log.list(fromSeq, toSeq - fromSeq + 1),
     startZkHead: log.zkHeadAt(fromSeq - 1) as string,
+    zkV2Start: log.zkV2Start(),
     stored: log.zkRange(fromSeq, toSeq),
     ...TEST_PARAMS,
   });

@@ -170,8 +170,12 @@ export function contribute(node: NodeContext, sessionId: string, body: Contribut
         signature: null,
       };
       node.store.putRecord(body.agentId, record);
-      if (body.intent.kind === "checkpoint")
+      if (body.intent.kind === "checkpoint") {
         node.store.putCheckpoint(body.intent.seq, body.intent.head, body.intent.zkHead);
+        // Trust on first use (src/node/protocol/checkpoint.ts): kept from the first checkpoint on.
+        if (body.intent.zkHead !== undefined && body.intent.zkV2Start !== undefined)
+          node.store.pinZkV2Start(body.intent.zkV2Start);
+      }
     }
     const presig = node.store.takePresig(body.presigId, body.agentId, node.isWarm(body.presigId));
     if (!presig)

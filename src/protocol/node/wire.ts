@@ -81,7 +81,16 @@ const auditEntry = obj(
   { zkPrev: decimal },
 );
 
-export type NodeIntent = SignIntent | (CheckpointIntent & { segment?: AuditSegment });
+/**
+ * A checkpoint intent carries the entries since the node's last signed head and the
+ * vault's zk v2 start seq (src/audit/commitment.ts), which the node pins on first sight.
+ */
+export type CheckpointNodeIntent = CheckpointIntent & {
+  segment?: AuditSegment;
+  zkV2Start?: number;
+};
+
+export type NodeIntent = SignIntent | CheckpointNodeIntent;
 
 const numberish = oneOf(int(), str({ max: 100 }));
 const signIntentCases = {
@@ -118,7 +127,7 @@ export const nodeIntent: Schema<NodeIntent> = tagged<NodeIntent>("kind", {
   ...signIntentCases,
   checkpoint: obj(
     { kind: literal("checkpoint"), seq: int(), head: hex64 },
-    { zkHead: decimal, segment: arr(auditEntry, 100_000) },
+    { zkHead: decimal, segment: arr(auditEntry, 100_000), zkV2Start: int(1) },
   ),
 });
 
