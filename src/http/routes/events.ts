@@ -12,6 +12,7 @@ import { VaultError } from "../../errors/index.js";
 import type { Vault } from "../../services/vault.js";
 import { anyOf } from "../auth/doors.js";
 import { principalOf, requireAny } from "../auth/scopes.js";
+import { queryIntegers } from "../schemas.js";
 
 const BATCH = 500;
 const afterQuery = {
@@ -36,10 +37,19 @@ export async function eventRoutes(base: FastifyInstance, { vault }: { vault: Vau
   };
   const preHandler = [doors.auth, requireAny("AUDIT"), operatorOnly];
   const publisher = vault.revocations;
+  // Streams never end on their own: closing the server ends them, or close() would wait.
+  const open = new Set<{ end(): void }>();
+  app.addHook("preClose", async () => {
+    for (const res of open) res.end();
+  });
 
   app.get(
     "/v1/events",
-    { preHandler, schema: { tags: ["events"], security: doors.security, querystring: afterQuery } },
+    {
+      preValidation: queryIntegers("after", "limit"),
+      preHandler,
+      schema: { tags: ["events"], security: doors.security, querystring: afterQuery },
+    },
     async (req) => ({
       events: await publisher.after(req.query.after ?? 0, req.query.limit ?? BATCH),
       head: publisher.head(),
@@ -49,7 +59,11 @@ export async function eventRoutes(base: FastifyInstance, { vault }: { vault: Vau
 
   app.get(
     "/v1/events/stream",
-    { preHandler, schema: { tags: ["events"], security: doors.security, querystring: afterQuery } },
+    {
+      preValidation: queryIntegers("after", "limit"),
+      preHandler,
+      schema: { tags: ["events"], security: doors.security, querystring: afterQuery },
+    },
     async (req, reply) => {
       let cursor = cursorOf(req.headers["last-event-id"], req.query.after);
       const p = principalOf(req);
@@ -66,6 +80,7 @@ export async function eventRoutes(base: FastifyInstance, { vault }: { vault: Vau
         connection: "keep-alive",
         "x-accel-buffering": "no",
       });
+      open.add(res);
       let closed = false;
       let sending = Promise.resolve();
       // One send at a time, in order: each reads what is new since the last one it wrote.
@@ -88,6 +103,7 @@ export async function eventRoutes(base: FastifyInstance, { vault }: { vault: Vau
       timer.unref();
       res.on("close", () => {
         closed = true;
+        open.delete(res);
         stop();
         clearInterval(timer);
       });
