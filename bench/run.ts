@@ -18,6 +18,7 @@ import { createVault, type Vault } from "../src/services/vault.js";
 import { openDatabase } from "../src/store/db.js";
 import { runDoorsBench } from "./doors.js";
 import { ADMIN, clients, listen, log, POLICY, poolOptions } from "./harness.js";
+import { runRevocationBench } from "./revocation.js";
 import { median, percentile, round, timed } from "./stats.js";
 import { warmThroughput } from "./throughput.js";
 import { runZkBench } from "./zk.js";
@@ -204,7 +205,14 @@ function zkBenchParams(): { n?: number; depth?: number } {
   return { n: zk.n, depth: zk.depth };
 }
 
-main().catch((err) => {
+const only = process.argv[2] === "revocation" ? runRevocationBench : undefined;
+(only
+  ? only().then((r) => {
+      console.log(JSON.stringify({ revocation: r }, null, 2));
+      process.exit(0);
+    })
+  : main()
+).catch((err) => {
   console.error(err);
   process.exit(1);
 });

@@ -185,6 +185,17 @@ export function createAuditLog(db: Db, opts: { now?: () => Date } = {}): AuditLo
 
     zkV2Start: () => unavailableOnError(zkV2Start),
 
+    zkCatchUp(upTo, maxEntries) {
+      return unavailableOnError(() => {
+        const done = (selectZkHead.get() as { seq: number } | undefined)?.seq ?? 0;
+        if (done >= upTo) return false;
+        syncZk(Math.min(upTo, done + maxEntries));
+        const now = (selectZkHead.get() as { seq: number } | undefined)?.seq ?? 0;
+        // No progress: a corrupted row stops the chain (verify() reports it).
+        return now > done && now < upTo;
+      });
+    },
+
     zkRange(fromSeq, toSeq) {
       return unavailableOnError(() => {
         syncZk(toSeq);

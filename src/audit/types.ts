@@ -64,6 +64,12 @@ export interface AuditLog {
   /** Poseidon chain (src/audit/commitment.ts): zkHead after entry seq ("0" at seq 0). */
   zkHeadAt(seq: number): string | undefined;
   /**
+   * Extends the Poseidon chain by at most `maxEntries` towards `upTo`; true while it is
+   * still behind. Callers step with it between event-loop turns, so a long backlog (about
+   * 2 ms an entry) never blocks requests for its whole length.
+   */
+  zkCatchUp(upTo: number, maxEntries: number): boolean;
+  /**
    * The first seq chained by the v2 rule (src/audit/commitment.ts), pinned in the meta
    * table when this code first opened the log: 1 for a new log.
    */

@@ -59,6 +59,9 @@ export function checkpointCatchUp(
     }));
 }
 
+/** Entries chained per event-loop turn while catching up (about 2 ms each). */
+const ZK_STEP = 2;
+
 export function createCheckpointService(deps: {
   store: VaultStore;
   audit: AuditLog;
@@ -90,6 +93,8 @@ export function createCheckpointService(deps: {
     if (!address) throw new Error("the cluster key has not been generated");
     const previous = audit.checkpoints.latest();
     const from = (previous?.seq ?? 0) + 1;
+    // The Poseidon chain in steps of a few entries, letting requests in between.
+    while (audit.zkCatchUp(target.seq, ZK_STEP)) await new Promise((r) => setImmediate(r));
     const zkHead = audit.zkHeadAt(target.seq);
     if (zkHead === undefined) throw new Error("the zk chain has no head at the checkpoint");
     const intent: NodeIntent = {

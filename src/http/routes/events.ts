@@ -80,6 +80,8 @@ export async function eventRoutes(base: FastifyInstance, { vault }: { vault: Vau
         connection: "keep-alive",
         "x-accel-buffering": "no",
       });
+      // Events are small writes: send each at once (no Nagle delay waiting for an ACK).
+      res.socket?.setNoDelay(true);
       open.add(res);
       let closed = false;
       let sending = Promise.resolve();
