@@ -124,18 +124,22 @@ export function createRevocationFeeds(deps: {
     }
   };
 
+  /** Whether the feed is fresh now; each change is audited when first noticed. */
+  const track = (issuer: string, f: Feed): boolean => {
+    const isFresh = fresh(f);
+    if (isFresh !== f.wasFresh) {
+      f.wasFresh = isFresh;
+      audit.append({
+        type: isFresh ? "revocation.feed.fresh" : "revocation.feed.stale",
+        actor: `feed:${issuer}`,
+        data: { issuer, cursor: store.cursor(issuer), staleMs },
+      });
+    }
+    return isFresh;
+  };
   const watch = setInterval(
     () => {
-      for (const [issuer, f] of feeds) {
-        const isFresh = fresh(f);
-        if (isFresh === f.wasFresh) continue;
-        f.wasFresh = isFresh;
-        audit.append({
-          type: isFresh ? "revocation.feed.fresh" : "revocation.feed.stale",
-          actor: `feed:${issuer}`,
-          data: { issuer, cursor: store.cursor(issuer), staleMs },
-        });
-      }
+      for (const [issuer, f] of feeds) track(issuer, f);
     },
     Math.max(50, Math.floor(staleMs / 4)),
   );
@@ -146,7 +150,7 @@ export function createRevocationFeeds(deps: {
     refusal(issuer, jti) {
       const f = feeds.get(issuer);
       if (!f) return undefined;
-      if (!fresh(f)) return new VaultError("REVOCATION_FEED_STALE", undefined, { issuer });
+      if (!track(issuer, f)) return new VaultError("REVOCATION_FEED_STALE", undefined, { issuer });
       return store.isRemotelyRevoked(issuer, `jwt:${jti}`)
         ? new VaultError("TOKEN_REVOKED")
         : undefined;
