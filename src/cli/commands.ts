@@ -34,6 +34,11 @@ const USAGE = `usage: agent-vault <command>
   facilitator --rpc <url> [--port P] [--host H]   (key: FACILITATOR_KEY / _FILE)
                                 run a local x402 facilitator against one EVM chain
   did create --out <file>       a did:key for an agent or a credential issuer (0600 file)
+  delegation inspect <chain> | create --from <chain> --key <did file> --to <did>
+           [--commands message,transaction] [--caps ETH=0.001/0.002] [--recipients …]
+           [--chains …] [--task T] [--ttl S] | invoke --chain <chain> --key <did file>
+           --path <route> [--body-file f.json]
+                                UCAN delegation chains: read, narrow further, sign a request
   vc issue --issuer <file> --subject <did> --agent <id> --capabilities read,execute
            [--operator O] [--spend-limit ETH=0.005] [--human H] [--ttl S]
                                 an AgentAuthorization credential (JWT VC) on stdout
@@ -88,6 +93,7 @@ const COMMANDS: Record<string, Command> = {
   x402: async (a) => (await import("./x402.js")).x402Command(a),
   facilitator: async (a) => (await import("./x402.js")).facilitatorCommand(a),
   did: async (a) => (await import("./vc.js")).didCommand(a),
+  delegation: async (a) => (await import("./delegation.js")).delegationCommand(a),
   vc: async (a) => (await import("./vc.js")).vcCommand(a),
   "prove-bundle": async (a) => (await import("./zk.js")).proveBundleCommand(a),
   "verify-bundle": async (a) => (await import("./zk.js")).verifyBundleCommand(a),
