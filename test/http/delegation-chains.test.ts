@@ -124,7 +124,13 @@ test("the agent's key delegates; a re-delegated holder signs through the chain",
   const admitted = entries.filter(
     (e) => e.type === "auth.succeeded" && e.data.door === "delegation",
   );
-  assert.ok(admitted.some((e) => e.data.holder === bob.did));
+  const bobs = admitted.filter((e) => e.data.holder === bob.did);
+  assert.ok(bobs.length > 0);
+  // Every invocation is audited with the whole chain behind it.
+  for (const e of bobs) {
+    assert.equal((e.data.chain as string[]).length, 2);
+    assert.match(String(e.data.invocation), /^bafy/);
+  }
 });
 
 test("revoking a link refuses the next request through it; links above it still work", async () => {

@@ -51,6 +51,8 @@ export interface DelegationGrant {
   agentId: string;
   /** The DID that signed the invocation: the chain's final holder. */
   holder: string;
+  /** The invocation's CID (each is accepted once). */
+  invocation: string;
   /** Root first; each link's own caps, when it states them. */
   links: Array<{ cid: string; caps?: VaultTerms["caps"] }>;
   /** The terms in force after the last link (the intersection of all of them). */
@@ -228,10 +230,11 @@ export function createDelegationService(deps: {
     const leaf = links[links.length - 1] as Delegation;
     if (!allowsCommand(last, req.command) || !links.every((d) => commandCovers(d.cmd, req.command)))
       fail("DELEGATION_COMMAND_NOT_ALLOWED", undefined, { command: req.command });
-    const holder = await checkInvocation(invocation, links, leaf, rootDid, last, req, at);
+    const { holder, cid } = await checkInvocation(invocation, links, leaf, rootDid, last, req, at);
     return {
       agentId,
       holder,
+      invocation: cid,
       links: links.map((d, hop) => {
         const own = (d.meta as Record<string, unknown> | undefined)?.vault;
         const caps = own === undefined ? undefined : terms[hop]?.caps;
@@ -249,7 +252,7 @@ export function createDelegationService(deps: {
     terms: VaultTerms,
     req: InvokedRequest,
     at: number,
-  ): Promise<string> {
+  ): Promise<{ holder: string; cid: string }> {
     if (token.length === 0 || token.length > MAX_TOKEN_CHARS) fail("INVOCATION_MALFORMED");
     const bytes = Buffer.from(token, "base64");
     let p: ReturnType<typeof readInvocationPayload>;
@@ -274,7 +277,7 @@ export function createDelegationService(deps: {
     });
     if (!store.useInvocation(inv.cid.toString(), (p.exp as number) * 1000, at))
       fail("INVOCATION_REPLAYED");
-    return p.iss;
+    return { holder: p.iss, cid: inv.cid.toString() };
   }
 
   return service;

@@ -78,7 +78,7 @@ export const delegationDoor = fp<{ delegations: DelegationService } & DoorAudit>
             ...(terms.chains ? { chains: terms.chains } : {}),
           },
         },
-        { holder: grant.holder, chain: links.map((l) => l.cid) },
+        { holder: grant.holder, chain: links.map((l) => l.cid), invocation: grant.invocation },
       );
     });
   },
