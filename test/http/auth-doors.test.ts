@@ -493,7 +493,8 @@ test("the OpenAPI document shows the doors and which routes accept which", async
   assert.equal(schemes.jwt.bearerFormat, "JWT");
   assert.equal(schemes.vc.name, "X-Agent-Presentation");
   const sign = doc.paths["/v1/agents/{id}/sign/message"].post.security;
-  assert.deepEqual(sign, [{ apiKey: [] }, { jwt: [] }, { vc: [] }]);
+  assert.deepEqual(sign, [{ apiKey: [] }, { jwt: [] }, { vc: [] }, { delegation: [] }]);
+  assert.equal(schemes.delegation.scheme, "Delegation");
   assert.deepEqual(doc.paths["/v1/tokens"].post.security, [{ apiKey: [] }]);
   assert.deepEqual(doc.paths["/v1/auth/challenge"].get.security, []);
 });
