@@ -88,7 +88,7 @@ export async function describeChain(chain: string): Promise<string> {
       const lines = [
         `link ${hop}${hop === 0 ? " (root)" : ""}: ${d.cid.toString()}`,
         `  ${d.iss} grants ${d.aud}`,
-        `  command ${d.cmd} on ${d.sub ?? "any subject"}, from ${when(d.nbf)} until ${when(d.exp)}`,
+        `  command ${d.cmd} on ${d.sub ?? "any subject"}${d.nbf ? `, from ${when(d.nbf)}` : ""}, until ${when(d.exp)}`,
         terms === undefined
           ? "  terms: those of the link before (no meta.vault)"
           : `  terms: ${JSON.stringify(terms)}`,
