@@ -2,9 +2,9 @@
  * Test issuance of AP2 open payment mandates: the SD-JWT library issues (issuer key, ES256,
  * constraints selectively disclosed), jose signs the key-binding JWT with the holder key.
  */
-import { createHash } from "node:crypto";
+import { createHash, createPrivateKey, sign } from "node:crypto";
 import { SDJwtInstance } from "@sd-jwt/core";
-import { digest, ES256, generateSalt } from "@sd-jwt/crypto-nodejs";
+import { digest, ES256, ES384, generateSalt } from "@sd-jwt/crypto-nodejs";
 import { exportJWK, generateKeyPair, type JWK, SignJWT } from "jose";
 
 export const ISSUER = "https://wallet.example/issuer";
@@ -13,19 +13,31 @@ export const NOW = Date.parse("2026-04-10T12:00:00Z");
 
 type PrivateKey = Awaited<ReturnType<typeof generateKeyPair>>["privateKey"];
 
+export type Alg = "ES256" | "EdDSA" | "ES384";
+
 export interface Party {
+  alg: Alg;
   publicJwk: JWK;
   privateKey: PrivateKey;
   privateJwk: JWK;
 }
 
-export async function party(): Promise<Party> {
-  const { publicKey, privateKey } = await generateKeyPair("ES256", { extractable: true });
+export async function party(alg: Alg = "ES256"): Promise<Party> {
+  const { publicKey, privateKey } = await generateKeyPair(alg, { extractable: true });
   return {
+    alg,
     publicJwk: await exportJWK(publicKey),
     privateKey,
     privateJwk: await exportJWK(privateKey),
   };
+}
+
+/** The SD-JWT library's signer shape, for the issuer's key. */
+async function signerOf(p: Party): Promise<(data: string) => Promise<string> | string> {
+  if (p.alg === "ES256") return ES256.getSigner(p.privateJwk);
+  if (p.alg === "ES384") return ES384.getSigner(p.privateJwk);
+  const key = createPrivateKey({ key: p.privateJwk as never, format: "jwk" });
+  return (data: string) => sign(null, Buffer.from(data), key).toString("base64url");
 }
 
 export const constraintsUsd = () => [
@@ -49,7 +61,9 @@ export interface IssueOptions {
   iss?: string;
   holder: Party;
   constraints?: unknown[];
-  exp?: number;
+  /** Unix seconds; null: no exp claim. */
+  exp?: number | null;
+  nbf?: number;
   /** Wrap the mandate in AP2's `delegate_payload` array, as in the AP2 docs' example. */
   wrapped?: boolean;
 }
@@ -60,8 +74,8 @@ export async function issue(o: IssueOptions & { issuer: Party }): Promise<string
     hasher: digest,
     hashAlg: "sha-256",
     saltGenerator: generateSalt,
-    signer: await ES256.getSigner(o.issuer.privateJwk),
-    signAlg: "ES256",
+    signer: await signerOf(o.issuer),
+    signAlg: o.issuer.alg,
   });
   const constraints = o.constraints ?? constraintsUsd();
   const mandate = {
@@ -69,7 +83,7 @@ export async function issue(o: IssueOptions & { issuer: Party }): Promise<string
     constraints,
     cnf: { jwk: o.holder.publicJwk },
   };
-  const exp = o.exp ?? Math.floor(NOW / 1000) + 3600;
+  const exp = o.exp === undefined ? Math.floor(NOW / 1000) + 3600 : o.exp;
   const iat = Math.floor(NOW / 1000) - 60;
   if (o.wrapped) {
     return sdjwt.issue(
@@ -77,14 +91,19 @@ export async function issue(o: IssueOptions & { issuer: Party }): Promise<string
       {
         iss: o.iss ?? ISSUER,
         iat,
-        exp: Math.max(exp, Math.floor(NOW / 1000) + 7200),
+        exp: Math.max(exp ?? 0, Math.floor(NOW / 1000) + 7200),
         delegate_payload: [{ ...mandate, iat, exp }],
       },
       { delegate_payload: { _sd: [0] } } as never,
     );
   }
   const frame = { constraints: { _sd: constraints.map((_, i) => i) } };
-  return sdjwt.issue({ iss: o.iss ?? ISSUER, iat, exp, ...mandate }, frame as never);
+  const times = {
+    iat,
+    ...(exp !== null ? { exp } : {}),
+    ...(o.nbf !== undefined ? { nbf: o.nbf } : {}),
+  };
+  return sdjwt.issue({ iss: o.iss ?? ISSUER, ...times, ...mandate }, frame as never);
 }
 
 export interface BindOptions {
@@ -92,6 +111,7 @@ export interface BindOptions {
   iat?: number;
   nonce?: string;
   sdHash?: string;
+  alg?: Alg;
 }
 
 /** Append a key-binding JWT signed by `key` over `presentation` (which ends in "~"). */
@@ -103,7 +123,7 @@ export async function bind(presentation: string, key: PrivateKey, o: BindOptions
     nonce: o.nonce ?? "n-1",
     sd_hash: sdHash,
   })
-    .setProtectedHeader({ alg: "ES256", typ: "kb+jwt" })
+    .setProtectedHeader({ alg: o.alg ?? "ES256", typ: "kb+jwt" })
     .sign(key);
   return presentation + kb;
 }

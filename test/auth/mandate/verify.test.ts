@@ -191,3 +191,31 @@ test("a currency outside the ISO 4217 table is refused", async () => {
   );
   assert.equal(await codeOf(verifyMandate(token, opts())), "MANDATE_UNSUPPORTED");
 });
+
+test("EdDSA issuers and holders verify; an issuer alg outside EdDSA/ES256 is refused", async () => {
+  const [edIssuer, edHolder, es384] = await Promise.all([
+    party("EdDSA"),
+    party("EdDSA"),
+    party("ES384"),
+  ]);
+  const ed = await bind(await issue({ issuer: edIssuer, holder: edHolder }), edHolder.privateKey, {
+    alg: "EdDSA",
+  });
+  const m = await verifyMandate(ed, { ...opts(), trustedIssuers: trusted(edIssuer) });
+  assert.equal(m.holderJwk.crv, "Ed25519");
+  const p384 = await bind(await issue({ issuer: es384, holder }), holder.privateKey);
+  assert.equal(
+    await codeOf(verifyMandate(p384, { ...opts(), trustedIssuers: trusted(es384) })),
+    "MANDATE_SIGNATURE_INVALID",
+  );
+});
+
+test("a mandate with no exp, or before its nbf, is refused", async () => {
+  const noExp = await bind(await issue({ issuer, holder, exp: null }), holder.privateKey);
+  assert.equal(await codeOf(verifyMandate(noExp, opts())), "MANDATE_MALFORMED");
+  const early = await bind(
+    await issue({ issuer, holder, nbf: Math.floor(NOW / 1000) + 600 }),
+    holder.privateKey,
+  );
+  assert.equal(await codeOf(verifyMandate(early, opts())), "MANDATE_NOT_YET_VALID");
+});
