@@ -25,6 +25,9 @@
  *   element of a `delegate_payload` array of the issuer-signed JWT (`_sd_alg` "sha-256",
  *   header alg ES256); the closed mandate that follows is itself an SD-JWT with
  *   `typ: kb+sd-jwt` carrying `aud`, `nonce`, `iat`, `sd_hash` and signed by the cnf key.
+ * - Units disagree inside AP2: the schema says amount_range min/max are integer MINOR units
+ *   (and the docs' encoded example uses max 20000 for $200), while the docs' amount_range
+ *   example shows max 100.50; this module follows the schema and refuses non-integers.
  * - types/merchant.json is referenced but not in the stored snapshot; the docs' examples show
  *   Merchant as { id, name, website }. Here a payee is the Merchant's `id` (lower-cased when
  *   it is a 0x address).
