@@ -89,6 +89,27 @@ export const ERROR_CATALOGUE = {
     status: 401,
     message: "The invocation's time is outside the accepted window (iat ±60 s, exp ≤ 5 min).",
   },
+  // AP2 open payment mandates (SD-JWT + key binding) from trusted issuers (src/auth/mandate).
+  MANDATE_MALFORMED: { status: 401, message: "The payment mandate cannot be read." },
+  MANDATE_ISSUER_UNKNOWN: {
+    status: 401,
+    message: "The payment mandate's issuer is not one this vault trusts.",
+  },
+  MANDATE_SIGNATURE_INVALID: {
+    status: 401,
+    message: "The payment mandate's signature does not verify by its issuer's key.",
+  },
+  MANDATE_EXPIRED: { status: 401, message: "The payment mandate has expired." },
+  MANDATE_NOT_YET_VALID: { status: 401, message: "The payment mandate is not valid yet." },
+  MANDATE_KEY_BINDING_INVALID: {
+    status: 401,
+    message:
+      "The payment mandate needs a key-binding JWT signed by its cnf key, for this audience, now.",
+  },
+  MANDATE_UNSUPPORTED: {
+    status: 403,
+    message: "The payment mandate states a constraint or currency this vault cannot enforce.",
+  },
   REVOCATION_FEED_STALE: {
     status: 503,
     message:
