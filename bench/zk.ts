@@ -33,7 +33,7 @@ const POLICY: Policy = {
 
 export async function runZkBench(
   log: (line: string) => void,
-  opts: { n?: number; depth?: number } = {},
+  opts: { n?: number; depth?: number; ptau?: string; allowUnlistedPtau?: boolean } = {},
 ) {
   const n = opts.n ?? 4;
   const depth = opts.depth ?? 2;
@@ -50,7 +50,13 @@ export async function runZkBench(
 
   log(`zk: setup for N=${n} depth=${depth} (cached in circuits/build/)`);
   const t0 = Date.now();
-  const art = await ensureArtifacts({ n, depth, log: (l) => log(`zk: ${l}`) });
+  const art = await ensureArtifacts({
+    n,
+    depth,
+    log: (l) => log(`zk: ${l}`),
+    // A setup made from a given ptau (npm run circuits:setup -- --ptau=…) is reused with it.
+    ...(opts.ptau ? { ptau: opts.ptau, allowUnlistedPtau: opts.allowUnlistedPtau === true } : {}),
+  });
   const setupSeconds = (Date.now() - t0) / 1000;
 
   const audit = createAuditLog(
