@@ -84,6 +84,11 @@ export function createAuthDoors(
     passphrase,
     maxDepth: config.auth.delegationMaxDepth,
     agentExists: delegation.agentExists,
+    status: {
+      url: `${config.url.replace(/\/$/, "")}/v1/status/revocation`,
+      issuer: credentials.did,
+      key: () => keys.credentialKey().privateKey,
+    },
   });
   const revocations = createRevocationPublisher({
     events: revocation.events,

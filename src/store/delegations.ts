@@ -8,7 +8,7 @@
  *  - sign_links: which links each sign request went through, so a spend counts against
  *    the budget of every link in its chain.
  */
-import type { Db } from "./db.js";
+import { addColumnIfMissing, type Db } from "./db.js";
 
 export interface DelegationRow {
   cid: string;
@@ -30,10 +30,22 @@ export function createDelegationStore(db: Db) {
       cid TEXT PRIMARY KEY, revoked_ms INTEGER NOT NULL, actor TEXT NOT NULL);
     CREATE TABLE IF NOT EXISTS delegation_invocations (
       cid TEXT PRIMARY KEY, expires_ms INTEGER NOT NULL);
+    CREATE TABLE IF NOT EXISTS delegation_status (
+      idx INTEGER PRIMARY KEY AUTOINCREMENT, created_ms INTEGER NOT NULL);
     CREATE TABLE IF NOT EXISTS sign_links (
       request_id TEXT NOT NULL, cid TEXT NOT NULL, PRIMARY KEY (cid, request_id));
   `);
+  // The status-list index a root delegation records (set when the root is stored).
+  addColumnIfMissing(db, "delegations", "status_idx", "INTEGER");
   const q = {
+    newStatusIndex: db.prepare("INSERT INTO delegation_status (created_ms) VALUES (?)"),
+    setStatusIndex: db.prepare("UPDATE delegations SET status_idx = ? WHERE cid = ?"),
+    revokedIndexes: db
+      .prepare(
+        `SELECT d.status_idx FROM delegations d JOIN delegation_revocations r ON r.cid = d.cid
+         WHERE d.status_idx IS NOT NULL`,
+      )
+      .pluck(),
     putKey: db.prepare("INSERT INTO delegation_keys (agent_id, did, private_pem) VALUES (?, ?, ?)"),
     key: db.prepare("SELECT did, private_pem FROM delegation_keys WHERE agent_id = ?"),
     agentOfDid: db.prepare("SELECT agent_id FROM delegation_keys WHERE did = ?").pluck(),
@@ -67,6 +79,11 @@ export function createDelegationStore(db: Db) {
       .pluck(),
   };
   return {
+    /** A fresh status-list index (0-based) for a root about to be signed. */
+    newStatusIndex: (now: number) => Number(q.newStatusIndex.run(now).lastInsertRowid) - 1,
+    setStatusIndex: (cid: string, idx: number) => void q.setStatusIndex.run(idx, cid),
+    /** Status-list indexes of revoked roots. */
+    revokedIndexes: () => q.revokedIndexes.all() as number[],
     putKey: (agentId: string, did: string, privatePem: string) =>
       void q.putKey.run(agentId, did, privatePem),
     key: (agentId: string) =>

@@ -6,7 +6,10 @@
  */
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
+import { gunzipSync } from "node:zlib";
 import { Transaction } from "ethers";
+import { DIDKey } from "iso-did/key";
+import { decodeProtectedHeader, importJWK, jwtVerify } from "jose";
 import { holder, invoke, redelegate } from "../auth/delegation/helpers.js";
 import { BASIC_POLICY, ethTx, startTestVault, type TestVault } from "../helpers/vault.js";
 
@@ -202,4 +205,37 @@ test("delegating needs the agent's own key with SPEND to move value", async () =
     },
   });
   assert.equal(cross.json().error.code, "FORBIDDEN_AGENT");
+});
+
+test("roots carry a Bitstring Status List entry; the signed list sets the bit when the root is revoked", async () => {
+  const alice = await holder();
+  const root = await rootTo(alice.did);
+  const { Delegation } = await import("../auth/delegation/helpers.js");
+  const d = await Delegation.fromString(root.delegation);
+  const entry = (d.meta as { status: Record<string, string> }).status;
+  assert.equal(entry.type, "BitstringStatusListEntry");
+  assert.equal(entry.statusPurpose, "revocation");
+  const index = Number(entry.statusListIndex);
+  const url = new URL(entry.statusListCredential as string);
+  const list = async () => {
+    const res = await tv.app.inject({ method: "GET", url: url.pathname });
+    assert.equal(res.statusCode, 200);
+    assert.equal(res.headers["content-type"], "application/vc+jwt");
+    // The list is signed by the vault's did:key: check it with that key (jose), not our code.
+    const did = tv.vault.credentials.did;
+    const header = decodeProtectedHeader(res.body);
+    assert.equal(header.typ, "vc+jwt");
+    const raw = DIDKey.fromString(did).publicKey;
+    const x = Buffer.from(raw).toString("base64url");
+    const key = await importJWK({ kty: "OKP", crv: "Ed25519", x }, "EdDSA");
+    const { payload } = await jwtVerify(res.body, key, { issuer: did, typ: "vc+jwt" });
+    const subject = payload.credentialSubject as { encodedList: string; statusPurpose: string };
+    assert.equal(subject.statusPurpose, "revocation");
+    const bytes = gunzipSync(Buffer.from(subject.encodedList.slice(1), "base64url"));
+    assert.ok(bytes.length >= 16_384, "at least 131,072 bits");
+    return ((bytes[index >> 3] ?? 0) & (0x80 >> (index & 7))) !== 0;
+  };
+  assert.equal(await list(), false);
+  await tv.app.inject({ method: "DELETE", url: `/v1/delegations/${root.cid}`, headers: agentAuth });
+  assert.equal(await list(), true);
 });

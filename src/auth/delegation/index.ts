@@ -13,6 +13,7 @@ import { createPrivateKey, generateKeyPairSync, type KeyObject, randomBytes } fr
 import type { AuditLog } from "../../audit/types.js";
 import { type ErrorCode, VaultError } from "../../errors/index.js";
 import type { DelegationStore } from "../../store/delegations.js";
+import { signStatusList, statusEntry } from "../revocation/status-list.js";
 import {
   allowsCommand,
   commandCovers,
@@ -70,6 +71,8 @@ export interface DelegationService {
   ownerOf(cid: string): string | undefined;
   /** The refusal for a chain of link CIDs now (revoked since admitted), or undefined. */
   refusal(cids: string[]): VaultError | undefined;
+  /** The revocation status list of the roots issued here (a vc+jwt), if one is published. */
+  statusList(): Promise<string>;
 }
 
 function fail(code: ErrorCode, message?: string, details: Record<string, unknown> = {}): never {
@@ -84,6 +87,8 @@ export function createDelegationService(deps: {
   maxDepth: number;
   agentExists: (agentId: string) => boolean;
   now?: () => number;
+  /** Where the status list is published, and the did:key that signs it. */
+  status?: { url: string; issuer: string; key: () => KeyObject };
 }): DelegationService {
   const { store, audit, passphrase } = deps;
   const now = deps.now ?? Date.now;
@@ -118,7 +123,10 @@ export function createDelegationService(deps: {
     async issue(req, actor) {
       if (!deps.agentExists(req.agentId)) fail("AGENT_NOT_FOUND");
       const signer = await signerOf(req.agentId);
-      const out = await issueRoot(signer, req, now());
+      const idx = deps.status ? store.newStatusIndex(now()) : undefined;
+      const entry =
+        deps.status && idx !== undefined ? statusEntry(deps.status.url, idx) : undefined;
+      const out = await issueRoot(signer, req, now(), entry);
       store.put({
         cid: out.cid,
         agent_id: req.agentId,
@@ -127,6 +135,7 @@ export function createDelegationService(deps: {
         expires_ms: out.expiresMs,
         created_ms: now(),
       });
+      if (idx !== undefined) store.setStatusIndex(out.cid, idx);
       audit.append({
         type: "delegation.issued",
         agentId: req.agentId,
@@ -144,6 +153,17 @@ export function createDelegationService(deps: {
     },
 
     ownerOf: (cid) => store.get(cid)?.agent_id,
+
+    async statusList() {
+      if (!deps.status) throw new VaultError("NOT_FOUND");
+      return signStatusList({
+        listUrl: deps.status.url,
+        issuer: deps.status.issuer,
+        revoked: store.revokedIndexes(),
+        key: deps.status.key(),
+        now: now(),
+      });
+    },
 
     refusal(cids) {
       const hop = cids.findIndex((c) => store.revokedAt(c) !== undefined);

@@ -62,7 +62,12 @@ function termsOf(req: RootRequest): VaultTerms {
   }
 }
 
-export async function issueRoot(signer: EdDSASigner, req: RootRequest, nowMs: number) {
+export async function issueRoot(
+  signer: EdDSASigner,
+  req: RootRequest,
+  nowMs: number,
+  status?: Record<string, string>,
+) {
   if (!/^did:(key|pkh):[\x21-\x7e]{1,200}$/.test(req.audience))
     invalid("audience", "audience must be a did:key or did:pkh DID");
   const terms = termsOf(req);
@@ -81,7 +86,7 @@ export async function issueRoot(signer: EdDSASigner, req: RootRequest, nowMs: nu
       pol: [],
       exp: nowSeconds(exp),
       ...(nbf !== undefined ? { nbf: nowSeconds(nbf) } : {}),
-      meta: { vault: terms },
+      meta: { vault: terms, ...(status ? { status } : {}) },
     } as unknown as Parameters<typeof Delegation.create>[0]);
   } catch (err) {
     // iso-ucan refuses a DID it cannot parse: the audience is the only client-chosen DID.

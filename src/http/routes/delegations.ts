@@ -73,6 +73,17 @@ export async function delegationRoutes(base: FastifyInstance, { vault }: { vault
     },
   );
 
+  // W3C Bitstring Status List of the roots issued here, for verifiers that poll.
+  app.get(
+    "/v1/status/revocation",
+    { schema: { tags: ["delegations"], security: [] } },
+    async (_req, reply) =>
+      reply
+        .header("content-type", "application/vc+jwt")
+        .header("cache-control", "no-store")
+        .send(await vault.delegations.statusList()),
+  );
+
   app.delete(
     "/v1/delegations/:cid",
     {
