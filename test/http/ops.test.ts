@@ -103,6 +103,7 @@ const PUBLIC = [
   "GET /.well-known/x402",
   "GET /v1/auth/challenge",
   "GET /v1/x402/payments/{id}",
+  "GET /v1/status/revocation",
 ];
 
 /** A path with its parameters filled so that validation passes and the doors decide. */
