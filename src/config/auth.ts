@@ -2,9 +2,8 @@
  * Configuration of the JWT and verifiable-credential front doors, parsed from the
  * environment that src/config/index.ts hands over (nothing here reads process.env).
  */
+import { type Env, int } from "./env.js";
 import { ConfigError } from "./error.js";
-
-type Env = Record<string, string | undefined>;
 
 export interface TrustedIssuer {
   issuer: string;
@@ -129,22 +128,6 @@ function flag(env: Env, name: string): boolean {
   throw new ConfigError(`${name} must be true or false`);
 }
 
-function depthOf(raw: string | undefined): number {
-  if (raw === undefined || raw.trim() === "") return 8;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1 || n > 64)
-    throw new ConfigError("VAULT_DELEGATION_MAX_DEPTH must be an integer from 1 to 64");
-  return n;
-}
-
-function staleOf(raw: string | undefined): number {
-  if (raw === undefined || raw.trim() === "") return 2000;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 100 || n > 600_000)
-    throw new ConfigError("VAULT_REVOCATION_STALE_MS must be an integer from 100 to 600000");
-  return n;
-}
-
 export function parseAuthConfig(env: Env): AuthConfig {
   const operatorId = env.VAULT_OPERATOR_ID || "local";
   if (!/^[A-Za-z0-9._:-]{1,64}$/.test(operatorId))
@@ -158,7 +141,7 @@ export function parseAuthConfig(env: Env): AuthConfig {
     trustedVcIssuers: parseTrustedVcIssuers(env),
     didWebCaFile: env.VAULT_DID_WEB_CA_FILE || undefined,
     signRequiresPresentation: flag(env, "VAULT_SIGN_REQUIRES_PRESENTATION"),
-    delegationMaxDepth: depthOf(env.VAULT_DELEGATION_MAX_DEPTH),
-    revocationStaleMs: staleOf(env.VAULT_REVOCATION_STALE_MS),
+    delegationMaxDepth: int(env, "VAULT_DELEGATION_MAX_DEPTH", 8, 1, 64),
+    revocationStaleMs: int(env, "VAULT_REVOCATION_STALE_MS", 2000, 100, 600_000),
   };
 }

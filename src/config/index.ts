@@ -8,6 +8,7 @@ import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { DEFAULT_WARM_PRESIGS } from "../protocol/node/limits.js";
 import { type AuthConfig, parseAuthConfig } from "./auth.js";
+import { type Env, int } from "./env.js";
 import { ConfigError } from "./error.js";
 import { type BackendsConfig, parseBackendsConfig } from "./lit.js";
 import {
@@ -78,17 +79,6 @@ export interface Config {
   auditRefusalsPerMinute: number;
   /** Signer backends: the default for new agents, and the Lit ones configured (src/config/lit.ts). */
   backends: BackendsConfig;
-}
-
-type Env = Record<string, string | undefined>;
-
-function int(env: Env, name: string, fallback: number, min: number, max: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === "") return fallback;
-  if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
-    throw new ConfigError(`${name} must be a whole number from ${min} to ${max} (got "${raw}")`);
-  }
-  return Number(raw);
 }
 
 export function parseThreshold(raw: string): Threshold {

@@ -21,9 +21,8 @@
 import { readFileSync } from "node:fs";
 import { BACKEND_NAMES, type BackendName, isBackendName } from "../signers/backend.js";
 import { isLitV7Network, LIT_V7_NETWORKS, type LitV7Network } from "../signers/lit/v7/networks.js";
+import type { Env } from "./env.js";
 import { ConfigError } from "./error.js";
-
-type Env = Record<string, string | undefined>;
 
 export type { LitV7Network };
 

@@ -42,6 +42,10 @@ test("bad values stop start-up with a message naming the variable", () => {
     [{ VAULT_TRUST_PROXY: "everyone" }, /VAULT_TRUST_PROXY/],
     [{ VAULT_TRUST_PROXY: "true" }, /VAULT_TRUST_PROXY/],
     [{ VAULT_ZK_SETUP: "yes" }, /VAULT_ZK_SETUP/],
+    [{ VAULT_DELEGATION_MAX_DEPTH: "0" }, /VAULT_DELEGATION_MAX_DEPTH/],
+    [{ VAULT_DELEGATION_MAX_DEPTH: "65" }, /VAULT_DELEGATION_MAX_DEPTH/],
+    [{ VAULT_REVOCATION_STALE_MS: "99" }, /VAULT_REVOCATION_STALE_MS/],
+    [{ VAULT_REVOCATION_STALE_MS: "2s" }, /VAULT_REVOCATION_STALE_MS/],
   ];
   for (const [env, message] of cases) {
     assert.throws(
