@@ -103,8 +103,9 @@ export function entryFields(entry: Omit<AuditEntry, "prevHash">): EntryFields {
   };
 }
 
-export function commitFields(f: EntryFields): bigint {
-  return poseidon9([
+/** The nine fields in the order both chain rules hash them. */
+function fieldList(f: EntryFields): bigint[] {
+  return [
     f.kind,
     f.agent,
     f.asset,
@@ -114,7 +115,11 @@ export function commitFields(f: EntryFields): bigint {
     f.policyVersion,
     f.policy,
     f.salt,
-  ]);
+  ];
+}
+
+export function commitFields(f: EntryFields): bigint {
+  return poseidon9(fieldList(f));
 }
 
 /** The Poseidon commitment of an entry (decimal string). */
@@ -129,18 +134,7 @@ export function nextZkHead(prev: string, commitment: string): string {
 
 /** The v2 head: Poseidon10(the entry's nine fields, zkHead_{i-1}) (decimal string). */
 export function chainFieldsV2(prev: string, f: EntryFields): string {
-  return poseidon10([
-    f.kind,
-    f.agent,
-    f.asset,
-    f.amount,
-    f.recipient,
-    f.time,
-    f.policyVersion,
-    f.policy,
-    f.salt,
-    BigInt(prev),
-  ]).toString();
+  return poseidon10([...fieldList(f), BigInt(prev)]).toString();
 }
 
 /**

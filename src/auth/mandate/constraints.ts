@@ -34,7 +34,7 @@
 import { formatUnits, parseUnits } from "ethers";
 import { VaultError } from "../../errors/index.js";
 import { KNOWN_TOKENS, normaliseAddress } from "../../policy/assets.js";
-import type { Mandate, RecurrenceFrequency } from "./verify.js";
+import { type Mandate, RECURRENCE_FREQUENCIES, type RecurrenceFrequency } from "./verify.js";
 
 export interface MandateCaps {
   maxPerTx: string;
@@ -58,14 +58,10 @@ export interface MandateNarrowing {
   checkoutReference?: string;
 }
 
-const SLOW_FREQUENCIES: readonly RecurrenceFrequency[] = [
-  "DAILY",
-  "WEEKLY",
-  "BIWEEKLY",
-  "MONTHLY",
-  "QUARTERLY",
-  "ANNUALLY",
-];
+/** Every frequency but ON_DEMAND allows at most one payment in 24 h. */
+const SLOW_FREQUENCIES: readonly RecurrenceFrequency[] = RECURRENCE_FREQUENCIES.filter(
+  (f) => f !== "ON_DEMAND",
+);
 
 /** The vault asset key and decimals a mandate currency stands for on `chainId`. */
 export function mandateAsset(currency: string, chainId: number): { key: string; decimals: number } {
