@@ -33,13 +33,25 @@ export interface DecideDeps {
 
 export { policyOf };
 
-/** The agent's spends over the rolling 24 h and its requests over the last minute. */
-export function usageAt(store: VaultStore, agentId: string, at: number) {
-  const history = store
-    .spendsSince(agentId, at - DAY_MS)
+/** Rolling usage from a ledger: spends over the last 24 h, requests over the last minute. */
+function usageFrom(
+  ledger: {
+    spends(since: number): Array<{ ts: number; spends: string }>;
+    requests(since: number): number;
+  },
+  at: number,
+) {
+  const history = ledger
+    .spends(at - DAY_MS)
     .map((r) => ({ ts: r.ts, spends: spendsFromJson(r.spends) }));
   const u = usageFromRecords(history, new Date(at));
-  return { ...u, requestsLastMinute: store.requestsSince(agentId, at - MINUTE_MS) };
+  return { ...u, requestsLastMinute: ledger.requests(at - MINUTE_MS) };
+}
+
+/** The agent's spends over the rolling 24 h and its requests over the last minute. */
+export function usageAt(store: VaultStore, agentId: string, at: number) {
+  const spends = (since: number) => store.spendsSince(agentId, since);
+  return usageFrom({ spends, requests: (since) => store.requestsSince(agentId, since) }, at);
 }
 
 function linksOf(deps: DecideDeps) {
@@ -62,13 +74,11 @@ function throughLinks(
   const links = linksOf(deps);
   for (const [hop, link] of scope.links.entries()) {
     if (!link.caps) continue;
-    const history = links
-      .spendsVia(link.cid, at - DAY_MS)
-      .map((r) => ({ ts: r.ts, spends: spendsFromJson(r.spends) }));
-    const usage = {
-      ...usageFromRecords(history, new Date(at)),
-      requestsLastMinute: links.requestsVia(link.cid, at - MINUTE_MS),
-    };
+    const spends = (since: number) => links.spendsVia(link.cid, since);
+    const usage = usageFrom(
+      { spends, requests: (since) => links.requestsVia(link.cid, since) },
+      at,
+    );
     const d = evaluatePolicy(linkCapsPolicy(policy, link.caps), decoded, usage, new Date(at));
     if (!d.allow) {
       return { ...d, message: `delegation link ${hop} (${link.cid}): ${d.message}` };
