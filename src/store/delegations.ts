@@ -10,6 +10,12 @@
  */
 import { addColumnIfMissing, type Db } from "./db.js";
 
+/** A delegation link as a budget: its CID and, when it states them, its own caps. */
+export interface LinkBudget {
+  cid: string;
+  caps?: Record<string, { maxPerTx: string; maxPer24h: string }>;
+}
+
 export interface DelegationRow {
   cid: string;
   agent_id: string;
@@ -37,6 +43,9 @@ export function createDelegationStore(db: Db) {
   `);
   // The status-list index a root delegation records (set when the root is stored).
   addColumnIfMissing(db, "delegations", "status_idx", "INTEGER");
+  // A link's place in the chain and its own caps: an approval re-checks its budget.
+  addColumnIfMissing(db, "sign_links", "hop", "INTEGER");
+  addColumnIfMissing(db, "sign_links", "caps", "TEXT");
   const q = {
     newStatusIndex: db.prepare("INSERT INTO delegation_status (created_ms) VALUES (?)"),
     setStatusIndex: db.prepare("UPDATE delegations SET status_idx = ? WHERE cid = ?"),
@@ -63,7 +72,10 @@ export function createDelegationStore(db: Db) {
       "INSERT OR IGNORE INTO delegation_invocations (cid, expires_ms) VALUES (?, ?)",
     ),
     purgeInvocations: db.prepare("DELETE FROM delegation_invocations WHERE expires_ms < ?"),
-    putLink: db.prepare("INSERT OR IGNORE INTO sign_links (request_id, cid) VALUES (?, ?)"),
+    putLink: db.prepare(
+      "INSERT OR IGNORE INTO sign_links (request_id, cid, hop, caps) VALUES (?, ?, ?, ?)",
+    ),
+    linksOf: db.prepare("SELECT cid, caps FROM sign_links WHERE request_id = ? ORDER BY hop"),
     // The same rows and statuses the agent's own window counts (vault-store spendsSince).
     spendsVia: db.prepare(
       `SELECT coalesce(s.reserved_ms, s.created_ms) AS ts, s.spends FROM sign_links l
@@ -100,9 +112,15 @@ export function createDelegationStore(db: Db) {
       q.purgeInvocations.run(now);
       return q.useInvocation.run(cid, expiresMs).changes === 1;
     },
-    putLinks: (requestId: string, cids: string[]) => {
-      for (const cid of cids) q.putLink.run(requestId, cid);
+    putLinks: (requestId: string, links: LinkBudget[]) => {
+      for (const [hop, l] of links.entries())
+        q.putLink.run(requestId, l.cid, hop, l.caps ? JSON.stringify(l.caps) : null);
     },
+    /** The links a request went through, root first, with their own caps. */
+    linksOf: (requestId: string): LinkBudget[] =>
+      (q.linksOf.all(requestId) as Array<{ cid: string; caps: string | null }>).map((r) =>
+        r.caps === null ? { cid: r.cid } : { cid: r.cid, caps: JSON.parse(r.caps) },
+      ),
     spendsVia: (cid: string, since: number) =>
       q.spendsVia.all({ cid, since }) as Array<{ ts: number; spends: string }>,
     requestsVia: (cid: string, since: number) => q.requestsVia.get(cid, since) as number,

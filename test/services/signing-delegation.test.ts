@@ -86,3 +86,26 @@ test("recipients and chains a chain names narrow the agent's policy", async () =
   assert.equal(ok.status, "signed");
   f.close();
 });
+
+test("an approval re-checks every link's budget: parked requests cannot add up past a link's cap", async () => {
+  const f = signingFixture();
+  // USDC parks above 5 (fixture policy); this link allows 7 a day, the agent 11.
+  const link = { cid: "bafy-parked", caps: { [USDC]: { maxPerTx: "6", maxPer24h: "7" } } };
+  const opts = { delegation: { links: [link] } };
+  const amount = 5_500_000n; // 5.5 USDC: each alone fits the link, two do not
+  const a = await f.signing.sign(f.agentId, usdcTransfer(1, amount), "agent:unit", opts);
+  const b = await f.signing.sign(f.agentId, usdcTransfer(2, amount), "agent:unit", opts);
+  assert.equal(a.status, "pending");
+  assert.equal(b.status, "pending");
+  if (a.status !== "pending" || b.status !== "pending") return;
+  assert.equal((await f.signing.approve(a.approvalId, "operator:admin")).status, "signed");
+  await assert.rejects(
+    f.signing.approve(b.approvalId, "operator:admin"),
+    (err: Error & { code?: string }) => {
+      assert.equal(err.code, "POLICY_DENIED");
+      assert.match(err.message, /delegation link 0 \(bafy-parked\)/);
+      return true;
+    },
+  );
+  f.close();
+});

@@ -6,6 +6,7 @@
 import { randomBytes } from "node:crypto";
 import type { AuditLog } from "../../audit/types.js";
 import { VaultError } from "../../errors/index.js";
+import type { LinkBudget } from "../../store/delegations.js";
 import type { VaultStore } from "../../store/vault-store.js";
 import { hashSecret, newSecret, secretMatches } from "../secret.js";
 
@@ -30,11 +31,7 @@ export interface Principal {
   /** The human a credential says the agent acts for, when it names one. */
   humanPrincipal?: string;
   /** A delegation chain's links (root first, with their own caps) and narrowed lists. */
-  delegation?: {
-    links: Array<{ cid: string; caps?: Record<string, { maxPerTx: string; maxPer24h: string }> }>;
-    recipients?: string[];
-    chains?: number[];
-  };
+  delegation?: { links: LinkBudget[]; recipients?: string[]; chains?: number[] };
 }
 
 export interface ApiKeyService {

@@ -11,7 +11,7 @@ import type { SignIntent } from "../../policy/types.js";
 import { inTransaction } from "../../store/db.js";
 import type { SignRow } from "../../store/vault-store.js";
 import type { SignResult } from "../sign-result.js";
-import { type DecideDeps, policyOf, usageAt } from "./decide.js";
+import { type DecideDeps, policyOf, throughLinks, usageAt } from "./decide.js";
 import { moveSign } from "./transitions.js";
 import type { ApprovalView } from "./types.js";
 
@@ -47,12 +47,12 @@ export function approveDecision(deps: DecideDeps, id: string, actor: string): Si
     const at = deps.now();
     const decoded = decodeIntent(JSON.parse(row.intent) as SignIntent);
     const policy = policyOf(store, row.agent_id);
-    const decision = evaluatePolicy(
-      policy,
-      decoded,
-      usageAt(store, row.agent_id, at),
-      new Date(at),
-    );
+    let decision = evaluatePolicy(policy, decoded, usageAt(store, row.agent_id, at), new Date(at));
+    // A delegated request: each link's budget is checked again, against what was spent
+    // through it while this request was parked.
+    const links = deps.links?.linksOf(id) ?? [];
+    if (decision.allow && policy && links.length > 0)
+      decision = throughLinks(deps, { links }, policy, decoded, at) ?? decision;
     const agentId = row.agent_id;
     audit.append({ type: "approval.approved", agentId, actor, data: { requestId: id } });
     if (decision.allow) {

@@ -28,7 +28,7 @@ export interface DecideDeps {
   audit: AuditLog;
   now: () => number;
   /** Where spends through delegation links are counted (needed to serve delegated requests). */
-  links?: Pick<DelegationStore, "putLinks" | "spendsVia" | "requestsVia">;
+  links?: Pick<DelegationStore, "putLinks" | "linksOf" | "spendsVia" | "requestsVia">;
 }
 
 export { policyOf };
@@ -64,7 +64,7 @@ function linksOf(deps: DecideDeps) {
  * 24 h, plus this one, must fit its caps. A spend through a sub-delegation is recorded
  * against every link above it, so no holder can make an ancestor exceed its caps.
  */
-function throughLinks(
+export function throughLinks(
   deps: DecideDeps,
   scope: DelegatedScope,
   policy: Policy,
@@ -135,11 +135,7 @@ export function decide(
       created_ms: at,
       credential: req.credential ?? null,
     });
-    if (scope)
-      linksOf(deps).putLinks(
-        id,
-        scope.links.map((l) => l.cid),
-      );
+    if (scope) linksOf(deps).putLinks(id, scope.links);
     if (!decision.allow) {
       const data = { requestId: id, rule: decision.rule, reason: decision.message };
       const entry = audit.append({ type: "sign.denied", agentId, actor, data });

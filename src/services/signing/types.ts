@@ -5,7 +5,7 @@ import type { SignIntent, Spend } from "../../policy/types.js";
 import type { LocalCluster } from "../../signers/local/cluster.js";
 import type { BackendRegistry } from "../../signers/registry.js";
 import type { DigestSigningSeam } from "../../signers/types.js";
-import type { DelegationStore } from "../../store/delegations.js";
+import type { DelegationStore, LinkBudget } from "../../store/delegations.js";
 import type { VaultStore } from "../../store/vault-store.js";
 import type { SignResult } from "../sign-result.js";
 
@@ -25,7 +25,7 @@ export interface ApprovalView {
 
 /** A delegated request: the links it went through (root first) and the lists they narrow. */
 export interface DelegatedScope {
-  links: Array<{ cid: string; caps?: Record<string, { maxPerTx: string; maxPer24h: string }> }>;
+  links: LinkBudget[];
   recipients?: string[];
   chains?: number[];
 }
@@ -83,5 +83,5 @@ export interface SigningDeps {
    */
   credentialRefusal?: (credential: string) => Error | undefined;
   /** Spends through delegation links (needed to serve delegated requests). */
-  links?: Pick<DelegationStore, "putLinks" | "spendsVia" | "requestsVia">;
+  links?: Pick<DelegationStore, "putLinks" | "linksOf" | "spendsVia" | "requestsVia">;
 }
