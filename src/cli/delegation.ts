@@ -16,14 +16,12 @@ import {
   redelegate,
   signerFromJwk,
 } from "../auth/delegation/client.js";
+import { commandOfRoute, ROUTE_COMMANDS } from "../auth/delegation/constraints.js";
 import type { DidKeyFile } from "../auth/vc/toolkit.js";
 
-const COMMANDS: Record<string, string> = {
-  message: "/vault/sign/message",
-  "typed-data": "/vault/sign/typed-data",
-  transaction: "/vault/sign/transaction",
-  pay: "/vault/x402/pay",
-};
+/** --commands takes the last segment of a route ("message", "pay") or a full command. */
+const commandOf = (name: string) =>
+  Object.entries(ROUTE_COMMANDS).find(([route]) => route.split("/").pop() === name)?.[1] ?? name;
 
 const chainArg = (v: string) => (v.startsWith("@") ? readFileSync(v.slice(1), "utf8").trim() : v);
 const holderOf = (file: string) =>
@@ -51,7 +49,7 @@ function termsFrom(values: Record<string, string | undefined>, agent: string | u
   const given = ["commands", "caps", "recipients", "chains", "task"].some((k) => values[k]);
   if (!given) return undefined;
   if (!agent) throw new Error("the chain's root names no agent");
-  const commands = list(values.commands)?.map((c) => COMMANDS[c] ?? c);
+  const commands = list(values.commands)?.map(commandOf);
   return {
     agent,
     commands: commands ?? [],
@@ -106,8 +104,7 @@ export async function delegationCommand(args: string[]): Promise<number> {
     return 0;
   }
   if (sub === "invoke" && values.chain && values.key && values.path) {
-    const route = /\/sign\/(message|typed-data|transaction)$|\/x402\/(pay)$/.exec(values.path);
-    const command = COMMANDS[route?.[1] ?? route?.[2] ?? ""];
+    const command = commandOfRoute(values.path);
     if (!command) throw new Error("--path must be a signing or paying route of an agent");
     const body = values["body-file"] ? readFileSync(values["body-file"], "utf8") : "";
     console.log(

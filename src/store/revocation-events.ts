@@ -53,7 +53,6 @@ export function createRevocationEventStore(db: Db) {
     isRemotelyRevoked: (issuer: string, subject: string) => q.remote.get(issuer, subject) === 1,
     isRevokedByAnyFeed: (subject: string) => q.remoteAny.get(subject) === 1,
     cursor: (issuer: string) => (q.cursor.get(issuer) as number | undefined) ?? 0,
-    setCursor: (issuer: string, seq: number) => void q.setCursor.run(issuer, seq),
   };
 }
 

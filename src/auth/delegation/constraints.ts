@@ -15,13 +15,20 @@
  */
 import { normaliseAddress, normaliseAssetKey } from "../../policy/assets.js";
 
-export const DELEGATION_COMMANDS = [
-  "/vault/sign/message",
-  "/vault/sign/typed-data",
-  "/vault/sign/transaction",
-  "/vault/x402/pay",
-] as const;
-export type DelegationCommand = (typeof DELEGATION_COMMANDS)[number];
+/** The delegable routes of an agent (/v1/agents/:id/<suffix>) and the command of each. */
+export const ROUTE_COMMANDS = {
+  "sign/message": "/vault/sign/message",
+  "sign/typed-data": "/vault/sign/typed-data",
+  "sign/transaction": "/vault/sign/transaction",
+  "x402/pay": "/vault/x402/pay",
+} as const;
+export const DELEGATION_COMMANDS = Object.values(ROUTE_COMMANDS);
+
+/** The command of an agent route path or pattern ("…/agents/<id>/sign/message"), if any. */
+export function commandOfRoute(path: string): string | undefined {
+  const m = /^\/v1\/agents\/[^/]+\/(.+)$/.exec(path);
+  return m ? (ROUTE_COMMANDS as Record<string, string>)[m[1] as string] : undefined;
+}
 
 export interface AssetCaps {
   maxPerTx: string;

@@ -9,7 +9,7 @@
  * Revoking any link refuses it and everything delegated from it on the next request: every
  * request reads the revocation table, nothing is cached.
  */
-import { createPrivateKey, generateKeyPairSync, type KeyObject, randomBytes } from "node:crypto";
+import { createPrivateKey, generateKeyPairSync, type KeyObject } from "node:crypto";
 import type { AuditLog } from "../../audit/types.js";
 import { type ErrorCode, VaultError } from "../../errors/index.js";
 import type { DelegationStore } from "../../store/delegations.js";
@@ -329,5 +329,3 @@ function seedOf(key: KeyObject): Uint8Array {
   if (typeof d !== "string") throw new Error("not an Ed25519 private key");
   return Buffer.from(d, "base64url");
 }
-
-export const newNonce = () => randomBytes(12);

@@ -8,6 +8,7 @@
 import { createHash } from "node:crypto";
 import type { FastifyRequest } from "fastify";
 import fp from "fastify-plugin";
+import { commandOfRoute } from "../../auth/delegation/constraints.js";
 import type { DelegationService } from "../../auth/delegation/index.js";
 import { VaultError } from "../../errors/index.js";
 import { admit, type DoorAudit, notMine, refuse } from "./outcome.js";
@@ -21,14 +22,6 @@ declare module "fastify" {
 export const INVOCATION_HEADER = "ucan-invocation";
 const EMPTY_SHA256 = createHash("sha256").digest("hex");
 
-/** The UCAN command each delegable route stands for. */
-const COMMANDS: Record<string, string> = {
-  "/v1/agents/:id/sign/message": "/vault/sign/message",
-  "/v1/agents/:id/sign/typed-data": "/vault/sign/typed-data",
-  "/v1/agents/:id/sign/transaction": "/vault/sign/transaction",
-  "/v1/agents/:id/x402/pay": "/vault/x402/pay",
-};
-
 function chainOf(req: FastifyRequest): string | undefined {
   const m = /^Delegation\s+(\S+)$/i.exec(req.headers.authorization ?? "");
   return m?.[1];
@@ -40,7 +33,7 @@ export const delegationDoor = fp<{ delegations: DelegationService } & DoorAudit>
       const chain = chainOf(req);
       if (!chain) notMine(req);
       const invocation = req.headers[INVOCATION_HEADER];
-      const command = COMMANDS[req.routeOptions?.url ?? ""];
+      const command = commandOfRoute(req.routeOptions?.url ?? "");
       const agentId = (req.params as { id?: string } | undefined)?.id;
       let grant: Awaited<ReturnType<DelegationService["verify"]>>;
       try {
