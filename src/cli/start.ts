@@ -113,7 +113,7 @@ export async function startCommand(): Promise<number | undefined> {
     return fail(EXIT_START_FAILED, why, lock, vault);
   }
   log(
-    `listening on http://${listenAddress(config)} (${config.threshold.t}-of-${config.threshold.n}, ready in ${Date.now() - started} ms)`,
+    `listening on ${config.tls ? "https" : "http"}://${listenAddress(config)} (${config.threshold.t}-of-${config.threshold.n}, ready in ${Date.now() - started} ms)`,
   );
   const stop = async () => {
     log("stopping");

@@ -51,6 +51,11 @@ export interface AuthConfig {
   delegationMaxDepth: number;
   /** A revocation feed silent for longer than this fails closed (VAULT_REVOCATION_STALE_MS). */
   revocationStaleMs: number;
+  /**
+   * Trust anchors (did:web) whose member operators' delegations this vault follows
+   * (VAULT_TRUST_ANCHORS, README "Cross-operator trust").
+   */
+  trustAnchors: string[];
 }
 
 function jsonList(env: Env, name: string): unknown[] {
@@ -121,6 +126,15 @@ export function parseTrustedVcIssuers(env: Env): TrustedVcIssuer[] {
   });
 }
 
+export function parseTrustAnchors(env: Env): string[] {
+  const name = "VAULT_TRUST_ANCHORS";
+  return jsonList(env, name).map((d, i) => {
+    if (typeof d !== "string" || !/^did:web:[A-Za-z0-9.%-]+$/.test(d))
+      throw new ConfigError(`${name}[${i}] must be a did:web DID of a host (did:web:example.com)`);
+    return d;
+  });
+}
+
 function flag(env: Env, name: string): boolean {
   const raw = (env[name] ?? "").trim().toLowerCase();
   if (raw === "" || raw === "false" || raw === "0") return false;
@@ -143,5 +157,6 @@ export function parseAuthConfig(env: Env): AuthConfig {
     signRequiresPresentation: flag(env, "VAULT_SIGN_REQUIRES_PRESENTATION"),
     delegationMaxDepth: int(env, "VAULT_DELEGATION_MAX_DEPTH", 8, 1, 64),
     revocationStaleMs: int(env, "VAULT_REVOCATION_STALE_MS", 2000, 100, 600_000),
+    trustAnchors: parseTrustAnchors(env),
   };
 }

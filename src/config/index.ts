@@ -62,6 +62,12 @@ export interface Config {
   /** Base URL the CLI's client commands talk to. */
   url: string;
   /**
+   * Serve HTTPS with this certificate and key (PEM files; VAULT_TLS_CERT_FILE and
+   * VAULT_TLS_KEY_FILE, both or neither). An https VAULT_URL makes the vault an operator
+   * with a did:web identity (README "Cross-operator trust").
+   */
+  tls: { certFile: string; keyFile: string } | undefined;
+  /**
    * Signer nodes run elsewhere (`agent-vault node` on other machines), node i at the
    * i-th URL; empty: the vault starts and supervises its embedded nodes.
    */
@@ -135,6 +141,7 @@ export function loadConfig(env: Env = process.env): Config {
   const h = host(env.VAULT_HOST ?? "127.0.0.1");
   const threshold = parseThreshold(env.VAULT_THRESHOLD ?? "2-of-3");
   const nodes = nodeUrls(env.VAULT_NODES);
+  const tls = tlsFiles(env);
   if (nodes.length > 0 && nodes.length !== threshold.n) {
     throw new ConfigError(
       `VAULT_NODES lists ${nodes.length} nodes but VAULT_THRESHOLD needs ${threshold.n}`,
@@ -159,7 +166,8 @@ export function loadConfig(env: Env = process.env): Config {
     healthProbeTimeoutMs: int(env, "VAULT_HEALTH_PROBE_TIMEOUT_MS", 5_000, 100, 600_000),
     auditRefusalsPerMinute: int(env, "VAULT_AUDIT_REFUSALS_PER_MINUTE", 120, 1, 1_000_000),
     logLevel: env.VAULT_LOG_LEVEL || "info",
-    url: env.VAULT_URL || `http://${h}:${port}`,
+    url: env.VAULT_URL || `${tls ? "https" : "http"}://${h}:${port}`,
+    tls,
     nodeUrls: nodes,
     auth: parseAuthConfig(env),
     x402: parseX402Config(env),
@@ -232,4 +240,13 @@ export function loadFacilitatorConfig(env: Env = process.env): FacilitatorConfig
     }
   }
   return parseFacilitatorConfig(env, content);
+}
+
+function tlsFiles(env: Env): Config["tls"] {
+  const certFile = env.VAULT_TLS_CERT_FILE || undefined;
+  const keyFile = env.VAULT_TLS_KEY_FILE || undefined;
+  if (!certFile && !keyFile) return undefined;
+  if (!certFile || !keyFile)
+    throw new ConfigError("VAULT_TLS_CERT_FILE and VAULT_TLS_KEY_FILE go together: set both");
+  return { certFile, keyFile };
 }

@@ -110,6 +110,15 @@ export const ERROR_CATALOGUE = {
     status: 403,
     message: "The payment mandate states a constraint or currency this vault cannot enforce.",
   },
+  OPERATOR_UNRESOLVED: {
+    status: 503,
+    message:
+      "An operator's did:web document could not be read or is not an operator's: its delegations are refused until it can.",
+  },
+  ANCHOR_LINK_INVALID: {
+    status: 401,
+    message: "A trust anchor's link must name the member operator whose key it delegates to.",
+  },
   REVOCATION_FEED_STALE: {
     status: 503,
     message:

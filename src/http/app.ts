@@ -3,6 +3,7 @@
  * catalogue, front doors as plugins composed per route with @fastify/auth, and the
  * OpenAPI document generated from the same schemas.
  */
+import { readFileSync } from "node:fs";
 import fastifyAuth from "@fastify/auth";
 import swagger from "@fastify/swagger";
 import Fastify, { type FastifyInstance } from "fastify";
@@ -19,6 +20,7 @@ import { agentRoutes } from "./routes/agents.js";
 import { auditRoutes } from "./routes/audit.js";
 import { delegationRoutes } from "./routes/delegations.js";
 import { eventRoutes } from "./routes/events.js";
+import { federationRoutes } from "./routes/federation.js";
 import { opsRoutes } from "./routes/ops.js";
 import { proofRoutes } from "./routes/proofs.js";
 import { signRoutes } from "./routes/sign.js";
@@ -30,7 +32,10 @@ export async function buildApp(
   vault: Vault,
   opts: { logger?: boolean } = {},
 ): Promise<FastifyInstance> {
+  const tls = vault.config.tls;
   const app = Fastify({
+    // HTTPS when configured: an operator's did:web document must be served over TLS.
+    ...(tls ? { https: { cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile) } } : {}),
     logger: opts.logger
       ? {
           level: vault.config.logLevel,
@@ -99,6 +104,7 @@ export async function buildApp(
   await app.register(proofRoutes, { vault });
   await app.register(delegationRoutes, { vault });
   await app.register(eventRoutes, { vault });
+  await app.register(federationRoutes, { vault });
   await app.register(x402Routes, { vault, baseUrl: vault.config.url });
   return app;
 }

@@ -9,6 +9,7 @@ import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { AuditLog } from "../audit/types.js";
 import { createDelegationService, type DelegationService } from "../auth/delegation/index.js";
+import { OPERATOR_FRAGMENT, operatorDidOf } from "../auth/federation/operator.js";
 import { createTokenService, type TokenService } from "../auth/jwt/index.js";
 import { createTokenKeyStore } from "../auth/jwt/keys.js";
 import { trustedIssuerKeys } from "../auth/jwt/remote-jwks.js";
@@ -22,7 +23,12 @@ import type { Config } from "../config/index.js";
 import type { Db } from "../store/db.js";
 import type { DelegationStore } from "../store/delegations.js";
 import type { RevocationEventStore } from "../store/revocation-events.js";
-import { createRevocationFeeds, type RevocationFeeds } from "./revocation-feeds.js";
+import { createFederation, type Federation } from "./federation.js";
+import {
+  createRevocationFeeds,
+  type RevocationFeeds,
+  tokenIssuerFeeds,
+} from "./revocation-feeds.js";
 
 function loadOrCreatePassphrase(file: string): string {
   if (existsSync(file)) return readFileSync(file, "utf8").trim();
@@ -49,12 +55,14 @@ export function createAuthDoors(
   delegations: DelegationService;
   feeds: RevocationFeeds;
   revocations: RevocationPublisher;
+  federation: Federation;
+  federationEvents: RevocationPublisher;
 } {
   const passphrase = loadOrCreatePassphrase(join(config.dataDir, "token-keys.secret"));
   const keys = createTokenKeyStore({ db, passphrase });
   const external = trustedIssuerKeys(config.auth.trustedIssuers);
   const feeds = createRevocationFeeds({
-    issuers: external,
+    sources: tokenIssuerFeeds(external),
     store: revocation.store,
     audit,
     staleMs: config.auth.revocationStaleMs,
@@ -89,11 +97,32 @@ export function createAuthDoors(
       issuer: credentials.did,
       key: () => keys.credentialKey().privateKey,
     },
+    operatorKey: () => keys.credentialKey().privateKey,
+    chainCheck: () => federation.chains,
+  });
+  const federation = createFederation({
+    config,
+    delegations,
+    feeds,
+    audit,
+    publicJwk: () => keys.credentialKey().publicKey.export({ format: "jwk" }),
+  });
+  // The public stream other operators follow: delegation revocations only, signed by the
+  // operator key under the operator's did:web (README "Cross-operator trust").
+  const operatorDid = operatorDidOf(config.url);
+  const federationEvents = createRevocationPublisher({
+    events: revocation.events,
+    issuer: operatorDid ?? credentials.did,
+    signingKey: () => ({
+      kid: `${operatorDid ?? credentials.did}#${OPERATOR_FRAGMENT}`,
+      privateKey: keys.credentialKey().privateKey,
+    }),
+    kinds: ["delegation"],
   });
   const revocations = createRevocationPublisher({
     events: revocation.events,
     issuer: config.auth.tokenIssuer,
     signingKey: () => keys.active(),
   });
-  return { tokens, credentials, delegations, feeds, revocations };
+  return { tokens, credentials, delegations, feeds, revocations, federation, federationEvents };
 }

@@ -10,6 +10,8 @@
  * with REVOCATION_FEED_STALE. Stale and fresh periods are audited.
  */
 import { readFileSync } from "node:fs";
+import { request as httpRequest, type IncomingMessage } from "node:http";
+import { request as httpsRequest } from "node:https";
 import { createParser, type EventSourceMessage } from "eventsource-parser";
 import type { JWTVerifyGetKey } from "jose";
 import type { AuditLog } from "../audit/types.js";
@@ -25,9 +27,26 @@ export interface FeedStatus {
   lastHeardMs: number | null;
 }
 
+/** One issuer's stream: where it is, how to authenticate to it, the keys of its SETs. */
+export interface FeedSource {
+  issuer: string;
+  url: string;
+  getKey: JWTVerifyGetKey;
+  /** The Authorization header value, read at each (re)connection; none for a public stream. */
+  authorization?: () => string;
+  /** Extra CA (PEM) trusted for an https stream. */
+  ca?: string;
+}
+
 export interface RevocationFeeds {
   /** Why a token of `issuer` must be refused now (stale feed, revoked jti), or undefined. */
   refusal(issuer: string, jti: string): VaultError | undefined;
+  /** REVOCATION_FEED_STALE unless `issuer`'s feed is followed and fresh now. */
+  stale(issuer: string): VaultError | undefined;
+  /** True when `issuer`'s feed revoked this subject ("delegation:<cid>", …). */
+  revokedBy(issuer: string, subject: string): boolean;
+  /** Starts following a feed (no-op when it is followed already). */
+  follow(source: FeedSource): void;
   /** True when any feed revoked this subject ("jwt:<jti>", …). */
   isRevoked(subject: string): boolean;
   status(): FeedStatus[];
@@ -35,8 +54,7 @@ export interface RevocationFeeds {
 }
 
 interface Feed {
-  trust: TrustedIssuer & { revocationFeed: NonNullable<TrustedIssuer["revocationFeed"]> };
-  getKey: JWTVerifyGetKey;
+  source: FeedSource;
   lastHeard: number | undefined;
   wasFresh: boolean;
   abort: AbortController | undefined;
@@ -44,8 +62,41 @@ interface Feed {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms).unref());
 
+/** The trusted token issuers that name a revocation feed, as feed sources. */
+export function tokenIssuerFeeds(
+  issuers: ReadonlyMap<string, { trust: TrustedIssuer; getKey: JWTVerifyGetKey }>,
+): FeedSource[] {
+  return [...issuers].flatMap(([issuer, { trust, getKey }]) => {
+    const feed = trust.revocationFeed;
+    if (!feed) return [];
+    const authorization = () => `Bearer ${readFileSync(feed.apiKeyFile, "utf8").trim()}`;
+    return [{ issuer, url: feed.url, getKey, authorization }];
+  });
+}
+
+/** Opens an SSE stream over http(s) (node's own clients: an extra CA can be given). */
+function openStream(url: URL, source: FeedSource, signal: AbortSignal): Promise<IncomingMessage> {
+  const request = url.protocol === "https:" ? httpsRequest : httpRequest;
+  const headers: Record<string, string> = { accept: "text/event-stream" };
+  if (source.authorization) headers.authorization = source.authorization();
+  return new Promise((resolve, reject) => {
+    const req = request(
+      url,
+      { headers, signal, ...(source.ca ? { ca: source.ca } : {}) },
+      (res) => {
+        if (res.statusCode !== 200) {
+          res.resume();
+          reject(new Error(`the feed answered ${res.statusCode}`));
+        } else resolve(res);
+      },
+    );
+    req.on("error", reject);
+    req.end();
+  });
+}
+
 export function createRevocationFeeds(deps: {
-  issuers: ReadonlyMap<string, { trust: TrustedIssuer; getKey: JWTVerifyGetKey }>;
+  sources: FeedSource[];
   store: RevocationEventStore;
   audit: AuditLog;
   staleMs: number;
@@ -56,16 +107,6 @@ export function createRevocationFeeds(deps: {
   const now = deps.now ?? Date.now;
   const log = deps.log ?? (() => {});
   const feeds = new Map<string, Feed>();
-  for (const [issuer, { trust, getKey }] of deps.issuers) {
-    if (!trust.revocationFeed) continue;
-    feeds.set(issuer, {
-      trust: trust as Feed["trust"],
-      getKey,
-      lastHeard: undefined,
-      wasFresh: false,
-      abort: undefined,
-    });
-  }
   let stopped = false;
   const fresh = (f: Feed) => f.lastHeard !== undefined && now() - f.lastHeard <= staleMs;
 
@@ -77,7 +118,7 @@ export function createRevocationFeeds(deps: {
       return;
     }
     if (m.event !== "revocation") return;
-    const e = await verifySet(m.data, issuer, f.getKey);
+    const e = await verifySet(m.data, issuer, f.source.getKey);
     const cursor = store.cursor(issuer);
     if (e.seq <= cursor) return;
     if (e.seq !== cursor + 1) throw new Error(`gap in the feed: ${cursor} then ${e.seq}`);
@@ -90,20 +131,15 @@ export function createRevocationFeeds(deps: {
     });
   };
 
-  const follow = async (issuer: string, f: Feed) => {
-    const key = readFileSync(f.trust.revocationFeed.apiKeyFile, "utf8").trim();
-    const url = new URL(f.trust.revocationFeed.url);
+  const listen = async (issuer: string, f: Feed) => {
+    const url = new URL(f.source.url);
     url.searchParams.set("after", String(store.cursor(issuer)));
     f.abort = new AbortController();
-    const res = await fetch(url, {
-      headers: { authorization: `Bearer ${key}`, accept: "text/event-stream" },
-      signal: f.abort.signal,
-    });
-    if (!res.ok || !res.body) throw new Error(`the feed answered ${res.status}`);
+    const res = await openStream(url, f.source, f.abort.signal);
     const queue: EventSourceMessage[] = [];
     const parser = createParser({ onEvent: (m) => void queue.push(m) });
     const decoder = new TextDecoder();
-    for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
+    for await (const chunk of res as AsyncIterable<Uint8Array>) {
       parser.feed(decoder.decode(chunk, { stream: true }));
       while (queue.length > 0) await onMessage(issuer, f, queue.shift() as EventSourceMessage);
     }
@@ -114,7 +150,7 @@ export function createRevocationFeeds(deps: {
     let backoff = 50;
     while (!stopped) {
       try {
-        await follow(issuer, f);
+        await listen(issuer, f);
       } catch (err) {
         if (stopped) return;
         log(`revocation feed ${issuer}: ${(err as Error).message}; reconnecting`);
@@ -144,9 +180,23 @@ export function createRevocationFeeds(deps: {
     Math.max(50, Math.floor(staleMs / 4)),
   );
   watch.unref();
-  for (const [issuer, f] of feeds) void run(issuer, f);
+  const follow = (source: FeedSource) => {
+    if (stopped || feeds.has(source.issuer)) return;
+    const f: Feed = { source, lastHeard: undefined, wasFresh: false, abort: undefined };
+    feeds.set(source.issuer, f);
+    void run(source.issuer, f);
+  };
+  for (const source of deps.sources) follow(source);
 
   return {
+    follow,
+    stale(issuer) {
+      const f = feeds.get(issuer);
+      return f && track(issuer, f)
+        ? undefined
+        : new VaultError("REVOCATION_FEED_STALE", undefined, { issuer });
+    },
+    revokedBy: (issuer, subject) => store.isRemotelyRevoked(issuer, subject),
     refusal(issuer, jti) {
       const f = feeds.get(issuer);
       if (!f) return undefined;

@@ -42,6 +42,7 @@ import { createCatchUpReader } from "./catch-up.js";
 import { type CheckpointService, createCheckpointService } from "./checkpoints.js";
 import { type ComplianceService, createComplianceService } from "./compliance.js";
 import { createCredentialCheck } from "./credentials.js";
+import type { Federation } from "./federation.js";
 import { createProofSetup } from "./proof-setup.js";
 import type { RevocationFeeds } from "./revocation-feeds.js";
 import { createSigningService, type SigningService } from "./signing.js";
@@ -67,6 +68,10 @@ export interface Vault {
   revocations: RevocationPublisher;
   /** Other issuers' revocation feeds this vault follows. */
   feeds: RevocationFeeds;
+  /** Cross-operator trust: operator identity, anchor, member grants, relying checks. */
+  federation: Federation;
+  /** The public stream of delegation revocations (GET /v1/federation/events). */
+  federationEvents: RevocationPublisher;
   signing: SigningService;
   checkpoints: CheckpointService;
   /** x402: priced routes, payment verification, settlement and the replay ledger. */
@@ -261,14 +266,15 @@ export async function createVault(config: Config, opts: VaultOptions = {}): Prom
     return row !== undefined && row.revoked_at === null;
   };
   const links = createDelegationStore(db);
-  const { tokens, credentials, delegations, feeds, revocations } = createAuthDoors(
-    config,
-    db,
-    audit,
-    keyIsLive,
-    { store: links, agentExists: (agentId) => store.agent(agentId) !== undefined },
-    { store: revocationStore, events: revocationEvents, log },
-  );
+  const { tokens, credentials, delegations, feeds, revocations, federation, federationEvents } =
+    createAuthDoors(
+      config,
+      db,
+      audit,
+      keyIsLive,
+      { store: links, agentExists: (agentId) => store.agent(agentId) !== undefined },
+      { store: revocationStore, events: revocationEvents, log },
+    );
   const signing = createSigningService({
     store,
     audit,
@@ -327,6 +333,8 @@ export async function createVault(config: Config, opts: VaultOptions = {}): Prom
     delegations,
     revocations,
     feeds,
+    federation,
+    federationEvents,
     x402,
     x402Payer,
     refusals,
@@ -335,6 +343,7 @@ export async function createVault(config: Config, opts: VaultOptions = {}): Prom
     proofs,
     generatedAdminKey: admin.generated,
     async stop() {
+      federation.stop();
       feeds.stop();
       checkpoints.stop();
       await proofs.stop();

@@ -104,6 +104,9 @@ const PUBLIC = [
   "GET /v1/auth/challenge",
   "GET /v1/x402/payments/{id}",
   "GET /v1/status/revocation",
+  "GET /.well-known/did.json",
+  "GET /v1/federation/events",
+  "GET /v1/federation/members",
 ];
 
 /** A path with its parameters filled so that validation passes and the doors decide. */

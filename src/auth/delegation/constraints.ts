@@ -112,19 +112,29 @@ function parseList<T>(v: unknown, field: string, item: (x: unknown) => T | undef
   return [...new Set(out)];
 }
 
-/** The terms of a link's `meta.vault`, validated; throws TermsError("malformed"). */
+/** A later link's terms: `agent` may be left out (an operator's link names no agent). */
+export type LinkTerms = Omit<VaultTerms, "agent"> & { agent?: string };
+
+/** The terms of a root's `meta.vault`, validated; throws TermsError("malformed"). */
 export function parseTerms(v: unknown): VaultTerms {
+  const terms = parseLinkTerms(v);
+  if (terms.agent === undefined) bad("meta.vault.agent must name an agent");
+  return terms as VaultTerms;
+}
+
+/** The terms of any link's `meta.vault`, validated; throws TermsError("malformed"). */
+export function parseLinkTerms(v: unknown): LinkTerms {
   if (!isRecord(v)) bad("meta.vault is missing: it must hold {agent, commands, ...}");
   const { agent, commands, caps, recipients, chains, task, ...rest } = v;
   const unknown = Object.keys(rest);
   if (unknown.length > 0) bad(`meta.vault has unknown fields: ${unknown.join(", ").slice(0, 80)}`);
-  if (typeof agent !== "string" || agent.length === 0 || agent.length > 64)
+  if (agent !== undefined && (typeof agent !== "string" || agent.length === 0 || agent.length > 64))
     bad("meta.vault.agent must name an agent");
   const cmds = parseList(commands, "commands", (c) =>
     typeof c === "string" && COMMAND.test(c) ? c : undefined,
   );
   if (cmds.length === 0) bad("commands must name at least one command");
-  const terms: VaultTerms = { agent, commands: cmds };
+  const terms: LinkTerms = { commands: cmds, ...(agent !== undefined ? { agent } : {}) };
   if (caps !== undefined) terms.caps = parseCaps(caps);
   if (recipients !== undefined)
     terms.recipients = parseList(recipients, "recipients", (r) => normaliseAddress(r));
@@ -175,8 +185,9 @@ function narrowCaps(
  * The terms in force after `child`, given those in force before it; throws
  * TermsError("widens") when the child asks for anything its parent did not allow.
  */
-export function narrowTerms(parent: VaultTerms, child: VaultTerms): VaultTerms {
-  if (child.agent !== parent.agent) widens("the link names another agent");
+export function narrowTerms(parent: VaultTerms, child: LinkTerms): VaultTerms {
+  if (child.agent !== undefined && child.agent !== parent.agent)
+    widens("the link names another agent");
   for (const c of child.commands) {
     if (!parent.commands.some((p) => commandCovers(p, c))) widens(`commands add ${c}`);
   }

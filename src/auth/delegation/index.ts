@@ -18,11 +18,12 @@ import {
   allowsCommand,
   commandCovers,
   narrowTerms,
+  parseLinkTerms,
   parseTerms,
   TermsError,
   type VaultTerms,
 } from "./constraints.js";
-import { issueRoot, type RootRequest } from "./issue.js";
+import { issueOperatorLink, issueRoot, type LinkRequest, type RootRequest } from "./issue.js";
 import {
   type Delegation,
   nowSeconds,
@@ -33,7 +34,25 @@ import {
   verifyInvocation,
 } from "./ucan.js";
 
-export type { RootRequest } from "./issue.js";
+export type { LinkRequest, RootRequest } from "./issue.js";
+
+/** The delegation_keys/delegations owner of the operator's own links (agent ids are agt_…). */
+export const OPERATOR_OWNER = "@operator";
+
+/** What an outside check (cross-operator trust) is shown of a chain, root first. */
+export interface ChainLink {
+  cid: string;
+  iss: string;
+  aud: string;
+  meta: Record<string, unknown>;
+}
+
+export interface ChainCheck {
+  /** Why this chain must be refused now (stale feed, revoked upstream), or undefined. */
+  check(links: ChainLink[]): Promise<VaultError | undefined>;
+  /** The same for a chain admitted before, by its CIDs (re-checked under the agent lock). */
+  recheck(cids: string[]): VaultError | undefined;
+}
 
 /** Invocations may be at most this old or this far ahead, and live at most this long. */
 export const INVOCATION_SKEW_S = 60;
@@ -73,6 +92,16 @@ export interface DelegationService {
   refusal(cids: string[]): VaultError | undefined;
   /** The revocation status list of the roots issued here (a vc+jwt), if one is published. */
   statusList(): Promise<string>;
+  /** The operator's UCAN identity: the did:key of the vault's credential key. */
+  operatorDid(): Promise<string>;
+  /** A link the operator key signs for any subject (powerline), stored and revocable. */
+  issueAsOperator(
+    req: LinkRequest,
+    actor: string,
+    meta?: Record<string, unknown>,
+  ): Promise<{ delegation: string; cid: string; issuer: string }>;
+  /** The operator links signed here that are neither revoked nor expired, oldest first. */
+  liveOperatorLinks(): Array<{ cid: string; audience: string; token: string; expiresMs: number }>;
 }
 
 function fail(code: ErrorCode, message?: string, details: Record<string, unknown> = {}): never {
@@ -89,6 +118,10 @@ export function createDelegationService(deps: {
   now?: () => number;
   /** Where the status list is published, and the did:key that signs it. */
   status?: { url: string; issuer: string; key: () => KeyObject };
+  /** The operator's Ed25519 key (the vault's credential key), for operator links. */
+  operatorKey?: () => KeyObject;
+  /** Cross-operator trust: feeds of anchors and their members (services/federation.ts). */
+  chainCheck?: () => ChainCheck | undefined;
 }): DelegationService {
   const { store, audit, passphrase } = deps;
   const now = deps.now ?? Date.now;
@@ -117,8 +150,54 @@ export function createDelegationService(deps: {
     return signer;
   };
 
+  let operatorSigner: Awaited<ReturnType<typeof signerFromSeed>> | undefined;
+  const operator = async () => {
+    if (!deps.operatorKey) fail("NOT_FOUND", "this vault has no operator key");
+    operatorSigner ??= await signerFromSeed(seedOf(deps.operatorKey()));
+    return operatorSigner;
+  };
+
   const service: DelegationService = {
     didOf: async (agentId) => (await signerOf(agentId)).did,
+
+    operatorDid: async () => (await operator()).did,
+
+    async issueAsOperator(req, actor, meta = {}) {
+      const signer = await operator();
+      const out = await issueOperatorLink(signer, req, now(), meta);
+      store.put({
+        cid: out.cid,
+        agent_id: OPERATOR_OWNER,
+        audience: req.audience,
+        token: out.delegation,
+        expires_ms: out.expiresMs,
+        created_ms: now(),
+      });
+      audit.append({
+        type: "delegation.issued",
+        agentId: null,
+        actor,
+        data: {
+          cid: out.cid,
+          audience: req.audience,
+          terms: out.terms,
+          exp: out.expiresMs,
+          ...meta,
+        },
+      });
+      return { delegation: out.delegation, cid: out.cid, issuer: signer.did };
+    },
+
+    liveOperatorLinks: () =>
+      store
+        .list(OPERATOR_OWNER)
+        .filter((r) => r.expires_ms > now() && store.revokedAt(r.cid) === undefined)
+        .map((r) => ({
+          cid: r.cid,
+          audience: r.audience,
+          token: r.token,
+          expiresMs: r.expires_ms,
+        })),
 
     async issue(req, actor) {
       if (!deps.agentExists(req.agentId)) fail("AGENT_NOT_FOUND");
@@ -167,7 +246,8 @@ export function createDelegationService(deps: {
 
     refusal(cids) {
       const hop = cids.findIndex((c) => store.revokedAt(c) !== undefined);
-      return hop < 0 ? undefined : new VaultError("DELEGATION_REVOKED", undefined, { hop });
+      if (hop >= 0) return new VaultError("DELEGATION_REVOKED", undefined, { hop });
+      return deps.chainCheck?.()?.recheck(cids);
     },
 
     verify: (chain, invocation, req) => verifyChain(chain, invocation, req),
@@ -205,7 +285,7 @@ export function createDelegationService(deps: {
           const root = parseTerms(raw);
           if (root.agent !== agentId) fail("DELEGATION_ISSUER_UNKNOWN", undefined, { hop });
           out.push(root);
-        } else out.push(raw === undefined ? prev : narrowTerms(prev, parseTerms(raw)));
+        } else out.push(raw === undefined ? prev : narrowTerms(prev, parseLinkTerms(raw)));
       } catch (err) {
         if (!(err instanceof TermsError)) throw err;
         fail(err.rule === "widens" ? "DELEGATION_WIDENS" : "DELEGATION_MALFORMED", err.message, {
@@ -234,7 +314,8 @@ export function createDelegationService(deps: {
     if (!root) fail("DELEGATION_MALFORMED");
     const rootDid = root.iss;
     const agentId = store.agentOfDid(rootDid);
-    if (!agentId || root.sub !== rootDid) fail("DELEGATION_ISSUER_UNKNOWN");
+    if (!agentId || agentId === OPERATOR_OWNER || root.sub !== rootDid)
+      fail("DELEGATION_ISSUER_UNKNOWN");
     if (!deps.agentExists(agentId)) fail("DELEGATION_REVOKED", "the agent has been deleted");
     if (agentId !== req.agentId) fail("FORBIDDEN_AGENT");
     const refused = service.refusal(links.map((d) => d.cid.toString()));
@@ -246,6 +327,8 @@ export function createDelegationService(deps: {
         fail("DELEGATION_SIGNATURE_INVALID", undefined, { hop }),
       );
     }
+    const outside = await deps.chainCheck?.()?.check(links.map(chainLink));
+    if (outside) throw outside;
     const last = terms[terms.length - 1] as VaultTerms;
     const leaf = links[links.length - 1] as Delegation;
     if (!allowsCommand(last, req.command) || !links.every((d) => commandCovers(d.cmd, req.command)))
@@ -322,6 +405,15 @@ function checkArgs(args: Record<string, unknown>, req: InvokedRequest, terms: Va
   const want = Object.keys(expected).sort();
   if (keys.join() !== want.join() || want.some((k) => args[k] !== expected[k]))
     fail("INVOCATION_MISMATCH", undefined, { expectedArgs: want });
+}
+
+function chainLink(d: Delegation): ChainLink {
+  return {
+    cid: d.cid.toString(),
+    iss: d.iss,
+    aud: d.aud,
+    meta: (d.meta as Record<string, unknown> | undefined) ?? {},
+  };
 }
 
 function seedOf(key: KeyObject): Uint8Array {

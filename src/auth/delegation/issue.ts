@@ -1,17 +1,29 @@
 /**
- * The root delegation: the agent's authority, narrowed, to another DID (UCAN 1.0
- * delegation, iss = sub = the agent's delegation did:key). The UCAN `cmd` is the longest
- * whole-segment prefix of the commands asked for; `meta.vault` lists them exactly, with the
- * caps and lists (constraints.ts). `pol` is empty: the vault's terms are in `meta.vault`.
+ * The links this vault signs (UCAN 1.0 delegations):
+ *  - a root: the agent's authority, narrowed, to another DID (iss = sub = the agent's
+ *    delegation did:key);
+ *  - an operator link: the operator's did:key grants, for whatever subject reaches it
+ *    through a chain (a "powerline" delegation, sub = null, ucan-wg/delegation §4.3), a
+ *    trust anchor's statement of what a member may grant, or a member's grant to one of
+ *    its agents (README "Cross-operator trust").
+ * The UCAN `cmd` is the longest whole-segment prefix of the commands asked for;
+ * `meta.vault` lists them exactly, with the caps and lists (constraints.ts). `pol` is
+ * empty: the vault's terms are in `meta.vault`.
  */
 import { VaultError } from "../../errors/index.js";
-import { DELEGATION_COMMANDS, parseTerms, TermsError, type VaultTerms } from "./constraints.js";
+import {
+  DELEGATION_COMMANDS,
+  type LinkTerms,
+  parseLinkTerms,
+  parseTerms,
+  TermsError,
+  type VaultTerms,
+} from "./constraints.js";
 import { Delegation, type EdDSASigner, nowSeconds } from "./ucan.js";
 
 export const MAX_DELEGATION_TTL_MS = 366 * 24 * 3600 * 1000;
 
-export interface RootRequest {
-  agentId: string;
+export interface LinkRequest {
   audience: string;
   commands: string[];
   caps: Record<string, { maxPerTx: string; maxPer24h: string }>;
@@ -20,6 +32,10 @@ export interface RootRequest {
   task?: string;
   expiresAt: string;
   notBefore?: string;
+}
+
+export interface RootRequest extends LinkRequest {
+  agentId: string;
 }
 
 function invalid(field: string, message: string): never {
@@ -42,14 +58,17 @@ function timeOf(field: string, iso: string | undefined): number | undefined {
   return ms;
 }
 
-function termsOf(req: RootRequest): VaultTerms {
+function termsOf(req: RootRequest): VaultTerms;
+function termsOf(req: LinkRequest): LinkTerms;
+function termsOf(req: LinkRequest & { agentId?: string }): LinkTerms {
   for (const c of req.commands) {
     if (!(DELEGATION_COMMANDS as readonly string[]).includes(c))
       invalid("commands", `unknown command ${String(c).slice(0, 40)}`);
   }
   try {
-    return parseTerms({
-      agent: req.agentId,
+    const parse = req.agentId === undefined ? parseLinkTerms : parseTerms;
+    return parse({
+      ...(req.agentId !== undefined ? { agent: req.agentId } : {}),
       commands: req.commands,
       caps: req.caps,
       ...(req.recipients ? { recipients: req.recipients } : {}),
@@ -62,15 +81,35 @@ function termsOf(req: RootRequest): VaultTerms {
   }
 }
 
-export async function issueRoot(
+export function issueRoot(
   signer: EdDSASigner,
   req: RootRequest,
   nowMs: number,
   status?: Record<string, string>,
 ) {
+  return signLink(signer, req, termsOf(req), signer.did, nowMs, status ? { status } : {});
+}
+
+/** An operator link (powerline: sub = null); `meta` adds e.g. {federation: {member}}. */
+export function issueOperatorLink(
+  signer: EdDSASigner,
+  req: LinkRequest,
+  nowMs: number,
+  meta: Record<string, unknown> = {},
+) {
+  return signLink(signer, req, termsOf(req), null, nowMs, meta);
+}
+
+async function signLink<T extends LinkTerms>(
+  signer: EdDSASigner,
+  req: LinkRequest,
+  terms: T,
+  sub: string | null,
+  nowMs: number,
+  meta: Record<string, unknown>,
+) {
   if (!/^did:(key|pkh):[\x21-\x7e]{1,200}$/.test(req.audience))
     invalid("audience", "audience must be a did:key or did:pkh DID");
-  const terms = termsOf(req);
   const exp = timeOf("expiresAt", req.expiresAt) as number;
   const nbf = timeOf("notBefore", req.notBefore);
   if (exp <= nowMs || exp > nowMs + MAX_DELEGATION_TTL_MS)
@@ -81,12 +120,12 @@ export async function issueRoot(
     d = await Delegation.create({
       iss: signer,
       aud: req.audience,
-      sub: signer.did,
+      sub,
       cmd: commonCommand(terms.commands),
       pol: [],
       exp: nowSeconds(exp),
       ...(nbf !== undefined ? { nbf: nowSeconds(nbf) } : {}),
-      meta: { vault: terms, ...(status ? { status } : {}) },
+      meta: { vault: terms, ...meta },
     } as unknown as Parameters<typeof Delegation.create>[0]);
   } catch (err) {
     // iso-ucan refuses a DID it cannot parse: the audience is the only client-chosen DID.

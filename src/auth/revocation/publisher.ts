@@ -21,13 +21,22 @@ export function createRevocationPublisher(deps: {
   events: RevocationEvents;
   issuer: string;
   signingKey: () => { kid: string; privateKey: KeyObject };
+  /**
+   * Publish only these kinds' subjects; any other event keeps its place in the sequence
+   * (so a receiver still notices a gap) as kind "redacted" with its seq as the subject.
+   */
+  kinds?: readonly string[];
 }): RevocationPublisher {
   const cache = new Map<number, string>();
+  const shown = (row: RevocationEventRow) =>
+    !deps.kinds || deps.kinds.includes(row.kind)
+      ? { kind: row.kind, subject: row.subject }
+      : { kind: "redacted", subject: String(row.seq) };
   const signed = async (row: RevocationEventRow) => {
     const hit = cache.get(row.seq);
     if (hit) return hit;
     const set = await signSet(
-      { seq: row.seq, kind: row.kind, subject: row.subject, atMs: row.at_ms },
+      { seq: row.seq, ...shown(row), atMs: row.at_ms },
       deps.issuer,
       deps.signingKey(),
     );

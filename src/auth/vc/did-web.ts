@@ -115,3 +115,11 @@ export function createWebDidResolver(options: WebDidOptions = {}): Record<string
   };
   return { web };
 }
+
+/** Fetches and returns the did:web document of `did`, or throws with the reason. */
+export async function resolveDidWeb(did: string, options: WebDidOptions = {}): Promise<unknown> {
+  const web = createWebDidResolver(options).web as (did: string) => Promise<DIDResolutionResult>;
+  const out = await web(did);
+  if (!out.didDocument) throw new Error(out.didResolutionMetadata.message ?? "did:web unresolved");
+  return out.didDocument;
+}

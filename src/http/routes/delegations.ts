@@ -11,9 +11,12 @@ import type { Vault } from "../../services/vault.js";
 import { anyOf } from "../auth/doors.js";
 import { actorOf, assertAgentAccess, principalOf, requireAny } from "../auth/scopes.js";
 
-const amount = { type: "string", pattern: "^(0|[1-9][0-9]{0,59})(\\.[0-9]{1,36})?$" } as const;
+export const amount = {
+  type: "string",
+  pattern: "^(0|[1-9][0-9]{0,59})(\\.[0-9]{1,36})?$",
+} as const;
 
-const issueBody = {
+export const issueBody = {
   type: "object",
   properties: {
     agentId: { type: "string", maxLength: 64 },

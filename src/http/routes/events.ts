@@ -13,9 +13,10 @@ import type { Vault } from "../../services/vault.js";
 import { anyOf } from "../auth/doors.js";
 import { principalOf, requireAny } from "../auth/scopes.js";
 import { queryIntegers } from "../schemas.js";
+import { serveStream } from "./event-stream.js";
 
 const BATCH = 500;
-const afterQuery = {
+export const afterQuery = {
   type: "object",
   properties: {
     after: { type: "integer", minimum: 0 },
@@ -23,7 +24,7 @@ const afterQuery = {
   },
 } as const;
 
-function cursorOf(lastEventId: unknown, after: number | undefined): number {
+export function cursorOf(lastEventId: unknown, after: number | undefined): number {
   if (typeof lastEventId === "string" && /^\d{1,15}$/.test(lastEventId)) return Number(lastEventId);
   return after ?? 0;
 }
@@ -65,55 +66,14 @@ export async function eventRoutes(base: FastifyInstance, { vault }: { vault: Vau
       schema: { tags: ["events"], security: doors.security, querystring: afterQuery },
     },
     async (req, reply) => {
-      let cursor = cursorOf(req.headers["last-event-id"], req.query.after);
+      const cursor = cursorOf(req.headers["last-event-id"], req.query.after);
       const p = principalOf(req);
       vault.audit.append({
         type: "events.subscribed",
         actor: `operator:${p.keyId}`,
         data: { keyId: p.keyId, after: cursor },
       });
-      reply.hijack();
-      const res = reply.raw;
-      res.writeHead(200, {
-        "content-type": "text/event-stream",
-        "cache-control": "no-store",
-        connection: "keep-alive",
-        "x-accel-buffering": "no",
-      });
-      // Events are small writes: send each at once (no Nagle delay waiting for an ACK).
-      res.socket?.setNoDelay(true);
-      open.add(res);
-      let closed = false;
-      let sending = Promise.resolve();
-      // One send at a time, in order: each reads what is new since the last one it wrote.
-      const flush = () => {
-        sending = sending.then(async () => {
-          while (!closed) {
-            const batch = await publisher.after(cursor, BATCH);
-            if (batch.length === 0) return;
-            for (const e of batch) res.write(`id: ${e.seq}\nevent: revocation\ndata: ${e.set}\n\n`);
-            cursor = batch[batch.length - 1]?.seq ?? cursor;
-          }
-        });
-      };
-      const beat = () => {
-        const data = JSON.stringify({ head: publisher.head(), at: Date.now() });
-        res.write(`event: heartbeat\ndata: ${data}\n\n`);
-      };
-      const stop = publisher.onEvent(flush);
-      const timer = setInterval(beat, vault.config.eventsHeartbeatMs);
-      timer.unref();
-      res.on("close", () => {
-        closed = true;
-        open.delete(res);
-        stop();
-        clearInterval(timer);
-      });
-      // The backlog first, then a heartbeat: its head tells the receiver it has caught up.
-      flush();
-      void sending.then(() => {
-        if (!closed) beat();
-      });
+      serveStream(reply, publisher, cursor, vault.config.eventsHeartbeatMs, open);
     },
   );
 }
