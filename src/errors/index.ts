@@ -115,6 +115,10 @@ export const ERROR_CATALOGUE = {
     message:
       "An operator's did:web document could not be read or is not an operator's: its delegations are refused until it can.",
   },
+  STREAMS_EXHAUSTED: {
+    status: 503,
+    message: "Too many event streams are open on this vault: retry later.",
+  },
   ANCHOR_LINK_INVALID: {
     status: 401,
     message: "A trust anchor's link must name the member operator whose key it delegates to.",

@@ -22,6 +22,7 @@ import { type CredentialService, createCredentialService } from "../auth/vc/inde
 import type { Config } from "../config/index.js";
 import type { Db } from "../store/db.js";
 import type { DelegationStore } from "../store/delegations.js";
+import { createFederationStore } from "../store/federation.js";
 import type { RevocationEventStore } from "../store/revocation-events.js";
 import { createFederation, type Federation } from "./federation.js";
 import {
@@ -104,6 +105,7 @@ export function createAuthDoors(
     config,
     delegations,
     feeds,
+    store: createFederationStore(db),
     audit,
     publicJwk: () => keys.credentialKey().publicKey.export({ format: "jwk" }),
   });

@@ -35,11 +35,11 @@ import {
 import { resolveDidWeb } from "../auth/vc/did-web.js";
 import type { Config } from "../config/index.js";
 import { VaultError } from "../errors/index.js";
-import type { FeedSource, RevocationFeeds } from "./revocation-feeds.js";
+import type { FederationStore } from "../store/federation.js";
+import type { RevocationFeeds } from "./revocation-feeds.js";
 
 const RESOLVED_TTL_MS = 10 * 60_000;
 const FAILED_RETRY_MS = 1_000;
-const REMEMBERED_CHAINS = 10_000;
 
 export interface MemberStatement {
   member: string;
@@ -77,6 +77,11 @@ interface Resolved {
   error?: string;
 }
 
+/** A did:web as its document names it, even when a router decoded its "%3A" to ":". */
+export function didWebOf(did: string): string {
+  return did.replace(/^did:web:([^:%]+):(\d{1,5})$/, "did:web:$1%3A$2");
+}
+
 async function keyOf(jwk: OperatorIdentity["jwk"]): Promise<JWTVerifyGetKey> {
   const key = await importJWK(jwk, "EdDSA");
   return async () => key;
@@ -86,66 +91,72 @@ export function createFederation(deps: {
   config: Config;
   delegations: DelegationService;
   feeds: RevocationFeeds;
+  store: FederationStore;
   audit: AuditLog;
   /** The operator key's public JWK (the vault's credential key). */
   publicJwk: () => Record<string, unknown>;
   now?: () => number;
 }): Federation {
-  const { config, delegations, feeds, audit } = deps;
+  const { config, delegations, feeds, audit, store } = deps;
   const now = deps.now ?? Date.now;
   const ca = config.auth.didWebCaFile ? readFileSync(config.auth.didWebCaFile, "utf8") : undefined;
   const ownDid = operatorDidOf(config.url);
   const base = config.url.replace(/\/$/, "");
   const resolved = new Map<string, Resolved>();
+  const inFlight = new Map<string, Promise<void>>();
   /** Anchor operator keys (did:key) → their did:web. */
-  const anchorKeys = new Map<string, string>();
-  /** For a chain admitted before: each link's CID → the operators upstream of it. */
-  const upstreamOf = new Map<string, string[]>();
+  let anchorKeys = new Map<string, string>();
 
-  /** Resolves an operator's did:web (cached; a failure is retried after a second). */
+  const fetchIdentity = async (did: string) => {
+    try {
+      const identity = readOperatorDocument(did, await resolveDidWeb(did, ca ? { ca } : {}));
+      resolved.set(did, { at: now(), identity });
+      // Only delegation revocations count from another operator: nothing it says can
+      // revoke this vault's own tokens or keys.
+      feeds.follow({
+        issuer: did,
+        url: identity.events,
+        getKey: await keyOf(identity.jwk),
+        keyId: identity.jwk.x,
+        kinds: ["delegation"],
+        ...(ca ? { ca } : {}),
+      });
+    } catch (err) {
+      resolved.set(did, { at: now(), error: (err as Error).message });
+    }
+  };
+
+  /** Resolves an operator's did:web (cached; one fetch at a time per DID; a failure is
+   * retried after a second, a success re-read after ten minutes). */
   const resolve = async (did: string): Promise<OperatorIdentity> => {
     const hit = resolved.get(did);
     const ttl = hit?.identity ? RESOLVED_TTL_MS : FAILED_RETRY_MS;
     if (!hit || now() - hit.at > ttl) {
-      try {
-        const doc = await resolveDidWeb(did, ca ? { ca } : {});
-        const identity = readOperatorDocument(did, doc);
-        resolved.set(did, { at: now(), identity });
-        const source: FeedSource = {
-          issuer: did,
-          url: identity.events,
-          getKey: await keyOf(identity.jwk),
-          ...(ca ? { ca } : {}),
-        };
-        feeds.follow(source);
-      } catch (err) {
-        resolved.set(did, { at: now(), error: (err as Error).message });
+      let pending = inFlight.get(did);
+      if (!pending) {
+        pending = fetchIdentity(did).finally(() => inFlight.delete(did));
+        inFlight.set(did, pending);
       }
+      // A stale success keeps serving while it is re-read; a first sight waits for it.
+      if (!hit?.identity) await pending;
     }
     const r = resolved.get(did) as Resolved;
     if (r.identity) return r.identity;
     throw new VaultError("OPERATOR_UNRESOLVED", undefined, { operator: did, reason: r.error });
   };
 
-  const loadAnchors = async () => {
+  /** Anchors are resolved (and their streams followed) in the background, never per request. */
+  const refreshAnchors = async () => {
+    const keys = new Map<string, string>();
     for (const did of config.auth.trustAnchors) {
-      if ([...anchorKeys.values()].includes(did)) continue;
       const a = await resolve(did).catch(() => undefined);
-      if (a) anchorKeys.set(a.keyDid, did);
+      if (a) keys.set(a.keyDid, did);
     }
+    anchorKeys = keys;
   };
-  // Anchors are resolved (and their streams followed) from the start, retried until found.
-  const retry = setInterval(() => {
-    if (anchorKeys.size < config.auth.trustAnchors.length) void loadAnchors();
-  }, FAILED_RETRY_MS);
-  retry.unref();
-  void loadAnchors();
-
-  const remember = (cid: string, upstream: string[]) => {
-    upstreamOf.set(cid, upstream);
-    if (upstreamOf.size > REMEMBERED_CHAINS)
-      upstreamOf.delete(upstreamOf.keys().next().value as string);
-  };
+  const refresh = setInterval(() => void refreshAnchors(), FAILED_RETRY_MS);
+  refresh.unref();
+  void refreshAnchors();
 
   /** Stale feeds, then revocations by any operator upstream of the link. */
   const refusalFor = (cid: string, hop: number, upstream: string[]) => {
@@ -158,40 +169,64 @@ export function createFederation(deps: {
       : undefined;
   };
 
-  const memberOf = (link: ChainLink): string | undefined => {
+  const memberOf = (link: Pick<ChainLink, "meta">): string | undefined => {
     const f = link.meta.federation as { member?: unknown } | undefined;
     return typeof f?.member === "string" ? f.member : undefined;
   };
 
-  async function check(links: ChainLink[]): Promise<VaultError | undefined> {
-    if (config.auth.trustAnchors.length === 0) return undefined;
-    if (anchorKeys.size < config.auth.trustAnchors.length) await loadAnchors();
+  /** The member an anchor's link vouches for, checked against its own document. */
+  async function memberBehind(link: ChainLink, hop: number): Promise<OperatorIdentity> {
+    const member = memberOf(link);
+    if (!member) throw new VaultError("ANCHOR_LINK_INVALID", undefined, { hop });
+    const firstSight = !resolved.get(member)?.identity;
+    const m = await resolve(member);
+    if (m.keyDid !== link.aud)
+      throw new VaultError("ANCHOR_LINK_INVALID", "the member's key is not the audience", { hop });
+    // A member seen for the first time: give its stream a moment to catch up.
+    if (firstSight) await feeds.awaitFresh(member, config.auth.revocationStaleMs);
+    return m;
+  }
+
+  async function walk(links: ChainLink[]): Promise<Array<string[]>> {
     const upstream: string[] = [];
-    let members = new Map<string, string>();
+    const out: Array<string[]> = [];
+    let memberKey: [string, string] | undefined;
     for (const [hop, link] of links.entries()) {
       const anchor = hop > 0 ? anchorKeys.get(link.iss) : undefined;
-      const member = memberOf(link);
       if (anchor) {
-        if (!member) return new VaultError("ANCHOR_LINK_INVALID", undefined, { hop });
-        const m = await resolve(member).catch((e: VaultError) => e);
-        if (m instanceof VaultError) return m;
-        if (m.keyDid !== link.aud)
-          return new VaultError("ANCHOR_LINK_INVALID", "the member's key is not the audience", {
-            hop,
-          });
+        const m = await memberBehind(link, hop);
         if (!upstream.includes(anchor)) upstream.push(anchor);
-        members = new Map([[m.keyDid, member]]);
-      } else if (member !== undefined) {
-        // Only an anchor this vault trusts may vouch for a member.
-        return new VaultError("ANCHOR_LINK_INVALID", "the link's issuer is no trusted anchor", {
+        memberKey = [m.keyDid, m.did];
+      } else if (memberOf(link) !== undefined) {
+        // Only an anchor this vault trusts may vouch for a member; while one of them is
+        // unresolved, the link may be its: refuse for now rather than judge it.
+        if (anchorKeys.size < config.auth.trustAnchors.length)
+          throw new VaultError("OPERATOR_UNRESOLVED", "a trust anchor is not resolved yet");
+        throw new VaultError("ANCHOR_LINK_INVALID", "the link's issuer is no trusted anchor", {
           hop,
         });
       }
-      const issuerOp = members.get(link.iss);
-      if (issuerOp && !upstream.includes(issuerOp)) upstream.push(issuerOp);
+      if (memberKey?.[0] === link.iss && !upstream.includes(memberKey[1]))
+        upstream.push(memberKey[1]);
+      out.push([...upstream]);
+    }
+    return out;
+  }
+
+  async function check(links: ChainLink[]): Promise<VaultError | undefined> {
+    let upstreams: Array<string[]>;
+    try {
+      upstreams = await walk(links);
+    } catch (err) {
+      if (err instanceof VaultError) return err;
+      throw err;
+    }
+    for (const [hop, link] of links.entries()) {
+      const upstream = upstreams[hop] ?? [];
+      if (upstream.length === 0) continue;
       const refused = refusalFor(link.cid, hop, upstream);
       if (refused) return refused;
-      if (upstream.length > 0) remember(link.cid, [...upstream]);
+      store.put(link.cid, upstream, link.expMs ?? Number.MAX_SAFE_INTEGER, now());
     }
     return undefined;
   }
@@ -200,7 +235,7 @@ export function createFederation(deps: {
     check,
     recheck(cids) {
       for (const [hop, cid] of cids.entries()) {
-        const upstream = upstreamOf.get(cid);
+        const upstream = store.upstream(cid);
         const refused = upstream && refusalFor(cid, hop, upstream);
         if (refused) return refused;
       }
@@ -223,7 +258,7 @@ export function createFederation(deps: {
     const out: MemberStatement[] = [];
     for (const l of delegations.liveOperatorLinks()) {
       const d = await readDelegation(l.token);
-      const member = memberOf({ cid: l.cid, iss: d.iss, aud: d.aud, meta: d.meta ?? {} });
+      const member = memberOf({ meta: (d.meta as Record<string, unknown> | undefined) ?? {} });
       if (member === undefined) continue;
       const expiresAt = new Date(l.expiresMs).toISOString();
       out.push({ member, key: l.audience, cid: l.cid, delegation: l.token, expiresAt });
@@ -260,18 +295,20 @@ export function createFederation(deps: {
     },
     members: statements,
     async remove(member, actor) {
+      const did = didWebOf(member);
       let n = 0;
       for (const s of await statements()) {
-        if (s.member !== member) continue;
+        if (s.member !== did) continue;
         if (delegations.revoke(s.cid, actor).revoked) n++;
       }
-      if (n > 0) audit.append({ type: "federation.member.removed", actor, data: { member } });
+      if (n === 0) throw new VaultError("NOT_FOUND", "no live statement names this member");
+      audit.append({ type: "federation.member.removed", actor, data: { member: did } });
       return n;
     },
     async grant(req, actor) {
       if (!ownDid) throw new VaultError("NOT_FOUND", "a member needs an https VAULT_URL");
       return delegations.issueAsOperator(req, actor);
     },
-    stop: () => clearInterval(retry),
+    stop: () => clearInterval(refresh),
   };
 }

@@ -36,6 +36,10 @@ export interface FeedSource {
   authorization?: () => string;
   /** Extra CA (PEM) trusted for an https stream. */
   ca?: string;
+  /** What identifies the stream's signing key: a source whose key changed replaces the old. */
+  keyId?: string;
+  /** Record only these kinds of revocation (others just move the cursor). */
+  kinds?: readonly string[];
 }
 
 export interface RevocationFeeds {
@@ -45,8 +49,10 @@ export interface RevocationFeeds {
   stale(issuer: string): VaultError | undefined;
   /** True when `issuer`'s feed revoked this subject ("delegation:<cid>", …). */
   revokedBy(issuer: string, subject: string): boolean;
-  /** Starts following a feed (no-op when it is followed already). */
+  /** Starts following a feed; a followed one is replaced only if its URL or key changed. */
   follow(source: FeedSource): void;
+  /** Waits up to `ms` for `issuer`'s feed to be fresh; true once it is. */
+  awaitFresh(issuer: string, ms: number): Promise<boolean>;
   /** True when any feed revoked this subject ("jwt:<jti>", …). */
   isRevoked(subject: string): boolean;
   status(): FeedStatus[];
@@ -55,6 +61,8 @@ export interface RevocationFeeds {
 
 interface Feed {
   source: FeedSource;
+  stopped: boolean;
+  behind: boolean;
   lastHeard: number | undefined;
   wasFresh: boolean;
   abort: AbortController | undefined;
@@ -113,8 +121,21 @@ export function createRevocationFeeds(deps: {
   const onMessage = async (issuer: string, f: Feed, m: EventSourceMessage) => {
     if (m.event === "heartbeat") {
       const head = Number((JSON.parse(m.data) as { head?: unknown }).head);
+      const cursor = store.cursor(issuer);
       // Fresh only once caught up: a heartbeat ahead of what was taken refreshes nothing.
-      if (Number.isSafeInteger(head) && head <= store.cursor(issuer)) f.lastHeard = now();
+      // One BEHIND the cursor means the issuer's numbering restarted (a restore, a new
+      // install): its new revocations would be skipped, so it never counts as fresh.
+      if (Number.isSafeInteger(head) && head < cursor && !f.behind) {
+        f.behind = true;
+        log(`revocation feed ${issuer}: its head ${head} is behind our cursor ${cursor}`);
+        audit.append({
+          type: "revocation.feed.behind",
+          actor: `feed:${issuer}`,
+          data: { issuer, head, cursor },
+        });
+      }
+      if (Number.isSafeInteger(head) && head === cursor) f.lastHeard = now();
+      else if (Number.isSafeInteger(head) && head < cursor) f.lastHeard = undefined;
       return;
     }
     if (m.event !== "revocation") return;
@@ -122,6 +143,10 @@ export function createRevocationFeeds(deps: {
     const cursor = store.cursor(issuer);
     if (e.seq <= cursor) return;
     if (e.seq !== cursor + 1) throw new Error(`gap in the feed: ${cursor} then ${e.seq}`);
+    if (f.source.kinds && !f.source.kinds.includes(e.kind)) {
+      store.advance(issuer, e.seq);
+      return;
+    }
     const subject = `${e.kind}:${e.subject}`;
     store.putRemote(issuer, subject, e.seq, now());
     audit.append({
@@ -148,11 +173,11 @@ export function createRevocationFeeds(deps: {
 
   const run = async (issuer: string, f: Feed) => {
     let backoff = 50;
-    while (!stopped) {
+    while (!stopped && !f.stopped) {
       try {
         await listen(issuer, f);
       } catch (err) {
-        if (stopped) return;
+        if (stopped || f.stopped) return;
         log(`revocation feed ${issuer}: ${(err as Error).message}; reconnecting`);
       }
       await sleep(backoff);
@@ -181,8 +206,22 @@ export function createRevocationFeeds(deps: {
   );
   watch.unref();
   const follow = (source: FeedSource) => {
-    if (stopped || feeds.has(source.issuer)) return;
-    const f: Feed = { source, lastHeard: undefined, wasFresh: false, abort: undefined };
+    const old = feeds.get(source.issuer);
+    if (stopped || (old && old.source.url === source.url && old.source.keyId === source.keyId))
+      return;
+    if (old) {
+      old.stopped = true;
+      old.abort?.abort();
+      log(`revocation feed ${source.issuer}: its URL or key changed; following the new one`);
+    }
+    const f: Feed = {
+      source,
+      stopped: false,
+      behind: false,
+      lastHeard: undefined,
+      wasFresh: false,
+      abort: undefined,
+    };
     feeds.set(source.issuer, f);
     void run(source.issuer, f);
   };
@@ -190,6 +229,15 @@ export function createRevocationFeeds(deps: {
 
   return {
     follow,
+    async awaitFresh(issuer, ms) {
+      const end = now() + ms;
+      for (;;) {
+        const f = feeds.get(issuer);
+        if (f && fresh(f)) return true;
+        if (now() >= end || stopped) return false;
+        await sleep(10);
+      }
+    },
     stale(issuer) {
       const f = feeds.get(issuer);
       return f && track(issuer, f)

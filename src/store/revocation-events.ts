@@ -50,6 +50,8 @@ export function createRevocationEventStore(db: Db) {
         q.putRemote.run(issuer, subject, seq, at);
         q.setCursor.run(issuer, seq);
       })(),
+    /** Moves the issuer's cursor past an event that records nothing here. */
+    advance: (issuer: string, seq: number) => void q.setCursor.run(issuer, seq),
     isRemotelyRevoked: (issuer: string, subject: string) => q.remote.get(issuer, subject) === 1,
     isRevokedByAnyFeed: (subject: string) => q.remoteAny.get(subject) === 1,
     cursor: (issuer: string) => (q.cursor.get(issuer) as number | undefined) ?? 0,

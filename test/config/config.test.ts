@@ -23,6 +23,20 @@ test("defaults: 127.0.0.1:8080, ./data, 2-of-3", () => {
   assert.equal(loadConfig({ VAULT_ZK_SETUP: "off" }).zk.setup, "off");
   const proxied = loadConfig({ VAULT_TRUST_PROXY: "10.0.0.1, 192.168.0.0/16" });
   assert.equal(proxied.trustProxy, "10.0.0.1,192.168.0.0/16");
+  assert.equal(c.tls, undefined);
+  assert.deepEqual(c.auth.trustAnchors, []);
+});
+
+test("TLS makes the default URL https; trust anchors are did:web DIDs of hosts", () => {
+  const c = loadConfig({
+    VAULT_TLS_CERT_FILE: "/etc/vault/cert.pem",
+    VAULT_TLS_KEY_FILE: "/etc/vault/key.pem",
+    VAULT_PORT: "8443",
+    VAULT_TRUST_ANCHORS: '["did:web:anchor.example", "did:web:127.0.0.1%3A9443"]',
+  });
+  assert.deepEqual(c.tls, { certFile: "/etc/vault/cert.pem", keyFile: "/etc/vault/key.pem" });
+  assert.equal(c.url, "https://127.0.0.1:8443");
+  assert.deepEqual(c.auth.trustAnchors, ["did:web:anchor.example", "did:web:127.0.0.1%3A9443"]);
 });
 
 test("bad values stop start-up with a message naming the variable", () => {
@@ -46,6 +60,11 @@ test("bad values stop start-up with a message naming the variable", () => {
     [{ VAULT_DELEGATION_MAX_DEPTH: "65" }, /VAULT_DELEGATION_MAX_DEPTH/],
     [{ VAULT_REVOCATION_STALE_MS: "99" }, /VAULT_REVOCATION_STALE_MS/],
     [{ VAULT_REVOCATION_STALE_MS: "2s" }, /VAULT_REVOCATION_STALE_MS/],
+    [{ VAULT_TLS_CERT_FILE: "/tmp/cert.pem" }, /VAULT_TLS_KEY_FILE/],
+    [{ VAULT_TLS_KEY_FILE: "/tmp/key.pem" }, /VAULT_TLS_CERT_FILE/],
+    [{ VAULT_TRUST_ANCHORS: "did:web:a.example" }, /VAULT_TRUST_ANCHORS/],
+    [{ VAULT_TRUST_ANCHORS: '["did:key:z6Mk"]' }, /VAULT_TRUST_ANCHORS\[0\]/],
+    [{ VAULT_TRUST_ANCHORS: '["did:web:a.example:path"]' }, /VAULT_TRUST_ANCHORS\[0\]/],
   ];
   for (const [env, message] of cases) {
     assert.throws(

@@ -168,7 +168,13 @@ before(async () => {
       policy: {
         chains: [BASE_SEPOLIA],
         assets: {
-          [USDC_BASE_SEPOLIA]: { symbol: "USDC", decimals: 6, maxPerTx: "5", maxPer24h: "100" },
+          [USDC_BASE_SEPOLIA]: {
+            symbol: "USDC",
+            decimals: 6,
+            maxPerTx: "5",
+            maxPer24h: "100",
+            approvalAbove: "1.8",
+          },
         },
         allowTypedData: ["TransferWithAuthorization"],
         rateLimitPerMinute: 1000,
@@ -193,7 +199,7 @@ before(async () => {
   });
   assert.equal(root.status, 201, JSON.stringify(root.body));
   rootToT = root.body.delegation as string;
-  // T admits X: X's agents may be granted at most 2 USDC a payment, 6 a day.
+  // T admits X: X's agents may be granted at most 2 USDC a payment, 6 a day in all.
   const admitted = await call(t.base, "POST", "/v1/federation/members", {
     headers: admin,
     body: JSON.stringify({
@@ -281,6 +287,51 @@ test("a grant wider than T allows X is refused at its hop", async () => {
   assert.equal((res.body.error as { hop?: number }).hop, 2);
 });
 
+test("T's day bounds all of X's agents together: a third agent is refused at T's link", async () => {
+  // 3 USDC went through T's statement above; two more agents, each within its own grant.
+  const [second, third] = await Promise.all([holder(), holder()]);
+  const chainOf = async (agent: EdDSASigner) => [
+    rootToT,
+    statementOfX.delegation,
+    (await grantFromX(agent.did)).delegation,
+  ];
+  const [c2, c3] = await Promise.all([chainOf(second), chainOf(third)]);
+  assert.equal((await payAtY(c2, second, "1500000")).status, 200);
+  assert.equal((await payAtY(c2, second, "1500000")).status, 200);
+  const refused = await payAtY(c3, third, "100000");
+  assert.equal(refused.status, 403, JSON.stringify(refused.body));
+  assert.match(String((refused.body.error as { message?: string })?.message), /link 1/);
+});
+
+test("a payment parked for approval is checked again: revoked upstream meanwhile, refused", async () => {
+  // T's day is spent (above): a fresh statement for X keeps this test's budget its own.
+  const again = await call(t.base, "POST", "/v1/federation/members", {
+    headers: admin,
+    body: JSON.stringify({
+      member: x.did,
+      commands: [PAY],
+      caps: usdc("2", "6"),
+      expiresAt: inAnHour(),
+    }),
+  });
+  assert.equal(again.status, 201);
+  const agent = await holder();
+  const grant = await grantFromX(agent.did);
+  const chain = [rootToT, String(again.body.delegation), grant.delegation];
+  const parked = await payAtY(chain, agent, "1900000"); // above B's approvalAbove (1.8)
+  assert.equal(parked.status, 202, JSON.stringify(parked.body));
+  const revoked = await call(x.base, "DELETE", `/v1/delegations/${grant.cid}`, { headers: admin });
+  assert.equal(revoked.status, 200);
+  await until("Y to learn of it", async () =>
+    (await probe(chain, agent)) === "DELEGATION_REVOKED" ? true : undefined,
+  );
+  const approved = await call(y.base, "POST", `/v1/approvals/${parked.body.approvalId}/approve`, {
+    headers: admin,
+  });
+  // Nothing is signed: the chain's credential was revoked while the payment waited.
+  assert.equal(approved.body.error?.code, "APPROVAL_NOT_SIGNED", JSON.stringify(approved.body));
+});
+
 test("only a trusted anchor vouches for a member: a look-alike statement is refused", async () => {
   const [impostor, agent] = await Promise.all([holder(), holder()]);
   // B delegates to an ordinary holder, who then claims to speak for the federation.
@@ -341,7 +392,8 @@ test("T removes X: every chain through X is refused at Y by push", async (ctx) =
       headers: admin,
     },
   );
-  assert.deepEqual(removed.body, { member: x.did, revoked: 1 });
+  // Every live statement of X (the first one and the one made for the approval test).
+  assert.deepEqual(removed.body, { member: x.did, revoked: 2 });
   const at = Date.now();
   const code = await until("Y to refuse", async () => {
     const c = await probe(chain, agent);

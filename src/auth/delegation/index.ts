@@ -44,6 +44,8 @@ export interface ChainLink {
   cid: string;
   iss: string;
   aud: string;
+  /** Expiry, ms (null: none). */
+  expMs: number | null;
   meta: Record<string, unknown>;
 }
 
@@ -327,13 +329,15 @@ export function createDelegationService(deps: {
         fail("DELEGATION_SIGNATURE_INVALID", undefined, { hop }),
       );
     }
-    const outside = await deps.chainCheck?.()?.check(links.map(chainLink));
-    if (outside) throw outside;
     const last = terms[terms.length - 1] as VaultTerms;
     const leaf = links[links.length - 1] as Delegation;
     if (!allowsCommand(last, req.command) || !links.every((d) => commandCovers(d.cmd, req.command)))
       fail("DELEGATION_COMMAND_NOT_ALLOWED", undefined, { command: req.command });
     const { holder, cid } = await checkInvocation(invocation, links, leaf, rootDid, last, req, at);
+    // Other operators' say (stale feeds, their revocations), once the whole chain and its
+    // invocation verified: what it records is never on the word of an unverified request.
+    const outside = await deps.chainCheck?.()?.check(links.map(chainLink));
+    if (outside) throw outside;
     return {
       agentId,
       holder,
@@ -412,6 +416,7 @@ function chainLink(d: Delegation): ChainLink {
     cid: d.cid.toString(),
     iss: d.iss,
     aud: d.aud,
+    expMs: d.exp === null ? null : d.exp * 1000,
     meta: (d.meta as Record<string, unknown> | undefined) ?? {},
   };
 }

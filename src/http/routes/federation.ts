@@ -8,6 +8,7 @@ import type { JsonSchemaToTsProvider } from "@fastify/type-provider-json-schema-
 import type { FastifyInstance } from "fastify";
 import { operatorDocument } from "../../auth/federation/operator.js";
 import { VaultError } from "../../errors/index.js";
+import { didWebOf } from "../../services/federation.js";
 import type { Vault } from "../../services/vault.js";
 import { anyOf } from "../auth/doors.js";
 import { actorOf, principalOf, requireAdmin } from "../auth/scopes.js";
@@ -38,6 +39,8 @@ const grantBody = {
   required: ["audience", "commands", "caps", "expiresAt"],
   additionalProperties: false,
 } as const;
+
+const MAX_PUBLIC_STREAMS = 256;
 
 const memberParams = {
   type: "object",
@@ -71,6 +74,8 @@ export async function federationRoutes(base: FastifyInstance, { vault }: { vault
       // Only an operator (an https vault with a did:web) publishes to other operators.
       if (!(await vault.federation.identity()))
         throw new VaultError("NOT_FOUND", "this vault has no https URL, so no did:web");
+      // Public, so bounded: each open stream holds a socket and a heartbeat timer.
+      if (open.size >= MAX_PUBLIC_STREAMS) throw new VaultError("STREAMS_EXHAUSTED");
       const cursor = cursorOf(req.headers["last-event-id"], req.query.after);
       serveStream(reply, vault.federationEvents, cursor, vault.config.eventsHeartbeatMs, open);
     },
@@ -98,7 +103,7 @@ export async function federationRoutes(base: FastifyInstance, { vault }: { vault
     "/v1/federation/members/:did",
     { ...admin, schema: { tags, security: doors.security, params: memberParams } },
     async (req) => ({
-      member: req.params.did,
+      member: didWebOf(req.params.did),
       revoked: await vault.federation.remove(req.params.did, actorOf(principalOf(req))),
     }),
   );

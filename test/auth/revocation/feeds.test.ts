@@ -1,0 +1,90 @@
+/**
+ * The revocation feed receiver (src/services/revocation-feeds.ts) against a stream served
+ * on a real socket with signed SETs (RFC 8417): a feed whose head falls behind the cursor
+ * (its numbering restarted) never counts as fresh, and a feed limited to some kinds
+ * records only those (another operator cannot revoke this vault's own tokens).
+ */
+import assert from "node:assert/strict";
+import { generateKeyPairSync } from "node:crypto";
+import { createServer, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { after, test } from "node:test";
+import { createAuditLog } from "../../../src/audit/index.js";
+import { signSet } from "../../../src/auth/revocation/set.js";
+import { createRevocationFeeds } from "../../../src/services/revocation-feeds.js";
+import { openDatabase } from "../../../src/store/db.js";
+import { createRevocationEventStore } from "../../../src/store/revocation-events.js";
+import { tempDbFile } from "../../audit/helpers.js";
+
+const ISSUER = "did:web:issuer.example";
+const { privateKey, publicKey } = generateKeyPairSync("ed25519");
+const streams = new Set<ServerResponse>();
+let events: Array<{ seq: number; kind: string; subject: string }> = [];
+let head = 0;
+
+const server = createServer(async (req, res) => {
+  const after = Number(new URL(req.url ?? "/", "http://x").searchParams.get("after") ?? 0);
+  res.writeHead(200, { "content-type": "text/event-stream" });
+  streams.add(res);
+  res.on("close", () => streams.delete(res));
+  for (const e of events.filter((e) => e.seq > after)) {
+    const set = await signSet({ ...e, atMs: Date.now() }, ISSUER, { kid: "k", privateKey });
+    res.write(`id: ${e.seq}\nevent: revocation\ndata: ${set}\n\n`);
+  }
+});
+await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/stream`;
+const beat = setInterval(() => {
+  for (const res of streams) res.write(`event: heartbeat\ndata: {"head":${head}}\n\n`);
+}, 20);
+after(() => {
+  clearInterval(beat);
+  for (const res of streams) res.end();
+  server.close();
+});
+
+function receiver(kinds?: string[]) {
+  const db = openDatabase(tempDbFile());
+  const store = createRevocationEventStore(db);
+  const feeds = createRevocationFeeds({
+    sources: [{ issuer: ISSUER, url, getKey: async () => publicKey, ...(kinds ? { kinds } : {}) }],
+    store,
+    audit: createAuditLog(db),
+    staleMs: 200,
+  });
+  return { feeds, store };
+}
+
+test("a feed limited to delegations records those, and never another kind", async (t) => {
+  events = [
+    { seq: 1, kind: "jwt", subject: "our-token" },
+    { seq: 2, kind: "delegation", subject: "bafy-link" },
+  ];
+  head = 2;
+  const { feeds, store } = receiver(["delegation"]);
+  t.after(() => feeds.stop());
+  assert.equal(await feeds.awaitFresh(ISSUER, 5000), true);
+  assert.equal(store.cursor(ISSUER), 2);
+  assert.equal(feeds.revokedBy(ISSUER, "delegation:bafy-link"), true);
+  assert.equal(feeds.revokedBy(ISSUER, "jwt:our-token"), false);
+  assert.equal(feeds.isRevoked("jwt:our-token"), false);
+});
+
+test("a feed whose head falls behind the cursor is never fresh (its numbering restarted)", async (t) => {
+  events = [
+    { seq: 1, kind: "delegation", subject: "a" },
+    { seq: 2, kind: "delegation", subject: "b" },
+  ];
+  head = 2;
+  const { feeds, store } = receiver();
+  t.after(() => feeds.stop());
+  assert.equal(await feeds.awaitFresh(ISSUER, 5000), true);
+  assert.equal(feeds.stale(ISSUER), undefined);
+  // The issuer comes back with a fresh database: its head is 0 while we hold cursor 2.
+  events = [];
+  head = 0;
+  assert.equal(store.cursor(ISSUER), 2);
+  await new Promise((r) => setTimeout(r, 400));
+  assert.equal(feeds.stale(ISSUER)?.code, "REVOCATION_FEED_STALE");
+  assert.equal(await feeds.awaitFresh(ISSUER, 300), false);
+});
