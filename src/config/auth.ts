@@ -56,6 +56,8 @@ export interface AuthConfig {
    * (VAULT_TRUST_ANCHORS, README "Cross-operator trust").
    */
   trustAnchors: string[];
+  /** Issuers of AP2 payment mandates (VAULT_TRUSTED_MANDATE_ISSUERS): {issuer, jwks}. */
+  trustedMandateIssuers: Array<{ issuer: string; jwks: { keys: Array<Record<string, unknown>> } }>;
 }
 
 function jsonList(env: Env, name: string): unknown[] {
@@ -126,6 +128,19 @@ export function parseTrustedVcIssuers(env: Env): TrustedVcIssuer[] {
   });
 }
 
+export function parseMandateIssuers(env: Env): AuthConfig["trustedMandateIssuers"] {
+  const name = "VAULT_TRUSTED_MANDATE_ISSUERS";
+  return jsonList(env, name).map((item, i) => {
+    const o = (item ?? {}) as Record<string, unknown>;
+    const jwks = o.jwks as { keys?: unknown } | undefined;
+    if (typeof o.issuer !== "string" || o.issuer === "")
+      throw new ConfigError(`${name}[${i}].issuer must be a non-empty string`);
+    if (typeof jwks !== "object" || jwks === null || !Array.isArray(jwks.keys))
+      throw new ConfigError(`${name}[${i}].jwks must be a JWK set ({keys: [...]})`);
+    return { issuer: o.issuer, jwks: { keys: jwks.keys as Array<Record<string, unknown>> } };
+  });
+}
+
 export function parseTrustAnchors(env: Env): string[] {
   const name = "VAULT_TRUST_ANCHORS";
   return jsonList(env, name).map((d, i) => {
@@ -158,5 +173,6 @@ export function parseAuthConfig(env: Env): AuthConfig {
     delegationMaxDepth: int(env, "VAULT_DELEGATION_MAX_DEPTH", 8, 1, 64),
     revocationStaleMs: int(env, "VAULT_REVOCATION_STALE_MS", 2000, 100, 600_000),
     trustAnchors: parseTrustAnchors(env),
+    trustedMandateIssuers: parseMandateIssuers(env),
   };
 }

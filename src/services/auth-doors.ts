@@ -9,6 +9,7 @@ import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { AuditLog } from "../audit/types.js";
 import { createDelegationService, type DelegationService } from "../auth/delegation/index.js";
+import type { MandateOptions } from "../auth/delegation/mandate.js";
 import { OPERATOR_FRAGMENT, operatorDidOf } from "../auth/federation/operator.js";
 import { createTokenService, type TokenService } from "../auth/jwt/index.js";
 import { createTokenKeyStore } from "../auth/jwt/keys.js";
@@ -100,6 +101,10 @@ export function createAuthDoors(
     },
     operatorKey: () => keys.credentialKey().privateKey,
     chainCheck: () => federation.chains,
+    mandates: {
+      trustedIssuers: config.auth.trustedMandateIssuers as MandateOptions["trustedIssuers"],
+      audience: config.auth.tokenAudience,
+    },
   });
   const federation = createFederation({
     config,

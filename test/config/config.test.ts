@@ -65,6 +65,8 @@ test("bad values stop start-up with a message naming the variable", () => {
     [{ VAULT_TRUST_ANCHORS: "did:web:a.example" }, /VAULT_TRUST_ANCHORS/],
     [{ VAULT_TRUST_ANCHORS: '["did:key:z6Mk"]' }, /VAULT_TRUST_ANCHORS\[0\]/],
     [{ VAULT_TRUST_ANCHORS: '["did:web:a.example:path"]' }, /VAULT_TRUST_ANCHORS\[0\]/],
+    [{ VAULT_TRUSTED_MANDATE_ISSUERS: '[{"issuer":"https://w.example"}]' }, /\[0\]\.jwks/],
+    [{ VAULT_TRUSTED_MANDATE_ISSUERS: '[{"jwks":{"keys":[]}}]' }, /\[0\]\.issuer/],
   ];
   for (const [env, message] of cases) {
     assert.throws(

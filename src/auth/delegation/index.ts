@@ -24,6 +24,7 @@ import {
   type VaultTerms,
 } from "./constraints.js";
 import { issueOperatorLink, issueRoot, type LinkRequest, type RootRequest } from "./issue.js";
+import { applyMandate, type MandateOptions } from "./mandate.js";
 import {
   type Delegation,
   nowSeconds,
@@ -67,6 +68,8 @@ export interface InvokedRequest {
   method: string;
   path: string;
   bodySha256: string;
+  /** An AP2 payment mandate presented with the chain (header AP2-Mandate), if any. */
+  mandate?: string;
 }
 
 export interface DelegationGrant {
@@ -124,6 +127,8 @@ export function createDelegationService(deps: {
   operatorKey?: () => KeyObject;
   /** Cross-operator trust: feeds of anchors and their members (services/federation.ts). */
   chainCheck?: () => ChainCheck | undefined;
+  /** Issuers of AP2 payment mandates this vault accepts, and the audience they must name. */
+  mandates?: MandateOptions;
 }): DelegationService {
   const { store, audit, passphrase } = deps;
   const now = deps.now ?? Date.now;
@@ -338,7 +343,7 @@ export function createDelegationService(deps: {
     // invocation verified: what it records is never on the word of an unverified request.
     const outside = await deps.chainCheck?.()?.check(links.map(chainLink));
     if (outside) throw outside;
-    return {
+    const grant: DelegationGrant = {
       agentId,
       holder,
       invocation: cid,
@@ -349,6 +354,31 @@ export function createDelegationService(deps: {
       }),
       terms: last,
     };
+    return req.mandate === undefined ? grant : withMandate(grant, req.mandate, req, at);
+  }
+
+  /** The mandate as one more link: its caps narrow the terms and are a budget of their own. */
+  async function withMandate(
+    grant: DelegationGrant,
+    token: string,
+    req: InvokedRequest,
+    at: number,
+  ): Promise<DelegationGrant> {
+    if (!deps.mandates?.trustedIssuers.length)
+      fail("MANDATE_ISSUER_UNKNOWN", "this vault trusts no mandate issuer");
+    const m = await applyMandate(
+      token,
+      {
+        holder: grant.holder,
+        terms: grant.terms,
+        command: req.command,
+        bodySha256: req.bodySha256,
+      },
+      { ...deps.mandates, now: at },
+    );
+    if (store.revokedAt(m.cid) !== undefined)
+      fail("DELEGATION_REVOKED", "the mandate was revoked", { hop: grant.links.length });
+    return { ...grant, links: [...grant.links, { cid: m.cid, caps: m.caps }], terms: m.terms };
   }
 
   async function checkInvocation(

@@ -10,6 +10,7 @@ import type { FastifyRequest } from "fastify";
 import fp from "fastify-plugin";
 import { commandOfRoute } from "../../auth/delegation/constraints.js";
 import type { DelegationService } from "../../auth/delegation/index.js";
+import { MANDATE_HEADER } from "../../auth/delegation/mandate.js";
 import { VaultError } from "../../errors/index.js";
 import { admit, type DoorAudit, notMine, refuse } from "./outcome.js";
 
@@ -33,18 +34,21 @@ export const delegationDoor = fp<{ delegations: DelegationService } & DoorAudit>
       const chain = chainOf(req);
       if (!chain) notMine(req);
       const invocation = req.headers[INVOCATION_HEADER];
+      const mandate = req.headers[MANDATE_HEADER];
       const command = commandOfRoute(req.routeOptions?.url ?? "");
       const agentId = (req.params as { id?: string } | undefined)?.id;
       let grant: Awaited<ReturnType<DelegationService["verify"]>>;
       try {
         if (!command || !agentId) throw new VaultError("DELEGATION_COMMAND_NOT_ALLOWED");
         if (typeof invocation !== "string") throw new VaultError("INVOCATION_MISSING");
+        if (Array.isArray(mandate)) throw new VaultError("MANDATE_MALFORMED", "one mandate only");
         grant = await delegations.verify(chain, invocation, {
           agentId,
           command,
           method: req.method,
           path: req.url,
           bodySha256: req.bodySha256 ?? EMPTY_SHA256,
+          ...(typeof mandate === "string" ? { mandate: mandate.trim() } : {}),
         });
       } catch (err) {
         refuse(out, req, "delegation", err);
