@@ -115,6 +115,10 @@ export const ERROR_CATALOGUE = {
     message:
       "An operator's did:web document could not be read or is not an operator's: its delegations are refused until it can.",
   },
+  REVOCATION_NOT_ALLOWED: {
+    status: 403,
+    message: "Only the issuer of a link at or above a delegation in its path may revoke it.",
+  },
   STREAMS_EXHAUSTED: {
     status: 503,
     message: "Too many event streams are open on this vault: retry later.",

@@ -10,7 +10,7 @@ import { gunzipSync } from "node:zlib";
 import { Transaction } from "ethers";
 import { DIDKey } from "iso-did/key";
 import { decodeProtectedHeader, importJWK, jwtVerify } from "jose";
-import { holder, invoke, redelegate } from "../auth/delegation/helpers.js";
+import { holder, invoke, redelegate, revocation } from "../auth/delegation/helpers.js";
 import { BASIC_POLICY, ethTx, startTestVault, type TestVault } from "../helpers/vault.js";
 
 let tv: TestVault;
@@ -172,6 +172,58 @@ test("revoking a link refuses the next request through it; links above it still 
   assert.equal(rootGone.json().revoked, true);
   const aliceAfter = await through([root.delegation], alice, "message", { message: "gone" });
   assert.equal(aliceAfter.res.json().error.code, "DELEGATION_REVOKED");
+});
+
+test("a holder revokes what it delegated with a signed UCAN; nobody else can", async () => {
+  const [alice, bob, carol, mallory] = await Promise.all([holder(), holder(), holder(), holder()]);
+  const root = await rootTo(alice.did);
+  const toBob = await redelegate({ chain: [root.delegation], from: alice, audience: bob.did });
+  const toCarol = await redelegate({
+    chain: [root.delegation, toBob],
+    from: bob,
+    audience: carol.did,
+  });
+  const path = [root.delegation, toBob, toCarol];
+  assert.equal((await through(path, carol, "message", { message: "before" })).res.statusCode, 200);
+  const revoke = (by: typeof alice, target: string, claim?: string) =>
+    revocation({ by, revoke: target, sub: root.issuer, ...(claim ? { claim } : {}) });
+  const post = async (rev: string, p: string[]) => {
+    const res = await tv.app.inject({
+      method: "POST",
+      url: "/v1/revocations",
+      payload: { revocation: rev, path: p },
+    });
+    return { status: res.statusCode, body: res.json() };
+  };
+  // Not in the path above the link: a stranger, and carol (the link's audience) herself.
+  const byMallory = await post(await revoke(mallory, toCarol), path);
+  assert.equal(byMallory.body.error.code, "REVOCATION_NOT_ALLOWED");
+  assert.equal(
+    (await post(await revoke(carol, toBob), path)).body.error.code,
+    "REVOCATION_NOT_ALLOWED",
+  );
+  // A revocation naming alice, signed by mallory.
+  const forged = await post(await revoke(mallory, toCarol, alice.did), path);
+  assert.equal(forged.body.error.code, "INVOCATION_SIGNATURE_INVALID");
+  // A path that is not a chain (bob's link missing) proves nothing.
+  assert.equal(
+    (await post(await revoke(alice, toCarol), [root.delegation, toCarol])).body.error.code,
+    "DELEGATION_AUDIENCE_MISMATCH",
+  );
+  assert.equal((await through(path, carol, "message", { message: "still" })).res.statusCode, 200);
+  // Alice, two links above, revokes bob → carol: carol is refused, bob is not.
+  const byAlice = await post(await revoke(alice, toCarol), path);
+  assert.equal(byAlice.status, 200, JSON.stringify(byAlice.body));
+  assert.equal(byAlice.body.revoked, true);
+  const refused = await through(path, carol, "message", { message: "after" });
+  assert.equal(refused.res.json().error.code, "DELEGATION_REVOKED");
+  const bobStill = await through([root.delegation, toBob], bob, "message", { message: "bob" });
+  assert.equal(bobStill.res.statusCode, 200, bobStill.res.body);
+  const entry = tv.vault.audit
+    .list(1, 100_000)
+    .filter((e) => e.type === "delegation.revoked")
+    .at(-1);
+  assert.equal(entry?.actor, `ucan:${alice.did}`);
 });
 
 test("delegating needs the agent's own key with SPEND to move value", async () => {

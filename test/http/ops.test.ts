@@ -107,6 +107,7 @@ const PUBLIC = [
   "GET /.well-known/did.json",
   "GET /v1/federation/events",
   "GET /v1/federation/members",
+  "POST /v1/revocations",
 ];
 
 /** A path with its parameters filled so that validation passes and the doors decide. */

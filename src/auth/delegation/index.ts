@@ -25,6 +25,7 @@ import {
 } from "./constraints.js";
 import { issueOperatorLink, issueRoot, type LinkRequest, type RootRequest } from "./issue.js";
 import { applyMandate, type MandateOptions } from "./mandate.js";
+import { checkRevocation, type RevocationRequest } from "./revoke.js";
 import {
   type Delegation,
   nowSeconds,
@@ -91,6 +92,8 @@ export interface DelegationService {
   /** Verifies a chain and its invocation for this request; throws a VaultError. */
   verify(chain: string, invocation: string, req: InvokedRequest): Promise<DelegationGrant>;
   revoke(cid: string, actor: string): { revoked: boolean };
+  /** A revocation UCAN from an issuer in the delegation path (ucan-wg/revocation). */
+  revokeByUcan(req: RevocationRequest): Promise<{ cid: string; revoked: boolean }>;
   /** The agent a root delegation this vault issued belongs to, if it is one. */
   ownerOf(cid: string): string | undefined;
   /** The refusal for a chain of link CIDs now (revoked since admitted), or undefined. */
@@ -239,6 +242,18 @@ export function createDelegationService(deps: {
     },
 
     ownerOf: (cid) => store.get(cid)?.agent_id,
+
+    async revokeByUcan(req) {
+      const { cid, revoker } = await checkRevocation(req, {
+        maxDepth: deps.maxDepth,
+        isOurRoot: (did) => {
+          const agent = store.agentOfDid(did);
+          return agent !== undefined && agent !== OPERATOR_OWNER && deps.agentExists(agent);
+        },
+        now: now(),
+      });
+      return { cid, ...service.revoke(cid, `ucan:${revoker}`) };
+    },
 
     async statusList() {
       if (!deps.status) throw new VaultError("NOT_FOUND");

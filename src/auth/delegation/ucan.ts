@@ -7,6 +7,8 @@
  * secp256k1) or did:pkh, resolved offline: nothing is fetched to verify a chain.
  */
 import { createHash } from "node:crypto";
+import * as dagCbor from "@ipld/dag-cbor";
+import { DID } from "iso-did";
 import { EdDSASigner } from "iso-signatures/signers/eddsa.js";
 import { verifier as ecdsa } from "iso-signatures/verifiers/ecdsa.js";
 import { verifier as eddsa } from "iso-signatures/verifiers/eddsa.js";
@@ -102,6 +104,25 @@ export function verifyInvocation(
       return p;
     },
   } as unknown as Parameters<typeof Invocation.from>[0]);
+}
+
+/**
+ * Verifies an invocation's own signature and nothing else (no proofs, no command
+ * alignment): for a revocation (ucan-wg/revocation), whose authority is the revoker's place
+ * in the delegation path, not a capability its proofs grant. The signed bytes are the
+ * envelope's signature payload re-encoded as DAG-CBOR, which is deterministic, so they are
+ * the bytes the issuer signed; the check itself is iso-signatures'.
+ */
+export async function verifyInvocationSignature(bytes: Uint8Array): Promise<boolean> {
+  const envelope = decodeEnvelope({ envelope: bytes });
+  const [signature, signed] = dagCbor.decode(bytes) as [Uint8Array, unknown];
+  const did = await DID.fromString(envelope.payload.iss);
+  return resolver.verify({
+    signature,
+    message: dagCbor.encode(signed),
+    did,
+    type: envelope.alg,
+  } as never);
 }
 
 /** An Ed25519 signer (did:key) from a 32-byte seed. */

@@ -102,4 +102,31 @@ export async function delegationRoutes(base: FastifyInstance, { vault }: { vault
       return { cid: req.params.cid, ...vault.delegations.revoke(req.params.cid, actorOf(p)) };
     },
   );
+
+  // A holder revokes what it delegated with a signed UCAN (ucan-wg/revocation): no API key,
+  // the signature and its place in the path are the authority.
+  app.post(
+    "/v1/revocations",
+    {
+      schema: {
+        tags: ["delegations"],
+        security: [],
+        body: {
+          type: "object",
+          properties: {
+            revocation: { type: "string", maxLength: 16384 },
+            path: {
+              type: "array",
+              minItems: 1,
+              maxItems: 64,
+              items: { type: "string", maxLength: 16384 },
+            },
+          },
+          required: ["revocation", "path"],
+          additionalProperties: false,
+        } as const,
+      },
+    },
+    async (req) => vault.delegations.revokeByUcan(req.body),
+  );
 }

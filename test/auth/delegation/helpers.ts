@@ -84,3 +84,29 @@ export async function invoke(opts: {
   const signed = await signEnvelope({ spec: "inv", signer: opts.by, payload } as never);
   return Buffer.from(encodeEnvelope(signed as never)).toString("base64");
 }
+
+/**
+ * A revocation (ucan-wg/revocation): `/ucan/revoke` invoked with `args.revoke` = the CID of
+ * the delegation (a CID link), signed with iso-ucan's envelope functions directly.
+ */
+export async function revocation(opts: {
+  by: EdDSASigner;
+  revoke: string;
+  sub: string;
+  /** The issuer the payload names, when it is not the signer (a forgery). */
+  claim?: string;
+}): Promise<string> {
+  const target = await Delegation.fromString(opts.revoke, { now: 0 } as never);
+  const payload = {
+    iss: opts.claim ?? opts.by.did,
+    sub: opts.sub,
+    aud: opts.sub,
+    cmd: "/ucan/revoke",
+    nonce: new Uint8Array(0),
+    exp: nowS() + 300,
+    args: { revoke: target.cid },
+    prf: [],
+  };
+  const signed = await signEnvelope({ spec: "inv", signer: opts.by, payload } as never);
+  return Buffer.from(encodeEnvelope(signed as never)).toString("base64");
+}
