@@ -90,6 +90,10 @@ export const ERROR_CATALOGUE = {
     message: "The invocation's time is outside the accepted window (iat ±60 s, exp ≤ 5 min).",
   },
   // AP2 open payment mandates (SD-JWT + key binding) from trusted issuers (src/auth/mandate).
+  MANDATE_REQUIRED: {
+    status: 401,
+    message: "Payments through this chain must carry an AP2 mandate (AP2-Mandate header).",
+  },
   MANDATE_MALFORMED: { status: 401, message: "The payment mandate cannot be read." },
   MANDATE_ISSUER_UNKNOWN: {
     status: 401,

@@ -14,6 +14,8 @@ import { addColumnIfMissing, type Db } from "./db.js";
 export interface LinkBudget {
   cid: string;
   caps?: Record<string, { maxPerTx: string; maxPer24h: string }>;
+  /** A link that stops counting as a budget at this time (a mandate): refused after. */
+  expiresMs?: number;
 }
 
 export interface DelegationRow {
@@ -46,6 +48,7 @@ export function createDelegationStore(db: Db) {
   // A link's place in the chain and its own caps: an approval re-checks its budget.
   addColumnIfMissing(db, "sign_links", "hop", "INTEGER");
   addColumnIfMissing(db, "sign_links", "caps", "TEXT");
+  addColumnIfMissing(db, "sign_links", "expires_ms", "INTEGER");
   const q = {
     newStatusIndex: db.prepare("INSERT INTO delegation_status (created_ms) VALUES (?)"),
     setStatusIndex: db.prepare("UPDATE delegations SET status_idx = ? WHERE cid = ?"),
@@ -73,9 +76,11 @@ export function createDelegationStore(db: Db) {
     ),
     purgeInvocations: db.prepare("DELETE FROM delegation_invocations WHERE expires_ms < ?"),
     putLink: db.prepare(
-      "INSERT OR IGNORE INTO sign_links (request_id, cid, hop, caps) VALUES (?, ?, ?, ?)",
+      "INSERT OR IGNORE INTO sign_links (request_id, cid, hop, caps, expires_ms) VALUES (?, ?, ?, ?, ?)",
     ),
-    linksOf: db.prepare("SELECT cid, caps FROM sign_links WHERE request_id = ? ORDER BY hop"),
+    linksOf: db.prepare(
+      "SELECT cid, caps, expires_ms FROM sign_links WHERE request_id = ? ORDER BY hop",
+    ),
     // The same rows and statuses the agent's own window counts (vault-store spendsSince).
     spendsVia: db.prepare(
       `SELECT coalesce(s.reserved_ms, s.created_ms) AS ts, s.spends FROM sign_links l
@@ -114,13 +119,27 @@ export function createDelegationStore(db: Db) {
     },
     putLinks: (requestId: string, links: LinkBudget[]) => {
       for (const [hop, l] of links.entries())
-        q.putLink.run(requestId, l.cid, hop, l.caps ? JSON.stringify(l.caps) : null);
+        q.putLink.run(
+          requestId,
+          l.cid,
+          hop,
+          l.caps ? JSON.stringify(l.caps) : null,
+          l.expiresMs ?? null,
+        );
     },
     /** The links a request went through, root first, with their own caps. */
     linksOf: (requestId: string): LinkBudget[] =>
-      (q.linksOf.all(requestId) as Array<{ cid: string; caps: string | null }>).map((r) =>
-        r.caps === null ? { cid: r.cid } : { cid: r.cid, caps: JSON.parse(r.caps) },
-      ),
+      (
+        q.linksOf.all(requestId) as Array<{
+          cid: string;
+          caps: string | null;
+          expires_ms: number | null;
+        }>
+      ).map((r) => ({
+        cid: r.cid,
+        ...(r.caps === null ? {} : { caps: JSON.parse(r.caps) }),
+        ...(r.expires_ms === null ? {} : { expiresMs: r.expires_ms }),
+      })),
     spendsVia: (cid: string, since: number) =>
       q.spendsVia.all({ cid, since }) as Array<{ ts: number; spends: string }>,
     requestsVia: (cid: string, since: number) => q.requestsVia.get(cid, since) as number,

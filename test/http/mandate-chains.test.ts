@@ -42,7 +42,13 @@ before(async () => {
   agent = await tv.createAgent({
     chains: [BASE_SEPOLIA],
     assets: {
-      [USDC_BASE_SEPOLIA]: { symbol: "USDC", decimals: 6, maxPerTx: "5", maxPer24h: "100" },
+      [USDC_BASE_SEPOLIA]: {
+        symbol: "USDC",
+        decimals: 6,
+        maxPerTx: "5",
+        maxPer24h: "100",
+        approvalAbove: "1.6",
+      },
     },
     allowTypedData: ["TransferWithAuthorization"],
     rateLimitPerMinute: 1000,
@@ -52,7 +58,7 @@ before(async () => {
 after(() => tv.stop());
 
 /** A holder whose Ed25519 key is both its did:key (UCAN) and the mandate's cnf (JWK). */
-async function holder(): Promise<Holder> {
+async function holder(extra: Record<string, unknown> = {}): Promise<Holder> {
   const p = await party("EdDSA");
   const signer = await EdDSASigner.generate(Buffer.from(String(p.privateJwk.d), "base64url"));
   const res = await tv.app.inject({
@@ -66,6 +72,7 @@ async function holder(): Promise<Holder> {
       caps: { [USDC_BASE_SEPOLIA]: { maxPerTx: "5", maxPer24h: "50" } },
       chains: [BASE_SEPOLIA],
       expiresAt: new Date(Date.now() + 3600_000).toISOString(),
+      ...extra,
     },
   });
   assert.equal(res.statusCode, 201, res.body);
@@ -121,8 +128,8 @@ function body(amount: string, payTo = MERCHANT) {
   });
 }
 
-/** Pays through the chain with the mandate bound to this very body (KB nonce). */
-async function pay(
+/** The headers of a payment through the chain, the mandate bound to this very body. */
+async function headersFor(
   h: Holder,
   mandate: string | undefined,
   payload: string,
@@ -148,15 +155,25 @@ async function pay(
         alg: "EdDSA",
       })
     : undefined;
+  return {
+    authorization: `Delegation ${h.chain.join(",")}`,
+    "ucan-invocation": inv,
+    "content-type": "application/json",
+    ...(bound ? { "ap2-mandate": bound } : {}),
+  };
+}
+
+/** Pays through the chain with the mandate bound to this very body (KB nonce). */
+async function pay(
+  h: Holder,
+  mandate: string | undefined,
+  payload: string,
+  kb: { nonceOf?: string; key?: Party } = {},
+) {
   const res = await tv.app.inject({
     method: "POST",
-    url: path,
-    headers: {
-      authorization: `Delegation ${h.chain.join(",")}`,
-      "ucan-invocation": inv,
-      "content-type": "application/json",
-      ...(bound ? { "ap2-mandate": bound } : {}),
-    },
+    url: `/v1/agents/${agent.id}/x402/pay`,
+    headers: await headersFor(h, mandate, payload, kb),
     payload,
   });
   const json = res.json() as { error?: { code: string; message?: string } };
@@ -176,8 +193,9 @@ test("the mandate narrows the chain: per payment, payees, and its budget over ev
   const overBudget = await pay(h, m, body("100000"));
   assert.equal(overBudget.status, 403);
   assert.match(String(overBudget.message), /link 1/, "the mandate's own budget refuses it");
-  // Without the mandate the chain alone allows 5 a payment: the mandate was the limit.
-  assert.equal((await pay(h, undefined, body("2500000"))).status, 200);
+  // Without the mandate the chain alone allows 5 a payment (this one waits for the
+  // operator, above the policy's 1.6): the mandate was the limit.
+  assert.equal((await pay(h, undefined, body("2500000"))).status, 202);
 });
 
 test("a mandate bound to another key, another body or issued by a stranger is refused", async () => {
@@ -209,6 +227,52 @@ test("what a rolling window cannot hold is refused: a budget valid past a day, a
     constraints: [{ type: "payment.amount_range", currency: "USD", max: 200, min: 100 }],
   });
   assert.equal((await pay(h, floor, body("1000000"))).code, "MANDATE_UNSUPPORTED");
+  // A monthly allowance valid for a month: one payment a rolling day would be 30 of them.
+  const monthly = await mandateFor(h, {
+    exp: nowS() + 30 * 24 * 3600,
+    constraints: [
+      { type: "payment.agent_recurrence", frequency: "MONTHLY" },
+      { type: "payment.amount_range", currency: "USD", max: 200 },
+    ],
+  });
+  assert.equal((await pay(h, monthly, body("1000"))).code, "MANDATE_UNSUPPORTED");
+});
+
+test("a chain that requires a mandate refuses payments without one", async () => {
+  const h = await holder({ mandateIssuer: ISSUER });
+  const none = await pay(h, undefined, body("1000"));
+  assert.equal(none.code, "MANDATE_REQUIRED");
+  assert.equal((await pay(h, await mandateFor(h), body("1000"))).status, 200);
+});
+
+test("a mandate naming only payees keeps the chain's amounts and narrows the payees", async () => {
+  const h = await holder();
+  const m = await mandateFor(h, {
+    exp: nowS() + 3600,
+    constraints: [{ type: "payment.allowed_payees", allowed: [{ id: MERCHANT, name: "Shop" }] }],
+  });
+  assert.equal((await pay(h, m, body("1000000"))).status, 200);
+  assert.equal((await pay(h, m, body("1000", OTHER))).status, 403);
+});
+
+test("a payment parked for approval is not signed once the mandate has ended", async () => {
+  const h = await holder();
+  const m = await mandateFor(h, { exp: nowS() + 3 });
+  const parked = await tv.app.inject({
+    method: "POST",
+    url: `/v1/agents/${agent.id}/x402/pay`,
+    headers: await headersFor(h, m, body("1700000")),
+    payload: body("1700000"),
+  });
+  assert.equal(parked.statusCode, 202, parked.body);
+  await new Promise((r) => setTimeout(r, 4000));
+  const approved = await tv.app.inject({
+    method: "POST",
+    url: `/v1/approvals/${parked.json().approvalId}/approve`,
+    headers: tv.admin,
+  });
+  assert.equal(approved.json().error?.code, "POLICY_DENIED", approved.body);
+  assert.equal(approved.json().error?.rule, "validUntil");
 });
 
 test("revoking the mandate refuses it on the next payment", async () => {

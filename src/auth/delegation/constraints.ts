@@ -44,6 +44,11 @@ export interface VaultTerms {
   recipients?: string[];
   chains?: number[];
   task?: string;
+  /**
+   * Payments through the chain must carry an AP2 mandate from this issuer (README "Human
+   * mandates"): a link may add it, never drop or change it.
+   */
+  mandateIssuer?: string;
 }
 
 /** Why a link was refused: which rule, in words. */
@@ -125,7 +130,7 @@ export function parseTerms(v: unknown): VaultTerms {
 /** The terms of any link's `meta.vault`, validated; throws TermsError("malformed"). */
 export function parseLinkTerms(v: unknown): LinkTerms {
   if (!isRecord(v)) bad("meta.vault is missing: it must hold {agent, commands, ...}");
-  const { agent, commands, caps, recipients, chains, task, ...rest } = v;
+  const { agent, commands, caps, recipients, chains, task, mandateIssuer, ...rest } = v;
   const unknown = Object.keys(rest);
   if (unknown.length > 0) bad(`meta.vault has unknown fields: ${unknown.join(", ").slice(0, 80)}`);
   if (agent !== undefined && (typeof agent !== "string" || agent.length === 0 || agent.length > 64))
@@ -145,6 +150,11 @@ export function parseLinkTerms(v: unknown): LinkTerms {
   if (task !== undefined) {
     if (typeof task !== "string" || !TASK.test(task)) bad("task must be 1-128 visible characters");
     terms.task = task;
+  }
+  if (mandateIssuer !== undefined) {
+    if (typeof mandateIssuer !== "string" || !/^[\x21-\x7e]{1,256}$/.test(mandateIssuer))
+      bad("mandateIssuer must be an issuer identifier (1-256 visible characters)");
+    terms.mandateIssuer = mandateIssuer;
   }
   return terms;
 }
@@ -198,10 +208,17 @@ export function narrowTerms(parent: VaultTerms, child: LinkTerms): VaultTerms {
   const recipients = subset(child.recipients, parent.recipients, "recipients");
   const chains = subset(child.chains, parent.chains, "chains");
   const task = child.task ?? parent.task;
+  if (
+    parent.mandateIssuer !== undefined &&
+    (child.mandateIssuer ?? parent.mandateIssuer) !== parent.mandateIssuer
+  )
+    widens("the link names another mandate issuer");
+  const mandateIssuer = parent.mandateIssuer ?? child.mandateIssuer;
   if (caps) out.caps = caps;
   if (recipients) out.recipients = recipients;
   if (chains) out.chains = chains;
   if (task !== undefined) out.task = task;
+  if (mandateIssuer !== undefined) out.mandateIssuer = mandateIssuer;
   return out;
 }
 

@@ -80,7 +80,7 @@ export interface DelegationGrant {
   /** The invocation's CID (each is accepted once). */
   invocation: string;
   /** Root first; each link's own caps, when it states them. */
-  links: Array<{ cid: string; caps?: VaultTerms["caps"] }>;
+  links: Array<{ cid: string; caps?: VaultTerms["caps"]; expiresMs?: number }>;
   /** The terms in force after the last link (the intersection of all of them). */
   terms: VaultTerms;
 }
@@ -369,7 +369,12 @@ export function createDelegationService(deps: {
       }),
       terms: last,
     };
-    return req.mandate === undefined ? grant : withMandate(grant, req.mandate, req, at);
+    if (req.mandate === undefined) {
+      if (last.mandateIssuer !== undefined)
+        fail("MANDATE_REQUIRED", undefined, { issuer: last.mandateIssuer });
+      return grant;
+    }
+    return withMandate(grant, req.mandate, req, at);
   }
 
   /** The mandate as one more link: its caps narrow the terms and are a budget of their own. */
@@ -393,7 +398,8 @@ export function createDelegationService(deps: {
     );
     if (store.revokedAt(m.cid) !== undefined)
       fail("DELEGATION_REVOKED", "the mandate was revoked", { hop: grant.links.length });
-    return { ...grant, links: [...grant.links, { cid: m.cid, caps: m.caps }], terms: m.terms };
+    const link = { cid: m.cid, expiresMs: m.expiresMs, ...(m.caps ? { caps: m.caps } : {}) };
+    return { ...grant, links: [...grant.links, link], terms: m.terms };
   }
 
   async function checkInvocation(

@@ -30,6 +30,8 @@ export interface LinkRequest {
   recipients?: string[];
   chains?: number[];
   task?: string;
+  /** Require an AP2 mandate from this issuer on every payment through the chain. */
+  mandateIssuer?: string;
   expiresAt: string;
   notBefore?: string;
 }
@@ -74,6 +76,7 @@ function termsOf(req: LinkRequest & { agentId?: string }): LinkTerms {
       ...(req.recipients ? { recipients: req.recipients } : {}),
       ...(req.chains ? { chains: req.chains } : {}),
       ...(req.task !== undefined ? { task: req.task } : {}),
+      ...(req.mandateIssuer !== undefined ? { mandateIssuer: req.mandateIssuer } : {}),
     });
   } catch (err) {
     if (err instanceof TermsError) invalid("terms", err.message);

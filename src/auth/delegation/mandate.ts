@@ -31,8 +31,11 @@ export interface MandateOptions {
 export interface MandateLink {
   /** The link id spends are counted against and revocation names: "mandate-<hash>". */
   cid: string;
-  caps: NonNullable<VaultTerms["caps"]>;
+  /** Absent for a mandate that names no amount (payees only): the chain's caps stay. */
+  caps?: NonNullable<VaultTerms["caps"]>;
   terms: VaultTerms;
+  /** The mandate's end: a payment parked for approval is not signed after it. */
+  expiresMs: number;
 }
 
 function unsupported(message: string): never {
@@ -70,21 +73,27 @@ export async function applyMandate(
   const n = mandateNarrowing(m, chainId);
   if (n.minPerTx) unsupported("amount_range.min cannot be enforced by this vault");
   if (n.checkoutReference) unsupported("payment.reference cannot be enforced by this vault");
-  const from = n.notBefore ?? m.issuedAt;
-  if (n.lifetimeBudget && (from === undefined || n.notAfter - from > DAY_MS))
-    unsupported("a budget is enforced over 24 h: the mandate must be valid for at most a day");
+  // A rolling 24 h window holds a total (a budget, a count of payments, a slow frequency,
+  // or the one payment of a mandate without recurrence) only if every use falls within
+  // one day: so such a mandate is accepted only within the last 24 h of its validity.
+  const r = m.constraints.recurrence;
+  const bounded =
+    !r || r.frequency !== "ON_DEMAND" || r.maxOccurrences !== undefined || !!n.lifetimeBudget;
+  if (bounded && n.notAfter - opts.now > DAY_MS)
+    unsupported("a mandate that bounds a total is enforced over 24 h: it must end within a day");
   if (n.notBefore !== undefined && n.notBefore > opts.now)
     throw new VaultError("MANDATE_NOT_YET_VALID");
   if (n.notAfter <= opts.now) throw new VaultError("MANDATE_EXPIRED");
-  const caps = capsOf(n.caps ?? {}, chain.terms.caps);
-  // Only the mandate's asset stays spendable through it.
-  const terms: VaultTerms = { ...chain.terms, caps };
+  const terms: VaultTerms = { ...chain.terms };
+  // With amounts, only the mandate's asset stays spendable through it.
+  const caps = n.caps ? capsOf(n.caps, chain.terms.caps) : undefined;
+  if (caps) terms.caps = caps;
   if (n.recipients) {
     const parent = chain.terms.recipients;
-    terms.recipients = parent ? n.recipients.filter((r) => parent.includes(r)) : n.recipients;
+    terms.recipients = parent ? n.recipients.filter((x) => parent.includes(x)) : n.recipients;
   }
   const id = createHash("sha256").update(`${m.issuer}\n${m.id}`).digest("base64url");
-  return { cid: `mandate-${id}`, caps, terms };
+  return { cid: `mandate-${id}`, ...(caps ? { caps } : {}), terms, expiresMs: n.notAfter };
 }
 
 /** The mandate's caps, each no higher than the chain's for the same asset. */

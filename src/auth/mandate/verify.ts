@@ -199,6 +199,20 @@ async function verifyIssuerJwt(
   }
 }
 
+/** The length of the longest `constraints` array anywhere in `values`. */
+function longestConstraints(values: unknown[]): number {
+  let n = 0;
+  const walk = (v: unknown): void => {
+    if (Array.isArray(v)) v.forEach(walk);
+    else if (isRecord(v)) {
+      if (Array.isArray(v.constraints)) n = Math.max(n, v.constraints.length);
+      Object.values(v).forEach(walk);
+    }
+  };
+  values.forEach(walk);
+  return n;
+}
+
 /** The disclosed claims, refusing disclosures the signed payload does not point at. */
 async function resolveDisclosures(
   presentation: string,
@@ -224,6 +238,12 @@ async function resolveDisclosures(
     }
     const claims = await sdjwt.getClaims<unknown>(hasher);
     if (!isRecord(claims)) fail("MANDATE_MALFORMED");
+    // Every constraint must be disclosed: withholding one (a budget, the payees) would
+    // widen the mandate. Undisclosed array elements vanish from the claims, so compare
+    // the signed constraints array's length with what resolved.
+    const signed = longestConstraints([payload, ...disclosures.map((d) => d.value)]);
+    if (signed > longestConstraints([claims]))
+      fail("MANDATE_MALFORMED", "A constraint of the mandate is not disclosed.");
     return claims;
   } catch (err) {
     if (err instanceof VaultError) throw err;
@@ -461,10 +481,12 @@ export async function verifyMandate(token: string, opts: VerifyMandateOptions): 
   const holderJwk = await verifyKeyBinding(kbJwt, presentation, body.cnf ?? claims.cnf, opts);
   const constraints = parseConstraints(body.constraints);
 
-  const jti = body.jti ?? claims.jti;
   const iat = seconds(body.iat ?? claims.iat, "iat");
   return {
-    id: typeof jti === "string" && jti !== "" ? jti : sha256url(issuerJwt),
+    // The id is the issuer's signing input, never the encoded JWT (the holder can re-encode
+    // a signature, e.g. ECDSA's s → n−s) nor a jti (the holder could withhold one): every
+    // presentation of one mandate has this same id, so its budget and revocation hold.
+    id: sha256url(issuerJwt.slice(0, issuerJwt.lastIndexOf("."))),
     issuer,
     holderJwk,
     expiresAt,

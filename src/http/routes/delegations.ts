@@ -42,6 +42,12 @@ export const issueBody = {
     recipients: { type: "array", maxItems: 256, items: { type: "string", maxLength: 42 } },
     chains: { type: "array", maxItems: 64, items: { type: "integer", minimum: 1 } },
     task: { type: "string", minLength: 1, maxLength: 128 },
+    mandateIssuer: {
+      type: "string",
+      minLength: 1,
+      maxLength: 256,
+      description: "payments through the chain must carry an AP2 mandate from this issuer",
+    },
     expiresAt: { type: "string", maxLength: 40 },
     notBefore: { type: "string", maxLength: 40 },
   },

@@ -53,6 +53,10 @@ export function approveDecision(deps: DecideDeps, id: string, actor: string): Si
     const links = deps.links?.linksOf(id) ?? [];
     if (decision.allow && policy && links.length > 0)
       decision = throughLinks(deps, { links }, policy, decoded, at) ?? decision;
+    // A mandate's budget holds only while it is valid: past its end, nothing it covered signs.
+    const lapsed = links.find((l) => l.expiresMs !== undefined && l.expiresMs <= at);
+    if (decision.allow && lapsed)
+      decision = { allow: false, rule: "validUntil", message: `${lapsed.cid} has expired` };
     const agentId = row.agent_id;
     audit.append({ type: "approval.approved", agentId, actor, data: { requestId: id } });
     if (decision.allow) {
