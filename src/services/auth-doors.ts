@@ -125,6 +125,7 @@ export function createAuthDoors(
       privateKey: keys.credentialKey().privateKey,
     }),
     kinds: ["delegation"],
+    signedHeartbeats: true,
   });
   const revocations = createRevocationPublisher({
     events: revocation.events,

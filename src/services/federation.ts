@@ -119,6 +119,7 @@ export function createFederation(deps: {
         getKey: await keyOf(identity.jwk),
         keyId: identity.jwk.x,
         kinds: ["delegation"],
+        signedHeartbeats: true,
         ...(ca ? { ca } : {}),
       });
     } catch (err) {

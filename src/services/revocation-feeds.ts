@@ -15,7 +15,7 @@ import { request as httpsRequest } from "node:https";
 import { createParser, type EventSourceMessage } from "eventsource-parser";
 import type { JWTVerifyGetKey } from "jose";
 import type { AuditLog } from "../audit/types.js";
-import { verifySet } from "../auth/revocation/set.js";
+import { verifyHeartbeat, verifySet } from "../auth/revocation/set.js";
 import type { TrustedIssuer } from "../config/auth.js";
 import { VaultError } from "../errors/index.js";
 import type { RevocationEventStore } from "../store/revocation-events.js";
@@ -40,6 +40,8 @@ export interface FeedSource {
   keyId?: string;
   /** Record only these kinds of revocation (others just move the cursor). */
   kinds?: readonly string[];
+  /** Heartbeats are signed JWTs (heartbeat+jwt) by the issuer; unsigned ones count for nothing. */
+  signedHeartbeats?: boolean;
 }
 
 export interface RevocationFeeds {
@@ -120,7 +122,9 @@ export function createRevocationFeeds(deps: {
 
   const onMessage = async (issuer: string, f: Feed, m: EventSourceMessage) => {
     if (m.event === "heartbeat") {
-      const head = Number((JSON.parse(m.data) as { head?: unknown }).head);
+      const head = f.source.signedHeartbeats
+        ? await verifyHeartbeat(m.data, issuer, f.source.getKey, staleMs)
+        : Number((JSON.parse(m.data) as { head?: unknown }).head);
       const cursor = store.cursor(issuer);
       // Fresh only once caught up: a heartbeat ahead of what was taken refreshes nothing.
       // One BEHIND the cursor means the issuer's numbering restarted (a restore, a new

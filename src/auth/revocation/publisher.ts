@@ -5,7 +5,7 @@
 import type { KeyObject } from "node:crypto";
 import type { RevocationEventRow } from "../../store/revocation-events.js";
 import type { RevocationEvents } from "./events.js";
-import { signSet } from "./set.js";
+import { signHeartbeat, signSet } from "./set.js";
 
 const CACHE_MAX = 4096;
 
@@ -15,6 +15,8 @@ export interface RevocationPublisher {
   after(seq: number, limit: number): Promise<Array<{ seq: number; set: string }>>;
   head(): number;
   onEvent(listener: () => void): () => void;
+  /** A heartbeat signed like the events (set when the stream signs them), else undefined. */
+  signHeartbeat?: (head: number) => Promise<string>;
 }
 
 export function createRevocationPublisher(deps: {
@@ -26,6 +28,11 @@ export function createRevocationPublisher(deps: {
    * (so a receiver still notices a gap) as kind "redacted" with its seq as the subject.
    */
   kinds?: readonly string[];
+  /**
+   * Sign heartbeats too (a JWT, typ heartbeat+jwt, {iss, head, iat}): a receiver then knows
+   * the head it must reach comes from the issuer, not from whoever serves the stream.
+   */
+  signedHeartbeats?: boolean;
 }): RevocationPublisher {
   const cache = new Map<number, string>();
   const shown = (row: RevocationEventRow) =>
@@ -52,5 +59,8 @@ export function createRevocationPublisher(deps: {
     },
     head: () => deps.events.head(),
     onEvent: (l) => deps.events.onEvent(l),
+    ...(deps.signedHeartbeats
+      ? { signHeartbeat: (head: number) => signHeartbeat(head, deps.issuer, deps.signingKey()) }
+      : {}),
   };
 }

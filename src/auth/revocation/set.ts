@@ -72,3 +72,35 @@ export async function verifySet(
     atMs: Number(e.event_timestamp ?? 0) * 1000,
   };
 }
+
+export const HEARTBEAT_TYPE = "heartbeat+jwt";
+
+/** A signed heartbeat: the issuer's head now, so a relay cannot claim a shorter stream. */
+export function signHeartbeat(
+  head: number,
+  issuer: string,
+  key: { kid: string; privateKey: KeyObject },
+): Promise<string> {
+  return new SignJWT({ head })
+    .setProtectedHeader({ alg: "EdDSA", kid: key.kid, typ: HEARTBEAT_TYPE })
+    .setIssuer(issuer)
+    .setIssuedAt()
+    .sign(key.privateKey);
+}
+
+/** The head of a signed heartbeat from `issuer`, at most `maxAgeMs` old; throws otherwise. */
+export async function verifyHeartbeat(
+  token: string,
+  issuer: string,
+  getKey: JWTVerifyGetKey,
+  maxAgeMs: number,
+): Promise<number> {
+  const { payload } = await jwtVerify(token, getKey, {
+    issuer,
+    typ: HEARTBEAT_TYPE,
+    maxTokenAge: Math.ceil(maxAgeMs / 1000) + 1,
+    clockTolerance: 1,
+  });
+  if (!Number.isSafeInteger(payload.head)) throw new Error("the heartbeat has no head");
+  return payload.head as number;
+}

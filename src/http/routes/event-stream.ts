@@ -42,8 +42,14 @@ export function serveStream(
     });
   };
   const beat = () => {
-    const data = JSON.stringify({ head: publisher.head(), at: Date.now() });
-    res.write(`event: heartbeat\ndata: ${data}\n\n`);
+    const head = publisher.head();
+    if (!publisher.signHeartbeat) {
+      res.write(`event: heartbeat\ndata: ${JSON.stringify({ head, at: Date.now() })}\n\n`);
+      return;
+    }
+    void publisher.signHeartbeat(head).then((jwt) => {
+      if (!closed) res.write(`event: heartbeat\ndata: ${jwt}\n\n`);
+    });
   };
   const stop = publisher.onEvent(flush);
   const timer = setInterval(beat, heartbeatMs);

@@ -10,7 +10,7 @@ import { createServer, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, test } from "node:test";
 import { createAuditLog } from "../../../src/audit/index.js";
-import { signSet } from "../../../src/auth/revocation/set.js";
+import { signHeartbeat, signSet } from "../../../src/auth/revocation/set.js";
 import { createRevocationFeeds } from "../../../src/services/revocation-feeds.js";
 import { openDatabase } from "../../../src/store/db.js";
 import { createRevocationEventStore } from "../../../src/store/revocation-events.js";
@@ -21,6 +21,8 @@ const { privateKey, publicKey } = generateKeyPairSync("ed25519");
 const streams = new Set<ServerResponse>();
 let events: Array<{ seq: number; kind: string; subject: string }> = [];
 let head = 0;
+/** How the fixture signs its heartbeats: not at all, as the issuer, or as someone else. */
+let heartbeatsBy: "unsigned" | "issuer" | "other" = "unsigned";
 
 const server = createServer(async (req, res) => {
   const after = Number(new URL(req.url ?? "/", "http://x").searchParams.get("after") ?? 0);
@@ -34,8 +36,15 @@ const server = createServer(async (req, res) => {
 });
 await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
 const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/stream`;
-const beat = setInterval(() => {
-  for (const res of streams) res.write(`event: heartbeat\ndata: {"head":${head}}\n\n`);
+const beat = setInterval(async () => {
+  const data =
+    heartbeatsBy === "unsigned"
+      ? `{"head":${head}}`
+      : await signHeartbeat(head, heartbeatsBy === "issuer" ? ISSUER : "did:web:relay.example", {
+          kid: "k",
+          privateKey,
+        });
+  for (const res of streams) res.write(`event: heartbeat\ndata: ${data}\n\n`);
 }, 20);
 after(() => {
   clearInterval(beat);
@@ -43,11 +52,19 @@ after(() => {
   server.close();
 });
 
-function receiver(kinds?: string[]) {
+function receiver(kinds?: string[], signedHeartbeats = false) {
   const db = openDatabase(tempDbFile());
   const store = createRevocationEventStore(db);
   const feeds = createRevocationFeeds({
-    sources: [{ issuer: ISSUER, url, getKey: async () => publicKey, ...(kinds ? { kinds } : {}) }],
+    sources: [
+      {
+        issuer: ISSUER,
+        url,
+        getKey: async () => publicKey,
+        ...(kinds ? { kinds } : {}),
+        ...(signedHeartbeats ? { signedHeartbeats } : {}),
+      },
+    ],
     store,
     audit: createAuditLog(db),
     staleMs: 200,
@@ -87,4 +104,21 @@ test("a feed whose head falls behind the cursor is never fresh (its numbering re
   await new Promise((r) => setTimeout(r, 400));
   assert.equal(feeds.stale(ISSUER)?.code, "REVOCATION_FEED_STALE");
   assert.equal(await feeds.awaitFresh(ISSUER, 300), false);
+});
+
+test("a feed that needs signed heartbeats is fresh only on the issuer's own", async (t) => {
+  events = [{ seq: 1, kind: "delegation", subject: "a" }];
+  head = 1;
+  const { feeds } = receiver(["delegation"], true);
+  t.after(() => {
+    feeds.stop();
+    heartbeatsBy = "unsigned";
+  });
+  // Unsigned, or signed under another name: whoever serves the stream claims the head.
+  heartbeatsBy = "unsigned";
+  assert.equal(await feeds.awaitFresh(ISSUER, 400), false);
+  heartbeatsBy = "other";
+  assert.equal(await feeds.awaitFresh(ISSUER, 400), false);
+  heartbeatsBy = "issuer";
+  assert.equal(await feeds.awaitFresh(ISSUER, 5000), true);
 });
