@@ -90,6 +90,12 @@ export async function runRevocationBench() {
       await startVault({ VAULT_DATA_DIR: dirX, VAULT_PORT: String(px), VAULT_OPERATOR_ID: "opx" }),
     );
     const agent = await post(`${x}/v1/agents`, { name: "bench", policy: POLICY });
+    // Measure in the steady state of this scenario (nothing here signs): once the new
+    // agent's presignature pool is full, its nodes stop working in the background.
+    while (
+      /^agent_vault_presig_refill_running 1$/m.test(await (await fetch(`${x}/metrics`)).text())
+    )
+      await sleep(200);
     const feedKey = await post(`${x}/v1/keys`, { scopes: ["AUDIT"] });
     const keyFile = join(dirX, "feed-key");
     writeFileSync(keyFile, String(feedKey.key), { mode: 0o600 });

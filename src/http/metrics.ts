@@ -29,6 +29,14 @@ export function installMetrics(app: FastifyInstance, vault: Vault): Registry {
     },
   });
   new Gauge({
+    name: "agent_vault_presig_refill_running",
+    help: "1 while presignature pools are being topped up in the background",
+    registers: [registry],
+    collect() {
+      this.set(vault.cluster.refilling() ? 1 : 0);
+    },
+  });
+  new Gauge({
     name: "agent_vault_audit_head_seq",
     help: "Sequence number of the audit chain head",
     registers: [registry],

@@ -77,8 +77,8 @@ export async function applyMandate(
   // or the one payment of a mandate without recurrence) only if every use falls within
   // one day: so such a mandate is accepted only within the last 24 h of its validity.
   const r = m.constraints.recurrence;
-  const bounded =
-    !r || r.frequency !== "ON_DEMAND" || r.maxOccurrences !== undefined || !!n.lifetimeBudget;
+  const unboundedCount = r?.frequency === "ON_DEMAND" && r.maxOccurrences === undefined;
+  const bounded = !unboundedCount || !!n.lifetimeBudget;
   if (bounded && n.notAfter - opts.now > DAY_MS)
     unsupported("a mandate that bounds a total is enforced over 24 h: it must end within a day");
   if (n.notBefore !== undefined && n.notBefore > opts.now)

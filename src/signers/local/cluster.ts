@@ -197,6 +197,11 @@ export class LocalCluster {
     this.scheduler.request(agentId);
   }
 
+  /** True while the pools are being topped up in the background. */
+  refilling(): boolean {
+    return this.scheduler.busy;
+  }
+
   async whenRefilled(): Promise<void> {
     await this.scheduler.whenIdle();
   }

@@ -108,6 +108,11 @@ export class PresigScheduler {
     for (const agentId of this.known) this.request(agentId);
   }
 
+  /** True while presignatures are being made in the background. */
+  get busy(): boolean {
+    return this.running !== undefined;
+  }
+
   whenIdle(): Promise<void> {
     return this.running ?? Promise.resolve();
   }
