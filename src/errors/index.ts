@@ -123,6 +123,11 @@ export const ERROR_CATALOGUE = {
     status: 403,
     message: "Only the issuer of a link at or above a delegation in its path may revoke it.",
   },
+  SUBSCRIBER_UNVERIFIED: {
+    status: 401,
+    message:
+      "Subscribing to this stream takes a JWT signed by your operator key, for this vault (Authorization: Operator <jwt>).",
+  },
   STREAMS_EXHAUSTED: {
     status: 503,
     message: "Too many event streams are open on this vault: retry later.",

@@ -81,6 +81,9 @@ export async function buildApp(
           // A UCAN 1.0 chain, "Delegation <link>,<link>,…", plus a UCAN-Invocation header
           // signed by its final holder over the request (README "Delegation chains").
           delegation: { type: "http", scheme: "Delegation" },
+          // Another operator's vault, subscribing to the federation stream: a JWT signed by
+          // its did:web document's operator key, for this vault (README "Cross-operator trust").
+          operator: { type: "http", scheme: "Operator" },
         },
       },
       // The default for a route that declares none; public routes declare `security: []`.

@@ -113,6 +113,7 @@ export function createAuthDoors(
     store: createFederationStore(db),
     audit,
     publicJwk: () => keys.credentialKey().publicKey.export({ format: "jwk" }),
+    privateKey: () => keys.credentialKey().privateKey,
   });
   // The public stream other operators follow: delegation revocations only, signed by the
   // operator key under the operator's did:web (README "Cross-operator trust").

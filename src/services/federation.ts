@@ -17,8 +17,9 @@
  * No pairwise configuration: the relying vault learns of members from the anchor's signed
  * links, and of their keys and streams from their own documents.
  */
+import type { KeyObject } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { importJWK, type JWTVerifyGetKey } from "jose";
+import { decodeJwt, importJWK, type JWTVerifyGetKey, jwtVerify, SignJWT } from "jose";
 import type { AuditLog } from "../audit/types.js";
 import type {
   ChainCheck,
@@ -28,6 +29,7 @@ import type {
 } from "../auth/delegation/index.js";
 import { readDelegation } from "../auth/delegation/ucan.js";
 import {
+  OPERATOR_FRAGMENT,
   type OperatorIdentity,
   operatorDidOf,
   readOperatorDocument,
@@ -39,6 +41,8 @@ import type { FederationStore } from "../store/federation.js";
 import type { RevocationFeeds } from "./revocation-feeds.js";
 
 const RESOLVED_TTL_MS = 10 * 60_000;
+/** The JWT type of a subscription to another operator's stream. */
+const SUBSCRIBE_TYPE = "operator-subscription+jwt";
 const FAILED_RETRY_MS = 1_000;
 
 export interface MemberStatement {
@@ -68,6 +72,11 @@ export interface Federation {
   ): Promise<{ delegation: string; cid: string; issuer: string }>;
   /** Relying vault: the checks chains through anchors and members pass. */
   readonly chains: ChainCheck;
+  /**
+   * The operator subscribing to this vault's stream, from `Authorization: Operator <jwt>`:
+   * a short JWT it signed with its operator key for this vault (aud = our did:web).
+   */
+  subscriber(authorization: string | undefined): Promise<string>;
   stop(): void;
 }
 
@@ -95,6 +104,8 @@ export function createFederation(deps: {
   audit: AuditLog;
   /** The operator key's public JWK (the vault's credential key). */
   publicJwk: () => Record<string, unknown>;
+  /** The operator key itself, to identify this vault to other operators' streams. */
+  privateKey: () => KeyObject;
   now?: () => number;
 }): Federation {
   const { config, delegations, feeds, audit, store } = deps;
@@ -106,6 +117,22 @@ export function createFederation(deps: {
   const inFlight = new Map<string, Promise<void>>();
   /** Anchor operator keys (did:key) → their did:web. */
   let anchorKeys = new Map<string, string>();
+
+  /** Our proof of identity to another operator's stream: a 5-minute JWT for it alone. */
+  const subscribeAs = (publisher: string) => async () => {
+    const jwt = await new SignJWT({})
+      .setProtectedHeader({
+        alg: "EdDSA",
+        kid: `${ownDid}#${OPERATOR_FRAGMENT}`,
+        typ: SUBSCRIBE_TYPE,
+      })
+      .setIssuer(ownDid as string)
+      .setAudience(publisher)
+      .setIssuedAt()
+      .setExpirationTime("5m")
+      .sign(deps.privateKey());
+    return `Operator ${jwt}`;
+  };
 
   const fetchIdentity = async (did: string) => {
     try {
@@ -120,6 +147,7 @@ export function createFederation(deps: {
         keyId: identity.jwk.x,
         kinds: ["delegation"],
         signedHeartbeats: true,
+        ...(ownDid ? { authorization: subscribeAs(did) } : {}),
         ...(ca ? { ca } : {}),
       });
     } catch (err) {
@@ -267,9 +295,41 @@ export function createFederation(deps: {
     return out;
   };
 
+  async function subscriber(authorization: string | undefined): Promise<string> {
+    const refuse = (why: string): never => {
+      throw new VaultError("SUBSCRIBER_UNVERIFIED", why);
+    };
+    const m = /^Operator\s+(\S+)$/.exec(authorization ?? "");
+    if (!m?.[1]) return refuse("send Authorization: Operator <JWT signed by your operator key>");
+    const token = m[1];
+    let iss: unknown;
+    try {
+      iss = decodeJwt(token).iss;
+    } catch {
+      return refuse("the JWT cannot be read");
+    }
+    if (typeof iss !== "string" || !/^did:web:[A-Za-z0-9.%-]+$/.test(iss))
+      return refuse("iss must be the subscriber's did:web");
+    const op = await resolve(iss);
+    try {
+      await jwtVerify(token, await importJWK(op.jwk, "EdDSA"), {
+        issuer: iss,
+        audience: ownDid ?? "",
+        typ: SUBSCRIBE_TYPE,
+        maxTokenAge: "5m",
+        requiredClaims: ["exp", "iat"],
+        clockTolerance: 5,
+      });
+    } catch {
+      return refuse("the JWT does not verify under the subscriber's operator key");
+    }
+    return iss;
+  }
+
   return {
     identity,
     chains,
+    subscriber,
     async admit(req, actor) {
       if (!ownDid) throw new VaultError("NOT_FOUND", "an anchor needs an https VAULT_URL");
       const { member, ...terms } = req;

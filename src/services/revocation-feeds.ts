@@ -33,7 +33,7 @@ export interface FeedSource {
   url: string;
   getKey: JWTVerifyGetKey;
   /** The Authorization header value, read at each (re)connection; none for a public stream. */
-  authorization?: () => string;
+  authorization?: () => string | Promise<string>;
   /** Extra CA (PEM) trusted for an https stream. */
   ca?: string;
   /** What identifies the stream's signing key: a source whose key changed replaces the old. */
@@ -85,10 +85,14 @@ export function tokenIssuerFeeds(
 }
 
 /** Opens an SSE stream over http(s) (node's own clients: an extra CA can be given). */
-function openStream(url: URL, source: FeedSource, signal: AbortSignal): Promise<IncomingMessage> {
+async function openStream(
+  url: URL,
+  source: FeedSource,
+  signal: AbortSignal,
+): Promise<IncomingMessage> {
   const request = url.protocol === "https:" ? httpsRequest : httpRequest;
   const headers: Record<string, string> = { accept: "text/event-stream" };
-  if (source.authorization) headers.authorization = source.authorization();
+  if (source.authorization) headers.authorization = await source.authorization();
   return new Promise((resolve, reject) => {
     const req = request(
       url,

@@ -11,12 +11,14 @@
  */
 import assert from "node:assert/strict";
 import type { ChildProcess } from "node:child_process";
+import { generateKeyPairSync } from "node:crypto";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { request } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { verifyTypedData } from "ethers";
+import { SignJWT } from "jose";
 import { Delegation, type EdDSASigner, holder, invoke } from "../auth/delegation/helpers.js";
 import { selfSignedCert } from "../helpers/did.js";
 import { freePort, killed, startVaultProcess } from "../helpers/process.js";
@@ -276,7 +278,27 @@ test("X's agent pays through Y within what T allows X, and is refused beyond it"
   assert.equal((await payAtY(chain, agent, "1500000")).status, 200);
   const overDay = await payAtY(chain, agent, "100000");
   assert.equal(overDay.status, 403, JSON.stringify(overDay.body));
-  assert.match(String((overDay.body.error as { message?: string })?.message), /link 2/);
+  assert.match(String((overDay.body.error as { message?: string })?.message), /link 2/); // X's stream takes subscribers by their operator identity, and audits who subscribed.
+  const anonymous = await call(x.base, "GET", "/v1/federation/events");
+  assert.equal(anonymous.body.error?.code, "SUBSCRIBER_UNVERIFIED");
+  // Claiming to be Y with another key.
+  const { privateKey } = generateKeyPairSync("ed25519");
+  const claim = await new SignJWT({})
+    .setProtectedHeader({ alg: "EdDSA", typ: "operator-subscription+jwt" })
+    .setIssuer(y.did)
+    .setAudience(x.did)
+    .setIssuedAt()
+    .setExpirationTime("5m")
+    .sign(privateKey);
+  const impostor = await call(x.base, "GET", "/v1/federation/events", {
+    headers: { authorization: `Operator ${claim}` },
+  });
+  assert.equal(impostor.body.error?.code, "SUBSCRIBER_UNVERIFIED");
+  const audit = await call(x.base, "GET", "/v1/audit?fromSeq=1&limit=1000", { headers: admin });
+  const subscribed = (audit.body.entries as Array<{ type: string; data: { operator?: string } }>)
+    .filter((e) => e.type === "events.subscribed")
+    .map((e) => e.data.operator);
+  assert.ok(subscribed.includes(y.did), `Y subscribed to X as ${y.did}: ${subscribed}`);
 });
 
 test("a grant wider than T allows X is refused at its hop", async () => {

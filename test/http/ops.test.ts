@@ -105,7 +105,6 @@ const PUBLIC = [
   "GET /v1/x402/payments/{id}",
   "GET /v1/status/revocation",
   "GET /.well-known/did.json",
-  "GET /v1/federation/events",
   "GET /v1/federation/members",
   "POST /v1/revocations",
 ];

@@ -1,8 +1,8 @@
 /**
  * Cross-operator trust (README "Cross-operator trust"): the operator's did:web document,
- * its public stream of delegation revocations, and the anchor's and member's operator
- * links (src/services/federation.ts). The document, the stream and the list of members
- * are public: they carry keys, signed links and revoked CIDs, nothing secret.
+ * its stream of delegation revocations for other operators (subscribed by operator
+ * identity), and the anchor's and member's operator links (src/services/federation.ts).
+ * The document and the list of members are public: keys and signed links, nothing secret.
  */
 import type { JsonSchemaToTsProvider } from "@fastify/type-provider-json-schema-to-ts";
 import type { FastifyInstance } from "fastify";
@@ -68,15 +68,23 @@ export async function federationRoutes(base: FastifyInstance, { vault }: { vault
     "/v1/federation/events",
     {
       preValidation: queryIntegers("after", "limit"),
-      schema: { tags, security: [], querystring: afterQuery },
+      schema: { tags, security: [{ operator: [] }], querystring: afterQuery },
     },
     async (req, reply) => {
+      // Subscriptions are by the receiver's operator identity, audited: no API key, no
+      // pairwise agreement, only a JWT its did:web document's key verifies.
+      const operator = await vault.federation.subscriber(req.headers.authorization);
       // Only an operator (an https vault with a did:web) publishes to other operators.
       if (!(await vault.federation.identity()))
         throw new VaultError("NOT_FOUND", "this vault has no https URL, so no did:web");
-      // Public, so bounded: each open stream holds a socket and a heartbeat timer.
+      // Open to any operator, so bounded: each stream holds a socket and a heartbeat timer.
       if (open.size >= MAX_PUBLIC_STREAMS) throw new VaultError("STREAMS_EXHAUSTED");
       const cursor = cursorOf(req.headers["last-event-id"], req.query.after);
+      vault.audit.append({
+        type: "events.subscribed",
+        actor: `operator:${operator}`,
+        data: { operator, after: cursor, stream: "federation" },
+      });
       serveStream(reply, vault.federationEvents, cursor, vault.config.eventsHeartbeatMs, open);
     },
   );
