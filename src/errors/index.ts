@@ -42,6 +42,10 @@ export const ERROR_CATALOGUE = {
   CHALLENGE_REPLAYED: { status: 401, message: "The challenge has already been used." },
   CREDENTIAL_MALFORMED: { status: 401, message: "The presentation is not a well-formed JWT." },
   CREDENTIAL_INVALID: { status: 401, message: "The presentation or its credential is invalid." },
+  CREDENTIAL_REVOKED: {
+    status: 401,
+    message: "The presentation's holder or its credential has been revoked.",
+  },
   CREDENTIAL_EXPIRED: { status: 401, message: "The presentation or its credential has expired." },
   DID_UNRESOLVABLE: { status: 401, message: "A DID in the credential cannot be resolved." },
   // Delegation chains (UCAN 1.0) and the invocations that use them (src/auth/delegation).

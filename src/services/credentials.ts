@@ -12,6 +12,7 @@ export function createCredentialCheck(deps: {
   store: Pick<VaultStore, "key">;
   tokens: { isRevoked(jti: string): boolean };
   delegations?: { refusal(cids: string[]): VaultError | undefined };
+  vc?: { isRevoked(id: string): boolean };
 }): (credential: string) => VaultError | undefined {
   return (credential) => {
     // A delegation chain, "ucan:<cid>.<cid>…": any revoked link refuses it.
@@ -19,9 +20,13 @@ export function createCredentialCheck(deps: {
       return deps.delegations
         ? deps.delegations.refusal(credential.slice(5).split("."))
         : new VaultError("DELEGATION_REVOKED");
-    // The admin key cannot be revoked; x402 payers and presentations are single-use
-    // proofs checked at the door, with no revocation list to consult again.
-    if (credential === "admin" || /^(x402|vc):/.test(credential)) return undefined;
+    // A presentation, "vc:<holder DID>": its holder may have been revoked since.
+    if (credential.startsWith("vc:"))
+      return deps.vc?.isRevoked(credential.slice(3))
+        ? new VaultError("CREDENTIAL_REVOKED")
+        : undefined;
+    // The admin key cannot be revoked; x402 payers are single-use proofs checked at the door.
+    if (credential === "admin" || credential.startsWith("x402:")) return undefined;
     if (credential.startsWith("jwt:"))
       return deps.tokens.isRevoked(credential.slice(4))
         ? new VaultError("TOKEN_REVOKED")

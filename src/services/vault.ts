@@ -280,7 +280,7 @@ export async function createVault(config: Config, opts: VaultOptions = {}): Prom
     audit,
     cluster,
     backends,
-    credentialRefusal: createCredentialCheck({ store, tokens, delegations }),
+    credentialRefusal: createCredentialCheck({ store, tokens, delegations, vc: credentials }),
     links,
   });
   // Nothing outlives the key behind it: revoking a key revokes the tokens issued with it.

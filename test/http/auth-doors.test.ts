@@ -365,6 +365,30 @@ test("VC door: each bad presentation is 401 with its own code; a replay is refus
   assert.equal((await tv.app.inject({ method: "GET", url: "/healthz" })).statusCode, 200);
 });
 
+test("revoking a holder DID refuses its next presentation, and the revocation is an event", async () => {
+  const holder = didKey();
+  assert.equal((await signMessage({ "x-agent-presentation": await vp(holder) })).statusCode, 200);
+  const res = await tv.app.inject({
+    method: "DELETE",
+    url: `/v1/credentials/${encodeURIComponent(holder.did)}`,
+    headers: tv.admin,
+  });
+  assert.deepEqual(res.json(), { id: holder.did, revoked: true });
+  const after = await signMessage({ "x-agent-presentation": await vp(holder) });
+  assert.equal(after.statusCode, 401);
+  assert.equal(after.json().error.code, "CREDENTIAL_REVOKED");
+  const other = didKey();
+  assert.equal((await signMessage({ "x-agent-presentation": await vp(other) })).statusCode, 200);
+  const events = tv.vault.revocations;
+  const last = await events.after(events.head() - 1, 1);
+  assert.match(String(last[0]?.set), /^ey/);
+  assert.equal(
+    JSON.parse(Buffer.from(String(last[0]?.set).split(".")[1] ?? "", "base64url").toString())
+      .events["https://schemas.openid.net/secevent/caep/event-type/credential-change"].subject.id,
+    `vc:${holder.did}`,
+  );
+});
+
 test("the agent's vault credential binds its DID to its address", async () => {
   const holder = didKey();
   const res = await tv.app.inject({

@@ -16,6 +16,7 @@ export function revokedBy(e: Pick<AuditEntry, "type" | "data">): [string, string
   if (e.type === "key.revoked" && id("keyId")) return ["apikey", id("keyId") as string];
   if (e.type === "token.revoked" && id("jti")) return ["jwt", id("jti") as string];
   if (e.type === "delegation.revoked" && id("cid")) return ["delegation", id("cid") as string];
+  if (e.type === "credential.revoked" && id("id")) return ["vc", id("id") as string];
   return undefined;
 }
 

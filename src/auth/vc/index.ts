@@ -48,6 +48,13 @@ export interface CredentialService {
   challenge(): Challenge;
   /** Verifies a presentation; throws a VaultError with a specific code when it is refused. */
   authenticate(presentation: string): Promise<VcPrincipal>;
+  /**
+   * Revokes a holder DID (every presentation it makes) or a credential id (a VC's `id` /
+   * `jti`); true if it was not revoked before. The caller audits it (credential.revoked).
+   */
+  revoke(id: string, actor: string): boolean;
+  /** True once `id` (a holder DID or a credential id) is revoked. */
+  isRevoked(id: string): boolean;
   /** A JWT VC binding the agent's DID (or did:pkh of its address) to its vault address. */
   agentCredential(agent: { id: string; address: string }): Promise<{
     credential: string;
@@ -107,6 +114,8 @@ export function createCredentialService(deps: {
       challenge TEXT PRIMARY KEY, expires_ms INTEGER NOT NULL, used_ms INTEGER);
     CREATE TABLE IF NOT EXISTS agent_dids (
       agent_id TEXT PRIMARY KEY, did TEXT NOT NULL, issuer TEXT NOT NULL, seen_ms INTEGER NOT NULL);
+    CREATE TABLE IF NOT EXISTS revoked_credentials (
+      id TEXT PRIMARY KEY, revoked_ms INTEGER NOT NULL, actor TEXT NOT NULL);
   `);
   const q = {
     put: db.prepare("INSERT INTO auth_challenges (challenge, expires_ms) VALUES (?, ?)"),
@@ -124,7 +133,12 @@ export function createCredentialService(deps: {
        ON CONFLICT(agent_id) DO UPDATE SET did = excluded.did, issuer = excluded.issuer, seen_ms = excluded.seen_ms`,
     ),
     didOf: db.prepare("SELECT did FROM agent_dids WHERE agent_id = ?").pluck(),
+    revoke: db.prepare(
+      "INSERT OR IGNORE INTO revoked_credentials (id, revoked_ms, actor) VALUES (?, ?, ?)",
+    ),
+    revoked: db.prepare("SELECT 1 FROM revoked_credentials WHERE id = ?").pluck(),
   };
+  const isRevoked = (id: string) => q.revoked.get(id) === 1;
 
   const credKey = keys.credentialKey();
   const rawPublic = Buffer.from(
@@ -164,6 +178,8 @@ export function createCredentialService(deps: {
       throw didJwtFailure(err);
     }
     const vc = verified.verifiableCredential;
+    const credentialId = vc.id ?? (verified.payload as { jti?: unknown }).jti;
+    if (typeof credentialId === "string" && isRevoked(credentialId)) refuse("CREDENTIAL_REVOKED");
     if (!asArray(vc.type).includes(AGENT_AUTHORIZATION))
       refuse("CREDENTIAL_INVALID", `the credential is not an ${AGENT_AUTHORIZATION}`);
     const s = vc.credentialSubject as Record<string, unknown>;
@@ -249,6 +265,7 @@ export function createCredentialService(deps: {
       const holder = payload.iss;
       if (typeof holder !== "string" || !holder.startsWith("did:") || holder.length > 512)
         refuse("CREDENTIAL_MALFORMED", "the presentation names no holder DID");
+      if (isRevoked(holder)) refuse("CREDENTIAL_REVOKED");
       // Used up before any signature is checked: each challenge buys one verification, so
       // forged presentations cannot make the vault verify signatures for free.
       if (q.use.run(now(), challenge, now()).changes !== 1) {
@@ -293,6 +310,9 @@ export function createCredentialService(deps: {
         credentialIssuer: first.iss,
       };
     },
+
+    revoke: (id, actor) => q.revoke.run(id, now(), actor).changes === 1,
+    isRevoked,
 
     async agentCredential(agent) {
       const subject =

@@ -6,7 +6,13 @@ import type { JsonSchemaToTsProvider } from "@fastify/type-provider-json-schema-
 import type { FastifyInstance } from "fastify";
 import type { Vault } from "../../services/vault.js";
 import { anyOf } from "../auth/doors.js";
-import { assertAgentAccess, requireAny } from "../auth/scopes.js";
+import {
+  actorOf,
+  assertAgentAccess,
+  principalOf,
+  requireAdmin,
+  requireAny,
+} from "../auth/scopes.js";
 import { agentIdParams } from "../schemas.js";
 
 export async function vcRoutes(base: FastifyInstance, { vault }: { vault: Vault }) {
@@ -35,6 +41,32 @@ export async function vcRoutes(base: FastifyInstance, { vault }: { vault: Vault 
       assertAgentAccess(req, id);
       const agent = vault.agents.get(id);
       return vault.credentials.agentCredential({ id: agent.id, address: agent.address });
+    },
+  );
+
+  // Revoking a holder DID (every presentation it makes) or a credential id, pushed to other
+  // vaults like every revocation (audit entry credential.revoked → its event).
+  const operator = anyOf(app, ["apiKey"]);
+  app.delete(
+    "/v1/credentials/:id",
+    {
+      preHandler: [operator.auth, requireAdmin()],
+      schema: {
+        tags: ["credentials"],
+        security: operator.security,
+        params: {
+          type: "object",
+          properties: { id: { type: "string", minLength: 1, maxLength: 512 } },
+          required: ["id"],
+        } as const,
+      },
+    },
+    async (req) => {
+      const { id } = req.params;
+      const actor = actorOf(principalOf(req));
+      const revoked = vault.credentials.revoke(id, actor);
+      if (revoked) vault.audit.append({ type: "credential.revoked", actor, data: { id } });
+      return { id, revoked };
     },
   );
 }
