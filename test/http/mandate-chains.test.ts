@@ -238,6 +238,57 @@ test("what a rolling window cannot hold is refused: a budget valid past a day, a
   assert.equal((await pay(h, monthly, body("1000"))).code, "MANDATE_UNSUPPORTED");
 });
 
+test("a mandate cannot widen the chain or be stretched past what it says", async () => {
+  // The chain pays OTHER only, the mandate MERCHANT only: nobody is left.
+  const narrow = await holder({ recipients: [OTHER] });
+  const m = await mandateFor(narrow);
+  assert.equal((await pay(narrow, m, body("1000"))).status, 403);
+  assert.equal((await pay(narrow, m, body("1000", OTHER))).status, 403);
+  // A checkout reference, a chain not pinned to one network, a route other than paying.
+  const h = await holder();
+  const withRef = await mandateFor(h, {
+    constraints: [
+      ...usd(),
+      { type: "payment.reference", conditional_transaction_id: "FzLoxbbtgQGYZxoSM2NJ" },
+    ],
+  });
+  assert.equal((await pay(h, withRef, body("1000"))).code, "MANDATE_UNSUPPORTED");
+  const twoNetworks = await holder({ chains: [BASE_SEPOLIA, 1] });
+  assert.equal(
+    (await pay(twoNetworks, await mandateFor(twoNetworks), body("1000"))).code,
+    "MANDATE_UNSUPPORTED",
+  );
+  const signer = await holder({ commands: [PAY, "/vault/sign/message"] });
+  const path = `/v1/agents/${agent.id}/sign/message`;
+  const msg = JSON.stringify({ message: "hello" });
+  const inv = await invoke({
+    chain: signer.chain,
+    by: signer.signer,
+    cmd: "/vault/sign/message",
+    method: "POST",
+    path,
+    body: msg,
+  });
+  const bound = await bind(await mandateFor(signer), signer.party.privateKey, {
+    aud: AUDIENCE,
+    iat: nowS(),
+    nonce: createHash("sha256").update(msg).digest("hex"),
+    alg: "EdDSA",
+  });
+  const res = await tv.app.inject({
+    method: "POST",
+    url: path,
+    headers: {
+      authorization: `Delegation ${signer.chain.join(",")}`,
+      "ucan-invocation": inv,
+      "content-type": "application/json",
+      "ap2-mandate": bound,
+    },
+    payload: msg,
+  });
+  assert.equal(res.json().error?.code, "MANDATE_UNSUPPORTED");
+});
+
 test("a chain that requires a mandate refuses payments without one", async () => {
   const h = await holder({ mandateIssuer: ISSUER });
   const none = await pay(h, undefined, body("1000"));
