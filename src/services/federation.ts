@@ -29,6 +29,7 @@ import type {
 } from "../auth/delegation/index.js";
 import { readDelegation } from "../auth/delegation/ucan.js";
 import {
+  isHostDidWeb,
   OPERATOR_FRAGMENT,
   type OperatorIdentity,
   operatorDidOf,
@@ -308,7 +309,7 @@ export function createFederation(deps: {
     } catch {
       return refuse("the JWT cannot be read");
     }
-    if (typeof iss !== "string" || !/^did:web:[A-Za-z0-9.%-]+$/.test(iss))
+    if (typeof iss !== "string" || !isHostDidWeb(iss))
       return refuse("iss must be the subscriber's did:web");
     const op = await resolve(iss);
     try {
@@ -333,7 +334,7 @@ export function createFederation(deps: {
     async admit(req, actor) {
       if (!ownDid) throw new VaultError("NOT_FOUND", "an anchor needs an https VAULT_URL");
       const { member, ...terms } = req;
-      if (!/^did:web:[A-Za-z0-9.%-]+$/.test(member))
+      if (!isHostDidWeb(member))
         throw new VaultError("VALIDATION_FAILED", "member must be a did:web DID of a host", {
           field: "member",
         });

@@ -21,8 +21,10 @@ import { verifyTypedData } from "ethers";
 import { SignJWT } from "jose";
 import { Delegation, type EdDSASigner, holder, invoke } from "../auth/delegation/helpers.js";
 import { selfSignedCert } from "../helpers/did.js";
+import { TRANSFER_WITH_AUTHORIZATION_FIELDS, USDC_DOMAIN } from "../helpers/eip3009.js";
 import { freePort, killed, startVaultProcess } from "../helpers/process.js";
 import { ADMIN_KEY, BASE_SEPOLIA, USDC_BASE_SEPOLIA } from "../helpers/vault.js";
+import { until } from "../helpers/wait.js";
 
 const PAY = "/vault/x402/pay";
 const MERCHANT = "0x00000000000000000000000000000000000000Cc";
@@ -134,20 +136,42 @@ async function grantFromX(audience: string, caps = usdc("2", "3")) {
   return res.body as { delegation: string; cid: string; issuer: string };
 }
 
-async function until<T>(what: string, fn: () => Promise<T | undefined>, ms = 15_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 /** The code Y answers a probe with: "admitted" once past every door check. */
 async function probe(chain: string[], by: EdDSASigner): Promise<string> {
   const res = await payAtY(chain, by, undefined);
   return res.status === 400 ? "admitted" : String(res.body.error?.code ?? res.status);
+}
+
+const WAIT_MS = 15_000;
+
+/** Waits until Y admits the chain (it has caught up with every stream in it). */
+const admitted = (chain: string[], by: EdDSASigner, what = "Y to admit the chain") =>
+  until(what, async () => ((await probe(chain, by)) === "admitted" ? true : undefined), WAIT_MS);
+
+/** Waits until Y refuses the chain, and answers the code. */
+const refusal = (chain: string[], by: EdDSASigner, what = "Y to refuse") =>
+  until(
+    what,
+    async () => {
+      const c = await probe(chain, by);
+      return c === "admitted" ? undefined : c;
+    },
+    WAIT_MS,
+  );
+
+/** T admits X: X's agents may be granted at most 2 USDC a payment, 6 a day in all. */
+async function admitX(): Promise<{ cid: string; delegation: string; key: string }> {
+  const res = await call(t.base, "POST", "/v1/federation/members", {
+    headers: admin,
+    body: JSON.stringify({
+      member: x.did,
+      commands: [PAY],
+      caps: usdc("2", "6"),
+      expiresAt: inAnHour(),
+    }),
+  });
+  assert.equal(res.status, 201, JSON.stringify(res.body));
+  return res.body as unknown as { cid: string; delegation: string; key: string };
 }
 
 before(async () => {
@@ -201,18 +225,7 @@ before(async () => {
   });
   assert.equal(root.status, 201, JSON.stringify(root.body));
   rootToT = root.body.delegation as string;
-  // T admits X: X's agents may be granted at most 2 USDC a payment, 6 a day in all.
-  const admitted = await call(t.base, "POST", "/v1/federation/members", {
-    headers: admin,
-    body: JSON.stringify({
-      member: x.did,
-      commands: [PAY],
-      caps: usdc("2", "6"),
-      expiresAt: inAnHour(),
-    }),
-  });
-  assert.equal(admitted.status, 201, JSON.stringify(admitted.body));
-  statementOfX = admitted.body as unknown as typeof statementOfX;
+  statementOfX = await admitX();
 });
 
 after(async () => {
@@ -245,26 +258,15 @@ test("X's agent pays through Y within what T allows X, and is refused beyond it"
   const agent = await holder();
   const grant = await grantFromX(agent.did);
   const chain = [rootToT, statementOfX.delegation, grant.delegation];
-  await until("Y to follow T's and X's streams", async () =>
-    (await probe(chain, agent)) === "admitted" ? true : undefined,
-  );
+  await admitted(chain, agent, "Y to follow T's and X's streams");
   const paid = await payAtY(chain, agent, "1500000");
   assert.equal(paid.status, 200, JSON.stringify(paid.body));
   // The payment is B's signature over an EIP-3009 authorization to the merchant.
   const sig = JSON.parse(Buffer.from(String(paid.body.paymentSignature), "base64").toString());
   const { authorization, signature } = sig.payload;
   const signer = verifyTypedData(
-    { name: "USDC", version: "2", chainId: BASE_SEPOLIA, verifyingContract: USDC_BASE_SEPOLIA },
-    {
-      TransferWithAuthorization: [
-        { name: "from", type: "address" },
-        { name: "to", type: "address" },
-        { name: "value", type: "uint256" },
-        { name: "validAfter", type: "uint256" },
-        { name: "validBefore", type: "uint256" },
-        { name: "nonce", type: "bytes32" },
-      ],
-    },
+    USDC_DOMAIN,
+    { TransferWithAuthorization: TRANSFER_WITH_AUTHORIZATION_FIELDS },
     authorization,
     signature,
   );
@@ -327,26 +329,15 @@ test("T's day bounds all of X's agents together: a third agent is refused at T's
 
 test("a payment parked for approval is checked again: revoked upstream meanwhile, refused", async () => {
   // T's day is spent (above): a fresh statement for X keeps this test's budget its own.
-  const again = await call(t.base, "POST", "/v1/federation/members", {
-    headers: admin,
-    body: JSON.stringify({
-      member: x.did,
-      commands: [PAY],
-      caps: usdc("2", "6"),
-      expiresAt: inAnHour(),
-    }),
-  });
-  assert.equal(again.status, 201);
+  const again = await admitX();
   const agent = await holder();
   const grant = await grantFromX(agent.did);
-  const chain = [rootToT, String(again.body.delegation), grant.delegation];
+  const chain = [rootToT, again.delegation, grant.delegation];
   const parked = await payAtY(chain, agent, "1900000"); // above B's approvalAbove (1.8)
   assert.equal(parked.status, 202, JSON.stringify(parked.body));
   const revoked = await call(x.base, "DELETE", `/v1/delegations/${grant.cid}`, { headers: admin });
   assert.equal(revoked.status, 200);
-  await until("Y to learn of it", async () =>
-    (await probe(chain, agent)) === "DELEGATION_REVOKED" ? true : undefined,
-  );
+  assert.equal(await refusal(chain, agent, "Y to learn of it"), "DELEGATION_REVOKED");
   const approved = await call(y.base, "POST", `/v1/approvals/${parked.body.approvalId}/approve`, {
     headers: admin,
   });
@@ -385,16 +376,11 @@ test("X revokes its grant: Y refuses it by push", async (ctx) => {
   const agent = await holder();
   const grant = await grantFromX(agent.did);
   const chain = [rootToT, statementOfX.delegation, grant.delegation];
-  await until("Y to admit the grant", async () =>
-    (await probe(chain, agent)) === "admitted" ? true : undefined,
-  );
+  await admitted(chain, agent);
   const revoked = await call(x.base, "DELETE", `/v1/delegations/${grant.cid}`, { headers: admin });
   assert.equal(revoked.status, 200, JSON.stringify(revoked.body));
   const at = Date.now();
-  const code = await until("Y to refuse", async () => {
-    const c = await probe(chain, agent);
-    return c === "admitted" ? undefined : c;
-  });
+  const code = await refusal(chain, agent);
   assert.equal(code, "DELEGATION_REVOKED");
   ctx.diagnostic(`X's revocation refused at Y after ${Date.now() - at} ms`);
 });
@@ -403,9 +389,7 @@ test("T removes X: every chain through X is refused at Y by push", async (ctx) =
   const agent = await holder();
   const grant = await grantFromX(agent.did);
   const chain = [rootToT, statementOfX.delegation, grant.delegation];
-  await until("Y to admit the grant", async () =>
-    (await probe(chain, agent)) === "admitted" ? true : undefined,
-  );
+  await admitted(chain, agent);
   const removed = await call(
     t.base,
     "DELETE",
@@ -417,10 +401,7 @@ test("T removes X: every chain through X is refused at Y by push", async (ctx) =
   // Every live statement of X (the first one and the one made for the approval test).
   assert.deepEqual(removed.body, { member: x.did, revoked: 2 });
   const at = Date.now();
-  const code = await until("Y to refuse", async () => {
-    const c = await probe(chain, agent);
-    return c === "admitted" ? undefined : c;
-  });
+  const code = await refusal(chain, agent);
   assert.equal(code, "DELEGATION_REVOKED");
   ctx.diagnostic(`T's removal of X refused at Y after ${Date.now() - at} ms`);
   const listed = await call(t.base, "GET", "/v1/federation/members");
@@ -429,27 +410,13 @@ test("T removes X: every chain through X is refused at Y by push", async (ctx) =
 
 test("X's stream going silent fails closed at Y", async () => {
   // A fresh statement (X was removed above) and a grant, admitted while X is up.
-  const again = await call(t.base, "POST", "/v1/federation/members", {
-    headers: admin,
-    body: JSON.stringify({
-      member: x.did,
-      commands: [PAY],
-      caps: usdc("2", "6"),
-      expiresAt: inAnHour(),
-    }),
-  });
-  assert.equal(again.status, 201);
+  const again = await admitX();
   const agent = await holder();
   const grant = await grantFromX(agent.did);
-  const chain = [rootToT, String(again.body.delegation), grant.delegation];
-  await until("Y to admit the grant", async () =>
-    (await probe(chain, agent)) === "admitted" ? true : undefined,
-  );
+  const chain = [rootToT, again.delegation, grant.delegation];
+  await admitted(chain, agent);
   x.child.kill("SIGKILL");
   await killed(x.child);
-  const code = await until("Y to fail closed", async () => {
-    const c = await probe(chain, agent);
-    return c === "admitted" ? undefined : c;
-  });
+  const code = await refusal(chain, agent, "Y to fail closed");
   assert.equal(code, "REVOCATION_FEED_STALE");
 });

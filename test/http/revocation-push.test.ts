@@ -14,6 +14,7 @@ import type { FastifyInstance } from "fastify";
 import { createRemoteJWKSet, jwtVerify } from "jose";
 import { buildApp } from "../../src/http/app.js";
 import { BASIC_POLICY, startTestVault, type TestVault } from "../helpers/vault.js";
+import { until } from "../helpers/wait.js";
 
 const STALE_MS = 600;
 let x: TestVault;
@@ -83,16 +84,6 @@ const atY = (token: string) =>
     url: "/v1/cluster",
     headers: { authorization: `Bearer ${token}` },
   });
-
-async function until<T>(what: string, fn: () => Promise<T | undefined>, ms = 10_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 const codeAtY = async (token: string) => {
   const res = await atY(token);

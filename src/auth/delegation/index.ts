@@ -28,6 +28,7 @@ import { applyMandate, type MandateOptions } from "./mandate.js";
 import { checkRevocation, type RevocationRequest } from "./revoke.js";
 import {
   type Delegation,
+  MAX_TOKEN_CHARS,
   nowSeconds,
   readDelegation,
   readInvocationPayload,
@@ -61,7 +62,6 @@ export interface ChainCheck {
 /** Invocations may be at most this old or this far ahead, and live at most this long. */
 export const INVOCATION_SKEW_S = 60;
 export const INVOCATION_MAX_TTL_S = 300;
-const MAX_TOKEN_CHARS = 16_384;
 
 export interface InvokedRequest {
   agentId: string;

@@ -10,6 +10,7 @@
 import { VaultError } from "../../errors/index.js";
 import {
   type Delegation,
+  MAX_TOKEN_CHARS,
   readDelegation,
   readInvocationPayload,
   verifyDelegationSignature,
@@ -17,7 +18,6 @@ import {
 } from "./ucan.js";
 
 export const REVOKE_COMMAND = "/ucan/revoke";
-const MAX_TOKEN_CHARS = 16_384;
 
 function fail(code: ConstructorParameters<typeof VaultError>[0], msg?: string, d = {}): never {
   throw new VaultError(code, msg, d);

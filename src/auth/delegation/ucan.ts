@@ -20,6 +20,8 @@ import { Invocation } from "iso-ucan/invocation";
 export { Delegation, EdDSASigner, Invocation };
 
 const VERIFIED_MAX = 10_000;
+/** The longest delegation or invocation token (base64) a request may carry. */
+export const MAX_TOKEN_CHARS = 16_384;
 
 interface VerifyInput {
   signature: Uint8Array;

@@ -15,6 +15,9 @@ export const EVENTS_SERVICE = "RevocationEventStream";
 export const OPERATOR_FRAGMENT = "operator";
 const CONTEXTS = ["https://www.w3.org/ns/did/v1", "https://w3id.org/security/suites/jws-2020/v1"];
 
+/** A did:web naming a host (and port), with no path: the only kind an operator has. */
+export const isHostDidWeb = (did: string) => /^did:web:[A-Za-z0-9.%-]+$/.test(did);
+
 export interface OperatorIdentity {
   /** did:web:host%3Aport */
   did: string;
