@@ -63,6 +63,7 @@ const ZK = [
   "test/zk/http.test.ts",
   "test/zk/jobs.test.ts",
   "test/zk/lit-agent.test.ts",
+  "test/zk/plonk.test.ts",
   "test/zk/trust.test.ts",
 ];
 /**
@@ -72,6 +73,7 @@ const ZK = [
 const SLOW_FIRST = [
   // zk, but builds circuits of its own rather than waiting for the shared setup
   "test/zk/auto-setup.test.ts",
+  "test/zk/plonk.test.ts",
   "test/x402/e2e.test.ts",
   "test/cli/start-and-lock.test.ts",
   "test/signers/local/health-under-load.test.ts",

@@ -17,6 +17,7 @@
 import { parseArgs } from "node:util";
 import { loadConfig } from "../config/index.js";
 import { isVaultError } from "../errors/index.js";
+import { zkeyProtocol } from "../zk/plonk.js";
 import { type Artifacts, initZkeyOf, loadArtifacts, ptauOf, releaseCurve } from "../zk/setup.js";
 import { installZkey, type SetupVerification, verifySetup } from "../zk/trust.js";
 import { type Contribution, contributeZkey } from "../zk/zkey.js";
@@ -85,6 +86,14 @@ async function contribute(args: string[]): Promise<number> {
   if (!values.zkey || !values.out || !values.name?.trim()) {
     console.error('usage: agent-vault zk contribute --zkey in.zkey --out out.zkey --name "<who>"');
     return 2;
+  }
+  const protocol = await zkeyProtocol(values.zkey);
+  if (protocol !== "groth16") {
+    await releaseCurve();
+    console.error(
+      `${values.zkey} is a ${protocol} key: only a Groth16 key has a phase 2 to contribute to (a PLONK key is derived from the circuit and the ptau; check it with zk verify-setup)`,
+    );
+    return 1;
   }
   const hash = await contributeZkey(values.zkey, values.out, values.name);
   await releaseCurve();

@@ -1,6 +1,7 @@
 /**
  * `agent-vault verify-bundle <bundle.json> [--cluster-address=0x…] [--vkey=verification_key.json]
- *      [--trust-vkey=<sha256>]… [--zkey=final.zkey --trust-contribution=<hash>… [--r1cs] [--ptau]]`
+ *      [--trust-vkey=<sha256>]… [--zkey=final.zkey --trust-contribution=<hash>… [--r1cs] [--ptau]]
+ *      [--r1cs=main.r1cs --ptau=ceremony.ptau]`
  *   checks every batch proof, the head links, the checkpoint signatures against the
  *   cluster key and prints the statement. Exit 0: everything holds and the verification key
  *   is one the auditor trusts; 3: everything holds but the key is not trusted (or the setup is
@@ -11,6 +12,8 @@
  *   holding the auditor's contribution), or from --zkey with --trust-contribution: the proving
  *   key is verified here against the r1cs and ptau (snarkjs zkey verify) and its key is
  *   trusted when its transcript holds one of those contributions over a published ptau.
+ *   For a PLONK bundle, --r1cs and --ptau alone derive the key (src/zk/plonk.ts): it is
+ *   trusted when the ptau is a published ceremony file, whoever ran the setup.
  * `agent-vault export-verifier [--out=Verifier.sol] [--zkey=final.zkey]`
  *   writes the Solidity Groth16 verifier of the compliance circuit (snarkjs).
  * `agent-vault prove-bundle <agentId> --from=S --to=T [--out=bundle.json]`
@@ -22,6 +25,8 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { loadClientConfig, loadConfig } from "../config/index.js";
 import { type Bundle, verifyBundle } from "../zk/bundle.js";
+import { derivePlonkKey } from "../zk/plonk.js";
+import { checkPtau } from "../zk/ptau.js";
 import { loadArtifacts, releaseCurve } from "../zk/setup.js";
 import { loadSnarkjs } from "../zk/snarkjs-lazy.js";
 import { verifySetup } from "../zk/trust.js";
@@ -47,7 +52,7 @@ export async function verifyBundleCommand(args: string[]): Promise<number> {
   const file = positionals[0];
   if (!file) {
     console.error(
-      "usage: verify-bundle <bundle.json> [--cluster-address=0x…] [--vkey=file] [--trust-vkey=<sha256>]… [--zkey=final.zkey --trust-contribution=<hash>…]",
+      "usage: verify-bundle <bundle.json> [--cluster-address=0x…] [--vkey=file] [--trust-vkey=<sha256>]… [--zkey=final.zkey --trust-contribution=<hash>…] [--r1cs=main.r1cs --ptau=ceremony.ptau]",
     );
     return 2;
   }
@@ -86,6 +91,16 @@ export async function verifyBundleCommand(args: string[]): Promise<number> {
       );
     }
   }
+  if (!values.zkey && (values.r1cs || values.ptau)) {
+    if (!values.r1cs || !values.ptau) {
+      console.error(
+        "--r1cs and --ptau go together: the PLONK key is derived from the circuit and the ptau",
+      );
+      return 2;
+    }
+    const derived = await trustDerivedPlonkKey(values.r1cs, values.ptau, notes, early);
+    if (derived) trustedVkeys.push(derived);
+  }
   const bundle = JSON.parse(readFileSync(file, "utf8")) as Bundle;
   const check = await verifyBundle(bundle, {
     ...(values["cluster-address"] ? { clusterAddress: values["cluster-address"] } : {}),
@@ -112,6 +127,36 @@ export async function verifyBundleCommand(args: string[]): Promise<number> {
   return code;
 }
 
+/**
+ * Derives the PLONK verification key of `r1cs` over `ptau`; returns its SHA-256 to trust when
+ * the ptau is a published ceremony file (nothing else then needs trusting), else undefined
+ * with a warning.
+ */
+async function trustDerivedPlonkKey(
+  r1cs: string,
+  ptau: string,
+  notes: string[],
+  warnings: string[],
+): Promise<string | undefined> {
+  const derived = await derivePlonkKey({ r1cs, ptau });
+  if (!derived.ok || !derived.vkeySha256) {
+    warnings.push(`no PLONK key could be derived from ${r1cs} and ${ptau}: ${derived.error}`);
+    return undefined;
+  }
+  notes.push(
+    `PLONK verification key derived from ${r1cs} and ${ptau}: sha256 ${derived.vkeySha256}`,
+  );
+  const listed = (await checkPtau(ptau, { allowUnlisted: true })).listed;
+  if (!listed) {
+    warnings.push(
+      `${ptau} is not a published ceremony file: a key derived from it is not trusted (its maker could forge proofs)`,
+    );
+    return undefined;
+  }
+  notes.push(`trusting it: ${listed.file} is a published ceremony file (BLAKE2b-512 matches)`);
+  return derived.vkeySha256;
+}
+
 export async function exportVerifierCommand(args: string[]): Promise<number> {
   const { values } = parseArgs({
     args,
@@ -129,8 +174,12 @@ export async function exportVerifierCommand(args: string[]): Promise<number> {
     zkey = art.zkey;
   }
   const snarkjsDir = dirname(fileURLToPath(import.meta.resolve("snarkjs")));
-  const template = readFileSync(join(snarkjsDir, "templates", "verifier_groth16.sol.ejs"), "utf8");
-  const code = await (await loadSnarkjs()).zKey.exportSolidityVerifier(zkey, { groth16: template });
+  const template = (system: string) =>
+    readFileSync(join(snarkjsDir, "templates", `verifier_${system}.sol.ejs`), "utf8");
+  const code = await (await loadSnarkjs()).zKey.exportSolidityVerifier(zkey, {
+    groth16: template("groth16"),
+    plonk: template("plonk"),
+  });
   await releaseCurve();
   writeFileSync(values.out as string, code);
   console.log(`wrote ${values.out}`);

@@ -80,7 +80,15 @@ export interface Config {
    * Compliance proofs (src/zk): batch size, allowlist depth, ceremony ptau, build folder,
    * and whether a vault without artefacts for that size sets them up by itself ("auto").
    */
-  zk: { n: number; depth: number; ptau?: string; buildRoot?: string; setup: "auto" | "off" };
+  zk: {
+    n: number;
+    depth: number;
+    /** Groth16 (default) or PLONK, whose only setup is the universal ptau (VAULT_ZK_SYSTEM). */
+    system: "groth16" | "plonk";
+    ptau?: string;
+    buildRoot?: string;
+    setup: "auto" | "off";
+  };
   /** Refusals audited one by one per client address per minute; beyond, counted. */
   auditRefusalsPerMinute: number;
   /** Signer backends: the default for new agents, and the Lit ones configured (src/config/lit.ts). */
@@ -179,6 +187,7 @@ export function loadConfig(env: Env = process.env): Config {
       n: int(env, "VAULT_ZK_BATCH", DEFAULT_ZK_BATCH, 1, 255),
       depth: int(env, "VAULT_ZK_DEPTH", DEFAULT_ZK_DEPTH, 1, 8),
       setup: zkSetupMode(env.VAULT_ZK_SETUP),
+      system: zkSystem(env.VAULT_ZK_SYSTEM),
       ...(env.VAULT_ZK_PTAU ? { ptau: env.VAULT_ZK_PTAU } : {}),
       ...(env.VAULT_ZK_BUILD_DIR ? { buildRoot: env.VAULT_ZK_BUILD_DIR } : {}),
     },
@@ -188,6 +197,13 @@ export function loadConfig(env: Env = process.env): Config {
 /** Compliance proofs' default batch size and allowlist depth (at most 16 recipients). */
 export const DEFAULT_ZK_BATCH = 7;
 export const DEFAULT_ZK_DEPTH = 4;
+
+function zkSystem(raw: string | undefined): "groth16" | "plonk" {
+  const v = (raw ?? "").trim();
+  if (v === "" || v === "groth16") return "groth16";
+  if (v === "plonk") return "plonk";
+  throw new ConfigError(`VAULT_ZK_SYSTEM must be "groth16" or "plonk" (got "${raw}")`);
+}
 
 function zkSetupMode(raw: string | undefined): "auto" | "off" {
   const v = (raw ?? "").trim();

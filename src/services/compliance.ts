@@ -161,7 +161,7 @@ export function createComplianceService(deps: {
   jobs: ProofJobStore;
   audit: AuditLog;
   checkpoints: CheckpointService;
-  params: { n: number; depth: number; buildRoot?: string };
+  params: { n: number; depth: number; system?: "groth16" | "plonk"; buildRoot?: string };
   /** The circuit setup (src/services/proof-setup.ts); default: load what is built, build nothing. */
   setup?: ProofSetupService;
   log?: (line: string) => void;
@@ -308,6 +308,7 @@ export function createComplianceService(deps: {
       },
       wasm: art.wasm,
       zkey: art.zkey,
+      system: art.setup.system,
     };
     r.status = "proving";
     r.started_at = now();

@@ -22,9 +22,11 @@ import {
   artifactDir,
   DEFAULT_BUILD_ROOT,
   loadArtifacts,
+  type ProofSystem,
   type SetupPhase,
   shippedDevelopmentPtau,
   sourceHash,
+  systemOf,
 } from "../zk/setup.js";
 import {
   removeStaleScratch,
@@ -75,7 +77,7 @@ export interface ProofSetupService {
 }
 
 export interface ProofSetupOptions {
-  params: { n: number; depth: number; ptau?: string; buildRoot?: string };
+  params: { n: number; depth: number; system?: ProofSystem; ptau?: string; buildRoot?: string };
   /** "auto": set up in the background when needed; "off": only load what is built. */
   mode: "auto" | "off";
   log?: (line: string) => void;
@@ -110,7 +112,8 @@ const SETUP_COMMAND = "npm run circuits:setup";
 
 /** The command that builds the configured size (the same env reaches it). */
 function setupCommand(p: ProofSetupOptions["params"], ptau = p.ptau): string {
-  return `${SETUP_COMMAND} -- --n=${p.n} --depth=${p.depth}${ptau ? ` --ptau=${ptau}` : ""}`;
+  const system = systemOf(p) === "plonk" ? " --system=plonk" : "";
+  return `${SETUP_COMMAND} -- --n=${p.n} --depth=${p.depth}${system}${ptau ? ` --ptau=${ptau}` : ""}`;
 }
 
 /** Remembers, per circuit source, a size too large for the shipped development ptau. */
@@ -147,7 +150,10 @@ function tooLargeHint(p: ProofSetupOptions["params"], rec: Omit<SizeRecord, "sou
  * Artefacts of `size`, or undefined when missing, stale or unreadable (a broken transcript,
  * no circuits/ folder): a vault must start whatever the build folder holds.
  */
-function tryLoad(size: { n: number; depth: number }, root?: string): Artifacts | undefined {
+function tryLoad(
+  size: { n: number; depth: number; system?: ProofSystem },
+  root?: string,
+): Artifacts | undefined {
   try {
     return loadArtifacts(size, root);
   } catch {
@@ -160,10 +166,12 @@ function otherBuiltSizes(p: ProofSetupOptions["params"]): string[] {
   const root = p.buildRoot ?? DEFAULT_BUILD_ROOT;
   if (!existsSync(root)) return [];
   return readdirSync(root).flatMap((name) => {
-    const m = /^n(\d+)-d(\d+)$/.exec(name);
-    const size = { n: Number(m?.[1]), depth: Number(m?.[2]) };
-    if (!m || (size.n === p.n && size.depth === p.depth)) return [];
-    return tryLoad(size, root) ? [`VAULT_ZK_BATCH=${size.n} VAULT_ZK_DEPTH=${size.depth}`] : [];
+    const m = /^(plonk-)?n(\d+)-d(\d+)$/.exec(name);
+    const system: ProofSystem = m?.[1] ? "plonk" : "groth16";
+    const size = { n: Number(m?.[2]), depth: Number(m?.[3]), system };
+    if (!m || (size.n === p.n && size.depth === p.depth && system === systemOf(p))) return [];
+    const vars = `VAULT_ZK_BATCH=${size.n} VAULT_ZK_DEPTH=${size.depth}`;
+    return tryLoad(size, root) ? [m[1] ? `${vars} VAULT_ZK_SYSTEM=plonk` : vars] : [];
   });
 }
 
@@ -199,8 +207,8 @@ function startSetupWorker(job: SetupWorkerJob): ChildProcess {
 export function createProofSetup(opts: ProofSetupOptions): ProofSetupService {
   const { params, mode } = opts;
   const log = opts.log ?? (() => {});
-  const size = { n: params.n, depth: params.depth };
-  const label = `N=${params.n} depth=${params.depth}`;
+  const size = { n: params.n, depth: params.depth, system: systemOf(params) };
+  const label = `N=${params.n} depth=${params.depth}${size.system === "plonk" ? " PLONK" : ""}`;
   let state: ProofSetupState;
   let art: Artifacts | undefined;
   let child: ChildProcess | undefined;

@@ -197,7 +197,11 @@ export async function verifyBundle(
         "development setup: phase 1 is a development ptau (not a published ceremony file); whoever made it could forge proofs",
       );
     }
-    if (!trusted) {
+    if (!trusted && system === "plonk") {
+      warnings.push(
+        `untrusted setup: the verification key (sha256 ${vkHash}) is not one you trust. A PLONK key is derived from the circuit and the ptau alone: derive it yourself (agent-vault verify-bundle … --r1cs=<the circuit you compiled> --ptau=<the published ceremony file>) or pass --trust-vkey=<its sha256>`,
+      );
+    } else if (!trusted) {
       const names = setup.contributions.map((c) => `"${c.name}"`).join(", ");
       warnings.push(
         `untrusted setup: the verification key (sha256 ${vkHash}) is not one you trust${

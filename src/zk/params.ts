@@ -6,6 +6,8 @@ export interface ZkConfig {
   n: number;
   /** Allowlist capacity: 2^depth recipients (1-8), checked per batch in the circuit. */
   depth: number;
+  /** The proof system (VAULT_ZK_SYSTEM). */
+  system: "groth16" | "plonk";
   /** Phase-2-prepared ptau from a public ceremony; absent: development setup. */
   ptau?: string;
   /** Where circuit artefacts are built and cached. */

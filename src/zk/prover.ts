@@ -1,7 +1,8 @@
 /**
  * Turns a range of the audit log into circuit inputs, one batch of N entries at a time,
  * refusing up front (with the offending entry named) what the circuit would refuse:
- * a log that breaks the policy has no proof. proveBatches() then runs snarkjs Groth16.
+ * a log that breaks the policy has no proof. proveBatches() then runs snarkjs (Groth16 or
+ * PLONK, as the artefacts were set up).
  */
 import { randomBytes } from "node:crypto";
 import { poseidon2 } from "poseidon-lite/poseidon2";
@@ -17,7 +18,7 @@ import type { AuditEntry } from "../audit/types.js";
 import { VaultError } from "../errors/index.js";
 import type { Policy } from "../policy/types.js";
 import { policyHash as policySha } from "../policy/validate.js";
-import type { Artifacts } from "./setup.js";
+import type { Artifacts, ProofSystem } from "./setup.js";
 import { loadSnarkjs } from "./snarkjs-lazy.js";
 import {
   allowlistOf,
@@ -289,22 +290,20 @@ export interface ProvedBatch {
   seconds: number;
 }
 
-/** Proves every batch (Groth16, snarkjs); `progress` after each one. */
+/** Proves every batch (snarkjs, Groth16 unless `system` says PLONK); `progress` after each one. */
 export async function proveBatches(
   prepared: Prepared,
-  artifacts: Pick<Artifacts, "wasm" | "zkey">,
+  artifacts: Pick<Artifacts, "wasm" | "zkey"> & { system?: ProofSystem },
   progress?: (done: number, total: number) => void,
 ): Promise<ProvedBatch[]> {
   const out: ProvedBatch[] = [];
+  const snarkjs = await loadSnarkjs();
+  const prover = artifacts.system === "plonk" ? snarkjs.plonk : snarkjs.groth16;
   for (const batch of prepared.batches) {
     const t = Date.now();
     let result: { proof: unknown; publicSignals: string[] };
     try {
-      result = await (await loadSnarkjs()).groth16.fullProve(
-        batch.input,
-        artifacts.wasm,
-        artifacts.zkey,
-      );
+      result = await prover.fullProve(batch.input, artifacts.wasm, artifacts.zkey);
     } catch (err) {
       const message = String((err as Error)?.message ?? err);
       // A failed assertion is the circuit refusing the witness: the log breaks the statement.

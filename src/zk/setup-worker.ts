@@ -15,6 +15,7 @@ import {
   artifactDir,
   DEFAULT_BUILD_ROOT,
   ensureArtifacts,
+  type ProofSystem,
   releaseCurve,
   type SetupPhase,
   shippedDevelopmentPtau,
@@ -23,6 +24,7 @@ import {
 export interface SetupWorkerJob {
   n: number;
   depth: number;
+  system?: ProofSystem;
   ptau?: string;
   buildRoot?: string;
 }
@@ -89,6 +91,7 @@ async function run(job: SetupWorkerJob): Promise<SetupWorkerMessage> {
     const art = await ensureArtifacts({
       n: job.n,
       depth: job.depth,
+      ...(job.system ? { system: job.system } : {}),
       ...(job.ptau ? { ptau: job.ptau } : {}),
       ...(job.buildRoot ? { buildRoot: job.buildRoot } : {}),
       log: (line) => void send({ type: "log", line }),

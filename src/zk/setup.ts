@@ -1,7 +1,9 @@
 /**
- * Build artefacts of the compliance circuit for one (batch size N, allowlist depth D):
- * r1cs + wasm (circom2, from circuits/compliance.circom), Groth16 proving key and
- * verification key (snarkjs), and the setup transcript shipped with the key.
+ * Build artefacts of the compliance circuit for one (batch size N, allowlist depth D, proof
+ * system): r1cs + wasm (circom2, from circuits/compliance.circom), proving key and
+ * verification key (snarkjs), and the setup transcript shipped with the key. Groth16 is
+ * the default (smaller, faster proofs; a circuit-specific phase 2); PLONK needs no phase 2
+ * (src/zk/plonk.ts): over a listed ceremony ptau its setup is "universal-ceremony".
  *
  * Phase 1 comes from a ptau file given by path (production: a public ceremony file, one of
  * the Hermez/Polygon "powersOfTau28_hez_final_XX.ptau", already prepared for phase 2),
@@ -38,6 +40,7 @@ import {
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { VaultError } from "../errors/index.js";
+import { plonkSetup } from "./plonk.js";
 import { checkPtau, type PtauCheck } from "./ptau.js";
 import { loadSnarkjs } from "./snarkjs-lazy.js";
 import { type Contribution, contributeZkey, verifyZkey, vkeySha256 } from "./zkey.js";
@@ -110,7 +113,19 @@ export interface CircuitParams {
   n: number;
   /** Allowlist capacity: up to 2^depth recipients, checked per batch (1..8). */
   depth: number;
+  /** Groth16 (the default) or PLONK (universal setup, src/zk/plonk.ts). */
+  system?: ProofSystem;
 }
+
+export const systemOf = (p: Pick<CircuitParams, "system">): ProofSystem => p.system ?? "groth16";
+
+/**
+ * circom's optimisation level per system. --O2 folds linear constraints into long linear
+ * combinations: fewest R1CS constraints, best for Groth16. PLONK pays a gate for every term
+ * of a linear combination, so the same circuit at --O2 is 21,020 PLONK constraints (N=1,
+ * depth 1) and at --O1 only 5,892: PLONK compiles at --O1.
+ */
+const OPTIMISATION: Record<ProofSystem, string> = { groth16: "--O2", plonk: "--O1" };
 
 export interface Artifacts extends CircuitParams {
   dir: string;
@@ -134,6 +149,8 @@ export interface SetupTranscript {
     constraints: number;
     sourceSha256: string;
     r1csSha256: string;
+    /** PLONK constraints (gates), which size a PLONK setup. */
+    plonkGates?: number;
   };
   phase1: {
     ptau: string;
@@ -169,7 +186,8 @@ export async function releaseCurve(): Promise<void> {
 }
 
 export function artifactDir(params: CircuitParams, buildRoot = DEFAULT_BUILD_ROOT): string {
-  return join(buildRoot, `n${params.n}-d${params.depth}`);
+  const prefix = systemOf(params) === "plonk" ? "plonk-" : "";
+  return join(buildRoot, `${prefix}n${params.n}-d${params.depth}`);
 }
 
 export const sha256File = (path: string) =>
@@ -178,8 +196,11 @@ export const sha256File = (path: string) =>
 /** SHA-256 of the circuit source for `params`: artefacts built from other source are stale. */
 export function sourceHash(params: CircuitParams): string {
   const source = readFileSync(join(REPO_ROOT, "circuits", "compliance.circom"), "utf8");
+  // The optimisation level changes the r1cs: a Groth16 build (no suffix, as before) and a
+  // PLONK one of the same source are different circuits.
+  const level = systemOf(params) === "groth16" ? "" : `\n${OPTIMISATION[systemOf(params)]}`;
   return createHash("sha256")
-    .update(`${source}\n${mainSource(params, ".")}`)
+    .update(`${source}\n${mainSource(params, ".")}${level}`)
     .digest("hex");
 }
 
@@ -209,7 +230,15 @@ export function loadArtifacts(
   if (transcript.format !== TRANSCRIPT_FORMAT) return undefined;
   if (transcript.circuit.sourceSha256 !== sourceHash(params)) return undefined;
   const vkey = JSON.parse(readFileSync(files.vkeyPath, "utf8"));
-  return { ...params, dir, ...files, setup: transcript.setup, vkey, transcript };
+  return {
+    ...params,
+    system: transcript.setup.system,
+    dir,
+    ...files,
+    setup: transcript.setup,
+    vkey,
+    transcript,
+  };
 }
 
 /** The steps of a build, in order ("sized": compiled, phase 1 not started; "phase1" only when a ptau is generated). */
@@ -232,7 +261,7 @@ export interface SetupOptions extends CircuitParams {
 
 /** Builds (or reuses) the artefacts; returns them. */
 export async function ensureArtifacts(opts: SetupOptions): Promise<Artifacts> {
-  const params = { n: opts.n, depth: opts.depth };
+  const params = { n: opts.n, depth: opts.depth, system: systemOf(opts) };
   const buildRoot = opts.buildRoot ?? DEFAULT_BUILD_ROOT;
   const cached = loadArtifacts(params, buildRoot);
   if (cached) {
@@ -262,7 +291,8 @@ export async function compileCircuit(
   mkdirSync(work, { recursive: true });
   const circuitsDir = relative(work, join(REPO_ROOT, "circuits")) || ".";
   writeFileSync(join(work, "main.circom"), mainSource(params, circuitsDir));
-  log(`compiling compliance circuit N=${params.n} depth=${params.depth} (circom2 --O2)`);
+  const level = OPTIMISATION[systemOf(params)];
+  log(`compiling compliance circuit N=${params.n} depth=${params.depth} (circom2 ${level})`);
   // WASI sees paths, not symlinks, and circom resolves no ".." in -l: with node_modules
   // linked from elsewhere (a shared install), run from the folder holding both.
   const modules = realpathSync(join(REPO_ROOT, "node_modules"));
@@ -275,7 +305,7 @@ export async function compileCircuit(
       relative(base, join(work, "main.circom")),
       "--r1cs",
       ...(wasm ? ["--wasm"] : []),
-      "--O2",
+      level,
       "-l",
       relative(base, modules),
       "-o",
@@ -334,6 +364,7 @@ export const INIT_ZKEY = "init.zkey";
 export async function initZkeyOf(
   art: Pick<Artifacts, "dir" | "r1cs" | "transcript" | "setup">,
 ): Promise<string | undefined> {
+  if (art.setup.system !== "groth16") return undefined;
   const path = join(art.dir, INIT_ZKEY);
   if (existsSync(path)) return path;
   const ptau = ptauOf(art);
@@ -358,7 +389,7 @@ export function ptauOf(art: Pick<Artifacts, "transcript" | "setup">): string | u
 
 async function buildArtifacts(opts: SetupOptions, buildRoot: string): Promise<void> {
   const log = opts.log ?? (() => {});
-  const params = { n: opts.n, depth: opts.depth };
+  const params = { n: opts.n, depth: opts.depth, system: systemOf(opts) };
   if (!Number.isInteger(params.n) || params.n < 1 || params.n > 255) {
     throw new Error("the batch size N must be an integer in 1..255");
   }
@@ -381,13 +412,101 @@ async function buildArtifacts(opts: SetupOptions, buildRoot: string): Promise<vo
   const r1cs = join(work, "main.r1cs");
   const compileSeconds = (Date.now() - t0) / 1000;
 
-  // Phase 1.
-  const t1 = Date.now();
+  const ctx: BuildContext = { opts, log, work, r1cs, ptauCheck };
+  const keys =
+    params.system === "plonk"
+      ? await plonkKeys(ctx)
+      : await groth16Keys(ctx, { constraints, power: requiredPower(constraints + nPublic + 1) });
+  opts.onPhase?.("export");
+  const vkey = await (await loadSnarkjs()).zKey.exportVerificationKey(join(work, "final.zkey"));
+  const vkeyText = `${JSON.stringify(vkey, null, 1)}\n`;
+  writeFileSync(join(work, "verification_key.json"), vkeyText);
+  const { phase1 } = keys;
+  // A development ptau generated here stays beside the key, to verify it against later.
+  phase1.ptauPath = existsSync(join(work, "dev.ptau")) ? join(dir, "dev.ptau") : keys.ptau;
+  const setup = describeSetup(
+    params.system,
+    {
+      source: keys.source,
+      file: ptauCheck?.listed?.file ?? phase1.ptau,
+      power: phase1.power,
+      sha256: phase1.ptauSha256,
+      ...(phase1.ptauBlake2b ? { blake2b: phase1.ptauBlake2b } : {}),
+    },
+    keys.contributions,
+  );
+  const transcript: SetupTranscript = {
+    format: TRANSCRIPT_FORMAT,
+    setup,
+    circuit: {
+      n: params.n,
+      depth: params.depth,
+      constraints,
+      sourceSha256: sourceHash(params),
+      r1csSha256: sha256File(r1cs),
+      ...(keys.gates ? { plonkGates: keys.gates } : {}),
+    },
+    phase1,
+    phase2: { contributions: keys.contributions },
+    zkeySha256: sha256File(join(work, "final.zkey")),
+    vkeySha256: vkeySha256(vkey),
+    seconds: {
+      compile: compileSeconds,
+      phase1: keys.phase1Seconds,
+      phase2: keys.phase2Seconds,
+    },
+    createdAt: new Date().toISOString(),
+  };
+  writeFileSync(join(work, "transcript.json"), `${JSON.stringify(transcript, null, 2)}\n`);
+  rmSync(dir, { recursive: true, force: true });
+  try {
+    renameSync(work, dir);
+  } catch (err) {
+    // A shared cache (the tests' per-machine one) may have been filled by a concurrent
+    // build of the same circuit: keep that one if it loads, else report the failure.
+    rmSync(work, { recursive: true, force: true });
+    if (!loadArtifacts(params, buildRoot)) throw err;
+  }
+  log(`artefacts in ${dir} (${setup.system}, ${setup.setup} setup)`);
+}
+
+/** The smallest power of two holding `size`. */
+function requiredPower(size: number): number {
   let power = 1;
-  while (2 ** power < constraints + nPublic + 1) power++;
-  opts.onPhase?.("sized", { constraints, power });
-  let ptau = opts.ptau ? resolve(opts.ptau) : join(work, "dev.ptau");
+  while (2 ** power < size) power++;
+  return power;
+}
+
+interface BuildContext {
+  opts: SetupOptions;
+  log: (line: string) => void;
+  work: string;
+  r1cs: string;
+  ptauCheck: PtauCheck | undefined;
+}
+
+/** What a system's key generation hands back: final.zkey is written in ctx.work. */
+interface Keys {
+  ptau: string;
+  source: SetupDescription["phase1"]["source"];
+  phase1: SetupTranscript["phase1"];
+  contributions: Contribution[];
+  gates?: number;
+  phase1Seconds: number;
+  phase2Seconds: number;
+}
+
+/**
+ * Phase 1 for a circuit needing 2^power: the given ceremony ptau (its size checked), else the
+ * shipped development ptau when large enough, else a development ptau generated in ctx.work.
+ */
+async function phase1For(
+  ctx: BuildContext,
+  power: number,
+): Promise<Pick<Keys, "ptau" | "source" | "phase1">> {
+  const { opts, log, work, ptauCheck } = ctx;
   const phase1: SetupTranscript["phase1"] = { ptau: "", ptauPath: "", ptauSha256: "", power };
+  let ptau = opts.ptau ? resolve(opts.ptau) : join(work, "dev.ptau");
   let source: SetupDescription["phase1"]["source"] = "generated-development";
   const shipped = opts.ptau ? undefined : shippedDevelopmentPtau(power);
   if (shipped) {
@@ -399,34 +518,8 @@ async function buildArtifacts(opts: SetupOptions, buildRoot: string): Promise<vo
     phase1.power = shipped.power;
     source = "shipped-development";
   } else if (!opts.ptau) {
-    log(`generating a DEVELOPMENT ptau of 2^${power} (not for production)`);
     opts.onPhase?.("phase1");
-    const { curves, powersOfTau } = await loadSnarkjs();
-    const curve = await curves.getCurveFromName("bn128");
-    try {
-      await powersOfTau.newAccumulator(curve, power, join(work, "pot0.ptau"));
-      await powersOfTau.contribute(
-        join(work, "pot0.ptau"),
-        join(work, "pot1.ptau"),
-        "agent-vault development contribution",
-        randomBytes(32).toString("hex"),
-      );
-      const beacon = randomBytes(32).toString("hex");
-      await powersOfTau.beacon(
-        join(work, "pot1.ptau"),
-        join(work, "pot2.ptau"),
-        "agent-vault development beacon",
-        beacon,
-        10,
-      );
-      await powersOfTau.preparePhase2(join(work, "pot2.ptau"), ptau);
-      phase1.contributions = [{ name: "agent-vault development contribution" }];
-      phase1.beacon = { hash: beacon, iterationsExp: 10 };
-    } finally {
-      await curve.terminate();
-    }
-    for (const f of ["pot0.ptau", "pot1.ptau", "pot2.ptau"]) rmSync(join(work, f));
-    phase1.ptau = "development (generated locally)";
+    Object.assign(phase1, await generateDevelopmentPtau(power, work, ptau, log));
   } else if (ptauCheck) {
     phase1.ptau = opts.ptau;
     ptau = ptauCheck.path;
@@ -446,67 +539,124 @@ async function buildArtifacts(opts: SetupOptions, buildRoot: string): Promise<vo
     }
   }
   phase1.ptauSha256 = sha256File(ptau);
-  const phase1Seconds = (Date.now() - t1) / 1000;
+  return { ptau, source, phase1 };
+}
 
-  // Phase 2: circuit-specific key and one random contribution (no beacon: see the top).
+async function generateDevelopmentPtau(
+  power: number,
+  work: string,
+  out: string,
+  log: (line: string) => void,
+): Promise<Partial<SetupTranscript["phase1"]>> {
+  log(`generating a DEVELOPMENT ptau of 2^${power} (not for production)`);
+  const { curves, powersOfTau } = await loadSnarkjs();
+  const curve = await curves.getCurveFromName("bn128");
+  const beacon = randomBytes(32).toString("hex");
+  try {
+    await powersOfTau.newAccumulator(curve, power, join(work, "pot0.ptau"));
+    await powersOfTau.contribute(
+      join(work, "pot0.ptau"),
+      join(work, "pot1.ptau"),
+      "agent-vault development contribution",
+      randomBytes(32).toString("hex"),
+    );
+    await powersOfTau.beacon(
+      join(work, "pot1.ptau"),
+      join(work, "pot2.ptau"),
+      "agent-vault development beacon",
+      beacon,
+      10,
+    );
+    await powersOfTau.preparePhase2(join(work, "pot2.ptau"), out);
+  } finally {
+    await curve.terminate();
+  }
+  for (const f of ["pot0.ptau", "pot1.ptau", "pot2.ptau"]) rmSync(join(work, f));
+  return {
+    ptau: "development (generated locally)",
+    contributions: [{ name: "agent-vault development contribution" }],
+    beacon: { hash: beacon, iterationsExp: 10 },
+  };
+}
+
+/** Groth16: phase 1, then the circuit-specific key and one random contribution (no beacon: see the top). */
+async function groth16Keys(
+  ctx: BuildContext,
+  size: { constraints: number; power: number },
+): Promise<Keys> {
+  const { opts, log, work, r1cs } = ctx;
+  const t1 = Date.now();
+  opts.onPhase?.("sized", size);
+  const p1 = await phase1For(ctx, size.power);
+  const phase1Seconds = (Date.now() - t1) / 1000;
   const t2 = Date.now();
   log("phase 2: groth16 setup, one contribution");
   opts.onPhase?.("zkey");
-  await (await loadSnarkjs()).zKey.newZKey(r1cs, ptau, join(work, INIT_ZKEY));
+  await (await loadSnarkjs()).zKey.newZKey(r1cs, p1.ptau, join(work, INIT_ZKEY));
   const contributionName = `agent-vault operator ${new Date().toISOString()}`;
   opts.onPhase?.("contribute");
   await contributeZkey(join(work, INIT_ZKEY), join(work, "final.zkey"), contributionName);
   // Read the contributions back from the key, verifying it against the ptau and the
-  // contribution-free key of this r1cs (just made, so no need to rebuild it).
+  // contribution-free key of this r1cs (just made, so no need to rebuild it). That key
+  // stays (no secret in it): later checks of contributed keys against this r1cs and ptau
+  // start from it instead of rebuilding it (minutes at N=64).
   const check = await verifyZkey({
     init: join(work, INIT_ZKEY),
-    ptau,
+    ptau: p1.ptau,
     zkey: join(work, "final.zkey"),
   });
   if (!check.ok) throw new Error(`the new proving key does not verify: ${check.error}`);
-  // The contribution-free key stays (no secret in it): later checks of contributed keys
-  // against this r1cs and ptau start from it instead of rebuilding it (minutes at N=64).
-  phase1.ptauPath = existsSync(join(work, "dev.ptau")) ? join(dir, "dev.ptau") : ptau;
-  const setup = describeSetup(
-    "groth16",
-    {
-      source,
-      file: ptauCheck?.listed?.file ?? phase1.ptau,
-      power: phase1.power,
-      sha256: phase1.ptauSha256,
-      ...(phase1.ptauBlake2b ? { blake2b: phase1.ptauBlake2b } : {}),
-    },
-    check.contributions,
-  );
-  opts.onPhase?.("export");
-  const vkey = await (await loadSnarkjs()).zKey.exportVerificationKey(join(work, "final.zkey"));
-  const vkeyText = `${JSON.stringify(vkey, null, 1)}\n`;
-  writeFileSync(join(work, "verification_key.json"), vkeyText);
-  const transcript: SetupTranscript = {
-    format: TRANSCRIPT_FORMAT,
-    setup,
-    circuit: {
-      ...params,
-      constraints,
-      sourceSha256: sourceHash(params),
-      r1csSha256: sha256File(r1cs),
-    },
-    phase1,
-    phase2: { contributions: check.contributions },
-    zkeySha256: sha256File(join(work, "final.zkey")),
-    vkeySha256: vkeySha256(vkey),
-    seconds: { compile: compileSeconds, phase1: phase1Seconds, phase2: (Date.now() - t2) / 1000 },
-    createdAt: new Date().toISOString(),
+  return {
+    ...p1,
+    contributions: check.contributions,
+    phase1Seconds,
+    phase2Seconds: (Date.now() - t2) / 1000,
   };
-  writeFileSync(join(work, "transcript.json"), `${JSON.stringify(transcript, null, 2)}\n`);
-  rmSync(dir, { recursive: true, force: true });
-  try {
-    renameSync(work, dir);
-  } catch (err) {
-    // A shared cache (the tests' per-machine one) may have been filled by a concurrent
-    // build of the same circuit: keep that one if it loads, else report the failure.
-    rmSync(work, { recursive: true, force: true });
-    if (!loadArtifacts(params, buildRoot)) throw err;
+}
+
+/**
+ * PLONK: no phase 2 and no contribution; the key is derived from the r1cs and the ptau.
+ * snarkjs counts the PLONK constraints (which size the setup) as it starts, so the setup is
+ * first tried on the ptau it would use anyway (the given one, else the shipped development
+ * one) and, only when that is too small and none was given, repeated on a development ptau
+ * generated at the size it reported.
+ */
+async function plonkKeys(ctx: BuildContext): Promise<Keys> {
+  const { opts, log, work, r1cs, ptauCheck } = ctx;
+  const out = join(work, "final.zkey");
+  const first = ptauCheck?.path ?? shippedDevelopmentPtau(0)?.path;
+  if (!first) {
+    throw new Error(
+      "a PLONK development setup needs the shipped development ptau (circuits/ptau/) or --ptau",
+    );
   }
-  log(`artefacts in ${dir} (${setup.system}, ${setup.setup} setup)`);
+  log("PLONK setup: the key is derived from the circuit and the ptau, no contribution");
+  const onSized = (size: { gates: number; power: number }) => {
+    log(`${size.gates} PLONK constraints: needs a 2^${size.power} ptau`);
+    opts.onPhase?.("sized", { constraints: size.gates, power: size.power });
+    opts.onPhase?.("zkey");
+  };
+  const t = Date.now();
+  let made = await plonkSetup(r1cs, first, out, onSized);
+  let phase1Seconds = 0;
+  const power = made.power;
+  if (!made.ok && (!made.tooBig || power === undefined || opts.ptau)) {
+    // A listed file too small gets phase1For's message naming both sizes.
+    if (made.tooBig && power !== undefined) await phase1For(ctx, power);
+    throw new VaultError("VALIDATION_FAILED", `PLONK setup failed: ${made.error}`);
+  }
+  const p1 = await phase1For(ctx, power as number);
+  if (!made.ok) {
+    phase1Seconds = (Date.now() - t) / 1000;
+    opts.onPhase?.("zkey");
+    made = await plonkSetup(r1cs, p1.ptau, out);
+    if (!made.ok) throw new Error(`PLONK setup failed: ${made.error}`);
+  }
+  return {
+    ...p1,
+    contributions: [],
+    gates: made.gates,
+    phase1Seconds,
+    phase2Seconds: (Date.now() - t) / 1000 - phase1Seconds,
+  };
 }

@@ -16,10 +16,15 @@
  * What a bundle says about its setup is the vault's claim; what holds is the verification key
  * its proofs verify under. So trust is decided on the key: the contribution list matters only
  * as read back from a proving key verified here.
+ *
+ * A PLONK setup has none of this: its key is derived from the r1cs and the ptau alone
+ * (src/zk/plonk.ts), so the auditor derives it too (`zk verify-setup`, or `verify-bundle
+ * --r1cs … --ptau …`) and trusts it when the ptau is a published ceremony file.
  */
 import { copyFileSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { VaultError } from "../errors/index.js";
+import { verifyPlonkKey, zkeyProtocol } from "./plonk.js";
 import { checkPtau } from "./ptau.js";
 import {
   type Artifacts,
@@ -60,7 +65,7 @@ export async function verifySetup(opts: {
   /**
    * The contribution-free key of `r1cs` over `ptau`, when the caller made it on this machine
    * (initZkeyOf: the local artefacts): the check then skips rebuilding it. Never one received
-   * from whoever made `zkey`.
+   * from whoever made `zkey`. Groth16 only.
    */
   init?: string;
 }): Promise<SetupVerification> {
@@ -76,6 +81,30 @@ export async function verifySetup(opts: {
       ...(ptauCheck.listed ? { listed: ptauCheck.listed.file } : {}),
     },
   };
+  let protocol: string;
+  try {
+    protocol = await zkeyProtocol(opts.zkey);
+  } catch (err) {
+    const error = `not a proving key: ${(err as Error).message}`;
+    return { ok: false, error, code: "ZK_SETUP_INVALID", ...base };
+  }
+  const phase1 = phase1Description(opts.ptau, ptauSha256, ptauCheck);
+  if (protocol === "plonk") {
+    // No phase 2: the key is the one the r1cs and the ptau determine, or it is not.
+    const check = await verifyPlonkKey(opts);
+    if (!check.ok) {
+      const error = check.error ?? "the proving key does not verify";
+      const code = check.mismatch ? "ZK_CIRCUIT_MISMATCH" : "ZK_SETUP_INVALID";
+      return { ok: false, error, code, ...base };
+    }
+    return {
+      ok: true,
+      setup: describeSetup("plonk", phase1, []),
+      vkey: check.vkey,
+      vkeySha256: check.vkeySha256 as string,
+      ...base,
+    };
+  }
   const check = await verifyZkey(opts);
   if (!check.ok) {
     return {
@@ -85,36 +114,34 @@ export async function verifySetup(opts: {
       ...base,
     };
   }
-  const pin = shippedDevelopmentPin();
-  const source = ptauCheck.listed
-    ? "listed"
-    : pin?.sha256 === ptauSha256
-      ? "shipped-development"
-      : "unlisted";
   const vkey = await (await loadSnarkjs()).zKey.exportVerificationKey(opts.zkey);
-  // 0: an unlisted file's size is not looked into.
-  const power =
-    ptauCheck.listed?.power ?? (source === "shipped-development" ? (pin?.power ?? 0) : 0);
   return {
     ok: true,
-    setup: describeSetup(
-      "groth16",
-      {
-        source,
-        file:
-          ptauCheck.listed?.file ??
-          (source === "shipped-development" ? pin?.file : opts.ptau) ??
-          opts.ptau,
-        power,
-        sha256: ptauSha256,
-        blake2b: ptauCheck.blake2b,
-      },
-      check.contributions,
-    ),
+    setup: describeSetup("groth16", phase1, check.contributions),
     vkey,
     vkeySha256: vkeySha256(vkey),
     ...base,
   };
+}
+
+/** Phase 1 as identified by the file's hash: a published ceremony file, the shipped development ptau, or unlisted. */
+function phase1Description(
+  path: string,
+  sha256: string,
+  ptauCheck: Awaited<ReturnType<typeof checkPtau>>,
+): SetupDescription["phase1"] {
+  const pin = shippedDevelopmentPin();
+  const source = ptauCheck.listed
+    ? "listed"
+    : pin?.sha256 === sha256
+      ? "shipped-development"
+      : "unlisted";
+  // 0: an unlisted file's size is not looked into.
+  const power =
+    ptauCheck.listed?.power ?? (source === "shipped-development" ? (pin?.power ?? 0) : 0);
+  const file =
+    ptauCheck.listed?.file ?? (source === "shipped-development" ? pin?.file : path) ?? path;
+  return { source, file, power, sha256, blake2b: ptauCheck.blake2b };
 }
 
 export interface Installed {
@@ -135,6 +162,12 @@ export async function installZkey(
   zkey: string,
   opts: { ptau?: string } = {},
 ): Promise<Installed> {
+  if (art.setup.system !== "groth16") {
+    throw new VaultError(
+      "ZK_SETUP_INVALID",
+      "a PLONK setup has no phase 2: there is no contributed key to install (its key is derived from the circuit and the ptau alone)",
+    );
+  }
   const ptau = opts.ptau ?? ptauOf(art);
   if (!ptau) {
     throw new VaultError(
@@ -148,6 +181,12 @@ export async function installZkey(
     throw new VaultError(v.code ?? "ZK_SETUP_INVALID", `${zkey}: ${v.error}`, {
       reason: v.error,
     });
+  }
+  if (v.setup.system !== art.setup.system) {
+    throw new VaultError(
+      "ZK_SETUP_INVALID",
+      `${zkey} is a ${v.setup.system} key; these artefacts are ${art.setup.system}`,
+    );
   }
   const previous = art.transcript;
   const at = new Date().toISOString();

@@ -8,11 +8,13 @@
  */
 import { isVaultError } from "../errors/index.js";
 import { prepareRange, proveBatches, type RangeInput } from "./prover.js";
+import type { ProofSystem } from "./setup.js";
 
 export interface WorkerJob {
   range: Omit<RangeInput, "bound"> & { bound: string };
   wasm: string;
   zkey: string;
+  system: ProofSystem;
 }
 
 export type WorkerMessage =

@@ -19,8 +19,9 @@ test("defaults: 127.0.0.1:8080, ./data, 2-of-3", () => {
   assert.equal(c.adminKey, undefined);
   assert.equal(c.trustProxy, false);
   // Compliance proofs: a size that fits the shipped development ptau, set up on first start.
-  assert.deepEqual(c.zk, { n: 7, depth: 4, setup: "auto" });
+  assert.deepEqual(c.zk, { n: 7, depth: 4, setup: "auto", system: "groth16" });
   assert.equal(loadConfig({ VAULT_ZK_SETUP: "off" }).zk.setup, "off");
+  assert.equal(loadConfig({ VAULT_ZK_SYSTEM: "plonk" }).zk.system, "plonk");
   const proxied = loadConfig({ VAULT_TRUST_PROXY: "10.0.0.1, 192.168.0.0/16" });
   assert.equal(proxied.trustProxy, "10.0.0.1,192.168.0.0/16");
   assert.equal(c.tls, undefined);
@@ -56,6 +57,7 @@ test("bad values stop start-up with a message naming the variable", () => {
     [{ VAULT_TRUST_PROXY: "everyone" }, /VAULT_TRUST_PROXY/],
     [{ VAULT_TRUST_PROXY: "true" }, /VAULT_TRUST_PROXY/],
     [{ VAULT_ZK_SETUP: "yes" }, /VAULT_ZK_SETUP/],
+    [{ VAULT_ZK_SYSTEM: "fflonk" }, /VAULT_ZK_SYSTEM/],
     [{ VAULT_DELEGATION_MAX_DEPTH: "0" }, /VAULT_DELEGATION_MAX_DEPTH/],
     [{ VAULT_DELEGATION_MAX_DEPTH: "65" }, /VAULT_DELEGATION_MAX_DEPTH/],
     [{ VAULT_REVOCATION_STALE_MS: "99" }, /VAULT_REVOCATION_STALE_MS/],

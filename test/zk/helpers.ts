@@ -144,6 +144,7 @@ export async function makeBundle(
   art: Artifacts,
   opts: { fromSeq?: number; toSeq?: number; bound?: bigint; policy?: Policy } = {},
 ): Promise<Bundle> {
+  const params = { n: art.n, depth: art.depth };
   const fromSeq = opts.fromSeq ?? 1;
   const toSeq = opts.toSeq ?? log.head().seq;
   const policy = opts.policy ?? POLICY;
@@ -157,7 +158,7 @@ export async function makeBundle(
     startZkHead: log.zkHeadAt(fromSeq - 1) as string,
     zkV2Start: log.zkV2Start(),
     stored: log.zkRange(fromSeq, toSeq),
-    ...TEST_PARAMS,
+    ...params,
   });
   const batches = await proveBatches(prepared, art);
   return {
