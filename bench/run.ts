@@ -7,6 +7,7 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { parseArgs } from "node:util";
 import { Wallet } from "ethers";
 import type { FastifyInstance } from "fastify";
 import { createAuditLog } from "../src/audit/log.js";
@@ -21,7 +22,7 @@ import { ADMIN, clients, listen, log, POLICY, poolOptions } from "./harness.js";
 import { runRevocationBench } from "./revocation.js";
 import { median, percentile, round, timed } from "./stats.js";
 import { warmThroughput } from "./throughput.js";
-import { runZkBench } from "./zk.js";
+import { runZkBench, type ZkBenchOptions } from "./zk.js";
 
 /** The baseline: same routes and services, one ethers Wallet per agent instead of the cluster. */
 async function baselineApp(vault: Vault, agentIds: string[]): Promise<FastifyInstance> {
@@ -188,8 +189,15 @@ async function main() {
     auditAppendsPerSecond: Math.round(appends / (appendMs / 1000)),
     // GET /v1/agents/:id through app.inject, per door, vs the same path without auth.
     frontDoors: doors,
-    // Compliance proofs (bench/zk.ts); `npm run bench -- <N> <depth>` picks the batch size.
-    zk: await runZkBench(log, zkBenchParams()),
+    // Compliance proofs (bench/zk.ts): Groth16 at N=4 depth 2, then both systems at N=1
+    // depth 1 (what the shipped ptau holds for PLONK). `npm run bench -- zk …` for others.
+    zk: await runZkBench(log, { n: 4, depth: 2 }),
+    zkSystems: await runZkBench(log, {
+      n: 1,
+      depth: 1,
+      systems: ["groth16", "plonk"],
+      counts: false,
+    }),
   };
   process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   await base.close();
@@ -197,18 +205,42 @@ async function main() {
   await vault.stop();
 }
 
-function zkBenchParams(): { n?: number; depth?: number } {
-  const { zk } = loadConfig({
-    VAULT_ZK_BATCH: process.argv[2] ?? "4",
-    VAULT_ZK_DEPTH: process.argv[3] ?? "2",
+/** `npm run bench -- zk <N> <depth> [--ptau=<file> [--unlisted-ptau]] [--systems=groth16,plonk]` */
+function zkBenchOptions(args: string[]): ZkBenchOptions {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      ptau: { type: "string" },
+      "unlisted-ptau": { type: "boolean", default: false },
+      systems: { type: "string", default: "groth16,plonk" },
+    },
   });
-  return { n: zk.n, depth: zk.depth };
+  const { zk } = loadConfig({
+    VAULT_ZK_BATCH: positionals[0] ?? "4",
+    VAULT_ZK_DEPTH: positionals[1] ?? "2",
+  });
+  const systems = values.systems
+    .split(",")
+    .map((s) => loadConfig({ VAULT_ZK_SYSTEM: s }).zk.system);
+  return {
+    n: zk.n,
+    depth: zk.depth,
+    systems,
+    ...(values.ptau ? { ptau: values.ptau, allowUnlistedPtau: values["unlisted-ptau"] } : {}),
+  };
 }
 
-const only = process.argv[2] === "revocation" ? runRevocationBench : undefined;
+const [mode, ...rest] = process.argv.slice(2);
+const only =
+  mode === "revocation"
+    ? () => runRevocationBench().then((r) => ({ revocation: r }))
+    : mode === "zk"
+      ? () => runZkBench(log, zkBenchOptions(rest)).then((r) => ({ zk: r }))
+      : undefined;
 (only
   ? only().then((r) => {
-      console.log(JSON.stringify({ revocation: r }, null, 2));
+      console.log(JSON.stringify(r, null, 2));
       process.exit(0);
     })
   : main()
