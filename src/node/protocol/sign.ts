@@ -17,6 +17,7 @@ import { decodeIntent } from "../../policy/decode.js";
 import { evaluatePolicy, usageFromRecords } from "../../policy/evaluate.js";
 import { spendsFromJson, spendsToJson } from "../../policy/spends.js";
 import type { DecodedRequest, Policy } from "../../policy/types.js";
+import { NODE_BAD_REQUEST } from "../../protocol/node/ops.js";
 import type {
   CatchUpRecord,
   Contribute,
@@ -24,6 +25,8 @@ import type {
   WithMessages,
 } from "../../protocol/node/wire.js";
 import { CLUSTER_KEY_ID, checkpointDigest } from "../../threshold/checkpoint.js";
+import type { SignParty } from "../../threshold/engine.js";
+import type { SealedMessage } from "../../transport/p2p.js";
 import type { NodeRecord } from "../store.js";
 import { verifyCheckpointSegment } from "./checkpoint.js";
 import { type NodeContext, NodeRefusal } from "./context.js";
@@ -147,6 +150,13 @@ function checkNewRecord(
 }
 
 export function contribute(node: NodeContext, sessionId: string, body: Contribute) {
+  if (body.combineWith !== undefined && body.combiner !== node.index) {
+    throw new NodeRefusal(
+      NODE_BAD_REQUEST,
+      "sign.contribute: combineWith is for the combiner only (combiner must be this node)",
+      { field: "combineWith" },
+    );
+  }
   const agent = node.store.agent(body.agentId);
   if (!agent) throw new NodeRefusal("UNKNOWN_AGENT", "this node holds no share for that agent");
   const { digest, decoded } = digestOf(body.intent);
@@ -192,6 +202,19 @@ export function contribute(node: NodeContext, sessionId: string, body: Contribut
     party.free();
     return { digest, parties: consumed.parties, messages };
   }
+  if (body.combineWith !== undefined) {
+    // Contribute and combine in one call: the others' messages are opened against this
+    // node's own sequence number, exactly as sign.combine would.
+    const signature = combineNow(
+      node,
+      sessionId,
+      body.seq,
+      consumed.parties,
+      party,
+      body.combineWith,
+    );
+    return { digest, parties: consumed.parties, messages: [], ...signature };
+  }
   node.putSession(sessionId, {
     kind: "combine",
     agentId: body.agentId,
@@ -209,15 +232,30 @@ export function contribute(node: NodeContext, sessionId: string, body: Contribut
 
 export function combine(node: NodeContext, sessionId: string, body: WithMessages) {
   const session = node.takeSession(sessionId, "combine");
-  const others = session.parties.filter((p) => p !== node.index);
+  return combineNow(node, sessionId, session.seq, session.parties, session.party, body.messages);
+}
+
+/**
+ * Opens the other quorum members' last messages, sealed at `seq` (a member that
+ * contributed at another sequence number is refused), and combines the signature.
+ */
+function combineNow(
+  node: NodeContext,
+  sessionId: string,
+  seq: number,
+  parties: number[],
+  party: SignParty,
+  messages: SealedMessage[],
+) {
+  const others = parties.filter((p) => p !== node.index);
   let incoming: ReturnType<NodeContext["open"]>;
   try {
-    incoming = node.open({ sessionId, round: `last:${session.seq}` }, body.messages, others);
+    incoming = node.open({ sessionId, round: `last:${seq}` }, messages, others);
   } catch (err) {
-    session.party.free();
+    party.free();
     throw err;
   }
-  const { r, s } = session.party.combine(incoming);
+  const { r, s } = party.combine(incoming);
   return { r: Buffer.from(r).toString("hex"), s: Buffer.from(s).toString("hex") };
 }
 

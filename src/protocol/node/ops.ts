@@ -55,9 +55,16 @@ export interface NodeOps {
   "presign.round": { params: PresignRound; result: WithMessages };
   /** The round-3 messages in; the presignature is stored under its id. */
   "presign.finish": { params: WithMessages; result: { presigId: string } };
+  /** With `combineWith` (the combiner only), the signature comes back too. */
   "sign.contribute": {
     params: Contribute;
-    result: { digest: string; parties: number[]; messages: SealedMessage[] };
+    result: {
+      digest: string;
+      parties: number[];
+      messages: SealedMessage[];
+      r?: string;
+      s?: string;
+    };
   };
   "sign.combine": { params: WithMessages; result: { r: string; s: string } };
   "sign.release": { params: Empty; result: { released: true } };

@@ -92,7 +92,6 @@ export class LocalCluster {
       presign: (agentId, q) => this.presign(agentId, q, false),
       taken: (agentId, parties) => this.scheduler.taken(agentId, parties),
       catchUp: opts.catchUp,
-      log: opts.log ?? (() => {}),
       down: () => this.nodes().flatMap((s) => (s.up ? [] : [`node-${s.index}`])),
     });
   }

@@ -10,6 +10,7 @@ import { parseEther, recoverAddress, Signature } from "ethers";
 import { authorize } from "../../../src/auth/admin-authority.js";
 import { decodeIntent } from "../../../src/policy/decode.js";
 import type { Policy, SignIntent } from "../../../src/policy/types.js";
+import type { NodeResult } from "../../../src/protocol/node/ops.js";
 import type { CatchUpRecord, NodeIntent } from "../../../src/protocol/node/wire.js";
 import { NodeRefused } from "../../../src/signers/local/node-client.js";
 import { inboxFor, runPresign } from "../../../src/signers/local/protocol.js";
@@ -81,6 +82,8 @@ export interface ContributeBody {
   intent: NodeIntent;
   presigId: string;
   catchUp?: CatchUpRecord[];
+  combiner?: number;
+  combineWith?: SealedMessage[];
 }
 
 export function contribute(
@@ -88,7 +91,7 @@ export function contribute(
   index: number,
   sessionId: string,
   body: ContributeBody,
-): Promise<{ digest: string; parties: number[]; messages: SealedMessage[] }> {
+): Promise<NodeResult<"sign.contribute">> {
   return tc.cluster.client(index).call("sign.contribute", sessionId, body);
 }
 

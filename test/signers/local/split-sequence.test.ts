@@ -9,6 +9,7 @@ import {
   ethTransfer,
   newSessionId,
   presign,
+  recoverSignature,
   refused,
   signByHand,
 } from "./by-hand.js";
@@ -54,4 +55,57 @@ test("quorum members must sign at the same sequence number: a split sequence yie
       `node ${combiner} refuses to combine across sequence numbers`,
     );
   }
+});
+
+test("contribute-and-combine in one call keeps the same binding: no signature across sequence numbers, and only the combiner combines", async () => {
+  const agentId = "split-fast";
+  const address = await createAgent(tc, agentId, policy);
+  await signByHand(tc, {
+    agentId,
+    address,
+    quorum: [1, 2],
+    seq: 1,
+    intent: ethTransfer("0.02", 0),
+  });
+  const b = ethTransfer("0.02", 1);
+  const p = await presign(tc, agentId, [0, 1]);
+  const sid = newSessionId();
+  // Node 0 (no record yet) contributes at seq 1; node 1, the combiner, at seq 2 with node 0's messages.
+  const at0 = await contribute(tc, 0, sid, {
+    agentId,
+    seq: 1,
+    intent: b,
+    presigId: p,
+    combiner: 1,
+  });
+  await assert.rejects(
+    contribute(tc, 1, sid, {
+      agentId,
+      seq: 2,
+      intent: b,
+      presigId: p,
+      combiner: 1,
+      combineWith: inboxFor(1, [at0]),
+    }),
+    refused("BAD_MESSAGE"),
+    "the combiner refuses messages sealed at another sequence number",
+  );
+
+  // A member that is not the combiner is refused before anything is consumed: its
+  // presignature still serves the honest signature that follows, made the vault's way.
+  const fresh = "split-fast-2";
+  const freshAddress = await createAgent(tc, fresh, policy);
+  const q = await presign(tc, fresh, [0, 2]);
+  const sid2 = newSessionId();
+  const intent = ethTransfer("0.01", 0);
+  const body = { agentId: fresh, seq: 1, intent, presigId: q, combiner: 2 };
+  await assert.rejects(
+    contribute(tc, 0, sid2, { ...body, combineWith: [] }),
+    refused("NODE_BAD_REQUEST", { field: "combineWith" }),
+  );
+  const at0b = await contribute(tc, 0, sid2, body);
+  const signed = await contribute(tc, 2, sid2, { ...body, combineWith: inboxFor(2, [at0b]) });
+  assert.deepEqual(signed.messages, []);
+  assert.ok(signed.r && signed.s, "the combiner returned the signature");
+  recoverSignature({ r: signed.r, s: signed.s }, signed.digest, freshAddress);
 });
