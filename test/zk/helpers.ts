@@ -175,3 +175,19 @@ export async function makeBundle(
     createdAt: new Date().toISOString(),
   };
 }
+
+/** Runs a CLI command in this process (test-only listings apply), capturing what it prints. */
+export async function cli(run: () => Promise<number | undefined>) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const [log0, error0] = [console.log, console.error];
+  console.log = (...a: unknown[]) => out.push(a.map(String).join(" "));
+  console.error = (...a: unknown[]) => err.push(a.map(String).join(" "));
+  try {
+    const code = await run();
+    return { code, stdout: out.join("\n"), stderr: err.join("\n") };
+  } finally {
+    console.log = log0;
+    console.error = error0;
+  }
+}

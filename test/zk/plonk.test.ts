@@ -31,7 +31,16 @@ import {
 } from "../../src/zk/setup.js";
 import { installZkey, verifySetup } from "../../src/zk/trust.js";
 import { ethTx, startTestVault, type TestVault } from "../helpers/vault.js";
-import { ALICE, appendNoise, appendSpend, CLUSTER, freshLog, makeBundle, WEI } from "./helpers.js";
+import {
+  ALICE,
+  appendNoise,
+  appendSpend,
+  CLUSTER,
+  cli,
+  freshLog,
+  makeBundle,
+  WEI,
+} from "./helpers.js";
 import { auditorHeaders } from "./vault-helpers.js";
 
 const PARAMS = { n: 1, depth: 1, system: "plonk" as const };
@@ -64,22 +73,6 @@ before(async () => {
   appendNoise(log);
   bundle = await makeBundle(log, art);
 });
-
-/** Runs a CLI command in this process (the test listing applies), capturing what it prints. */
-async function cli(run: () => Promise<number | undefined>) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const [log0, error0] = [console.log, console.error];
-  console.log = (...a: unknown[]) => out.push(a.map(String).join(" "));
-  console.error = (...a: unknown[]) => err.push(a.map(String).join(" "));
-  try {
-    const code = await run();
-    return { code, stdout: out.join("\n"), stderr: err.join("\n") };
-  } finally {
-    console.log = log0;
-    console.error = error0;
-  }
-}
 
 test("a PLONK setup over a listed ptau is universal-ceremony: no phase 2, the key anybody derives", async () => {
   assert.equal(art.setup.system, "plonk");

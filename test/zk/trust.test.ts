@@ -49,6 +49,7 @@ import {
   appendSpend,
   BOB,
   CLUSTER,
+  cli,
   freshLog,
   makeBundle,
   TEST_BUILD_ROOT,
@@ -78,22 +79,6 @@ before(async () => {
   appendSpend(log, { amount: WEI("0.003") });
   appendSpend(log, { amount: WEI("0.004"), recipient: BOB });
 });
-
-/** Runs a CLI command in this process, capturing what it prints. */
-async function cli(run: () => Promise<number | undefined>) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const [log0, error0] = [console.log, console.error];
-  console.log = (...a: unknown[]) => out.push(a.map(String).join(" "));
-  console.error = (...a: unknown[]) => err.push(a.map(String).join(" "));
-  try {
-    const code = await run();
-    return { code, stdout: out.join("\n"), stderr: err.join("\n") };
-  } finally {
-    console.log = log0;
-    console.error = error0;
-  }
-}
 
 /** A private copy of the cached test setup, to modify. */
 function copyArtifacts(): Artifacts {
