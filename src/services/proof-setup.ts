@@ -139,7 +139,7 @@ function readSize(p: ProofSetupOptions["params"]): SizeRecord | undefined {
 
 function tooLargeHint(p: ProofSetupOptions["params"], rec: Omit<SizeRecord, "sourceSha256">) {
   return (
-    `N=${p.n} depth=${p.depth} is ${rec.constraints.toLocaleString("en-US")} constraints and needs a ` +
+    `N=${p.n} depth=${p.depth} is ${rec.constraints.toLocaleString("en-US")} ${systemOf(p) === "plonk" ? "PLONK " : ""}constraints and needs a ` +
     `2^${rec.power} ptau, larger than the shipped development one (2^${rec.shippedPower}): run ` +
     `${setupCommand(p, `powersOfTau28_hez_final_${rec.power}.ptau`)} with a public ceremony file ` +
     "(or set VAULT_ZK_PTAU to it and restart), or choose a smaller VAULT_ZK_BATCH"

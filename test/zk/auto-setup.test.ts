@@ -75,6 +75,22 @@ before(() => {
 after(() => largeProbe?.stop());
 after(() => failingProbe?.stop());
 
+// PLONK, sized by its PLONK constraints: N=1 at depth 1 (5,892) fits the shipped 2^13 ptau,
+// N=2 (9,020) does not. Both start now, beside the others.
+const PLONK_FITS = { n: 1, depth: 1, system: "plonk" as const };
+const PLONK_LARGE = { n: 2, depth: 1, system: "plonk" as const };
+let plonkFits: ProofSetupService;
+let plonkLarge: ProofSetupService;
+before(() => {
+  plonkFits = createProofSetup({ params: { ...PLONK_FITS, buildRoot: freshRoot() }, mode: "auto" });
+  plonkLarge = createProofSetup({
+    params: { ...PLONK_LARGE, buildRoot: freshRoot() },
+    mode: "auto",
+  });
+});
+after(() => plonkFits?.stop());
+after(() => plonkLarge?.stop());
+
 let tv: TestVault | undefined;
 
 /** A vault proving at `size` from `buildRoot`, setting itself up; its log lines go to `lines`. */
@@ -335,5 +351,24 @@ test("the default size fits the shipped development ptau, so a first start can s
   assert.ok(
     shippedDevelopmentPtau(power),
     `N=${n} depth=${depth}: ${constraints} constraints need 2^${power}`,
+  );
+});
+
+test("PLONK sets up in the background when its PLONK constraints fit the shipped ptau, and names the PLONK command when they do not", {
+  timeout: 180_000,
+}, async () => {
+  const fits = await plonkFits.settled();
+  assert.equal(fits.state, "ready", JSON.stringify(fits));
+  const art = plonkFits.artifacts();
+  assert.equal(art?.setup.system, "plonk");
+  assert.equal(art?.setup.setup, "development");
+  assert.deepEqual(art?.setup.contributions, []);
+
+  const large = await plonkLarge.settled();
+  assert.equal(large.state, "unavailable", JSON.stringify(large));
+  assert.ok(large.state === "unavailable" && large.constraints === 9020, JSON.stringify(large));
+  assert.match(
+    large.state === "unavailable" ? large.hint : "",
+    /9,020 PLONK constraints and needs a 2\^14 ptau.*npm run circuits:setup -- --n=2 --depth=1 --system=plonk --ptau=/,
   );
 });
