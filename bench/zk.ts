@@ -26,6 +26,7 @@ import {
   ensureArtifacts,
   type ProofSystem,
   releaseCurve,
+  requiredPower,
   shippedDevelopmentPtau,
 } from "../src/zk/setup.js";
 import { statementText } from "../src/zk/statement.js";
@@ -67,7 +68,7 @@ export async function runZkBench(log: (line: string) => void, opts: ZkBenchOptio
     plonkConstraintsFixed: counts.plonk.fixed,
     productionN64: {
       constraints: at64,
-      ptauPower: powerFor(at64 + 13),
+      ptauPower: requiredPower(at64 + 13),
       plonkConstraints: plonkAt64,
       plonkPtauPower: plonkPower(plonkAt64),
     },
@@ -75,8 +76,6 @@ export async function runZkBench(log: (line: string) => void, opts: ZkBenchOptio
     systems,
   };
 }
-
-const powerFor = (size: number) => Math.ceil(Math.log2(size));
 
 /**
  * Constraints per entry and per batch at the production depth, from compiles of N=1 and N=2:

@@ -75,21 +75,16 @@ export interface PlonkKeyCheck {
 
 /**
  * Checks a PLONK proving key the only way one can be: derives the key from `r1cs` and `ptau`
- * here and compares the verification keys (what proofs are checked against).
+ * here and compares the verification keys (what proofs are checked against). `vkey` is the
+ * verification key the proving key exports (snarkjs zKey.exportVerificationKey).
  */
 export async function verifyPlonkKey(opts: {
-  zkey: string;
+  // biome-ignore lint/suspicious/noExplicitAny: snarkjs verification key JSON
+  vkey: any;
   r1cs: string;
   ptau: string;
 }): Promise<PlonkKeyCheck> {
-  const { zKey } = await loadSnarkjs();
-  // biome-ignore lint/suspicious/noExplicitAny: snarkjs verification key JSON
-  let given: any;
-  try {
-    given = await zKey.exportVerificationKey(opts.zkey);
-  } catch (err) {
-    return { ok: false, mismatch: false, error: `unreadable key: ${(err as Error).message}` };
-  }
+  const given = opts.vkey;
   if (given?.protocol !== "plonk")
     return { ok: false, mismatch: false, error: `not a PLONK key (${String(given?.protocol)})` };
   const derived = await derivePlonkKey(opts);

@@ -471,7 +471,7 @@ async function buildArtifacts(opts: SetupOptions, buildRoot: string): Promise<vo
 }
 
 /** The smallest power of two holding `size`. */
-function requiredPower(size: number): number {
+export function requiredPower(size: number): number {
   let power = 1;
   while (2 ** power < size) power++;
   return power;

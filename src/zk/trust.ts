@@ -24,7 +24,7 @@
 import { copyFileSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { VaultError } from "../errors/index.js";
-import { verifyPlonkKey, zkeyProtocol } from "./plonk.js";
+import { verifyPlonkKey } from "./plonk.js";
 import { checkPtau } from "./ptau.js";
 import {
   type Artifacts,
@@ -81,17 +81,18 @@ export async function verifySetup(opts: {
       ...(ptauCheck.listed ? { listed: ptauCheck.listed.file } : {}),
     },
   };
-  let protocol: string;
+  // biome-ignore lint/suspicious/noExplicitAny: snarkjs verification key JSON
+  let vkey: any;
   try {
-    protocol = await zkeyProtocol(opts.zkey);
+    vkey = await (await loadSnarkjs()).zKey.exportVerificationKey(opts.zkey);
   } catch (err) {
     const error = `not a proving key: ${(err as Error).message}`;
     return { ok: false, error, code: "ZK_SETUP_INVALID", ...base };
   }
   const phase1 = phase1Description(opts.ptau, ptauSha256, ptauCheck);
-  if (protocol === "plonk") {
+  if (vkey?.protocol === "plonk") {
     // No phase 2: the key is the one the r1cs and the ptau determine, or it is not.
-    const check = await verifyPlonkKey(opts);
+    const check = await verifyPlonkKey({ vkey, r1cs: opts.r1cs, ptau: opts.ptau });
     if (!check.ok) {
       const error = check.error ?? "the proving key does not verify";
       const code = check.mismatch ? "ZK_CIRCUIT_MISMATCH" : "ZK_SETUP_INVALID";
@@ -114,7 +115,6 @@ export async function verifySetup(opts: {
       ...base,
     };
   }
-  const vkey = await (await loadSnarkjs()).zKey.exportVerificationKey(opts.zkey);
   return {
     ok: true,
     setup: describeSetup("groth16", phase1, check.contributions),

@@ -58,15 +58,16 @@ after(async () => {
   await tv?.stop();
 });
 
+/** The shipped development ptau stands in for a published ceremony file, in this process only. */
+async function listStandIn(): Promise<() => void> {
+  const { blake2b } = await checkPtau(ptau, { allowUnlisted: true });
+  return listPtauForTests({ power: 13, file: "stand-in_13.ptau", blake2b });
+}
+
 before(async () => {
   scratch = mkdtempSync(join(tmpdir(), "av-plonk-test-"));
   ptau = (shippedDevelopmentPtau(13) as { path: string }).path;
-  // The shipped development ptau stands in for a published ceremony file, in this process only.
-  unlist = listPtauForTests({
-    power: 13,
-    file: "stand-in_13.ptau",
-    blake2b: (await checkPtau(ptau, { allowUnlisted: true })).blake2b,
-  });
+  unlist = await listStandIn();
   art = await ensureArtifacts({ ...PARAMS, ptau, buildRoot: join(scratch, "build") });
   log = freshLog();
   appendSpend(log, { amount: WEI("0.004") });
@@ -164,11 +165,7 @@ test("verify-bundle derives the PLONK key from --r1cs and --ptau: trusted over a
     assert.equal(mismatch.ok, false);
     assert.equal(mismatch.code, "ZK_CIRCUIT_MISMATCH");
   } finally {
-    unlist = listPtauForTests({
-      power: 13,
-      file: "stand-in_13.ptau",
-      blake2b: (await checkPtau(ptau, { allowUnlisted: true })).blake2b,
-    });
+    unlist = await listStandIn();
   }
 });
 
