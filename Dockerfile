@@ -17,7 +17,7 @@ COPY circuits ./circuits
 RUN npm run build
 
 # Compliance proofs. Without ZK_PTAU the image ships no circuit artefacts: a container sets
-# up the default size (VAULT_ZK_BATCH=7, depth 4) itself on first start, in the background,
+# up the default size (VAULT_ZK_BATCH=11, depth 4) itself on first start, in the background,
 # from the shipped development ptau (about a minute; development setup, not for production).
 # For production, pass a public ceremony ptau that is in the build context and the size:
 #   docker build --build-arg ZK_PTAU=powersOfTau28_hez_final_16.ptau \

@@ -181,7 +181,7 @@ export function loadConfig(env: Env = process.env): Config {
     x402: parseX402Config(env),
     backends: parseBackendsConfig(env),
     zk: {
-      // The default size fits the shipped 2^13 development ptau (6,359 constraints), so a
+      // The default size fits the shipped 2^13 development ptau (8,039 constraints), so a
       // first start sets it up by itself in about a minute; production sizes (N=64) take
       // a ceremony ptau (VAULT_ZK_PTAU) and `npm run circuits:setup` (README).
       n: int(env, "VAULT_ZK_BATCH", DEFAULT_ZK_BATCH, 1, 255),
@@ -195,7 +195,7 @@ export function loadConfig(env: Env = process.env): Config {
 }
 
 /** Compliance proofs' default batch size and allowlist depth (at most 16 recipients). */
-export const DEFAULT_ZK_BATCH = 7;
+export const DEFAULT_ZK_BATCH = 11;
 export const DEFAULT_ZK_DEPTH = 4;
 
 function zkSystem(raw: string | undefined): "groth16" | "plonk" {

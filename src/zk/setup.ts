@@ -122,8 +122,8 @@ export const systemOf = (p: Pick<CircuitParams, "system">): ProofSystem => p.sys
 /**
  * circom's optimisation level per system. --O2 folds linear constraints into long linear
  * combinations: fewest R1CS constraints, best for Groth16. PLONK pays a gate for every term
- * of a linear combination, so the same circuit at --O2 is 21,020 PLONK constraints (N=1,
- * depth 1) and at --O1 only 5,892: PLONK compiles at --O1.
+ * of a linear combination, so the same circuit at --O2 is 20,732 PLONK constraints (N=1,
+ * depth 1) and at --O1 only 5,701: PLONK compiles at --O1.
  */
 const OPTIMISATION: Record<ProofSystem, string> = { groth16: "--O2", plonk: "--O1" };
 

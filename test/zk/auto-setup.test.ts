@@ -31,8 +31,8 @@ import { auditorHeaders, PAYMENT_POLICY } from "./vault-helpers.js";
 after(releaseCurve);
 
 const TINY = { n: 2, depth: 1 };
-/** Too large for the shipped 2^13 ptau: 8,651 constraints (2^14). */
-const LARGE = { n: 11, depth: 2 };
+/** Too large for the shipped 2^13 ptau: 8,747 constraints (2^14). */
+const LARGE = { n: 13, depth: 2 };
 
 const freshRoot = () => mkdtempSync(join(tmpdir(), "av-zk-auto-"));
 
@@ -75,8 +75,8 @@ before(() => {
 after(() => largeProbe?.stop());
 after(() => failingProbe?.stop());
 
-// PLONK, sized by its PLONK constraints: N=1 at depth 1 (5,892) fits the shipped 2^13 ptau,
-// N=2 (9,020) does not. Both start now, beside the others.
+// PLONK, sized by its PLONK constraints: N=1 at depth 1 (5,701) fits the shipped 2^13 ptau,
+// N=2 (8,638) does not. Both start now, beside the others.
 const PLONK_FITS = { n: 1, depth: 1, system: "plonk" as const };
 const PLONK_LARGE = { n: 2, depth: 1, system: "plonk" as const };
 let plonkFits: ProofSetupService;
@@ -287,7 +287,7 @@ test("a size too large for the shipped ptau answers PROOF_UNAVAILABLE with the c
   const line = lines.find((l) => l.startsWith("compliance proofs: unavailable"));
   assert.match(
     line ?? lines.join("\n"),
-    /needs a 2\^14 ptau.*npm run circuits:setup -- --n=11 --depth=2 --ptau=/,
+    /needs a 2\^14 ptau.*npm run circuits:setup -- --n=13 --depth=2 --ptau=/,
   );
 
   const vk = await v.app.inject({
@@ -297,7 +297,7 @@ test("a size too large for the shipped ptau answers PROOF_UNAVAILABLE with the c
   });
   assert.equal(vk.statusCode, 503);
   assert.equal(vk.json().error.code, "PROOF_UNAVAILABLE");
-  assert.match(vk.json().error.hint, /npm run circuits:setup -- --n=11 --depth=2 --ptau=/);
+  assert.match(vk.json().error.hint, /npm run circuits:setup -- --n=13 --depth=2 --ptau=/);
   // Refused before the agent is even looked up.
   const asked = await v.app.inject({
     method: "POST",
@@ -366,9 +366,9 @@ test("PLONK sets up in the background when its PLONK constraints fit the shipped
 
   const large = await plonkLarge.settled();
   assert.equal(large.state, "unavailable", JSON.stringify(large));
-  assert.ok(large.state === "unavailable" && large.constraints === 9020, JSON.stringify(large));
+  assert.ok(large.state === "unavailable" && large.constraints === 8638, JSON.stringify(large));
   assert.match(
     large.state === "unavailable" ? large.hint : "",
-    /9,020 PLONK constraints and needs a 2\^14 ptau.*npm run circuits:setup -- --n=2 --depth=1 --system=plonk --ptau=/,
+    /8,638 PLONK constraints and needs a 2\^14 ptau.*npm run circuits:setup -- --n=2 --depth=1 --system=plonk --ptau=/,
   );
 });

@@ -4,7 +4,7 @@
  * anybody derives from the r1cs and the ptau, so an auditor derives it and trusts it
  * (verify-bundle --r1cs --ptau, zk verify-setup) without trusting whoever ran the setup.
  * Bundles proved by PLONK verify with stock snarkjs and with verifyBundle, through a vault
- * configured with VAULT_ZK_SYSTEM=plonk too. N=1 at depth 1 (5,892 PLONK constraints at
+ * configured with VAULT_ZK_SYSTEM=plonk too. N=1 at depth 1 (5,701 PLONK constraints at
  * --O1) fits the shipped 2^13 development ptau, which a test-only listing stands in for a
  * published ceremony file. Builds its own circuits (no shared setup to wait for).
  */
