@@ -65,6 +65,7 @@ const ZK = [
   "test/zk/lit-agent.test.ts",
   "test/zk/plonk.test.ts",
   "test/zk/trust.test.ts",
+  "test/zk/witness.test.ts",
 ];
 /**
  * Integration files that take longest (measured), started first so that the two slots

@@ -31,6 +31,7 @@ import {
   ZK_AMOUNT_BITS,
   ZK_AMOUNT_MAX,
 } from "./statement.js";
+import { computeWitness, memFile } from "./witness.js";
 
 export interface RangeInput {
   agentId: string;
@@ -303,7 +304,8 @@ export async function proveBatches(
     const t = Date.now();
     let result: { proof: unknown; publicSignals: string[] };
     try {
-      result = await prover.fullProve(batch.input, artifacts.wasm, artifacts.zkey);
+      const wtns = await computeWitness(artifacts.wasm, batch.input);
+      result = await prover.prove(artifacts.zkey, memFile(wtns));
     } catch (err) {
       const message = String((err as Error)?.message ?? err);
       // A failed assertion is the circuit refusing the witness: the log breaks the statement.

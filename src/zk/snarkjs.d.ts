@@ -12,8 +12,14 @@ declare module "snarkjs" {
   export const curves: any;
   // biome-ignore lint/suspicious/noExplicitAny: untyped library surface
   export const r1cs: any;
+  // biome-ignore lint/suspicious/noExplicitAny: untyped library surface
+  export const wtns: any;
 }
 declare module "circom_tester" {
   // biome-ignore lint/suspicious/noExplicitAny: untyped library surface
   export const wasm: any;
+}
+declare module "circom_runtime" {
+  // biome-ignore lint/suspicious/noExplicitAny: untyped library surface
+  export const WitnessCalculatorBuilder: (code: Uint8Array, options: object) => Promise<any>;
 }
