@@ -12,6 +12,10 @@ interface Job {
   agents: string[];
   clients: number;
   perClient: number;
+  /** Requests per client before the timed ones (their latencies are returned apart). */
+  warmup: number;
+  /** Each request takes the next agent (one client spread over many pools). */
+  rotate: boolean;
 }
 
 async function run(job: Job) {
@@ -26,13 +30,15 @@ async function run(job: Job) {
     const text = await res.text();
     if (res.status !== 200) throw new Error(`sign failed: ${res.status} ${text}`);
   };
-  // One untimed request per client warms the connection pool.
-  await Promise.all(
-    Array.from({ length: job.clients }, (_, c) =>
-      sign(job.agents[c % job.agents.length] as string),
-    ),
+  const agentFor = (c: number, i: number) =>
+    job.agents[(job.rotate ? c + i : c) % job.agents.length] as string;
+  // The warm-up requests (at least one per client, for the connection pool) come first and
+  // are reported apart: they measure a cold process, the timed ones its steady state.
+  const warm = await load(job.clients, Math.max(1, job.warmup), (c, i) => sign(agentFor(c, i)));
+  const timed = await load(job.clients, job.perClient, (c, i) =>
+    sign(agentFor(c, i + Math.max(1, job.warmup))),
   );
-  return load(job.clients, job.perClient, (c) => sign(job.agents[c % job.agents.length] as string));
+  return { ...timed, warmupLatencies: warm.latencies };
 }
 
 run(workerData as Job).then(

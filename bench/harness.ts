@@ -26,7 +26,14 @@ export async function listen(app: FastifyInstance): Promise<string> {
   return `http://127.0.0.1:${port}`;
 }
 
-type LoadResult = Awaited<ReturnType<typeof load>>;
+type LoadResult = Awaited<ReturnType<typeof load>> & { warmupLatencies: number[] };
+
+export interface ClientOptions {
+  /** Requests per client before the timed ones (default 1: the connection). */
+  warmup?: number;
+  /** Each request takes the next agent (spreads one client over the agents' pools). */
+  rotate?: boolean;
+}
 
 /** Runs HTTP clients in a worker thread against `url`; returns their latencies. */
 export function clients(
@@ -34,9 +41,18 @@ export function clients(
   agents: string[],
   count: number,
   perClient: number,
+  opts: ClientOptions = {},
 ): Promise<LoadResult> {
   const worker = new Worker(new URL("./client-worker.js", import.meta.url), {
-    workerData: { url, token: ADMIN, agents, clients: count, perClient },
+    workerData: {
+      url,
+      token: ADMIN,
+      agents,
+      clients: count,
+      perClient,
+      warmup: opts.warmup ?? 1,
+      rotate: opts.rotate === true,
+    },
   });
   return new Promise((resolve, reject) => {
     worker.once("message", (m: { ok: boolean; result?: LoadResult; error?: string }) => {
