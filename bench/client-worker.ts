@@ -34,10 +34,9 @@ async function run(job: Job) {
     job.agents[(job.rotate ? c + i : c) % job.agents.length] as string;
   // The warm-up requests (at least one per client, for the connection pool) come first and
   // are reported apart: they measure a cold process, the timed ones its steady state.
-  const warm = await load(job.clients, Math.max(1, job.warmup), (c, i) => sign(agentFor(c, i)));
-  const timed = await load(job.clients, job.perClient, (c, i) =>
-    sign(agentFor(c, i + Math.max(1, job.warmup))),
-  );
+  const warmups = Math.max(1, job.warmup);
+  const warm = await load(job.clients, warmups, (c, i) => sign(agentFor(c, i)));
+  const timed = await load(job.clients, job.perClient, (c, i) => sign(agentFor(c, i + warmups)));
   return { ...timed, warmupLatencies: warm.latencies };
 }
 

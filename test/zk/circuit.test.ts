@@ -14,7 +14,7 @@ import { textField } from "../../src/audit/commitment.js";
 import type { AuditLog } from "../../src/audit/types.js";
 import { VaultError } from "../../src/errors/index.js";
 import type { Policy } from "../../src/policy/types.js";
-import { type CircuitInput, prepareRange, proveBatches } from "../../src/zk/prover.js";
+import { type CircuitInput, proveBatches } from "../../src/zk/prover.js";
 import { type Artifacts, REPO_ROOT, releaseCurve as releaseCurveFn } from "../../src/zk/setup.js";
 import { ALLOW_PAD, allowHash, expectedPublic, ZK_AMOUNT_MAX } from "../../src/zk/statement.js";
 import {
@@ -27,6 +27,7 @@ import {
   MALLORY,
   OTHER,
   POLICY,
+  prepareLog,
   TEST_PARAMS,
   testArtifacts,
   WEI,
@@ -56,19 +57,7 @@ before(async () => {
 });
 
 const prepare = (log: AuditLog, check = true, bound = WEI("0.05"), policy: Policy = POLICY) =>
-  prepareRange({
-    agentId: AGENT,
-    asset: "ETH",
-    policy,
-    policyVersion: 1,
-    bound,
-    entries: log.list(1, log.head().seq),
-    startZkHead: "0",
-    zkV2Start: log.zkV2Start(),
-    stored: log.zkRange(1, log.head().seq),
-    ...TEST_PARAMS,
-    check,
-  });
+  prepareLog(log, { check, bound, policy });
 
 /** The seq a PROOF_IMPOSSIBLE error names. */
 function refusedAt(fn: () => unknown): number {

@@ -90,6 +90,30 @@ export function freshLog(): AuditLog {
   return createAuditLog(openDatabase(join(dir, "vault.sqlite")));
 }
 
+/**
+ * The whole of `log` prepared for AGENT's ETH spends at the test size, as the vault would
+ * (stored zk heads checked); `check: false` hands a violating log to the circuit itself.
+ */
+export function prepareLog(
+  log: AuditLog,
+  opts: { check?: boolean; bound?: bigint; policy?: Policy } = {},
+) {
+  const toSeq = log.head().seq;
+  return prepareRange({
+    agentId: AGENT,
+    asset: "ETH",
+    policy: opts.policy ?? POLICY,
+    policyVersion: 1,
+    bound: opts.bound ?? WEI("0.05"),
+    entries: log.list(1, toSeq),
+    startZkHead: "0",
+    zkV2Start: log.zkV2Start(),
+    stored: log.zkRange(1, toSeq),
+    ...TEST_PARAMS,
+    check: opts.check ?? true,
+  });
+}
+
 export function appendSpend(
   log: AuditLog,
   opts: { agentId?: string; amount: bigint; recipient?: string; policy?: Policy; version?: number },

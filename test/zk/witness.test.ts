@@ -8,19 +8,10 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import * as snarkjs from "snarkjs";
 import type { AuditLog } from "../../src/audit/types.js";
-import { type CircuitInput, prepareRange } from "../../src/zk/prover.js";
+import type { CircuitInput } from "../../src/zk/prover.js";
 import { type Artifacts, releaseCurve } from "../../src/zk/setup.js";
 import { computeWitness } from "../../src/zk/witness.js";
-import {
-  AGENT,
-  appendNoise,
-  appendSpend,
-  freshLog,
-  POLICY,
-  TEST_PARAMS,
-  testArtifacts,
-  WEI,
-} from "./helpers.js";
+import { appendNoise, appendSpend, freshLog, prepareLog, testArtifacts, WEI } from "./helpers.js";
 
 let art: Artifacts;
 before(async () => {
@@ -29,18 +20,7 @@ before(async () => {
 after(releaseCurve);
 
 const inputOf = (log: AuditLog, check = true): CircuitInput =>
-  prepareRange({
-    agentId: AGENT,
-    asset: "ETH",
-    policy: POLICY,
-    policyVersion: 1,
-    bound: WEI("0.05"),
-    entries: log.list(1, log.head().seq),
-    startZkHead: "0",
-    zkV2Start: log.zkV2Start(),
-    ...TEST_PARAMS,
-    check,
-  }).batches[0]?.input as CircuitInput;
+  prepareLog(log, { check }).batches[0]?.input as CircuitInput;
 
 /** The witness as snarkjs computes it for fullProve: read, compile, calculate. */
 async function snarkjsWitness(input: CircuitInput): Promise<Uint8Array> {
