@@ -14,11 +14,24 @@ export const POLICY = {
 export const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
 
 /**
- * The cluster's pool options, which the bench changes while it runs (0: no background
- * refill); the cluster keeps them private because nothing else should.
+ * Sets every cluster's presignature pool target while the bench runs (0: no background
+ * refill); returns the previous one. The clusters keep it private because nothing else should.
  */
-export const poolOptions = (vault: Vault) =>
-  (vault.cluster as unknown as { opts: { poolTarget: number } }).opts;
+export function setPoolTarget(vault: Vault, target: number): number {
+  const opts = vault.clusters.shards.map(
+    (s) => (s.cluster as unknown as { opts: { poolTarget: number } }).opts,
+  );
+  const previous = opts[0]?.poolTarget ?? 0;
+  for (const o of opts) o.poolTarget = target;
+  return previous;
+}
+
+/** The pids of every embedded signer node, all clusters. */
+export function nodePids(vault: Vault): number[] {
+  return vault.clusters.shards.flatMap((s) =>
+    (s.supervisor?.list() ?? []).flatMap((n) => (n.pid ? [n.pid] : [])),
+  );
+}
 
 export async function listen(app: FastifyInstance): Promise<string> {
   await app.listen({ host: "127.0.0.1", port: 0 });

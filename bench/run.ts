@@ -18,8 +18,9 @@ import { createSigningService } from "../src/services/signing.js";
 import { createVault, type Vault } from "../src/services/vault.js";
 import { openDatabase } from "../src/store/db.js";
 import { runDoorsBench } from "./doors.js";
-import { ADMIN, clients, listen, log, POLICY, poolOptions } from "./harness.js";
+import { ADMIN, clients, listen, log, POLICY, setPoolTarget } from "./harness.js";
 import { runRevocationBench } from "./revocation.js";
+import { runShardsBench } from "./shards.js";
 import { median, percentile, round, timed } from "./stats.js";
 import { warmThroughput } from "./throughput.js";
 import { runZkBench, type ZkBenchOptions } from "./zk.js";
@@ -93,27 +94,27 @@ async function main() {
     );
 
   log("filling presignature pools");
-  await vault.cluster.whenRefilled();
+  await vault.clusters.whenRefilled();
 
   // A fresh process runs its first requests cold (JIT, connections): they are measured
   // apart, then the same warm-up runs before the baseline, so both are compared warm.
   log("warm-up: 10 clients, 10 signatures each (measured apart)");
   const cold = await clients(url, clientsAgents, 10, 0, { warmup: 10 });
-  await vault.cluster.whenRefilled();
+  await vault.clusters.whenRefilled();
   log("warm pool: 1 client, spread over the ten agents' pools");
   const one = await clients(url, clientsAgents, 1, ONE_CLIENT_SAMPLES, { rotate: true });
-  await vault.cluster.whenRefilled();
+  await vault.clusters.whenRefilled();
   log("warm pool: 10 clients, one agent each");
   const ten = await clients(url, clientsAgents, 10, 10);
-  await vault.cluster.whenRefilled();
+  await vault.clusters.whenRefilled();
   log("warm pool: 10 clients on one agent");
   const tenOne = await clients(url, clientsAgents.slice(1, 2), 10, 2);
   log("warm pool: throughput of 10 clients, CPU per signature per process");
   const throughput = await warmThroughput(vault, url, clientsAgents, 25);
 
   log("pool drained: sustained signatures per second");
-  poolOptions(vault).poolTarget = 0;
-  await vault.cluster.whenRefilled();
+  setPoolTarget(vault, 0);
+  await vault.clusters.whenRefilled();
   // Forget the vault's remaining presignatures: every signature now runs all rounds.
   vault.store.db.prepare("DELETE FROM presig_pool").run();
   const drainAgents = clientsAgents.slice(0, 6);
@@ -248,7 +249,9 @@ const only =
     ? () => runRevocationBench().then((r) => ({ revocation: r }))
     : mode === "zk"
       ? () => runZkBench(log, zkBenchOptions(rest)).then((r) => ({ zk: r }))
-      : undefined;
+      : mode === "shards"
+        ? () => runShardsBench().then((r) => ({ shards: r }))
+        : undefined;
 (only
   ? only().then((r) => {
       console.log(JSON.stringify(r, null, 2));

@@ -6,7 +6,7 @@
  */
 import type { Vault } from "../src/services/vault.js";
 import { cpuPerOp, sampleCpu } from "./cpu.js";
-import { clients, poolOptions } from "./harness.js";
+import { clients, nodePids, setPoolTarget } from "./harness.js";
 import { median, percentile, round } from "./stats.js";
 
 export async function warmThroughput(
@@ -15,15 +15,13 @@ export async function warmThroughput(
   agents: string[],
   perClient: number,
 ) {
-  const pool = poolOptions(vault);
-  const target = pool.poolTarget;
-  await vault.cluster.whenRefilled();
-  pool.poolTarget = 0;
-  const pids = (vault.supervisor?.list() ?? []).flatMap((n) => (n.pid ? [n.pid] : []));
+  await vault.clusters.whenRefilled();
+  const target = setPoolTarget(vault, 0);
+  const pids = nodePids(vault);
   const before = sampleCpu(pids);
   const run = await clients(url, agents, agents.length, perClient);
   const after = sampleCpu(pids);
-  pool.poolTarget = target;
+  setPoolTarget(vault, target);
   return {
     clients: agents.length,
     signaturesPerSecond: round(run.perSecond),

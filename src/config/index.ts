@@ -8,6 +8,7 @@ import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { DEFAULT_WARM_PRESIGS } from "../protocol/node/limits.js";
 import { type AuthConfig, parseAuthConfig } from "./auth.js";
+import { type ClusterConfig, parseClusters, parseNodeUrls } from "./clusters.js";
 import { type Env, int } from "./env.js";
 import { ConfigError } from "./error.js";
 import { type BackendsConfig, parseBackendsConfig } from "./lit.js";
@@ -18,6 +19,7 @@ import {
   type X402Config,
 } from "./x402.js";
 
+export type { ClusterConfig } from "./clusters.js";
 export type { BackendsConfig, ChipotleConfig, LitV7Config, LitV7Network } from "./lit.js";
 export { ConfigError };
 
@@ -72,6 +74,11 @@ export interface Config {
    * i-th URL; empty: the vault starts and supervises its embedded nodes.
    */
   nodeUrls: string[];
+  /**
+   * The signer clusters, home cluster first (src/config/clusters.ts): one unless
+   * VAULT_CLUSTERS names several. Agents are placed on one at creation.
+   */
+  clusters: ClusterConfig[];
   /** JWT and verifiable-credential front doors (src/config/auth.ts). */
   auth: AuthConfig;
   /** x402: priced routes and their facilitator (src/config/x402.ts). */
@@ -177,6 +184,7 @@ export function loadConfig(env: Env = process.env): Config {
     url: env.VAULT_URL || `${tls ? "https" : "http"}://${h}:${port}`,
     tls,
     nodeUrls: nodes,
+    clusters: parseClusters(env.VAULT_CLUSTERS, nodes, threshold.n),
     auth: parseAuthConfig(env),
     x402: parseX402Config(env),
     backends: parseBackendsConfig(env),
@@ -213,16 +221,7 @@ function zkSetupMode(raw: string | undefined): "auto" | "off" {
 }
 
 function nodeUrls(raw: string | undefined): string[] {
-  if (!raw) return [];
-  const urls = raw.split(",").map((u) => u.trim().replace(/\/$/, ""));
-  for (const u of urls) {
-    if (!/^https?:\/\/[^\s/]+$/.test(u)) {
-      throw new ConfigError(
-        `VAULT_NODES must be comma-separated base URLs like http://10.0.0.5:7000 (got "${u}")`,
-      );
-    }
-  }
-  return urls;
+  return raw ? parseNodeUrls(raw, "VAULT_NODES") : [];
 }
 
 /** What the CLI's client commands need: where the vault is, and which secret to present. */

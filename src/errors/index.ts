@@ -151,6 +151,7 @@ export const ERROR_CATALOGUE = {
   POLICY_DENIED: { status: 403, message: "The agent's policy does not allow this request." },
   NOT_FOUND: { status: 404, message: "No such route." },
   AGENT_NOT_FOUND: { status: 404, message: "No such agent." },
+  UNKNOWN_CLUSTER: { status: 400, message: "No signer cluster has that name." },
   KEY_NOT_FOUND: { status: 404, message: "No such key." },
   TOKEN_NOT_FOUND: { status: 404, message: "No such token." },
   APPROVAL_REQUIRED: {

@@ -22,10 +22,13 @@ export function installMetrics(app: FastifyInstance, vault: Vault): Registry {
   new Gauge({
     name: "agent_vault_signer_node_up",
     help: "1 when the signer node answers",
-    labelNames: ["node"],
+    labelNames: ["cluster", "node"],
     registers: [registry],
     collect() {
-      for (const n of vault.cluster.nodes()) this.set({ node: String(n.index) }, n.up ? 1 : 0);
+      for (const { name, cluster } of vault.clusters.shards) {
+        for (const n of cluster.nodes())
+          this.set({ cluster: name, node: String(n.index) }, n.up ? 1 : 0);
+      }
     },
   });
   new Gauge({
@@ -33,7 +36,7 @@ export function installMetrics(app: FastifyInstance, vault: Vault): Registry {
     help: "1 while presignature pools are being topped up in the background",
     registers: [registry],
     collect() {
-      this.set(vault.cluster.refilling() ? 1 : 0);
+      this.set(vault.clusters.refilling() ? 1 : 0);
     },
   });
   new Gauge({

@@ -28,7 +28,9 @@ export interface AgentView {
   backend: BackendName;
   /** Lit agents: the PKP (token id or PKP id, public key, action CID). */
   pkp?: PkpInfo;
-  /** Local agents: the cluster's threshold. */
+  /** Local agents: the signer cluster holding the key (src/config/clusters.ts). */
+  cluster?: string;
+  /** Local agents: that cluster's threshold. */
   threshold?: { t: number; n: number };
   policyVersion: number;
   policy: Policy | null;
@@ -37,7 +39,7 @@ export interface AgentView {
 
 export interface AgentService {
   create(
-    input: { name: string; policy?: unknown; backend?: BackendName },
+    input: { name: string; policy?: unknown; backend?: BackendName; cluster?: string },
     adminKey: string,
     actor: string,
   ): Promise<AgentView>;
@@ -49,18 +51,32 @@ export interface AgentService {
     adminKey: string,
     actor: string,
   ): Promise<{ version: number }>;
-  /** Re-sends every agent's latest authorized policy to a node that was away. */
-  resyncNode(index: number): Promise<void>;
+  /** Re-sends the latest authorized policy of every agent of the cluster to its node that was away. */
+  resyncNode(cluster: string, index: number): Promise<void>;
+}
+
+/** The signer clusters as the agent service sees them (src/signers/local/shards.ts). */
+export interface AgentClusters {
+  /** The cluster for a new local agent, from the agents each holds (or the one named). */
+  place(agentsPerCluster: Map<string | null, number>, requested?: string): string;
+  nameOf(agentId: string): string;
+  named(name: string): Pick<LocalCluster, "t" | "n" | "client">;
 }
 
 export function createAgentService(deps: {
   store: VaultStore;
   audit: AuditLog;
-  cluster: Pick<LocalCluster, "t" | "n" | "client">;
+  clusters: AgentClusters;
   backends: BackendRegistry;
   onProgress?: (line: string) => void;
 }): AgentService {
-  const { store, audit, cluster, backends } = deps;
+  const { store, audit, clusters, backends } = deps;
+
+  const localView = (a: AgentRow) => {
+    const cluster = clusters.nameOf(a.id);
+    const { t, n } = clusters.named(cluster);
+    return { cluster, threshold: { t, n } };
+  };
 
   const view = (a: AgentRow): AgentView => {
     const p = store.policy(a.id);
@@ -72,7 +88,7 @@ export function createAgentService(deps: {
       publicKey: a.public_key,
       backend,
       ...(a.pkp ? { pkp: JSON.parse(a.pkp) as PkpInfo } : {}),
-      ...(backend === "local" ? { threshold: { t: cluster.t, n: cluster.n } } : {}),
+      ...(backend === "local" ? localView(a) : {}),
       policyVersion: p?.version ?? 0,
       policy: p ? (JSON.parse(p.policy) as Policy) : null,
       createdAt: a.created_at,
@@ -96,6 +112,11 @@ export function createAgentService(deps: {
     });
   };
 
+  const clusterSize = (name: string) => {
+    const { t, n } = clusters.named(name);
+    return { t, n };
+  };
+
   const get = (id: string): AgentView => {
     const a = store.agent(id);
     if (!a) throw new VaultError("AGENT_NOT_FOUND");
@@ -110,12 +131,21 @@ export function createAgentService(deps: {
       const policy = input.policy === undefined ? undefined : validatePolicy(input.policy);
       const name = input.backend ?? backends.defaultBackend;
       const backend = await backends.get(name);
+      if (input.cluster !== undefined && name !== "local") {
+        throw new VaultError(
+          "VALIDATION_FAILED",
+          "only local agents are placed on a signer cluster",
+        );
+      }
+      const cluster =
+        name === "local" ? clusters.place(store.agentsPerCluster(), input.cluster) : undefined;
       const id = `agt_${randomBytes(9).toString("base64url")}`;
       const version = policy ? 1 : 0;
       const started = Date.now();
       const key = await backend
         .createKey({
           agentId: id,
+          ...(cluster === undefined ? {} : { cluster }),
           ...(policy ? { policy: { version, policy } } : {}),
           authorize: (action) => authorize(adminKey, action),
           ...(deps.onProgress ? { onProgress: deps.onProgress } : {}),
@@ -132,6 +162,7 @@ export function createAgentService(deps: {
           public_key: key.publicKey,
           backend: name,
           pkp: key.pkp ? JSON.stringify(key.pkp) : null,
+          cluster: cluster ?? null,
         });
         audit.append({
           type: "agent.created",
@@ -141,8 +172,8 @@ export function createAgentService(deps: {
             name: input.name,
             address: key.address,
             publicKey: key.publicKey,
-            ...(name === "local"
-              ? { t: cluster.t, n: cluster.n, dkgMs: Date.now() - started }
+            ...(cluster !== undefined
+              ? { cluster, ...clusterSize(cluster), dkgMs: Date.now() - started }
               : { backend: name, ...(key.pkp ? { pkp: key.pkp } : {}) }),
           },
         });
@@ -174,10 +205,11 @@ export function createAgentService(deps: {
       return { version };
     },
 
-    async resyncNode(index) {
-      const node = cluster.client(index);
+    async resyncNode(cluster, index) {
+      const node = clusters.named(cluster).client(index);
       for (const agent of store.agents()) {
         if ((agent.backend ?? "local") !== "local") continue; // a PKP's policy lives in Lit
+        if (clusters.nameOf(agent.id) !== cluster) continue; // another cluster's nodes hold it
         const p = store.policy(agent.id);
         // Nodes refuse what they already hold (POLICY_STALE) or what came with the key (agent.create).
         if (!p) continue;

@@ -20,9 +20,10 @@ import { createParkedPayments } from "../auth/x402/parked.js";
 import type { Config } from "../config/index.js";
 import type { BackendName, SignerBackend } from "../signers/backend.js";
 import { createLocalBackend } from "../signers/local/backend.js";
-import { LocalCluster } from "../signers/local/cluster.js";
+import type { LocalCluster } from "../signers/local/cluster.js";
 import { createPresigPool } from "../signers/local/pool.js";
-import { NodeSupervisor } from "../signers/local/supervisor.js";
+import type { ClusterSet } from "../signers/local/shards.js";
+import type { NodeSupervisor } from "../signers/local/supervisor.js";
 import {
   type BackendRegistry,
   createBackendRegistry,
@@ -35,11 +36,12 @@ import { createProofJobStore } from "../store/proof-jobs.js";
 import { createRevocationEventStore } from "../store/revocation-events.js";
 import { createVaultStore, type VaultStore } from "../store/vault-store.js";
 import { CLUSTER_KEY_ID } from "../threshold/checkpoint.js";
-import { importPublic, loadOrCreateIdentity } from "../transport/identity.js";
+import { loadOrCreateIdentity } from "../transport/identity.js";
 import { type AgentService, createAgentService } from "./agents.js";
 import { createAuthDoors } from "./auth-doors.js";
 import { createCatchUpReader } from "./catch-up.js";
 import { type CheckpointService, createCheckpointService } from "./checkpoints.js";
+import { startClusters } from "./clusters.js";
 import { type ComplianceService, createComplianceService } from "./compliance.js";
 import { createCredentialCheck } from "./credentials.js";
 import type { Federation } from "./federation.js";
@@ -52,9 +54,13 @@ export interface Vault {
   config: Config;
   store: VaultStore;
   audit: AuditLog;
+  /** The home signer cluster (the first; it holds the checkpoint key). */
   cluster: LocalCluster;
+  /** Every signer cluster, home first; agents are placed on one (src/signers/local/shards.ts). */
+  clusters: ClusterSet;
   /** Signer backends by name: local always, the Lit ones when configured (loaded lazily). */
   backends: BackendRegistry;
+  /** The home cluster's embedded nodes (undefined for remote nodes). */
   supervisor: NodeSupervisor | undefined;
   agents: AgentService;
   keys: ApiKeyService;
@@ -100,12 +106,6 @@ export interface VaultOptions {
   backendLoaders?: Partial<Record<BackendName, (deps: LitBackendDeps) => Promise<SignerBackend>>>;
 }
 
-interface NodeIdentity {
-  index: number;
-  signingKey: string;
-  agreementKey: string;
-}
-
 function resolveAdminKey(store: VaultStore, config: Config): { key?: string; generated?: string } {
   const stored = store.meta("admin_key_hash");
   if (config.adminKey) {
@@ -121,33 +121,14 @@ function resolveAdminKey(store: VaultStore, config: Config): { key?: string; gen
   return { key: generated, generated };
 }
 
-async function fetchIdentities(
-  urls: Array<{ index: number; url: string }>,
-): Promise<NodeIdentity[]> {
-  return Promise.all(
-    urls.map(async ({ url }) => (await (await fetch(`${url}/identity`)).json()) as NodeIdentity),
-  );
+/** "node-1", or "c1/node-1" when there are several clusters. */
+function nodeName(config: Config, cluster: string, node: number): string {
+  return config.clusters.length > 1 ? `${cluster}/node-${node}` : `node-${node}`;
 }
 
-/** Trust on first use for the embedded nodes; afterwards an identity change stops start-up. */
-function pinIdentities(
-  store: VaultStore,
-  nodes: Array<{ index: number; url: string }>,
-  ids: NodeIdentity[],
-) {
-  const pinned = new Map(store.nodes().map((n) => [n.idx, n]));
-  ids.forEach((id, i) => {
-    const node = nodes[i];
-    if (!node) throw new Error(`signer node ${id.index} answered but was never asked`);
-    if (id.index !== node.index) {
-      throw new Error(`the signer node at ${node.url} says it is node ${id.index}`);
-    }
-    const known = pinned.get(id.index);
-    if (known && known.signing_key !== id.signingKey) {
-      throw new Error(`signer node ${id.index} presents a different identity than the one pinned`);
-    }
-    store.putNode(id.index, node.url, id.signingKey, id.agreementKey);
-  });
+/** Audit data names the cluster only when there are several. */
+function clusterField(config: Config, cluster: string): { cluster?: string } {
+  return config.clusters.length > 1 ? { cluster } : {};
 }
 
 export async function createVault(config: Config, opts: VaultOptions = {}): Promise<Vault> {
@@ -163,72 +144,40 @@ export async function createVault(config: Config, opts: VaultOptions = {}): Prom
   if (admin.key && !store.meta("admin_public_key"))
     store.setMeta("admin_public_key", adminPublicKey(admin.key));
 
-  const { t, n } = config.threshold;
   log(
     `vault identity (give it to remote nodes as --vault-key): ${identity.publicIdentity.signingKey}`,
   );
-  let supervisor: NodeSupervisor | undefined;
-  let started: Array<{ index: number; url: string }>;
-  if (config.nodeUrls.length > 0) {
-    log(`using ${n} remote signer nodes (${t}-of-${n})`);
-    started = config.nodeUrls.map((url, index) => ({ index, url }));
-  } else {
-    log(`starting ${n} signer nodes (${t}-of-${n})`);
-    supervisor = new NodeSupervisor({
-      n,
-      host: "127.0.0.1",
-      basePort: config.nodeBasePort,
-      dataDir: config.dataDir,
-      vaultKey: identity.publicIdentity.signingKey,
-      restart: opts.restartNodes ?? true,
-      warmPresigs: config.nodeWarmPresigs,
-      log,
-    });
-    started = await supervisor.start();
-  }
-  const ids = await fetchIdentities(started);
-  pinIdentities(store, started, ids);
-
   let agents: AgentService | undefined;
-  const cluster = new LocalCluster({
-    endpoints: started.map((s, i) => {
-      const id = ids[i];
-      if (!id) throw new Error(`signer node ${s.index} sent no identity`);
-      return { index: s.index, url: s.url, signingKey: importPublic(id.signingKey) };
-    }),
-    t,
-    vaultKey: identity.signing,
+  const clusters = await startClusters({
+    config,
+    store,
+    identity,
     pool: createPresigPool(db),
-    poolTarget: config.presigPool,
     catchUp: createCatchUpReader(store, audit),
-    tolerance: { missesToDown: config.healthMisses, silenceMs: config.healthSilenceMs },
-    probeTimeoutMs: config.healthProbeTimeoutMs,
+    restartNodes: opts.restartNodes ?? true,
     log,
-    events: {
-      nodeDown: (index, reason) => {
-        log(`node-${index} is down: ${reason}`);
-        audit.append({ type: "node.unreachable", actor: "system", data: { node: index, reason } });
-      },
-      nodeUp: (index) => {
-        log(`node-${index} is back`);
-        audit.append({ type: "node.recovered", actor: "system", data: { node: index } });
-        void agents
-          ?.resyncNode(index)
-          .catch((err: unknown) =>
-            log(`node-${index}: policy resync failed: ${(err as Error).message}`),
-          );
-      },
+    nodeDown: (cluster, node, reason) => {
+      log(`${nodeName(config, cluster, node)} is down: ${reason}`);
+      const data = { node, ...clusterField(config, cluster), reason };
+      audit.append({ type: "node.unreachable", actor: "system", data });
+    },
+    nodeUp: (cluster, node) => {
+      log(`${nodeName(config, cluster, node)} is back`);
+      const data = { node, ...clusterField(config, cluster) };
+      audit.append({ type: "node.recovered", actor: "system", data });
+      void agents
+        ?.resyncNode(cluster, node)
+        .catch((err: unknown) =>
+          log(
+            `${nodeName(config, cluster, node)}: policy resync failed: ${(err as Error).message}`,
+          ),
+        );
     },
   });
-  // Nodes check the operator's authorizations against this key: enrolment needs it.
+  const cluster = clusters.home.cluster;
+  const supervisor = clusters.home.supervisor;
   const adminAuthority = store.meta("admin_public_key");
   if (!adminAuthority) throw new Error("no admin authority yet: start once with VAULT_ADMIN_KEY");
-  await cluster.broadcast("cluster.enroll", () => ({
-    n,
-    t,
-    peers: ids.map(({ index, signingKey, agreementKey }) => ({ index, signingKey, agreementKey })),
-    adminPublicKey: adminAuthority,
-  }));
 
   if (!store.meta("cluster_address")) {
     if (!admin.key)
@@ -254,11 +203,11 @@ export async function createVault(config: Config, opts: VaultOptions = {}): Prom
     () => load(litDeps()),
   ]);
   const backends = createBackendRegistry({
-    local: createLocalBackend(cluster),
+    local: createLocalBackend(clusters),
     defaultBackend: config.backends.defaultBackend,
     loaders: { ...litLoaders(config.backends, litDeps), ...Object.fromEntries(overrides) },
   });
-  agents = createAgentService({ store, audit, cluster, backends, onProgress: log });
+  agents = createAgentService({ store, audit, clusters, backends, onProgress: log });
   const checkpoints = createCheckpointService({ store, audit, cluster, log });
   const keyIsLive = (keyId: string) => {
     if (keyId === "admin") return true;
@@ -278,7 +227,7 @@ export async function createVault(config: Config, opts: VaultOptions = {}): Prom
   const signing = createSigningService({
     store,
     audit,
-    cluster,
+    cluster: clusters,
     backends,
     credentialRefusal: createCredentialCheck({ store, tokens, delegations, vc: credentials }),
     links,
@@ -311,9 +260,9 @@ export async function createVault(config: Config, opts: VaultOptions = {}): Prom
     log,
   });
   if (opts.timers ?? true) {
-    cluster.startHealthChecks(config.healthIntervalMs);
+    clusters.startHealthChecks(config.healthIntervalMs);
     checkpoints.start(config.healthIntervalMs, config.checkpointEvery);
-    for (const a of store.agents()) if (a.backend === "local") cluster.refill(a.id);
+    for (const a of store.agents()) if (a.backend === "local") clusters.refill(a.id);
   }
   await signing
     .recoverAll()
@@ -324,6 +273,7 @@ export async function createVault(config: Config, opts: VaultOptions = {}): Prom
     store,
     audit,
     cluster,
+    clusters,
     backends,
     supervisor,
     agents,
@@ -347,10 +297,10 @@ export async function createVault(config: Config, opts: VaultOptions = {}): Prom
       feeds.stop();
       checkpoints.stop();
       await proofs.stop();
-      cluster.stop();
-      await cluster.whenRefilled();
+      clusters.stop();
+      await clusters.whenRefilled();
       await backends.close();
-      await supervisor?.stop();
+      for (const shard of clusters.shards) await shard.supervisor?.stop();
       try {
         refusals.stop(); // the last counts of held-back refusals, before the file closes
       } finally {

@@ -77,6 +77,8 @@ export interface SignerBackend {
    */
   createKey(input: {
     agentId: string;
+    /** Local only: the signer cluster that generates and holds the key (placement). */
+    cluster?: string;
     policy?: { version: number; policy: Policy };
     authorize: (action: AdminAction) => string;
     onProgress?: (line: string) => void;

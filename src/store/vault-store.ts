@@ -4,7 +4,7 @@
  * budget ledger, per-agent sequence numbers, approvals and results) and the pinned
  * signer-node identities.
  */
-import { addColumnIfMissing, type Db } from "./db.js";
+import { addColumnIfMissing, type Db, inTransaction } from "./db.js";
 
 export interface AgentRow {
   id: string;
@@ -16,6 +16,8 @@ export interface AgentRow {
   backend: string;
   /** Lit agents: how the PKP is held (JSON of PkpInfo, src/signers/backend.ts); else null. */
   pkp: string | null;
+  /** Local agents: the signer cluster holding the key (null: the home cluster, src/config/clusters.ts). */
+  cluster?: string | null;
 }
 
 export interface PolicyRow {
@@ -83,8 +85,6 @@ export function migrateVaultStore(db: Db): void {
       UNIQUE (agent_id, seq));
     CREATE INDEX IF NOT EXISTS sign_requests_window ON sign_requests (agent_id, created_ms);
     CREATE INDEX IF NOT EXISTS sign_requests_digest ON sign_requests (agent_id, digest);
-    CREATE TABLE IF NOT EXISTS cluster_nodes (
-      idx INTEGER PRIMARY KEY, url TEXT NOT NULL, signing_key TEXT NOT NULL, agreement_key TEXT NOT NULL);
   `);
   // Databases from before key lineage was recorded.
   addColumnIfMissing(db, "api_keys", "parent_id", "TEXT");
@@ -99,6 +99,29 @@ export function migrateVaultStore(db: Db): void {
   db.exec(
     "CREATE INDEX IF NOT EXISTS sign_requests_reserved ON sign_requests (agent_id, reserved_ms)",
   );
+  migrateClusters(db);
+}
+
+/**
+ * Several signer clusters: each local agent records its cluster, and node identities are
+ * pinned per cluster. Pins from before were the home cluster's (c0, src/config/clusters.ts).
+ */
+function migrateClusters(db: Db): void {
+  addColumnIfMissing(db, "agents", "cluster", "TEXT");
+  db.exec(`
+    CREATE TABLE IF NOT EXISTS signer_nodes (
+      cluster TEXT NOT NULL, idx INTEGER NOT NULL, url TEXT NOT NULL, signing_key TEXT NOT NULL,
+      agreement_key TEXT NOT NULL, PRIMARY KEY (cluster, idx));`);
+  const old = db.prepare(
+    "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'cluster_nodes'",
+  );
+  if (!old.get()) return;
+  inTransaction(db, () =>
+    db.exec(`
+      INSERT OR IGNORE INTO signer_nodes (cluster, idx, url, signing_key, agreement_key)
+        SELECT 'c0', idx, url, signing_key, agreement_key FROM cluster_nodes;
+      DROP TABLE cluster_nodes;`),
+  );
 }
 
 export function createVaultStore(db: Db) {
@@ -109,7 +132,7 @@ export function createVaultStore(db: Db) {
       "INSERT INTO meta (k, v) VALUES (?, ?) ON CONFLICT(k) DO UPDATE SET v = excluded.v",
     ),
     putAgent: db.prepare(
-      "INSERT INTO agents (id, name, address, public_key, created_at, backend, pkp) VALUES (?, ?, ?, ?, ?, ?, ?)",
+      "INSERT INTO agents (id, name, address, public_key, created_at, backend, pkp, cluster) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
     ),
     getAgent: db.prepare("SELECT * FROM agents WHERE id = ?"),
     // A Lit agent's public key learnt from its first signature, in the row and its PKP JSON.
@@ -119,6 +142,9 @@ export function createVaultStore(db: Db) {
        WHERE id = @id AND public_key = ''`,
     ),
     listAgents: db.prepare("SELECT * FROM agents ORDER BY created_at, id"),
+    agentsPerCluster: db.prepare(
+      "SELECT cluster, count(*) AS n FROM agents WHERE backend = 'local' GROUP BY cluster",
+    ),
     putPolicy: db.prepare(
       "INSERT INTO policies (agent_id, version, policy, authorization, created_at) VALUES (?, ?, ?, ?, ?)",
     ),
@@ -169,10 +195,10 @@ export function createVaultStore(db: Db) {
       "SELECT DISTINCT agent_id FROM sign_requests WHERE status = 'incomplete'",
     ),
     putNode: db.prepare(
-      `INSERT INTO cluster_nodes (idx, url, signing_key, agreement_key) VALUES (?, ?, ?, ?)
-       ON CONFLICT(idx) DO UPDATE SET url = excluded.url`,
+      `INSERT INTO signer_nodes (cluster, idx, url, signing_key, agreement_key) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT(cluster, idx) DO UPDATE SET url = excluded.url`,
     ),
-    listNodes: db.prepare("SELECT * FROM cluster_nodes ORDER BY idx"),
+    listNodes: db.prepare("SELECT * FROM signer_nodes WHERE cluster = ? ORDER BY idx"),
   };
   const now = () => new Date().toISOString();
 
@@ -181,8 +207,8 @@ export function createVaultStore(db: Db) {
     meta: (k: string) => (q.getMeta.get(k) as { v: string } | undefined)?.v,
     setMeta: (k: string, v: string) => void q.setMeta.run(k, v),
     putAgent: (
-      a: Omit<AgentRow, "created_at" | "backend" | "pkp"> &
-        Partial<Pick<AgentRow, "backend" | "pkp">>,
+      a: Omit<AgentRow, "created_at" | "backend" | "pkp" | "cluster"> &
+        Partial<Pick<AgentRow, "backend" | "pkp" | "cluster">>,
     ) =>
       void q.putAgent.run(
         a.id,
@@ -192,10 +218,19 @@ export function createVaultStore(db: Db) {
         now(),
         a.backend ?? "local",
         a.pkp ?? null,
+        a.cluster ?? null,
       ),
     agent: (id: string) => q.getAgent.get(id) as AgentRow | undefined,
     setAgentPublicKey: (id: string, key: string) => void q.setAgentPublicKey.run({ id, key }),
     agents: () => q.listAgents.all() as AgentRow[],
+    /** Local agents per cluster (the key null: agents of the home cluster from before clusters). */
+    agentsPerCluster: () =>
+      new Map(
+        (q.agentsPerCluster.all() as Array<{ cluster: string | null; n: number }>).map((r) => [
+          r.cluster,
+          r.n,
+        ]),
+      ),
     putPolicy: (agentId: string, version: number, policy: string, authorization: string) =>
       void q.putPolicy.run(agentId, version, policy, authorization, now()),
     policy: (agentId: string) => q.latestPolicy.get(agentId) as PolicyRow | undefined,
@@ -230,10 +265,16 @@ export function createVaultStore(db: Db) {
     stranded: () => q.stranded.all() as Array<{ id: string; agent_id: string }>,
     agentsWithIncomplete: () =>
       (q.agentsWithIncomplete.all() as Array<{ agent_id: string }>).map((r) => r.agent_id),
-    putNode: (idx: number, url: string, signingKey: string, agreementKey: string) =>
-      void q.putNode.run(idx, url, signingKey, agreementKey),
-    nodes: () =>
-      q.listNodes.all() as Array<{
+    putNode: (
+      cluster: string,
+      idx: number,
+      url: string,
+      signingKey: string,
+      agreementKey: string,
+    ) => void q.putNode.run(cluster, idx, url, signingKey, agreementKey),
+    /** The node identities pinned for a cluster. */
+    nodes: (cluster: string) =>
+      q.listNodes.all(cluster) as Array<{
         idx: number;
         url: string;
         signing_key: string;

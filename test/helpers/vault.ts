@@ -54,7 +54,7 @@ export async function startTestVault(
         payload: { name: "agent", ...(policy ? { policy } : {}) },
       });
       if (res.statusCode !== 201) throw new Error(`create agent: ${res.statusCode} ${res.body}`);
-      await vault.cluster.whenRefilled();
+      await vault.clusters.whenRefilled();
       return res.json() as { id: string; address: string };
     },
     async issueKey(agentId, scopes) {

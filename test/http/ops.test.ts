@@ -69,7 +69,7 @@ const sign = (message: string) =>
 test("healthz, metrics and the OpenAPI document are served", async () => {
   assert.equal((await tv.app.inject({ url: "/healthz" })).json().ok, true);
   const metrics = await tv.app.inject({ url: "/metrics" });
-  assert.match(metrics.body, /agent_vault_signer_node_up\{node="0"\} 1/);
+  assert.match(metrics.body, /agent_vault_signer_node_up\{cluster="c0",node="0"\} 1/);
   assert.match(metrics.body, /agent_vault_audit_head_seq \d+/);
   const doc = (await tv.app.inject({ url: "/openapi.json" })).json();
   assert.equal(doc.openapi, "3.1.0");

@@ -44,10 +44,11 @@ function service(database: Db) {
       return {};
     },
   };
-  const cluster = { t: 2, n: 3, client: () => node } as unknown as Parameters<
-    typeof createAgentService
-  >[0]["cluster"];
-  return { store, audit, agents: createAgentService({ store, audit, cluster, backends }) };
+  const cluster = { t: 2, n: 3, client: () => node } as unknown as ReturnType<
+    Parameters<typeof createAgentService>[0]["clusters"]["named"]
+  >;
+  const clusters = { place: () => "c0", nameOf: () => "c0", named: () => cluster };
+  return { store, audit, agents: createAgentService({ store, audit, clusters, backends }) };
 }
 
 beforeEach(() => {
@@ -109,7 +110,7 @@ test("a new policy goes to the agent's backend with its address; nodes never see
   const mine = await agents.create({ name: "local", policy: POLICY }, ADMIN, "admin");
   assert.equal(mine.backend, "local");
   assert.deepEqual(mine.threshold, { t: 2, n: 3 });
-  await agents.resyncNode(0);
+  await agents.resyncNode("c0", 0);
   assert.deepEqual(resynced, [mine.id], "only local agents are resent to a node");
 });
 

@@ -39,6 +39,10 @@ const agentView = {
         groupId: { type: "string", description: "lit-chipotle: the group binding PKP and CID." },
       },
     },
+    cluster: {
+      type: "string",
+      description: "Local agents only: the signer cluster holding the key (VAULT_CLUSTERS).",
+    },
     threshold: {
       type: "object",
       description: "Local agents only: the signer cluster's t-of-n.",
@@ -94,6 +98,13 @@ export async function agentRoutes(base: FastifyInstance, { vault }: { vault: Vau
               type: "string",
               enum: BACKEND_NAMES,
               description: "Signer backend; default: the vault's VAULT_DEFAULT_BACKEND.",
+            },
+            cluster: {
+              type: "string",
+              minLength: 1,
+              maxLength: 16,
+              description:
+                "Local agents: the signer cluster to hold the key; default: the least loaded.",
             },
           },
           required: ["name"],

@@ -1,4 +1,4 @@
-/** Liveness, readiness (a signing quorum is reachable), metrics, cluster status, OpenAPI. */
+/** Liveness, readiness (a signing quorum is reachable), metrics, clusters' status, OpenAPI. */
 import type { FastifyInstance } from "fastify";
 import type { Registry } from "prom-client";
 import type { Vault } from "../../services/vault.js";
@@ -13,15 +13,28 @@ export async function opsRoutes(
   const open = { tags: ["ops"], security: [] };
   app.get("/healthz", { schema: open }, async () => ({ ok: true }));
 
+  // Ready while some cluster can sign: a cluster without a quorum stops only its own agents,
+  // so the vault stays in rotation and says which cluster is out. The top-level threshold,
+  // up and down describe the home cluster (the only one unless VAULT_CLUSTERS names more).
   app.get("/readyz", { schema: open }, async (_req, reply) => {
-    const nodes = vault.cluster.nodes();
-    const down = nodes.filter((n) => !n.up).map((n) => `node-${n.index}`);
-    const ready = vault.cluster.hasQuorum();
+    const clusters = vault.clusters.shards.map(({ name, cluster }) => {
+      const nodes = cluster.nodes();
+      return {
+        name,
+        ready: cluster.hasQuorum(),
+        threshold: { t: cluster.t, n: cluster.n },
+        up: nodes.filter((n) => n.up).length,
+        down: nodes.filter((n) => !n.up).map((n) => `node-${n.index}`),
+      };
+    });
+    const [home] = clusters;
+    const ready = clusters.some((c) => c.ready);
     return reply.status(ready ? 200 : 503).send({
       ready,
-      threshold: { t: vault.cluster.t, n: vault.cluster.n },
-      up: nodes.filter((n) => n.up).length,
-      down,
+      threshold: home?.threshold,
+      up: home?.up,
+      down: home?.down,
+      clusters,
     });
   });
 
@@ -43,13 +56,21 @@ export async function opsRoutes(
       // x402 payers see each node's index, state and since when.
       const p = principalOf(req);
       const inside = p.kind === "operator" && p.via !== "x402";
-      const nodes = vault.cluster
-        .nodes()
-        .map((n) => (inside ? n : { index: n.index, up: n.up, since: n.since }));
+      const nodesOf = (cluster: typeof vault.cluster) =>
+        cluster.nodes().map((n) => (inside ? n : { index: n.index, up: n.up, since: n.since }));
+      const agents = vault.store.agentsPerCluster();
+      const home = vault.clusters.home.name;
+      const clusters = vault.clusters.shards.map(({ name, cluster }) => ({
+        name,
+        threshold: { t: cluster.t, n: cluster.n },
+        nodes: nodesOf(cluster),
+        agents: (agents.get(name) ?? 0) + (name === home ? (agents.get(null) ?? 0) : 0),
+      }));
       return {
         threshold: { t: vault.cluster.t, n: vault.cluster.n },
-        nodes,
+        nodes: nodesOf(vault.cluster),
         clusterAddress: vault.checkpoints.clusterAddress(),
+        clusters,
       };
     },
   );

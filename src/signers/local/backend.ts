@@ -21,11 +21,23 @@ export type LocalClusterPart = Pick<
   "generateKey" | "reach" | "signDigest" | "refill" | "seqIsFree" | "t"
 >;
 
-export function createLocalBackend(cluster: LocalClusterPart): LocalBackend {
+/** Which cluster serves an agent (src/signers/local/shards.ts): its own, or one by name. */
+export interface ClusterRoute {
+  of(agentId: string): LocalClusterPart;
+  named(name: string): LocalClusterPart;
+}
+
+/** The route when there is one cluster. */
+export function oneCluster(cluster: LocalClusterPart): ClusterRoute {
+  return { of: () => cluster, named: () => cluster };
+}
+
+export function createLocalBackend(route: ClusterRoute): LocalBackend {
   return {
     name: "local",
 
-    async createKey({ agentId, policy, authorize, onProgress }) {
+    async createKey({ agentId, cluster: placement, policy, authorize, onProgress }) {
+      const cluster = placement === undefined ? route.of(agentId) : route.named(placement);
       const version = policy ? policy.version : 0;
       const authorization = authorize({
         op: "agent.create",
@@ -43,6 +55,7 @@ export function createLocalBackend(cluster: LocalClusterPart): LocalBackend {
     },
 
     async setPolicy({ agentId, version, policy, authorize }) {
+      const cluster = route.of(agentId);
       const authorization = authorize({ op: "policy.set", agentId, version, policy });
       // A majority of nodes must hold the new policy: every quorum then includes one.
       await cluster.reach("policy.set", { agentId, version, policy, authorization }, cluster.t);
@@ -50,11 +63,11 @@ export function createLocalBackend(cluster: LocalClusterPart): LocalBackend {
     },
 
     async signDigest(req) {
-      const sig = await cluster.signDigest(req);
+      const sig = await route.of(req.agentId).signDigest(req);
       return { signature: sig.signature, signers: sig.signers };
     },
 
-    refill: (agentId) => cluster.refill(agentId),
-    seqIsFree: (agentId, seq) => cluster.seqIsFree(agentId, seq),
+    refill: (agentId) => route.of(agentId).refill(agentId),
+    seqIsFree: (agentId, seq) => route.of(agentId).seqIsFree(agentId, seq),
   };
 }

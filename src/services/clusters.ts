@@ -1,0 +1,159 @@
+/**
+ * Starts (or connects to) every signer cluster (src/config/clusters.ts): spawns the embedded
+ * nodes, pins each node's identity per cluster (trust on first use; afterwards a change stops
+ * start-up), and enrols each cluster with its own peers and the operator's admin authority.
+ */
+import { join } from "node:path";
+import type { ClusterConfig, Config } from "../config/index.js";
+import { LocalCluster } from "../signers/local/cluster.js";
+import type { PresigPool } from "../signers/local/pool.js";
+import { ClusterSet, type Shard } from "../signers/local/shards.js";
+import { NodeSupervisor } from "../signers/local/supervisor.js";
+import type { VaultStore } from "../store/vault-store.js";
+import { type Identity, importPublic } from "../transport/identity.js";
+import type { CatchUpReader } from "./catch-up.js";
+
+interface NodeIdentity {
+  index: number;
+  signingKey: string;
+  agreementKey: string;
+}
+
+export interface ClusterStartDeps {
+  config: Config;
+  store: VaultStore;
+  identity: Identity;
+  pool: PresigPool;
+  catchUp: CatchUpReader;
+  restartNodes: boolean;
+  /** Node up and down, with the cluster's name (audited by the caller). */
+  nodeDown(cluster: string, index: number, reason: string): void;
+  nodeUp(cluster: string, index: number): void;
+  log: (line: string) => void;
+}
+
+async function fetchIdentities(
+  urls: Array<{ index: number; url: string }>,
+): Promise<NodeIdentity[]> {
+  return Promise.all(
+    urls.map(async ({ url }) => (await (await fetch(`${url}/identity`)).json()) as NodeIdentity),
+  );
+}
+
+function pinIdentities(
+  store: VaultStore,
+  cluster: string,
+  nodes: Array<{ index: number; url: string }>,
+  ids: NodeIdentity[],
+) {
+  const pinned = new Map(store.nodes(cluster).map((n) => [n.idx, n]));
+  const where = cluster === "c0" ? "" : ` of cluster ${cluster}`;
+  ids.forEach((id, i) => {
+    const node = nodes[i];
+    if (!node) throw new Error(`signer node ${id.index}${where} answered but was never asked`);
+    if (id.index !== node.index) {
+      throw new Error(`the signer node at ${node.url} says it is node ${id.index}`);
+    }
+    const known = pinned.get(id.index);
+    if (known && known.signing_key !== id.signingKey) {
+      throw new Error(
+        `signer node ${id.index}${where} presents a different identity than the one pinned`,
+      );
+    }
+    store.putNode(cluster, id.index, node.url, id.signingKey, id.agreementKey);
+  });
+}
+
+/** The home cluster's nodes keep the data directory's node-i folders; others go in <name>/. */
+function nodeDataDir(config: Config, index: number): string {
+  return index === 0 ? config.dataDir : join(config.dataDir, config.clusters[index]?.name ?? "");
+}
+
+async function startOne(
+  deps: ClusterStartDeps,
+  spec: ClusterConfig,
+  position: number,
+): Promise<Shard> {
+  const { config, identity, log } = deps;
+  const { t, n } = config.threshold;
+  const label = config.clusters.length > 1 ? `cluster ${spec.name}: ` : "";
+  let supervisor: NodeSupervisor | undefined;
+  let started: Array<{ index: number; url: string }>;
+  if (spec.nodeUrls.length > 0) {
+    log(`${label}using ${n} remote signer nodes (${t}-of-${n})`);
+    started = spec.nodeUrls.map((url, index) => ({ index, url }));
+  } else {
+    log(`${label}starting ${n} signer nodes (${t}-of-${n})`);
+    supervisor = new NodeSupervisor({
+      n,
+      host: "127.0.0.1",
+      basePort: config.nodeBasePort === 0 ? 0 : config.nodeBasePort + position * n,
+      dataDir: nodeDataDir(config, position),
+      vaultKey: identity.publicIdentity.signingKey,
+      restart: deps.restartNodes,
+      warmPresigs: config.nodeWarmPresigs,
+      log,
+    });
+    started = await supervisor.start();
+  }
+  try {
+    const ids = await fetchIdentities(started);
+    pinIdentities(deps.store, spec.name, started, ids);
+    const cluster = new LocalCluster({
+      endpoints: started.map((s, i) => {
+        const id = ids[i];
+        if (!id) throw new Error(`signer node ${s.index} sent no identity`);
+        return { index: s.index, url: s.url, signingKey: importPublic(id.signingKey) };
+      }),
+      t,
+      vaultKey: identity.signing,
+      pool: deps.pool,
+      poolTarget: config.presigPool,
+      catchUp: deps.catchUp,
+      tolerance: { missesToDown: config.healthMisses, silenceMs: config.healthSilenceMs },
+      probeTimeoutMs: config.healthProbeTimeoutMs,
+      log,
+      events: {
+        nodeDown: (index, reason) => deps.nodeDown(spec.name, index, reason),
+        nodeUp: (index) => deps.nodeUp(spec.name, index),
+      },
+    });
+    await enrol(cluster, ids, deps.store);
+    return { name: spec.name, cluster, supervisor };
+  } catch (err) {
+    await supervisor?.stop();
+    throw err;
+  }
+}
+
+/** Nodes check the operator's authorizations against the admin key: enrolment needs it. */
+async function enrol(cluster: LocalCluster, ids: NodeIdentity[], store: VaultStore) {
+  const adminAuthority = store.meta("admin_public_key");
+  if (!adminAuthority) throw new Error("no admin authority yet: start once with VAULT_ADMIN_KEY");
+  await cluster.broadcast("cluster.enroll", () => ({
+    n: cluster.n,
+    t: cluster.t,
+    peers: ids.map(({ index, signingKey, agreementKey }) => ({ index, signingKey, agreementKey })),
+    adminPublicKey: adminAuthority,
+  }));
+}
+
+/** Every configured cluster, started one after the other; a failure stops those started. */
+export async function startClusters(deps: ClusterStartDeps): Promise<ClusterSet> {
+  const shards: Shard[] = [];
+  try {
+    for (const [position, spec] of deps.config.clusters.entries()) {
+      shards.push(await startOne(deps, spec, position));
+    }
+  } catch (err) {
+    for (const s of shards) {
+      s.cluster.stop();
+      await s.supervisor?.stop();
+    }
+    throw err;
+  }
+  return new ClusterSet(shards, (agentId) => {
+    const agent = deps.store.agent(agentId);
+    return agent === undefined ? undefined : (agent.cluster ?? null);
+  });
+}

@@ -1,0 +1,137 @@
+/**
+ * Several signer clusters as shards (src/config/clusters.ts). Each agent's key lives on
+ * exactly one cluster, chosen when the agent is made and recorded with it; every call about
+ * that agent (key generation, policy, presignatures, signing, "is this seq free") goes to
+ * that cluster only. So a cluster that is down affects its own agents, and signing capacity
+ * adds up across clusters. The home cluster (the first) also holds the checkpoint key.
+ */
+import { VaultError } from "../../errors/index.js";
+import type { DigestSignature, DigestSignRequest, LocalCluster } from "./cluster.js";
+import type { NodeSupervisor } from "./supervisor.js";
+
+export interface Shard {
+  name: string;
+  cluster: LocalCluster;
+  /** Set when the vault started the cluster's nodes itself. */
+  supervisor: NodeSupervisor | undefined;
+}
+
+/** What placement weighs: agents already on a cluster, and whether all its nodes are up. */
+export interface ShardLoad {
+  name: string;
+  agents: number;
+  /** Key generation needs all n nodes: a cluster with one down cannot take a new agent. */
+  allUp: boolean;
+}
+
+/**
+ * The cluster for a new agent: the one named, or the least loaded of those whose nodes are
+ * all up (ties: the first listed); when none is whole, the least loaded, whose key
+ * generation then reports the missing nodes.
+ */
+export function chooseShard(loads: readonly ShardLoad[], requested?: string): string {
+  if (requested !== undefined) {
+    if (!loads.some((l) => l.name === requested)) {
+      throw new VaultError("UNKNOWN_CLUSTER", `no signer cluster is named "${requested}"`, {
+        clusters: loads.map((l) => l.name),
+      });
+    }
+    return requested;
+  }
+  const whole = loads.filter((l) => l.allUp);
+  const candidates = whole.length > 0 ? whole : loads;
+  const best = candidates.reduce<ShardLoad | undefined>(
+    (min, l) => (min === undefined || l.agents < min.agents ? l : min),
+    undefined,
+  );
+  if (!best) throw new Error("no signer cluster is configured");
+  return best.name;
+}
+
+export class ClusterSet {
+  readonly home: Shard;
+  private readonly byName: Map<string, Shard>;
+  private readonly placed = new Map<string, string>();
+
+  /** `placementOf` reads an agent's recorded cluster (undefined: unknown agent or home). */
+  constructor(
+    readonly shards: readonly Shard[],
+    private readonly placementOf: (agentId: string) => string | null | undefined,
+  ) {
+    const home = shards[0];
+    if (!home) throw new Error("no signer cluster is configured");
+    this.home = home;
+    this.byName = new Map(shards.map((s) => [s.name, s]));
+  }
+
+  get(name: string): Shard | undefined {
+    return this.byName.get(name);
+  }
+
+  named(name: string): LocalCluster {
+    const shard = this.byName.get(name);
+    if (!shard) throw new VaultError("UNKNOWN_CLUSTER", `no signer cluster is named "${name}"`);
+    return shard.cluster;
+  }
+
+  /** The name of the cluster holding the agent's key (an agent never moves). */
+  nameOf(agentId: string): string {
+    const known = this.placed.get(agentId);
+    if (known !== undefined) return known;
+    const recorded = this.placementOf(agentId);
+    // Undefined: no such agent (yet); not remembered, so a new agent is looked up again.
+    if (recorded === undefined) return this.home.name;
+    const name = recorded ?? this.home.name;
+    this.placed.set(agentId, name);
+    return name;
+  }
+
+  of(agentId: string): LocalCluster {
+    return this.named(this.nameOf(agentId));
+  }
+
+  /** Picks a cluster for a new agent from the recorded agent counts (see chooseShard). */
+  place(agentsPerCluster: Map<string | null, number>, requested?: string): string {
+    const loads = this.shards.map((s) => ({
+      name: s.name,
+      agents:
+        (agentsPerCluster.get(s.name) ?? 0) +
+        (s === this.home ? (agentsPerCluster.get(null) ?? 0) : 0),
+      allUp: s.cluster.nodes().every((n) => n.up),
+    }));
+    return chooseShard(loads, requested);
+  }
+
+  // The signing service's view (SigningCluster): routed by agent.
+  signDigest(req: DigestSignRequest): Promise<DigestSignature> {
+    return this.of(req.agentId).signDigest(req);
+  }
+
+  refill(agentId: string): void {
+    this.of(agentId).refill(agentId);
+  }
+
+  seqIsFree(agentId: string, seq: number): Promise<boolean> {
+    return this.of(agentId).seqIsFree(agentId, seq);
+  }
+
+  refilling(): boolean {
+    return this.shards.some((s) => s.cluster.refilling());
+  }
+
+  async whenRefilled(): Promise<void> {
+    await Promise.all(this.shards.map((s) => s.cluster.whenRefilled()));
+  }
+
+  startHealthChecks(intervalMs: number): void {
+    for (const s of this.shards) s.cluster.startHealthChecks(intervalMs);
+  }
+
+  async checkHealth(): Promise<void> {
+    await Promise.all(this.shards.map((s) => s.cluster.checkHealth()));
+  }
+
+  stop(): void {
+    for (const s of this.shards) s.cluster.stop();
+  }
+}
