@@ -54,6 +54,7 @@ const UNIT = [
   "test/zk/jobs-resume.test.ts",
   "test/node/warm-presigs.test.ts",
   "test/signers/local/recovery-id.test.ts",
+  "test/signers/local/placement.test.ts",
 ];
 const ZK = [
   "test/zk/auto-setup.test.ts",

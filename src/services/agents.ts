@@ -12,7 +12,7 @@ import { authorize } from "../auth/admin-authority.js";
 import { VaultError } from "../errors/index.js";
 import type { Policy } from "../policy/types.js";
 import { policyHash, validatePolicy } from "../policy/validate.js";
-import type { BackendName, PkpInfo } from "../signers/backend.js";
+import type { BackendName, PkpInfo, SignerBackend } from "../signers/backend.js";
 import type { LocalCluster } from "../signers/local/cluster.js";
 import { NodeRefused } from "../signers/local/node-client.js";
 import type { BackendRegistry } from "../signers/registry.js";
@@ -57,8 +57,8 @@ export interface AgentService {
 
 /** The signer clusters as the agent service sees them (src/signers/local/shards.ts). */
 export interface AgentClusters {
-  /** The cluster for a new local agent, from the agents each holds (or the one named). */
-  place(agentsPerCluster: Map<string | null, number>, requested?: string): string;
+  /** The cluster for a new local agent (or the one named); `done()` once it is recorded. */
+  place(agentsPerCluster: Map<string, number>, requested?: string): { name: string; done(): void };
   nameOf(agentId: string): string;
   named(name: string): Pick<LocalCluster, "t" | "n" | "client">;
 }
@@ -123,6 +123,62 @@ export function createAgentService(deps: {
     return view(a);
   };
 
+  /** Makes the key on the backend (a local one on `cluster`), then records and audits the agent. */
+  const createOn = async (
+    backend: SignerBackend,
+    name: BackendName,
+    cluster: string | undefined,
+    policy: Policy | undefined,
+    input: { name: string },
+    adminKey: string,
+    actor: string,
+  ): Promise<AgentView> => {
+    const id = `agt_${randomBytes(9).toString("base64url")}`;
+    const version = policy ? 1 : 0;
+    const started = Date.now();
+    const key = await backend
+      .createKey({
+        agentId: id,
+        ...(cluster === undefined ? {} : { cluster }),
+        ...(policy ? { policy: { version, policy } } : {}),
+        authorize: (action) => authorize(adminKey, action),
+        ...(deps.onProgress ? { onProgress: deps.onProgress } : {}),
+      })
+      .catch(rethrowClusterFailure);
+    if (policy && !key.policyAuthorization) {
+      throw new VaultError("INTERNAL", `the ${name} backend returned no policy authorization`);
+    }
+    inTransaction(store.db, () => {
+      store.putAgent({
+        id,
+        name: input.name,
+        address: key.address,
+        public_key: key.publicKey,
+        backend: name,
+        pkp: key.pkp ? JSON.stringify(key.pkp) : null,
+        cluster: cluster ?? null,
+      });
+      audit.append({
+        type: "agent.created",
+        agentId: id,
+        actor,
+        data: {
+          name: input.name,
+          address: key.address,
+          publicKey: key.publicKey,
+          ...(cluster !== undefined
+            ? { cluster, ...clusterSize(cluster), dkgMs: Date.now() - started }
+            : { backend: name, ...(key.pkp ? { pkp: key.pkp } : {}) }),
+        },
+      });
+      if (policy && key.policyAuthorization) {
+        recordPolicy(id, version, policy, key.policyAuthorization, actor);
+      }
+    });
+    backend.refill?.(id);
+    return get(id);
+  };
+
   return {
     get,
     list: () => store.agents().map(view),
@@ -137,52 +193,13 @@ export function createAgentService(deps: {
           "only local agents are placed on a signer cluster",
         );
       }
-      const cluster =
+      const placement =
         name === "local" ? clusters.place(store.agentsPerCluster(), input.cluster) : undefined;
-      const id = `agt_${randomBytes(9).toString("base64url")}`;
-      const version = policy ? 1 : 0;
-      const started = Date.now();
-      const key = await backend
-        .createKey({
-          agentId: id,
-          ...(cluster === undefined ? {} : { cluster }),
-          ...(policy ? { policy: { version, policy } } : {}),
-          authorize: (action) => authorize(adminKey, action),
-          ...(deps.onProgress ? { onProgress: deps.onProgress } : {}),
-        })
-        .catch(rethrowClusterFailure);
-      if (policy && !key.policyAuthorization) {
-        throw new VaultError("INTERNAL", `the ${name} backend returned no policy authorization`);
+      try {
+        return await createOn(backend, name, placement?.name, policy, input, adminKey, actor);
+      } finally {
+        placement?.done();
       }
-      inTransaction(store.db, () => {
-        store.putAgent({
-          id,
-          name: input.name,
-          address: key.address,
-          public_key: key.publicKey,
-          backend: name,
-          pkp: key.pkp ? JSON.stringify(key.pkp) : null,
-          cluster: cluster ?? null,
-        });
-        audit.append({
-          type: "agent.created",
-          agentId: id,
-          actor,
-          data: {
-            name: input.name,
-            address: key.address,
-            publicKey: key.publicKey,
-            ...(cluster !== undefined
-              ? { cluster, ...clusterSize(cluster), dkgMs: Date.now() - started }
-              : { backend: name, ...(key.pkp ? { pkp: key.pkp } : {}) }),
-          },
-        });
-        if (policy && key.policyAuthorization) {
-          recordPolicy(id, version, policy, key.policyAuthorization, actor);
-        }
-      });
-      backend.refill?.(id);
-      return get(id);
     },
 
     async setPolicy(id, input, adminKey, actor) {

@@ -4,6 +4,7 @@
  * start-up), and enrols each cluster with its own peers and the operator's admin authority.
  */
 import { join } from "node:path";
+import { HOME_CLUSTER } from "../config/clusters.js";
 import type { ClusterConfig, Config } from "../config/index.js";
 import { LocalCluster } from "../signers/local/cluster.js";
 import type { PresigPool } from "../signers/local/pool.js";
@@ -64,9 +65,9 @@ function pinIdentities(
   });
 }
 
-/** The home cluster's nodes keep the data directory's node-i folders; others go in <name>/. */
-function nodeDataDir(config: Config, index: number): string {
-  return index === 0 ? config.dataDir : join(config.dataDir, config.clusters[index]?.name ?? "");
+/** c0's embedded nodes keep the data directory's node-i folders; others go in <name>/. */
+function nodeDataDir(config: Config, name: string): string {
+  return name === HOME_CLUSTER ? config.dataDir : join(config.dataDir, name);
 }
 
 async function startOne(
@@ -88,7 +89,7 @@ async function startOne(
       n,
       host: "127.0.0.1",
       basePort: config.nodeBasePort === 0 ? 0 : config.nodeBasePort + position * n,
-      dataDir: nodeDataDir(config, position),
+      dataDir: nodeDataDir(config, spec.name),
       vaultKey: identity.publicIdentity.signingKey,
       restart: deps.restartNodes,
       warmPresigs: config.nodeWarmPresigs,
@@ -138,8 +139,41 @@ async function enrol(cluster: LocalCluster, ids: NodeIdentity[], store: VaultSto
   }));
 }
 
+/**
+ * The cluster holding the checkpoint key, recorded when that key is made (createVault):
+ * until then the first listed, and c0 for a vault from before several clusters.
+ */
+function homeCluster(config: Config, store: VaultStore): string {
+  const recorded = store.meta("home_cluster");
+  if (recorded) return recorded;
+  const first = config.clusters[0]?.name;
+  if (!first) throw new Error("no signer cluster is configured");
+  return first;
+}
+
+/**
+ * Keys live on the cluster that made them and never move: a cluster that holds the checkpoint
+ * key or any agent's key must stay configured, under the same name, or start-up stops.
+ */
+function assertKeysReachable(config: Config, store: VaultStore): void {
+  const configured = new Set(config.clusters.map((c) => c.name));
+  const missing: string[] = [];
+  const home = store.meta("home_cluster");
+  if (home && !configured.has(home)) missing.push(`${home} (the checkpoint key)`);
+  for (const [name, agents] of store.agentsPerCluster()) {
+    if (!configured.has(name)) missing.push(`${name} (the keys of ${agents} agents)`);
+  }
+  if (missing.length > 0) {
+    throw new Error(
+      `these signer clusters hold keys but are not configured: ${missing.join(", ")}; list them in VAULT_CLUSTERS under the same names`,
+    );
+  }
+}
+
 /** Every configured cluster, started one after the other; a failure stops those started. */
 export async function startClusters(deps: ClusterStartDeps): Promise<ClusterSet> {
+  assertKeysReachable(deps.config, deps.store);
+  const home = homeCluster(deps.config, deps.store);
   const shards: Shard[] = [];
   try {
     for (const [position, spec] of deps.config.clusters.entries()) {
@@ -152,7 +186,7 @@ export async function startClusters(deps: ClusterStartDeps): Promise<ClusterSet>
     }
     throw err;
   }
-  return new ClusterSet(shards, (agentId) => {
+  return new ClusterSet(shards, home, (agentId) => {
     const agent = deps.store.agent(agentId);
     return agent === undefined ? undefined : (agent.cluster ?? null);
   });

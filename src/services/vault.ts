@@ -121,6 +121,11 @@ function resolveAdminKey(store: VaultStore, config: Config): { key?: string; gen
   return { key: generated, generated };
 }
 
+/** Stops every cluster's embedded nodes; one that fails to stop does not keep the others. */
+async function stopSupervisors(clusters: ClusterSet): Promise<void> {
+  await Promise.allSettled(clusters.shards.map((s) => s.supervisor?.stop()));
+}
+
 /** "node-1", or "c1/node-1" when there are several clusters. */
 function nodeName(config: Config, cluster: string, node: number): string {
   return config.clusters.length > 1 ? `${cluster}/node-${node}` : `node-${node}`;
@@ -174,138 +179,148 @@ export async function createVault(config: Config, opts: VaultOptions = {}): Prom
         );
     },
   });
-  const cluster = clusters.home.cluster;
-  const supervisor = clusters.home.supervisor;
-  const adminAuthority = store.meta("admin_public_key");
-  if (!adminAuthority) throw new Error("no admin authority yet: start once with VAULT_ADMIN_KEY");
+  try {
+    const cluster = clusters.home.cluster;
+    const supervisor = clusters.home.supervisor;
+    const adminAuthority = store.meta("admin_public_key");
+    if (!adminAuthority) throw new Error("no admin authority yet: start once with VAULT_ADMIN_KEY");
 
-  if (!store.meta("cluster_address")) {
-    if (!admin.key)
-      throw new Error("the first start needs the admin key to create the cluster key");
-    log("generating the cluster's checkpoint key (DKG across all nodes)");
-    const auth = authorize(admin.key, {
-      op: "agent.create",
-      agentId: CLUSTER_KEY_ID,
-      policyVersion: 0,
-      policy: null,
+    if (!store.meta("cluster_address")) {
+      if (!admin.key)
+        throw new Error("the first start needs the admin key to create the cluster key");
+      log("generating the cluster's checkpoint key (DKG across all nodes)");
+      const auth = authorize(admin.key, {
+        op: "agent.create",
+        agentId: CLUSTER_KEY_ID,
+        policyVersion: 0,
+        policy: null,
+      });
+      const key = await cluster.generateKey(CLUSTER_KEY_ID, auth, undefined, (r) =>
+        log(`  round ${r}/5`),
+      );
+      store.setMeta("cluster_address", key.address);
+      store.setMeta("cluster_public_key", key.publicKey);
+      store.setMeta("home_cluster", clusters.home.name);
+    }
+
+    // The Lit backends' modules are imported on first use only (src/signers/registry.ts).
+    const litDeps = (): LitBackendDeps => ({ authorityPublicKey: adminAuthority, log });
+    const overrides = Object.entries(opts.backendLoaders ?? {}).map(([name, load]) => [
+      name,
+      () => load(litDeps()),
+    ]);
+    const backends = createBackendRegistry({
+      local: createLocalBackend(clusters),
+      defaultBackend: config.backends.defaultBackend,
+      loaders: { ...litLoaders(config.backends, litDeps), ...Object.fromEntries(overrides) },
     });
-    const key = await cluster.generateKey(CLUSTER_KEY_ID, auth, undefined, (r) =>
-      log(`  round ${r}/5`),
-    );
-    store.setMeta("cluster_address", key.address);
-    store.setMeta("cluster_public_key", key.publicKey);
-  }
-
-  // The Lit backends' modules are imported on first use only (src/signers/registry.ts).
-  const litDeps = (): LitBackendDeps => ({ authorityPublicKey: adminAuthority, log });
-  const overrides = Object.entries(opts.backendLoaders ?? {}).map(([name, load]) => [
-    name,
-    () => load(litDeps()),
-  ]);
-  const backends = createBackendRegistry({
-    local: createLocalBackend(clusters),
-    defaultBackend: config.backends.defaultBackend,
-    loaders: { ...litLoaders(config.backends, litDeps), ...Object.fromEntries(overrides) },
-  });
-  agents = createAgentService({ store, audit, clusters, backends, onProgress: log });
-  const checkpoints = createCheckpointService({ store, audit, cluster, log });
-  const keyIsLive = (keyId: string) => {
-    if (keyId === "admin") return true;
-    const row = store.key(keyId);
-    return row !== undefined && row.revoked_at === null;
-  };
-  const links = createDelegationStore(db);
-  const { tokens, credentials, delegations, feeds, revocations, federation, federationEvents } =
-    createAuthDoors(
-      config,
-      db,
+    agents = createAgentService({ store, audit, clusters, backends, onProgress: log });
+    const checkpoints = createCheckpointService({ store, audit, cluster, log });
+    const keyIsLive = (keyId: string) => {
+      if (keyId === "admin") return true;
+      const row = store.key(keyId);
+      return row !== undefined && row.revoked_at === null;
+    };
+    const links = createDelegationStore(db);
+    const { tokens, credentials, delegations, feeds, revocations, federation, federationEvents } =
+      createAuthDoors(
+        config,
+        db,
+        audit,
+        keyIsLive,
+        { store: links, agentExists: (agentId) => store.agent(agentId) !== undefined },
+        { store: revocationStore, events: revocationEvents, log },
+      );
+    const signing = createSigningService({
+      store,
       audit,
-      keyIsLive,
-      { store: links, agentExists: (agentId) => store.agent(agentId) !== undefined },
-      { store: revocationStore, events: revocationEvents, log },
-    );
-  const signing = createSigningService({
-    store,
-    audit,
-    cluster: clusters,
-    backends,
-    credentialRefusal: createCredentialCheck({ store, tokens, delegations, vc: credentials }),
-    links,
-  });
-  // Nothing outlives the key behind it: revoking a key revokes the tokens issued with it.
-  const keys = createApiKeyService({
-    store,
-    audit,
-    onRevoked: (keyIds, actor) => void tokens.revokeIssuedWith(keyIds, actor),
-  });
-  const refusals = createRefusalLog(audit, { perMinute: config.auditRefusalsPerMinute });
-  const x402 = await createX402(config.x402, db, audit, refusals);
-  const stranded = x402.recoverStranded();
-  if (stranded > 0) log(`x402: ${stranded} payment(s) left unsettled by a stop are now "unknown"`);
-  const x402Payer = createX402PayerService({
-    store,
-    audit,
-    signing,
-    parked: createParkedPayments(db),
-    log,
-  });
-  const proofs = createComplianceService({
-    store,
-    jobs: createProofJobStore(db),
-    audit,
-    checkpoints,
-    params: config.zk,
-    // Builds the circuit in a low-priority child process when this size has none yet.
-    setup: createProofSetup({ params: config.zk, mode: config.zk.setup, log }),
-    log,
-  });
-  if (opts.timers ?? true) {
-    clusters.startHealthChecks(config.healthIntervalMs);
-    checkpoints.start(config.healthIntervalMs, config.checkpointEvery);
-    for (const a of store.agents()) if (a.backend === "local") clusters.refill(a.id);
-  }
-  await signing
-    .recoverAll()
-    .catch((err: unknown) => log(`recovery deferred: ${(err as Error).message}`));
+      cluster: clusters,
+      backends,
+      credentialRefusal: createCredentialCheck({ store, tokens, delegations, vc: credentials }),
+      links,
+    });
+    // Nothing outlives the key behind it: revoking a key revokes the tokens issued with it.
+    const keys = createApiKeyService({
+      store,
+      audit,
+      onRevoked: (keyIds, actor) => void tokens.revokeIssuedWith(keyIds, actor),
+    });
+    const refusals = createRefusalLog(audit, { perMinute: config.auditRefusalsPerMinute });
+    const x402 = await createX402(config.x402, db, audit, refusals);
+    const stranded = x402.recoverStranded();
+    if (stranded > 0)
+      log(`x402: ${stranded} payment(s) left unsettled by a stop are now "unknown"`);
+    const x402Payer = createX402PayerService({
+      store,
+      audit,
+      signing,
+      parked: createParkedPayments(db),
+      log,
+    });
+    const proofs = createComplianceService({
+      store,
+      jobs: createProofJobStore(db),
+      audit,
+      checkpoints,
+      params: config.zk,
+      // Builds the circuit in a low-priority child process when this size has none yet.
+      setup: createProofSetup({ params: config.zk, mode: config.zk.setup, log }),
+      log,
+    });
+    if (opts.timers ?? true) {
+      clusters.startHealthChecks(config.healthIntervalMs);
+      checkpoints.start(config.healthIntervalMs, config.checkpointEvery);
+      for (const a of store.agents()) if (a.backend === "local") clusters.refill(a.id);
+    }
+    await signing
+      .recoverAll()
+      .catch((err: unknown) => log(`recovery deferred: ${(err as Error).message}`));
 
-  return {
-    config,
-    store,
-    audit,
-    cluster,
-    clusters,
-    backends,
-    supervisor,
-    agents,
-    keys,
-    tokens,
-    credentials,
-    delegations,
-    revocations,
-    feeds,
-    federation,
-    federationEvents,
-    x402,
-    x402Payer,
-    refusals,
-    signing,
-    checkpoints,
-    proofs,
-    generatedAdminKey: admin.generated,
-    async stop() {
-      federation.stop();
-      feeds.stop();
-      checkpoints.stop();
-      await proofs.stop();
-      clusters.stop();
-      await clusters.whenRefilled();
-      await backends.close();
-      for (const shard of clusters.shards) await shard.supervisor?.stop();
-      try {
-        refusals.stop(); // the last counts of held-back refusals, before the file closes
-      } finally {
-        db.close();
-      }
-    },
-  };
+    return {
+      config,
+      store,
+      audit,
+      cluster,
+      clusters,
+      backends,
+      supervisor,
+      agents,
+      keys,
+      tokens,
+      credentials,
+      delegations,
+      revocations,
+      feeds,
+      federation,
+      federationEvents,
+      x402,
+      x402Payer,
+      refusals,
+      signing,
+      checkpoints,
+      proofs,
+      generatedAdminKey: admin.generated,
+      async stop() {
+        federation.stop();
+        feeds.stop();
+        checkpoints.stop();
+        await proofs.stop();
+        clusters.stop();
+        await clusters.whenRefilled();
+        await backends.close();
+        await stopSupervisors(clusters);
+        try {
+          refusals.stop(); // the last counts of held-back refusals, before the file closes
+        } finally {
+          db.close();
+        }
+      },
+    };
+  } catch (err) {
+    // A start that fails after the nodes were spawned leaves none of them running.
+    clusters.stop();
+    await stopSupervisors(clusters);
+    db.close();
+    throw err;
+  }
 }

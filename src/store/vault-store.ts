@@ -16,7 +16,7 @@ export interface AgentRow {
   backend: string;
   /** Lit agents: how the PKP is held (JSON of PkpInfo, src/signers/backend.ts); else null. */
   pkp: string | null;
-  /** Local agents: the signer cluster holding the key (null: the home cluster, src/config/clusters.ts). */
+  /** Local agents: the signer cluster holding the key (src/config/clusters.ts); else null. */
   cluster?: string | null;
 }
 
@@ -104,10 +104,14 @@ export function migrateVaultStore(db: Db): void {
 
 /**
  * Several signer clusters: each local agent records its cluster, and node identities are
- * pinned per cluster. Pins from before were the home cluster's (c0, src/config/clusters.ts).
+ * pinned per cluster. Before, there was one cluster, c0 (src/config/clusters.ts): its pins,
+ * its agents and the checkpoint key (meta home_cluster) are recorded as c0's.
  */
 function migrateClusters(db: Db): void {
   addColumnIfMissing(db, "agents", "cluster", "TEXT");
+  db.exec(`
+    UPDATE agents SET cluster = 'c0' WHERE cluster IS NULL AND backend = 'local';
+    INSERT OR IGNORE INTO meta (k, v) SELECT 'home_cluster', 'c0' FROM meta WHERE k = 'cluster_address';`);
   db.exec(`
     CREATE TABLE IF NOT EXISTS signer_nodes (
       cluster TEXT NOT NULL, idx INTEGER NOT NULL, url TEXT NOT NULL, signing_key TEXT NOT NULL,
@@ -143,7 +147,7 @@ export function createVaultStore(db: Db) {
     ),
     listAgents: db.prepare("SELECT * FROM agents ORDER BY created_at, id"),
     agentsPerCluster: db.prepare(
-      "SELECT cluster, count(*) AS n FROM agents WHERE backend = 'local' GROUP BY cluster",
+      "SELECT cluster, count(*) AS n FROM agents WHERE backend = 'local' AND cluster IS NOT NULL GROUP BY cluster",
     ),
     putPolicy: db.prepare(
       "INSERT INTO policies (agent_id, version, policy, authorization, created_at) VALUES (?, ?, ?, ?, ?)",
@@ -223,10 +227,10 @@ export function createVaultStore(db: Db) {
     agent: (id: string) => q.getAgent.get(id) as AgentRow | undefined,
     setAgentPublicKey: (id: string, key: string) => void q.setAgentPublicKey.run({ id, key }),
     agents: () => q.listAgents.all() as AgentRow[],
-    /** Local agents per cluster (the key null: agents of the home cluster from before clusters). */
+    /** How many local agents each signer cluster holds. */
     agentsPerCluster: () =>
       new Map(
-        (q.agentsPerCluster.all() as Array<{ cluster: string | null; n: number }>).map((r) => [
+        (q.agentsPerCluster.all() as Array<{ cluster: string; n: number }>).map((r) => [
           r.cluster,
           r.n,
         ]),

@@ -47,7 +47,11 @@ function service(database: Db) {
   const cluster = { t: 2, n: 3, client: () => node } as unknown as ReturnType<
     Parameters<typeof createAgentService>[0]["clusters"]["named"]
   >;
-  const clusters = { place: () => "c0", nameOf: () => "c0", named: () => cluster };
+  const clusters = {
+    place: () => ({ name: "c0", done: () => {} }),
+    nameOf: () => "c0",
+    named: () => cluster,
+  };
   return { store, audit, agents: createAgentService({ store, audit, clusters, backends }) };
 }
 

@@ -27,7 +27,7 @@ export async function opsRoutes(
         down: nodes.filter((n) => !n.up).map((n) => `node-${n.index}`),
       };
     });
-    const [home] = clusters;
+    const home = clusters.find((c) => c.name === vault.clusters.home.name);
     const ready = clusters.some((c) => c.ready);
     return reply.status(ready ? 200 : 503).send({
       ready,
@@ -59,12 +59,11 @@ export async function opsRoutes(
       const nodesOf = (cluster: typeof vault.cluster) =>
         cluster.nodes().map((n) => (inside ? n : { index: n.index, up: n.up, since: n.since }));
       const agents = vault.store.agentsPerCluster();
-      const home = vault.clusters.home.name;
       const clusters = vault.clusters.shards.map(({ name, cluster }) => ({
         name,
         threshold: { t: cluster.t, n: cluster.n },
         nodes: nodesOf(cluster),
-        agents: (agents.get(name) ?? 0) + (name === home ? (agents.get(null) ?? 0) : 0),
+        agents: agents.get(name) ?? 0,
       }));
       return {
         threshold: { t: vault.cluster.t, n: vault.cluster.n },

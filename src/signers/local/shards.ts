@@ -52,16 +52,22 @@ export class ClusterSet {
   readonly home: Shard;
   private readonly byName: Map<string, Shard>;
   private readonly placed = new Map<string, string>();
+  /** Agents placed whose key generation has not finished yet, per cluster. */
+  private readonly pending = new Map<string, number>();
 
-  /** `placementOf` reads an agent's recorded cluster (undefined: unknown agent or home). */
+  /**
+   * `homeName` names the cluster holding the checkpoint key; `placementOf` reads an agent's
+   * recorded cluster (undefined: no such agent yet, null: not a local agent).
+   */
   constructor(
     readonly shards: readonly Shard[],
+    homeName: string,
     private readonly placementOf: (agentId: string) => string | null | undefined,
   ) {
-    const home = shards[0];
-    if (!home) throw new Error("no signer cluster is configured");
-    this.home = home;
     this.byName = new Map(shards.map((s) => [s.name, s]));
+    const home = this.byName.get(homeName);
+    if (!home) throw new Error(`the home cluster ${homeName} is not configured`);
+    this.home = home;
   }
 
   get(name: string): Shard | undefined {
@@ -90,16 +96,28 @@ export class ClusterSet {
     return this.named(this.nameOf(agentId));
   }
 
-  /** Picks a cluster for a new agent from the recorded agent counts (see chooseShard). */
-  place(agentsPerCluster: Map<string | null, number>, requested?: string): string {
+  /**
+   * Picks a cluster for a new agent (see chooseShard) from the agents each holds, counting
+   * the placements still generating their key, so that agents created at the same moment
+   * spread out. `done()` must be called once the agent is recorded or has failed.
+   */
+  place(agentsPerCluster: Map<string, number>, requested?: string): { name: string; done(): void } {
     const loads = this.shards.map((s) => ({
       name: s.name,
-      agents:
-        (agentsPerCluster.get(s.name) ?? 0) +
-        (s === this.home ? (agentsPerCluster.get(null) ?? 0) : 0),
+      agents: (agentsPerCluster.get(s.name) ?? 0) + (this.pending.get(s.name) ?? 0),
       allUp: s.cluster.nodes().every((n) => n.up),
     }));
-    return chooseShard(loads, requested);
+    const name = chooseShard(loads, requested);
+    this.pending.set(name, (this.pending.get(name) ?? 0) + 1);
+    let open = true;
+    const done = () => {
+      if (!open) return;
+      open = false;
+      const left = (this.pending.get(name) ?? 1) - 1;
+      if (left > 0) this.pending.set(name, left);
+      else this.pending.delete(name);
+    };
+    return { name, done };
   }
 
   // The signing service's view (SigningCluster): routed by agent.

@@ -7,9 +7,11 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { verifyMessage } from "ethers";
+import { loadConfig } from "../../../src/config/index.js";
+import { createVault } from "../../../src/services/vault.js";
 import type { LocalCluster } from "../../../src/signers/local/cluster.js";
 import { NodeRefused } from "../../../src/signers/local/node-client.js";
-import { BASIC_POLICY, startTestVault, type TestVault } from "../../helpers/vault.js";
+import { ADMIN_KEY, BASIC_POLICY, startTestVault, type TestVault } from "../../helpers/vault.js";
 
 let tv: TestVault;
 type Agent = { id: string; address: string; cluster: string };
@@ -99,6 +101,14 @@ test("a cluster can be named; a name not configured is refused before any key ex
   assert.equal(tv.vault.store.agents().length, before);
 });
 
+test("agents created at the same moment are spread, not all put on one cluster", async () => {
+  const counts = () => Object.fromEntries(tv.vault.store.agentsPerCluster());
+  assert.deepEqual(counts(), { c0: 1, c1: 2 });
+  const made = await Promise.all([create({}), create({}), create({})]);
+  for (const res of made) assert.equal(res.statusCode, 201, res.body);
+  assert.deepEqual(counts(), { c0: 3, c1: 3 });
+});
+
 test("both clusters sign for their agents", async () => {
   for (const agent of [first, second]) {
     const res = await sign(agent, `hello from ${agent.cluster}`);
@@ -153,4 +163,17 @@ test("the placement is recorded: after a restart each agent signs on its own clu
   assert.equal(res.statusCode, 200, res.body);
   assert.equal(verifyMessage("after restart", res.json().signature), second.address);
   assert.equal(tv.vault.audit.verify().ok, true);
+});
+
+test("a start without a cluster that holds keys is refused before any node is spawned", async () => {
+  const dir = tv.dir;
+  await tv.stop();
+  const config = loadConfig({ VAULT_DATA_DIR: dir, VAULT_ADMIN_KEY: ADMIN_KEY });
+  const spawned: string[] = [];
+  await assert.rejects(
+    createVault(config, { timers: false, log: (l) => spawned.push(l) }),
+    /not configured: c1 \(the keys of 3 agents\)/,
+  );
+  assert.equal(spawned.filter((l) => /starting \d signer nodes/.test(l)).length, 0);
+  tv = await startTestVault({ VAULT_CLUSTERS: "2", VAULT_DATA_DIR: dir });
 });
