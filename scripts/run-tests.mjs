@@ -55,6 +55,7 @@ const UNIT = [
   "test/node/warm-presigs.test.ts",
   "test/signers/local/recovery-id.test.ts",
   "test/signers/local/placement.test.ts",
+  "test/signers/local/presig-pool.test.ts",
 ];
 const ZK = [
   "test/zk/auto-setup.test.ts",

@@ -21,7 +21,7 @@ import type { Config } from "../config/index.js";
 import type { BackendName, SignerBackend } from "../signers/backend.js";
 import { createLocalBackend } from "../signers/local/backend.js";
 import type { LocalCluster } from "../signers/local/cluster.js";
-import { createPresigPool } from "../signers/local/pool.js";
+import { openPresigPool } from "../signers/local/pool.js";
 import type { ClusterSet } from "../signers/local/shards.js";
 import type { NodeSupervisor } from "../signers/local/supervisor.js";
 import {
@@ -34,6 +34,7 @@ import { openDatabase } from "../store/db.js";
 import { createDelegationStore } from "../store/delegations.js";
 import { createProofJobStore } from "../store/proof-jobs.js";
 import { createRevocationEventStore } from "../store/revocation-events.js";
+import { createSqliteSql } from "../store/sql/sqlite.js";
 import { createVaultStore, type VaultStore } from "../store/vault-store.js";
 import { CLUSTER_KEY_ID } from "../threshold/checkpoint.js";
 import { loadOrCreateIdentity } from "../transport/identity.js";
@@ -139,6 +140,8 @@ function clusterField(config: Config, cluster: string): { cluster?: string } {
 export async function createVault(config: Config, opts: VaultOptions = {}): Promise<Vault> {
   const log = opts.log ?? (() => {});
   const db = openDatabase(join(config.dataDir, "vault.sqlite"));
+  // The storage seam (src/store/sql): what has moved behind it so far uses this.
+  const sql = createSqliteSql(db);
   const store = createVaultStore(db);
   // Every revocation's audit entry also records a numbered event for other vaults.
   const revocationStore = createRevocationEventStore(db);
@@ -157,7 +160,7 @@ export async function createVault(config: Config, opts: VaultOptions = {}): Prom
     config,
     store,
     identity,
-    pool: createPresigPool(db),
+    pool: await openPresigPool(sql),
     catchUp: createCatchUpReader(store, audit),
     restartNodes: opts.restartNodes ?? true,
     log,

@@ -5,9 +5,10 @@ import { join } from "node:path";
 import { adminPublicKey } from "../../src/auth/admin-authority.js";
 import type { CatchUpRecord } from "../../src/protocol/node/wire.js";
 import { LocalCluster } from "../../src/signers/local/cluster.js";
-import { createPresigPool } from "../../src/signers/local/pool.js";
+import { openPresigPool } from "../../src/signers/local/pool.js";
 import { NodeSupervisor } from "../../src/signers/local/supervisor.js";
 import { openDatabase } from "../../src/store/db.js";
+import { createSqliteSql } from "../../src/store/sql/sqlite.js";
 import { generateIdentity, type Identity, importPublic } from "../../src/transport/identity.js";
 
 export const TEST_ADMIN_KEY = "av_admin_test_key_0123456789abcdefghijklmnopqrstuvwxyz";
@@ -65,7 +66,7 @@ export async function startTestCluster(t: number, n: number, poolTarget = 0): Pr
     })),
     t,
     vaultKey: vault.signing,
-    pool: createPresigPool(openDatabase(join(dir, "vault.sqlite"))),
+    pool: await openPresigPool(createSqliteSql(openDatabase(join(dir, "vault.sqlite")))),
     poolTarget,
     catchUp: (agentId, from, to) =>
       (records.get(agentId) ?? []).filter((r) => r.seq >= from && r.seq <= to),

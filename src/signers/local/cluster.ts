@@ -210,13 +210,17 @@ export class LocalCluster {
     return this.signer.sign(req);
   }
 
-  private quorum(agentId: string, exclude: ReadonlySet<number>): NodeClient[] | undefined {
+  private async quorum(
+    agentId: string,
+    exclude: ReadonlySet<number>,
+  ): Promise<NodeClient[] | undefined> {
+    const pooled = await this.opts.pool.quorums(agentId);
     const indices = chooseQuorum({
       agentId,
       n: this.n,
       t: this.t,
       nodes: this.members.views(),
-      pooled: this.opts.pool.quorums(agentId),
+      pooled,
       exclude,
     });
     return indices?.map((i) => this.client(i));

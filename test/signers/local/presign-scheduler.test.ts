@@ -7,25 +7,26 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { OnlineGate, PresigScheduler } from "../../../src/signers/local/cluster/scheduler.js";
 import type { NodeClient } from "../../../src/signers/local/node-client.js";
-import { createPresigPool } from "../../../src/signers/local/pool.js";
+import { openPresigPool } from "../../../src/signers/local/pool.js";
 import { openDatabase } from "../../../src/store/db.js";
+import { createSqliteSql } from "../../../src/store/sql/sqlite.js";
 
 const quorum = [{ index: 0 }, { index: 1 }] as unknown as NodeClient[];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function setup(
+async function setup(
   target: number,
   gate = new OnlineGate(25, 60_000),
   presign = async (made: number) => `ps-${made}`,
 ) {
-  const pool = createPresigPool(openDatabase(":memory:"));
+  const pool = await openPresigPool(createSqliteSql(openDatabase(":memory:")));
   let made = 0;
   const logged: string[] = [];
   const scheduler = new PresigScheduler({
     pool,
     target,
     gate,
-    quorum: () => quorum,
+    quorum: async () => quorum,
     presign: () => presign(++made),
     log: (line) => logged.push(line),
   });
@@ -33,7 +34,7 @@ function setup(
 }
 
 test("a background fill that fails is logged, not swallowed", async () => {
-  const { scheduler, logged } = setup(2, undefined, async () => {
+  const { scheduler, logged } = await setup(2, undefined, async () => {
     throw new Error("node-1 refused");
   });
   scheduler.request("agt_fail");
@@ -43,14 +44,14 @@ test("a background fill that fails is logged, not swallowed", async () => {
 });
 
 test("a requested pool is filled to its target, and whenIdle waits for it", async () => {
-  const { pool, scheduler } = setup(4);
+  const { pool, scheduler } = await setup(4);
   scheduler.request("a");
   await scheduler.whenIdle();
-  assert.equal(pool.count("a", [0, 1]), 4);
+  assert.equal(await pool.count("a", [0, 1]), 4);
 });
 
 test("background presigning waits while a signature is online and starts when it ends", async () => {
-  const { gate, scheduler, made } = setup(2);
+  const { gate, scheduler, made } = await setup(2);
   gate.begin();
   scheduler.request("a");
   await sleep(300);
@@ -76,35 +77,35 @@ test("the gate resolves waiters only after a quiet moment, and at the latest aft
 });
 
 test("taking below the low-water mark asks for a refill; above it does not", async () => {
-  const { pool, scheduler, made } = setup(4);
+  const { pool, scheduler, made } = await setup(4);
   scheduler.request("a");
   await scheduler.whenIdle();
-  pool.take("a", [0, 1]);
-  scheduler.taken("a", [0, 1]);
+  await pool.take("a", [0, 1]);
+  await scheduler.taken("a", [0, 1]);
   await scheduler.whenIdle();
   assert.equal(made(), 4, "3 left of 4: above the low-water mark of 2");
-  pool.take("a", [0, 1]);
-  pool.take("a", [0, 1]);
-  scheduler.taken("a", [0, 1]);
+  await pool.take("a", [0, 1]);
+  await pool.take("a", [0, 1]);
+  await scheduler.taken("a", [0, 1]);
   await scheduler.whenIdle();
-  assert.equal(pool.count("a", [0, 1]), 4, "1 left: refilled to the target");
+  assert.equal(await pool.count("a", [0, 1]), 4, "1 left: refilled to the target");
 });
 
 test("a node coming back refills every agent seen; stop ends the work promptly", async () => {
-  const { pool, gate, scheduler } = setup(2);
+  const { pool, gate, scheduler } = await setup(2);
   scheduler.request("a");
   scheduler.request("b");
   await scheduler.whenIdle();
-  for (const id of ["a", "b"]) pool.take(id, [0, 1]);
+  for (const id of ["a", "b"]) await pool.take(id, [0, 1]);
   scheduler.nodeUp();
   await scheduler.whenIdle();
-  assert.deepEqual([pool.count("a", [0, 1]), pool.count("b", [0, 1])], [2, 2]);
+  assert.deepEqual([await pool.count("a", [0, 1]), await pool.count("b", [0, 1])], [2, 2]);
   gate.begin();
-  pool.take("a", [0, 1]);
+  await pool.take("a", [0, 1]);
   scheduler.request("a");
   const started = Date.now();
   scheduler.stop();
   await scheduler.whenIdle();
   assert.ok(Date.now() - started < 500, "a stopped scheduler does not wait for the gate");
-  assert.equal(pool.count("a", [0, 1]), 1, "and makes nothing more");
+  assert.equal(await pool.count("a", [0, 1]), 1, "and makes nothing more");
 });

@@ -70,7 +70,7 @@ export interface SchedulerDeps {
   /** Presignatures kept ready per agent (and quorum). */
   target: number;
   gate: OnlineGate;
-  quorum(agentId: string): NodeClient[] | undefined;
+  quorum(agentId: string): Promise<NodeClient[] | undefined>;
   presign(agentId: string, quorum: NodeClient[], background: boolean): Promise<string>;
   /** A failed background fill is reported here; the next request or event retries it. */
   log(line: string): void;
@@ -99,8 +99,12 @@ export class PresigScheduler {
   }
 
   /** A presignature was taken for these parties: refill below the low-water mark. */
-  taken(agentId: string, parties: number[]): void {
-    if (this.deps.pool.count(agentId, parties) < this.lowWater) this.request(agentId);
+  async taken(agentId: string, parties: number[]): Promise<void> {
+    try {
+      if ((await this.deps.pool.count(agentId, parties)) < this.lowWater) this.request(agentId);
+    } catch (err) {
+      this.deps.log(`presignature count for ${agentId}: ${(err as Error).message}`);
+    }
   }
 
   /** A node came back: pools that needed it can be filled again. */
@@ -141,11 +145,11 @@ export class PresigScheduler {
     for (;;) {
       await gate.waitQuiet();
       if (this.stopped) return;
-      const quorum = this.deps.quorum(agentId);
+      const quorum = await this.deps.quorum(agentId);
       if (!quorum) return;
       const parties = quorum.map((c) => c.index);
-      if (pool.count(agentId, parties) >= target) return;
-      pool.add(agentId, parties, await this.deps.presign(agentId, quorum, true));
+      if ((await pool.count(agentId, parties)) >= target) return;
+      await pool.add(agentId, parties, await this.deps.presign(agentId, quorum, true));
     }
   }
 }

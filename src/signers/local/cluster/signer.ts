@@ -21,10 +21,10 @@ export interface SignerDeps {
   t: number;
   pool: PresigPool;
   gate: OnlineGate;
-  quorum(agentId: string, exclude: ReadonlySet<number>): NodeClient[] | undefined;
+  quorum(agentId: string, exclude: ReadonlySet<number>): Promise<NodeClient[] | undefined>;
   presign(agentId: string, quorum: NodeClient[]): Promise<string>;
   /** A presignature was taken from the pool (the scheduler may refill). */
-  taken(agentId: string, parties: number[]): void;
+  taken(agentId: string, parties: number[]): Promise<void>;
   catchUp(agentId: string, fromSeq: number, toSeq: number): CatchUpRecord[];
   /** Names of the nodes Membership holds down, for the error message. */
   down(): string[];
@@ -48,12 +48,12 @@ export class QuorumSigner {
     const failed = new Set<number>();
     let lastError: unknown;
     for (let attempt = 0; attempt <= n - t; attempt++) {
-      const quorum = this.deps.quorum(req.agentId, failed);
+      const quorum = await this.deps.quorum(req.agentId, failed);
       if (!quorum) break;
       const parties = quorum.map((c) => c.index);
       try {
-        let presigId = pool.take(req.agentId, parties);
-        if (presigId) this.deps.taken(req.agentId, parties);
+        let presigId = await pool.take(req.agentId, parties);
+        if (presigId) void this.deps.taken(req.agentId, parties);
         presigId ??= await this.deps.presign(req.agentId, quorum);
         return await this.online(quorum, presigId, req);
       } catch (err) {

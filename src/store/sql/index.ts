@@ -1,0 +1,22 @@
+/**
+ * Storage engines by name (HashiCorp Vault's factory + backend pattern): a `sqlite:` URL or
+ * a file path opens the embedded SQLite engine, `postgres://` (or `postgresql://`) the
+ * PostgreSQL one. See ./types.ts for the contract both honour.
+ */
+import { openDatabase } from "../db.js";
+import { createPostgresSql, type PostgresOptions } from "./postgres.js";
+import { createSqliteSql } from "./sqlite.js";
+import type { Sql } from "./types.js";
+
+export type { Dialect, Param, Sql, SqlRunner, Tx } from "./types.js";
+export { StoreConflict, StoreUnavailable } from "./types.js";
+export { createPostgresSql, createSqliteSql };
+
+export function engineOf(url: string): "sqlite" | "postgres" {
+  return /^postgres(ql)?:\/\//.test(url) ? "postgres" : "sqlite";
+}
+
+export function openSql(url: string, opts: PostgresOptions = {}): Sql {
+  if (engineOf(url) === "postgres") return createPostgresSql(url, opts);
+  return createSqliteSql(openDatabase(url.replace(/^sqlite:(\/\/)?/, "")));
+}

@@ -1,0 +1,156 @@
+/**
+ * The PostgreSQL engine of the storage seam (./types.ts), over `pg` (node-postgres). Calls
+ * outside a transaction take any pooled connection; a transaction holds one connection from
+ * BEGIN to COMMIT. `Tx.lock(key)` is `pg_advisory_xact_lock` on a 64-bit key derived from
+ * the name (SHA-256), released by PostgreSQL itself at COMMIT or ROLLBACK, or when the
+ * connection dies: a process killed mid-transaction holds nothing.
+ *
+ * int8 columns (counts, milliseconds, sequence numbers) come back as JavaScript numbers,
+ * refused beyond 2^53 rather than rounded; amounts are stored as text and stay text.
+ * A lost connection, a server shutting down or a refused connect is StoreUnavailable.
+ */
+import { createHash } from "node:crypto";
+import pg from "pg";
+import { type Param, type Sql, StoreConflict, StoreUnavailable, type Tx } from "./types.js";
+
+export interface PostgresOptions {
+  /** Run in this schema (search_path): tests give each case a schema of its own. */
+  schema?: string;
+  /** Connections in the pool (default 10). */
+  max?: number;
+  /** How long a connect, a statement and a lock wait may take, ms (defaults 5 s, 30 s, 10 s). */
+  connectTimeoutMs?: number;
+  statementTimeoutMs?: number;
+  lockTimeoutMs?: number;
+  /** Where errors of idle connections are reported (they must not crash the process). */
+  log?: (line: string) => void;
+}
+
+const INT8 = 20;
+const SCHEMA = /^[a-z_][a-z0-9_]{0,62}$/;
+
+function parseInt8(text: string): number {
+  const n = Number(text);
+  if (!Number.isSafeInteger(n)) throw new RangeError(`int8 value ${text} is beyond 2^53`);
+  return n;
+}
+
+const types = {
+  getTypeParser: ((oid: number, format?: string) =>
+    oid === INT8
+      ? parseInt8
+      : pg.types.getTypeParser(oid, format as "text")) as typeof pg.types.getTypeParser,
+};
+
+/** Connection-level failures: SQLSTATE classes 08 (connection) and 57P (shutdown), socket errors. */
+function isUnavailable(err: unknown): boolean {
+  const code = String((err as { code?: unknown }).code ?? "");
+  if (/^(08|57P)/.test(code) || /^(ECONN|EPIPE|ETIMEDOUT|ENOTFOUND|EAI_AGAIN)/.test(code)) {
+    return true;
+  }
+  const message = err instanceof Error ? err.message : "";
+  return /Connection terminated|connection timeout|Client has encountered a connection error|Client was closed/i.test(
+    message,
+  );
+}
+
+function mapError(err: unknown): unknown {
+  if (isUnavailable(err)) return new StoreUnavailable((err as Error).message);
+  if ((err as { code?: string }).code === "23505") return new StoreConflict((err as Error).message);
+  return err;
+}
+
+/** A 64-bit advisory lock key for a name, as the signed decimal PostgreSQL expects. */
+export function lockKey(name: string): string {
+  return createHash("sha256").update(name).digest().readBigInt64BE(0).toString();
+}
+
+const toPg = (params: readonly Param[]) =>
+  params.map((p) => (typeof p === "bigint" ? p.toString() : p));
+
+type Queryable = Pick<pg.Pool, "query"> | Pick<pg.PoolClient, "query">;
+
+function runner(on: Queryable) {
+  const query = async <T>(text: string, params: readonly Param[] = []) => {
+    try {
+      return (await on.query(text, toPg(params) as unknown[])) as pg.QueryResult & { rows: T[] };
+    } catch (err) {
+      throw mapError(err);
+    }
+  };
+  return {
+    dialect: "postgres" as const,
+    all: async <T>(text: string, params?: readonly Param[]) => (await query<T>(text, params)).rows,
+    get: async <T>(text: string, params?: readonly Param[]) =>
+      (await query<T>(text, params)).rows[0],
+    run: async (text: string, params?: readonly Param[]) => ({
+      changes: (await query(text, params)).rowCount ?? 0,
+    }),
+  };
+}
+
+export function createPostgresSql(url: string, opts: PostgresOptions = {}): Sql {
+  if (opts.schema !== undefined && !SCHEMA.test(opts.schema)) {
+    throw new Error(`not a plain schema name: ${opts.schema}`);
+  }
+  const settings = [
+    `-c statement_timeout=${opts.statementTimeoutMs ?? 30_000}`,
+    `-c lock_timeout=${opts.lockTimeoutMs ?? 10_000}`,
+    ...(opts.schema ? [`-c search_path=${opts.schema}`] : []),
+  ];
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: opts.max ?? 10,
+    connectionTimeoutMillis: opts.connectTimeoutMs ?? 5_000,
+    options: settings.join(" "),
+    types,
+  });
+  pool.on("error", (err) => opts.log?.(`postgres: idle connection lost: ${err.message}`));
+  const root = runner(pool);
+
+  return {
+    ...root,
+    async exec(text) {
+      await root.run(text);
+    },
+    async transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
+      let client: pg.PoolClient;
+      try {
+        client = await pool.connect();
+      } catch (err) {
+        throw mapError(err);
+      }
+      // A checked-out connection that dies emits "error": without a listener, a crash.
+      let lost: Error | undefined;
+      const onError = (err: Error) => {
+        lost = err;
+        opts.log?.(`postgres: connection lost in a transaction: ${err.message}`);
+      };
+      client.on("error", onError);
+      const tx: Tx = {
+        ...runner(client),
+        lock: async (key) => {
+          await tx.run("SELECT pg_advisory_xact_lock($1::bigint)", [lockKey(key)]);
+        },
+      };
+      try {
+        await tx.run("BEGIN");
+        const result = await fn(tx);
+        await tx.run("COMMIT");
+        client.off("error", onError);
+        client.release();
+        return result;
+      } catch (err) {
+        // A connection that failed is destroyed, not returned to the pool.
+        const broken = err instanceof StoreUnavailable || lost !== undefined;
+        if (!broken) await client.query("ROLLBACK").catch(() => undefined);
+        client.off("error", onError);
+        client.release(broken ? (lost ?? (err as Error)) : undefined);
+        throw err;
+      }
+    },
+    async close() {
+      await pool.end();
+    },
+  };
+}

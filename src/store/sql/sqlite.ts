@@ -1,0 +1,131 @@
+/**
+ * The SQLite engine of the storage seam (./types.ts), over better-sqlite3. Statements run
+ * synchronously and answer with settled promises. A transaction is BEGIN IMMEDIATE … COMMIT
+ * on the one connection, and while one is open every other call through this Sql waits its
+ * turn (a queue), so nothing outside the transaction can land inside it.
+ */
+import type Database from "better-sqlite3";
+import { type Db, isStorageFailure } from "../db.js";
+import { type Param, type Sql, StoreConflict, StoreUnavailable, type Tx } from "./types.js";
+
+type Bound = string | number | bigint | null | Buffer;
+
+/** `$1 … $n` to SQLite's anonymous `?`, the parameters repeated in order of use. */
+export function toSqlite(text: string, params: readonly Param[]): { text: string; args: Bound[] } {
+  const args: Bound[] = [];
+  const out = text.replace(/\$(\d+)/g, (_, n: string) => {
+    const i = Number(n) - 1;
+    if (i < 0 || i >= params.length) throw new RangeError(`no parameter $${n} for: ${text}`);
+    args.push(bind(params[i] as Param));
+    return "?";
+  });
+  return { text: out, args };
+}
+
+function bind(p: Param): Bound {
+  if (typeof p === "boolean") return p ? 1 : 0;
+  if (p instanceof Uint8Array) return Buffer.from(p);
+  return p;
+}
+
+function mapError(err: unknown): unknown {
+  if (isStorageFailure(err)) return new StoreUnavailable((err as Error).message);
+  const code = (err as { code?: string }).code ?? "";
+  if (code === "SQLITE_CONSTRAINT_UNIQUE" || code === "SQLITE_CONSTRAINT_PRIMARYKEY") {
+    return new StoreConflict((err as Error).message);
+  }
+  return err;
+}
+
+export function createSqliteSql(db: Db): Sql {
+  const statements = new Map<string, { stmt: Database.Statement; text: string }>();
+  const prepare = (text: string, params: readonly Param[]) => {
+    const { text: sqlite, args } = toSqlite(text, params);
+    let cached = statements.get(sqlite);
+    if (!cached) {
+      cached = { stmt: db.prepare(sqlite), text: sqlite };
+      statements.set(sqlite, cached);
+    }
+    return { stmt: cached.stmt, args };
+  };
+  const direct = {
+    dialect: "sqlite" as const,
+    all: <T>(text: string, params: readonly Param[] = []) => {
+      const { stmt, args } = prepare(text, params);
+      return stmt.all(...args) as T[];
+    },
+    get: <T>(text: string, params: readonly Param[] = []) => {
+      const { stmt, args } = prepare(text, params);
+      return stmt.get(...args) as T | undefined;
+    },
+    run: (text: string, params: readonly Param[] = []) => {
+      const { stmt, args } = prepare(text, params);
+      return { changes: stmt.run(...args).changes };
+    },
+  };
+
+  // Transactions, and calls made while one runs or waits, take turns in one queue; a call
+  // made while nothing is queued runs at once.
+  let busy = 0;
+  let queue: Promise<unknown> = Promise.resolve();
+  const enqueue = <T>(fn: () => Promise<T>): Promise<T> => {
+    busy++;
+    const next = queue.then(fn, fn);
+    const done = () => {
+      busy--;
+    };
+    queue = next.then(done, done);
+    return next;
+  };
+  const attempt = <T>(fn: () => T): Promise<T> => {
+    try {
+      return Promise.resolve(fn());
+    } catch (err) {
+      return Promise.reject(mapError(err));
+    }
+  };
+  const turn = <T>(fn: () => T): Promise<T> =>
+    busy === 0 ? attempt(fn) : enqueue(() => attempt(fn));
+
+  const tx: Tx = {
+    dialect: "sqlite",
+    all: async (text, params) => guard(() => direct.all(text, params)),
+    get: async (text, params) => guard(() => direct.get(text, params)),
+    run: async (text, params) => guard(() => direct.run(text, params)),
+    // The connection holds SQLite's write lock for the whole transaction already.
+    lock: async () => undefined,
+  };
+
+  const runTransaction = async <T>(fn: (tx: Tx) => Promise<T>): Promise<T> => {
+    guard(() => db.exec("BEGIN IMMEDIATE"));
+    try {
+      const result = await fn(tx);
+      guard(() => db.exec("COMMIT"));
+      return result;
+    } catch (err) {
+      if (db.inTransaction) db.exec("ROLLBACK");
+      throw err;
+    }
+  };
+
+  return {
+    dialect: "sqlite",
+    all: (text, params) => turn(() => direct.all(text, params)),
+    get: (text, params) => turn(() => direct.get(text, params)),
+    run: (text, params) => turn(() => direct.run(text, params)),
+    exec: (text) => turn(() => void db.exec(text)),
+    transaction: (fn) => enqueue(() => runTransaction(fn)),
+    async close() {
+      await queue;
+      db.close();
+    },
+  };
+}
+
+function guard<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    throw mapError(err);
+  }
+}

@@ -1,0 +1,50 @@
+/**
+ * The storage engines' common ground (issue 12, "one storage seam, two engines"): SQL text
+ * with PostgreSQL's `$1 … $n` placeholders, run by SQLite (better-sqlite3, the embedded
+ * default) or PostgreSQL (`pg`). Every call is asynchronous, because a network database is;
+ * the SQLite engine answers at once.
+ *
+ * Transactions are explicit: `transaction(fn)` hands `fn` a `Tx` and commits when its
+ * promise resolves, rolls back when it rejects. `Tx.lock(key)` serialises the transactions
+ * that take the same key, across every process sharing the database (PostgreSQL: a
+ * transaction-level advisory lock; SQLite: its one writer already excludes the others), so
+ * a read-check-write under it (a budget reservation, an audit head) cannot interleave.
+ */
+
+export type Dialect = "sqlite" | "postgres";
+
+/** What a statement parameter may be. bigint is for values beyond 2^53. */
+export type Param = string | number | bigint | boolean | null | Uint8Array;
+
+export interface SqlRunner {
+  readonly dialect: Dialect;
+  all<T>(text: string, params?: readonly Param[]): Promise<T[]>;
+  get<T>(text: string, params?: readonly Param[]): Promise<T | undefined>;
+  run(text: string, params?: readonly Param[]): Promise<{ changes: number }>;
+}
+
+export interface Tx extends SqlRunner {
+  /** Holds `key` until this transaction ends; others taking it wait. */
+  lock(key: string): Promise<void>;
+}
+
+export interface Sql extends SqlRunner {
+  /**
+   * Runs `fn` in one transaction. Use only `tx` inside it: a call on the Sql itself would
+   * wait for this transaction to end (SQLite) or run outside it (PostgreSQL).
+   */
+  transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
+  /** Runs statements without parameters (schema changes). */
+  exec(text: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The database cannot be reached or written (lost connection, disk full): retry later. */
+export class StoreUnavailable extends Error {
+  readonly code = "STORE_UNAVAILABLE";
+}
+
+/** A uniqueness rule refused the write (the row exists). */
+export class StoreConflict extends Error {
+  readonly code = "STORE_CONFLICT";
+}

@@ -1,0 +1,182 @@
+/**
+ * The storage seam's contract (src/store/sql), one table of cases run against both engines:
+ * SQLite (a real file, serving one process: concurrent callers share its engine) and a real
+ * PostgreSQL server (a schema per case; a second pool stands for a second vault replica).
+ */
+import assert from "node:assert/strict";
+import { after } from "node:test";
+import {
+  createPostgresSql,
+  type Sql,
+  StoreConflict,
+  StoreUnavailable,
+} from "../../src/store/sql/index.js";
+import { type Migration, migrate, SchemaTooNew } from "../../src/store/sql/migrate.js";
+import { onBothEngines } from "../helpers/engines.js";
+import { terminateBackend } from "../helpers/pg.js";
+
+const opened: Sql[] = [];
+const track = (sql: Sql) => {
+  opened.push(sql);
+  return sql;
+};
+after(async () => {
+  await Promise.allSettled(opened.map((s) => s.close()));
+});
+
+const LEDGER =
+  "CREATE TABLE ledger (id TEXT PRIMARY KEY, agent TEXT NOT NULL, amount BIGINT NOT NULL)";
+
+onBothEngines({
+  "numbers past 2^31 come back as numbers, text as text, null as null": async (f) => {
+    const sql = f.open();
+    await sql.exec("CREATE TABLE t (ms BIGINT, s TEXT, n TEXT)");
+    await sql.run("INSERT INTO t (ms, s, n) VALUES ($1, $2, $3)", [1_764_000_000_000, "100", null]);
+    assert.deepEqual(await sql.get("SELECT ms, s, n FROM t"), {
+      ms: 1_764_000_000_000,
+      s: "100",
+      n: null,
+    });
+    const count = await sql.get<{ c: number }>("SELECT count(*) AS c FROM t");
+    assert.equal(count?.c, 1);
+  },
+
+  "placeholders may repeat and go past $9": async (f) => {
+    const sql = f.open();
+    const params = "abcdefghijk".split("");
+    const all = params.map((_, i) => `CAST($${i + 1} AS TEXT)`).join(" || ");
+    const row = await sql.get(
+      `SELECT ${all} AS s, CAST($11 AS TEXT) || CAST($1 AS TEXT) AS t`,
+      params,
+    );
+    assert.deepEqual(row, { s: "abcdefghijk", t: "ka" });
+  },
+
+  "a transaction that throws leaves nothing; one that returns is seen by another replica": async (
+    f,
+  ) => {
+    const a = f.open();
+    const b = f.open();
+    await a.exec(LEDGER);
+    await assert.rejects(
+      a.transaction(async (tx) => {
+        await tx.run("INSERT INTO ledger VALUES ('x', 'agt', 5)");
+        throw new Error("boom");
+      }),
+      /boom/,
+    );
+    assert.equal(await b.get("SELECT id FROM ledger"), undefined);
+    await a.transaction(async (tx) => tx.run("INSERT INTO ledger VALUES ('y', 'agt', 5)"));
+    assert.deepEqual(await b.get("SELECT id FROM ledger"), { id: "y" });
+  },
+
+  "a duplicate key is StoreConflict": async (f) => {
+    const sql = f.open();
+    await sql.exec(LEDGER);
+    await sql.run("INSERT INTO ledger VALUES ('x', 'agt', 1)");
+    await assert.rejects(sql.run("INSERT INTO ledger VALUES ('x', 'agt', 2)"), StoreConflict);
+  },
+
+  "40 reservations over two replicas against a cap of 10: exactly 10 are taken": async (f) => {
+    const replicas = [f.open(), f.open()];
+    await replicas[0]?.exec(LEDGER);
+    const reserve = (sql: Sql, i: number) =>
+      sql.transaction(async (tx) => {
+        await tx.lock("cap:agt");
+        const spent = await tx.get<{ s: number | null }>(
+          "SELECT sum(amount) AS s FROM ledger WHERE agent = $1",
+          ["agt"],
+        );
+        if (Number(spent?.s ?? 0) + 1 > 10) return false;
+        await tx.run("INSERT INTO ledger VALUES ($1, 'agt', 1)", [`r${i}`]);
+        return true;
+      });
+    const taken = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => reserve(replicas[i % 2] as Sql, i)),
+    );
+    assert.equal(taken.filter(Boolean).length, 10);
+    const total = await replicas[1]?.get<{ s: number }>("SELECT sum(amount) AS s FROM ledger");
+    assert.equal(Number(total?.s), 10);
+  },
+
+  "migrations: each step once, even for replicas starting together; a newer database is refused":
+    async (f) => {
+      const steps: Migration[] = [
+        {
+          version: 1,
+          name: "jobs",
+          sqlite: "CREATE TABLE jobs (id TEXT)",
+          postgres: "CREATE TABLE jobs (id TEXT)",
+        },
+        {
+          version: 2,
+          name: "jobs.state",
+          sqlite:
+            "ALTER TABLE jobs ADD COLUMN state TEXT;\nCREATE INDEX jobs_state ON jobs (state)",
+          postgres:
+            "ALTER TABLE jobs ADD COLUMN state TEXT;\nCREATE INDEX jobs_state ON jobs (state)",
+        },
+      ];
+      const [a, b] = [f.open(), f.open()];
+      const ran = await Promise.all([migrate(a, "jobs", steps), migrate(b, "jobs", steps)]);
+      assert.deepEqual(ran.flat().sort(), [1, 2]);
+      assert.deepEqual(await migrate(a, "jobs", steps), []);
+      await a.run("INSERT INTO jobs (id, state) VALUES ('j', 'queued')");
+      await assert.rejects(migrate(b, "jobs", steps.slice(0, 1)), SchemaTooNew);
+    },
+
+  "a connection lost mid-transaction is StoreUnavailable, nothing is half-written, and the next call works":
+    {
+      only: "postgres",
+      run: async (f) => {
+        const sql = f.open();
+        await sql.exec(LEDGER);
+        await assert.rejects(
+          sql.transaction(async (tx) => {
+            await tx.run("INSERT INTO ledger VALUES ('x', 'agt', 1)");
+            const me = await tx.get<{ pid: number }>("SELECT pg_backend_pid() AS pid");
+            await terminateBackend(Number(me?.pid));
+            await tx.run("INSERT INTO ledger VALUES ('y', 'agt', 1)");
+          }),
+          StoreUnavailable,
+        );
+        assert.deepEqual(await sql.all("SELECT id FROM ledger"), []);
+        await sql.run("INSERT INTO ledger VALUES ('z', 'agt', 1)");
+        assert.deepEqual(await sql.all("SELECT id FROM ledger"), [{ id: "z" }]);
+      },
+    },
+
+  "a server that cannot be reached is StoreUnavailable": {
+    only: "postgres",
+    run: async () => {
+      const sql = track(
+        createPostgresSql("postgres://postgres@127.0.0.1:1/test", { connectTimeoutMs: 1000 }),
+      );
+      await assert.rejects(sql.get("SELECT 1"), StoreUnavailable);
+      await assert.rejects(
+        sql.transaction(async () => undefined),
+        StoreUnavailable,
+      );
+    },
+  },
+
+  "a call made while a transaction waits runs after it, never inside it": {
+    only: "sqlite",
+    run: async (f) => {
+      const sql = f.open();
+      await sql.exec(LEDGER);
+      let outside: Promise<unknown> | undefined;
+      await assert.rejects(
+        sql.transaction(async (tx) => {
+          await tx.run("INSERT INTO ledger VALUES ('in', 'agt', 1)");
+          outside = sql.run("INSERT INTO ledger VALUES ('out', 'agt', 1)");
+          await new Promise((r) => setTimeout(r, 20));
+          throw new Error("rolled back");
+        }),
+        /rolled back/,
+      );
+      await outside;
+      assert.deepEqual(await sql.all("SELECT id FROM ledger"), [{ id: "out" }]);
+    },
+  },
+});
