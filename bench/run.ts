@@ -18,6 +18,7 @@ import { createSigningService } from "../src/services/signing.js";
 import { createVault, type Vault } from "../src/services/vault.js";
 import { openDatabase } from "../src/store/db.js";
 import { runDoorsBench } from "./doors.js";
+import { runEnginesBench } from "./engines.js";
 import { ADMIN, clients, listen, log, POLICY, setPoolTarget } from "./harness.js";
 import { runRevocationBench } from "./revocation.js";
 import { runShardsBench } from "./shards.js";
@@ -251,7 +252,9 @@ const only =
       ? () => runZkBench(log, zkBenchOptions(rest)).then((r) => ({ zk: r }))
       : mode === "shards"
         ? () => runShardsBench().then((r) => ({ shards: r }))
-        : undefined;
+        : mode === "engines"
+          ? () => runEnginesBench(log).then((r) => ({ engines: r }))
+          : undefined;
 (only
   ? only().then((r) => {
       console.log(JSON.stringify(r, null, 2));

@@ -87,10 +87,10 @@ interface StoredRequest {
 export interface ComplianceService {
   /** Validates the request, fixes the checkpoints and queues it; returns the job (or the live one for the same request). */
   request(req: ProofRequest, actor: string): Promise<ProofJob>;
-  job(id: string): ProofJob;
+  job(id: string): Promise<ProofJob>;
   /** Newest first. */
-  list(filter: { agentId?: string; status?: ProofJobStatus; limit: number }): ProofJob[];
-  bundle(id: string): Bundle;
+  list(filter: { agentId?: string; status?: ProofJobStatus; limit: number }): Promise<ProofJob[]>;
+  bundle(id: string): Promise<Bundle>;
   /** Cancels a queued job or kills its running prover; idempotent; PROOF_FINISHED when done or failed. */
   cancel(id: string, actor: string): Promise<ProofJob>;
   /** The verification key, its SHA-256, the setup description and transcript; undefined when not set up. */
@@ -156,7 +156,7 @@ function jobOf(row: ProofJobRow): ProofJob {
 
 const FINAL: ReadonlySet<ProofJobStatus> = new Set(["done", "failed", "cancelled"]);
 
-export function createComplianceService(deps: {
+export async function createComplianceService(deps: {
   store: VaultStore;
   jobs: ProofJobStore;
   audit: AuditLog;
@@ -165,7 +165,7 @@ export function createComplianceService(deps: {
   /** The circuit setup (src/services/proof-setup.ts); default: load what is built, build nothing. */
   setup?: ProofSetupService;
   log?: (line: string) => void;
-}): ComplianceService {
+}): Promise<ComplianceService> {
   const { store, jobs, audit, checkpoints, params } = deps;
   const setup =
     deps.setup ?? createProofSetup({ params, mode: "off", ...(deps.log ? { log: deps.log } : {}) });
@@ -185,13 +185,28 @@ export function createComplianceService(deps: {
 
   const now = () => new Date().toISOString();
 
-  const row = (id: string): ProofJobRow => {
-    const r = jobs.get(id);
+  const row = async (id: string): Promise<ProofJobRow> => {
+    const r = await jobs.get(id);
     if (!r) throw new VaultError("PROOF_NOT_FOUND");
     return r;
   };
 
-  const save = (r: ProofJobRow, bundle?: Bundle) =>
+  // A job's writes are chained, so they land in the order made (a late progress report can
+  // never overwrite "done" on a database that runs statements on several connections).
+  const writes = new Map<string, Promise<void>>();
+  const save = (r: ProofJobRow, bundle?: Bundle): Promise<void> => {
+    const snapshot = { ...r };
+    const write = (writes.get(r.id) ?? Promise.resolve())
+      .catch(() => undefined)
+      .then(() => update(snapshot, bundle));
+    writes.set(r.id, write);
+    void write.finally(() => {
+      if (writes.get(r.id) === write) writes.delete(r.id);
+    });
+    return write;
+  };
+
+  const update = (r: ProofJobRow, bundle?: Bundle) =>
     jobs.update({
       id: r.id,
       status: r.status,
@@ -209,11 +224,11 @@ export function createComplianceService(deps: {
     waiters.delete(id);
   };
 
-  const fail = (r: ProofJobRow, error: NonNullable<ProofJob["error"]>) => {
+  const fail = async (r: ProofJobRow, error: NonNullable<ProofJob["error"]>) => {
     r.status = "failed";
     r.error = JSON.stringify(error);
     r.finished_at = now();
-    save(r);
+    await save(r);
     settle(r.id);
   };
 
@@ -253,21 +268,47 @@ export function createComplianceService(deps: {
     return { start, end };
   }
 
-  /** Starts the next queued job when no prover runs. */
+  /**
+   * Starts the next queued job when no prover runs. One pass at a time: a call made while a
+   * pass runs asks for another once it ends.
+   */
+  let pumping = false;
+  let pumpAgain = false;
   function pump(): void {
-    // While the circuit is being set up, jobs wait in the queue; settling pumps again.
-    if (stopping || running || setup.status().state === "in-progress") return;
-    const id = queue.shift();
-    if (id === undefined) return;
-    const r = jobs.get(id);
-    if (r?.status !== "queued") {
-      pump();
+    if (pumping) {
+      pumpAgain = true;
       return;
     }
+    pumping = true;
+    void (async () => {
+      try {
+        do {
+          pumpAgain = false;
+          if (await pumpOnce()) pumpAgain = true;
+        } while (pumpAgain);
+      } catch (err) {
+        deps.log?.(`proof queue: ${(err as Error).message}`);
+      } finally {
+        pumping = false;
+      }
+    })();
+  }
+
+  /** True when the job taken was settled without a prover (the next one may start). */
+  async function pumpOnce(): Promise<boolean> {
+    // While the circuit is being set up, jobs wait in the queue; settling pumps again.
+    if (stopping || running || setup.status().state === "in-progress") return false;
+    const id = queue[0];
+    if (id === undefined) return false;
+    const r = await jobs.get(id);
+    // Cancelled while it was read: cancel took it off the queue already.
+    if (queue[0] !== id) return true;
+    queue.shift();
+    if (r?.status !== "queued") return true;
     const art = artifacts();
     if (!art) {
       const now = setup.status();
-      fail(
+      await fail(
         r,
         now.state === "failed"
           ? { code: "PROOF_SETUP_FAILED", message: `the circuit setup failed: ${now.message}` }
@@ -281,16 +322,17 @@ export function createComplianceService(deps: {
                 message: "compliance proofs are no longer set up here",
               },
       );
-      pump();
-      return;
+      return true;
     }
     const req = JSON.parse(r.request) as StoredRequest;
     const count = req.toSeq - req.fromSeq + 1;
     const entries = audit.list(req.fromSeq, count);
     if (entries.length !== count || audit.head().seq < req.toSeq) {
-      fail(r, { code: "PROOF_NOT_RESUMABLE", message: "the audit log no longer holds the range" });
-      pump();
-      return;
+      await fail(r, {
+        code: "PROOF_NOT_RESUMABLE",
+        message: "the audit log no longer holds the range",
+      });
+      return true;
     }
     const workerJob: WorkerJob = {
       range: {
@@ -310,10 +352,12 @@ export function createComplianceService(deps: {
       zkey: art.zkey,
       system: art.setup.system,
     };
+    if (stopping) return false;
     r.status = "proving";
     r.started_at = now();
     r.progress_done = 0;
-    save(r);
+    // From here to `running` nothing waits, so a cancel finds the job in the queue or running.
+    save(r).catch((err: unknown) => deps.log?.(`proof job ${r.id}: ${(err as Error).message}`));
     const child = startWorker(workerJob);
     let exitedResolve = () => {};
     const exited = new Promise<void>((resolve) => {
@@ -330,14 +374,18 @@ export function createComplianceService(deps: {
       if (child.exitCode === null && child.signalCode === null) child.kill();
       // A stop leaves the row as it is (proving): the next start proves it again.
       if (stopping || slot.cancelled) return;
-      complete(r, req, art, m);
+      complete(r, req, art, m).catch((err: unknown) =>
+        deps.log?.(`proof job ${r.id}: ${(err as Error).message}`),
+      );
     };
     child.on("message", (m: WorkerMessage) => {
       if (m.type === "progress") {
         if (finished || stopping || slot.cancelled) return;
         r.progress_batches = m.total;
         r.progress_done = m.done;
-        save(r);
+        save(r).catch((err: unknown) =>
+          deps.log?.(`proof job ${r.id}: progress not saved: ${(err as Error).message}`),
+        );
       } else finish(m);
     });
     child.on("error", (err) =>
@@ -350,9 +398,15 @@ export function createComplianceService(deps: {
       exitedResolve();
       pump();
     });
+    return false;
   }
 
-  function complete(r: ProofJobRow, req: StoredRequest, art: Artifacts, m: WorkerMessage): void {
+  async function complete(
+    r: ProofJobRow,
+    req: StoredRequest,
+    art: Artifacts,
+    m: WorkerMessage,
+  ): Promise<void> {
     r.finished_at = now();
     if (m.type === "done" && m.endZkHead === req.end.zkHead) {
       const bundle: Bundle = {
@@ -377,10 +431,10 @@ export function createComplianceService(deps: {
         batches: m.batches.length,
         provingSeconds: m.batches.reduce((a, b) => a + b.seconds, 0),
       });
-      save(r, bundle);
+      await save(r, bundle);
       settle(r.id);
     } else {
-      fail(
+      await fail(
         r,
         m.type === "error"
           ? {
@@ -432,7 +486,7 @@ export function createComplianceService(deps: {
       start: asBundleCheckpoint(start),
       end: asBundleCheckpoint(end),
     };
-    jobs.put({
+    await jobs.put({
       id,
       agent_id: req.agentId,
       dedup_key: key,
@@ -446,25 +500,25 @@ export function createComplianceService(deps: {
     });
     queue.push(id);
     pump();
-    return jobOf(row(id));
+    return jobOf(await row(id));
   }
 
   // A stop left these queued or proving: prove them again, oldest first.
-  for (const r of jobs.unfinished()) {
+  for (const r of await jobs.unfinished()) {
     let ok = false;
     try {
       const req = JSON.parse(r.request) as StoredRequest;
       ok = typeof req.start?.zkHead === "string" && typeof req.end?.zkHead === "string";
     } catch {}
     if (!ok) {
-      fail(r, { code: "PROOF_NOT_RESUMABLE", message: "the stored request cannot be read" });
+      await fail(r, { code: "PROOF_NOT_RESUMABLE", message: "the stored request cannot be read" });
       continue;
     }
     if (r.status === "proving") {
       r.status = "queued";
       r.progress_done = 0;
       r.started_at = null;
-      save(r);
+      await save(r);
     }
     deps.log?.(`proof job ${r.id}: queued again after a restart`);
     queue.push(r.id);
@@ -511,7 +565,7 @@ export function createComplianceService(deps: {
       }
       const bound = req.bound === undefined ? null : BigInt(req.bound).toString();
       const key = JSON.stringify([req.agentId, req.fromSeq, req.toSeq, asset, bound]);
-      const live = jobs.live(key);
+      const live = await jobs.live(key);
       if (live) return jobOf(live);
       const inFlight = pending.get(key);
       if (inFlight) return inFlight;
@@ -524,23 +578,23 @@ export function createComplianceService(deps: {
       }
     },
 
-    job(id) {
-      return jobOf(row(id));
+    async job(id) {
+      return jobOf(await row(id));
     },
 
-    list(filter) {
-      return jobs.list(filter).map(jobOf);
+    async list(filter) {
+      return (await jobs.list(filter)).map(jobOf);
     },
 
-    bundle(id) {
-      const r = row(id);
-      const text = r.status === "done" ? jobs.bundle(id) : undefined;
+    async bundle(id) {
+      const r = await row(id);
+      const text = r.status === "done" ? await jobs.bundle(id) : undefined;
       if (!text) throw new VaultError("CONFLICT", `the proof is ${r.status}`);
       return JSON.parse(text) as Bundle;
     },
 
     async cancel(id, actor) {
-      const r = row(id);
+      const r = await row(id);
       if (r.status === "cancelled") return jobOf(r);
       if (r.status === "done" || r.status === "failed")
         throw new VaultError("PROOF_FINISHED", `the proof is already ${r.status}`);
@@ -550,14 +604,14 @@ export function createComplianceService(deps: {
       if (slot) slot.cancelled = true;
       r.status = "cancelled";
       r.finished_at = now();
-      save(r);
+      await save(r);
       audit.append({ type: "proof.cancelled", agentId: r.agent_id, actor, data: { proofId: id } });
       if (slot) {
         slot.child.kill("SIGKILL");
         await slot.exited;
       }
       settle(id);
-      return jobOf(row(id));
+      return jobOf(await row(id));
     },
 
     verificationKey() {
@@ -577,7 +631,7 @@ export function createComplianceService(deps: {
     keyRefusal: () => setup.refusal({ queueing: false }),
 
     async wait(id) {
-      const r = row(id);
+      const r = await row(id);
       if (!FINAL.has(r.status)) {
         await new Promise<void>((resolve) => {
           const list = waiters.get(id) ?? [];
@@ -585,7 +639,7 @@ export function createComplianceService(deps: {
           waiters.set(id, list);
         });
       }
-      return jobOf(row(id));
+      return jobOf(await row(id));
     },
 
     prover() {

@@ -32,7 +32,7 @@ import {
 } from "../signers/registry.js";
 import { openDatabase } from "../store/db.js";
 import { createDelegationStore } from "../store/delegations.js";
-import { createProofJobStore } from "../store/proof-jobs.js";
+import { openProofJobStore } from "../store/proof-jobs.js";
 import { createRevocationEventStore } from "../store/revocation-events.js";
 import { createSqliteSql } from "../store/sql/sqlite.js";
 import { createVaultStore, type VaultStore } from "../store/vault-store.js";
@@ -260,9 +260,9 @@ export async function createVault(config: Config, opts: VaultOptions = {}): Prom
       parked: createParkedPayments(db),
       log,
     });
-    const proofs = createComplianceService({
+    const proofs = await createComplianceService({
       store,
-      jobs: createProofJobStore(db),
+      jobs: await openProofJobStore(sql),
       audit,
       checkpoints,
       params: config.zk,

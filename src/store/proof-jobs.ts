@@ -4,8 +4,10 @@
  * the status and progress, the error or result, and the finished bundle itself (JSON in
  * `bundle`): a bundle is a few kilobytes per batch, and keeping it in the same row means
  * one transaction, one backup and no orphaned files. Listings never read the bundle column.
+ * Behind the storage seam (src/store/sql): SQLite or PostgreSQL.
  */
-import type { Db } from "./db.js";
+import { type Migration, migrate } from "./sql/migrate.js";
+import type { Sql } from "./sql/types.js";
 
 export type ProofJobStatus = "queued" | "proving" | "done" | "failed" | "cancelled";
 
@@ -33,80 +35,124 @@ export interface ProofJobRow {
 const COLUMNS =
   "id, agent_id, dedup_key, status, request, from_seq, to_seq, progress_done, progress_batches, error, result, created_at, started_at, finished_at";
 
-export function migrateProofJobs(db: Db): void {
-  db.exec(`
-    CREATE TABLE IF NOT EXISTS proof_jobs (
-      id TEXT PRIMARY KEY, agent_id TEXT NOT NULL, dedup_key TEXT NOT NULL,
-      status TEXT NOT NULL, request TEXT NOT NULL, from_seq INTEGER NOT NULL,
-      to_seq INTEGER NOT NULL, progress_done INTEGER NOT NULL DEFAULT 0,
-      progress_batches INTEGER NOT NULL DEFAULT 0, error TEXT, result TEXT, bundle TEXT,
-      created_at TEXT NOT NULL, started_at TEXT, finished_at TEXT);
-    CREATE INDEX IF NOT EXISTS proof_jobs_dedup ON proof_jobs (dedup_key, status);
-    CREATE INDEX IF NOT EXISTS proof_jobs_agent ON proof_jobs (agent_id, created_at);
-    CREATE INDEX IF NOT EXISTS proof_jobs_status ON proof_jobs (status, created_at);
-  `);
+const table = (
+  ints: "INTEGER" | "BIGINT",
+  order: string,
+) => `CREATE TABLE IF NOT EXISTS proof_jobs (
+  id TEXT PRIMARY KEY, agent_id TEXT NOT NULL, dedup_key TEXT NOT NULL,
+  status TEXT NOT NULL, request TEXT NOT NULL, from_seq ${ints} NOT NULL,
+  to_seq ${ints} NOT NULL, progress_done ${ints} NOT NULL DEFAULT 0,
+  progress_batches ${ints} NOT NULL DEFAULT 0, error TEXT, result TEXT, bundle TEXT,
+  created_at TEXT NOT NULL, started_at TEXT, finished_at TEXT${order});
+CREATE INDEX IF NOT EXISTS proof_jobs_dedup ON proof_jobs (dedup_key, status);
+CREATE INDEX IF NOT EXISTS proof_jobs_agent ON proof_jobs (agent_id, created_at);
+CREATE INDEX IF NOT EXISTS proof_jobs_status ON proof_jobs (status, created_at)`;
+
+/**
+ * Version 1 is the table as earlier builds made it (IF NOT EXISTS: they did). Rows made in
+ * the same millisecond keep their order: SQLite's rowid, PostgreSQL's `n`.
+ */
+export const PROOF_JOB_MIGRATIONS: Migration[] = [
+  {
+    version: 1,
+    name: "proof_jobs",
+    sqlite: table("INTEGER", ""),
+    postgres: table("BIGINT", ",\n  n BIGSERIAL"),
+  },
+];
+
+export interface ProofJobStore {
+  put(row: Omit<ProofJobRow, "error" | "result" | "started_at" | "finished_at">): Promise<void>;
+  get(id: string): Promise<ProofJobRow | undefined>;
+  /** The newest queued, proving or done job for the same request. */
+  live(dedupKey: string): Promise<ProofJobRow | undefined>;
+  /** Jobs a stop left queued or proving, oldest first. */
+  unfinished(): Promise<ProofJobRow[]>;
+  list(f: { agentId?: string; status?: string; limit: number }): Promise<ProofJobRow[]>;
+  update(
+    row: Pick<
+      ProofJobRow,
+      | "id"
+      | "status"
+      | "progress_done"
+      | "progress_batches"
+      | "error"
+      | "result"
+      | "started_at"
+      | "finished_at"
+    > & { bundle?: string },
+  ): Promise<void>;
+  bundle(id: string): Promise<string | null | undefined>;
 }
 
-export function createProofJobStore(db: Db) {
-  migrateProofJobs(db);
-  const q = {
-    put: db.prepare(
-      `INSERT INTO proof_jobs (id, agent_id, dedup_key, status, request, from_seq, to_seq,
-         progress_done, progress_batches, created_at)
-       VALUES (@id, @agent_id, @dedup_key, @status, @request, @from_seq, @to_seq,
-         @progress_done, @progress_batches, @created_at)`,
-    ),
-    get: db.prepare(`SELECT ${COLUMNS} FROM proof_jobs WHERE id = ?`),
-    live: db.prepare(
-      `SELECT ${COLUMNS} FROM proof_jobs WHERE dedup_key = ? AND status IN ('queued', 'proving', 'done')
-       ORDER BY created_at DESC, rowid DESC LIMIT 1`,
-    ),
-    unfinished: db.prepare(
-      `SELECT ${COLUMNS} FROM proof_jobs WHERE status IN ('queued', 'proving') ORDER BY created_at, rowid`,
-    ),
-    list: db.prepare(
-      `SELECT ${COLUMNS} FROM proof_jobs
-       WHERE (@agentId IS NULL OR agent_id = @agentId) AND (@status IS NULL OR status = @status)
-       ORDER BY created_at DESC, rowid DESC LIMIT @limit`,
-    ),
-    update: db.prepare(
-      `UPDATE proof_jobs SET status = @status, progress_done = @progress_done,
-         progress_batches = @progress_batches, error = @error, result = @result,
-         started_at = @started_at, finished_at = @finished_at,
-         bundle = coalesce(@bundle, bundle)
-       WHERE id = @id`,
-    ),
-    bundle: db.prepare("SELECT bundle FROM proof_jobs WHERE id = ?"),
-  };
+export async function openProofJobStore(sql: Sql): Promise<ProofJobStore> {
+  await migrate(sql, "proof_jobs", PROOF_JOB_MIGRATIONS);
+  const order = sql.dialect === "postgres" ? "n" : "rowid";
   return {
-    put: (row: Omit<ProofJobRow, "error" | "result" | "started_at" | "finished_at">) =>
-      void q.put.run(row),
-    get: (id: string) => q.get.get(id) as ProofJobRow | undefined,
-    /** The newest queued, proving or done job for the same request. */
-    live: (dedupKey: string) => q.live.get(dedupKey) as ProofJobRow | undefined,
-    /** Jobs a stop left queued or proving, oldest first. */
-    unfinished: () => q.unfinished.all() as ProofJobRow[],
-    list: (f: { agentId?: string; status?: string; limit: number }) =>
-      q.list.all({
-        agentId: f.agentId ?? null,
-        status: f.status ?? null,
-        limit: f.limit,
-      }) as ProofJobRow[],
-    update: (
-      row: Pick<
-        ProofJobRow,
-        | "id"
-        | "status"
-        | "progress_done"
-        | "progress_batches"
-        | "error"
-        | "result"
-        | "started_at"
-        | "finished_at"
-      > & { bundle?: string },
-    ) => void q.update.run({ bundle: null, ...row }),
-    bundle: (id: string) => (q.bundle.get(id) as { bundle: string | null } | undefined)?.bundle,
+    async put(r) {
+      await sql.run(
+        `INSERT INTO proof_jobs (id, agent_id, dedup_key, status, request, from_seq, to_seq,
+           progress_done, progress_batches, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+        [
+          r.id,
+          r.agent_id,
+          r.dedup_key,
+          r.status,
+          r.request,
+          r.from_seq,
+          r.to_seq,
+          r.progress_done,
+          r.progress_batches,
+          r.created_at,
+        ],
+      );
+    },
+    get: (id) => sql.get<ProofJobRow>(`SELECT ${COLUMNS} FROM proof_jobs WHERE id = $1`, [id]),
+    live: (dedupKey) =>
+      sql.get<ProofJobRow>(
+        `SELECT ${COLUMNS} FROM proof_jobs
+         WHERE dedup_key = $1 AND status IN ('queued', 'proving', 'done')
+         ORDER BY created_at DESC, ${order} DESC LIMIT 1`,
+        [dedupKey],
+      ),
+    unfinished: () =>
+      sql.all<ProofJobRow>(
+        `SELECT ${COLUMNS} FROM proof_jobs WHERE status IN ('queued', 'proving')
+         ORDER BY created_at, ${order}`,
+      ),
+    list: (f) =>
+      sql.all<ProofJobRow>(
+        `SELECT ${COLUMNS} FROM proof_jobs
+         WHERE (CAST($1 AS TEXT) IS NULL OR agent_id = $1)
+           AND (CAST($2 AS TEXT) IS NULL OR status = $2)
+         ORDER BY created_at DESC, ${order} DESC LIMIT $3`,
+        [f.agentId ?? null, f.status ?? null, f.limit],
+      ),
+    async update(r) {
+      await sql.run(
+        `UPDATE proof_jobs SET status = $2, progress_done = $3, progress_batches = $4,
+           error = $5, result = $6, started_at = $7, finished_at = $8,
+           bundle = coalesce(CAST($9 AS TEXT), bundle)
+         WHERE id = $1`,
+        [
+          r.id,
+          r.status,
+          r.progress_done,
+          r.progress_batches,
+          r.error,
+          r.result,
+          r.started_at,
+          r.finished_at,
+          r.bundle ?? null,
+        ],
+      );
+    },
+    bundle: async (id) =>
+      (
+        await sql.get<{ bundle: string | null }>("SELECT bundle FROM proof_jobs WHERE id = $1", [
+          id,
+        ])
+      )?.bundle,
   };
 }
-
-export type ProofJobStore = ReturnType<typeof createProofJobStore>;

@@ -13,7 +13,8 @@ import { createAuditLog } from "../../src/audit/log.js";
 import type { CheckpointService } from "../../src/services/checkpoints.js";
 import { createComplianceService } from "../../src/services/compliance.js";
 import { openDatabase } from "../../src/store/db.js";
-import { createProofJobStore, type ProofJobRow } from "../../src/store/proof-jobs.js";
+import { openProofJobStore, type ProofJobRow } from "../../src/store/proof-jobs.js";
+import { createSqliteSql } from "../../src/store/sql/sqlite.js";
 import { createVaultStore } from "../../src/store/vault-store.js";
 import { GENESIS_CHECKPOINT } from "../../src/zk/bundle.js";
 
@@ -50,12 +51,12 @@ test("jobs left unfinished that can no longer be proved fail with PROOF_NOT_RESU
 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), "av-jobs-"));
   const db = openDatabase(join(dir, "vault.sqlite"));
-  const jobs = createProofJobStore(db);
-  jobs.put(row("prf_queued", "queued"));
-  jobs.put(row("prf_proving", "proving"));
-  jobs.put(row("prf_garbled", "queued", "{not json"));
-  jobs.put(row("prf_done", "done"));
-  jobs.update({
+  const jobs = await openProofJobStore(createSqliteSql(db));
+  await jobs.put(row("prf_queued", "queued"));
+  await jobs.put(row("prf_proving", "proving"));
+  await jobs.put(row("prf_garbled", "queued", "{not json"));
+  await jobs.put(row("prf_done", "done"));
+  await jobs.update({
     id: "prf_done",
     status: "done",
     progress_done: 1,
@@ -67,7 +68,7 @@ test("jobs left unfinished that can no longer be proved fail with PROOF_NOT_RESU
     bundle: JSON.stringify({ format: "stub" }),
   });
 
-  const proofs = createComplianceService({
+  const proofs = await createComplianceService({
     store: createVaultStore(db),
     jobs,
     audit: createAuditLog(db),
@@ -81,16 +82,14 @@ test("jobs left unfinished that can no longer be proved fail with PROOF_NOT_RESU
     assert.equal(job.error?.code, "PROOF_NOT_RESUMABLE", id);
     assert.ok(job.finishedAt, id);
   }
-  assert.equal(proofs.job("prf_done").status, "done");
-  assert.deepEqual(proofs.bundle("prf_done"), { format: "stub" });
+  assert.equal((await proofs.job("prf_done")).status, "done");
+  assert.deepEqual(await proofs.bundle("prf_done"), { format: "stub" });
   assert.equal(proofs.prover().maxRunning, 0, "no prover was started");
-  assert.deepEqual(
-    proofs
-      .list({ status: "failed", limit: 10 })
-      .map((j) => j.id)
-      .sort(),
-    ["prf_garbled", "prf_proving", "prf_queued"],
-  );
+  assert.deepEqual((await proofs.list({ status: "failed", limit: 10 })).map((j) => j.id).sort(), [
+    "prf_garbled",
+    "prf_proving",
+    "prf_queued",
+  ]);
   // A finished job is not cancelled.
   await assert.rejects(proofs.cancel("prf_queued", "test"), { code: "PROOF_FINISHED" });
   await proofs.stop();

@@ -88,7 +88,7 @@ test("the same request twice is one job; different ones queue behind one prover;
   const p = tv.vault.proofs.prover();
   assert.equal(p.running?.jobId, ids.a);
   assert.deepEqual(p.queued, [ids.b, ids.c]);
-  assert.equal(tv.vault.proofs.job(ids.b).status, "queued");
+  assert.equal((await tv.vault.proofs.job(ids.b)).status, "queued");
 
   // A queued job: cancelled, idempotently; the same request then makes a new job.
   const c1 = await cancel(ids.c);
@@ -113,7 +113,7 @@ test("the same request twice is one job; different ones queue behind one prover;
       tv.vault.proofs.prover().running?.pid !== undefined &&
       tv.vault.proofs.prover().running?.jobId === ids.b,
   );
-  const b = tv.vault.proofs.job(ids.b);
+  const b = await tv.vault.proofs.job(ids.b);
   assert.equal(b.status, "proving");
   assert.ok((b.startedAt ?? "") >= (a.finishedAt ?? "z"), `${b.startedAt} < ${a.finishedAt}`);
   const pid = tv.vault.proofs.prover().running?.pid as number;
@@ -122,7 +122,7 @@ test("the same request twice is one job; different ones queue behind one prover;
   assert.equal(cb.statusCode, 200, cb.body);
   assert.equal(cb.json().status, "cancelled");
   assert.equal(isAlive(pid), false, "the prover child of a cancelled job is gone");
-  assert.equal(tv.vault.proofs.job(ids.b).status, "cancelled");
+  assert.equal((await tv.vault.proofs.job(ids.b)).status, "cancelled");
   // A cancelled job has no bundle.
   const nb = await tv.app.inject({
     method: "GET",
@@ -188,7 +188,9 @@ test("a vault restarted on the same data dir lists the old jobs, serves a done b
   ids.d = await ask("70000000000000000");
   // C2 may have finished meanwhile: then D is proving, else D waits behind it.
   await until("a job proving", () => tv.vault.proofs.prover().running?.pid !== undefined);
-  const before = [ids.c2, ids.d].map((id) => tv.vault.proofs.job(id).status);
+  const before = await Promise.all(
+    [ids.c2, ids.d].map(async (id) => (await tv.vault.proofs.job(id)).status),
+  );
   assert.ok(before.includes("proving"), before.join());
   if (before[0] === "proving") assert.equal(before[1], "queued");
   await tv.stop();

@@ -23,7 +23,8 @@ import { isVaultError, VaultError } from "../../src/errors/index.js";
 import type { CheckpointService } from "../../src/services/checkpoints.js";
 import { createComplianceService } from "../../src/services/compliance.js";
 import { openDatabase } from "../../src/store/db.js";
-import { createProofJobStore } from "../../src/store/proof-jobs.js";
+import { openProofJobStore } from "../../src/store/proof-jobs.js";
+import { createSqliteSql } from "../../src/store/sql/sqlite.js";
 import { createVaultStore } from "../../src/store/vault-store.js";
 import { prepareRange } from "../../src/zk/prover.js";
 import { AGENT, appendNoise, appendSpend, POLICY, TEST_PARAMS, WEI } from "./helpers.js";
@@ -146,9 +147,9 @@ test("a proof request for a range before the zk v2 start is refused: 422 PROOF_R
   db.close();
   db = openDatabase(file);
   const dir = mkdtempSync(join(tmpdir(), "av-zkv2-svc-"));
-  const proofs = createComplianceService({
+  const proofs = await createComplianceService({
     store: createVaultStore(db),
-    jobs: createProofJobStore(db),
+    jobs: await openProofJobStore(createSqliteSql(db)),
     audit: createAuditLog(db),
     checkpoints: { clusterAddress: () => undefined } as unknown as CheckpointService,
     params: { n: 4, depth: 2, buildRoot: join(dir, "no-circuits") },

@@ -80,7 +80,7 @@ export async function proofRoutes(base: FastifyInstance, { vault }: { vault: Vau
       const p = principalOf(req);
       if (agentId !== undefined) assertAgentAccess(req, agentId);
       const own = p.kind === "agent" && p.agentId ? p.agentId : agentId;
-      const proofs = vault.proofs.list({
+      const proofs = await vault.proofs.list({
         ...(own !== undefined ? { agentId: own } : {}),
         ...(status !== undefined ? { status } : {}),
         limit,
@@ -111,7 +111,7 @@ export async function proofRoutes(base: FastifyInstance, { vault }: { vault: Vau
     "/v1/proofs/:id",
     { preHandler, schema: { ...schema, params: idParams } },
     async (req) => {
-      const job = vault.proofs.job(req.params.id);
+      const job = await vault.proofs.job(req.params.id);
       assertAgentAccess(req, job.agentId);
       return job;
     },
@@ -122,7 +122,7 @@ export async function proofRoutes(base: FastifyInstance, { vault }: { vault: Vau
     { preHandler, schema: { ...schema, params: idParams } },
     async (req, reply) => {
       const id = req.params.id;
-      assertAgentAccess(req, vault.proofs.job(id).agentId);
+      assertAgentAccess(req, (await vault.proofs.job(id)).agentId);
       reply.header("content-disposition", `attachment; filename="${id}.bundle.json"`);
       return vault.proofs.bundle(id);
     },
@@ -134,7 +134,7 @@ export async function proofRoutes(base: FastifyInstance, { vault }: { vault: Vau
     { preHandler, schema: { ...schema, params: idParams } },
     async (req) => {
       const id = req.params.id;
-      const p = assertAgentAccess(req, vault.proofs.job(id).agentId);
+      const p = assertAgentAccess(req, (await vault.proofs.job(id)).agentId);
       return vault.proofs.cancel(id, actorOf(p));
     },
   );
