@@ -19,6 +19,8 @@ const USAGE = `usage: agent-vault <command>
   key create <agentId> --scopes=READ,EXECUTE,SPEND | key revoke <keyId>
   sign <agentId> --message=TEXT | --typed-data=file.json | --tx=file.json   (uses VAULT_API_KEY)
   audit verify [--data-dir=D] | audit export [--data-dir=D]
+  db status | db migrate [--url=sqlite:<file>|postgres://…] [--data-dir=D]
+                                the storage seam's schema versions: show them, apply what is pending
   prove-bundle <agentId> --from=S --to=T [--asset=A] [--bound=B] [--out=bundle.json]
                                 ask the vault for a zero-knowledge compliance bundle
   verify-bundle <bundle.json> [--cluster-address=0x…] [--vkey=verification_key.json]
@@ -90,6 +92,7 @@ const COMMANDS: Record<string, Command> = {
   key: async (a) => (await import("./client.js")).keyCommand(a),
   sign: async (a) => (await import("./client.js")).signCommand(a),
   audit: async (a) => (await import("./audit.js")).auditCommand(a),
+  db: async (a) => (await import("./db.js")).dbCommand(a),
   x402: async (a) => (await import("./x402.js")).x402Command(a),
   facilitator: async (a) => (await import("./x402.js")).facilitatorCommand(a),
   did: async (a) => (await import("./vc.js")).didCommand(a),

@@ -5,6 +5,7 @@
 import type { FastifyError, FastifyInstance } from "fastify";
 import { VaultError } from "../errors/index.js";
 import { isStorageFailure } from "../store/db.js";
+import { StoreConflict, StoreUnavailable } from "../store/sql/types.js";
 
 type SchemaError = NonNullable<FastifyError["validation"]>[number];
 
@@ -39,7 +40,10 @@ function messageOf(v: SchemaError | undefined): string {
 
 export function toVaultError(err: unknown): VaultError {
   if (err instanceof VaultError) return err;
-  if (isStorageFailure(err)) return new VaultError("STORE_UNAVAILABLE");
+  if (isStorageFailure(err) || err instanceof StoreUnavailable) {
+    return new VaultError("STORE_UNAVAILABLE");
+  }
+  if (err instanceof StoreConflict) return new VaultError("CONFLICT");
   // Whatever is thrown that is not an Error (a string, null) is a bug: INTERNAL, not a crash.
   if (!(err instanceof Error)) return new VaultError("INTERNAL");
   // Fastify's errors are Errors with these optional fields; any other Error lacks them.

@@ -200,9 +200,11 @@ export async function createComplianceService(deps: {
       .catch(() => undefined)
       .then(() => update(snapshot, bundle));
     writes.set(r.id, write);
-    void write.finally(() => {
+    const forget = () => {
       if (writes.get(r.id) === write) writes.delete(r.id);
-    });
+    };
+    // Both branches handled: the caller gets the rejection, nothing is left unhandled.
+    write.then(forget, forget);
     return write;
   };
 
@@ -287,6 +289,8 @@ export async function createComplianceService(deps: {
           if (await pumpOnce()) pumpAgain = true;
         } while (pumpAgain);
       } catch (err) {
+        // A job whose outcome could not be written stays queued (pumpOnce put it back);
+        // the next pump (a request, a prover's exit, the setup settling) tries again.
         deps.log?.(`proof queue: ${(err as Error).message}`);
       } finally {
         pumping = false;
@@ -305,6 +309,16 @@ export async function createComplianceService(deps: {
     if (queue[0] !== id) return true;
     queue.shift();
     if (r?.status !== "queued") return true;
+    try {
+      return await startOrSettle(id, r);
+    } catch (err) {
+      queue.unshift(id);
+      throw err;
+    }
+  }
+
+  /** Fails the job when it cannot be proved here, else starts its prover (false). */
+  async function startOrSettle(id: string, r: ProofJobRow): Promise<boolean> {
     const art = artifacts();
     if (!art) {
       const now = setup.status();
@@ -631,14 +645,23 @@ export async function createComplianceService(deps: {
     keyRefusal: () => setup.refusal({ queueing: false }),
 
     async wait(id) {
-      const r = await row(id);
-      if (!FINAL.has(r.status)) {
-        await new Promise<void>((resolve) => {
-          const list = waiters.get(id) ?? [];
-          list.push(resolve);
-          waiters.set(id, list);
-        });
+      // Registered before the read, so a settle between the two is not missed.
+      let resolveSettled = () => {};
+      const settled = new Promise<void>((resolve) => {
+        resolveSettled = resolve;
+      });
+      waiters.set(id, [...(waiters.get(id) ?? []), resolveSettled]);
+      const r = await row(id).catch((err: unknown) => {
+        resolveSettled();
+        throw err;
+      });
+      if (FINAL.has(r.status)) {
+        const left = (waiters.get(id) ?? []).filter((w) => w !== resolveSettled);
+        if (left.length > 0) waiters.set(id, left);
+        else waiters.delete(id);
+        return jobOf(r);
       }
+      await settled;
       return jobOf(await row(id));
     },
 

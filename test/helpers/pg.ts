@@ -36,3 +36,15 @@ export async function pgSchema(): Promise<PgSchema> {
 export async function terminateBackend(pid: number): Promise<void> {
   await admin((c) => c.query("SELECT pg_terminate_backend($1)", [pid]));
 }
+
+/** A database of its own (for a process that connects by URL alone), dropped afterwards. */
+export async function pgDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
+  const name = `t_${randomBytes(6).toString("hex")}`;
+  await admin((c) => c.query(`CREATE DATABASE ${name}`));
+  const url = new URL(PG_URL);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    drop: () => admin((c) => c.query(`DROP DATABASE ${name} WITH (FORCE)`)).then(() => undefined),
+  };
+}

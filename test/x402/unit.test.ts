@@ -32,11 +32,12 @@ import {
 } from "../../src/auth/x402/headers.js";
 import { buildOffer, discoveryListing, paymentRequiredFor } from "../../src/auth/x402/offers.js";
 import { selectRequirement } from "../../src/auth/x402/payer.js";
-import { createPaymentStore, paymentId } from "../../src/auth/x402/store.js";
+import { openPaymentStore } from "../../src/auth/x402/store.js";
 import { ConfigError, loadConfig } from "../../src/config/index.js";
 import { isVaultError } from "../../src/errors/index.js";
 import type { Policy } from "../../src/policy/types.js";
 import { openDatabase } from "../../src/store/db.js";
+import { createSqliteSql } from "../../src/store/sql/sqlite.js";
 
 const TOKEN = "0x00000000000000000000000000000000000000aa";
 const PAY_TO = "0x9999999999999999999999999999999999999999";
@@ -107,9 +108,8 @@ function fakeAudit() {
   };
 }
 
-function gateWith(facilitator: Partial<FacilitatorClient>) {
-  const db = openDatabase(":memory:");
-  const store = createPaymentStore(db);
+async function gateWith(facilitator: Partial<FacilitatorClient>) {
+  const store = await openPaymentStore(createSqliteSql(openDatabase(":memory:")));
   const audit = fakeAudit();
   const calls = { verify: 0, settle: 0 };
   const gate = createX402Gate({
@@ -269,38 +269,15 @@ test("requirement selection: policy chains, listed assets, recipients, EIP-3009 
   );
 });
 
-test("replay ledger: insert-or-fail per (network, asset, payer, nonce); release frees it", () => {
-  const store = createPaymentStore(openDatabase(":memory:"));
-  const id = paymentId("eip155:1", TOKEN, "0xAbC", "0x01");
-  assert.equal(id, paymentId("EIP155:1", TOKEN.toUpperCase(), "0xabc", "0x01"));
-  const row = {
-    id,
-    network: "eip155:1",
-    asset: TOKEN,
-    payer: "0xabc",
-    nonce: "0x01",
-    route: ROUTE,
-    amount: "1",
-    pay_to: PAY_TO,
-  };
-  assert.equal(store.lock(row), true);
-  assert.equal(store.lock(row), false);
-  assert.equal(store.release(id), true);
-  assert.equal(store.lock(row), true);
-  store.finish(id, "unknown", undefined, "settle timed out");
-  assert.equal(store.release(id), false, "an unknown settlement is never released");
-  assert.equal(store.get(id)?.status, "unknown");
-});
-
 test("gate: a good payment is verified, locked, settled and audited with the payer as actor", async () => {
-  const { gate, offer, audit, calls } = gateWith({});
+  const { gate, offer, audit, calls } = await gateWith({});
   const wallet = Wallet.createRandom();
   const header = encodePaymentSignature(await signPayment(wallet, offer.requirements));
   const p = await gate.authorize(offer, header);
   assert.equal(p.payer, wallet.address);
   const settled = await gate.settle(p);
   assert.equal(settled.success, true);
-  assert.equal(gate.status(p.id).status, "settled");
+  assert.equal((await gate.status(p.id)).status, "settled");
   const paid = audit.entries.find((e) => e.type === "x402.paid");
   assert.equal(paid?.actor, `x402:${wallet.address.toLowerCase()}`);
   assert.ok(!JSON.stringify(paid).includes("signature"));
@@ -309,7 +286,7 @@ test("gate: a good payment is verified, locked, settled and audited with the pay
 });
 
 test("gate: two parallel uses of one payment → exactly one passes", async () => {
-  const { gate, offer } = gateWith({});
+  const { gate, offer } = await gateWith({});
   const header = encodePaymentSignature(
     await signPayment(Wallet.createRandom(), offer.requirements),
   );
@@ -320,7 +297,7 @@ test("gate: two parallel uses of one payment → exactly one passes", async () =
 });
 
 test("gate: wrong network, wrong amount, bad signature, expired → specific codes, audited", async () => {
-  const { gate, offer, audit, calls } = gateWith({});
+  const { gate, offer, audit, calls } = await gateWith({});
   const wallet = Wallet.createRandom();
   const req = offer.requirements;
   const enc = encodePaymentSignature;
@@ -384,14 +361,14 @@ test("gate: facilitator refusals and outages map to stable codes", async () => {
     ],
   ];
   for (const [f, expected] of cases) {
-    const { gate, offer } = gateWith(f);
+    const { gate, offer } = await gateWith(f);
     const header = encodePaymentSignature(await signPayment(wallet, offer.requirements));
     await rejectsWith(gate.authorize(offer, header), expected);
   }
 });
 
 test("gate: a settle timeout is recorded as unknown, exposed, and the payment is never reused", async () => {
-  const { gate, offer, audit } = gateWith({
+  const { gate, offer, audit } = await gateWith({
     settle: async () => Promise.reject(new FacilitatorTimeoutError("settle", 1000)),
   });
   const header = encodePaymentSignature(
@@ -399,29 +376,29 @@ test("gate: a settle timeout is recorded as unknown, exposed, and the payment is
   );
   const p = await gate.authorize(offer, header);
   await rejectsWith(gate.settle(p), "X402_SETTLEMENT_UNKNOWN");
-  assert.equal(gate.status(p.id).status, "unknown");
+  assert.equal((await gate.status(p.id)).status, "unknown");
   assert.ok(audit.entries.some((e) => e.type === "x402.settle_unknown"));
-  gate.release(p, "too late");
+  await gate.release(p, "too late");
   await rejectsWith(gate.authorize(offer, header), "X402_REPLAYED");
 });
 
 test("gate: a payment a stopped vault left verified becomes unknown at start, never reusable", async () => {
-  const { gate, offer, audit } = gateWith({});
+  const { gate, offer, audit } = await gateWith({});
   const header = encodePaymentSignature(
     await signPayment(Wallet.createRandom(), offer.requirements),
   );
   const p = await gate.authorize(offer, header); // taken; the vault "stops" before settling
-  assert.equal(gate.status(p.id).status, "verified");
-  assert.equal(gate.recoverStranded(), 1);
-  assert.equal(gate.status(p.id).status, "unknown");
+  assert.equal((await gate.status(p.id)).status, "verified");
+  assert.equal(await gate.recoverStranded(), 1);
+  assert.equal((await gate.status(p.id)).status, "unknown");
   const swept = audit.entries.find((e) => e.type === "x402.settle_unknown");
   assert.equal(swept?.actor, "system:recovery");
-  assert.equal(gate.recoverStranded(), 0, "only once");
+  assert.equal(await gate.recoverStranded(), 0, "only once");
   await rejectsWith(gate.authorize(offer, header), "X402_REPLAYED");
 });
 
 test("gate: a failed settlement is recorded as failed; a released payment can be used again", async () => {
-  const { gate, offer } = gateWith({
+  const { gate, offer } = await gateWith({
     settle: async (_p, r) => ({
       success: false,
       errorReason: "transaction_failed",
@@ -435,14 +412,11 @@ test("gate: a failed settlement is recorded as failed; a released payment can be
     encodePaymentSignature(await signPayment(wallet, offer.requirements)),
   );
   await rejectsWith(gate.settle(p), "X402_SETTLEMENT_FAILED");
-  assert.equal(gate.status(p.id).status, "failed");
+  assert.equal((await gate.status(p.id)).status, "failed");
   const header = encodePaymentSignature(await signPayment(wallet, offer.requirements));
   const q = await gate.authorize(offer, header);
-  gate.release(q, "route failed");
-  assert.throws(
-    () => gate.status(q.id),
-    (e) => code(e) === "X402_PAYMENT_NOT_FOUND",
-  );
+  await gate.release(q, "route failed");
+  await assert.rejects(gate.status(q.id), (e) => code(e) === "X402_PAYMENT_NOT_FOUND");
   await gate.authorize(offer, header);
 });
 

@@ -57,8 +57,8 @@ export interface X402Gate {
   /** `client`: the caller's address, which bounds how fast its refusals are audited. */
   authorize(offer: RouteOffer, header: unknown, client?: string): Promise<AuthorizedPayment>;
   settle(p: AuthorizedPayment): Promise<SettleResponse>;
-  release(p: AuthorizedPayment, reason: string): void;
-  status(id: string): PaymentStatusView;
+  release(p: AuthorizedPayment, reason: string): Promise<void>;
+  status(id: string): Promise<PaymentStatusView>;
   /** Audits a refusal that happened before authorize (no payment header at all). */
   refused(route: string, code: ErrorCode, reason: string, client: string): void;
   /**
@@ -66,7 +66,7 @@ export interface X402Gate {
    * taking them and settling them become "unknown" (a settle may have been under way, so
    * they are never reusable; the payer pays again with a fresh authorization).
    */
-  recoverStranded(): number;
+  recoverStranded(): Promise<number>;
 }
 
 const HEX32 = /^0x[0-9a-fA-F]{64}$/;
@@ -219,7 +219,7 @@ export function createX402Gate(deps: {
       const { payer, nonce } = check(at, offer, payload);
       const req = offer.requirements;
       const id = paymentId(req.network, req.asset, payer, nonce);
-      const known = store.get(id);
+      const known = await store.get(id);
       if (known)
         throw refuse(at, "X402_REPLAYED", `payment is ${known.status}`, {
           payer,
@@ -242,7 +242,7 @@ export function createX402Gate(deps: {
         const reason = verdict.invalidReason ?? "invalid";
         throw refuse(at, codeForReason(reason), reason, { payer });
       }
-      const taken = store.lock({
+      const taken = await store.lock({
         id,
         network: req.network,
         asset: req.asset.toLowerCase(),
@@ -278,7 +278,7 @@ export function createX402Gate(deps: {
           // Timed out or the answer was lost: the transfer may have happened.
           const reason =
             err instanceof FacilitatorTimeoutError ? "settle timed out" : "settle answer lost";
-          store.finish(p.id, "unknown", undefined, reason);
+          await store.finish(p.id, "unknown", undefined, reason);
           audit.append({ type: "x402.settle_unknown", actor, data: { ...base, reason } });
           throw new VaultError("X402_SETTLEMENT_UNKNOWN", undefined, {
             paymentId: p.id,
@@ -288,11 +288,11 @@ export function createX402Gate(deps: {
       }
       if (!result.success) {
         const reason = (result.errorReason ?? "settle failed").slice(0, 200);
-        store.finish(p.id, "failed", result.transaction || undefined, reason);
+        await store.finish(p.id, "failed", result.transaction || undefined, reason);
         audit.append({ type: "x402.settle_failed", actor, data: { ...base, reason } });
         throw new VaultError("X402_SETTLEMENT_FAILED", undefined, { reason, paymentId: p.id });
       }
-      store.finish(p.id, "settled", result.transaction);
+      await store.finish(p.id, "settled", result.transaction);
       audit.append({
         type: "x402.paid",
         actor,
@@ -308,11 +308,11 @@ export function createX402Gate(deps: {
       return result;
     },
 
-    recoverStranded() {
-      const rows = store.verified();
+    async recoverStranded() {
+      const rows = await store.verified();
       const reason = "the vault stopped before settlement finished";
       for (const r of rows) {
-        store.finish(r.id, "unknown", undefined, reason);
+        await store.finish(r.id, "unknown", undefined, reason);
         audit.append({
           type: "x402.settle_unknown",
           actor: "system:recovery",
@@ -322,8 +322,8 @@ export function createX402Gate(deps: {
       return rows.length;
     },
 
-    release(p, reason) {
-      if (store.release(p.id)) {
+    async release(p, reason) {
+      if (await store.release(p.id)) {
         audit.append({
           type: "x402.released",
           actor: `x402:${p.payer.toLowerCase()}`,
@@ -332,8 +332,8 @@ export function createX402Gate(deps: {
       }
     },
 
-    status(id) {
-      const row = store.get(id);
+    async status(id) {
+      const row = await store.get(id);
       if (!row) throw new VaultError("X402_PAYMENT_NOT_FOUND");
       return {
         id: row.id,

@@ -2,18 +2,18 @@
 import { HTTPFacilitatorClient } from "@x402/core/server";
 import type { AuditLog } from "../../audit/types.js";
 import type { X402Config } from "../../config/x402.js";
-import type { Db } from "../../store/db.js";
+import type { Sql } from "../../store/sql/types.js";
 import type { RefusalLog } from "../refusals.js";
 import { createX402Gate, type X402Gate } from "./gate.js";
 import { loadX402Evm } from "./offers.js";
-import { createPaymentStore } from "./store.js";
+import { openPaymentStore } from "./store.js";
 
 export type { AuthorizedPayment, X402Gate } from "./gate.js";
 export { payFor } from "./payer.js";
 
 export async function createX402(
   config: X402Config,
-  db: Db,
+  sql: Sql,
   audit: AuditLog,
   refusals: RefusalLog,
 ): Promise<X402Gate> {
@@ -23,6 +23,6 @@ export async function createX402(
   });
   const priced = Object.keys(config.prices).length > 0;
   const evm = priced ? await loadX402Evm() : undefined;
-  const store = createPaymentStore(db);
+  const store = await openPaymentStore(sql);
   return createX402Gate({ config, facilitator, store, audit, refusals, ...(evm ? { evm } : {}) });
 }

@@ -7,7 +7,8 @@
  * reusable) — or the row is released when the paid route itself failed before settlement.
  */
 import { createHash } from "node:crypto";
-import type { Db } from "../../store/db.js";
+import { type Migration, migrate } from "../../store/sql/migrate.js";
+import type { Sql } from "../../store/sql/types.js";
 
 export type PaymentStatus = "verified" | "settled" | "failed" | "unknown";
 
@@ -27,16 +28,17 @@ export interface PaymentRow {
   updated_ms: number;
 }
 
-export function migratePaymentStore(db: Db): void {
-  db.exec(`
-    CREATE TABLE IF NOT EXISTS x402_payments (
-      id TEXT PRIMARY KEY, network TEXT NOT NULL, asset TEXT NOT NULL, payer TEXT NOT NULL,
-      nonce TEXT NOT NULL, route TEXT NOT NULL, amount TEXT NOT NULL, pay_to TEXT NOT NULL,
-      status TEXT NOT NULL, "transaction" TEXT, reason TEXT,
-      created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL,
-      UNIQUE (network, asset, payer, nonce));
-  `);
-}
+const table = (ints: "INTEGER" | "BIGINT") => `CREATE TABLE IF NOT EXISTS x402_payments (
+  id TEXT PRIMARY KEY, network TEXT NOT NULL, asset TEXT NOT NULL, payer TEXT NOT NULL,
+  nonce TEXT NOT NULL, route TEXT NOT NULL, amount TEXT NOT NULL, pay_to TEXT NOT NULL,
+  status TEXT NOT NULL, "transaction" TEXT, reason TEXT,
+  created_ms ${ints} NOT NULL, updated_ms ${ints} NOT NULL,
+  UNIQUE (network, asset, payer, nonce))`;
+
+/** Version 1 is the table as earlier builds made it (IF NOT EXISTS: they did). */
+export const PAYMENT_MIGRATIONS: Migration[] = [
+  { version: 1, name: "x402_payments", sqlite: table("INTEGER"), postgres: table("BIGINT") },
+];
 
 /** Stable id of one authorization: a digest of what makes it unique on chain. */
 export function paymentId(network: string, asset: string, payer: string, nonce: string): string {
@@ -44,49 +46,68 @@ export function paymentId(network: string, asset: string, payer: string, nonce: 
   return `pay_${createHash("sha256").update(key).digest("base64url").slice(0, 27)}`;
 }
 
-export function createPaymentStore(db: Db, now: () => number = Date.now) {
-  migratePaymentStore(db);
-  const q = {
-    insert: db.prepare(
-      `INSERT INTO x402_payments (id, network, asset, payer, nonce, route, amount, pay_to, status, created_ms, updated_ms)
-       VALUES (@id, @network, @asset, @payer, @nonce, @route, @amount, @pay_to, 'verified', @ts, @ts)
-       ON CONFLICT DO NOTHING`,
-    ),
-    get: db.prepare("SELECT * FROM x402_payments WHERE id = ?"),
-    finish: db.prepare(
-      `UPDATE x402_payments SET status = @status, "transaction" = @transaction, reason = @reason,
-       updated_ms = @ts WHERE id = @id AND status = 'verified'`,
-    ),
-    release: db.prepare("DELETE FROM x402_payments WHERE id = ? AND status = 'verified'"),
-    verified: db.prepare(
-      "SELECT * FROM x402_payments WHERE status = 'verified' ORDER BY created_ms",
-    ),
-  };
-  return {
-    /** Insert-or-fail: true if this call took the payment, false if it was already taken. */
-    lock(row: Omit<PaymentRow, "status" | "transaction" | "reason" | "created_ms" | "updated_ms">) {
-      return q.insert.run({ ...row, ts: now() }).changes === 1;
-    },
-    get: (id: string) => q.get.get(id) as PaymentRow | undefined,
-    finish(
-      id: string,
-      status: Exclude<PaymentStatus, "verified">,
-      transaction?: string,
-      reason?: string,
-    ) {
-      q.finish.run({
-        id,
-        status,
-        transaction: transaction ?? null,
-        reason: reason ?? null,
-        ts: now(),
-      });
-    },
-    /** The paid route failed before settlement: the authorization was never used. */
-    release: (id: string) => q.release.run(id).changes === 1,
-    /** Payments taken but neither settled nor released (in flight, or the vault stopped). */
-    verified: () => q.verified.all() as PaymentRow[],
-  };
+export interface PaymentStore {
+  /** Insert-or-fail: true if this call took the payment, false if it was already taken. */
+  lock(
+    row: Omit<PaymentRow, "status" | "transaction" | "reason" | "created_ms" | "updated_ms">,
+  ): Promise<boolean>;
+  get(id: string): Promise<PaymentRow | undefined>;
+  finish(
+    id: string,
+    status: Exclude<PaymentStatus, "verified">,
+    transaction?: string,
+    reason?: string,
+  ): Promise<void>;
+  /** The paid route failed before settlement: the authorization was never used. */
+  release(id: string): Promise<boolean>;
+  /** Payments taken but neither settled nor released (in flight, or the vault stopped). */
+  verified(): Promise<PaymentRow[]>;
 }
 
-export type PaymentStore = ReturnType<typeof createPaymentStore>;
+/**
+ * Behind the storage seam (src/store/sql): on PostgreSQL the unique key holds across vault
+ * replicas, so one authorization is taken by one replica only.
+ */
+export async function openPaymentStore(
+  sql: Sql,
+  now: () => number = Date.now,
+): Promise<PaymentStore> {
+  await migrate(sql, "x402_payments", PAYMENT_MIGRATIONS);
+  return {
+    async lock(row) {
+      const ts = now();
+      const { changes } = await sql.run(
+        `INSERT INTO x402_payments (id, network, asset, payer, nonce, route, amount, pay_to, status, created_ms, updated_ms)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'verified', $9, $9)
+         ON CONFLICT DO NOTHING`,
+        [
+          row.id,
+          row.network,
+          row.asset,
+          row.payer,
+          row.nonce,
+          row.route,
+          row.amount,
+          row.pay_to,
+          ts,
+        ],
+      );
+      return changes === 1;
+    },
+    get: (id) => sql.get<PaymentRow>("SELECT * FROM x402_payments WHERE id = $1", [id]),
+    async finish(id, status, transaction, reason) {
+      await sql.run(
+        `UPDATE x402_payments SET status = $2, "transaction" = $3, reason = $4, updated_ms = $5
+         WHERE id = $1 AND status = 'verified'`,
+        [id, status, transaction ?? null, reason ?? null, now()],
+      );
+    },
+    release: async (id) =>
+      (await sql.run("DELETE FROM x402_payments WHERE id = $1 AND status = 'verified'", [id]))
+        .changes === 1,
+    verified: () =>
+      sql.all<PaymentRow>(
+        "SELECT * FROM x402_payments WHERE status = 'verified' ORDER BY created_ms",
+      ),
+  };
+}

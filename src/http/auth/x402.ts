@@ -122,7 +122,11 @@ export const x402Door = fp<{ gate: X402Gate; baseUrl: string }>(
       if (!payment) return payload;
       req.payment = undefined;
       if (reply.statusCode >= 400) {
-        gate.release(payment, `the route answered ${reply.statusCode}`);
+        // A release that cannot be written leaves the payment "verified": the next start
+        // marks it unknown (never reusable), and this answer still goes out.
+        await gate
+          .release(payment, `the route answered ${reply.statusCode}`)
+          .catch((err: unknown) => req.log.error({ err }, "x402: release not recorded"));
         return payload;
       }
       try {

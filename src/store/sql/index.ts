@@ -18,5 +18,10 @@ export function engineOf(url: string): "sqlite" | "postgres" {
 
 export function openSql(url: string, opts: PostgresOptions = {}): Sql {
   if (engineOf(url) === "postgres") return createPostgresSql(url, opts);
-  return createSqliteSql(openDatabase(url.replace(/^sqlite:(\/\/)?/, "")));
+  return createSqliteSql(openDatabase(sqliteFile(url)));
+}
+
+/** The file of a `sqlite:<file>` URL (or of a plain path). */
+export function sqliteFile(url: string): string {
+  return url.replace(/^sqlite:(\/\/)?/, "");
 }

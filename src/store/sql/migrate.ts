@@ -18,6 +18,8 @@ export interface MigrationStatus {
   domain: string;
   applied: number[];
   pending: Array<{ version: number; name: string }>;
+  /** Steps this build does not know: a newer build migrated the database. */
+  newer: number[];
 }
 
 const LEDGER = `CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -49,19 +51,29 @@ async function ledger(sql: Sql): Promise<void> {
   });
 }
 
+/** A table that does not exist yet (SQLite's message, PostgreSQL's 42P01). */
+function isMissingTable(err: unknown): boolean {
+  const e = err as { code?: string; message?: string };
+  return e.code === "42P01" || /no such table/.test(e.message ?? "");
+}
+
+/** Reads only: a database no migration ever touched shows every step pending. */
 export async function migrationStatus(
   sql: Sql,
   domain: string,
   steps: readonly Migration[],
 ): Promise<MigrationStatus> {
   check(domain, steps);
-  await ledger(sql);
-  const done = await applied(sql, domain);
+  const done = await applied(sql, domain).catch((err: unknown) => {
+    if (isMissingTable(err)) return [] as number[];
+    throw err;
+  });
   const pending = steps.filter((s) => !done.includes(s.version));
   return {
     domain,
-    applied: done,
+    applied: done.filter((v) => v <= steps.length),
     pending: pending.map(({ version, name }) => ({ version, name })),
+    newer: done.filter((v) => v > steps.length),
   };
 }
 

@@ -42,14 +42,16 @@ const types = {
       : pg.types.getTypeParser(oid, format as "text")) as typeof pg.types.getTypeParser,
 };
 
-/** Connection-level failures: SQLSTATE classes 08 (connection) and 57P (shutdown), socket errors. */
+/**
+ * Failures to retry later: SQLSTATE classes 08 (connection) and 57P (shutdown), a lock or
+ * statement timeout (55P03, 57014), socket errors, and the pool or a query timing out.
+ */
 function isUnavailable(err: unknown): boolean {
   const code = String((err as { code?: unknown }).code ?? "");
-  if (/^(08|57P)/.test(code) || /^(ECONN|EPIPE|ETIMEDOUT|ENOTFOUND|EAI_AGAIN)/.test(code)) {
-    return true;
-  }
+  if (/^(08|57P|55P03$|57014$)/.test(code)) return true;
+  if (/^(ECONN|EPIPE|ETIMEDOUT|ENOTFOUND|EAI_AGAIN)/.test(code)) return true;
   const message = err instanceof Error ? err.message : "";
-  return /Connection terminated|connection timeout|Client has encountered a connection error|Client was closed/i.test(
+  return /Connection terminated|connection timeout|timeout exceeded when trying to connect|Query read timeout|Client has encountered a connection error|Client was closed/i.test(
     message,
   );
 }
@@ -104,6 +106,9 @@ export function createPostgresSql(url: string, opts: PostgresOptions = {}): Sql 
     connectionTimeoutMillis: opts.connectTimeoutMs ?? 5_000,
     options: settings.join(" "),
     types,
+    // A half-open connection (a partition) must end in an error, not a wait forever.
+    keepAlive: true,
+    query_timeout: (opts.statementTimeoutMs ?? 30_000) + 5_000,
   });
   pool.on("error", (err) => opts.log?.(`postgres: idle connection lost: ${err.message}`));
   const root = runner(pool);
@@ -127,20 +132,33 @@ export function createPostgresSql(url: string, opts: PostgresOptions = {}): Sql 
         opts.log?.(`postgres: connection lost in a transaction: ${err.message}`);
       };
       client.on("error", onError);
+      // Usable only while the transaction runs: a body still running after it ended
+      // (a sibling promise that lost a race) gets an error, not autocommit.
+      let ended = false;
+      const live = runner(client);
+      const guard =
+        <A extends unknown[], R>(fn: (...a: A) => Promise<R>) =>
+        (...a: A) =>
+          ended ? Promise.reject(new Error("the transaction has ended")) : fn(...a);
       const tx: Tx = {
-        ...runner(client),
-        lock: async (key) => {
-          await tx.run("SELECT pg_advisory_xact_lock($1::bigint)", [lockKey(key)]);
-        },
+        dialect: "postgres",
+        all: guard(live.all),
+        get: guard(live.get),
+        run: guard(live.run),
+        lock: guard(async (key: string) => {
+          await live.run("SELECT pg_advisory_xact_lock($1::bigint)", [lockKey(key)]);
+        }),
       };
       try {
         await tx.run("BEGIN");
         const result = await fn(tx);
         await tx.run("COMMIT");
+        ended = true;
         client.off("error", onError);
         client.release();
         return result;
       } catch (err) {
+        ended = true;
         // A connection that failed is destroyed, not returned to the pool.
         const broken = err instanceof StoreUnavailable || lost !== undefined;
         if (!broken) await client.query("ROLLBACK").catch(() => undefined);

@@ -87,23 +87,43 @@ export function createSqliteSql(db: Db): Sql {
   const turn = <T>(fn: () => T): Promise<T> =>
     busy === 0 ? attempt(fn) : enqueue(() => attempt(fn));
 
-  const tx: Tx = {
-    dialect: "sqlite",
-    all: async (text, params) => guard(() => direct.all(text, params)),
-    get: async (text, params) => guard(() => direct.get(text, params)),
-    run: async (text, params) => guard(() => direct.run(text, params)),
-    // The connection holds SQLite's write lock for the whole transaction already.
-    lock: async () => undefined,
+  /** A handle usable only while its transaction runs (then it refuses, never autocommits). */
+  const handle = (): { tx: Tx; end(): void } => {
+    let ended = false;
+    const live = <T>(fn: () => T): Promise<T> =>
+      ended
+        ? Promise.reject(new Error("the transaction has ended"))
+        : new Promise<T>((resolve) => resolve(guard(fn)));
+    return {
+      tx: {
+        dialect: "sqlite",
+        all: (text, params) => live(() => direct.all(text, params)),
+        get: (text, params) => live(() => direct.get(text, params)),
+        run: (text, params) => live(() => direct.run(text, params)),
+        // The connection holds SQLite's write lock for the whole transaction already.
+        lock: () => live(() => undefined),
+      },
+      end: () => {
+        ended = true;
+      },
+    };
   };
 
   const runTransaction = async <T>(fn: (tx: Tx) => Promise<T>): Promise<T> => {
     guard(() => db.exec("BEGIN IMMEDIATE"));
+    const { tx, end } = handle();
     try {
       const result = await fn(tx);
+      end();
       guard(() => db.exec("COMMIT"));
       return result;
     } catch (err) {
-      if (db.inTransaction) db.exec("ROLLBACK");
+      end();
+      try {
+        if (db.inTransaction) db.exec("ROLLBACK");
+      } catch {
+        // The original error says more than a failed rollback (SQLite rolls back anyway).
+      }
       throw err;
     }
   };

@@ -1,0 +1,37 @@
+/**
+ * The domains whose tables live behind the storage seam (src/store/sql), each with its
+ * versioned migrations for both engines: what `agent-vault db status|migrate` reads and
+ * applies. A vault also applies them itself when it opens each store.
+ */
+import { PAYMENT_MIGRATIONS } from "../auth/x402/store.js";
+import { PRESIG_POOL_MIGRATIONS } from "../signers/local/pool.js";
+import { PROOF_JOB_MIGRATIONS } from "../store/proof-jobs.js";
+import {
+  type Migration,
+  type MigrationStatus,
+  migrate,
+  migrationStatus,
+} from "../store/sql/migrate.js";
+import type { Sql } from "../store/sql/types.js";
+
+export const SCHEMA_DOMAINS: ReadonlyArray<{ domain: string; steps: readonly Migration[] }> = [
+  { domain: "presig_pool", steps: PRESIG_POOL_MIGRATIONS },
+  { domain: "proof_jobs", steps: PROOF_JOB_MIGRATIONS },
+  { domain: "x402_payments", steps: PAYMENT_MIGRATIONS },
+];
+
+export async function schemaStatus(sql: Sql): Promise<MigrationStatus[]> {
+  const out: MigrationStatus[] = [];
+  for (const d of SCHEMA_DOMAINS) out.push(await migrationStatus(sql, d.domain, d.steps));
+  return out;
+}
+
+/** Applies every domain's missing steps; returns what was applied, by domain. */
+export async function migrateSchema(
+  sql: Sql,
+): Promise<Array<{ domain: string; applied: number[] }>> {
+  const out: Array<{ domain: string; applied: number[] }> = [];
+  for (const d of SCHEMA_DOMAINS)
+    out.push({ domain: d.domain, applied: await migrate(sql, d.domain, d.steps) });
+  return out;
+}

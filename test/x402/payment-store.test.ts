@@ -1,0 +1,51 @@
+/**
+ * The x402 replay ledger (src/auth/x402/store.ts) on both storage engines: one row per
+ * (network, asset, payer, nonce), taken insert-or-fail before settlement, so an
+ * authorization used twice at the same moment, even on two vault replicas, is taken once.
+ */
+import assert from "node:assert/strict";
+import { openPaymentStore, paymentId } from "../../src/auth/x402/store.js";
+import { onBothEngines } from "../helpers/engines.js";
+
+const TOKEN = "0x036CbD53842c5426634e7929541eC2318f3dCF7e";
+
+function row(nonce: string) {
+  return {
+    id: paymentId("eip155:1", TOKEN, "0xabc", nonce),
+    network: "eip155:1",
+    asset: TOKEN.toLowerCase(),
+    payer: "0xabc",
+    nonce,
+    route: "GET /v1/cluster",
+    amount: "1",
+    pay_to: "0xdef",
+  };
+}
+
+onBothEngines({
+  "insert-or-fail per authorization; release frees it; an unknown settlement never": async (f) => {
+    const store = await openPaymentStore(f.open());
+    const r = row("0x01");
+    assert.equal(r.id, paymentId("EIP155:1", TOKEN.toUpperCase(), "0xABC", "0x01"));
+    assert.equal(await store.lock(r), true);
+    assert.equal(await store.lock(r), false);
+    assert.equal(await store.release(r.id), true);
+    assert.equal(await store.lock(r), true);
+    await store.finish(r.id, "unknown", undefined, "settle timed out");
+    assert.equal(await store.release(r.id), false, "an unknown settlement is never released");
+    assert.equal((await store.get(r.id))?.status, "unknown");
+    assert.deepEqual(await store.verified(), []);
+  },
+
+  "the same authorization on two replicas at once: exactly one takes it, 20 times over": async (
+    f,
+  ) => {
+    const [a, b] = [await openPaymentStore(f.open()), await openPaymentStore(f.open())];
+    for (let i = 0; i < 20; i++) {
+      const r = row(`0x${(i + 16).toString(16)}`);
+      const taken = await Promise.all([a.lock(r), b.lock(r), a.lock(r), b.lock(r)]);
+      assert.equal(taken.filter(Boolean).length, 1, `nonce ${r.nonce}`);
+    }
+    assert.equal((await a.verified()).length, 20);
+  },
+});
