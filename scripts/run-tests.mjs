@@ -50,6 +50,7 @@ const UNIT = [
   "test/http/doors-compose.test.ts",
   "test/x402/unit.test.ts",
   "test/x402/payment-store.test.ts",
+  "test/x402/parked.test.ts",
   "test/zk/node-zk-head.test.ts",
   "test/zk/zk-v2.test.ts",
   "test/zk/jobs-resume.test.ts",

@@ -3,6 +3,7 @@
  * versioned migrations for both engines: what `agent-vault db status|migrate` reads and
  * applies. A vault also applies them itself when it opens each store.
  */
+import { PARKED_MIGRATIONS } from "../auth/x402/parked.js";
 import { PAYMENT_MIGRATIONS } from "../auth/x402/store.js";
 import { PRESIG_POOL_MIGRATIONS } from "../signers/local/pool.js";
 import { PROOF_JOB_MIGRATIONS } from "../store/proof-jobs.js";
@@ -18,6 +19,7 @@ export const SCHEMA_DOMAINS: ReadonlyArray<{ domain: string; steps: readonly Mig
   { domain: "presig_pool", steps: PRESIG_POOL_MIGRATIONS },
   { domain: "proof_jobs", steps: PROOF_JOB_MIGRATIONS },
   { domain: "x402_payments", steps: PAYMENT_MIGRATIONS },
+  { domain: "x402_parked", steps: PARKED_MIGRATIONS },
 ];
 
 export async function schemaStatus(sql: Sql): Promise<MigrationStatus[]> {

@@ -16,7 +16,7 @@ import type { RevocationPublisher } from "../auth/revocation/publisher.js";
 import { hashSecret, newSecret, secretMatches } from "../auth/secret.js";
 import type { CredentialService } from "../auth/vc/index.js";
 import { createX402, type X402Gate } from "../auth/x402/index.js";
-import { createParkedPayments } from "../auth/x402/parked.js";
+import { openParkedPayments } from "../auth/x402/parked.js";
 import type { Config } from "../config/index.js";
 import type { BackendName, SignerBackend } from "../signers/backend.js";
 import { createLocalBackend } from "../signers/local/backend.js";
@@ -257,7 +257,7 @@ export async function createVault(config: Config, opts: VaultOptions = {}): Prom
       store,
       audit,
       signing,
-      parked: createParkedPayments(db),
+      parked: await openParkedPayments(sql),
       log,
     });
     const proofs = await createComplianceService({

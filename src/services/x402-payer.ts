@@ -45,7 +45,7 @@ export interface X402PayerService {
    * The PAYMENT-SIGNATURE of a parked payment, once approved (pending while it is not).
    * Only the credential that asked for it, or an operator, may collect it.
    */
-  collect(agentId: string, approvalId: string, who: Caller, nowMs?: number): PaymentView;
+  collect(agentId: string, approvalId: string, who: Caller, nowMs?: number): Promise<PaymentView>;
 }
 
 export function createX402PayerService(deps: {
@@ -90,7 +90,7 @@ export function createX402PayerService(deps: {
       const a = result.accepted;
       if (result.status === "pending") {
         try {
-          parked.park({
+          await parked.park({
             approvalId: result.approvalId,
             agentId,
             accepted: a,
@@ -128,9 +128,9 @@ export function createX402PayerService(deps: {
       return result;
     },
 
-    collect(agentId, approvalId, who, nowMs = Date.now()) {
+    async collect(agentId, approvalId, who, nowMs = Date.now()) {
       const { actor } = who;
-      const p = parked.get(approvalId);
+      const p = await parked.get(approvalId);
       // Another agent's payment, or another credential's: not found, rather than forbidden.
       if (!p || p.agentId !== agentId || (!who.operator && p.requestedBy !== who.credential))
         throw new VaultError("APPROVAL_NOT_FOUND");

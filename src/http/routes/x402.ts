@@ -88,7 +88,7 @@ export async function x402Routes(
       // Collecting hands out a spendable authorization: SPEND, as for paying.
       if (!p.scopes.has("SPEND") && !p.scopes.has("ADMIN"))
         throw new VaultError("FORBIDDEN_SCOPE", "collecting a payment needs the SPEND scope");
-      const out = vault.x402Payer.collect(id, approvalId, callerOf(p));
+      const out = await vault.x402Payer.collect(id, approvalId, callerOf(p));
       return out.status === "pending" ? reply.status(202).send(out) : out;
     },
   );
