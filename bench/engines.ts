@@ -101,6 +101,39 @@ async function postgresRun(replicas: number, agents: number) {
   });
 }
 
+const NOTIFICATIONS = 200;
+
+/** Sent on one replica, received on another: the push that tells replicas of a change. */
+async function notifyLatency(from: Sql, to: Sql) {
+  const sentAt = new Map<string, number>();
+  const latencies: number[] = [];
+  let waiting: (() => void) | undefined;
+  const listener = await to.listen("bench_changes", {
+    message: (payload) => {
+      const t0 = sentAt.get(payload);
+      if (t0 !== undefined) latencies.push(performance.now() - t0);
+      waiting?.();
+    },
+  });
+  try {
+    for (let i = 0; i < NOTIFICATIONS; i++) {
+      const got = new Promise<void>((resolve) => {
+        waiting = resolve;
+      });
+      sentAt.set(String(i), performance.now());
+      await from.notify("bench_changes", String(i));
+      await got;
+    }
+  } finally {
+    await listener.close();
+  }
+  return {
+    samples: latencies.length,
+    p50Ms: round(median(latencies), 3),
+    p99Ms: round(percentile(latencies, 99), 3),
+  };
+}
+
 export async function runEnginesBench(log: (line: string) => void) {
   const result: Record<string, unknown> = {
     clients: CLIENTS,
@@ -121,5 +154,9 @@ export async function runEnginesBench(log: (line: string) => void) {
       ratioPostgres1ToSqlite: round(pg1.reservationsPerSecond / sqlite.reservationsPerSecond),
     };
   }
+  log("engines: a notification from one replica to another");
+  result.notifyToOtherReplica = {
+    postgres: await withPostgres(async (open) => notifyLatency(open(), open())),
+  };
   return result;
 }

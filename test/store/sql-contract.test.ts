@@ -24,6 +24,15 @@ after(async () => {
   await Promise.allSettled(opened.map((s) => s.close()));
 });
 
+/** Polls `ok` every 10 ms; fails after 10 s. */
+async function until(ok: () => boolean): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!ok()) {
+    if (Date.now() > deadline) assert.fail("timed out waiting for a notification");
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 const LEDGER =
   "CREATE TABLE ledger (id TEXT PRIMARY KEY, agent TEXT NOT NULL, amount BIGINT NOT NULL)";
 
@@ -124,6 +133,83 @@ onBothEngines({
       await a.run("INSERT INTO jobs (id, state) VALUES ('j', 'queued')");
       await assert.rejects(migrate(b, "jobs", steps.slice(0, 1)), SchemaTooNew);
     },
+
+  "a notification reaches every listener of its channel, on every replica, and no other": async (
+    f,
+  ) => {
+    const [a, b] = [f.open(), f.open()];
+    const heard: string[] = [];
+    const listeners = [
+      await a.listen("revoked", { message: (p) => heard.push(`a:${p}`) }),
+      await b.listen("revoked", { message: (p) => heard.push(`b:${p}`) }),
+      await b.listen("other", { message: (p) => heard.push(`other:${p}`) }),
+    ];
+    try {
+      await a.notify("revoked", "key_1");
+      await until(() => heard.length >= 2);
+      assert.deepEqual(heard.sort(), ["a:key_1", "b:key_1"]);
+    } finally {
+      for (const l of listeners) await l.close();
+    }
+  },
+
+  "a notification sent in a transaction arrives once it commits; a rolled-back one never": async (
+    f,
+  ) => {
+    const [a, b] = [f.open(), f.open()];
+    const heard: string[] = [];
+    const listener = await b.listen("changes", { message: (p) => heard.push(p) });
+    try {
+      await assert.rejects(
+        a.transaction(async (tx) => {
+          await tx.notify("changes", "rolled-back");
+          throw new Error("no");
+        }),
+      );
+      let inside = -1;
+      await a.transaction(async (tx) => {
+        await tx.notify("changes", "committed");
+        await new Promise((r) => setTimeout(r, 50));
+        inside = heard.length;
+      });
+      assert.equal(inside, 0, "nothing arrives before COMMIT");
+      await until(() => heard.length >= 1);
+      await a.notify("changes", "after");
+      await until(() => heard.length >= 2);
+      assert.deepEqual(heard, ["committed", "after"]);
+      await assert.rejects(a.notify("Bad channel", "x"), /not a plain channel name/);
+    } finally {
+      await listener.close();
+    }
+  },
+
+  "a listener whose connection is killed listens again and is told to reset": {
+    only: "postgres",
+    run: async (f) => {
+      const sql = f.open();
+      const heard: string[] = [];
+      let resets = 0;
+      const channel = `c_${Date.now()}`;
+      const listener = await sql.listen(channel, {
+        message: (p) => heard.push(p),
+        reset: () => resets++,
+      });
+      try {
+        const pids = await sql.all<{ pid: number }>(
+          "SELECT pid FROM pg_stat_activity WHERE application_name = $1",
+          [`agent-vault-listen-${channel}`],
+        );
+        assert.equal(pids.length, 1);
+        await terminateBackend(Number(pids[0]?.pid));
+        await until(() => resets === 1);
+        await sql.notify(channel, "back");
+        await until(() => heard.length === 1);
+        assert.deepEqual(heard, ["back"]);
+      } finally {
+        await listener.close();
+      }
+    },
+  },
 
   "a connection lost mid-transaction is StoreUnavailable, nothing is half-written, and the next call works":
     {

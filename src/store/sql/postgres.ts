@@ -11,7 +11,16 @@
  */
 import { createHash } from "node:crypto";
 import pg from "pg";
-import { type Param, type Sql, StoreConflict, StoreUnavailable, type Tx } from "./types.js";
+import {
+  assertChannel,
+  type Listener,
+  type ListenHandlers,
+  type Param,
+  type Sql,
+  StoreConflict,
+  StoreUnavailable,
+  type Tx,
+} from "./types.js";
 
 export interface PostgresOptions {
   /** Run in this schema (search_path): tests give each case a schema of its own. */
@@ -82,6 +91,10 @@ function runner(on: Queryable) {
   };
   return {
     dialect: "postgres" as const,
+    notify: async (channel: string, payload: string) => {
+      assertChannel(channel);
+      await query("SELECT pg_notify($1, $2)", [channel, payload]);
+    },
     all: async <T>(text: string, params?: readonly Param[]) => (await query<T>(text, params)).rows,
     get: async <T>(text: string, params?: readonly Param[]) =>
       (await query<T>(text, params)).rows[0],
@@ -100,6 +113,13 @@ export function createPostgresSql(url: string, opts: PostgresOptions = {}): Sql 
     `-c lock_timeout=${opts.lockTimeoutMs ?? 10_000}`,
     ...(opts.schema ? [`-c search_path=${opts.schema}`] : []),
   ];
+  const clientConfig = {
+    connectionString: url,
+    connectionTimeoutMillis: opts.connectTimeoutMs ?? 5_000,
+    options: settings.join(" "),
+    types,
+    keepAlive: true,
+  };
   const pool = new pg.Pool({
     connectionString: url,
     max: opts.max ?? 10,
@@ -142,6 +162,7 @@ export function createPostgresSql(url: string, opts: PostgresOptions = {}): Sql 
           ended ? Promise.reject(new Error("the transaction has ended")) : fn(...a);
       const tx: Tx = {
         dialect: "postgres",
+        notify: guard(live.notify),
         all: guard(live.all),
         get: guard(live.get),
         run: guard(live.run),
@@ -167,8 +188,73 @@ export function createPostgresSql(url: string, opts: PostgresOptions = {}): Sql 
         throw err;
       }
     },
+    listen: (channel, handlers) => listenOn(clientConfig, channel, handlers, opts.log),
     async close() {
       await pool.end();
+    },
+  };
+}
+
+const RECONNECT_MS = [50, 100, 200, 500, 1000, 2000];
+
+/**
+ * LISTEN on a connection of its own. When it is lost, it connects again (backing off up to
+ * 2 s), listens again and calls `reset`: whatever was sent meanwhile was not received.
+ */
+async function listenOn(
+  config: pg.ClientConfig,
+  channel: string,
+  handlers: ListenHandlers,
+  log?: (line: string) => void,
+): Promise<Listener> {
+  assertChannel(channel);
+  let closed = false;
+  let client: pg.Client | undefined;
+  let attempt = 0;
+
+  /** A listening connection; `lost` fires once if it ends after it was listening. */
+  const connect = async (lost: () => void): Promise<pg.Client> => {
+    const c = new pg.Client({ ...config, application_name: `agent-vault-listen-${channel}` });
+    c.on("notification", (m) => {
+      if (m.channel === channel) handlers.message(m.payload ?? "");
+    });
+    c.on("error", (err) => log?.(`postgres: listener on ${channel}: ${err.message}`));
+    try {
+      await c.connect();
+      await c.query(`LISTEN ${channel}`);
+    } catch (err) {
+      await c.end().catch(() => undefined);
+      throw mapError(err);
+    }
+    // Attached once listening (events come after this continuation): a failure before
+    // that is the caller's rejection, never a second reconnect.
+    c.on("end", () => {
+      if (!closed) lost();
+    });
+    return c;
+  };
+
+  const again = (): void => {
+    const wait = RECONNECT_MS[Math.min(attempt++, RECONNECT_MS.length - 1)];
+    setTimeout(() => {
+      if (closed) return;
+      connect(again).then(
+        (c) => {
+          client = c;
+          attempt = 0;
+          if (closed) void c.end().catch(() => undefined);
+          else handlers.reset?.();
+        },
+        () => again(),
+      );
+    }, wait).unref();
+  };
+
+  client = await connect(again);
+  return {
+    async close() {
+      closed = true;
+      await client?.end().catch(() => undefined);
     },
   };
 }

@@ -6,7 +6,15 @@
  */
 import type Database from "better-sqlite3";
 import { type Db, isStorageFailure } from "../db.js";
-import { type Param, type Sql, StoreConflict, StoreUnavailable, type Tx } from "./types.js";
+import {
+  assertChannel,
+  type ListenHandlers,
+  type Param,
+  type Sql,
+  StoreConflict,
+  StoreUnavailable,
+  type Tx,
+} from "./types.js";
 
 type Bound = string | number | bigint | null | Buffer;
 
@@ -64,6 +72,14 @@ export function createSqliteSql(db: Db): Sql {
     },
   };
 
+  // Notifications stay in this process (SQLite serves one); a transaction's wait for COMMIT.
+  const listeners = new Map<string, Set<ListenHandlers>>();
+  const deliver = (channel: string, payload: string) => {
+    for (const h of listeners.get(channel) ?? []) {
+      queueMicrotask(() => h.message(payload));
+    }
+  };
+
   // Transactions, and calls made while one runs or waits, take turns in one queue; a call
   // made while nothing is queued runs at once.
   let busy = 0;
@@ -88,8 +104,9 @@ export function createSqliteSql(db: Db): Sql {
     busy === 0 ? attempt(fn) : enqueue(() => attempt(fn));
 
   /** A handle usable only while its transaction runs (then it refuses, never autocommits). */
-  const handle = (): { tx: Tx; end(): void } => {
+  const handle = (): { tx: Tx; end(): void; sent: Array<[string, string]> } => {
     let ended = false;
+    const sent: Array<[string, string]> = [];
     const live = <T>(fn: () => T): Promise<T> =>
       ended
         ? Promise.reject(new Error("the transaction has ended"))
@@ -102,7 +119,13 @@ export function createSqliteSql(db: Db): Sql {
         run: (text, params) => live(() => direct.run(text, params)),
         // The connection holds SQLite's write lock for the whole transaction already.
         lock: () => live(() => undefined),
+        notify: (channel, payload) =>
+          live(() => {
+            assertChannel(channel);
+            sent.push([channel, payload]);
+          }),
       },
+      sent,
       end: () => {
         ended = true;
       },
@@ -111,11 +134,12 @@ export function createSqliteSql(db: Db): Sql {
 
   const runTransaction = async <T>(fn: (tx: Tx) => Promise<T>): Promise<T> => {
     guard(() => db.exec("BEGIN IMMEDIATE"));
-    const { tx, end } = handle();
+    const { tx, end, sent } = handle();
     try {
       const result = await fn(tx);
       end();
       guard(() => db.exec("COMMIT"));
+      for (const [channel, payload] of sent) deliver(channel, payload);
       return result;
     } catch (err) {
       end();
@@ -134,6 +158,20 @@ export function createSqliteSql(db: Db): Sql {
     get: (text, params) => turn(() => direct.get(text, params)),
     run: (text, params) => turn(() => direct.run(text, params)),
     exec: (text) => turn(() => void db.exec(text)),
+    notify: async (channel, payload) => {
+      assertChannel(channel);
+      deliver(channel, payload);
+    },
+    listen: async (channel, handlers) => {
+      assertChannel(channel);
+      let set = listeners.get(channel);
+      if (!set) {
+        set = new Set();
+        listeners.set(channel, set);
+      }
+      set.add(handlers);
+      return { close: async () => void set.delete(handlers) };
+    },
     transaction: (fn) => enqueue(() => runTransaction(fn)),
     async close() {
       await queue;

@@ -9,6 +9,11 @@
  * that take the same key, across every process sharing the database (PostgreSQL: a
  * transaction-level advisory lock; SQLite: its one writer already excludes the others), so
  * a read-check-write under it (a budget reservation, an audit head) cannot interleave.
+ *
+ * Changes are pushed with `notify(channel, payload)` and received by `listen`: PostgreSQL's
+ * NOTIFY/LISTEN, delivered to every process on the database, and only once the transaction
+ * that sent it commits; SQLite's engine delivers in-process, after commit too. A listener
+ * whose connection was lost is told to `reset` when it is back: it may have missed changes.
  */
 
 export type Dialect = "sqlite" | "postgres";
@@ -21,6 +26,25 @@ export interface SqlRunner {
   all<T>(text: string, params?: readonly Param[]): Promise<T[]>;
   get<T>(text: string, params?: readonly Param[]): Promise<T | undefined>;
   run(text: string, params?: readonly Param[]): Promise<{ changes: number }>;
+  /** Sends `payload` to the channel's listeners (in a transaction: when it commits). */
+  notify(channel: string, payload: string): Promise<void>;
+}
+
+export interface Listener {
+  close(): Promise<void>;
+}
+
+export interface ListenHandlers {
+  message(payload: string): void;
+  /** The connection was lost and is back: changes may have been missed meanwhile. */
+  reset?(): void;
+}
+
+/** Channel names: plain lowercase identifiers (they are SQL identifiers on PostgreSQL). */
+export const CHANNEL = /^[a-z_][a-z0-9_]{0,62}$/;
+
+export function assertChannel(channel: string): void {
+  if (!CHANNEL.test(channel)) throw new Error(`not a plain channel name: ${channel}`);
 }
 
 export interface Tx extends SqlRunner {
@@ -36,6 +60,8 @@ export interface Sql extends SqlRunner {
   transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
   /** Runs statements without parameters (schema changes). */
   exec(text: string): Promise<void>;
+  /** Receives what any process sharing the database sends on `channel`. */
+  listen(channel: string, handlers: ListenHandlers): Promise<Listener>;
   close(): Promise<void>;
 }
 
