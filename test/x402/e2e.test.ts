@@ -281,14 +281,13 @@ test("above approvalAbove: parked, approved by an operator, collected, settled o
       .some((e) => e.type === "x402.pay_collected" && e.agentId === b.id),
   );
   // After its validBefore, an approved authorization is not handed out.
-  assert.throws(
-    () =>
-      tv.vault.x402Payer.collect(
-        b.id,
-        approvalId,
-        { actor: "operator:test", credential: "admin", operator: true },
-        Date.now() + 86_400_000,
-      ),
+  await assert.rejects(
+    tv.vault.x402Payer.collect(
+      b.id,
+      approvalId,
+      { actor: "operator:test", credential: "admin", operator: true },
+      Date.now() + 86_400_000,
+    ),
     (e: { code?: string }) => e.code === "X402_AUTHORIZATION_EXPIRED",
   );
 
