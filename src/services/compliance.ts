@@ -155,6 +155,7 @@ function jobOf(row: ProofJobRow): ProofJob {
 }
 
 const FINAL: ReadonlySet<ProofJobStatus> = new Set(["done", "failed", "cancelled"]);
+const UNFINISHED: readonly ProofJobStatus[] = ["queued", "proving"];
 
 export async function createComplianceService(deps: {
   store: VaultStore;
@@ -193,12 +194,18 @@ export async function createComplianceService(deps: {
 
   // A job's writes are chained, so they land in the order made (a late progress report can
   // never overwrite "done" on a database that runs statements on several connections).
-  const writes = new Map<string, Promise<void>>();
-  const save = (r: ProofJobRow, bundle?: Bundle): Promise<void> => {
+  // Each write names the statuses it may leave (`from`): a job cancelled or finished by
+  // another path meanwhile keeps its outcome, and the write reports false.
+  const writes = new Map<string, Promise<unknown>>();
+  const save = (
+    r: ProofJobRow,
+    from: readonly ProofJobStatus[],
+    bundle?: Bundle,
+  ): Promise<boolean> => {
     const snapshot = { ...r };
     const write = (writes.get(r.id) ?? Promise.resolve())
       .catch(() => undefined)
-      .then(() => update(snapshot, bundle));
+      .then(() => update(snapshot, from, bundle));
     writes.set(r.id, write);
     const forget = () => {
       if (writes.get(r.id) === write) writes.delete(r.id);
@@ -208,18 +215,21 @@ export async function createComplianceService(deps: {
     return write;
   };
 
-  const update = (r: ProofJobRow, bundle?: Bundle) =>
-    jobs.update({
-      id: r.id,
-      status: r.status,
-      progress_done: r.progress_done,
-      progress_batches: r.progress_batches,
-      error: r.error,
-      result: r.result,
-      started_at: r.started_at,
-      finished_at: r.finished_at,
-      ...(bundle ? { bundle: JSON.stringify(bundle) } : {}),
-    });
+  const update = (r: ProofJobRow, from: readonly ProofJobStatus[], bundle?: Bundle) =>
+    jobs.update(
+      {
+        id: r.id,
+        status: r.status,
+        progress_done: r.progress_done,
+        progress_batches: r.progress_batches,
+        error: r.error,
+        result: r.result,
+        started_at: r.started_at,
+        finished_at: r.finished_at,
+        ...(bundle ? { bundle: JSON.stringify(bundle) } : {}),
+      },
+      from,
+    );
 
   const settle = (id: string) => {
     for (const w of waiters.get(id) ?? []) w();
@@ -230,7 +240,7 @@ export async function createComplianceService(deps: {
     r.status = "failed";
     r.error = JSON.stringify(error);
     r.finished_at = now();
-    await save(r);
+    await save(r, UNFINISHED);
     settle(r.id);
   };
 
@@ -371,7 +381,9 @@ export async function createComplianceService(deps: {
     r.started_at = now();
     r.progress_done = 0;
     // From here to `running` nothing waits, so a cancel finds the job in the queue or running.
-    save(r).catch((err: unknown) => deps.log?.(`proof job ${r.id}: ${(err as Error).message}`));
+    save(r, ["queued"]).catch((err: unknown) =>
+      deps.log?.(`proof job ${r.id}: ${(err as Error).message}`),
+    );
     const child = startWorker(workerJob);
     let exitedResolve = () => {};
     const exited = new Promise<void>((resolve) => {
@@ -397,7 +409,7 @@ export async function createComplianceService(deps: {
         if (finished || stopping || slot.cancelled) return;
         r.progress_batches = m.total;
         r.progress_done = m.done;
-        save(r).catch((err: unknown) =>
+        save(r, ["proving"]).catch((err: unknown) =>
           deps.log?.(`proof job ${r.id}: progress not saved: ${(err as Error).message}`),
         );
       } else finish(m);
@@ -445,7 +457,7 @@ export async function createComplianceService(deps: {
         batches: m.batches.length,
         provingSeconds: m.batches.reduce((a, b) => a + b.seconds, 0),
       });
-      await save(r, bundle);
+      await save(r, ["proving"], bundle);
       settle(r.id);
     } else {
       await fail(
@@ -532,7 +544,7 @@ export async function createComplianceService(deps: {
       r.status = "queued";
       r.progress_done = 0;
       r.started_at = null;
-      await save(r);
+      await save(r, ["proving"]);
     }
     deps.log?.(`proof job ${r.id}: queued again after a restart`);
     queue.push(r.id);
@@ -579,6 +591,9 @@ export async function createComplianceService(deps: {
       }
       const bound = req.bound === undefined ? null : BigInt(req.bound).toString();
       const key = JSON.stringify([req.agentId, req.fromSeq, req.toSeq, asset, bound]);
+      // Checked before and after the read: an accept may finish while it is on its way.
+      const before = pending.get(key);
+      if (before) return before;
       const live = await jobs.live(key);
       if (live) return jobOf(live);
       const inFlight = pending.get(key);
@@ -618,7 +633,12 @@ export async function createComplianceService(deps: {
       if (slot) slot.cancelled = true;
       r.status = "cancelled";
       r.finished_at = now();
-      await save(r);
+      if (!(await save(r, UNFINISHED))) {
+        // Finished or cancelled while this cancel was on its way: that outcome stands.
+        const now = await row(id);
+        if (now.status === "cancelled") return jobOf(now);
+        throw new VaultError("PROOF_FINISHED", `the proof is already ${now.status}`);
+      }
       audit.append({ type: "proof.cancelled", agentId: r.agent_id, actor, data: { proofId: id } });
       if (slot) {
         slot.child.kill("SIGKILL");

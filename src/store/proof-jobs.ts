@@ -81,7 +81,9 @@ export interface ProofJobStore {
       | "started_at"
       | "finished_at"
     > & { bundle?: string },
-  ): Promise<void>;
+    /** Only from these statuses (a job cancelled or finished meanwhile is left as it is). */
+    from?: readonly ProofJobStatus[],
+  ): Promise<boolean>;
   bundle(id: string): Promise<string | null | undefined>;
 }
 
@@ -129,12 +131,14 @@ export async function openProofJobStore(sql: Sql): Promise<ProofJobStore> {
          ORDER BY created_at DESC, ${order} DESC LIMIT $3`,
         [f.agentId ?? null, f.status ?? null, f.limit],
       ),
-    async update(r) {
-      await sql.run(
+    async update(r, from) {
+      if (from && from.length === 0) return false;
+      const guard = from ? ` AND status IN (${from.map((_, i) => `$${10 + i}`).join(", ")})` : "";
+      const { changes } = await sql.run(
         `UPDATE proof_jobs SET status = $2, progress_done = $3, progress_batches = $4,
            error = $5, result = $6, started_at = $7, finished_at = $8,
            bundle = coalesce(CAST($9 AS TEXT), bundle)
-         WHERE id = $1`,
+         WHERE id = $1${guard}`,
         [
           r.id,
           r.status,
@@ -145,8 +149,10 @@ export async function openProofJobStore(sql: Sql): Promise<ProofJobStore> {
           r.started_at,
           r.finished_at,
           r.bundle ?? null,
+          ...(from ?? []),
         ],
       );
+      return changes === 1;
     },
     bundle: async (id) =>
       (

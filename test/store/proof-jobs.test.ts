@@ -1,8 +1,8 @@
 /**
  * Proof jobs (src/store/proof-jobs.ts) on both storage engines: rows round-trip, the live job
  * for a request is the newest queued, proving or done one, listings filter and keep the
- * order rows were made in (also within one millisecond), and an update without a bundle
- * keeps the one stored.
+ * order rows were made in (also within one millisecond), an update without a bundle keeps
+ * the one stored, and an update from named statuses never overwrites a job that moved on.
  */
 import assert from "node:assert/strict";
 import { openProofJobStore, type ProofJobRow } from "../../src/store/proof-jobs.js";
@@ -45,6 +45,26 @@ onBothEngines({
     });
     assert.equal(await jobs.bundle("prf_1"), '{"format":"b"}');
     assert.equal(await jobs.get("prf_none"), undefined);
+  },
+
+  "an update from named statuses leaves a job that moved on as it is": async (f) => {
+    const jobs = await openProofJobStore(f.open());
+    await jobs.put(job("prf_1", "queued"));
+    const as = (status: ProofJobRow["status"]) => ({
+      id: "prf_1",
+      status,
+      progress_done: 0,
+      progress_batches: 3,
+      error: null,
+      result: null,
+      started_at: null,
+      finished_at: null,
+    });
+    assert.equal(await jobs.update(as("cancelled"), ["queued", "proving"]), true);
+    assert.equal(await jobs.update(as("done"), ["proving"]), false, "a cancelled job stays so");
+    assert.equal(await jobs.update(as("proving"), []), false);
+    assert.equal((await jobs.get("prf_1"))?.status, "cancelled");
+    assert.equal(await jobs.update(as("failed")), true, "no guard: any status");
   },
 
   "same-millisecond rows keep their order: live, unfinished and list": async (f) => {
