@@ -3,7 +3,7 @@
  * versioned migrations for both engines: what `agent-vault db status|migrate` reads and
  * applies. A vault also applies them itself when it opens each store.
  */
-import { PARKED_MIGRATIONS } from "../auth/x402/parked.js";
+import { adoptEarlierTable, PARKED_MIGRATIONS } from "../auth/x402/parked.js";
 import { PAYMENT_MIGRATIONS } from "../auth/x402/store.js";
 import { PRESIG_POOL_MIGRATIONS } from "../signers/local/pool.js";
 import { PROOF_JOB_MIGRATIONS } from "../store/proof-jobs.js";
@@ -15,11 +15,16 @@ import {
 } from "../store/sql/migrate.js";
 import type { Sql } from "../store/sql/types.js";
 
-export const SCHEMA_DOMAINS: ReadonlyArray<{ domain: string; steps: readonly Migration[] }> = [
+export const SCHEMA_DOMAINS: ReadonlyArray<{
+  domain: string;
+  steps: readonly Migration[];
+  /** Brings a table an earlier build made up to version 1 before it is recorded. */
+  adopt?: (sql: Sql) => Promise<void>;
+}> = [
   { domain: "presig_pool", steps: PRESIG_POOL_MIGRATIONS },
   { domain: "proof_jobs", steps: PROOF_JOB_MIGRATIONS },
   { domain: "x402_payments", steps: PAYMENT_MIGRATIONS },
-  { domain: "x402_parked", steps: PARKED_MIGRATIONS },
+  { domain: "x402_parked", steps: PARKED_MIGRATIONS, adopt: adoptEarlierTable },
 ];
 
 export async function schemaStatus(sql: Sql): Promise<MigrationStatus[]> {
@@ -33,7 +38,9 @@ export async function migrateSchema(
   sql: Sql,
 ): Promise<Array<{ domain: string; applied: number[] }>> {
   const out: Array<{ domain: string; applied: number[] }> = [];
-  for (const d of SCHEMA_DOMAINS)
+  for (const d of SCHEMA_DOMAINS) {
+    await d.adopt?.(sql);
     out.push({ domain: d.domain, applied: await migrate(sql, d.domain, d.steps) });
+  }
   return out;
 }

@@ -249,7 +249,7 @@ export async function createVault(config: Config, opts: VaultOptions = {}): Prom
       onRevoked: (keyIds, actor) => void tokens.revokeIssuedWith(keyIds, actor),
     });
     const refusals = createRefusalLog(audit, { perMinute: config.auditRefusalsPerMinute });
-    const x402 = await createX402(config.x402, sql, audit, refusals);
+    const x402 = await createX402(config.x402, sql, audit, refusals, log);
     const stranded = await x402.recoverStranded();
     if (stranded > 0)
       log(`x402: ${stranded} payment(s) left unsettled by a stop are now "unknown"`);

@@ -183,6 +183,30 @@ onBothEngines({
     }
   },
 
+  "a handler that throws is contained, and closing the Sql closes its listeners": async (f) => {
+    const sql = f.open();
+    const heard: string[] = [];
+    await sql.listen("throws", {
+      message: () => {
+        throw new Error("a careless handler");
+      },
+    });
+    await sql.listen("throws", { message: (p) => heard.push(p) });
+    await sql.notify("throws", "still delivered");
+    await until(() => heard.length === 1);
+    if (sql.dialect === "postgres") {
+      const listening = () =>
+        f
+          .open()
+          .all("SELECT pid FROM pg_stat_activity WHERE application_name = $1", [
+            "agent-vault-listen-throws",
+          ]);
+      assert.equal((await listening()).length, 2);
+      await sql.close();
+      assert.equal((await listening()).length, 0, "no listener outlives its Sql");
+    }
+  },
+
   "a listener whose connection is killed listens again and is told to reset": {
     only: "postgres",
     run: async (f) => {

@@ -32,12 +32,13 @@ import {
 } from "../../src/auth/x402/headers.js";
 import { buildOffer, discoveryListing, paymentRequiredFor } from "../../src/auth/x402/offers.js";
 import { selectRequirement } from "../../src/auth/x402/payer.js";
-import { openPaymentStore } from "../../src/auth/x402/store.js";
+import { openPaymentStore, type PaymentStore } from "../../src/auth/x402/store.js";
 import { ConfigError, loadConfig } from "../../src/config/index.js";
 import { isVaultError } from "../../src/errors/index.js";
 import type { Policy } from "../../src/policy/types.js";
 import { openDatabase } from "../../src/store/db.js";
 import { createSqliteSql } from "../../src/store/sql/sqlite.js";
+import { StoreUnavailable } from "../../src/store/sql/types.js";
 
 const TOKEN = "0x00000000000000000000000000000000000000aa";
 const PAY_TO = "0x9999999999999999999999999999999999999999";
@@ -108,8 +109,11 @@ function fakeAudit() {
   };
 }
 
-async function gateWith(facilitator: Partial<FacilitatorClient>) {
-  const store = await openPaymentStore(createSqliteSql(openDatabase(":memory:")));
+async function gateWith(
+  facilitator: Partial<FacilitatorClient>,
+  wrap: (s: PaymentStore) => PaymentStore = (s) => s,
+) {
+  const store = wrap(await openPaymentStore(createSqliteSql(openDatabase(":memory:"))));
   const audit = fakeAudit();
   const calls = { verify: 0, settle: 0 };
   const gate = createX402Gate({
@@ -267,6 +271,23 @@ test("requirement selection: policy chains, listed assets, recipients, EIP-3009 
     () => selectRequirement(pr([base]), undefined),
     (e) => code(e) === "POLICY_DENIED",
   );
+});
+
+test("gate: a settlement whose ledger write fails still answers and is audited; the payment is never reusable", async () => {
+  const { gate, offer, audit } = await gateWith({}, (s) => ({
+    ...s,
+    finish: async () => {
+      throw new StoreUnavailable("the database went away");
+    },
+  }));
+  const wallet = Wallet.createRandom();
+  const header = encodePaymentSignature(await signPayment(wallet, offer.requirements));
+  const p = await gate.authorize(offer, header);
+  const settled = await gate.settle(p);
+  assert.equal(settled.success, true, "the money moved: the client is told so");
+  assert.ok(audit.entries.some((e) => e.type === "x402.paid"));
+  assert.equal((await gate.status(p.id)).status, "verified");
+  await rejectsWith(gate.authorize(offer, header), "X402_REPLAYED");
 });
 
 test("gate: a good payment is verified, locked, settled and audited with the payer as actor", async () => {

@@ -27,7 +27,7 @@ import { isObj, type Obj } from "../../util/json.js";
 import type { RefusalLog } from "../refusals.js";
 import { decodePaymentSignature, type Eip3009Payload } from "./headers.js";
 import { buildOffer, type RouteOffer, type X402Evm } from "./offers.js";
-import { type PaymentRow, type PaymentStore, paymentId } from "./store.js";
+import { type PaymentRow, type PaymentStatus, type PaymentStore, paymentId } from "./store.js";
 
 export interface AuthorizedPayment {
   id: string;
@@ -119,8 +119,29 @@ export function createX402Gate(deps: {
   /** @x402/evm, loaded by createX402 when a route is priced (see offers.ts). */
   evm?: X402Evm;
   now?: () => number;
+  /** Where a ledger write that failed after settlement is reported. */
+  log?: (line: string) => void;
 }): X402Gate {
   const { facilitator, store, audit } = deps;
+  /**
+   * Once the facilitator has answered, the money has moved (or may have): the audit entry is
+   * written first and the ledger's status after, best effort. A ledger that cannot be written
+   * leaves the payment "verified", which is never reusable, and the next start marks it
+   * unknown; the client still gets the settlement's own answer, never a 503 to retry.
+   */
+  const record = (
+    id: string,
+    status: Exclude<PaymentStatus, "verified">,
+    tx?: string,
+    why?: string,
+  ) =>
+    store
+      .finish(id, status, tx, why)
+      .catch((err: unknown) =>
+        deps.log?.(
+          `x402: payment ${id} is ${status} but the ledger was not updated: ${(err as Error).message}`,
+        ),
+      );
   const evm = () => {
     if (!deps.evm) throw new Error("x402: @x402/evm is not loaded (no priced route)");
     return deps.evm;
@@ -278,8 +299,8 @@ export function createX402Gate(deps: {
           // Timed out or the answer was lost: the transfer may have happened.
           const reason =
             err instanceof FacilitatorTimeoutError ? "settle timed out" : "settle answer lost";
-          await store.finish(p.id, "unknown", undefined, reason);
           audit.append({ type: "x402.settle_unknown", actor, data: { ...base, reason } });
+          await record(p.id, "unknown", undefined, reason);
           throw new VaultError("X402_SETTLEMENT_UNKNOWN", undefined, {
             paymentId: p.id,
             statusUrl: `/v1/x402/payments/${p.id}`,
@@ -288,11 +309,10 @@ export function createX402Gate(deps: {
       }
       if (!result.success) {
         const reason = (result.errorReason ?? "settle failed").slice(0, 200);
-        await store.finish(p.id, "failed", result.transaction || undefined, reason);
         audit.append({ type: "x402.settle_failed", actor, data: { ...base, reason } });
+        await record(p.id, "failed", result.transaction || undefined, reason);
         throw new VaultError("X402_SETTLEMENT_FAILED", undefined, { reason, paymentId: p.id });
       }
-      await store.finish(p.id, "settled", result.transaction);
       audit.append({
         type: "x402.paid",
         actor,
@@ -305,6 +325,7 @@ export function createX402Gate(deps: {
           transaction: result.transaction,
         },
       });
+      await record(p.id, "settled", result.transaction);
       return result;
     },
 

@@ -16,6 +16,7 @@ export async function createX402(
   sql: Sql,
   audit: AuditLog,
   refusals: RefusalLog,
+  log?: (line: string) => void,
 ): Promise<X402Gate> {
   const facilitator = new HTTPFacilitatorClient({
     url: config.facilitatorUrl ?? "http://127.0.0.1:9/unconfigured",
@@ -24,5 +25,13 @@ export async function createX402(
   const priced = Object.keys(config.prices).length > 0;
   const evm = priced ? await loadX402Evm() : undefined;
   const store = await openPaymentStore(sql);
-  return createX402Gate({ config, facilitator, store, audit, refusals, ...(evm ? { evm } : {}) });
+  return createX402Gate({
+    config,
+    facilitator,
+    store,
+    audit,
+    refusals,
+    ...(evm ? { evm } : {}),
+    ...(log ? { log } : {}),
+  });
 }

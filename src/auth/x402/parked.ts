@@ -40,7 +40,7 @@ export const PARKED_MIGRATIONS: Migration[] = [
 ];
 
 /** A SQLite file from before requested_by: the column is added before version 1 is recorded. */
-async function adoptEarlierTable(sql: Sql): Promise<void> {
+export async function adoptEarlierTable(sql: Sql): Promise<void> {
   if (sql.dialect !== "sqlite") return;
   const cols = await sql.all<{ name: string }>("SELECT name FROM pragma_table_info('x402_parked')");
   if (cols.length > 0 && !cols.some((c) => c.name === "requested_by")) {

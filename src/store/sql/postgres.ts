@@ -119,6 +119,8 @@ export function createPostgresSql(url: string, opts: PostgresOptions = {}): Sql 
     options: settings.join(" "),
     types,
     keepAlive: true,
+    // A listener sends nothing: probe its socket within seconds, not the OS's two hours.
+    keepAliveInitialDelayMillis: 10_000,
   };
   const pool = new pg.Pool({
     connectionString: url,
@@ -132,6 +134,7 @@ export function createPostgresSql(url: string, opts: PostgresOptions = {}): Sql 
   });
   pool.on("error", (err) => opts.log?.(`postgres: idle connection lost: ${err.message}`));
   const root = runner(pool);
+  const listeners = new Set<Listener>();
 
   return {
     ...root,
@@ -173,8 +176,9 @@ export function createPostgresSql(url: string, opts: PostgresOptions = {}): Sql 
       try {
         await tx.run("BEGIN");
         const result = await fn(tx);
-        await tx.run("COMMIT");
+        // Ended before COMMIT is sent: a call racing it must not run after it, in autocommit.
         ended = true;
+        await live.run("COMMIT");
         client.off("error", onError);
         client.release();
         return result;
@@ -188,14 +192,33 @@ export function createPostgresSql(url: string, opts: PostgresOptions = {}): Sql 
         throw err;
       }
     },
-    listen: (channel, handlers) => listenOn(clientConfig, channel, handlers, opts.log),
+    async listen(channel, handlers) {
+      const listener = await listenOn(clientConfig, channel, handlers, opts.log);
+      listeners.add(listener);
+      return {
+        close: async () => {
+          listeners.delete(listener);
+          await listener.close();
+        },
+      };
+    },
     async close() {
+      await Promise.all([...listeners].map((l) => l.close()));
       await pool.end();
     },
   };
 }
 
 const RECONNECT_MS = [50, 100, 200, 500, 1000, 2000];
+
+/** A listener's handler that throws is reported, never an uncaught exception. */
+function safely(fn: () => void, log?: (line: string) => void): void {
+  try {
+    fn();
+  } catch (err) {
+    log?.(`postgres: a listener's handler failed: ${(err as Error).message}`);
+  }
+}
 
 /**
  * LISTEN on a connection of its own. When it is lost, it connects again (backing off up to
@@ -216,12 +239,12 @@ async function listenOn(
   const connect = async (lost: () => void): Promise<pg.Client> => {
     const c = new pg.Client({ ...config, application_name: `agent-vault-listen-${channel}` });
     c.on("notification", (m) => {
-      if (m.channel === channel) handlers.message(m.payload ?? "");
+      if (m.channel === channel) safely(() => handlers.message(m.payload ?? ""), log);
     });
     c.on("error", (err) => log?.(`postgres: listener on ${channel}: ${err.message}`));
     try {
       await c.connect();
-      await c.query(`LISTEN ${channel}`);
+      await c.query(`LISTEN "${channel}"`);
     } catch (err) {
       await c.end().catch(() => undefined);
       throw mapError(err);
@@ -243,7 +266,7 @@ async function listenOn(
           client = c;
           attempt = 0;
           if (closed) void c.end().catch(() => undefined);
-          else handlers.reset?.();
+          else safely(() => handlers.reset?.(), log);
         },
         () => again(),
       );

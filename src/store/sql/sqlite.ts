@@ -76,7 +76,12 @@ export function createSqliteSql(db: Db): Sql {
   const listeners = new Map<string, Set<ListenHandlers>>();
   const deliver = (channel: string, payload: string) => {
     for (const h of listeners.get(channel) ?? []) {
-      queueMicrotask(() => h.message(payload));
+      queueMicrotask(() => {
+        // A handler that throws must not become an uncaught exception.
+        try {
+          h.message(payload);
+        } catch {}
+      });
     }
   };
 
