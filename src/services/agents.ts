@@ -72,12 +72,6 @@ export function createAgentService(deps: {
 }): AgentService {
   const { store, audit, clusters, backends } = deps;
 
-  const localView = (a: AgentRow) => {
-    const cluster = clusters.nameOf(a.id);
-    const { t, n } = clusters.named(cluster);
-    return { cluster, threshold: { t, n } };
-  };
-
   const view = (a: AgentRow): AgentView => {
     const p = store.policy(a.id);
     const backend = (a.backend ?? "local") as BackendName;
@@ -115,6 +109,11 @@ export function createAgentService(deps: {
   const clusterSize = (name: string) => {
     const { t, n } = clusters.named(name);
     return { t, n };
+  };
+
+  const localView = (a: AgentRow) => {
+    const cluster = clusters.nameOf(a.id);
+    return { cluster, threshold: clusterSize(cluster) };
   };
 
   const get = (id: string): AgentView => {

@@ -27,6 +27,8 @@ export interface ClusterStartDeps {
   pool: PresigPool;
   catchUp: CatchUpReader;
   restartNodes: boolean;
+  /** The operator's admin authority (base64 SPKI): nodes check authorizations against it. */
+  adminPublicKey: string;
   /** Node up and down, with the cluster's name (audited by the caller). */
   nodeDown(cluster: string, index: number, reason: string): void;
   nodeUp(cluster: string, index: number): void;
@@ -48,7 +50,7 @@ function pinIdentities(
   ids: NodeIdentity[],
 ) {
   const pinned = new Map(store.nodes(cluster).map((n) => [n.idx, n]));
-  const where = cluster === "c0" ? "" : ` of cluster ${cluster}`;
+  const where = cluster === HOME_CLUSTER ? "" : ` of cluster ${cluster}`;
   ids.forEach((id, i) => {
     const node = nodes[i];
     if (!node) throw new Error(`signer node ${id.index}${where} answered but was never asked`);
@@ -119,7 +121,7 @@ async function startOne(
         nodeUp: (index) => deps.nodeUp(spec.name, index),
       },
     });
-    await enrol(cluster, ids, deps.store);
+    await enrol(cluster, ids, deps.adminPublicKey);
     return { name: spec.name, cluster, supervisor };
   } catch (err) {
     await supervisor?.stop();
@@ -127,15 +129,12 @@ async function startOne(
   }
 }
 
-/** Nodes check the operator's authorizations against the admin key: enrolment needs it. */
-async function enrol(cluster: LocalCluster, ids: NodeIdentity[], store: VaultStore) {
-  const adminAuthority = store.meta("admin_public_key");
-  if (!adminAuthority) throw new Error("no admin authority yet: start once with VAULT_ADMIN_KEY");
+async function enrol(cluster: LocalCluster, ids: NodeIdentity[], adminPublicKey: string) {
   await cluster.broadcast("cluster.enroll", () => ({
     n: cluster.n,
     t: cluster.t,
     peers: ids.map(({ index, signingKey, agreementKey }) => ({ index, signingKey, agreementKey })),
-    adminPublicKey: adminAuthority,
+    adminPublicKey,
   }));
 }
 

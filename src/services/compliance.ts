@@ -202,10 +202,11 @@ export async function createComplianceService(deps: {
     from: readonly ProofJobStatus[],
     bundle?: Bundle,
   ): Promise<boolean> => {
-    const snapshot = { ...r };
+    // A copy: the row may change again before an earlier write lets this one run.
+    const written = { ...r, ...(bundle ? { bundle: JSON.stringify(bundle) } : {}) };
     const write = (writes.get(r.id) ?? Promise.resolve())
       .catch(() => undefined)
-      .then(() => update(snapshot, from, bundle));
+      .then(() => jobs.update(written, from));
     writes.set(r.id, write);
     const forget = () => {
       if (writes.get(r.id) === write) writes.delete(r.id);
@@ -214,22 +215,6 @@ export async function createComplianceService(deps: {
     write.then(forget, forget);
     return write;
   };
-
-  const update = (r: ProofJobRow, from: readonly ProofJobStatus[], bundle?: Bundle) =>
-    jobs.update(
-      {
-        id: r.id,
-        status: r.status,
-        progress_done: r.progress_done,
-        progress_batches: r.progress_batches,
-        error: r.error,
-        result: r.result,
-        started_at: r.started_at,
-        finished_at: r.finished_at,
-        ...(bundle ? { bundle: JSON.stringify(bundle) } : {}),
-      },
-      from,
-    );
 
   const settle = (id: string) => {
     for (const w of waiters.get(id) ?? []) w();

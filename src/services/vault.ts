@@ -55,9 +55,9 @@ export interface Vault {
   config: Config;
   store: VaultStore;
   audit: AuditLog;
-  /** The home signer cluster (the first; it holds the checkpoint key). */
+  /** The home signer cluster: the one holding the checkpoint key (src/services/clusters.ts). */
   cluster: LocalCluster;
-  /** Every signer cluster, home first; agents are placed on one (src/signers/local/shards.ts). */
+  /** Every signer cluster, as configured; agents are placed on one (src/signers/local/shards.ts). */
   clusters: ClusterSet;
   /** Signer backends by name: local always, the Lit ones when configured (loaded lazily). */
   backends: BackendRegistry;
@@ -155,11 +155,15 @@ export async function createVault(config: Config, opts: VaultOptions = {}): Prom
   log(
     `vault identity (give it to remote nodes as --vault-key): ${identity.publicIdentity.signingKey}`,
   );
+  // Nodes check the operator's authorizations against this key: enrolment needs it.
+  const adminAuthority = store.meta("admin_public_key");
+  if (!adminAuthority) throw new Error("no admin authority yet: start once with VAULT_ADMIN_KEY");
   let agents: AgentService | undefined;
   const clusters = await startClusters({
     config,
     store,
     identity,
+    adminPublicKey: adminAuthority,
     pool: await openPresigPool(sql),
     catchUp: createCatchUpReader(store, audit),
     restartNodes: opts.restartNodes ?? true,
@@ -185,8 +189,6 @@ export async function createVault(config: Config, opts: VaultOptions = {}): Prom
   try {
     const cluster = clusters.home.cluster;
     const supervisor = clusters.home.supervisor;
-    const adminAuthority = store.meta("admin_public_key");
-    if (!adminAuthority) throw new Error("no admin authority yet: start once with VAULT_ADMIN_KEY");
 
     if (!store.meta("cluster_address")) {
       if (!admin.key)

@@ -23,6 +23,18 @@ const job = (id: string, status: ProofJobRow["status"], key = "k", agent = "agt_
   created_at: AT,
 });
 
+/** What an update writes when a job moves to `status` without progress or outcome. */
+const moved = (id: string, status: ProofJobRow["status"]) => ({
+  id,
+  status,
+  progress_done: 0,
+  progress_batches: 3,
+  error: null,
+  result: null,
+  started_at: null,
+  finished_at: null,
+});
+
 onBothEngines({
   "a job round-trips, and an update without a bundle keeps the stored one": async (f) => {
     const jobs = await openProofJobStore(f.open());
@@ -50,16 +62,7 @@ onBothEngines({
   "an update from named statuses leaves a job that moved on as it is": async (f) => {
     const jobs = await openProofJobStore(f.open());
     await jobs.put(job("prf_1", "queued"));
-    const as = (status: ProofJobRow["status"]) => ({
-      id: "prf_1",
-      status,
-      progress_done: 0,
-      progress_batches: 3,
-      error: null,
-      result: null,
-      started_at: null,
-      finished_at: null,
-    });
+    const as = (status: ProofJobRow["status"]) => moved("prf_1", status);
     assert.equal(await jobs.update(as("cancelled"), ["queued", "proving"]), true);
     assert.equal(await jobs.update(as("done"), ["proving"]), false, "a cancelled job stays so");
     assert.equal(await jobs.update(as("proving"), []), false);
@@ -77,16 +80,7 @@ onBothEngines({
     ] as const) {
       await jobs.put(job(id, "queued"));
       if (status !== "queued") {
-        await jobs.update({
-          id,
-          status,
-          progress_done: 0,
-          progress_batches: 3,
-          error: null,
-          result: null,
-          started_at: null,
-          finished_at: null,
-        });
+        await jobs.update(moved(id, status));
       }
     }
     await jobs.put(job("prf_other", "queued", "k2", "agt_b"));

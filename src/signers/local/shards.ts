@@ -24,6 +24,10 @@ export interface ShardLoad {
   allUp: boolean;
 }
 
+function unknownCluster(name: string, clusters: string[]): VaultError {
+  return new VaultError("UNKNOWN_CLUSTER", `no signer cluster is named "${name}"`, { clusters });
+}
+
 /**
  * The cluster for a new agent: the one named, or the least loaded of those whose nodes are
  * all up (ties: the first listed); when none is whole, the least loaded, whose key
@@ -32,9 +36,10 @@ export interface ShardLoad {
 export function chooseShard(loads: readonly ShardLoad[], requested?: string): string {
   if (requested !== undefined) {
     if (!loads.some((l) => l.name === requested)) {
-      throw new VaultError("UNKNOWN_CLUSTER", `no signer cluster is named "${requested}"`, {
-        clusters: loads.map((l) => l.name),
-      });
+      throw unknownCluster(
+        requested,
+        loads.map((l) => l.name),
+      );
     }
     return requested;
   }
@@ -76,7 +81,7 @@ export class ClusterSet {
 
   named(name: string): LocalCluster {
     const shard = this.byName.get(name);
-    if (!shard) throw new VaultError("UNKNOWN_CLUSTER", `no signer cluster is named "${name}"`);
+    if (!shard) throw unknownCluster(name, [...this.byName.keys()]);
     return shard.cluster;
   }
 

@@ -118,18 +118,14 @@ export function createPostgresSql(url: string, opts: PostgresOptions = {}): Sql 
     connectionTimeoutMillis: opts.connectTimeoutMs ?? 5_000,
     options: settings.join(" "),
     types,
+    // Probe idle sockets within seconds, not the OS's two hours: a listener sends nothing.
     keepAlive: true,
-    // A listener sends nothing: probe its socket within seconds, not the OS's two hours.
     keepAliveInitialDelayMillis: 10_000,
   };
   const pool = new pg.Pool({
-    connectionString: url,
+    ...clientConfig,
     max: opts.max ?? 10,
-    connectionTimeoutMillis: opts.connectTimeoutMs ?? 5_000,
-    options: settings.join(" "),
-    types,
     // A half-open connection (a partition) must end in an error, not a wait forever.
-    keepAlive: true,
     query_timeout: (opts.statementTimeoutMs ?? 30_000) + 5_000,
   });
   pool.on("error", (err) => opts.log?.(`postgres: idle connection lost: ${err.message}`));

@@ -46,15 +46,15 @@ function mapError(err: unknown): unknown {
 }
 
 export function createSqliteSql(db: Db): Sql {
-  const statements = new Map<string, { stmt: Database.Statement; text: string }>();
+  const statements = new Map<string, Database.Statement>();
   const prepare = (text: string, params: readonly Param[]) => {
     const { text: sqlite, args } = toSqlite(text, params);
-    let cached = statements.get(sqlite);
-    if (!cached) {
-      cached = { stmt: db.prepare(sqlite), text: sqlite };
-      statements.set(sqlite, cached);
+    let stmt = statements.get(sqlite);
+    if (!stmt) {
+      stmt = db.prepare(sqlite);
+      statements.set(sqlite, stmt);
     }
-    return { stmt: cached.stmt, args };
+    return { stmt, args };
   };
   const direct = {
     dialect: "sqlite" as const,
@@ -98,24 +98,15 @@ export function createSqliteSql(db: Db): Sql {
     queue = next.then(done, done);
     return next;
   };
-  const attempt = <T>(fn: () => T): Promise<T> => {
-    try {
-      return Promise.resolve(fn());
-    } catch (err) {
-      return Promise.reject(mapError(err));
-    }
-  };
   const turn = <T>(fn: () => T): Promise<T> =>
-    busy === 0 ? attempt(fn) : enqueue(() => attempt(fn));
+    busy === 0 ? settled(fn) : enqueue(() => settled(fn));
 
   /** A handle usable only while its transaction runs (then it refuses, never autocommits). */
   const handle = (): { tx: Tx; end(): void; sent: Array<[string, string]> } => {
     let ended = false;
     const sent: Array<[string, string]> = [];
     const live = <T>(fn: () => T): Promise<T> =>
-      ended
-        ? Promise.reject(new Error("the transaction has ended"))
-        : new Promise<T>((resolve) => resolve(guard(fn)));
+      ended ? Promise.reject(new Error("the transaction has ended")) : settled(fn);
     return {
       tx: {
         dialect: "sqlite",
@@ -183,6 +174,11 @@ export function createSqliteSql(db: Db): Sql {
       db.close();
     },
   };
+}
+
+/** Runs `fn` now; its result, or its error mapped, as a settled promise. */
+function settled<T>(fn: () => T): Promise<T> {
+  return new Promise<T>((resolve) => resolve(guard(fn)));
 }
 
 function guard<T>(fn: () => T): T {
