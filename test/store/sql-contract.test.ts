@@ -270,23 +270,54 @@ onBothEngines({
     },
   },
 
-  "a call made while a transaction waits runs after it, never inside it": {
+  "a call made elsewhere while a transaction runs waits for it, never lands inside it": {
     only: "sqlite",
     run: async (f) => {
       const sql = f.open();
       await sql.exec(LEDGER);
-      let outside: Promise<unknown> | undefined;
-      await assert.rejects(
-        sql.transaction(async (tx) => {
-          await tx.run("INSERT INTO ledger VALUES ('in', 'agt', 1)");
-          outside = sql.run("INSERT INTO ledger VALUES ('out', 'agt', 1)");
-          await new Promise((r) => setTimeout(r, 20));
-          throw new Error("rolled back");
-        }),
-        /rolled back/,
-      );
+      const failing = sql.transaction(async (tx) => {
+        await tx.run("INSERT INTO ledger VALUES ('in', 'agt', 1)");
+        await new Promise((r) => setTimeout(r, 20));
+        throw new Error("rolled back");
+      });
+      // Made from this context, not the transaction's: it must not join it.
+      const outside = sql.run("INSERT INTO ledger VALUES ('out', 'agt', 1)");
+      await assert.rejects(failing, /rolled back/);
       await outside;
       assert.deepEqual(await sql.all("SELECT id FROM ledger"), [{ id: "out" }]);
     },
+  },
+
+  "inside a transaction the Sql itself runs in it, and a nested transaction joins it": async (
+    f,
+  ) => {
+    const sql = f.open();
+    await sql.exec(LEDGER);
+    await assert.rejects(
+      sql.transaction(async () => {
+        await sql.run("INSERT INTO ledger VALUES ('a', 'agt', 1)");
+        await sql.transaction(async (inner) => {
+          await inner.lock("agt");
+          await inner.run("INSERT INTO ledger VALUES ('b', 'agt', 1)");
+        });
+        assert.equal((await sql.all("SELECT id FROM ledger")).length, 2);
+        throw new Error("rolled back");
+      }),
+      /rolled back/,
+    );
+    assert.deepEqual(await sql.all("SELECT id FROM ledger"), []);
+  },
+
+  "work that outlives its transaction runs on the Sql, not the ended transaction": async (f) => {
+    const sql = f.open();
+    await sql.exec(LEDGER);
+    let later: Promise<unknown> | undefined;
+    await sql.transaction(async () => {
+      later = new Promise((r) => setTimeout(r, 10)).then(() =>
+        sql.run("INSERT INTO ledger VALUES ('later', 'agt', 1)"),
+      );
+    });
+    await later;
+    assert.deepEqual(await sql.all("SELECT id FROM ledger"), [{ id: "later" }]);
   },
 });

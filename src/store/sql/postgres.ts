@@ -11,6 +11,7 @@
  */
 import { createHash } from "node:crypto";
 import pg from "pg";
+import { withAmbientTransactions } from "./ambient.js";
 import {
   assertChannel,
   type Listener,
@@ -132,7 +133,7 @@ export function createPostgresSql(url: string, opts: PostgresOptions = {}): Sql 
   const root = runner(pool);
   const listeners = new Set<Listener>();
 
-  return {
+  return withAmbientTransactions({
     ...root,
     async exec(text) {
       await root.run(text);
@@ -202,7 +203,7 @@ export function createPostgresSql(url: string, opts: PostgresOptions = {}): Sql 
       await Promise.all([...listeners].map((l) => l.close()));
       await pool.end();
     },
-  };
+  });
 }
 
 const RECONNECT_MS = [50, 100, 200, 500, 1000, 2000];

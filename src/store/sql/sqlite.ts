@@ -6,6 +6,7 @@
  */
 import type Database from "better-sqlite3";
 import { type Db, isStorageFailure } from "../db.js";
+import { withAmbientTransactions } from "./ambient.js";
 import {
   assertChannel,
   type ListenHandlers,
@@ -148,7 +149,7 @@ export function createSqliteSql(db: Db): Sql {
     }
   };
 
-  return {
+  return withAmbientTransactions({
     dialect: "sqlite",
     all: (text, params) => turn(() => direct.all(text, params)),
     get: (text, params) => turn(() => direct.get(text, params)),
@@ -173,7 +174,7 @@ export function createSqliteSql(db: Db): Sql {
       await queue;
       db.close();
     },
-  };
+  });
 }
 
 /** Runs `fn` now; its result, or its error mapped, as a settled promise. */
