@@ -5,7 +5,7 @@
  * Signatures are checked by whoever holds the nodes' keys, not here.
  */
 import { VaultError } from "../errors/index.js";
-import type { Db } from "../store/db.js";
+import type { Sql } from "../store/sql/types.js";
 import { canonicalJson, GENESIS_HASH } from "./canonical.js";
 import type { Checkpoint, CheckpointStore } from "./types.js";
 
@@ -19,35 +19,39 @@ interface CheckpointRow {
 }
 
 export function createCheckpointStore(
-  db: Db,
-  hashAt: (seq: number) => string | undefined,
+  sql: Sql,
+  hashAt: (seq: number) => Promise<string | undefined>,
 ): CheckpointStore {
-  const insert = db.prepare(
-    `INSERT OR REPLACE INTO audit_checkpoints (seq, hash, signature, signers, signed_at, extra)
-     VALUES (?, ?, ?, ?, ?, ?)`,
-  );
-  const selectAll = db.prepare("SELECT * FROM audit_checkpoints ORDER BY seq");
-  const selectLatest = db.prepare("SELECT * FROM audit_checkpoints ORDER BY seq DESC LIMIT 1");
-
   return {
-    save(cp) {
+    async save(cp) {
       // A checkpoint for a head the log never had would make verify() fail forever.
-      const known = cp.seq === 0 ? GENESIS_HASH : hashAt(cp.seq);
+      const known = cp.seq === 0 ? GENESIS_HASH : await hashAt(cp.seq);
       if (known === undefined || known !== cp.hash) {
         throw new VaultError("INTERNAL", "checkpoint does not match the audit log");
       }
       const extra = cp.extra === undefined ? null : canonicalJson(cp.extra);
       const signers = canonicalJson(cp.signers);
-      guarded(() => insert.run(cp.seq, cp.hash, cp.signature, signers, cp.signedAt, extra));
+      await guarded(() =>
+        sql.run(
+          `INSERT INTO audit_checkpoints (seq, hash, signature, signers, signed_at, extra)
+           VALUES ($1, $2, $3, $4, $5, $6)
+           ON CONFLICT (seq) DO UPDATE SET hash = excluded.hash, signature = excluded.signature,
+             signers = excluded.signers, signed_at = excluded.signed_at, extra = excluded.extra`,
+          [cp.seq, cp.hash, cp.signature, signers, cp.signedAt, extra],
+        ),
+      );
     },
-    list() {
-      return guarded(() => (selectAll.all() as CheckpointRow[]).map(fromRow));
+    async list() {
+      const rows = await guarded(() =>
+        sql.all<CheckpointRow>("SELECT * FROM audit_checkpoints ORDER BY seq"),
+      );
+      return rows.map(fromRow);
     },
-    latest() {
-      return guarded(() => {
-        const row = selectLatest.get() as CheckpointRow | undefined;
-        return row && fromRow(row);
-      });
+    async latest() {
+      const row = await guarded(() =>
+        sql.get<CheckpointRow>("SELECT * FROM audit_checkpoints ORDER BY seq DESC LIMIT 1"),
+      );
+      return row && fromRow(row);
     },
   };
 }
@@ -64,9 +68,9 @@ function fromRow(row: CheckpointRow): Checkpoint {
   return cp;
 }
 
-function guarded<T>(fn: () => T): T {
+async function guarded<T>(fn: () => Promise<T>): Promise<T> {
   try {
-    return fn();
+    return await fn();
   } catch {
     throw new VaultError("AUDIT_UNAVAILABLE", "the audit checkpoints cannot be accessed");
   }

@@ -9,10 +9,14 @@ const PAGE = 1000;
  * "\n" (so `(line) => stream.write(line)` makes a valid .jsonl file). Reads a
  * page at a time. Returns the number of entries written.
  */
-export function exportJsonl(log: AuditLog, write: (line: string) => void, fromSeq = 1): number {
+export async function exportJsonl(
+  log: AuditLog,
+  write: (line: string) => void,
+  fromSeq = 1,
+): Promise<number> {
   let count = 0;
   for (let next = fromSeq; ; ) {
-    const page = log.list(next, PAGE);
+    const page = await log.list(next, PAGE);
     for (const entry of page) write(`${canonicalJson(entry)}\n`);
     count += page.length;
     const last = page.at(-1);

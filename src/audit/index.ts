@@ -20,8 +20,8 @@
  */
 export { canonicalJson, entryHash, GENESIS_HASH } from "./canonical.js";
 export { exportJsonl } from "./export.js";
-export { createAuditLog } from "./log.js";
-export { migrate } from "./schema.js";
+export { openAuditLog } from "./log.js";
+export { AUDIT_MIGRATIONS } from "./schema.js";
 export { isSecretFieldName, SECRET_FIELD_NAMES } from "./secrets.js";
 export type {
   AuditEntry,

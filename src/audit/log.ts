@@ -1,20 +1,21 @@
 /**
- * The SQLite-backed audit log: append, read, verify.
+ * The audit log behind the storage seam (src/store/sql): append, read, verify, on SQLite or
+ * PostgreSQL.
  *
- * append() costs one INSERT: the head (seq, hash) is kept in memory after the
- * first read. The cache is trusted only for appends outside a transaction.
- * Inside a caller's transaction the head is read fresh and the cache dropped,
- * because a rollback would silently un-write the row and leave the cache one
- * entry ahead (the next entry would then skip a seq). Any failure also drops
- * the cache, so the next append re-reads the head as stored.
+ * append() takes the head under the "audit_head" lock, reads it, and inserts the next entry
+ * in one transaction (or in the caller's, which it joins), so any number of processes
+ * appending to one database produce one total order that never forks: a second appender
+ * waits for the first to commit and chains after its entry. That lock is the log's
+ * throughput ceiling across replicas (README "Storage").
  */
 import { VaultError } from "../errors/index.js";
-import type { Db } from "../store/db.js";
+import { migrate } from "../store/sql/migrate.js";
+import type { Sql } from "../store/sql/types.js";
 import { canonicalJson, GENESIS_HASH, hashWithDataText } from "./canonical.js";
 import { createCheckpointStore } from "./checkpoints.js";
 import { ZK_GENESIS, ZK_V2_START_KEY, zkStep } from "./commitment.js";
 import { type AuditRow, CorruptRowError, decodeRow, ROW_COLUMNS } from "./rows.js";
-import { migrate } from "./schema.js";
+import { AUDIT_MIGRATIONS } from "./schema.js";
 import { assertNoSecretFields } from "./secrets.js";
 import type { AuditEntry, AuditEntryInput, AuditLog, VerifyResult } from "./types.js";
 import { verifyRows } from "./verify.js";
@@ -24,71 +25,64 @@ interface Head {
   hash: string;
 }
 
-export function createAuditLog(db: Db, opts: { now?: () => Date } = {}): AuditLog {
+const HEAD_LOCK = "audit_head";
+const ZK_LOCK = "audit_zk";
+/** Rows read per page by verify (it never holds the whole log in memory). */
+const PAGE = 2000;
+
+const SELECT_HEAD = "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1";
+const SELECT_ZK_HEAD = "SELECT seq, zk_head FROM audit_zk ORDER BY seq DESC LIMIT 1";
+const SELECT_RANGE = `SELECT ${ROW_COLUMNS} FROM audit_log WHERE seq BETWEEN $1 AND $2 ORDER BY seq`;
+
+/** Opens the log on `sql`, applying its migrations (a read-only database must be current). */
+export async function openAuditLog(
+  sql: Sql,
+  opts: { now?: () => Date; readOnly?: boolean } = {},
+): Promise<AuditLog> {
+  if (!opts.readOnly) await unavailableOnError(() => migrate(sql, "audit", AUDIT_MIGRATIONS));
+  return createAuditLog(sql, opts);
+}
+
+function createAuditLog(sql: Sql, opts: { now?: () => Date }): AuditLog {
   const now = opts.now ?? (() => new Date());
-  migrate(db);
+
   // The zk v2 start (src/audit/commitment.ts), pinned the first time this code opens the
   // log: 1 for an empty log, else the entry after its last, so the v1 heads already
   // computed (and co-signed) stay as they are. One statement: two openers agree. Read
   // first, so that a read-only connection to a pinned log writes nothing.
-  const selectMeta = db.prepare("SELECT v FROM meta WHERE k = ?");
-  const pinV2Start = db.prepare(
-    "INSERT OR IGNORE INTO meta (k, v) SELECT ?, CAST(coalesce(max(seq), 0) + 1 AS TEXT) FROM audit_log",
-  );
   let v2Start: number | undefined;
-  const zkV2Start = (): number => {
+  const zkV2Start = async (): Promise<number> => {
     if (v2Start === undefined) {
-      const read = () => (selectMeta.get(ZK_V2_START_KEY) as { v: string } | undefined)?.v;
-      let v = read();
+      const read = async () =>
+        (await sql.get<{ v: string }>("SELECT v FROM meta WHERE k = $1", [ZK_V2_START_KEY]))?.v;
+      let v = await read();
       if (v === undefined) {
-        pinV2Start.run(ZK_V2_START_KEY);
-        v = read();
+        await sql.run(
+          `INSERT INTO meta (k, v) SELECT $1, CAST(coalesce(max(seq), 0) + 1 AS TEXT) FROM audit_log
+           WHERE true ON CONFLICT (k) DO NOTHING`,
+          [ZK_V2_START_KEY],
+        );
+        v = await read();
       }
       v2Start = Number(v);
     }
     return v2Start;
   };
-  try {
-    zkV2Start();
-  } catch {
-    // Read-only (or locked) and never pinned: append and the zk methods try again, and
-    // fail with AUDIT_UNAVAILABLE while it cannot be pinned.
-  }
-  const insert = db.prepare(
-    `INSERT INTO audit_log (${ROW_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-  );
-  const selectHead = db.prepare("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1");
-  const selectOne = db.prepare(`SELECT ${ROW_COLUMNS} FROM audit_log WHERE seq = ?`);
-  const selectFrom = db.prepare(
-    `SELECT ${ROW_COLUMNS} FROM audit_log WHERE seq >= ? ORDER BY seq LIMIT ?`,
-  );
-  const selectAgentFrom = db.prepare(
-    `SELECT ${ROW_COLUMNS} FROM audit_log WHERE agent_id = ? AND seq >= ? ORDER BY seq LIMIT ?`,
-  );
-  const selectRange = db.prepare(
-    `SELECT ${ROW_COLUMNS} FROM audit_log WHERE seq BETWEEN ? AND ? ORDER BY seq`,
-  );
-  const selectAll = db.prepare(`SELECT ${ROW_COLUMNS} FROM audit_log ORDER BY seq`);
-  const insertZk = db.prepare("INSERT INTO audit_zk (seq, commitment, zk_head) VALUES (?, ?, ?)");
-  const selectZkHead = db.prepare("SELECT seq, zk_head FROM audit_zk ORDER BY seq DESC LIMIT 1");
-  const selectZkAt = db.prepare("SELECT zk_head FROM audit_zk WHERE seq = ?");
-  const selectZkRange = db.prepare(
-    "SELECT seq, commitment, zk_head FROM audit_zk WHERE seq BETWEEN ? AND ? ORDER BY seq",
-  );
 
   // The Poseidon chain is computed lazily, off the append path (Poseidon costs ~2 ms an
   // entry in JS, SHA-256 microseconds): whenever a zk head is asked for (checkpoints,
-  // proofs), the entries not yet committed are committed, in order, in one transaction.
-  // It is a function of the entries (and the pinned v2 start) alone, so computing it later
-  // changes nothing. v2 entries store "" as their commitment: their head is the commitment.
+  // proofs), the entries not yet committed are committed, in order, in one transaction
+  // under its own lock (two replicas never chain the same entry twice). It is a function of
+  // the entries (and the pinned v2 start) alone, so computing it later changes nothing.
+  // v2 entries store "" as their commitment: their head is the commitment.
   const syncZk = (upTo: number) =>
-    db.transaction(() => {
-      const last = selectZkHead.get() as { seq: number; zk_head: string } | undefined;
+    sql.transaction(async (tx) => {
+      await tx.lock(ZK_LOCK);
+      const last = await tx.get<{ seq: number; zk_head: string }>(SELECT_ZK_HEAD);
       if ((last?.seq ?? 0) >= upTo) return;
       let zkHead = last?.zk_head ?? ZK_GENESIS;
-      const from = (last?.seq ?? 0) + 1;
-      const rows = selectRange.all(from, upTo) as AuditRow[];
-      const v2 = zkV2Start();
+      const rows = await tx.all<AuditRow>(SELECT_RANGE, [(last?.seq ?? 0) + 1, upTo]);
+      const v2 = await zkV2Start();
       for (const row of rows) {
         let step: { commitment: string; zkHead: string };
         try {
@@ -97,60 +91,61 @@ export function createAuditLog(db: Db, opts: { now?: () => Date } = {}): AuditLo
           return; // a corrupted row: verify() reports it; nothing after it is chained
         }
         zkHead = step.zkHead;
-        insertZk.run(row.seq, step.commitment, zkHead);
+        await tx.run("INSERT INTO audit_zk (seq, commitment, zk_head) VALUES ($1, $2, $3)", [
+          row.seq,
+          step.commitment,
+          zkHead,
+        ]);
       }
-    })();
+    });
 
-  let cached: Head | undefined;
-
-  const readHead = (): Head =>
-    unavailableOnError(() => {
-      const row = selectHead.get() as Head | undefined;
+  const readHead = (): Promise<Head> =>
+    unavailableOnError(async () => {
+      const row = await sql.get<Head>(SELECT_HEAD);
       return row ? { seq: row.seq, hash: row.hash } : { seq: 0, hash: GENESIS_HASH };
     });
 
-  const write = (
-    input: AuditEntryInput,
-    dataText: string,
-    data: AuditEntry["data"],
-  ): AuditEntry => {
-    zkV2Start(); // pinned before this code appends anything (a no-op once known)
-    const head = cached ?? readHead();
-    const entry: Omit<AuditEntry, "hash"> = {
-      seq: head.seq + 1,
-      ts: now().toISOString(),
-      type: input.type,
-      agentId: input.agentId ?? null,
-      actor: input.actor ?? null,
-      data,
-      prevHash: head.hash,
-    };
-    const hash = hashWithDataText(entry, dataText);
-    const { seq, ts, type, agentId, actor, prevHash } = entry;
-    insert.run(seq, ts, type, agentId, actor, dataText, prevHash, hash);
-    cached = db.inTransaction ? undefined : { seq, hash };
-    return { ...entry, hash };
-  };
+  const write = (input: AuditEntryInput, dataText: string, data: AuditEntry["data"]) =>
+    sql.transaction(async (tx): Promise<AuditEntry> => {
+      await zkV2Start(); // pinned before this code appends anything (a no-op once known)
+      await tx.lock(HEAD_LOCK);
+      const head = (await tx.get<Head>(SELECT_HEAD)) ?? { seq: 0, hash: GENESIS_HASH };
+      const entry: Omit<AuditEntry, "hash"> = {
+        seq: head.seq + 1,
+        ts: now().toISOString(),
+        type: input.type,
+        agentId: input.agentId ?? null,
+        actor: input.actor ?? null,
+        data,
+        prevHash: head.hash,
+      };
+      const hash = hashWithDataText(entry, dataText);
+      const { seq, ts, type, agentId, actor, prevHash } = entry;
+      await tx.run(
+        `INSERT INTO audit_log (${ROW_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+        [seq, ts, type, agentId, actor, dataText, prevHash, hash],
+      );
+      return { ...entry, hash };
+    });
+
+  /** Rows fromSeq..toSeq, a page at a time. */
+  async function* pages(fromSeq: number, toSeq: number): AsyncIterable<AuditRow> {
+    for (let next = fromSeq; next <= toSeq; next += PAGE) {
+      const rows = await sql.all<AuditRow>(SELECT_RANGE, [next, Math.min(toSeq, next + PAGE - 1)]);
+      yield* rows;
+    }
+  }
 
   const log: AuditLog = {
-    append(input) {
+    async append(input) {
       try {
-        if (db.inTransaction) cached = undefined;
         checkInput(input);
         const dataText = canonicalJson(input.data ?? {});
         // The stored form (bigints as strings, undefined dropped) is what gets checked and returned.
         const data = JSON.parse(dataText);
         assertNoSecretFields(data);
-        try {
-          return write(input, dataText, data);
-        } catch (err) {
-          if ((err as { code?: unknown }).code !== "SQLITE_CONSTRAINT_PRIMARYKEY") throw err;
-          // Another connection appended since the head was cached: chain after its entry.
-          cached = undefined;
-          return write(input, dataText, data);
-        }
+        return await write(input, dataText, data);
       } catch (err) {
-        cached = undefined;
         throw asUnavailable(err);
       }
     },
@@ -158,73 +153,82 @@ export function createAuditLog(db: Db, opts: { now?: () => Date } = {}): AuditLo
     list(fromSeq, limit, agentId) {
       checkSeq(fromSeq, "fromSeq");
       checkSeq(limit, "limit");
-      return readEntries(
-        () =>
-          (agentId === undefined
-            ? selectFrom.all(fromSeq, limit)
-            : selectAgentFrom.all(agentId, fromSeq, limit)) as AuditRow[],
+      return readEntries(() =>
+        agentId === undefined
+          ? sql.all<AuditRow>(
+              `SELECT ${ROW_COLUMNS} FROM audit_log WHERE seq >= $1 ORDER BY seq LIMIT $2`,
+              [fromSeq, limit],
+            )
+          : sql.all<AuditRow>(
+              `SELECT ${ROW_COLUMNS} FROM audit_log WHERE agent_id = $1 AND seq >= $2 ORDER BY seq LIMIT $3`,
+              [agentId, fromSeq, limit],
+            ),
       );
     },
 
-    get(seq) {
-      return readEntries(() => {
-        const row = selectOne.get(seq) as AuditRow | undefined;
+    async get(seq) {
+      const rows = await readEntries(async () => {
+        const row = await sql.get<AuditRow>(`SELECT ${ROW_COLUMNS} FROM audit_log WHERE seq = $1`, [
+          seq,
+        ]);
         return row ? [row] : [];
-      })[0];
+      });
+      return rows[0];
     },
 
     head: readHead,
 
-    zkHeadAt(seq) {
+    async zkHeadAt(seq) {
       if (seq === 0) return ZK_GENESIS;
-      return unavailableOnError(() => {
-        syncZk(seq);
-        return (selectZkAt.get(seq) as { zk_head: string } | undefined)?.zk_head;
+      return unavailableOnError(async () => {
+        await syncZk(seq);
+        const row = await sql.get<{ zk_head: string }>(
+          "SELECT zk_head FROM audit_zk WHERE seq = $1",
+          [seq],
+        );
+        return row?.zk_head;
       });
     },
 
     zkV2Start: () => unavailableOnError(zkV2Start),
 
     zkCatchUp(upTo, maxEntries) {
-      return unavailableOnError(() => {
-        const done = (selectZkHead.get() as { seq: number } | undefined)?.seq ?? 0;
+      return unavailableOnError(async () => {
+        const zkDone = async () => (await sql.get<{ seq: number }>(SELECT_ZK_HEAD))?.seq ?? 0;
+        const done = await zkDone();
         if (done >= upTo) return false;
-        syncZk(Math.min(upTo, done + maxEntries));
-        const now = (selectZkHead.get() as { seq: number } | undefined)?.seq ?? 0;
+        await syncZk(Math.min(upTo, done + maxEntries));
+        const reached = await zkDone();
         // No progress: a corrupted row stops the chain (verify() reports it).
-        return now > done && now < upTo;
+        return reached > done && reached < upTo;
       });
     },
 
     zkRange(fromSeq, toSeq) {
-      return unavailableOnError(() => {
-        syncZk(toSeq);
-        return (
-          selectZkRange.all(fromSeq, toSeq) as Array<{
-            seq: number;
-            commitment: string;
-            zk_head: string;
-          }>
-        ).map((r) => ({ seq: r.seq, commitment: r.commitment, zkHead: r.zk_head }));
+      return unavailableOnError(async () => {
+        await syncZk(toSeq);
+        const rows = await sql.all<{ seq: number; commitment: string; zk_head: string }>(
+          "SELECT seq, commitment, zk_head FROM audit_zk WHERE seq BETWEEN $1 AND $2 ORDER BY seq",
+          [fromSeq, toSeq],
+        );
+        return rows.map((r) => ({ seq: r.seq, commitment: r.commitment, zkHead: r.zk_head }));
       });
     },
 
-    verify() {
-      const checkpoints = new Map(log.checkpoints.list().map((cp) => [cp.seq, cp.hash]));
-      return unavailableOnError(() =>
-        verifyRows(selectAll.iterate() as Iterable<AuditRow>, {
-          seq: 1,
-          prevHash: GENESIS_HASH,
-          checkpoints,
-        }),
-      );
+    async verify() {
+      const checkpoints = new Map((await log.checkpoints.list()).map((cp) => [cp.seq, cp.hash]));
+      return unavailableOnError(async () => {
+        // Rows past the head read now belong to appends made while verifying: not checked.
+        const { seq: last } = await readHead();
+        return verifyRows(pages(1, last), { seq: 1, prevHash: GENESIS_HASH, checkpoints });
+      });
     },
 
-    verifyRange(fromSeq, toSeq, startPrevHash): VerifyResult {
+    verifyRange(fromSeq, toSeq, startPrevHash): Promise<VerifyResult> {
       checkSeq(fromSeq, "fromSeq", 1);
       checkSeq(toSeq, "toSeq", fromSeq - 1);
       return unavailableOnError(() =>
-        verifyRows(selectRange.iterate(fromSeq, toSeq) as Iterable<AuditRow>, {
+        verifyRows(pages(fromSeq, toSeq), {
           seq: fromSeq,
           prevHash: startPrevHash,
           endSeq: toSeq,
@@ -232,7 +236,7 @@ export function createAuditLog(db: Db, opts: { now?: () => Date } = {}): AuditLo
       );
     },
 
-    checkpoints: createCheckpointStore(db, (seq) => log.get(seq)?.hash),
+    checkpoints: createCheckpointStore(sql, async (seq) => (await log.get(seq))?.hash),
   };
   return log;
 }
@@ -257,8 +261,8 @@ function checkSeq(value: number, name: string, min = 0): void {
   }
 }
 
-function readEntries(read: () => AuditRow[]): AuditEntry[] {
-  const rows = unavailableOnError(read);
+async function readEntries(read: () => Promise<AuditRow[]>): Promise<AuditEntry[]> {
+  const rows = await unavailableOnError(read);
   try {
     return rows.map(decodeRow);
   } catch (err) {
@@ -267,10 +271,10 @@ function readEntries(read: () => AuditRow[]): AuditEntry[] {
   }
 }
 
-/** SQLite errors (full, read-only, locked, corrupt) become AUDIT_UNAVAILABLE: fail closed. */
-function unavailableOnError<T>(fn: () => T): T {
+/** Storage errors (full, read-only, locked, lost, corrupt) become AUDIT_UNAVAILABLE: fail closed. */
+async function unavailableOnError<T>(fn: () => Promise<T>): Promise<T> {
   try {
-    return fn();
+    return await fn();
   } catch (err) {
     throw asUnavailable(err);
   }

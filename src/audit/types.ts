@@ -47,41 +47,46 @@ export interface Checkpoint {
 
 export interface CheckpointStore {
   /** Stores (or replaces, for the same seq) a checkpoint; its hash must match the log. */
-  save(cp: Checkpoint): void;
+  save(cp: Checkpoint): Promise<void>;
   /** Every checkpoint, oldest seq first. */
-  list(): Checkpoint[];
-  latest(): Checkpoint | undefined;
+  list(): Promise<Checkpoint[]>;
+  latest(): Promise<Checkpoint | undefined>;
 }
 
 export interface AuditLog {
-  /** Writes one entry synchronously; throws rather than signing without a record. */
-  append(input: AuditEntryInput): AuditEntry;
+  /**
+   * Writes one entry, with the head taken under a lock so every process appending to the
+   * same database chains after the last entry (one total order). Inside a caller's
+   * transaction (src/store/sql/ambient.ts) the entry commits or rolls back with it. Rejects
+   * rather than letting anything be signed without a record.
+   */
+  append(input: AuditEntryInput): Promise<AuditEntry>;
   /** Entries with seq >= fromSeq (only `agentId`'s when given), in order, at most `limit`. */
-  list(fromSeq: number, limit: number, agentId?: string): AuditEntry[];
-  get(seq: number): AuditEntry | undefined;
+  list(fromSeq: number, limit: number, agentId?: string): Promise<AuditEntry[]>;
+  get(seq: number): Promise<AuditEntry | undefined>;
   /** Latest seq and hash as stored; seq 0 and GENESIS_HASH when empty. */
-  head(): { seq: number; hash: string };
+  head(): Promise<{ seq: number; hash: string }>;
   /** Poseidon chain (src/audit/commitment.ts): zkHead after entry seq ("0" at seq 0). */
-  zkHeadAt(seq: number): string | undefined;
+  zkHeadAt(seq: number): Promise<string | undefined>;
   /**
    * Extends the Poseidon chain by at most `maxEntries` towards `upTo`; true while it is
    * still behind. Callers step with it between event-loop turns, so a long backlog (about
    * 2 ms an entry) never blocks requests for its whole length.
    */
-  zkCatchUp(upTo: number, maxEntries: number): boolean;
+  zkCatchUp(upTo: number, maxEntries: number): Promise<boolean>;
   /**
    * The first seq chained by the v2 rule (src/audit/commitment.ts), pinned in the meta
    * table when this code first opened the log: 1 for a new log.
    */
-  zkV2Start(): number;
+  zkV2Start(): Promise<number>;
   /** Commitments ("" for v2 entries) and zk heads for entries fromSeq..toSeq. */
   zkRange(
     fromSeq: number,
     toSeq: number,
-  ): Array<{ seq: number; commitment: string; zkHead: string }>;
+  ): Promise<Array<{ seq: number; commitment: string; zkHead: string }>>;
   /** Recomputes the whole chain, and checks it against every saved checkpoint. */
-  verify(): VerifyResult;
+  verify(): Promise<VerifyResult>;
   /** Checks entries fromSeq..toSeq (inclusive) given the hash entry fromSeq-1 had. */
-  verifyRange(fromSeq: number, toSeq: number, startPrevHash: string): VerifyResult;
+  verifyRange(fromSeq: number, toSeq: number, startPrevHash: string): Promise<VerifyResult>;
   checkpoints: CheckpointStore;
 }

@@ -21,7 +21,10 @@ export interface ChainStart {
   checkpoints?: ReadonlyMap<number, string>;
 }
 
-export function verifyRows(rows: Iterable<AuditRow>, start: ChainStart): VerifyResult {
+export async function verifyRows(
+  rows: Iterable<AuditRow> | AsyncIterable<AuditRow>,
+  start: ChainStart,
+): Promise<VerifyResult> {
   let expected = start.seq;
   let prevHash = start.prevHash;
   const bad = (seq: number, reason: string): VerifyResult => ({
@@ -32,7 +35,7 @@ export function verifyRows(rows: Iterable<AuditRow>, start: ChainStart): VerifyR
     reason,
   });
 
-  for (const row of rows) {
+  for await (const row of rows) {
     // A deleted entry shows as a jump: the bad seq is where the gap starts.
     if (row.seq !== expected) return bad(Math.min(row.seq, expected), "missing or unexpected seq");
     const problem = checkEntry(row, prevHash, start.checkpoints);

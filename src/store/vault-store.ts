@@ -2,9 +2,10 @@
  * The vault's own tables: agents and their versioned policies (with the admin
  * authorizations that nodes require), API keys (hashes only), sign requests (the
  * budget ledger, per-agent sequence numbers, approvals and results) and the pinned
- * signer-node identities.
+ * signer-node identities. Behind the storage seam (src/store/sql): SQLite or PostgreSQL.
  */
-import { addColumnIfMissing, type Db, inTransaction } from "./db.js";
+import { type Migration, migrate } from "./sql/migrate.js";
+import type { Param, Sql } from "./sql/types.js";
 
 export interface AgentRow {
   id: string;
@@ -66,225 +67,274 @@ export interface SignRow {
   credential?: string | null;
 }
 
-export function migrateVaultStore(db: Db): void {
-  db.exec(`
-    CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
-    CREATE TABLE IF NOT EXISTS agents (
-      id TEXT PRIMARY KEY, name TEXT NOT NULL, address TEXT NOT NULL, public_key TEXT NOT NULL,
-      created_at TEXT NOT NULL);
-    CREATE TABLE IF NOT EXISTS policies (
-      agent_id TEXT NOT NULL REFERENCES agents(id), version INTEGER NOT NULL, policy TEXT NOT NULL,
-      authorization TEXT NOT NULL, created_at TEXT NOT NULL, PRIMARY KEY (agent_id, version));
-    CREATE TABLE IF NOT EXISTS api_keys (
-      id TEXT PRIMARY KEY, agent_id TEXT REFERENCES agents(id), scopes TEXT NOT NULL,
-      hash TEXT NOT NULL UNIQUE, created_at TEXT NOT NULL, revoked_at TEXT, parent_id TEXT);
-    CREATE TABLE IF NOT EXISTS sign_requests (
-      id TEXT PRIMARY KEY, agent_id TEXT NOT NULL REFERENCES agents(id), seq INTEGER,
-      kind TEXT NOT NULL, intent TEXT NOT NULL, digest TEXT NOT NULL, spends TEXT NOT NULL,
-      status TEXT NOT NULL, result TEXT, signature TEXT, created_ms INTEGER NOT NULL,
-      UNIQUE (agent_id, seq));
-    CREATE INDEX IF NOT EXISTS sign_requests_window ON sign_requests (agent_id, created_ms);
-    CREATE INDEX IF NOT EXISTS sign_requests_digest ON sign_requests (agent_id, digest);
-  `);
-  // Databases from before key lineage was recorded.
-  addColumnIfMissing(db, "api_keys", "parent_id", "TEXT");
-  // When an approved request was reserved: its spends count in the rolling window from then
-  // (the value moves at approval, not when the request parked). Null: at created_ms.
-  addColumnIfMissing(db, "sign_requests", "reserved_ms", "INTEGER");
-  // The credential (key id, "jwt:<jti>", ...) that made the request, re-checked at approval.
-  addColumnIfMissing(db, "sign_requests", "credential", "TEXT");
-  // Signer backends (issue 10): agents made before them are local, with no PKP.
-  addColumnIfMissing(db, "agents", "backend", "TEXT NOT NULL DEFAULT 'local'");
-  addColumnIfMissing(db, "agents", "pkp", "TEXT");
-  db.exec(
-    "CREATE INDEX IF NOT EXISTS sign_requests_reserved ON sign_requests (agent_id, reserved_ms)",
-  );
-  migrateClusters(db);
-}
+const tables = (
+  int: "INTEGER" | "BIGINT",
+) => `CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS agents (
+  id TEXT PRIMARY KEY, name TEXT NOT NULL, address TEXT NOT NULL, public_key TEXT NOT NULL,
+  created_at TEXT NOT NULL, backend TEXT NOT NULL DEFAULT 'local', pkp TEXT, cluster TEXT);
+CREATE TABLE IF NOT EXISTS policies (
+  agent_id TEXT NOT NULL REFERENCES agents(id), version INTEGER NOT NULL, policy TEXT NOT NULL,
+  "authorization" TEXT NOT NULL, created_at TEXT NOT NULL, PRIMARY KEY (agent_id, version));
+CREATE TABLE IF NOT EXISTS api_keys (
+  id TEXT PRIMARY KEY, agent_id TEXT REFERENCES agents(id), scopes TEXT NOT NULL,
+  hash TEXT NOT NULL UNIQUE, created_at TEXT NOT NULL, revoked_at TEXT, parent_id TEXT);
+CREATE TABLE IF NOT EXISTS sign_requests (
+  id TEXT PRIMARY KEY, agent_id TEXT NOT NULL REFERENCES agents(id), seq ${int},
+  kind TEXT NOT NULL, intent TEXT NOT NULL, digest TEXT NOT NULL, spends TEXT NOT NULL,
+  status TEXT NOT NULL, result TEXT, signature TEXT, created_ms ${int} NOT NULL,
+  reserved_ms ${int}, credential TEXT, UNIQUE (agent_id, seq));
+CREATE INDEX IF NOT EXISTS sign_requests_window ON sign_requests (agent_id, created_ms);
+CREATE INDEX IF NOT EXISTS sign_requests_digest ON sign_requests (agent_id, digest);
+CREATE INDEX IF NOT EXISTS sign_requests_reserved ON sign_requests (agent_id, reserved_ms);
+CREATE TABLE IF NOT EXISTS signer_nodes (
+  cluster TEXT NOT NULL, idx INTEGER NOT NULL, url TEXT NOT NULL, signing_key TEXT NOT NULL,
+  agreement_key TEXT NOT NULL, PRIMARY KEY (cluster, idx))`;
+
+/** Version 1 is the schema as the last build before the storage seam left it. */
+export const VAULT_STORE_MIGRATIONS: Migration[] = [
+  { version: 1, name: "vault", sqlite: tables("INTEGER"), postgres: tables("BIGINT") },
+];
 
 /**
- * Several signer clusters: each local agent records its cluster, and node identities are
- * pinned per cluster. Before, there was one cluster, c0 (src/config/clusters.ts): its pins,
- * its agents and the checkpoint key (meta home_cluster) are recorded as c0's.
+ * Brings a SQLite file an earlier build made up to version 1: columns added over time, and
+ * one signer cluster's pins, agents and checkpoint key recorded as c0's
+ * (src/config/clusters.ts). Idempotent; a new file has no tables yet and is left alone.
  */
-function migrateClusters(db: Db): void {
-  addColumnIfMissing(db, "agents", "cluster", "TEXT");
-  db.exec(`
-    UPDATE agents SET cluster = 'c0' WHERE cluster IS NULL AND backend = 'local';
-    INSERT OR IGNORE INTO meta (k, v) SELECT 'home_cluster', 'c0' FROM meta WHERE k = 'cluster_address';`);
-  db.exec(`
-    CREATE TABLE IF NOT EXISTS signer_nodes (
+export async function adoptEarlierVault(sql: Sql): Promise<void> {
+  if (sql.dialect !== "sqlite") return;
+  await sql.transaction(async () => {
+    await addColumnIfMissing(sql, "api_keys", "parent_id", "TEXT");
+    await addColumnIfMissing(sql, "sign_requests", "reserved_ms", "INTEGER");
+    await addColumnIfMissing(sql, "sign_requests", "credential", "TEXT");
+    await addColumnIfMissing(sql, "agents", "backend", "TEXT NOT NULL DEFAULT 'local'");
+    await addColumnIfMissing(sql, "agents", "pkp", "TEXT");
+    if (await addColumnIfMissing(sql, "agents", "cluster", "TEXT")) {
+      await sql.run("UPDATE agents SET cluster = 'c0' WHERE cluster IS NULL AND backend = 'local'");
+    }
+    const old = await sql.get(
+      "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'cluster_nodes'",
+    );
+    if (!old) return;
+    await sql.run(`CREATE TABLE IF NOT EXISTS signer_nodes (
       cluster TEXT NOT NULL, idx INTEGER NOT NULL, url TEXT NOT NULL, signing_key TEXT NOT NULL,
-      agreement_key TEXT NOT NULL, PRIMARY KEY (cluster, idx));`);
-  const old = db.prepare(
-    "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'cluster_nodes'",
-  );
-  if (!old.get()) return;
-  inTransaction(db, () =>
-    db.exec(`
-      INSERT OR IGNORE INTO signer_nodes (cluster, idx, url, signing_key, agreement_key)
-        SELECT 'c0', idx, url, signing_key, agreement_key FROM cluster_nodes;
-      DROP TABLE cluster_nodes;`),
-  );
+      agreement_key TEXT NOT NULL, PRIMARY KEY (cluster, idx))`);
+    await sql.run(`INSERT OR IGNORE INTO signer_nodes (cluster, idx, url, signing_key, agreement_key)
+      SELECT 'c0', idx, url, signing_key, agreement_key FROM cluster_nodes`);
+    await sql.run("DROP TABLE cluster_nodes");
+    await sql.run(`INSERT OR IGNORE INTO meta (k, v) SELECT 'home_cluster', 'c0' FROM meta
+      WHERE k = 'cluster_address'`);
+  });
 }
 
-export function createVaultStore(db: Db) {
-  migrateVaultStore(db);
-  const q = {
-    getMeta: db.prepare("SELECT v FROM meta WHERE k = ?"),
-    setMeta: db.prepare(
-      "INSERT INTO meta (k, v) VALUES (?, ?) ON CONFLICT(k) DO UPDATE SET v = excluded.v",
-    ),
-    putAgent: db.prepare(
-      "INSERT INTO agents (id, name, address, public_key, created_at, backend, pkp, cluster) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-    ),
-    getAgent: db.prepare("SELECT * FROM agents WHERE id = ?"),
-    // A Lit agent's public key learnt from its first signature, in the row and its PKP JSON.
-    setAgentPublicKey: db.prepare(
-      `UPDATE agents SET public_key = @key,
-         pkp = CASE WHEN pkp IS NULL THEN NULL ELSE json_set(pkp, '$.publicKey', @key) END
-       WHERE id = @id AND public_key = ''`,
-    ),
-    listAgents: db.prepare("SELECT * FROM agents ORDER BY created_at, id"),
-    agentsPerCluster: db.prepare(
-      "SELECT cluster, count(*) AS n FROM agents WHERE backend = 'local' AND cluster IS NOT NULL GROUP BY cluster",
-    ),
-    putPolicy: db.prepare(
-      "INSERT INTO policies (agent_id, version, policy, authorization, created_at) VALUES (?, ?, ?, ?, ?)",
-    ),
-    latestPolicy: db.prepare(
-      "SELECT * FROM policies WHERE agent_id = ? ORDER BY version DESC LIMIT 1",
-    ),
-    putKey: db.prepare(
-      "INSERT INTO api_keys (id, agent_id, scopes, hash, created_at, parent_id) VALUES (?, ?, ?, ?, ?, ?)",
-    ),
-    // The key and every key issued under it, at any depth, that is not revoked yet.
-    liveDescendants: db.prepare(
-      `WITH RECURSIVE tree(id) AS (SELECT ? UNION SELECT k.id FROM api_keys k JOIN tree ON k.parent_id = tree.id)
-       SELECT api_keys.id, api_keys.agent_id FROM api_keys JOIN tree USING (id) WHERE revoked_at IS NULL`,
-    ),
-    keyByHash: db.prepare("SELECT * FROM api_keys WHERE hash = ?"),
-    getKey: db.prepare("SELECT * FROM api_keys WHERE id = ?"),
-    revokeKey: db.prepare("UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL"),
-    putSign: db.prepare(
-      `INSERT INTO sign_requests (id, agent_id, seq, kind, intent, digest, spends, status, result, signature, created_ms, credential)
-       VALUES (@id, @agent_id, @seq, @kind, @intent, @digest, @spends, @status, @result, @signature, @created_ms, @credential)`,
-    ),
-    getSign: db.prepare("SELECT * FROM sign_requests WHERE id = ?"),
-    setSignStatus: db.prepare(
-      "UPDATE sign_requests SET status = @status, seq = @seq, result = @result, signature = @signature WHERE id = @id",
-    ),
-    setReservedAt: db.prepare("UPDATE sign_requests SET reserved_ms = ? WHERE id = ?"),
-    spendsSince: db.prepare(
-      `SELECT coalesce(reserved_ms, created_ms) AS ts, spends FROM sign_requests
-       WHERE agent_id = @agentId AND (created_ms > @since OR reserved_ms > @since)
-         AND status IN ('reserved', 'signed', 'incomplete')`,
-    ),
-    requestsSince: db.prepare(
-      "SELECT count(*) AS n FROM sign_requests WHERE agent_id = ? AND created_ms > ?",
-    ),
-    lastSeq: db.prepare("SELECT coalesce(max(seq), 0) AS s FROM sign_requests WHERE agent_id = ?"),
-    signedByDigest: db.prepare(
-      "SELECT * FROM sign_requests WHERE agent_id = ? AND digest = ? AND status = 'signed' LIMIT 1",
-    ),
-    signedRange: db.prepare(
-      `SELECT seq, intent, signature FROM sign_requests
-       WHERE agent_id = ? AND seq BETWEEN ? AND ? AND status = 'signed' ORDER BY seq`,
-    ),
-    incomplete: db.prepare(
-      "SELECT * FROM sign_requests WHERE agent_id = ? AND status = 'incomplete' ORDER BY seq",
-    ),
-    stranded: db.prepare("SELECT id, agent_id FROM sign_requests WHERE status = 'reserved'"),
-    agentsWithIncomplete: db.prepare(
-      "SELECT DISTINCT agent_id FROM sign_requests WHERE status = 'incomplete'",
-    ),
-    putNode: db.prepare(
-      `INSERT INTO signer_nodes (cluster, idx, url, signing_key, agreement_key) VALUES (?, ?, ?, ?, ?)
-       ON CONFLICT(cluster, idx) DO UPDATE SET url = excluded.url`,
-    ),
-    listNodes: db.prepare("SELECT * FROM signer_nodes WHERE cluster = ? ORDER BY idx"),
-  };
+/** SQLite only: adds the column to an existing table that lacks it; true when it did. */
+async function addColumnIfMissing(
+  sql: Sql,
+  table: string,
+  column: string,
+  decl: string,
+): Promise<boolean> {
+  const cols = await sql.all<{ name: string }>("SELECT name FROM pragma_table_info($1)", [table]);
+  if (cols.length === 0 || cols.some((c) => c.name === column)) return false;
+  await sql.run(`ALTER TABLE ${table} ADD COLUMN ${column} ${decl}`);
+  return true;
+}
+
+/** Opens the vault's tables on `sql`, migrating them first. */
+export async function openVaultStore(sql: Sql) {
+  await adoptEarlierVault(sql);
+  await migrate(sql, "vault", VAULT_STORE_MIGRATIONS);
+  return createVaultStore(sql);
+}
+
+function createVaultStore(sql: Sql) {
   const now = () => new Date().toISOString();
+  const all = <T>(text: string, params: Param[] = []) => sql.all<T>(text, params);
+  const get = <T>(text: string, params: Param[] = []) => sql.get<T>(text, params);
+  const run = async (text: string, params: Param[] = []) => (await sql.run(text, params)).changes;
 
   return {
-    db,
-    meta: (k: string) => (q.getMeta.get(k) as { v: string } | undefined)?.v,
-    setMeta: (k: string, v: string) => void q.setMeta.run(k, v),
-    putAgent: (
+    sql,
+    meta: async (k: string) =>
+      (await get<{ v: string }>("SELECT v FROM meta WHERE k = $1", [k]))?.v,
+    setMeta: async (k: string, v: string) =>
+      void (await run(
+        "INSERT INTO meta (k, v) VALUES ($1, $2) ON CONFLICT (k) DO UPDATE SET v = excluded.v",
+        [k, v],
+      )),
+    putAgent: async (
       a: Omit<AgentRow, "created_at" | "backend" | "pkp" | "cluster"> &
         Partial<Pick<AgentRow, "backend" | "pkp" | "cluster">>,
     ) =>
-      void q.putAgent.run(
-        a.id,
-        a.name,
-        a.address,
-        a.public_key,
-        now(),
-        a.backend ?? "local",
-        a.pkp ?? null,
-        a.cluster ?? null,
-      ),
-    agent: (id: string) => q.getAgent.get(id) as AgentRow | undefined,
-    setAgentPublicKey: (id: string, key: string) => void q.setAgentPublicKey.run({ id, key }),
-    agents: () => q.listAgents.all() as AgentRow[],
+      void (await run(
+        `INSERT INTO agents (id, name, address, public_key, created_at, backend, pkp, cluster)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+        [
+          a.id,
+          a.name,
+          a.address,
+          a.public_key,
+          now(),
+          a.backend ?? "local",
+          a.pkp ?? null,
+          a.cluster ?? null,
+        ],
+      )),
+    agent: (id: string) => get<AgentRow>("SELECT * FROM agents WHERE id = $1", [id]),
+    /** A Lit agent's public key learnt from its first signature, in the row and its PKP JSON. */
+    setAgentPublicKey: async (id: string, key: string) => {
+      const row = await get<AgentRow>("SELECT * FROM agents WHERE id = $1", [id]);
+      if (!row || row.public_key !== "") return;
+      const pkp =
+        row.pkp === null ? null : JSON.stringify({ ...JSON.parse(row.pkp), publicKey: key });
+      await run("UPDATE agents SET public_key = $1, pkp = $2 WHERE id = $3 AND public_key = ''", [
+        key,
+        pkp,
+        id,
+      ]);
+    },
+    agents: () => all<AgentRow>("SELECT * FROM agents ORDER BY created_at, id"),
     /** How many local agents each signer cluster holds. */
-    agentsPerCluster: () =>
+    agentsPerCluster: async () =>
       new Map(
-        (q.agentsPerCluster.all() as Array<{ cluster: string; n: number }>).map((r) => [
-          r.cluster,
-          r.n,
-        ]),
+        (
+          await all<{ cluster: string; n: number }>(
+            `SELECT cluster, count(*) AS n FROM agents WHERE backend = 'local' AND cluster IS NOT NULL
+             GROUP BY cluster`,
+          )
+        ).map((r) => [r.cluster, Number(r.n)]),
       ),
-    putPolicy: (agentId: string, version: number, policy: string, authorization: string) =>
-      void q.putPolicy.run(agentId, version, policy, authorization, now()),
-    policy: (agentId: string) => q.latestPolicy.get(agentId) as PolicyRow | undefined,
-    putKey: (k: Omit<ApiKeyRow, "created_at" | "revoked_at">) =>
-      void q.putKey.run(k.id, k.agent_id, k.scopes, k.hash, now(), k.parent_id),
+    putPolicy: async (agentId: string, version: number, policy: string, authorization: string) =>
+      void (await run(
+        `INSERT INTO policies (agent_id, version, policy, "authorization", created_at)
+         VALUES ($1, $2, $3, $4, $5)`,
+        [agentId, version, policy, authorization, now()],
+      )),
+    policy: (agentId: string) =>
+      get<PolicyRow>("SELECT * FROM policies WHERE agent_id = $1 ORDER BY version DESC LIMIT 1", [
+        agentId,
+      ]),
+    putKey: async (k: Omit<ApiKeyRow, "created_at" | "revoked_at">) =>
+      void (await run(
+        `INSERT INTO api_keys (id, agent_id, scopes, hash, created_at, parent_id)
+         VALUES ($1, $2, $3, $4, $5, $6)`,
+        [k.id, k.agent_id, k.scopes, k.hash, now(), k.parent_id],
+      )),
+    /** The key and every key issued under it, at any depth, that is not revoked yet. */
     liveDescendants: (id: string) =>
-      q.liveDescendants.all(id) as Array<{ id: string; agent_id: string | null }>,
-    keyByHash: (hash: string) => q.keyByHash.get(hash) as ApiKeyRow | undefined,
-    key: (id: string) => q.getKey.get(id) as ApiKeyRow | undefined,
-    revokeKey: (id: string) => q.revokeKey.run(now(), id).changes === 1,
-    putSign: (row: SignRow) => void q.putSign.run({ credential: null, ...row }),
-    sign: (id: string) => q.getSign.get(id) as SignRow | undefined,
-    setSign: (row: Pick<SignRow, "id" | "status" | "seq" | "result" | "signature">) =>
-      void q.setSignStatus.run(row),
+      all<{ id: string; agent_id: string | null }>(
+        `WITH RECURSIVE tree(id) AS (
+           SELECT CAST($1 AS TEXT) UNION SELECT k.id FROM api_keys k JOIN tree ON k.parent_id = tree.id)
+         SELECT api_keys.id, api_keys.agent_id FROM api_keys JOIN tree USING (id) WHERE revoked_at IS NULL`,
+        [id],
+      ),
+    keyByHash: (hash: string) => get<ApiKeyRow>("SELECT * FROM api_keys WHERE hash = $1", [hash]),
+    key: (id: string) => get<ApiKeyRow>("SELECT * FROM api_keys WHERE id = $1", [id]),
+    revokeKey: async (id: string) =>
+      (await run("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL", [
+        now(),
+        id,
+      ])) === 1,
+    putSign: async (row: SignRow) =>
+      void (await run(
+        `INSERT INTO sign_requests (id, agent_id, seq, kind, intent, digest, spends, status, result,
+           signature, created_ms, credential)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+        [
+          row.id,
+          row.agent_id,
+          row.seq,
+          row.kind,
+          row.intent,
+          row.digest,
+          row.spends,
+          row.status,
+          row.result,
+          row.signature,
+          row.created_ms,
+          row.credential ?? null,
+        ],
+      )),
+    sign: (id: string) => get<SignRow>("SELECT * FROM sign_requests WHERE id = $1", [id]),
+    setSign: async (row: Pick<SignRow, "id" | "status" | "seq" | "result" | "signature">) =>
+      void (await run(
+        "UPDATE sign_requests SET status = $1, seq = $2, result = $3, signature = $4 WHERE id = $5",
+        [row.status, row.seq, row.result, row.signature, row.id],
+      )),
     spendsSince: (agentId: string, since: number) =>
-      q.spendsSince.all({ agentId, since }) as Array<{ ts: number; spends: string }>,
+      all<{ ts: number; spends: string }>(
+        `SELECT coalesce(reserved_ms, created_ms) AS ts, spends FROM sign_requests
+         WHERE agent_id = $1 AND (created_ms > $2 OR reserved_ms > $2)
+           AND status IN ('reserved', 'signed', 'incomplete')`,
+        [agentId, since],
+      ),
     /** An approved request is counted in the window from `ms`, its approval. */
-    setReservedAt: (id: string, ms: number) => void q.setReservedAt.run(ms, id),
-    requestsSince: (agentId: string, since: number) =>
-      (q.requestsSince.get(agentId, since) as { n: number }).n,
-    lastSeq: (agentId: string) => (q.lastSeq.get(agentId) as { s: number }).s,
+    setReservedAt: async (id: string, ms: number) =>
+      void (await run("UPDATE sign_requests SET reserved_ms = $1 WHERE id = $2", [ms, id])),
+    requestsSince: async (agentId: string, since: number) =>
+      Number(
+        (
+          await get<{ n: number }>(
+            "SELECT count(*) AS n FROM sign_requests WHERE agent_id = $1 AND created_ms > $2",
+            [agentId, since],
+          )
+        )?.n ?? 0,
+      ),
+    lastSeq: async (agentId: string) =>
+      Number(
+        (
+          await get<{ s: number }>(
+            "SELECT coalesce(max(seq), 0) AS s FROM sign_requests WHERE agent_id = $1",
+            [agentId],
+          )
+        )?.s ?? 0,
+      ),
     signedByDigest: (agentId: string, digest: string) =>
-      q.signedByDigest.get(agentId, digest) as SignRow | undefined,
+      get<SignRow>(
+        "SELECT * FROM sign_requests WHERE agent_id = $1 AND digest = $2 AND status = 'signed' LIMIT 1",
+        [agentId, digest],
+      ),
     signedRange: (agentId: string, from: number, to: number) =>
-      q.signedRange.all(agentId, from, to) as Array<{
-        seq: number;
-        intent: string;
-        signature: string;
-      }>,
-    incomplete: (agentId: string) => q.incomplete.all(agentId) as SignRow[],
+      all<{ seq: number; intent: string; signature: string }>(
+        `SELECT seq, intent, signature FROM sign_requests
+         WHERE agent_id = $1 AND seq BETWEEN $2 AND $3 AND status = 'signed' ORDER BY seq`,
+        [agentId, from, to],
+      ),
+    incomplete: (agentId: string) =>
+      all<SignRow>(
+        "SELECT * FROM sign_requests WHERE agent_id = $1 AND status = 'incomplete' ORDER BY seq",
+        [agentId],
+      ),
     /** Reserved rows that never reached the cluster (the vault stopped in between). */
-    stranded: () => q.stranded.all() as Array<{ id: string; agent_id: string }>,
-    agentsWithIncomplete: () =>
-      (q.agentsWithIncomplete.all() as Array<{ agent_id: string }>).map((r) => r.agent_id),
-    putNode: (
+    stranded: () =>
+      all<{ id: string; agent_id: string }>(
+        "SELECT id, agent_id FROM sign_requests WHERE status = 'reserved'",
+      ),
+    agentsWithIncomplete: async () =>
+      (
+        await all<{ agent_id: string }>(
+          "SELECT DISTINCT agent_id FROM sign_requests WHERE status = 'incomplete'",
+        )
+      ).map((r) => r.agent_id),
+    putNode: async (
       cluster: string,
       idx: number,
       url: string,
       signingKey: string,
       agreementKey: string,
-    ) => void q.putNode.run(cluster, idx, url, signingKey, agreementKey),
+    ) =>
+      void (await run(
+        `INSERT INTO signer_nodes (cluster, idx, url, signing_key, agreement_key)
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (cluster, idx) DO UPDATE SET url = excluded.url`,
+        [cluster, idx, url, signingKey, agreementKey],
+      )),
     /** The node identities pinned for a cluster. */
     nodes: (cluster: string) =>
-      q.listNodes.all(cluster) as Array<{
-        idx: number;
-        url: string;
-        signing_key: string;
-        agreement_key: string;
-      }>,
+      all<{ idx: number; url: string; signing_key: string; agreement_key: string }>(
+        "SELECT * FROM signer_nodes WHERE cluster = $1 ORDER BY idx",
+        [cluster],
+      ),
   };
 }
 
-export type VaultStore = ReturnType<typeof createVaultStore>;
+export type VaultStore = Awaited<ReturnType<typeof openVaultStore>>;
