@@ -32,6 +32,11 @@ export interface Config {
   host: string;
   port: number;
   dataDir: string;
+  /**
+   * Where the vault keeps its state: undefined for SQLite in the data directory (the
+   * embedded default), or a postgres:// URL (VAULT_DATABASE_URL, src/store/sql).
+   */
+  databaseUrl: string | undefined;
   /** Operator key given by the environment; when absent the first start makes one. */
   adminKey: string | undefined;
   threshold: Threshold;
@@ -166,6 +171,7 @@ export function loadConfig(env: Env = process.env): Config {
     host: h,
     port,
     dataDir: env.VAULT_DATA_DIR || "./data",
+    databaseUrl: databaseUrl(env.VAULT_DATABASE_URL),
     adminKey: adminKey(env.VAULT_ADMIN_KEY),
     threshold,
     nodeBasePort: int(env, "VAULT_NODE_BASE_PORT", 0, 0, 65535),
@@ -218,6 +224,22 @@ function zkSetupMode(raw: string | undefined): "auto" | "off" {
   if (v === "" || v === "auto") return "auto";
   if (v === "off") return "off";
   throw new ConfigError(`VAULT_ZK_SETUP must be "auto" or "off" (got "${raw}")`);
+}
+
+/** VAULT_DATABASE_URL: unset (SQLite in the data directory) or a PostgreSQL URL. */
+function databaseUrl(raw: string | undefined): string | undefined {
+  if (!raw) return undefined;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError("VAULT_DATABASE_URL must be a postgres:// URL");
+  }
+  if (url.protocol !== "postgres:" && url.protocol !== "postgresql:")
+    throw new ConfigError(
+      `VAULT_DATABASE_URL must be a postgres:// URL (got ${url.protocol}); leave it unset for SQLite`,
+    );
+  return raw;
 }
 
 function nodeUrls(raw: string | undefined): string[] {

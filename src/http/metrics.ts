@@ -43,8 +43,8 @@ export function installMetrics(app: FastifyInstance, vault: Vault): Registry {
     name: "agent_vault_audit_head_seq",
     help: "Sequence number of the audit chain head",
     registers: [registry],
-    collect() {
-      this.set(vault.audit.head().seq);
+    async collect() {
+      this.set((await vault.audit.head()).seq);
     },
   });
   app.addHook("onResponse", async (req, reply) => {

@@ -2,7 +2,10 @@
 import type { Policy } from "../policy/types.js";
 import type { VaultStore } from "../store/vault-store.js";
 
-export function policyOf(store: Pick<VaultStore, "policy">, agentId: string): Policy | undefined {
-  const row = store.policy(agentId);
+export async function policyOf(
+  store: Pick<VaultStore, "policy">,
+  agentId: string,
+): Promise<Policy | undefined> {
+  const row = await store.policy(agentId);
   return row ? (JSON.parse(row.policy) as Policy) : undefined;
 }

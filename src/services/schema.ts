@@ -3,6 +3,7 @@
  * versioned migrations for both engines: what `agent-vault db status|migrate` reads and
  * applies. A vault also applies them itself when it opens each store.
  */
+import { AUDIT_MIGRATIONS } from "../audit/schema.js";
 import { adoptEarlierTable, PARKED_MIGRATIONS } from "../auth/x402/parked.js";
 import { PAYMENT_MIGRATIONS } from "../auth/x402/store.js";
 import { PRESIG_POOL_MIGRATIONS } from "../signers/local/pool.js";
@@ -14,6 +15,7 @@ import {
   migrationStatus,
 } from "../store/sql/migrate.js";
 import type { Sql } from "../store/sql/types.js";
+import { adoptEarlierVault, VAULT_STORE_MIGRATIONS } from "../store/vault-store.js";
 
 export const SCHEMA_DOMAINS: ReadonlyArray<{
   domain: string;
@@ -21,6 +23,8 @@ export const SCHEMA_DOMAINS: ReadonlyArray<{
   /** Brings a table an earlier build made up to version 1 before it is recorded. */
   adopt?: (sql: Sql) => Promise<void>;
 }> = [
+  { domain: "vault", steps: VAULT_STORE_MIGRATIONS, adopt: adoptEarlierVault },
+  { domain: "audit", steps: AUDIT_MIGRATIONS },
   { domain: "presig_pool", steps: PRESIG_POOL_MIGRATIONS },
   { domain: "proof_jobs", steps: PROOF_JOB_MIGRATIONS },
   { domain: "x402_payments", steps: PAYMENT_MIGRATIONS },

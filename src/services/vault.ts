@@ -4,7 +4,7 @@
  * checkpoint key on first start, and wires the services together.
  */
 import { join } from "node:path";
-import { createAuditLog } from "../audit/log.js";
+import { openAuditLog } from "../audit/log.js";
 import type { AuditLog } from "../audit/types.js";
 import { adminPublicKey, authorize } from "../auth/admin-authority.js";
 import { type ApiKeyService, createApiKeyService } from "../auth/apikey/index.js";
@@ -31,11 +31,12 @@ import {
   litLoaders,
 } from "../signers/registry.js";
 import { openDatabase } from "../store/db.js";
-import { createDelegationStore } from "../store/delegations.js";
+import { openDelegationStore } from "../store/delegations.js";
 import { openProofJobStore } from "../store/proof-jobs.js";
-import { createRevocationEventStore } from "../store/revocation-events.js";
+import { openRevocationEventStore } from "../store/revocation-events.js";
+import { engineOf, openSql, type Sql } from "../store/sql/index.js";
 import { createSqliteSql } from "../store/sql/sqlite.js";
-import { createVaultStore, type VaultStore } from "../store/vault-store.js";
+import { openVaultStore, type VaultStore } from "../store/vault-store.js";
 import { CLUSTER_KEY_ID } from "../threshold/checkpoint.js";
 import { loadOrCreateIdentity } from "../transport/identity.js";
 import { type AgentService, createAgentService } from "./agents.js";
@@ -107,18 +108,21 @@ export interface VaultOptions {
   backendLoaders?: Partial<Record<BackendName, (deps: LitBackendDeps) => Promise<SignerBackend>>>;
 }
 
-function resolveAdminKey(store: VaultStore, config: Config): { key?: string; generated?: string } {
-  const stored = store.meta("admin_key_hash");
+async function resolveAdminKey(
+  store: VaultStore,
+  config: Config,
+): Promise<{ key?: string; generated?: string }> {
+  const stored = await store.meta("admin_key_hash");
   if (config.adminKey) {
     if (stored && !secretMatches(config.adminKey, stored)) {
       throw new Error("VAULT_ADMIN_KEY does not match the admin key this vault was created with");
     }
-    if (!stored) store.setMeta("admin_key_hash", hashSecret(config.adminKey));
+    if (!stored) await store.setMeta("admin_key_hash", hashSecret(config.adminKey));
     return { key: config.adminKey };
   }
   if (stored) return {};
   const generated = newSecret("ava");
-  store.setMeta("admin_key_hash", hashSecret(generated));
+  await store.setMeta("admin_key_hash", hashSecret(generated));
   return { key: generated, generated };
 }
 
@@ -139,24 +143,43 @@ function clusterField(config: Config, cluster: string): { cluster?: string } {
 
 export async function createVault(config: Config, opts: VaultOptions = {}): Promise<Vault> {
   const log = opts.log ?? (() => {});
-  const db = openDatabase(join(config.dataDir, "vault.sqlite"));
-  // The storage seam (src/store/sql): what has moved behind it so far uses this.
-  const sql = createSqliteSql(db);
-  const store = createVaultStore(db);
+  // The storage seam (src/store/sql): SQLite in the data directory, or PostgreSQL.
+  const sql = openVaultSql(config);
+  try {
+    return await openVault(config, opts, sql, log);
+  } catch (err) {
+    await sql.close().catch(() => undefined);
+    throw err;
+  }
+}
+
+function openVaultSql(config: Config): Sql {
+  const url = config.databaseUrl;
+  if (url && engineOf(url) === "postgres") return openSql(url);
+  return createSqliteSql(openDatabase(join(config.dataDir, "vault.sqlite")));
+}
+
+async function openVault(
+  config: Config,
+  opts: VaultOptions,
+  sql: Sql,
+  log: (line: string) => void,
+): Promise<Vault> {
+  const store = await openVaultStore(sql);
   // Every revocation's audit entry also records a numbered event for other vaults.
-  const revocationStore = createRevocationEventStore(db);
+  const revocationStore = await openRevocationEventStore(sql);
   const revocationEvents = createRevocationEvents(revocationStore);
-  const audit = revocationEvents.wrap(createAuditLog(db));
+  const audit = revocationEvents.wrap(await openAuditLog(sql));
   const identity = loadOrCreateIdentity(join(config.dataDir, "vault-identity.json"));
-  const admin = resolveAdminKey(store, config);
-  if (admin.key && !store.meta("admin_public_key"))
-    store.setMeta("admin_public_key", adminPublicKey(admin.key));
+  const admin = await resolveAdminKey(store, config);
+  if (admin.key && !(await store.meta("admin_public_key")))
+    await store.setMeta("admin_public_key", adminPublicKey(admin.key));
 
   log(
     `vault identity (give it to remote nodes as --vault-key): ${identity.publicIdentity.signingKey}`,
   );
   // Nodes check the operator's authorizations against this key: enrolment needs it.
-  const adminAuthority = store.meta("admin_public_key");
+  const adminAuthority = await store.meta("admin_public_key");
   if (!adminAuthority) throw new Error("no admin authority yet: start once with VAULT_ADMIN_KEY");
   let agents: AgentService | undefined;
   const clusters = await startClusters({
@@ -171,12 +194,16 @@ export async function createVault(config: Config, opts: VaultOptions = {}): Prom
     nodeDown: (cluster, node, reason) => {
       log(`${nodeName(config, cluster, node)} is down: ${reason}`);
       const data = { node, ...clusterField(config, cluster), reason };
-      audit.append({ type: "node.unreachable", actor: "system", data });
+      void audit
+        .append({ type: "node.unreachable", actor: "system", data })
+        .catch((err: unknown) => log(`audit: ${(err as Error).message}`));
     },
     nodeUp: (cluster, node) => {
       log(`${nodeName(config, cluster, node)} is back`);
       const data = { node, ...clusterField(config, cluster) };
-      audit.append({ type: "node.recovered", actor: "system", data });
+      void audit
+        .append({ type: "node.recovered", actor: "system", data })
+        .catch((err: unknown) => log(`audit: ${(err as Error).message}`));
       void agents
         ?.resyncNode(cluster, node)
         .catch((err: unknown) =>
@@ -190,7 +217,7 @@ export async function createVault(config: Config, opts: VaultOptions = {}): Prom
     const cluster = clusters.home.cluster;
     const supervisor = clusters.home.supervisor;
 
-    if (!store.meta("cluster_address")) {
+    if (!(await store.meta("cluster_address"))) {
       if (!admin.key)
         throw new Error("the first start needs the admin key to create the cluster key");
       log("generating the cluster's checkpoint key (DKG across all nodes)");
@@ -203,9 +230,9 @@ export async function createVault(config: Config, opts: VaultOptions = {}): Prom
       const key = await cluster.generateKey(CLUSTER_KEY_ID, auth, undefined, (r) =>
         log(`  round ${r}/5`),
       );
-      store.setMeta("cluster_address", key.address);
-      store.setMeta("cluster_public_key", key.publicKey);
-      store.setMeta("home_cluster", clusters.home.name);
+      await store.setMeta("cluster_address", key.address);
+      await store.setMeta("cluster_public_key", key.publicKey);
+      await store.setMeta("home_cluster", clusters.home.name);
     }
 
     // The Lit backends' modules are imported on first use only (src/signers/registry.ts).
@@ -221,19 +248,22 @@ export async function createVault(config: Config, opts: VaultOptions = {}): Prom
     });
     agents = createAgentService({ store, audit, clusters, backends, onProgress: log });
     const checkpoints = createCheckpointService({ store, audit, cluster, log });
-    const keyIsLive = (keyId: string) => {
+    const keyIsLive = async (keyId: string) => {
       if (keyId === "admin") return true;
-      const row = store.key(keyId);
+      const row = await store.key(keyId);
       return row !== undefined && row.revoked_at === null;
     };
-    const links = createDelegationStore(db);
+    const links = await openDelegationStore(sql);
     const { tokens, credentials, delegations, feeds, revocations, federation, federationEvents } =
-      createAuthDoors(
+      await createAuthDoors(
         config,
-        db,
+        sql,
         audit,
         keyIsLive,
-        { store: links, agentExists: (agentId) => store.agent(agentId) !== undefined },
+        {
+          store: links,
+          agentExists: async (agentId) => (await store.agent(agentId)) !== undefined,
+        },
         { store: revocationStore, events: revocationEvents, log },
       );
     const signing = createSigningService({
@@ -275,7 +305,7 @@ export async function createVault(config: Config, opts: VaultOptions = {}): Prom
     if (opts.timers ?? true) {
       clusters.startHealthChecks(config.healthIntervalMs);
       checkpoints.start(config.healthIntervalMs, config.checkpointEvery);
-      for (const a of store.agents()) if (a.backend === "local") clusters.refill(a.id);
+      for (const a of await store.agents()) if (a.backend === "local") clusters.refill(a.id);
     }
     await signing
       .recoverAll()
@@ -315,9 +345,9 @@ export async function createVault(config: Config, opts: VaultOptions = {}): Prom
         await backends.close();
         await stopSupervisors(clusters);
         try {
-          refusals.stop(); // the last counts of held-back refusals, before the file closes
+          await refusals.stop(); // the last counts of held-back refusals, before the file closes
         } finally {
-          db.close();
+          await sql.close();
         }
       },
     };
@@ -325,7 +355,6 @@ export async function createVault(config: Config, opts: VaultOptions = {}): Prom
     // A start that fails after the nodes were spawned leaves none of them running.
     clusters.stop();
     await stopSupervisors(clusters);
-    db.close();
     throw err;
   }
 }

@@ -5,10 +5,13 @@
  *  - delegations: the root delegations this vault signed, for listing and revocation;
  *  - delegation_revocations: revoked link CIDs (any link, root or re-delegated);
  *  - delegation_invocations: invocation CIDs already used, kept until they expire;
+ *  - delegation_status: the status-list indexes handed out (one per root);
  *  - sign_links: which links each sign request went through, so a spend counts against
  *    the budget of every link in its chain.
+ * Behind the storage seam (src/store/sql): SQLite or PostgreSQL.
  */
-import { addColumnIfMissing, type Db } from "./db.js";
+import { type Migration, migrate } from "./sql/migrate.js";
+import type { Sql } from "./sql/types.js";
 
 /** A delegation link as a budget: its CID and, when it states them, its own caps. */
 export interface LinkBudget {
@@ -27,123 +30,252 @@ export interface DelegationRow {
   created_ms: number;
 }
 
-export function createDelegationStore(db: Db) {
-  db.exec(`
-    CREATE TABLE IF NOT EXISTS delegation_keys (
-      agent_id TEXT PRIMARY KEY, did TEXT NOT NULL UNIQUE, private_pem TEXT NOT NULL);
-    CREATE TABLE IF NOT EXISTS delegations (
-      cid TEXT PRIMARY KEY, agent_id TEXT NOT NULL, audience TEXT NOT NULL, token TEXT NOT NULL,
-      expires_ms INTEGER NOT NULL, created_ms INTEGER NOT NULL);
-    CREATE TABLE IF NOT EXISTS delegation_revocations (
-      cid TEXT PRIMARY KEY, revoked_ms INTEGER NOT NULL, actor TEXT NOT NULL);
-    CREATE TABLE IF NOT EXISTS delegation_invocations (
-      cid TEXT PRIMARY KEY, expires_ms INTEGER NOT NULL);
-    CREATE TABLE IF NOT EXISTS delegation_status (
-      idx INTEGER PRIMARY KEY AUTOINCREMENT, created_ms INTEGER NOT NULL);
-    CREATE TABLE IF NOT EXISTS sign_links (
-      request_id TEXT NOT NULL, cid TEXT NOT NULL, PRIMARY KEY (cid, request_id));
-  `);
-  // The status-list index a root delegation records (set when the root is stored).
-  addColumnIfMissing(db, "delegations", "status_idx", "INTEGER");
-  // A link's place in the chain and its own caps: an approval re-checks its budget.
-  addColumnIfMissing(db, "sign_links", "hop", "INTEGER");
-  addColumnIfMissing(db, "sign_links", "caps", "TEXT");
-  addColumnIfMissing(db, "sign_links", "expires_ms", "INTEGER");
-  const q = {
-    newStatusIndex: db.prepare("INSERT INTO delegation_status (created_ms) VALUES (?)"),
-    setStatusIndex: db.prepare("UPDATE delegations SET status_idx = ? WHERE cid = ?"),
-    revokedIndexes: db
-      .prepare(
-        `SELECT d.status_idx FROM delegations d JOIN delegation_revocations r ON r.cid = d.cid
-         WHERE d.status_idx IS NOT NULL`,
-      )
-      .pluck(),
-    putKey: db.prepare("INSERT INTO delegation_keys (agent_id, did, private_pem) VALUES (?, ?, ?)"),
-    key: db.prepare("SELECT did, private_pem FROM delegation_keys WHERE agent_id = ?"),
-    agentOfDid: db.prepare("SELECT agent_id FROM delegation_keys WHERE did = ?").pluck(),
-    put: db.prepare(
-      `INSERT OR IGNORE INTO delegations (cid, agent_id, audience, token, expires_ms, created_ms)
-       VALUES (@cid, @agent_id, @audience, @token, @expires_ms, @created_ms)`,
-    ),
-    get: db.prepare("SELECT * FROM delegations WHERE cid = ?"),
-    list: db.prepare("SELECT * FROM delegations WHERE agent_id = ? ORDER BY created_ms, cid"),
-    revoke: db.prepare(
-      "INSERT OR IGNORE INTO delegation_revocations (cid, revoked_ms, actor) VALUES (?, ?, ?)",
-    ),
-    revoked: db.prepare("SELECT revoked_ms FROM delegation_revocations WHERE cid = ?").pluck(),
-    useInvocation: db.prepare(
-      "INSERT OR IGNORE INTO delegation_invocations (cid, expires_ms) VALUES (?, ?)",
-    ),
-    purgeInvocations: db.prepare("DELETE FROM delegation_invocations WHERE expires_ms < ?"),
-    putLink: db.prepare(
-      "INSERT OR IGNORE INTO sign_links (request_id, cid, hop, caps, expires_ms) VALUES (?, ?, ?, ?, ?)",
-    ),
-    linksOf: db.prepare(
-      "SELECT cid, caps, expires_ms FROM sign_links WHERE request_id = ? ORDER BY hop",
-    ),
-    // The same rows and statuses the agent's own window counts (vault-store spendsSince).
-    spendsVia: db.prepare(
-      `SELECT coalesce(s.reserved_ms, s.created_ms) AS ts, s.spends FROM sign_links l
-       JOIN sign_requests s ON s.id = l.request_id
-       WHERE l.cid = @cid AND (s.created_ms > @since OR s.reserved_ms > @since)
-         AND s.status IN ('reserved', 'signed', 'incomplete')`,
-    ),
-    requestsVia: db
-      .prepare(
-        `SELECT count(*) FROM sign_links l JOIN sign_requests s ON s.id = l.request_id
-       WHERE l.cid = ? AND s.created_ms > ?`,
-      )
-      .pluck(),
-  };
-  return {
-    /** A fresh status-list index (0-based) for a root about to be signed. */
-    newStatusIndex: (now: number) => Number(q.newStatusIndex.run(now).lastInsertRowid) - 1,
-    setStatusIndex: (cid: string, idx: number) => void q.setStatusIndex.run(idx, cid),
-    /** Status-list indexes of revoked roots. */
-    revokedIndexes: () => q.revokedIndexes.all() as number[],
-    putKey: (agentId: string, did: string, privatePem: string) =>
-      void q.putKey.run(agentId, did, privatePem),
-    key: (agentId: string) =>
-      q.key.get(agentId) as { did: string; private_pem: string } | undefined,
-    agentOfDid: (did: string) => q.agentOfDid.get(did) as string | undefined,
-    put: (row: DelegationRow) => void q.put.run(row),
-    get: (cid: string) => q.get.get(cid) as DelegationRow | undefined,
-    list: (agentId: string) => q.list.all(agentId) as DelegationRow[],
-    /** True when this call revoked it (false: it already was). */
-    revoke: (cid: string, at: number, actor: string) => q.revoke.run(cid, at, actor).changes === 1,
-    revokedAt: (cid: string) => q.revoked.get(cid) as number | undefined,
-    /** True the first time an invocation CID is used; false for a replay. */
-    useInvocation: (cid: string, expiresMs: number, now: number) => {
-      q.purgeInvocations.run(now);
-      return q.useInvocation.run(cid, expiresMs).changes === 1;
-    },
-    putLinks: (requestId: string, links: LinkBudget[]) => {
-      for (const [hop, l] of links.entries())
-        q.putLink.run(
-          requestId,
-          l.cid,
-          hop,
-          l.caps ? JSON.stringify(l.caps) : null,
-          l.expiresMs ?? null,
-        );
-    },
-    /** The links a request went through, root first, with their own caps. */
-    linksOf: (requestId: string): LinkBudget[] =>
-      (
-        q.linksOf.all(requestId) as Array<{
-          cid: string;
-          caps: string | null;
-          expires_ms: number | null;
-        }>
-      ).map((r) => ({
-        cid: r.cid,
-        ...(r.caps === null ? {} : { caps: JSON.parse(r.caps) }),
-        ...(r.expires_ms === null ? {} : { expiresMs: r.expires_ms }),
-      })),
-    spendsVia: (cid: string, since: number) =>
-      q.spendsVia.all({ cid, since }) as Array<{ ts: number; spends: string }>,
-    requestsVia: (cid: string, since: number) => q.requestsVia.get(cid, since) as number,
-  };
+const tables = (
+  int: "INTEGER" | "BIGINT",
+  serial: string,
+) => `CREATE TABLE IF NOT EXISTS delegation_keys (
+  agent_id TEXT PRIMARY KEY, did TEXT NOT NULL UNIQUE, private_pem TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS delegations (
+  cid TEXT PRIMARY KEY, agent_id TEXT NOT NULL, audience TEXT NOT NULL, token TEXT NOT NULL,
+  expires_ms ${int} NOT NULL, created_ms ${int} NOT NULL, status_idx INTEGER);
+CREATE TABLE IF NOT EXISTS delegation_revocations (
+  cid TEXT PRIMARY KEY, revoked_ms ${int} NOT NULL, actor TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS delegation_invocations (
+  cid TEXT PRIMARY KEY, expires_ms ${int} NOT NULL);
+CREATE TABLE IF NOT EXISTS delegation_status (
+  idx ${serial}, created_ms ${int} NOT NULL);
+CREATE TABLE IF NOT EXISTS sign_links (
+  request_id TEXT NOT NULL, cid TEXT NOT NULL, hop INTEGER, caps TEXT, expires_ms ${int},
+  PRIMARY KEY (cid, request_id))`;
+
+/** Version 1 is the schema as the last build before the storage seam left it. */
+export const DELEGATION_MIGRATIONS: Migration[] = [
+  {
+    version: 1,
+    name: "delegations",
+    sqlite: tables("INTEGER", "INTEGER PRIMARY KEY AUTOINCREMENT"),
+    postgres: tables("BIGINT", "BIGSERIAL PRIMARY KEY"),
+  },
+];
+
+/**
+ * Brings a SQLite file an earlier build made up to version 1: the columns it added over
+ * time. Idempotent; a new file has no tables yet and is left alone.
+ */
+export async function adoptEarlierDelegations(sql: Sql): Promise<void> {
+  if (sql.dialect !== "sqlite") return;
+  await sql.transaction(async () => {
+    // The status-list index a root delegation records (set when the root is stored).
+    await addColumnIfMissing(sql, "delegations", "status_idx", "INTEGER");
+    // A link's place in the chain and its own caps: an approval re-checks its budget.
+    await addColumnIfMissing(sql, "sign_links", "hop", "INTEGER");
+    await addColumnIfMissing(sql, "sign_links", "caps", "TEXT");
+    await addColumnIfMissing(sql, "sign_links", "expires_ms", "INTEGER");
+  });
 }
 
-export type DelegationStore = ReturnType<typeof createDelegationStore>;
+/** SQLite only: adds the column to an existing table that lacks it. */
+async function addColumnIfMissing(
+  sql: Sql,
+  table: string,
+  column: string,
+  decl: string,
+): Promise<void> {
+  const cols = await sql.all<{ name: string }>("SELECT name FROM pragma_table_info($1)", [table]);
+  if (cols.length === 0 || cols.some((c) => c.name === column)) return;
+  await sql.run(`ALTER TABLE ${table} ADD COLUMN ${column} ${decl}`);
+}
+
+export interface DelegationStore {
+  /** Runs `fn` in one transaction (the store's calls and the audit log's join it). */
+  transaction<T>(fn: () => Promise<T>): Promise<T>;
+  /** A fresh status-list index (0-based) for a root about to be signed. */
+  newStatusIndex(now: number): Promise<number>;
+  setStatusIndex(cid: string, idx: number): Promise<void>;
+  /** Status-list indexes of revoked roots. */
+  revokedIndexes(): Promise<number[]>;
+  /**
+   * Stores the agent's delegation key unless it has one already; the key it has after
+   * (another process may have stored one first).
+   */
+  putKey(
+    agentId: string,
+    did: string,
+    privatePem: string,
+  ): Promise<{ did: string; private_pem: string }>;
+  key(agentId: string): Promise<{ did: string; private_pem: string } | undefined>;
+  agentOfDid(did: string): Promise<string | undefined>;
+  put(row: DelegationRow): Promise<void>;
+  get(cid: string): Promise<DelegationRow | undefined>;
+  list(agentId: string): Promise<DelegationRow[]>;
+  /** True when this call revoked it (false: it already was). */
+  revoke(cid: string, at: number, actor: string): Promise<boolean>;
+  revokedAt(cid: string): Promise<number | undefined>;
+  /** The first of `cids` that is revoked, by its index, or -1. */
+  firstRevoked(cids: readonly string[]): Promise<number>;
+  /** True the first time an invocation CID is used; false for a replay. */
+  useInvocation(cid: string, expiresMs: number, now: number): Promise<boolean>;
+  putLinks(requestId: string, links: LinkBudget[]): Promise<void>;
+  /** The links a request went through, root first, with their own caps. */
+  linksOf(requestId: string): Promise<LinkBudget[]>;
+  spendsVia(cid: string, since: number): Promise<Array<{ ts: number; spends: string }>>;
+  requestsVia(cid: string, since: number): Promise<number>;
+}
+
+/** Opens the delegation tables on `sql`, migrating them first. */
+export async function openDelegationStore(sql: Sql): Promise<DelegationStore> {
+  await adoptEarlierDelegations(sql);
+  await migrate(sql, "delegations", DELEGATION_MIGRATIONS);
+  return createDelegationStore(sql);
+}
+
+const num = (v: unknown) => (v === null || v === undefined ? undefined : Number(v));
+
+function createDelegationStore(sql: Sql): DelegationStore {
+  const key = (agentId: string) =>
+    sql.get<{ did: string; private_pem: string }>(
+      "SELECT did, private_pem FROM delegation_keys WHERE agent_id = $1",
+      [agentId],
+    );
+  const row = (r: DelegationRow): DelegationRow => ({
+    ...r,
+    expires_ms: Number(r.expires_ms),
+    created_ms: Number(r.created_ms),
+  });
+  const COLUMNS = "cid, agent_id, audience, token, expires_ms, created_ms";
+  return {
+    transaction: (fn) => sql.transaction(() => fn()),
+    async newStatusIndex(now) {
+      const r = await sql.get<{ idx: number }>(
+        "INSERT INTO delegation_status (created_ms) VALUES ($1) RETURNING idx",
+        [now],
+      );
+      return Number(r?.idx) - 1;
+    },
+    async setStatusIndex(cid, idx) {
+      await sql.run("UPDATE delegations SET status_idx = $1 WHERE cid = $2", [idx, cid]);
+    },
+    async revokedIndexes() {
+      const rows = await sql.all<{ status_idx: number }>(
+        `SELECT d.status_idx FROM delegations d JOIN delegation_revocations r ON r.cid = d.cid
+         WHERE d.status_idx IS NOT NULL`,
+      );
+      return rows.map((r) => Number(r.status_idx));
+    },
+    async putKey(agentId, did, privatePem) {
+      await sql.run(
+        `INSERT INTO delegation_keys (agent_id, did, private_pem) VALUES ($1, $2, $3)
+         ON CONFLICT (agent_id) DO NOTHING`,
+        [agentId, did, privatePem],
+      );
+      const stored = await key(agentId);
+      if (!stored) throw new Error(`the delegation key of ${agentId} was not stored`);
+      return stored;
+    },
+    key,
+    agentOfDid: async (did) =>
+      (
+        await sql.get<{ agent_id: string }>(
+          "SELECT agent_id FROM delegation_keys WHERE did = $1",
+          [did],
+        )
+      )?.agent_id,
+    async put(r) {
+      await sql.run(
+        `INSERT INTO delegations (cid, agent_id, audience, token, expires_ms, created_ms)
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (cid) DO NOTHING`,
+        [r.cid, r.agent_id, r.audience, r.token, r.expires_ms, r.created_ms],
+      );
+    },
+    async get(cid) {
+      const r = await sql.get<DelegationRow>(`SELECT ${COLUMNS} FROM delegations WHERE cid = $1`, [
+        cid,
+      ]);
+      return r && row(r);
+    },
+    async list(agentId) {
+      const rows = await sql.all<DelegationRow>(
+        `SELECT ${COLUMNS} FROM delegations WHERE agent_id = $1 ORDER BY created_ms, cid`,
+        [agentId],
+      );
+      return rows.map(row);
+    },
+    async revoke(cid, at, actor) {
+      const { changes } = await sql.run(
+        `INSERT INTO delegation_revocations (cid, revoked_ms, actor) VALUES ($1, $2, $3)
+         ON CONFLICT (cid) DO NOTHING`,
+        [cid, at, actor],
+      );
+      return changes === 1;
+    },
+    revokedAt: async (cid) =>
+      num(
+        (
+          await sql.get<{ revoked_ms: number }>(
+            "SELECT revoked_ms FROM delegation_revocations WHERE cid = $1",
+            [cid],
+          )
+        )?.revoked_ms,
+      ),
+    async firstRevoked(cids) {
+      if (cids.length === 0) return -1;
+      const marks = cids.map((_, i) => `$${i + 1}`).join(", ");
+      const rows = await sql.all<{ cid: string }>(
+        `SELECT cid FROM delegation_revocations WHERE cid IN (${marks})`,
+        [...cids],
+      );
+      const revoked = new Set(rows.map((r) => r.cid));
+      return cids.findIndex((c) => revoked.has(c));
+    },
+    async useInvocation(cid, expiresMs, now) {
+      await sql.run("DELETE FROM delegation_invocations WHERE expires_ms < $1", [now]);
+      const { changes } = await sql.run(
+        `INSERT INTO delegation_invocations (cid, expires_ms) VALUES ($1, $2)
+         ON CONFLICT (cid) DO NOTHING`,
+        [cid, expiresMs],
+      );
+      return changes === 1;
+    },
+    async putLinks(requestId, links) {
+      if (links.length === 0) return;
+      await sql.transaction(async () => {
+        for (const [hop, l] of links.entries())
+          await sql.run(
+            `INSERT INTO sign_links (request_id, cid, hop, caps, expires_ms)
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (cid, request_id) DO NOTHING`,
+            [requestId, l.cid, hop, l.caps ? JSON.stringify(l.caps) : null, l.expiresMs ?? null],
+          );
+      });
+    },
+    async linksOf(requestId) {
+      const rows = await sql.all<{ cid: string; caps: string | null; expires_ms: number | null }>(
+        "SELECT cid, caps, expires_ms FROM sign_links WHERE request_id = $1 ORDER BY hop",
+        [requestId],
+      );
+      return rows.map((r) => ({
+        cid: r.cid,
+        ...(r.caps === null ? {} : { caps: JSON.parse(r.caps) }),
+        ...(r.expires_ms === null ? {} : { expiresMs: Number(r.expires_ms) }),
+      }));
+    },
+    // The same rows and statuses the agent's own window counts (vault-store spendsSince).
+    async spendsVia(cid, since) {
+      const rows = await sql.all<{ ts: number; spends: string }>(
+        `SELECT coalesce(s.reserved_ms, s.created_ms) AS ts, s.spends FROM sign_links l
+         JOIN sign_requests s ON s.id = l.request_id
+         WHERE l.cid = $1 AND (s.created_ms > $2 OR s.reserved_ms > $2)
+           AND s.status IN ('reserved', 'signed', 'incomplete')`,
+        [cid, since],
+      );
+      return rows.map((r) => ({ ts: Number(r.ts), spends: r.spends }));
+    },
+    async requestsVia(cid, since) {
+      const r = await sql.get<{ n: number }>(
+        `SELECT count(*) AS n FROM sign_links l JOIN sign_requests s ON s.id = l.request_id
+         WHERE l.cid = $1 AND s.created_ms > $2`,
+        [cid, since],
+      );
+      return Number(r?.n ?? 0);
+    },
+  };
+}

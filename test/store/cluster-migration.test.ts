@@ -9,7 +9,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { openDatabase } from "../../src/store/db.js";
-import { createVaultStore } from "../../src/store/vault-store.js";
+import { createSqliteSql } from "../../src/store/sql/sqlite.js";
+import { openVaultStore } from "../../src/store/vault-store.js";
 
 function oldVault() {
   const db = openDatabase(join(mkdtempSync(join(tmpdir(), "av-pins-")), "vault.sqlite"));
@@ -26,34 +27,35 @@ function oldVault() {
   return db;
 }
 
-test("pins, agents and the checkpoint key of a one-cluster vault become c0's", () => {
+test("pins, agents and the checkpoint key of a one-cluster vault become c0's", async () => {
   const db = oldVault();
-  const store = createVaultStore(db);
+  const store = await openVaultStore(createSqliteSql(db));
   assert.deepEqual(
-    store.nodes("c0").map((n) => [n.idx, n.signing_key]),
+    (await store.nodes("c0")).map((n) => [n.idx, n.signing_key]),
     [
       [0, "sk0"],
       [1, "sk1"],
     ],
   );
-  assert.deepEqual(store.nodes("c1"), []);
-  assert.equal(store.agent("agt_old")?.cluster, "c0");
-  assert.deepEqual([...store.agentsPerCluster()], [["c0", 1]]);
-  assert.equal(store.meta("home_cluster"), "c0");
+  assert.deepEqual(await store.nodes("c1"), []);
+  assert.equal((await store.agent("agt_old"))?.cluster, "c0");
+  assert.deepEqual([...(await store.agentsPerCluster())], [["c0", 1]]);
+  assert.equal(await store.meta("home_cluster"), "c0");
   const old = db.prepare("SELECT name FROM sqlite_master WHERE name = 'cluster_nodes'").get();
   assert.equal(old, undefined, "the old table is gone once copied");
 });
 
-test("opening the file again keeps the pins and the home cluster as they are", () => {
+test("opening the file again keeps the pins and the home cluster as they are", async () => {
   const db = oldVault();
-  const first = createVaultStore(db);
-  first.putNode("c1", 0, "http://m0", "skm", "akm");
-  first.setMeta("home_cluster", "c1");
-  const again = createVaultStore(db);
-  assert.equal(again.meta("home_cluster"), "c1");
-  assert.equal(again.nodes("c0").length, 2);
+  const sql = createSqliteSql(db);
+  const first = await openVaultStore(sql);
+  await first.putNode("c1", 0, "http://m0", "skm", "akm");
+  await first.setMeta("home_cluster", "c1");
+  const again = await openVaultStore(sql);
+  assert.equal(await again.meta("home_cluster"), "c1");
+  assert.equal((await again.nodes("c0")).length, 2);
   assert.deepEqual(
-    again.nodes("c1").map((n) => n.signing_key),
+    (await again.nodes("c1")).map((n) => n.signing_key),
     ["skm"],
   );
 });

@@ -3,7 +3,8 @@
  * Every revocation is already an audit entry written in the transaction that revokes
  * ("key.revoked", "token.revoked", "delegation.revoked"); the audit log handed to the
  * services records the event beside it, in the same transaction, so no revocation can be
- * committed without its event. Listeners (the push streams) are told after the commit.
+ * committed without its event. Listeners (the push streams) are told after the commit, in
+ * every process sharing the database (src/store/revocation-events.ts).
  */
 import { EventEmitter } from "node:events";
 import type { AuditEntry, AuditEntryInput, AuditLog } from "../../audit/types.js";
@@ -21,9 +22,12 @@ export function revokedBy(e: Pick<AuditEntry, "type" | "data">): [string, string
 }
 
 export interface RevocationEvents {
-  after(seq: number, limit: number): RevocationEventRow[];
-  head(): number;
-  /** Called (after the revoking transaction) whenever an event is recorded. */
+  after(seq: number, limit: number): Promise<RevocationEventRow[]>;
+  head(): Promise<number>;
+  /**
+   * Called after each event commits, in this process or (PostgreSQL) any other sharing the
+   * database, and when events may have been missed (a lost connection): read from a cursor.
+   */
   onEvent(listener: () => void): () => void;
   /** The audit log the services use: it records an event with each revocation entry. */
   wrap(audit: AuditLog): AuditLog;
@@ -36,15 +40,18 @@ export function createRevocationEvents(store: RevocationEventStore): RevocationE
   const notify = () => {
     if (pending) return;
     pending = true;
-    // After the synchronous transaction that recorded it has committed.
     setImmediate(() => {
       pending = false;
       bus.emit("event");
     });
   };
+  // Every process's events, told once their transaction has committed. A listener that
+  // cannot be set up leaves this process's own events (below) and the streams' heartbeats,
+  // which re-read whenever the head is ahead of what they sent.
+  void store.watch(notify).catch(() => undefined);
   return {
-    after: store.after,
-    head: store.head,
+    after: (seq, limit) => store.after(seq, limit),
+    head: () => store.head(),
     onEvent(listener) {
       bus.on("event", listener);
       return () => bus.off("event", listener);
@@ -52,13 +59,16 @@ export function createRevocationEvents(store: RevocationEventStore): RevocationE
     wrap(audit) {
       return {
         ...audit,
-        append(input: AuditEntryInput) {
-          const entry = audit.append(input);
-          const revoked = revokedBy(entry);
-          if (revoked) {
-            store.append(revoked[0], revoked[1], Date.parse(entry.ts));
-            notify();
-          }
+        async append(input: AuditEntryInput) {
+          if (!revokedBy({ type: input.type, data: input.data ?? {} })) return audit.append(input);
+          // The entry and its event commit together (in the caller's transaction, if any).
+          const entry = await store.transaction(async () => {
+            const e = await audit.append(input);
+            const revoked = revokedBy(e);
+            if (revoked) await store.append(revoked[0], revoked[1], Date.parse(e.ts));
+            return e;
+          });
+          if (revokedBy(entry)) notify();
           return entry;
         },
       };

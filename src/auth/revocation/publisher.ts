@@ -13,7 +13,7 @@ export interface RevocationPublisher {
   readonly issuer: string;
   /** Signed events after `seq`, oldest first, at most `limit`. */
   after(seq: number, limit: number): Promise<Array<{ seq: number; set: string }>>;
-  head(): number;
+  head(): Promise<number>;
   onEvent(listener: () => void): () => void;
   /** A heartbeat signed like the events (set when the stream signs them), else undefined. */
   signHeartbeat?: (head: number) => Promise<string>;
@@ -54,7 +54,7 @@ export function createRevocationPublisher(deps: {
   return {
     issuer: deps.issuer,
     async after(seq, limit) {
-      const rows = deps.events.after(seq, limit);
+      const rows = await deps.events.after(seq, limit);
       return Promise.all(rows.map(async (r) => ({ seq: r.seq, set: await signed(r) })));
     },
     head: () => deps.events.head(),

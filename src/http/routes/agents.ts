@@ -131,7 +131,7 @@ export async function agentRoutes(base: FastifyInstance, { vault }: { vault: Vau
     },
     async (req) => {
       const p = principalOf(req);
-      const all = vault.agents.list();
+      const all = await vault.agents.list();
       return { agents: p.kind === "agent" ? all.filter((a) => a.id === p.agentId) : all };
     },
   );
@@ -150,7 +150,7 @@ export async function agentRoutes(base: FastifyInstance, { vault }: { vault: Vau
     async (req) => {
       const { id } = req.params;
       assertAgentAccess(req, id);
-      return vault.agents.get(id);
+      return await vault.agents.get(id);
     },
   );
 
@@ -173,7 +173,7 @@ export async function agentRoutes(base: FastifyInstance, { vault }: { vault: Vau
     async (req) => {
       const { id } = req.params;
       const { policy } = req.body;
-      return vault.agents.setPolicy(id, policy, adminSecret(req), actorOf(principalOf(req)));
+      return await vault.agents.setPolicy(id, policy, adminSecret(req), actorOf(principalOf(req)));
     },
   );
 
@@ -191,7 +191,7 @@ export async function agentRoutes(base: FastifyInstance, { vault }: { vault: Vau
     async (req, reply) => {
       const { id } = req.params;
       const p = assertAgentAccess(req, id);
-      vault.agents.get(id);
+      await vault.agents.get(id); // 404 for an unknown agent
       const scopes = parseScopes(req.body.scopes);
       // Below ADMIN a key with WRITE mints narrower keys, never wider ones (an agent key only
       // for its own agent); revoking it later revokes what it minted.
@@ -201,7 +201,7 @@ export async function agentRoutes(base: FastifyInstance, { vault }: { vault: Vau
           "a key can only issue keys with a subset of its own scopes",
         );
       }
-      return reply.status(201).send(vault.keys.issue(id, scopes, actorOf(p), p.keyId));
+      return reply.status(201).send(await vault.keys.issue(id, scopes, actorOf(p), p.keyId));
     },
   );
 
@@ -218,7 +218,7 @@ export async function agentRoutes(base: FastifyInstance, { vault }: { vault: Vau
     async (req, reply) => {
       const scopes = parseScopes(req.body.scopes);
       const p = principalOf(req);
-      return reply.status(201).send(vault.keys.issue(null, scopes, actorOf(p), p.keyId));
+      return reply.status(201).send(await vault.keys.issue(null, scopes, actorOf(p), p.keyId));
     },
   );
 
@@ -238,12 +238,12 @@ export async function agentRoutes(base: FastifyInstance, { vault }: { vault: Vau
     },
     async (req) => {
       const { keyId } = req.params;
-      const key = vault.keys.get(keyId);
+      const key = await vault.keys.get(keyId);
       const p = principalOf(req);
       if (!p.scopes.has("ADMIN") && (p.kind !== "agent" || key.agentId !== p.agentId)) {
         throw new VaultError("FORBIDDEN_AGENT");
       }
-      const revoked = vault.keys.revoke(keyId, actorOf(p));
+      const revoked = await vault.keys.revoke(keyId, actorOf(p));
       return { keyId, revoked: true, alsoRevoked: revoked.filter((k) => k !== keyId) };
     },
   );

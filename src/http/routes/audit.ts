@@ -42,8 +42,8 @@ export async function auditRoutes(base: FastifyInstance, { vault }: { vault: Vau
       const { fromSeq, limit } = req.query;
       const p = principalOf(req);
       const agentId = p.kind === "agent" && p.agentId ? p.agentId : undefined;
-      const entries = vault.audit.list(fromSeq, limit, agentId);
-      return { entries, head: vault.audit.head(), ...(agentId ? { agentId } : {}) };
+      const entries = await vault.audit.list(fromSeq, limit, agentId);
+      return { entries, head: await vault.audit.head(), ...(agentId ? { agentId } : {}) };
     },
   );
 
@@ -53,7 +53,7 @@ export async function auditRoutes(base: FastifyInstance, { vault }: { vault: Vau
 
   app.get("/v1/audit/checkpoints", { preHandler, config: heads.config, schema }, async () => ({
     clusterAddress: vault.checkpoints.clusterAddress(),
-    checkpoints: vault.audit.checkpoints.list(),
+    checkpoints: await vault.audit.checkpoints.list(),
   }));
 
   const admin = anyOf(app, ["apiKey"]);
@@ -67,7 +67,7 @@ export async function auditRoutes(base: FastifyInstance, { vault }: { vault: Vau
       const cp = await vault.checkpoints.checkpoint().catch((err: unknown) => {
         throw clusterFailure(err);
       });
-      return { checkpoint: cp ?? vault.audit.checkpoints.latest() ?? null };
+      return { checkpoint: cp ?? (await vault.audit.checkpoints.latest()) ?? null };
     },
   );
 }

@@ -58,7 +58,7 @@ export async function opsRoutes(
       const inside = p.kind === "operator" && p.via !== "x402";
       const nodesOf = (cluster: typeof vault.cluster) =>
         cluster.nodes().map((n) => (inside ? n : { index: n.index, up: n.up, since: n.since }));
-      const agents = vault.store.agentsPerCluster();
+      const agents = await vault.store.agentsPerCluster();
       const clusters = vault.clusters.shards.map(({ name, cluster }) => ({
         name,
         threshold: { t: cluster.t, n: cluster.n },

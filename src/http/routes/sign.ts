@@ -129,7 +129,7 @@ export async function signRoutes(base: FastifyInstance, { vault }: { vault: Vaul
       preHandler: admin,
       schema: { tags: ["approvals"], security: operator.security, params: approvalParams },
     },
-    async (req) => vault.signing.approval(req.params.id),
+    async (req) => await vault.signing.approval(req.params.id),
   );
   app.post(
     "/v1/approvals/:id/approve",
@@ -151,7 +151,7 @@ export async function signRoutes(base: FastifyInstance, { vault }: { vault: Vaul
     },
     async (req) => {
       const p = req.principal;
-      return vault.signing.reject(req.params.id, p ? actorOf(p) : "operator");
+      return await vault.signing.reject(req.params.id, p ? actorOf(p) : "operator");
     },
   );
 }

@@ -3,20 +3,28 @@
  * decide.ts) until an operator approves or rejects it. Approving lifts only the approval
  * gate: the caps, chains and validity are evaluated again at that moment, against the usage
  * of that moment, so a parked request cannot overdraw a budget spent while it waited.
+ *
+ * Approving reserves and rejecting or denying ends a parked request: each is one
+ * transaction under the agent's lock (transitions.ts inAgentLock, the lock decide.ts
+ * takes), so an approval's re-check and reservation cannot interleave with another
+ * request's, and an approve and a reject of the same request on two processes cannot both
+ * move it out of pending.
  */
 import { VaultError } from "../../errors/index.js";
 import { decodeIntent } from "../../policy/decode.js";
 import { evaluatePolicy } from "../../policy/evaluate.js";
 import type { SignIntent } from "../../policy/types.js";
-import { inTransaction } from "../../store/db.js";
 import type { SignRow } from "../../store/vault-store.js";
 import type { SignResult } from "../sign-result.js";
 import { type DecideDeps, policyOf, throughLinks, usageAt } from "./decide.js";
-import { moveSign } from "./transitions.js";
+import { inAgentLock, moveSign } from "./transitions.js";
 import type { ApprovalView } from "./types.js";
 
-export function approvalView(deps: Pick<DecideDeps, "store">, id: string): ApprovalView {
-  const row = deps.store.sign(id);
+export async function approvalView(
+  deps: Pick<DecideDeps, "store">,
+  id: string,
+): Promise<ApprovalView> {
+  const row = await deps.store.sign(id);
   if (!row) throw new VaultError("APPROVAL_NOT_FOUND");
   return {
     id: row.id,
@@ -29,57 +37,74 @@ export function approvalView(deps: Pick<DecideDeps, "store">, id: string): Appro
   };
 }
 
-export function pendingRow(deps: Pick<DecideDeps, "store">, id: string): SignRow {
-  const row = deps.store.sign(id);
+export async function pendingRow(deps: Pick<DecideDeps, "store">, id: string): Promise<SignRow> {
+  const row = await deps.store.sign(id);
   if (!row) throw new VaultError("APPROVAL_NOT_FOUND");
   if (row.status !== "pending") throw new VaultError("APPROVAL_NOT_PENDING");
   return row;
 }
 
 /**
+ * Runs `fn` with the pending row, read again in a transaction holding its agent's lock
+ * (the first read only names the agent, whose lock must come before anything else).
+ */
+async function withPendingRow<T>(
+  deps: Pick<DecideDeps, "store">,
+  id: string,
+  fn: (row: SignRow) => Promise<T>,
+): Promise<T> {
+  const { agent_id: agentId } = await pendingRow(deps, id);
+  return inAgentLock(deps.store, agentId, async () => fn(await pendingRow(deps, id)));
+}
+
+/**
  * The operator's approval, decided in one transaction: the row becomes reserved (returned,
  * to be executed) or, if the policy no longer allows it, denied (POLICY_DENIED thrown).
  */
-export function approveDecision(deps: DecideDeps, id: string, actor: string): SignRow {
+export async function approveDecision(
+  deps: DecideDeps,
+  id: string,
+  actor: string,
+): Promise<SignRow> {
   const { store, audit } = deps;
-  const denial = inTransaction(store.db, () => {
-    const row = pendingRow(deps, id);
+  const denial = await withPendingRow(deps, id, async (row) => {
     const at = deps.now();
     const decoded = decodeIntent(JSON.parse(row.intent) as SignIntent);
-    const policy = policyOf(store, row.agent_id);
-    let decision = evaluatePolicy(policy, decoded, usageAt(store, row.agent_id, at), new Date(at));
+    const agentId = row.agent_id;
+    // Reads first (awaited), then the pure evaluator.
+    const policy = await policyOf(store, agentId);
+    const usage = await usageAt(store, agentId, at);
+    let decision = evaluatePolicy(policy, decoded, usage, new Date(at));
     // A delegated request: each link's budget is checked again, against what was spent
     // through it while this request was parked.
-    const links = deps.links?.linksOf(id) ?? [];
+    const links = (await deps.links?.linksOf(id)) ?? [];
     if (decision.allow && policy && links.length > 0)
-      decision = throughLinks(deps, { links }, policy, decoded, at) ?? decision;
+      decision = (await throughLinks(deps, { links }, policy, decoded, at)) ?? decision;
     // A mandate's budget holds only while it is valid: past its end, nothing it covered signs.
     const lapsed = links.find((l) => l.expiresMs !== undefined && l.expiresMs <= at);
     if (decision.allow && lapsed)
       decision = { allow: false, rule: "validUntil", message: `${lapsed.cid} has expired` };
-    const agentId = row.agent_id;
-    audit.append({ type: "approval.approved", agentId, actor, data: { requestId: id } });
+    await audit.append({ type: "approval.approved", agentId, actor, data: { requestId: id } });
     if (decision.allow) {
-      moveSign(store, id, { status: "reserved" });
+      await moveSign(store, id, { status: "reserved" });
       // The value moves now: count it in the rolling window from now, as the nodes do.
-      store.setReservedAt(id, at);
+      await store.setReservedAt(id, at);
       return undefined;
     }
-    moveSign(store, id, { status: "denied" });
+    await moveSign(store, id, { status: "denied" });
     const data = { requestId: id, rule: decision.rule, reason: decision.message };
-    audit.append({ type: "sign.denied", agentId, actor, data });
+    await audit.append({ type: "sign.denied", agentId, actor, data });
     return decision;
   });
   if (denial) throw new VaultError("POLICY_DENIED", denial.message, { rule: denial.rule });
-  return store.sign(id) as SignRow;
+  return (await store.sign(id)) as SignRow;
 }
 
-export function reject(deps: DecideDeps, id: string, actor: string): ApprovalView {
+export async function reject(deps: DecideDeps, id: string, actor: string): Promise<ApprovalView> {
   const { store, audit } = deps;
-  inTransaction(store.db, () => {
-    const row = pendingRow(deps, id);
-    moveSign(store, id, { status: "rejected" });
-    audit.append({
+  await withPendingRow(deps, id, async (row) => {
+    await moveSign(store, id, { status: "rejected" });
+    await audit.append({
       type: "approval.rejected",
       agentId: row.agent_id,
       actor,
@@ -94,13 +119,17 @@ export function reject(deps: DecideDeps, id: string, actor: string): ApprovalVie
  * the request is denied (audited, rule "credential") and APPROVAL_NOT_SIGNED thrown, so
  * revoking a leaked key also stops what it left waiting for approval.
  */
-export function denyRevoked(deps: DecideDeps, id: string, actor: string, reason: string): never {
+export async function denyRevoked(
+  deps: DecideDeps,
+  id: string,
+  actor: string,
+  reason: string,
+): Promise<never> {
   const { store, audit } = deps;
-  inTransaction(store.db, () => {
-    const row = pendingRow(deps, id);
-    moveSign(store, id, { status: "denied" });
+  await withPendingRow(deps, id, async (row) => {
+    await moveSign(store, id, { status: "denied" });
     const data = { requestId: id, rule: "credential", reason };
-    audit.append({ type: "sign.denied", agentId: row.agent_id, actor, data });
+    await audit.append({ type: "sign.denied", agentId: row.agent_id, actor, data });
   });
   throw new VaultError(
     "APPROVAL_NOT_SIGNED",

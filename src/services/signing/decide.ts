@@ -1,22 +1,39 @@
 /**
- * Deciding a request (README "Policies"): in ONE synchronous SQLite transaction the policy is
- * evaluated against the agent's rolling usage, the budget is reserved and the decision is
+ * Deciding a request (README "Policies"): in ONE transaction the agent's rolling usage is
+ * read, the policy is evaluated against it, the budget is reserved and the decision is
  * appended to the audit log, so concurrent requests cannot overdraw. Also the answer to a
  * repeated request: the same bytes signed before return that signature, spending nothing.
- * Both run under the per-agent lock (see index.ts), so two identical requests at the same
- * moment cannot both reserve: the second finds the first one signed.
+ *
+ * The transaction first takes the agent's advisory lock (`agent:<id>`, transitions.ts).
+ * Why a per-agent lock rather than SERIALIZABLE isolation with retries: the reservation is
+ * a read-check-write on one agent's ledger (its spends over 24 h, its requests over the
+ * last minute, the spends through its delegation links: a link delegates one agent's
+ * authority, so its budget is that agent's too). The lock makes exactly that atomic across
+ * every process sharing a PostgreSQL database (on SQLite the one writer already does), it
+ * keeps agents independent of one another (agent A's requests never wait for or abort B's),
+ * and it never aborts: a second request waits for the first to commit and then sees its
+ * reservation, where SERIALIZABLE would fail one of them and make every caller retry (and
+ * a retry would append the audit entries again). Approvals, recovery and the sequence
+ * numbers take the same lock where they reserve or release.
+ *
+ * Inside the transaction all reads happen first (awaited), then the policy evaluator, which
+ * stays pure and synchronous, decides, then the writes: the audit log's head lock is taken
+ * only by the appends at the end, so other agents' appends wait as little as possible.
+ *
+ * Both run under the per-agent in-process lock too (see index.ts), so two identical requests
+ * at the same moment in one process cannot both reserve: the second finds the first signed.
  */
 import { randomBytes } from "node:crypto";
 import type { AuditLog } from "../../audit/types.js";
 import { DAY_MS, evaluatePolicy, MINUTE_MS, usageFromRecords } from "../../policy/evaluate.js";
 import { linkCapsPolicy, narrowPolicy, narrowScope, type SpendCaps } from "../../policy/narrow.js";
 import { spendsFromJson, spendsToJson } from "../../policy/spends.js";
-import type { DecodedRequest, Policy, SignIntent } from "../../policy/types.js";
-import { inTransaction } from "../../store/db.js";
+import type { DecodedRequest, Policy, SignIntent, Usage } from "../../policy/types.js";
 import type { DelegationStore } from "../../store/delegations.js";
 import type { VaultStore } from "../../store/vault-store.js";
 import { policyOf } from "../policy-of.js";
 import type { SignResult } from "../sign-result.js";
+import { agentLockKey, inAgentLock } from "./transitions.js";
 import type { DelegatedScope, SignOutcome } from "./types.js";
 
 export type Decision =
@@ -33,25 +50,29 @@ export interface DecideDeps {
 
 export { policyOf };
 
-/** Rolling usage from a ledger: spends over the last 24 h, requests over the last minute. */
+/** Rolling usage from a ledger's rows: spends over the last 24 h, requests over the last minute. */
 function usageFrom(
-  ledger: {
-    spends(since: number): Array<{ ts: number; spends: string }>;
-    requests(since: number): number;
-  },
+  spends: Array<{ ts: number; spends: string }>,
+  requestsLastMinute: number,
   at: number,
-) {
-  const history = ledger
-    .spends(at - DAY_MS)
-    .map((r) => ({ ts: r.ts, spends: spendsFromJson(r.spends) }));
+): Usage {
+  const history = spends.map((r) => ({ ts: r.ts, spends: spendsFromJson(r.spends) }));
   const u = usageFromRecords(history, new Date(at));
-  return { ...u, requestsLastMinute: ledger.requests(at - MINUTE_MS) };
+  return { ...u, requestsLastMinute: Number(requestsLastMinute) };
 }
 
-/** The agent's spends over the rolling 24 h and its requests over the last minute. */
-export function usageAt(store: VaultStore, agentId: string, at: number) {
-  const spends = (since: number) => store.spendsSince(agentId, since);
-  return usageFrom({ spends, requests: (since) => store.requestsSince(agentId, since) }, at);
+/**
+ * The agent's spends over the rolling 24 h and its requests over the last minute. For a
+ * decision, read under the agent's lock (in its transaction).
+ */
+export async function usageAt(
+  store: Pick<VaultStore, "spendsSince" | "requestsSince">,
+  agentId: string,
+  at: number,
+): Promise<Usage> {
+  const spends = await store.spendsSince(agentId, at - DAY_MS);
+  const requests = await store.requestsSince(agentId, at - MINUTE_MS);
+  return usageFrom(spends, requests, at);
 }
 
 function linksOf(deps: DecideDeps) {
@@ -62,23 +83,23 @@ function linksOf(deps: DecideDeps) {
 /**
  * Every link with caps of its own is a budget: the spends made through it over the rolling
  * 24 h, plus this one, must fit its caps. A spend through a sub-delegation is recorded
- * against every link above it, so no holder can make an ancestor exceed its caps.
+ * against every link above it, so no holder can make an ancestor exceed its caps. Each
+ * link's usage is read (awaited) before the evaluator, pure and synchronous, checks it.
+ * Call under the agent's lock (in its transaction).
  */
-export function throughLinks(
+export async function throughLinks(
   deps: DecideDeps,
   scope: DelegatedScope,
   policy: Policy,
   decoded: DecodedRequest,
   at: number,
-): Extract<ReturnType<typeof evaluatePolicy>, { allow: false }> | undefined {
+): Promise<Extract<ReturnType<typeof evaluatePolicy>, { allow: false }> | undefined> {
   const links = linksOf(deps);
   for (const [hop, link] of scope.links.entries()) {
     if (!link.caps) continue;
-    const spends = (since: number) => links.spendsVia(link.cid, since);
-    const usage = usageFrom(
-      { spends, requests: (since) => links.requestsVia(link.cid, since) },
-      at,
-    );
+    const spends = await links.spendsVia(link.cid, at - DAY_MS);
+    const requests = await links.requestsVia(link.cid, at - MINUTE_MS);
+    const usage = usageFrom(spends, requests, at);
     const d = evaluatePolicy(linkCapsPolicy(policy, link.caps), decoded, usage, new Date(at));
     if (!d.allow) {
       return { ...d, message: `delegation link ${hop} (${link.cid}): ${d.message}` };
@@ -99,29 +120,27 @@ export function decide(
     delegation?: DelegatedScope | undefined;
   },
   spendLimits: SpendCaps[] = [],
-): Decision {
+): Promise<Decision> {
   const { store, audit } = deps;
   const { agentId, decoded, actor } = req;
-  return inTransaction(store.db, () => {
+  return store.sql.transaction(async (tx) => {
+    // First thing: the agent's ledger is read, checked and written by one process at a time.
+    await tx.lock(agentLockKey(agentId));
     const at = deps.now();
     const id = `req_${randomBytes(9).toString("base64url")}`;
     const spends = spendsToJson(decoded.spends);
-    const facts = {
-      requestId: id,
-      kind: decoded.kind,
-      digest: decoded.digest,
-      chainId: decoded.chainId,
-      spends: JSON.parse(spends),
-    };
-    audit.append({ type: "sign.requested", agentId, actor, data: facts });
+    // Reads first (awaited) …
     const scope = req.delegation;
-    const narrowed = narrowPolicy(policyOf(store, agentId), spendLimits);
+    const narrowed = narrowPolicy(await policyOf(store, agentId), spendLimits);
     const policy = scope ? narrowScope(narrowed, scope) : narrowed;
-    let decision = evaluatePolicy(policy, decoded, usageAt(store, agentId, at), new Date(at));
+    const usage = await usageAt(store, agentId, at);
+    // … then the pure, synchronous evaluator …
+    let decision = evaluatePolicy(policy, decoded, usage, new Date(at));
     if (decision.allow && scope && policy)
-      decision = throughLinks(deps, scope, policy, decoded, at) ?? decision;
+      decision = (await throughLinks(deps, scope, policy, decoded, at)) ?? decision;
+    // … then the reservation and its audit entries, committed together.
     const status = !decision.allow ? "denied" : decision.needsApproval ? "pending" : "reserved";
-    store.putSign({
+    await store.putSign({
       id,
       agent_id: agentId,
       seq: null,
@@ -135,17 +154,25 @@ export function decide(
       created_ms: at,
       credential: req.credential ?? null,
     });
-    if (scope) linksOf(deps).putLinks(id, scope.links);
+    if (scope) await linksOf(deps).putLinks(id, scope.links);
+    const facts = {
+      requestId: id,
+      kind: decoded.kind,
+      digest: decoded.digest,
+      chainId: decoded.chainId,
+      spends: JSON.parse(spends),
+    };
+    await audit.append({ type: "sign.requested", agentId, actor, data: facts });
     if (!decision.allow) {
       const data = { requestId: id, rule: decision.rule, reason: decision.message };
-      const entry = audit.append({ type: "sign.denied", agentId, actor, data });
+      const entry = await audit.append({ type: "sign.denied", agentId, actor, data });
       return {
         id,
         denied: { rule: decision.rule, message: decision.message, auditSeq: entry.seq },
       };
     }
     const type = status === "pending" ? "approval.requested" : "sign.allowed";
-    const entry = audit.append({ type, agentId, actor, data: { requestId: id } });
+    const entry = await audit.append({ type, agentId, actor, data: { requestId: id } });
     return { id, pending: status === "pending", auditSeq: entry.seq };
   });
 }
@@ -156,19 +183,21 @@ export function repeated(
   agentId: string,
   digest: string,
   actor: string,
-): SignOutcome | undefined {
-  const previous = deps.store.signedByDigest(agentId, digest);
-  if (!previous?.result) return undefined;
-  const entry = deps.audit.append({
-    type: "sign.repeated",
-    agentId,
-    actor,
-    data: { requestId: previous.id, digest },
+): Promise<SignOutcome | undefined> {
+  return inAgentLock(deps.store, agentId, async () => {
+    const previous = await deps.store.signedByDigest(agentId, digest);
+    if (!previous?.result) return undefined;
+    const entry = await deps.audit.append({
+      type: "sign.repeated",
+      agentId,
+      actor,
+      data: { requestId: previous.id, digest },
+    });
+    return {
+      status: "signed",
+      result: JSON.parse(previous.result) as SignResult,
+      signature: previous.signature as string,
+      auditSeq: entry.seq,
+    };
   });
-  return {
-    status: "signed",
-    result: JSON.parse(previous.result) as SignResult,
-    signature: previous.signature as string,
-    auditSeq: entry.seq,
-  };
 }
