@@ -35,7 +35,7 @@ export async function runDoorsBench(
   const url = `/v1/agents/${agentId}`;
   const get = (headers: Record<string, string>) => () =>
     app.inject({ method: "GET", url, headers });
-  const key = vault.keys.issue(agentId, ["READ"], "bench").key;
+  const { key } = await vault.keys.issue(agentId, ["READ"], "bench");
   const admin = {
     kind: "operator" as const,
     keyId: "admin",
@@ -54,7 +54,7 @@ export async function runDoorsBench(
     capabilities: ["read"],
   });
   const presented = async () => {
-    const { challenge, audience } = vault.credentials.challenge();
+    const { challenge, audience } = await vault.credentials.challenge();
     return get({
       "x-agent-presentation": await presentCredentials(holder, [vc], challenge, audience),
     });

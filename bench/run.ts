@@ -10,13 +10,14 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { Wallet } from "ethers";
 import type { FastifyInstance } from "fastify";
-import { createAuditLog } from "../src/audit/log.js";
+import { openAuditLog } from "../src/audit/log.js";
 import { createDidKey, didKeySigner } from "../src/auth/vc/toolkit.js";
 import { loadConfig } from "../src/config/index.js";
 import { buildApp } from "../src/http/app.js";
 import { createSigningService } from "../src/services/signing.js";
 import { createVault, type Vault } from "../src/services/vault.js";
 import { openDatabase } from "../src/store/db.js";
+import { createSqliteSql } from "../src/store/sql/sqlite.js";
 import { runDoorsBench } from "./doors.js";
 import { runEnginesBench } from "./engines.js";
 import { ADMIN, clients, listen, log, POLICY, setPoolTarget } from "./harness.js";
@@ -30,9 +31,10 @@ import { runZkBench, type ZkBenchOptions } from "./zk.js";
 async function baselineApp(vault: Vault, agentIds: string[]): Promise<FastifyInstance> {
   const wallets = new Map(agentIds.map((id) => [id, new Wallet(Wallet.createRandom().privateKey)]));
   for (const id of agentIds) {
-    vault.store.db
-      .prepare("UPDATE agents SET address = ? WHERE id = ?")
-      .run((wallets.get(id) as Wallet).address, id);
+    await vault.store.sql.run("UPDATE agents SET address = $1 WHERE id = $2", [
+      (wallets.get(id) as Wallet).address,
+      id,
+    ]);
   }
   const signing = createSigningService({
     store: vault.store,
@@ -117,7 +119,7 @@ async function main() {
   setPoolTarget(vault, 0);
   await vault.clusters.whenRefilled();
   // Forget the vault's remaining presignatures: every signature now runs all rounds.
-  vault.store.db.prepare("DELETE FROM presig_pool").run();
+  await vault.store.sql.run("DELETE FROM presig_pool");
   const drainAgents = clientsAgents.slice(0, 6);
   const drained = await clients(url, drainAgents, drainAgents.length, 5);
 
@@ -160,13 +162,19 @@ async function main() {
   const doors = await runDoorsBench(app, vault, agents[0] as string, issuer);
 
   log("audit appends per second");
-  const adb = openDatabase(join(dir, "audit-bench.sqlite"));
-  const audit = createAuditLog(adb);
+  const asql = createSqliteSql(openDatabase(join(dir, "audit-bench.sqlite")));
+  const audit = await openAuditLog(asql);
   const appends = 20_000;
   const { ms: appendMs } = await timed(async () => {
     for (let i = 0; i < appends; i++)
-      audit.append({ type: "bench", agentId: "a", actor: "bench", data: { i, amount: "1000" } });
+      await audit.append({
+        type: "bench",
+        agentId: "a",
+        actor: "bench",
+        data: { i, amount: "1000" },
+      });
   });
+  await asql.close();
 
   const result = {
     machine: { cpus: (await import("node:os")).cpus().length, node: process.version },

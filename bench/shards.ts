@@ -53,12 +53,15 @@ async function measure(clusterCount: number) {
     log(`${clusterCount} cluster(s): pools drained, sustained throughput`);
     setPoolTarget(vault, 0);
     await vault.clusters.whenRefilled();
-    vault.store.db.prepare("DELETE FROM presig_pool").run();
+    await vault.store.sql.run("DELETE FROM presig_pool");
     const pids = nodePids(vault);
     const before = sampleCpu(pids);
     const run = await clients(url, agents, AGENTS, SUSTAINED_PER_CLIENT);
     const after = sampleCpu(pids);
-    const placed = [...vault.store.agentsPerCluster().entries()].map(([c, n]) => [c ?? "c0", n]);
+    const placed = [...(await vault.store.agentsPerCluster()).entries()].map(([c, n]) => [
+      c ?? "c0",
+      n,
+    ]);
     return {
       clusters: clusterCount,
       nodeProcesses: pids.length,

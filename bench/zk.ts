@@ -11,10 +11,11 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Wallet } from "ethers";
-import { createAuditLog } from "../src/audit/log.js";
+import { openAuditLog } from "../src/audit/log.js";
 import type { Policy } from "../src/policy/types.js";
 import { policyHash } from "../src/policy/validate.js";
 import { openDatabase } from "../src/store/db.js";
+import { createSqliteSql } from "../src/store/sql/sqlite.js";
 import { checkpointDigest } from "../src/threshold/checkpoint.js";
 import { BUNDLE_FORMAT, type Bundle, verifyBundle } from "../src/zk/bundle.js";
 import { plonkPower, plonkSetup } from "../src/zk/plonk.js";
@@ -129,11 +130,12 @@ async function benchSystem(
     return { skipped: String((err as Error).message).slice(0, 300) };
   }
   const setupSeconds = (Date.now() - t0) / 1000;
-  const audit = createAuditLog(
+  const sql = createSqliteSql(
     openDatabase(join(mkdtempSync(join(tmpdir(), "av-zk-bench-")), "v.sqlite")),
   );
+  const audit = await openAuditLog(sql);
   for (let i = 0; i < n; i++) {
-    audit.append({
+    await audit.append({
       type: "sign.signed",
       agentId: "agt_bench",
       data: {
@@ -151,9 +153,9 @@ async function benchSystem(
     policy: POLICY,
     policyVersion: 1,
     bound: 10n ** 21n,
-    entries: audit.list(1, n),
+    entries: await audit.list(1, n),
     startZkHead: "0",
-    zkV2Start: audit.zkV2Start(),
+    zkV2Start: await audit.zkV2Start(),
     n,
     depth,
   });
@@ -164,10 +166,11 @@ async function benchSystem(
     batches = await proveBatches(prepared, art);
     proveTimes.push(Date.now() - t);
   }
-  const zkHead = audit.zkHeadAt(n) as string;
+  const zkHead = (await audit.zkHeadAt(n)) as string;
   // A stand-in cluster key signs the end checkpoint, so the bundle check runs in full.
   const cluster = Wallet.createRandom();
-  const endHash = (audit.get(n) as { hash: string }).hash;
+  const endHash = ((await audit.get(n)) as { hash: string }).hash;
+  await sql.close();
   const endSig = cluster.signingKey.sign(checkpointDigest(n, endHash, zkHead)).serialized;
   const bundle: Bundle = {
     format: BUNDLE_FORMAT,

@@ -10,16 +10,24 @@
  * most `maxSummaries` per flush; the rest are merged into one entry for client "*"). Nothing
  * goes unrecorded, and a flood from any number of addresses costs a bounded number of rows a
  * minute. Successes are never held back.
+ *
+ * The audit log is asynchronous (src/store/sql): a flush takes turns with other flushes, and
+ * a refusal waits for a flush under way before it touches the windows, so no window is
+ * counted into while its summary is being written, and none is summarised twice.
  */
 import { isIPv6 } from "node:net";
 import type { AuditEntryInput, AuditLog } from "../audit/types.js";
 
 export interface RefusalLog {
-  /** Appends the refusal unless a budget is spent; true if it was written. */
-  record(client: string, entry: AuditEntryInput): boolean;
+  /**
+   * Appends the refusal unless a budget is spent; true if it was written. Rejects when the
+   * audit log does (the refusal is then not counted).
+   */
+  record(client: string, entry: AuditEntryInput): Promise<boolean>;
   /** Writes the summaries of windows that ended (all windows with `all`); returns how many. */
-  flush(all?: boolean): number;
-  stop(): void;
+  flush(all?: boolean): Promise<number>;
+  /** Stops the timer and writes every summary still held. */
+  stop(): Promise<void>;
 }
 
 interface Window {
@@ -69,10 +77,10 @@ export function createRefusalLog(
   const window = () => ({ start: now(), written: 0, held: 0, codes: new Map<string, number>() });
   const ended = (w: Window) => now() - w.start >= MINUTE_MS;
 
-  const summary = (client: string, ws: Window[], clients = 1) => {
+  const summary = async (client: string, ws: Window[], clients = 1) => {
     const codes = new Map<string, number>();
     for (const w of ws) for (const [c, n] of w.codes) codes.set(c, (codes.get(c) ?? 0) + n);
-    audit.append({
+    await audit.append({
       type: "auth.refusals_suppressed",
       actor: "system:refusals",
       data: {
@@ -86,7 +94,7 @@ export function createRefusalLog(
     });
   };
 
-  const flush = (all = false) => {
+  const flushNow = async (all: boolean) => {
     const due: Array<[string, Window]> = [];
     for (const [client, w] of windows) {
       if (!all && !ended(w)) break; // the rest started later
@@ -96,60 +104,103 @@ export function createRefusalLog(
     const alone = held.slice(0, maxSummaries);
     const merged = held.slice(maxSummaries);
     // Written before the windows are dropped: if the log cannot take them, they stay.
-    for (const [client, w] of alone) summary(client, [w]);
+    for (const [client, w] of alone) await summary(client, [w]);
     if (merged.length > 0)
-      summary(
+      await summary(
         "*",
         merged.map(([, w]) => w),
         merged.length,
       );
-    for (const [client] of due) windows.delete(client);
+    for (const [client, w] of due) if (windows.get(client) === w) windows.delete(client);
     return alone.length + (merged.length > 0 ? 1 : 0);
+  };
+
+  // Flushes take turns; `flushing` counts those queued or running.
+  let flushing = 0;
+  let flushed: Promise<unknown> = Promise.resolve();
+  const flush = (all = false): Promise<number> => {
+    flushing++;
+    const run = flushed.then(() => flushNow(all));
+    flushed = run
+      .catch(() => undefined)
+      .finally(() => {
+        flushing--;
+      });
+    return run;
   };
 
   // A failing audit log (full disk) must not crash the process from a timer: the counts
   // stay in memory and are written on a later tick.
   const timer = setInterval(() => {
-    try {
-      flush();
-    } catch {
+    flush().catch(() => {
       /* retried on the next tick */
-    }
+    });
   }, opts.flushEveryMs ?? 10_000);
   timer.unref();
 
-  return {
-    record(address, entry) {
-      let key = clientKey(address);
+  const record = async (address: string, entry: AuditEntryInput): Promise<boolean> => {
+    const client = clientKey(address);
+    let flushedForRoom = false;
+    for (;;) {
+      // A summary being written: its windows are not to be counted into meanwhile.
+      if (flushing > 0) {
+        await flushed;
+        continue;
+      }
+      let key = client;
       if (!windows.has(key) && windows.size >= MAX_CLIENTS) {
-        flush();
-        if (windows.size >= MAX_CLIENTS) key = "*";
+        if (!flushedForRoom) {
+          flushedForRoom = true;
+          await flush();
+          continue;
+        }
+        key = "*";
       }
       let w = windows.get(key);
       if (w && ended(w)) {
-        flush(); // this window and every older one
-        w = undefined;
+        await flush(); // this window and every older one
+        continue;
       }
+      // From here to the append nothing waits: the budgets are taken before any other
+      // refusal can look at them.
       if (!w) {
         w = window();
         windows.set(key, w);
       }
       if (now() - global.start >= MINUTE_MS) global = { start: now(), written: 0 };
       if (w.written < opts.perMinute && global.written < globalCap) {
-        audit.append({ ...entry, data: { ...entry.data, client: key } });
+        const g = global;
         w.written++;
-        global.written++;
+        g.written++;
+        try {
+          await audit.append({ ...entry, data: { ...entry.data, client: key } });
+        } catch (err) {
+          w.written--;
+          g.written--;
+          throw err;
+        }
         return true;
       }
       w.held++;
       const code = `${entry.type}:${String(entry.data?.code ?? "")}`;
       w.codes.set(code, (w.codes.get(code) ?? 0) + 1);
       return false;
+    }
+  };
+
+  return {
+    record(address, entry) {
+      const written = record(address, entry);
+      // A caller that does not wait for it (the request is refused either way) must not
+      // bring the process down when the log cannot take the entry; one that waits still
+      // sees the rejection.
+      written.catch(() => undefined);
+      return written;
     },
     flush,
-    stop() {
+    async stop() {
       clearInterval(timer);
-      flush(true);
+      await flush(true);
     },
   };
 }

@@ -2,7 +2,8 @@
  * Wiring for the JWT and verifiable-credential front doors: the token key store (its
  * private keys encrypted under a passphrase kept in a 0600 file next to the database),
  * the token service, the credential service and delegation chains (the agents' delegation
- * keys are encrypted under the same passphrase).
+ * keys are encrypted under the same passphrase). Everything is opened on the one Sql the
+ * vault's store and audit log use (src/store/sql), so their transactions are shared.
  */
 import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
@@ -12,7 +13,7 @@ import { createDelegationService, type DelegationService } from "../auth/delegat
 import type { MandateOptions } from "../auth/delegation/mandate.js";
 import { OPERATOR_FRAGMENT, operatorDidOf } from "../auth/federation/operator.js";
 import { createTokenService, type TokenService } from "../auth/jwt/index.js";
-import { createTokenKeyStore } from "../auth/jwt/keys.js";
+import { openTokenKeyStore } from "../auth/jwt/keys.js";
 import { trustedIssuerKeys } from "../auth/jwt/remote-jwks.js";
 import type { RevocationEvents } from "../auth/revocation/events.js";
 import {
@@ -21,10 +22,10 @@ import {
 } from "../auth/revocation/publisher.js";
 import { type CredentialService, createCredentialService } from "../auth/vc/index.js";
 import type { Config } from "../config/index.js";
-import type { Db } from "../store/db.js";
 import type { DelegationStore } from "../store/delegations.js";
-import { createFederationStore } from "../store/federation.js";
+import { openFederationStore } from "../store/federation.js";
 import type { RevocationEventStore } from "../store/revocation-events.js";
+import type { Sql } from "../store/sql/types.js";
 import { createFederation, type Federation } from "./federation.js";
 import {
   createRevocationFeeds,
@@ -40,18 +41,18 @@ function loadOrCreatePassphrase(file: string): string {
   return pass;
 }
 
-export function createAuthDoors(
+export async function createAuthDoors(
   config: Config,
-  db: Db,
+  sql: Sql,
   audit: AuditLog,
-  keyIsLive: (keyId: string) => boolean,
-  delegation: { store: DelegationStore; agentExists: (agentId: string) => boolean },
+  keyIsLive: (keyId: string) => Promise<boolean>,
+  delegation: { store: DelegationStore; agentExists: (agentId: string) => Promise<boolean> },
   revocation: {
     store: RevocationEventStore;
     events: RevocationEvents;
     log?: (line: string) => void;
   },
-): {
+): Promise<{
   tokens: TokenService;
   credentials: CredentialService;
   delegations: DelegationService;
@@ -59,19 +60,20 @@ export function createAuthDoors(
   revocations: RevocationPublisher;
   federation: Federation;
   federationEvents: RevocationPublisher;
-} {
+}> {
   const passphrase = loadOrCreatePassphrase(join(config.dataDir, "token-keys.secret"));
-  const keys = createTokenKeyStore({ db, passphrase });
+  // Opening makes the first token key, so /.well-known/jwks.json is never empty for peers.
+  const keys = await openTokenKeyStore(sql, { passphrase });
   const external = trustedIssuerKeys(config.auth.trustedIssuers);
-  const feeds = createRevocationFeeds({
+  const feeds = await createRevocationFeeds({
     sources: tokenIssuerFeeds(external),
     store: revocation.store,
     audit,
     staleMs: config.auth.revocationStaleMs,
     ...(revocation.log ? { log: revocation.log } : {}),
   });
-  const tokens = createTokenService({
-    db,
+  const tokens = await createTokenService({
+    sql,
     audit,
     keys,
     config: config.auth,
@@ -79,16 +81,14 @@ export function createAuthDoors(
     external,
     remote: feeds,
   });
-  // A signing key from the start, so /.well-known/jwks.json is never empty for peers.
-  keys.active();
   const ca = config.auth.didWebCaFile ? readFileSync(config.auth.didWebCaFile, "utf8") : undefined;
-  const credentials = createCredentialService({
-    db,
+  const credentials = await createCredentialService({
+    sql,
     config: config.auth,
     keys,
     ...(ca ? { web: { ca } } : {}),
   });
-  const delegations = createDelegationService({
+  const delegations = await createDelegationService({
     store: delegation.store,
     audit,
     passphrase,
@@ -106,11 +106,11 @@ export function createAuthDoors(
       audience: config.auth.tokenAudience,
     },
   });
-  const federation = createFederation({
+  const federation = await createFederation({
     config,
     delegations,
     feeds,
-    store: createFederationStore(db),
+    store: await openFederationStore(sql),
     audit,
     publicJwk: () => keys.credentialKey().publicKey.export({ format: "jwk" }),
     privateKey: () => keys.credentialKey().privateKey,
@@ -131,7 +131,9 @@ export function createAuthDoors(
   const revocations = createRevocationPublisher({
     events: revocation.events,
     issuer: config.auth.tokenIssuer,
-    signingKey: () => keys.active(),
+    // The publisher signs synchronously: the active token key as last read (at most a few
+    // seconds old; see TokenKeyStore.lastActive).
+    signingKey: () => keys.lastActive(),
   });
   return { tokens, credentials, delegations, feeds, revocations, federation, federationEvents };
 }

@@ -12,17 +12,23 @@ import type { VaultStore } from "../store/vault-store.js";
 import { CLUSTER_KEY_ID } from "../threshold/checkpoint.js";
 import { checkpointCatchUp } from "./checkpoints.js";
 
-export type CatchUpReader = (agentId: string, fromSeq: number, toSeq: number) => CatchUpRecord[];
+export type CatchUpReader = (
+  agentId: string,
+  fromSeq: number,
+  toSeq: number,
+) => Promise<CatchUpRecord[]>;
 
-export function signedRecords(
+export async function signedRecords(
   store: Pick<VaultStore, "signedRange">,
   agentId: string,
   fromSeq: number,
   toSeq: number,
-): CatchUpRecord[] {
-  return store
-    .signedRange(agentId, fromSeq, toSeq)
-    .map((r) => ({ seq: r.seq, intent: JSON.parse(r.intent), signature: r.signature }));
+): Promise<CatchUpRecord[]> {
+  return (await store.signedRange(agentId, fromSeq, toSeq)).map((r) => ({
+    seq: r.seq,
+    intent: JSON.parse(r.intent),
+    signature: r.signature,
+  }));
 }
 
 export function createCatchUpReader(

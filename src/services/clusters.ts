@@ -43,15 +43,15 @@ async function fetchIdentities(
   );
 }
 
-function pinIdentities(
+async function pinIdentities(
   store: VaultStore,
   cluster: string,
   nodes: Array<{ index: number; url: string }>,
   ids: NodeIdentity[],
 ) {
-  const pinned = new Map(store.nodes(cluster).map((n) => [n.idx, n]));
+  const pinned = new Map((await store.nodes(cluster)).map((n) => [n.idx, n]));
   const where = cluster === HOME_CLUSTER ? "" : ` of cluster ${cluster}`;
-  ids.forEach((id, i) => {
+  for (const [i, id] of ids.entries()) {
     const node = nodes[i];
     if (!node) throw new Error(`signer node ${id.index}${where} answered but was never asked`);
     if (id.index !== node.index) {
@@ -63,8 +63,8 @@ function pinIdentities(
         `signer node ${id.index}${where} presents a different identity than the one pinned`,
       );
     }
-    store.putNode(cluster, id.index, node.url, id.signingKey, id.agreementKey);
-  });
+    await store.putNode(cluster, id.index, node.url, id.signingKey, id.agreementKey);
+  }
 }
 
 /** c0's embedded nodes keep the data directory's node-i folders; others go in <name>/. */
@@ -101,7 +101,7 @@ async function startOne(
   }
   try {
     const ids = await fetchIdentities(started);
-    pinIdentities(deps.store, spec.name, started, ids);
+    await pinIdentities(deps.store, spec.name, started, ids);
     const cluster = new LocalCluster({
       endpoints: started.map((s, i) => {
         const id = ids[i];
@@ -142,8 +142,8 @@ async function enrol(cluster: LocalCluster, ids: NodeIdentity[], adminPublicKey:
  * The cluster holding the checkpoint key, recorded when that key is made (createVault):
  * until then the first listed, and c0 for a vault from before several clusters.
  */
-function homeCluster(config: Config, store: VaultStore): string {
-  const recorded = store.meta("home_cluster");
+async function homeCluster(config: Config, store: VaultStore): Promise<string> {
+  const recorded = await store.meta("home_cluster");
   if (recorded) return recorded;
   const first = config.clusters[0]?.name;
   if (!first) throw new Error("no signer cluster is configured");
@@ -154,12 +154,12 @@ function homeCluster(config: Config, store: VaultStore): string {
  * Keys live on the cluster that made them and never move: a cluster that holds the checkpoint
  * key or any agent's key must stay configured, under the same name, or start-up stops.
  */
-function assertKeysReachable(config: Config, store: VaultStore): void {
+async function assertKeysReachable(config: Config, store: VaultStore): Promise<void> {
   const configured = new Set(config.clusters.map((c) => c.name));
   const missing: string[] = [];
-  const home = store.meta("home_cluster");
+  const home = await store.meta("home_cluster");
   if (home && !configured.has(home)) missing.push(`${home} (the checkpoint key)`);
-  for (const [name, agents] of store.agentsPerCluster()) {
+  for (const [name, agents] of await store.agentsPerCluster()) {
     if (!configured.has(name)) missing.push(`${name} (the keys of ${agents} agents)`);
   }
   if (missing.length > 0) {
@@ -171,8 +171,8 @@ function assertKeysReachable(config: Config, store: VaultStore): void {
 
 /** Every configured cluster, started one after the other; a failure stops those started. */
 export async function startClusters(deps: ClusterStartDeps): Promise<ClusterSet> {
-  assertKeysReachable(deps.config, deps.store);
-  const home = homeCluster(deps.config, deps.store);
+  await assertKeysReachable(deps.config, deps.store);
+  const home = await homeCluster(deps.config, deps.store);
   const shards: Shard[] = [];
   try {
     for (const [position, spec] of deps.config.clusters.entries()) {
@@ -185,8 +185,8 @@ export async function startClusters(deps: ClusterStartDeps): Promise<ClusterSet>
     }
     throw err;
   }
-  return new ClusterSet(shards, home, (agentId) => {
-    const agent = deps.store.agent(agentId);
+  return new ClusterSet(shards, home, async (agentId) => {
+    const agent = await deps.store.agent(agentId);
     return agent === undefined ? undefined : (agent.cluster ?? null);
   });
 }

@@ -104,9 +104,9 @@ export function createFederation(deps: {
   store: FederationStore;
   audit: AuditLog;
   /** The operator key's public JWK (the vault's credential key). */
-  publicJwk: () => Record<string, unknown>;
+  publicJwk: () => Record<string, unknown> | Promise<Record<string, unknown>>;
   /** The operator key itself, to identify this vault to other operators' streams. */
-  privateKey: () => KeyObject;
+  privateKey: () => KeyObject | Promise<KeyObject>;
   now?: () => number;
 }): Federation {
   const { config, delegations, feeds, audit, store } = deps;
@@ -131,7 +131,7 @@ export function createFederation(deps: {
       .setAudience(publisher)
       .setIssuedAt()
       .setExpirationTime("5m")
-      .sign(deps.privateKey());
+      .sign(await deps.privateKey());
     return `Operator ${jwt}`;
   };
 
@@ -189,14 +189,20 @@ export function createFederation(deps: {
   void refreshAnchors();
 
   /** Stale feeds, then revocations by any operator upstream of the link. */
-  const refusalFor = (cid: string, hop: number, upstream: string[]) => {
+  const refusalFor = async (
+    cid: string,
+    hop: number,
+    upstream: string[],
+  ): Promise<VaultError | undefined> => {
     for (const op of upstream) {
-      const stale = feeds.stale(op);
+      const stale = await feeds.stale(op);
       if (stale) return stale;
     }
-    return upstream.some((op) => feeds.revokedBy(op, `delegation:${cid}`))
-      ? new VaultError("DELEGATION_REVOKED", "revoked by an operator upstream", { hop })
-      : undefined;
+    for (const op of upstream) {
+      if (await feeds.revokedBy(op, `delegation:${cid}`))
+        return new VaultError("DELEGATION_REVOKED", "revoked by an operator upstream", { hop });
+    }
+    return undefined;
   };
 
   const memberOf = (link: Pick<ChainLink, "meta">): string | undefined => {
@@ -254,19 +260,19 @@ export function createFederation(deps: {
     for (const [hop, link] of links.entries()) {
       const upstream = upstreams[hop] ?? [];
       if (upstream.length === 0) continue;
-      const refused = refusalFor(link.cid, hop, upstream);
+      const refused = await refusalFor(link.cid, hop, upstream);
       if (refused) return refused;
-      store.put(link.cid, upstream, link.expMs ?? Number.MAX_SAFE_INTEGER, now());
+      await store.put(link.cid, upstream, link.expMs ?? Number.MAX_SAFE_INTEGER, now());
     }
     return undefined;
   }
 
   const chains: ChainCheck = {
     check,
-    recheck(cids) {
+    async recheck(cids) {
       for (const [hop, cid] of cids.entries()) {
-        const upstream = store.upstream(cid);
-        const refused = upstream && refusalFor(cid, hop, upstream);
+        const upstream = await store.upstream(cid);
+        const refused = upstream && (await refusalFor(cid, hop, upstream));
         if (refused) return refused;
       }
       return undefined;
@@ -275,7 +281,7 @@ export function createFederation(deps: {
 
   const identity = async (): Promise<OperatorIdentity | undefined> => {
     if (!ownDid) return undefined;
-    const jwk = deps.publicJwk();
+    const jwk = await deps.publicJwk();
     return {
       did: ownDid,
       keyDid: await delegations.operatorDid(),
@@ -286,7 +292,7 @@ export function createFederation(deps: {
 
   const statements = async (): Promise<MemberStatement[]> => {
     const out: MemberStatement[] = [];
-    for (const l of delegations.liveOperatorLinks()) {
+    for (const l of await delegations.liveOperatorLinks()) {
       const d = await readDelegation(l.token);
       const member = memberOf({ meta: (d.meta as Record<string, unknown> | undefined) ?? {} });
       if (member === undefined) continue;
@@ -342,7 +348,7 @@ export function createFederation(deps: {
       const out = await delegations.issueAsOperator({ ...terms, audience: m.keyDid }, actor, {
         federation: { member },
       });
-      audit.append({
+      await audit.append({
         type: "federation.member.admitted",
         actor,
         data: { member, memberDid: m.keyDid, cid: out.cid },
@@ -361,10 +367,10 @@ export function createFederation(deps: {
       let n = 0;
       for (const s of await statements()) {
         if (s.member !== did) continue;
-        if (delegations.revoke(s.cid, actor).revoked) n++;
+        if ((await delegations.revoke(s.cid, actor)).revoked) n++;
       }
       if (n === 0) throw new VaultError("NOT_FOUND", "no live statement names this member");
-      audit.append({ type: "federation.member.removed", actor, data: { member: did } });
+      await audit.append({ type: "federation.member.removed", actor, data: { member: did } });
       return n;
     },
     async grant(req, actor) {

@@ -2,7 +2,9 @@
  * Following other issuers' revocations by push (README "Revocation push"). For each
  * trusted token issuer with a `revocationFeed`, this vault holds its SSE stream open
  * (GET /v1/events/stream, resumed from the last seq taken), verifies each SET with the
- * issuer's own JWKS, and records the revocation and the cursor in one transaction.
+ * issuer's own JWKS, and records the revocation and the cursor in one transaction. The
+ * revocations and cursors are in the database, shared by every process on it; freshness
+ * (the heartbeats heard) is this process's own, each process following every feed.
  *
  * Fail closed: an issuer's feed counts as fresh only while a heartbeat arrived in the last
  * VAULT_REVOCATION_STALE_MS *and* that heartbeat's head had been taken. Until then (at
@@ -46,18 +48,18 @@ export interface FeedSource {
 
 export interface RevocationFeeds {
   /** Why a token of `issuer` must be refused now (stale feed, revoked jti), or undefined. */
-  refusal(issuer: string, jti: string): VaultError | undefined;
+  refusal(issuer: string, jti: string): Promise<VaultError | undefined>;
   /** REVOCATION_FEED_STALE unless `issuer`'s feed is followed and fresh now. */
-  stale(issuer: string): VaultError | undefined;
+  stale(issuer: string): Promise<VaultError | undefined>;
   /** True when `issuer`'s feed revoked this subject ("delegation:<cid>", …). */
-  revokedBy(issuer: string, subject: string): boolean;
+  revokedBy(issuer: string, subject: string): Promise<boolean>;
   /** Starts following a feed; a followed one is replaced only if its URL or key changed. */
   follow(source: FeedSource): void;
   /** Waits up to `ms` for `issuer`'s feed to be fresh; true once it is. */
   awaitFresh(issuer: string, ms: number): Promise<boolean>;
   /** True when any feed revoked this subject ("jwt:<jti>", …). */
-  isRevoked(subject: string): boolean;
-  status(): FeedStatus[];
+  isRevoked(subject: string): Promise<boolean>;
+  status(): Promise<FeedStatus[]>;
   stop(): void;
 }
 
@@ -129,14 +131,14 @@ export function createRevocationFeeds(deps: {
       const head = f.source.signedHeartbeats
         ? await verifyHeartbeat(m.data, issuer, f.source.getKey, staleMs)
         : Number((JSON.parse(m.data) as { head?: unknown }).head);
-      const cursor = store.cursor(issuer);
+      const cursor = await store.cursor(issuer);
       // Fresh only once caught up: a heartbeat ahead of what was taken refreshes nothing.
       // One BEHIND the cursor means the issuer's numbering restarted (a restore, a new
       // install): its new revocations would be skipped, so it never counts as fresh.
       if (Number.isSafeInteger(head) && head < cursor && !f.behind) {
         f.behind = true;
         log(`revocation feed ${issuer}: its head ${head} is behind our cursor ${cursor}`);
-        audit.append({
+        await audit.append({
           type: "revocation.feed.behind",
           actor: `feed:${issuer}`,
           data: { issuer, head, cursor },
@@ -148,16 +150,17 @@ export function createRevocationFeeds(deps: {
     }
     if (m.event !== "revocation") return;
     const e = await verifySet(m.data, issuer, f.source.getKey);
-    const cursor = store.cursor(issuer);
+    const cursor = await store.cursor(issuer);
     if (e.seq <= cursor) return;
     if (e.seq !== cursor + 1) throw new Error(`gap in the feed: ${cursor} then ${e.seq}`);
     if (f.source.kinds && !f.source.kinds.includes(e.kind)) {
-      store.advance(issuer, e.seq);
+      await store.advance(issuer, e.seq);
       return;
     }
     const subject = `${e.kind}:${e.subject}`;
-    store.putRemote(issuer, subject, e.seq, now());
-    audit.append({
+    // Another process following the same feed may have taken it first: audited once.
+    if (!(await store.putRemote(issuer, subject, e.seq, now()))) return;
+    await audit.append({
       type: "revocation.received",
       actor: `feed:${issuer}`,
       data: { issuer, subject, seq: e.seq },
@@ -166,7 +169,7 @@ export function createRevocationFeeds(deps: {
 
   const listen = async (issuer: string, f: Feed) => {
     const url = new URL(f.source.url);
-    url.searchParams.set("after", String(store.cursor(issuer)));
+    url.searchParams.set("after", String(await store.cursor(issuer)));
     f.abort = new AbortController();
     const res = await openStream(url, f.source, f.abort.signal);
     const queue: EventSourceMessage[] = [];
@@ -194,21 +197,24 @@ export function createRevocationFeeds(deps: {
   };
 
   /** Whether the feed is fresh now; each change is audited when first noticed. */
-  const track = (issuer: string, f: Feed): boolean => {
+  const track = async (issuer: string, f: Feed): Promise<boolean> => {
     const isFresh = fresh(f);
     if (isFresh !== f.wasFresh) {
       f.wasFresh = isFresh;
-      audit.append({
+      await audit.append({
         type: isFresh ? "revocation.feed.fresh" : "revocation.feed.stale",
         actor: `feed:${issuer}`,
-        data: { issuer, cursor: store.cursor(issuer), staleMs },
+        data: { issuer, cursor: await store.cursor(issuer), staleMs },
       });
     }
     return isFresh;
   };
   const watch = setInterval(
     () => {
-      for (const [issuer, f] of feeds) track(issuer, f);
+      for (const [issuer, f] of feeds)
+        void track(issuer, f).catch((err: unknown) =>
+          log(`revocation feed ${issuer}: ${(err as Error).message}`),
+        );
     },
     Math.max(50, Math.floor(staleMs / 4)),
   );
@@ -246,29 +252,34 @@ export function createRevocationFeeds(deps: {
         await sleep(10);
       }
     },
-    stale(issuer) {
+    async stale(issuer) {
       const f = feeds.get(issuer);
-      return f && track(issuer, f)
+      return f && (await track(issuer, f))
         ? undefined
         : new VaultError("REVOCATION_FEED_STALE", undefined, { issuer });
     },
     revokedBy: (issuer, subject) => store.isRemotelyRevoked(issuer, subject),
-    refusal(issuer, jti) {
+    async refusal(issuer, jti) {
       const f = feeds.get(issuer);
       if (!f) return undefined;
-      if (!track(issuer, f)) return new VaultError("REVOCATION_FEED_STALE", undefined, { issuer });
-      return store.isRemotelyRevoked(issuer, `jwt:${jti}`)
+      if (!(await track(issuer, f)))
+        return new VaultError("REVOCATION_FEED_STALE", undefined, { issuer });
+      return (await store.isRemotelyRevoked(issuer, `jwt:${jti}`))
         ? new VaultError("TOKEN_REVOKED")
         : undefined;
     },
     isRevoked: (subject) => store.isRevokedByAnyFeed(subject),
-    status: () =>
-      [...feeds].map(([issuer, f]) => ({
-        issuer,
-        fresh: fresh(f),
-        cursor: store.cursor(issuer),
-        lastHeardMs: f.lastHeard ?? null,
-      })),
+    async status() {
+      const out: FeedStatus[] = [];
+      for (const [issuer, f] of feeds)
+        out.push({
+          issuer,
+          fresh: fresh(f),
+          cursor: await store.cursor(issuer),
+          lastHeardMs: f.lastHeard ?? null,
+        });
+      return out;
+    },
     stop() {
       stopped = true;
       clearInterval(watch);

@@ -2,9 +2,7 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { createAuditLog } from "../../src/audit/index.js";
-import { openDatabase } from "../../src/store/db.js";
-import { tempDbFile } from "./helpers.js";
+import { openLog, tempDbFile } from "./helpers.js";
 
 const CHILD = fileURLToPath(new URL("../fixtures/audit/append-until-killed.ts", import.meta.url));
 
@@ -27,12 +25,12 @@ test("a writer killed with SIGKILL mid-appends leaves a chain that verifies", {
   });
   assert.equal(await exited, "SIGKILL");
 
-  const log = createAuditLog(openDatabase(file));
-  const result = log.verify();
+  const { log } = await openLog(file);
+  const result = await log.verify();
   assert.equal(result.ok, true, result.reason);
   assert.ok(
     result.length >= committed,
     `${result.length} entries, ${committed} reported committed`,
   );
-  assert.equal(log.append({ type: "node.unreachable" }).seq, result.length + 1);
+  assert.equal((await log.append({ type: "node.unreachable" })).seq, result.length + 1);
 });

@@ -6,11 +6,12 @@ import { entryCommitment, nextZkHead, ZK_GENESIS } from "../../src/audit/commitm
 import {
   type AuditEntry,
   canonicalJson,
-  createAuditLog,
   entryHash,
   GENESIS_HASH,
+  openAuditLog,
 } from "../../src/audit/index.js";
 import { openDatabase } from "../../src/store/db.js";
+import { createSqliteSql } from "../../src/store/sql/sqlite.js";
 
 interface GoldenEntry extends AuditEntry {
   canonical: string;
@@ -31,19 +32,19 @@ test("golden vector: the pinned entries still encode and hash to the committed v
   }
 });
 
-test("golden vector: appending the pinned inputs with their timestamps rebuilds the same chain", () => {
+test("golden vector: appending the pinned inputs with their timestamps rebuilds the same chain", async () => {
   const entries = golden.entries;
   let next = 0;
-  const log = createAuditLog(openDatabase(":memory:"), {
+  const log = await openAuditLog(createSqliteSql(openDatabase(":memory:")), {
     now: () => new Date((entries[next] as GoldenEntry).ts),
   });
   for (const { type, agentId, actor, data, hash, seq } of entries) {
-    const written = log.append({ type, agentId, actor, data });
+    const written = await log.append({ type, agentId, actor, data });
     assert.equal(written.seq, seq);
     assert.equal(written.hash, hash);
     next++;
   }
-  assert.equal(log.verify().ok, true);
+  assert.equal((await log.verify()).ok, true);
 });
 
 const goldenZk: { entries: AuditEntry[]; v1Heads: string[]; v2Heads: string[] } = JSON.parse(
@@ -58,20 +59,19 @@ test("golden vector: zk chain v1 heads (before the zk v2 start) still recompute"
   }
 });
 
-test("golden vector: a new log (zk v2 start 1) stores the pinned zk chain v2 heads", () => {
+test("golden vector: a new log (zk v2 start 1) stores the pinned zk chain v2 heads", async () => {
   let next = 0;
-  const log = createAuditLog(openDatabase(":memory:"), {
+  const log = await openAuditLog(createSqliteSql(openDatabase(":memory:")), {
     now: () => new Date((goldenZk.entries[next] as AuditEntry).ts),
   });
-  assert.equal(log.zkV2Start(), 1);
+  assert.equal(await log.zkV2Start(), 1);
   for (const { type, agentId, actor, data, hash } of goldenZk.entries) {
-    assert.equal(log.append({ type, agentId, actor, data }).hash, hash);
+    assert.equal((await log.append({ type, agentId, actor, data })).hash, hash);
     next++;
   }
-  assert.deepEqual(
-    goldenZk.entries.map((e) => log.zkHeadAt(e.seq)),
-    goldenZk.v2Heads,
-  );
+  const heads: Array<string | undefined> = [];
+  for (const e of goldenZk.entries) heads.push(await log.zkHeadAt(e.seq));
+  assert.deepEqual(heads, goldenZk.v2Heads);
 });
 
 test("canonicalJson: sorted keys at every depth, no whitespace", () => {

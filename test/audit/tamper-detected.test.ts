@@ -8,19 +8,24 @@ import { filledLog, tamper } from "./helpers.js";
 
 const K = 7;
 
-function assertBreaksAt(log: AuditLog, seq: number, reason: RegExp): void {
-  const result = log.verify();
+async function assertBreaksAt(log: AuditLog, seq: number, reason: RegExp): Promise<void> {
+  const result = await log.verify();
   assert.equal(result.ok, false);
   assert.equal(result.firstBadSeq, seq);
   assert.match(result.reason ?? "", reason);
   // Everything before the break still verifies, and the result says so.
   assert.equal(result.length, seq - 1);
-  assert.equal(result.head, seq === 1 ? GENESIS_HASH : log.get(seq - 1)?.hash);
+  assert.equal(result.head, seq === 1 ? GENESIS_HASH : (await log.get(seq - 1))?.hash);
 }
 
 /** Rewrites row `seq` with a correctly hashed forged entry, as a careful attacker would. */
-function forgeWithOwnHash(db: Db, log: AuditLog, seq: number, data: Record<string, unknown>) {
-  const original = log.get(seq);
+async function forgeWithOwnHash(
+  db: Db,
+  log: AuditLog,
+  seq: number,
+  data: Record<string, unknown>,
+): Promise<void> {
+  const original = await log.get(seq);
   assert.ok(original);
   const forged = { ...original, data };
   const hash = entryHash(forged);
@@ -31,8 +36,8 @@ function forgeWithOwnHash(db: Db, log: AuditLog, seq: number, data: Record<strin
   );
 }
 
-test("the table refuses UPDATE and DELETE through SQL", () => {
-  const { db } = filledLog(3);
+test("the table refuses UPDATE and DELETE through SQL", async () => {
+  const { db } = await filledLog(3);
   assert.throws(() => db.exec("UPDATE audit_log SET type = 'x' WHERE seq = 1"), /append-only/);
   assert.throws(() => db.exec("DELETE FROM audit_log WHERE seq = 3"), /append-only/);
 });
@@ -44,34 +49,34 @@ for (const [column, value] of [
   ["agent_id", "agt_other"],
   ["actor", "operator:mallory"],
 ] as const) {
-  test(`editing ${column} of entry k breaks the chain at k`, () => {
-    const { db, log } = filledLog(20);
+  test(`editing ${column} of entry k breaks the chain at k`, async () => {
+    const { db, log } = await filledLog(20);
     tamper(db, `UPDATE audit_log SET ${column} = '${value}' WHERE seq = ${K}`);
-    assertBreaksAt(log, K, /hash does not match/);
+    await assertBreaksAt(log, K, /hash does not match/);
   });
 }
 
-test("setting agent_id of entry k to null breaks the chain at k", () => {
-  const { db, log } = filledLog(20);
+test("setting agent_id of entry k to null breaks the chain at k", async () => {
+  const { db, log } = await filledLog(20);
   tamper(db, `UPDATE audit_log SET agent_id = NULL WHERE seq = ${K}`);
-  assertBreaksAt(log, K, /hash does not match/);
+  await assertBreaksAt(log, K, /hash does not match/);
 });
 
-test("deleting entry k breaks the chain at k (where the gap starts)", () => {
-  const { db, log } = filledLog(20);
+test("deleting entry k breaks the chain at k (where the gap starts)", async () => {
+  const { db, log } = await filledLog(20);
   tamper(db, `DELETE FROM audit_log WHERE seq = ${K}`);
-  assertBreaksAt(log, K, /seq/);
+  await assertBreaksAt(log, K, /seq/);
 });
 
-test("deleting entry 1 breaks the chain at 1", () => {
-  const { db, log } = filledLog(5);
+test("deleting entry 1 breaks the chain at 1", async () => {
+  const { db, log } = await filledLog(5);
   tamper(db, "DELETE FROM audit_log WHERE seq = 1");
-  assertBreaksAt(log, 1, /seq/);
+  await assertBreaksAt(log, 1, /seq/);
 });
 
-test("inserting a forged entry at k (renumbering the rest) breaks the chain", () => {
-  const { db, log } = filledLog(20);
-  const before = log.get(K - 1);
+test("inserting a forged entry at k (renumbering the rest) breaks the chain", async () => {
+  const { db, log } = await filledLog(20);
+  const before = await log.get(K - 1);
   assert.ok(before);
   tamper(
     db,
@@ -99,48 +104,48 @@ test("inserting a forged entry at k (renumbering the rest) breaks the chain", ()
   );
   // The forged entry itself is well formed and linked; the renumbered original
   // after it is not (its seq is hashed, and it links to K-1, not to the forgery).
-  assertBreaksAt(log, K + 1, /prevHash does not link/);
+  await assertBreaksAt(log, K + 1, /prevHash does not link/);
 });
 
-test("a forged entry at k with a made-up hash breaks the chain at k", () => {
-  const { db, log } = filledLog(20);
+test("a forged entry at k with a made-up hash breaks the chain at k", async () => {
+  const { db, log } = await filledLog(20);
   tamper(db, `UPDATE audit_log SET hash = '${"ab".repeat(32)}' WHERE seq = ${K}`);
-  assertBreaksAt(log, K, /hash does not match/);
+  await assertBreaksAt(log, K, /hash does not match/);
 });
 
-test("swapping entries k and k+1 breaks the chain at k", () => {
-  const { db, log } = filledLog(20);
+test("swapping entries k and k+1 breaks the chain at k", async () => {
+  const { db, log } = await filledLog(20);
   tamper(
     db,
     `UPDATE audit_log SET seq = -1 WHERE seq = ${K};
      UPDATE audit_log SET seq = ${K} WHERE seq = ${K + 1};
      UPDATE audit_log SET seq = ${K + 1} WHERE seq = -1;`,
   );
-  assertBreaksAt(log, K, /prevHash|hash/);
+  await assertBreaksAt(log, K, /prevHash|hash/);
 });
 
-test("a forged entry k with its own hash recomputed breaks the chain at k+1, its successor", () => {
-  const { db, log } = filledLog(20);
+test("a forged entry k with its own hash recomputed breaks the chain at k+1, its successor", async () => {
+  const { db, log } = await filledLog(20);
   tamper(db, "SELECT 1"); // only to drop the triggers
-  forgeWithOwnHash(db, log, K, { i: K, amountWei: "0" });
+  await forgeWithOwnHash(db, log, K, { i: K, amountWei: "0" });
   // Entry k is self-consistent and links to k-1; only k+1's prevHash exposes it.
-  assertBreaksAt(log, K + 1, /prevHash does not link/);
+  await assertBreaksAt(log, K + 1, /prevHash does not link/);
 });
 
-test("forging the last entry with its own hash is caught by a saved checkpoint", () => {
-  const { db, log } = filledLog(20);
-  const head = log.head();
-  log.checkpoints.save({ ...head, signature: "sig", signers: [1, 2], signedAt: "x" });
+test("forging the last entry with its own hash is caught by a saved checkpoint", async () => {
+  const { db, log } = await filledLog(20);
+  const head = await log.head();
+  await log.checkpoints.save({ ...head, signature: "sig", signers: [1, 2], signedAt: "x" });
   tamper(db, "SELECT 1");
-  forgeWithOwnHash(db, log, 20, { i: 20, amountWei: "0" });
-  assertBreaksAt(log, 20, /checkpoint/);
+  await forgeWithOwnHash(db, log, 20, { i: 20, amountWei: "0" });
+  await assertBreaksAt(log, 20, /checkpoint/);
 });
 
-test("cutting the log short below a saved checkpoint is caught", () => {
-  const { db, log } = filledLog(20);
-  const cp = log.get(15);
+test("cutting the log short below a saved checkpoint is caught", async () => {
+  const { db, log } = await filledLog(20);
+  const cp = await log.get(15);
   assert.ok(cp);
-  log.checkpoints.save({
+  await log.checkpoints.save({
     seq: 15,
     hash: cp.hash,
     signature: "sig",
@@ -148,32 +153,32 @@ test("cutting the log short below a saved checkpoint is caught", () => {
     signedAt: "x",
   });
   tamper(db, "DELETE FROM audit_log WHERE seq >= 12");
-  assertBreaksAt(log, 12, /truncated/);
+  await assertBreaksAt(log, 12, /truncated/);
 });
 
-test("a corrupted row (data not JSON, wrong column type) breaks the chain at that row", () => {
-  const { db, log } = filledLog(20);
+test("a corrupted row (data not JSON, wrong column type) breaks the chain at that row", async () => {
+  const { db, log } = await filledLog(20);
   tamper(db, `UPDATE audit_log SET data = '{"i":' WHERE seq = ${K}`);
-  assertBreaksAt(log, K, /data is not JSON/);
-  assert.throws(() => log.get(K), { code: "AUDIT_UNAVAILABLE" });
+  await assertBreaksAt(log, K, /data is not JSON/);
+  await assert.rejects(log.get(K), { code: "AUDIT_UNAVAILABLE" });
 
-  const other = filledLog(20);
+  const other = await filledLog(20);
   tamper(other.db, `UPDATE audit_log SET ts = X'3132' WHERE seq = ${K}`);
-  assertBreaksAt(other.log, K, /ts is not text/);
+  await assertBreaksAt(other.log, K, /ts is not text/);
 });
 
-test("re-encoding an entry's data (same meaning, other bytes) breaks the chain at it", () => {
-  const { db, log } = filledLog(20);
-  const data = log.get(K)?.data;
+test("re-encoding an entry's data (same meaning, other bytes) breaks the chain at it", async () => {
+  const { db, log } = await filledLog(20);
+  const data = (await log.get(K))?.data;
   tamper(db, `UPDATE audit_log SET data = '${JSON.stringify(data, null, 1)}' WHERE seq = ${K}`);
-  assertBreaksAt(log, K, /canonical/);
+  await assertBreaksAt(log, K, /canonical/);
 });
 
-test("a forged row before entry 1 is reported at its own seq", () => {
-  const { db, log } = filledLog(5);
+test("a forged row before entry 1 is reported at its own seq", async () => {
+  const { db, log } = await filledLog(5);
   const zero = createHash("sha256").update("x").digest("hex");
   tamper(db, `INSERT INTO audit_log VALUES (0, 't', 'x', NULL, NULL, '{}', '${zero}', '${zero}')`);
-  const result = log.verify();
+  const result = await log.verify();
   assert.equal(result.ok, false);
   assert.equal(result.firstBadSeq, 0);
 });

@@ -288,6 +288,38 @@ onBothEngines({
     },
   },
 
+  "a held key keeps every other replica out until it is released": async (f) => {
+    const [a, b] = [f.open(), f.open()];
+    const order: string[] = [];
+    const first = await a.hold("agent:agt_1");
+    const second = b.hold("agent:agt_1").then((h) => {
+      order.push("b holds");
+      return h;
+    });
+    const other = await b.hold("agent:agt_2"); // another key is not held up
+    await other.release();
+    await new Promise((r) => setTimeout(r, 50));
+    order.push("a releases");
+    await first.release();
+    await (await second).release();
+    assert.deepEqual(order, ["a releases", "b holds"]);
+  },
+
+  "a held key is let go when its holder's connection dies (a killed replica)": {
+    only: "postgres",
+    run: async (f) => {
+      const [a, b] = [f.open(), f.open()];
+      await a.hold("agent:agt_1");
+      const holder = await b.get<{ pid: number }>(
+        "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted LIMIT 1",
+      );
+      const waiting = b.hold("agent:agt_1");
+      await terminateBackend(Number(holder?.pid));
+      const h = await waiting;
+      await h.release();
+    },
+  },
+
   "inside a transaction the Sql itself runs in it, and a nested transaction joins it": async (
     f,
   ) => {

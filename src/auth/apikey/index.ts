@@ -1,7 +1,9 @@
 /**
  * Scoped API keys: bound to one agent or to the operator, shown once, stored as
  * SHA-256 digests, compared in constant time, and revocable with effect on the very
- * next request (every request reads the key's row; nothing is cached).
+ * next request (every request reads the key's row; nothing is cached). Behind the storage
+ * seam (src/store/sql): a key and every key issued under it are revoked, with their audit
+ * entries and the tokens issued against them, in one transaction.
  */
 import { randomBytes } from "node:crypto";
 import type { AuditLog } from "../../audit/types.js";
@@ -34,6 +36,13 @@ export interface Principal {
   delegation?: { links: LinkBudget[]; recipients?: string[]; chains?: number[] };
 }
 
+/**
+ * Taken first by a key's revocation, and by whatever must not interleave with one (a token
+ * issued against a key: src/auth/jwt/issue.ts). On PostgreSQL an advisory lock shared by
+ * every replica; SQLite's single writer already serialises them.
+ */
+export const KEY_REVOCATION_LOCK = "api_keys:revocation";
+
 export interface ApiKeyService {
   /** `parentKeyId`: the key that asks (null for the admin key); revoking it revokes this. */
   issue(
@@ -41,12 +50,14 @@ export interface ApiKeyService {
     scopes: Scope[],
     actor: string,
     parentKeyId?: string | null,
-  ): { keyId: string; key: string };
+  ): Promise<{ keyId: string; key: string }>;
   /** Revokes the key and every key issued under it; returns their ids. */
-  revoke(keyId: string, actor: string): string[];
+  revoke(keyId: string, actor: string): Promise<string[]>;
   /** The principal a bearer secret stands for, or undefined. */
-  authenticate(secret: string): Principal | undefined;
-  get(keyId: string): { keyId: string; agentId: string | null; scopes: Scope[]; revoked: boolean };
+  authenticate(secret: string): Promise<Principal | undefined>;
+  get(
+    keyId: string,
+  ): Promise<{ keyId: string; agentId: string | null; scopes: Scope[]; revoked: boolean }>;
 }
 
 export function parseScopes(input: unknown): Scope[] {
@@ -69,8 +80,11 @@ export function parseScopes(input: unknown): Scope[] {
 export function createApiKeyService(deps: {
   store: VaultStore;
   audit: AuditLog;
-  /** Called inside the revoking transaction with every key id revoked (tokens follow). */
-  onRevoked?: (keyIds: string[], actor: string) => void;
+  /**
+   * Called inside the revoking transaction with every key id revoked (tokens follow); the
+   * revocation commits only once its promise resolves, and rolls back if it rejects.
+   */
+  onRevoked?: (keyIds: string[], actor: string) => Promise<unknown>;
 }): ApiKeyService {
   const { store, audit } = deps;
   const adminPrincipal: Principal = {
@@ -80,7 +94,7 @@ export function createApiKeyService(deps: {
     scopes: new Set(SCOPES),
   };
   return {
-    issue(agentId, scopes, actor, parentKeyId = null) {
+    async issue(agentId, scopes, actor, parentKeyId = null) {
       if (agentId !== null && scopes.includes("ADMIN")) {
         throw new VaultError("VALIDATION_FAILED", "agent keys cannot carry ADMIN", {
           field: "scopes",
@@ -88,46 +102,50 @@ export function createApiKeyService(deps: {
       }
       const keyId = `key_${randomBytes(9).toString("base64url")}`;
       const key = newSecret("avk");
-      store.db.transaction(() => {
-        store.putKey({
+      await store.sql.transaction(async () => {
+        await store.putKey({
           id: keyId,
           agent_id: agentId,
           scopes: scopes.join(","),
           hash: hashSecret(key),
           parent_id: parentKeyId === "admin" ? null : parentKeyId,
         });
-        audit.append({
+        await audit.append({
           type: "key.issued",
           agentId,
           actor,
           data: { keyId, scopes, ...(parentKeyId ? { parentKeyId } : {}) },
         });
-      })();
+      });
       return { keyId, key };
     },
-    revoke(keyId, actor) {
-      const row = store.key(keyId);
+    async revoke(keyId, actor) {
+      const row = await store.key(keyId);
       if (!row) throw new VaultError("KEY_NOT_FOUND");
-      return store.db.transaction(() => {
-        const tree = store.liveDescendants(keyId);
+      return store.sql.transaction(async (tx) => {
+        // Two revocations of overlapping trees (on two replicas) take turns: the second sees
+        // only the keys the first left live, so no key is revoked or audited twice.
+        await tx.lock(KEY_REVOCATION_LOCK);
+        const tree = await store.liveDescendants(keyId);
+        const ids: string[] = [];
         for (const k of tree) {
-          store.revokeKey(k.id);
-          audit.append({
+          if (!(await store.revokeKey(k.id))) continue;
+          await audit.append({
             type: "key.revoked",
             agentId: k.agent_id,
             actor,
             data: { keyId: k.id, ...(k.id === keyId ? {} : { because: keyId }) },
           });
+          ids.push(k.id);
         }
-        const ids = tree.map((k) => k.id);
-        deps.onRevoked?.(ids, actor);
+        await deps.onRevoked?.(ids, actor);
         return ids;
-      })();
+      });
     },
-    authenticate(secret) {
-      const adminHash = store.meta("admin_key_hash");
+    async authenticate(secret) {
+      const adminHash = await store.meta("admin_key_hash");
       if (adminHash && secretMatches(secret, adminHash)) return adminPrincipal;
-      const row = store.keyByHash(hashSecret(secret));
+      const row = await store.keyByHash(hashSecret(secret));
       if (!row || row.revoked_at || !secretMatches(secret, row.hash)) return undefined;
       return {
         kind: row.agent_id ? "agent" : "operator",
@@ -136,8 +154,8 @@ export function createApiKeyService(deps: {
         scopes: new Set(row.scopes.split(",") as Scope[]),
       };
     },
-    get(keyId) {
-      const row = store.key(keyId);
+    async get(keyId) {
+      const row = await store.key(keyId);
       if (!row) throw new VaultError("KEY_NOT_FOUND");
       return {
         keyId,

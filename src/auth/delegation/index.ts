@@ -7,7 +7,8 @@
  * nonce, iat and a short exp), used once: a stolen chain alone signs nothing.
  *
  * Revoking any link refuses it and everything delegated from it on the next request: every
- * request reads the revocation table, nothing is cached.
+ * request reads the revocation table (shared by every process on the database), nothing is
+ * cached.
  */
 import { createPrivateKey, generateKeyPairSync, type KeyObject } from "node:crypto";
 import type { AuditLog } from "../../audit/types.js";
@@ -56,7 +57,7 @@ export interface ChainCheck {
   /** Why this chain must be refused now (stale feed, revoked upstream), or undefined. */
   check(links: ChainLink[]): Promise<VaultError | undefined>;
   /** The same for a chain admitted before, by its CIDs (re-checked under the agent lock). */
-  recheck(cids: string[]): VaultError | undefined;
+  recheck(cids: string[]): Promise<VaultError | undefined>;
 }
 
 /** Invocations may be at most this old or this far ahead, and live at most this long. */
@@ -91,13 +92,14 @@ export interface DelegationService {
   issue(req: RootRequest, actor: string): Promise<{ delegation: string; cid: string }>;
   /** Verifies a chain and its invocation for this request; throws a VaultError. */
   verify(chain: string, invocation: string, req: InvokedRequest): Promise<DelegationGrant>;
-  revoke(cid: string, actor: string): { revoked: boolean };
+  /** Revokes a link and audits it (delegation.revoked), in one transaction. */
+  revoke(cid: string, actor: string): Promise<{ revoked: boolean }>;
   /** A revocation UCAN from an issuer in the delegation path (ucan-wg/revocation). */
   revokeByUcan(req: RevocationRequest): Promise<{ cid: string; revoked: boolean }>;
   /** The agent a root delegation this vault issued belongs to, if it is one. */
-  ownerOf(cid: string): string | undefined;
+  ownerOf(cid: string): Promise<string | undefined>;
   /** The refusal for a chain of link CIDs now (revoked since admitted), or undefined. */
-  refusal(cids: string[]): VaultError | undefined;
+  refusal(cids: string[]): Promise<VaultError | undefined>;
   /** The revocation status list of the roots issued here (a vc+jwt), if one is published. */
   statusList(): Promise<string>;
   /** The operator's UCAN identity: the did:key of the vault's credential key. */
@@ -109,7 +111,9 @@ export interface DelegationService {
     meta?: Record<string, unknown>,
   ): Promise<{ delegation: string; cid: string; issuer: string }>;
   /** The operator links signed here that are neither revoked nor expired, oldest first. */
-  liveOperatorLinks(): Array<{ cid: string; audience: string; token: string; expiresMs: number }>;
+  liveOperatorLinks(): Promise<
+    Array<{ cid: string; audience: string; token: string; expiresMs: number }>
+  >;
 }
 
 function fail(code: ErrorCode, message?: string, details: Record<string, unknown> = {}): never {
@@ -122,7 +126,7 @@ export function createDelegationService(deps: {
   /** Encrypts the agents' delegation keys at rest (the token keys' passphrase file). */
   passphrase: string;
   maxDepth: number;
-  agentExists: (agentId: string) => boolean;
+  agentExists: (agentId: string) => boolean | Promise<boolean>;
   now?: () => number;
   /** Where the status list is published, and the did:key that signs it. */
   status?: { url: string; issuer: string; key: () => KeyObject };
@@ -140,7 +144,7 @@ export function createDelegationService(deps: {
   const signerOf = async (agentId: string) => {
     const cached = signers.get(agentId);
     if (cached) return cached;
-    let row = store.key(agentId);
+    let row = await store.key(agentId);
     if (!row) {
       const { privateKey } = generateKeyPairSync("ed25519");
       const seed = seedOf(privateKey);
@@ -151,8 +155,8 @@ export function createDelegationService(deps: {
         cipher: "aes-256-cbc",
         passphrase,
       }) as string;
-      store.putKey(agentId, did, pem);
-      row = { did, private_pem: pem };
+      // Another request (or process) may have made one meanwhile: the stored key wins.
+      row = await store.putKey(agentId, did, pem);
     }
     const key = createPrivateKey({ key: row.private_pem, format: "pem", passphrase });
     const signer = await signerFromSeed(seedOf(key));
@@ -175,84 +179,91 @@ export function createDelegationService(deps: {
     async issueAsOperator(req, actor, meta = {}) {
       const signer = await operator();
       const out = await issueOperatorLink(signer, req, now(), meta);
-      store.put({
-        cid: out.cid,
-        agent_id: OPERATOR_OWNER,
-        audience: req.audience,
-        token: out.delegation,
-        expires_ms: out.expiresMs,
-        created_ms: now(),
-      });
-      audit.append({
-        type: "delegation.issued",
-        agentId: null,
-        actor,
-        data: {
+      await store.transaction(async () => {
+        await store.put({
           cid: out.cid,
+          agent_id: OPERATOR_OWNER,
           audience: req.audience,
-          terms: out.terms,
-          exp: out.expiresMs,
-          ...meta,
-        },
+          token: out.delegation,
+          expires_ms: out.expiresMs,
+          created_ms: now(),
+        });
+        await audit.append({
+          type: "delegation.issued",
+          agentId: null,
+          actor,
+          data: {
+            cid: out.cid,
+            audience: req.audience,
+            terms: out.terms,
+            exp: out.expiresMs,
+            ...meta,
+          },
+        });
       });
       return { delegation: out.delegation, cid: out.cid, issuer: signer.did };
     },
 
-    liveOperatorLinks: () =>
-      store
-        .list(OPERATOR_OWNER)
-        .filter((r) => r.expires_ms > now() && store.revokedAt(r.cid) === undefined)
-        .map((r) => ({
-          cid: r.cid,
-          audience: r.audience,
-          token: r.token,
-          expiresMs: r.expires_ms,
-        })),
+    async liveOperatorLinks() {
+      const out: Array<{ cid: string; audience: string; token: string; expiresMs: number }> = [];
+      for (const r of await store.list(OPERATOR_OWNER)) {
+        if (r.expires_ms <= now() || (await store.revokedAt(r.cid)) !== undefined) continue;
+        out.push({ cid: r.cid, audience: r.audience, token: r.token, expiresMs: r.expires_ms });
+      }
+      return out;
+    },
 
     async issue(req, actor) {
-      if (!deps.agentExists(req.agentId)) fail("AGENT_NOT_FOUND");
+      if (!(await deps.agentExists(req.agentId))) fail("AGENT_NOT_FOUND");
       const signer = await signerOf(req.agentId);
-      const idx = deps.status ? store.newStatusIndex(now()) : undefined;
+      const idx = deps.status ? await store.newStatusIndex(now()) : undefined;
       const entry =
         deps.status && idx !== undefined ? statusEntry(deps.status.url, idx) : undefined;
       const out = await issueRoot(signer, req, now(), entry);
-      store.put({
-        cid: out.cid,
-        agent_id: req.agentId,
-        audience: req.audience,
-        token: out.delegation,
-        expires_ms: out.expiresMs,
-        created_ms: now(),
-      });
-      if (idx !== undefined) store.setStatusIndex(out.cid, idx);
-      audit.append({
-        type: "delegation.issued",
-        agentId: req.agentId,
-        actor,
-        data: { cid: out.cid, audience: req.audience, terms: out.terms, exp: out.expiresMs },
+      await store.transaction(async () => {
+        await store.put({
+          cid: out.cid,
+          agent_id: req.agentId,
+          audience: req.audience,
+          token: out.delegation,
+          expires_ms: out.expiresMs,
+          created_ms: now(),
+        });
+        if (idx !== undefined) await store.setStatusIndex(out.cid, idx);
+        await audit.append({
+          type: "delegation.issued",
+          agentId: req.agentId,
+          actor,
+          data: { cid: out.cid, audience: req.audience, terms: out.terms, exp: out.expiresMs },
+        });
       });
       return { delegation: out.delegation, cid: out.cid };
     },
 
-    revoke(cid, actor) {
-      const revoked = store.revoke(cid, now(), actor);
-      const agentId = store.get(cid)?.agent_id ?? null;
-      if (revoked) audit.append({ type: "delegation.revoked", agentId, actor, data: { cid } });
-      return { revoked };
-    },
+    revoke: (cid, actor) =>
+      // The revocation and its audit entry (and so its event, src/auth/revocation/events.ts)
+      // commit together: none is ever recorded without the other.
+      store.transaction(async () => {
+        const revoked = await store.revoke(cid, now(), actor);
+        if (revoked) {
+          const agentId = (await store.get(cid))?.agent_id ?? null;
+          await audit.append({ type: "delegation.revoked", agentId, actor, data: { cid } });
+        }
+        return { revoked };
+      }),
 
-    ownerOf: (cid) => store.get(cid)?.agent_id,
+    ownerOf: async (cid) => (await store.get(cid))?.agent_id,
 
     async revokeByUcan(req) {
       const { cid, revoker } = await checkRevocation(req, {
         maxDepth: deps.maxDepth,
-        isOurRoot: (did) => {
-          const agent = store.agentOfDid(did);
-          return agent !== undefined && agent !== OPERATOR_OWNER && deps.agentExists(agent);
+        isOurRoot: async (did) => {
+          const agent = await store.agentOfDid(did);
+          return agent !== undefined && agent !== OPERATOR_OWNER && (await deps.agentExists(agent));
         },
         now: now(),
       });
-      return { cid, ...service.revoke(cid, `ucan:${revoker}`) };
+      return { cid, ...(await service.revoke(cid, `ucan:${revoker}`)) };
     },
 
     async statusList() {
@@ -260,14 +271,14 @@ export function createDelegationService(deps: {
       return signStatusList({
         listUrl: deps.status.url,
         issuer: deps.status.issuer,
-        revoked: store.revokedIndexes(),
+        revoked: await store.revokedIndexes(),
         key: deps.status.key(),
         now: now(),
       });
     },
 
-    refusal(cids) {
-      const hop = cids.findIndex((c) => store.revokedAt(c) !== undefined);
+    async refusal(cids) {
+      const hop = await store.firstRevoked(cids);
       if (hop >= 0) return new VaultError("DELEGATION_REVOKED", undefined, { hop });
       return deps.chainCheck?.()?.recheck(cids);
     },
@@ -335,12 +346,13 @@ export function createDelegationService(deps: {
     const root = links[0];
     if (!root) fail("DELEGATION_MALFORMED");
     const rootDid = root.iss;
-    const agentId = store.agentOfDid(rootDid);
+    const agentId = await store.agentOfDid(rootDid);
     if (!agentId || agentId === OPERATOR_OWNER || root.sub !== rootDid)
       fail("DELEGATION_ISSUER_UNKNOWN");
-    if (!deps.agentExists(agentId)) fail("DELEGATION_REVOKED", "the agent has been deleted");
+    if (!(await deps.agentExists(agentId)))
+      fail("DELEGATION_REVOKED", "the agent has been deleted");
     if (agentId !== req.agentId) fail("FORBIDDEN_AGENT");
-    const refused = service.refusal(links.map((d) => d.cid.toString()));
+    const refused = await service.refusal(links.map((d) => d.cid.toString()));
     if (refused) throw refused;
     checkAlignment(links, rootDid);
     const terms = termsOf(links, agentId);
@@ -396,7 +408,7 @@ export function createDelegationService(deps: {
       },
       { ...deps.mandates, now: at },
     );
-    if (store.revokedAt(m.cid) !== undefined)
+    if ((await store.revokedAt(m.cid)) !== undefined)
       fail("DELEGATION_REVOKED", "the mandate was revoked", { hop: grant.links.length });
     const link = { cid: m.cid, expiresMs: m.expiresMs, ...(m.caps ? { caps: m.caps } : {}) };
     return { ...grant, links: [...grant.links, link], terms: m.terms };
@@ -433,7 +445,7 @@ export function createDelegationService(deps: {
       if (/signature/i.test(msg)) fail("INVOCATION_SIGNATURE_INVALID");
       fail("INVOCATION_MISMATCH", "the invocation's arguments fail a link's policy (pol)");
     });
-    if (!store.useInvocation(inv.cid.toString(), (p.exp as number) * 1000, at))
+    if (!(await store.useInvocation(inv.cid.toString(), (p.exp as number) * 1000, at)))
       fail("INVOCATION_REPLAYED");
     return { holder: p.iss, cid: inv.cid.toString() };
   }

@@ -33,7 +33,7 @@ export interface RevocationRequest {
 /** The CID to revoke and who revokes it, once every check passed; throws a VaultError. */
 export async function checkRevocation(
   req: RevocationRequest,
-  opts: { maxDepth: number; isOurRoot: (did: string) => boolean; now: number },
+  opts: { maxDepth: number; isOurRoot: (did: string) => Promise<boolean>; now: number },
 ): Promise<{ cid: string; revoker: string }> {
   if (req.path.length === 0 || req.path.length > opts.maxDepth)
     fail("DELEGATION_TOO_DEEP", `the path holds 1 to ${opts.maxDepth} links`);
@@ -46,7 +46,8 @@ export async function checkRevocation(
     );
   }
   const root = links[0] as Delegation;
-  if (root.iss !== root.sub || !opts.isOurRoot(root.iss)) fail("DELEGATION_ISSUER_UNKNOWN");
+  if (root.iss !== root.sub || !(await opts.isOurRoot(root.iss)))
+    fail("DELEGATION_ISSUER_UNKNOWN");
   for (const [hop, d] of links.entries()) {
     const prev = links[hop - 1];
     if (prev && prev.aud !== d.iss) fail("DELEGATION_AUDIENCE_MISMATCH", undefined, { hop });

@@ -2,28 +2,29 @@
  * Issuing agent tokens: EdDSA JWTs (RFC 7519, signed with jose) with kid in the header and
  * the claims agent_id, capabilities, operator_id and, for a task-bound token,
  * issued_for_task. A token carries only capabilities within its issuer's scopes, and is
- * recorded and audited in the same transaction that checks the issuing key is still live.
+ * recorded and audited in the same transaction that checks the issuing key is still live
+ * (under the lock the API keys' revocation takes, so the two cannot interleave on any engine).
  */
 import { randomBytes } from "node:crypto";
 import { SignJWT } from "jose";
 import type { AuditLog } from "../../audit/types.js";
 import type { AuthConfig } from "../../config/auth.js";
 import { VaultError } from "../../errors/index.js";
-import type { Db } from "../../store/db.js";
-import type { Principal, Scope } from "../apikey/index.js";
+import type { Sql } from "../../store/sql/types.js";
+import { KEY_REVOCATION_LOCK, type Principal, type Scope } from "../apikey/index.js";
 import { isCapability, scopeOf } from "./capabilities.js";
 import type { TokenKeyStore } from "./keys.js";
 import type { TokenLedger } from "./ledger.js";
 import { type IssuedToken, type IssueRequest, MAX_TTL_SECONDS } from "./types.js";
 
 export interface IssueDeps {
-  db: Db;
+  sql: Sql;
   audit: AuditLog;
   keys: TokenKeyStore;
   ledger: TokenLedger;
   config: AuthConfig;
   now: () => number;
-  keyIsLive?: (keyId: string) => boolean;
+  keyIsLive?: (keyId: string) => Promise<boolean>;
 }
 
 /** The request's capabilities, deduplicated, once they are valid and within `by`'s scopes. */
@@ -55,9 +56,9 @@ export async function issueToken(
   by: Principal,
   actor: string,
 ): Promise<IssuedToken> {
-  const { db, audit, keys, ledger, config, now } = deps;
+  const { sql, audit, keys, ledger, config, now } = deps;
   const caps = checkedCapabilities(req, by);
-  const { kid, privateKey } = keys.active();
+  const { kid, privateKey } = await keys.active();
   const jti = `tok_${randomBytes(12).toString("base64url")}`;
   const iat = Math.floor(now() / 1000);
   const exp = iat + req.ttlSeconds;
@@ -75,10 +76,15 @@ export async function issueToken(
     .setExpirationTime(exp)
     .setJti(jti)
     .sign(privateKey);
-  db.transaction(() => {
-    if (deps.keyIsLive && !deps.keyIsLive(by.keyId))
-      throw new VaultError("INVALID_CREDENTIALS", "the key was revoked");
-    ledger.record({
+  await sql.transaction(async (tx) => {
+    if (deps.keyIsLive) {
+      // A revocation of the key either committed before (it is seen here) or waits for this
+      // transaction (and then sees the token and revokes it too).
+      await tx.lock(KEY_REVOCATION_LOCK);
+      if (!(await deps.keyIsLive(by.keyId)))
+        throw new VaultError("INVALID_CREDENTIALS", "the key was revoked");
+    }
+    await ledger.record({
       jti,
       agent_id: req.agentId,
       kid,
@@ -90,13 +96,13 @@ export async function issueToken(
       actor,
       key_id: by.keyId,
     });
-    keys.noteIssued(kid, exp * 1000);
-    audit.append({
+    await keys.noteIssued(kid, exp * 1000);
+    await audit.append({
       type: "token.issued",
       agentId: req.agentId,
       actor,
       data: { jti, kid, capabilities: caps, task: req.task ?? null, audience, expiresAt: exp },
     });
-  }).immediate();
+  });
   return { token, jti, kid, expiresAt: new Date(exp * 1000).toISOString() };
 }

@@ -68,17 +68,17 @@ interface Issuer {
 }
 
 /** The claim checks once the signature verified: who the token stands for. */
-function principalFrom(
+async function principalFrom(
   payload: JWTPayload,
   issuer: Issuer,
-  isRevoked: (jti: string) => boolean,
+  isRevoked: (jti: string) => Promise<boolean>,
   taskId: string | undefined,
-): TokenPrincipal {
+): Promise<TokenPrincipal> {
   const p = payload as JWTPayload & Record<string, unknown>;
   const { jti, agent_id: agentId, operator_id: op, issued_for_task: task } = p;
   if (typeof jti !== "string" || jti.length === 0 || jti.length > 128)
     refuse("TOKEN_INVALID", "jti is missing or invalid");
-  if (isRevoked(jti)) refuse("TOKEN_REVOKED");
+  if (await isRevoked(jti)) refuse("TOKEN_REVOKED");
   if (typeof agentId !== "string" || agentId.length === 0 || agentId.length > 64)
     refuse("TOKEN_INVALID", "agent_id is missing or invalid");
   if (!Array.isArray(p.capabilities)) refuse("TOKEN_INVALID", "capabilities must be an array");
@@ -113,13 +113,20 @@ export interface VerifyDeps {
   config: AuthConfig;
   now: () => number;
   /** Another issuer's revocation feed: stale (fail closed) or revoked jti (issue 13). */
-  remote?: { refusal(issuer: string, jti: string): VaultError | undefined } | undefined;
+  remote?:
+    | {
+        refusal(
+          issuer: string,
+          jti: string,
+        ): VaultError | undefined | Promise<VaultError | undefined>;
+      }
+    | undefined;
 }
 
 export function createTokenVerifier(deps: VerifyDeps) {
   const { keys, ledger, external, config, now } = deps;
-  const ownKey: JWTVerifyGetKey = (header) => {
-    const key = typeof header.kid === "string" ? keys.publicKey(header.kid) : undefined;
+  const ownKey: JWTVerifyGetKey = async (header) => {
+    const key = typeof header.kid === "string" ? await keys.publicKey(header.kid) : undefined;
     if (!key) throw new VaultError("SIGNATURE_INVALID", "no key of this vault has that kid");
     return key;
   };
@@ -162,7 +169,7 @@ export function createTokenVerifier(deps: VerifyDeps) {
           ceiling: ext?.trust.capabilities,
         };
     if (!own && typeof payload.jti === "string") {
-      const refused = deps.remote?.refusal(iss, payload.jti);
+      const refused = await deps.remote?.refusal(iss, payload.jti);
       if (refused) throw refused;
     }
     return principalFrom(payload, issuer, ledger.isRevoked, opts.taskId);

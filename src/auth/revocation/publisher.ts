@@ -9,6 +9,8 @@ import { signHeartbeat, signSet } from "./set.js";
 
 const CACHE_MAX = 4096;
 
+type SigningKey = { kid: string; privateKey: KeyObject };
+
 export interface RevocationPublisher {
   readonly issuer: string;
   /** Signed events after `seq`, oldest first, at most `limit`. */
@@ -22,7 +24,8 @@ export interface RevocationPublisher {
 export function createRevocationPublisher(deps: {
   events: RevocationEvents;
   issuer: string;
-  signingKey: () => { kid: string; privateKey: KeyObject };
+  /** The key events and heartbeats are signed with (read at each signature). */
+  signingKey: () => SigningKey | Promise<SigningKey>;
   /**
    * Publish only these kinds' subjects; any other event keeps its place in the sequence
    * (so a receiver still notices a gap) as kind "redacted" with its seq as the subject.
@@ -45,7 +48,7 @@ export function createRevocationPublisher(deps: {
     const set = await signSet(
       { seq: row.seq, ...shown(row), atMs: row.at_ms },
       deps.issuer,
-      deps.signingKey(),
+      await deps.signingKey(),
     );
     cache.set(row.seq, set);
     if (cache.size > CACHE_MAX) cache.delete(cache.keys().next().value as number);
@@ -60,7 +63,10 @@ export function createRevocationPublisher(deps: {
     head: () => deps.events.head(),
     onEvent: (l) => deps.events.onEvent(l),
     ...(deps.signedHeartbeats
-      ? { signHeartbeat: (head: number) => signHeartbeat(head, deps.issuer, deps.signingKey()) }
+      ? {
+          signHeartbeat: async (head: number) =>
+            signHeartbeat(head, deps.issuer, await deps.signingKey()),
+        }
       : {}),
   };
 }

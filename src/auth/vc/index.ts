@@ -7,7 +7,8 @@
  * type AgentAuthorization from a trusted issuer DID, whose subject is the presenting DID:
  *   { id: <agent DID>, agentId, operator, capabilities: [...], spendLimit?: {asset: amount},
  *     humanPrincipal? }
- * Challenges are stored in SQLite, expire after `challengeTtlMs` and are used once.
+ * Challenges are stored in the vault's database (store.ts), expire after `challengeTtlMs`
+ * and are used once, whichever process handed them out.
  *
  * The vault also issues each agent a credential (type AgentVaultBinding) binding the
  * agent's DID to its vault address, signed by the vault's own did:key, so third parties
@@ -21,11 +22,12 @@ import { getResolver as keyResolver } from "key-did-resolver";
 import { getResolver as pkhResolver } from "pkh-did-resolver";
 import type { AuthConfig } from "../../config/auth.js";
 import { type ErrorCode, VaultError } from "../../errors/index.js";
-import type { Db } from "../../store/db.js";
+import type { Sql } from "../../store/sql/types.js";
 import type { Principal } from "../apikey/index.js";
 import { scopesFromCapabilities } from "../jwt/capabilities.js";
 import type { TokenKeyStore } from "../jwt/keys.js";
 import { createWebDidResolver, type WebDidOptions } from "./did-web.js";
+import { openCredentialStore, TooManyChallenges } from "./store.js";
 
 export const AGENT_AUTHORIZATION = "AgentAuthorization";
 export const AGENT_VAULT_BINDING = "AgentVaultBinding";
@@ -45,16 +47,16 @@ export interface VcPrincipal extends Principal {
 export interface CredentialService {
   /** The vault's own DID (did:key of its Ed25519 credential key). */
   readonly did: string;
-  challenge(): Challenge;
+  challenge(): Promise<Challenge>;
   /** Verifies a presentation; throws a VaultError with a specific code when it is refused. */
   authenticate(presentation: string): Promise<VcPrincipal>;
   /**
    * Revokes a holder DID (every presentation it makes) or a credential id (a VC's `id` /
    * `jti`); true if it was not revoked before. The caller audits it (credential.revoked).
    */
-  revoke(id: string, actor: string): boolean;
+  revoke(id: string, actor: string): Promise<boolean>;
   /** True once `id` (a holder DID or a credential id) is revoked. */
-  isRevoked(id: string): boolean;
+  isRevoked(id: string): Promise<boolean>;
   /** A JWT VC binding the agent's DID (or did:pkh of its address) to its vault address. */
   agentCredential(agent: { id: string; address: string }): Promise<{
     credential: string;
@@ -89,8 +91,9 @@ export function didKeyOf(publicKeyRaw: Uint8Array): string {
   return `did:key:${bytesToMultibase(publicKeyRaw, "base58btc", "ed25519-pub")}`;
 }
 
-export function createCredentialService(deps: {
-  db: Db;
+/** The credential service over the vault's database (its tables migrated first). */
+export async function createCredentialService(deps: {
+  sql: Sql;
   config: AuthConfig;
   keys: TokenKeyStore;
   web?: WebDidOptions;
@@ -98,8 +101,8 @@ export function createCredentialService(deps: {
   /** Outstanding (unused, unexpired) challenges allowed at once. */
   maxOutstanding?: number;
   now?: () => number;
-}): CredentialService {
-  const { db, config, keys } = deps;
+}): Promise<CredentialService> {
+  const { config, keys } = deps;
   const now = deps.now ?? Date.now;
   const ttl = deps.challengeTtlMs ?? 120_000;
   const maxOutstanding = deps.maxOutstanding ?? 10_000;
@@ -109,38 +112,10 @@ export function createCredentialService(deps: {
     ...createWebDidResolver(deps.web),
   });
   const trusted = new Map(config.trustedVcIssuers.map((t) => [t.did, t]));
-  db.exec(`
-    CREATE TABLE IF NOT EXISTS auth_challenges (
-      challenge TEXT PRIMARY KEY, expires_ms INTEGER NOT NULL, used_ms INTEGER);
-    CREATE TABLE IF NOT EXISTS agent_dids (
-      agent_id TEXT PRIMARY KEY, did TEXT NOT NULL, issuer TEXT NOT NULL, seen_ms INTEGER NOT NULL);
-    CREATE TABLE IF NOT EXISTS revoked_credentials (
-      id TEXT PRIMARY KEY, revoked_ms INTEGER NOT NULL, actor TEXT NOT NULL);
-  `);
-  const q = {
-    put: db.prepare("INSERT INTO auth_challenges (challenge, expires_ms) VALUES (?, ?)"),
-    get: db.prepare("SELECT expires_ms, used_ms FROM auth_challenges WHERE challenge = ?"),
-    use: db.prepare(
-      "UPDATE auth_challenges SET used_ms = ? WHERE challenge = ? AND used_ms IS NULL AND expires_ms > ?",
-    ),
-    // Used challenges are kept until well after they expire, so a replay still says "replayed".
-    prune: db.prepare("DELETE FROM auth_challenges WHERE expires_ms < ?"),
-    outstanding: db
-      .prepare("SELECT count(*) FROM auth_challenges WHERE used_ms IS NULL AND expires_ms > ?")
-      .pluck(),
-    bindDid: db.prepare(
-      `INSERT INTO agent_dids (agent_id, did, issuer, seen_ms) VALUES (?, ?, ?, ?)
-       ON CONFLICT(agent_id) DO UPDATE SET did = excluded.did, issuer = excluded.issuer, seen_ms = excluded.seen_ms`,
-    ),
-    didOf: db.prepare("SELECT did FROM agent_dids WHERE agent_id = ?").pluck(),
-    revoke: db.prepare(
-      "INSERT OR IGNORE INTO revoked_credentials (id, revoked_ms, actor) VALUES (?, ?, ?)",
-    ),
-    revoked: db.prepare("SELECT 1 FROM revoked_credentials WHERE id = ?").pluck(),
-  };
-  const isRevoked = (id: string) => q.revoked.get(id) === 1;
+  const store = await openCredentialStore(deps.sql);
+  const isRevoked = (id: string) => store.isRevoked(id);
 
-  const credKey = keys.credentialKey();
+  const credKey = await keys.credentialKey();
   const rawPublic = Buffer.from(
     (credKey.publicKey.export({ format: "jwk" }) as { x: string }).x,
     "base64url",
@@ -151,10 +126,10 @@ export function createCredentialService(deps: {
   );
   const options = { skewTime: 5 };
 
-  const checkChallenge = (nonce: unknown) => {
+  const checkChallenge = async (nonce: unknown) => {
     if (typeof nonce !== "string" || nonce.length > 128)
       refuse("CHALLENGE_INVALID", "the presentation carries no challenge (nonce)");
-    const row = q.get.get(nonce) as { expires_ms: number; used_ms: number | null } | undefined;
+    const row = await store.challenge(nonce);
     if (!row) refuse("CHALLENGE_INVALID");
     if (row.used_ms !== null) refuse("CHALLENGE_REPLAYED");
     if (row.expires_ms <= now()) refuse("CHALLENGE_EXPIRED");
@@ -179,7 +154,8 @@ export function createCredentialService(deps: {
     }
     const vc = verified.verifiableCredential;
     const credentialId = vc.id ?? (verified.payload as { jti?: unknown }).jti;
-    if (typeof credentialId === "string" && isRevoked(credentialId)) refuse("CREDENTIAL_REVOKED");
+    if (typeof credentialId === "string" && (await isRevoked(credentialId)))
+      refuse("CREDENTIAL_REVOKED");
     if (!asArray(vc.type).includes(AGENT_AUTHORIZATION))
       refuse("CREDENTIAL_INVALID", `the credential is not an ${AGENT_AUTHORIZATION}`);
     const s = vc.credentialSubject as Record<string, unknown>;
@@ -214,15 +190,19 @@ export function createCredentialService(deps: {
   return {
     did: vaultDid,
 
-    challenge() {
+    async challenge() {
       const at = now();
       const challenge = randomBytes(24).toString("base64url");
-      db.transaction(() => {
-        q.prune.run(at - 10 * ttl);
-        if ((q.outstanding.get(at) as number) >= maxOutstanding)
+      try {
+        await store.putChallenge(challenge, at + ttl, at, {
+          pruneBefore: at - 10 * ttl,
+          maxOutstanding,
+        });
+      } catch (err) {
+        if (err instanceof TooManyChallenges)
           throw new VaultError("RATE_LIMITED", "too many outstanding challenges");
-        q.put.run(challenge, at + ttl);
-      }).immediate();
+        throw err;
+      }
       return {
         challenge,
         audience: config.tokenAudience,
@@ -242,7 +222,7 @@ export function createCredentialService(deps: {
       if (typeof payload.vp !== "object" || payload.vp === null)
         refuse("CREDENTIAL_MALFORMED", "the JWT is not a verifiable presentation");
       // Cheap checks first: nothing is resolved over the network for a stale or foreign request.
-      const challenge = checkChallenge(payload.nonce);
+      const challenge = await checkChallenge(payload.nonce);
       if (!asArray(payload.aud as string | string[] | undefined).includes(config.tokenAudience))
         refuse("AUDIENCE_MISMATCH");
       const vcs = asArray(
@@ -265,11 +245,11 @@ export function createCredentialService(deps: {
       const holder = payload.iss;
       if (typeof holder !== "string" || !holder.startsWith("did:") || holder.length > 512)
         refuse("CREDENTIAL_MALFORMED", "the presentation names no holder DID");
-      if (isRevoked(holder)) refuse("CREDENTIAL_REVOKED");
+      if (await isRevoked(holder)) refuse("CREDENTIAL_REVOKED");
       // Used up before any signature is checked: each challenge buys one verification, so
       // forged presentations cannot make the vault verify signatures for free.
-      if (q.use.run(now(), challenge, now()).changes !== 1) {
-        checkChallenge(challenge); // names why: replayed (a concurrent use) or expired
+      if (!(await store.useChallenge(challenge, now()))) {
+        await checkChallenge(challenge); // names why: replayed (a concurrent use) or expired
         refuse("CHALLENGE_REPLAYED");
       }
       // The credentials first (their issuers are trusted DIDs), and each must name the holder
@@ -297,7 +277,7 @@ export function createCredentialService(deps: {
       // Several credentials: each one's limits apply (capabilities intersect, all caps hold).
       const scopes = new Set([...first.scopes].filter((s) => auths.every((a) => a.scopes.has(s))));
       const spendLimits = auths.flatMap((a) => (a.spendLimit ? [a.spendLimit] : []));
-      q.bindDid.run(first.agentId, holder, first.iss, now());
+      await store.bindDid(first.agentId, holder, first.iss, now());
       return {
         kind: "agent",
         keyId: `vc:${holder}`,
@@ -311,12 +291,11 @@ export function createCredentialService(deps: {
       };
     },
 
-    revoke: (id, actor) => q.revoke.run(id, now(), actor).changes === 1,
+    revoke: (id, actor) => store.revoke(id, now(), actor),
     isRevoked,
 
     async agentCredential(agent) {
-      const subject =
-        (q.didOf.get(agent.id) as string | undefined) ?? `did:pkh:eip155:1:${agent.address}`;
+      const subject = (await store.didOf(agent.id)) ?? `did:pkh:eip155:1:${agent.address}`;
       const nowS = Math.floor(now() / 1000);
       const credential = await createVerifiableCredentialJwt(
         {

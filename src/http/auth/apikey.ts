@@ -37,12 +37,12 @@ export const apiKeyDoor = fp<{ keys: ApiKeyService } & DoorAudit>(
       if (/^Delegation\s/i.test(req.headers.authorization ?? "")) notMine(req);
       // An Authorization header no door can read (Basic, a bare word): refused, audited.
       if (!secret && req.headers.authorization !== undefined)
-        refuse(out, req, "apiKey", new VaultError("UNAUTHENTICATED", UNREADABLE));
+        return refuse(out, req, "apiKey", new VaultError("UNAUTHENTICATED", UNREADABLE));
       // No bearer, or a JWT (API keys never contain a dot): another door's credential.
       if (!secret || secret.includes(".")) notMine(req);
-      const principal = keys.authenticate(secret);
-      if (!principal) refuse(out, req, "apiKey", new VaultError("INVALID_CREDENTIALS"));
-      admit(out, req, "apiKey", principal);
+      const principal = await keys.authenticate(secret);
+      if (!principal) return refuse(out, req, "apiKey", new VaultError("INVALID_CREDENTIALS"));
+      await admit(out, req, "apiKey", principal);
     });
   },
   { name: "front-door-apikey" },

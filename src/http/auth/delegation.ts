@@ -51,11 +51,11 @@ export const delegationDoor = fp<{ delegations: DelegationService } & DoorAudit>
           ...(typeof mandate === "string" ? { mandate: mandate.trim() } : {}),
         });
       } catch (err) {
-        refuse(out, req, "delegation", err);
+        return refuse(out, req, "delegation", err);
       }
       const { terms, links } = grant;
       const caps = terms.caps ?? {};
-      admit(
+      await admit(
         out,
         req,
         "delegation",

@@ -36,10 +36,10 @@ export const jwtDoor = fp<{ tokens: TokenService } & DoorAudit>(
       try {
         p = await tokens.verify(jwt, { ...(task ? { taskId: task } : {}) });
       } catch (err) {
-        refuse(out, req, "jwt", err);
+        return refuse(out, req, "jwt", err);
       }
       const { jti, issuer, ...principal } = p;
-      admit(out, req, "jwt", principal, { jti, issuer });
+      await admit(out, req, "jwt", principal, { jti, issuer });
     });
   },
   { name: "front-door-jwt", dependencies: ["front-door-apikey"] },

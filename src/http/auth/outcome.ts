@@ -8,6 +8,9 @@
  * (TOKEN_EXPIRED, CHALLENGE_REPLAYED, …) rather than a generic UNAUTHENTICATED.
  * In an all-of list a second door narrows what the first admitted (same agent, scopes
  * intersected, every spend limit kept).
+ *
+ * `refuse` and `admit` wait for their audit entry (the log is asynchronous): a door returns
+ * them, `return refuse(…)`, so that nothing after a refusal runs.
  */
 import type { FastifyRequest } from "fastify";
 import type { AuditLog } from "../../audit/types.js";
@@ -38,17 +41,17 @@ export interface DoorAudit {
   refusals: RefusalLog;
 }
 
-export function refuse(
+export async function refuse(
   out: DoorAudit,
   req: FastifyRequest,
   door: string,
   err: unknown,
   facts: Record<string, unknown> = {},
-): never {
+): Promise<never> {
   // Domain code throws catalogue errors; anything else (a library bug, storage) maps as usual.
   const ve = toVaultError(err);
   req.authRefusal = ve;
-  out.refusals.record(req.ip, {
+  await out.refusals.record(req.ip, {
     type: "auth.refused",
     actor: `door:${door}`,
     data: { door, code: ve.code, reason: ve.message, ...where(req), ...facts },
@@ -56,18 +59,18 @@ export function refuse(
   throw ve;
 }
 
-export function admit(
+export async function admit(
   out: DoorAudit,
   req: FastifyRequest,
   door: string,
   p: Principal,
   facts: Record<string, unknown> = {},
-): void {
+): Promise<void> {
   const before = req.principal;
   let next = p;
   if (before) {
     if (before.agentId && p.agentId && before.agentId !== p.agentId)
-      refuse(out, req, door, new VaultError("FORBIDDEN_AGENT"), facts);
+      return refuse(out, req, door, new VaultError("FORBIDDEN_AGENT"), facts);
     next = {
       ...before,
       agentId: before.agentId ?? p.agentId,
@@ -79,7 +82,7 @@ export function admit(
     };
   }
   req.principal = next;
-  out.audit.append({
+  await out.audit.append({
     type: "auth.succeeded",
     agentId: p.agentId,
     actor: `door:${door}`,

@@ -26,10 +26,10 @@ export const vcDoor = fp<{ credentials: CredentialService } & DoorAudit>(
       try {
         p = await credentials.authenticate(vp.trim());
       } catch (err) {
-        refuse(out, req, "vc", err);
+        return refuse(out, req, "vc", err);
       }
       const { did, credentialIssuer, ...principal } = p;
-      admit(out, req, "vc", principal, { did, credentialIssuer });
+      await admit(out, req, "vc", principal, { did, credentialIssuer });
     });
   },
   { name: "front-door-vc", dependencies: ["front-door-apikey"] },

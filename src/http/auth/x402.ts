@@ -80,7 +80,12 @@ export const x402Door = fp<{ gate: X402Gate; baseUrl: string }>(
       const offer = offerOf(req);
       if (!offer) return;
       if (req.headers[PAYMENT_SIGNATURE] !== undefined || otherCredential(req)) return;
-      gate.refused(offer.route, "X402_PAYMENT_REQUIRED", "no payment and no credentials", req.ip);
+      await gate.refused(
+        offer.route,
+        "X402_PAYMENT_REQUIRED",
+        "no payment and no credentials",
+        req.ip,
+      );
       demand(req, reply, offer, "payment required");
       throw new VaultError("X402_PAYMENT_REQUIRED");
     });
@@ -97,7 +102,7 @@ export const x402Door = fp<{ gate: X402Gate; baseUrl: string }>(
       }
       try {
         if (header === undefined) {
-          gate.refused(offer.route, "X402_PAYMENT_REQUIRED", "no payment", req.ip);
+          await gate.refused(offer.route, "X402_PAYMENT_REQUIRED", "no payment", req.ip);
           throw new VaultError("X402_PAYMENT_REQUIRED");
         }
         const payment = await gate.authorize(offer, header, req.ip);

@@ -29,25 +29,46 @@ export function serveStream(
   res.socket?.setNoDelay(true);
   open.add(res);
   let closed = false;
+  /** The highest seq this stream wrote (0: none yet). */
+  let sent = 0;
   let sending = Promise.resolve();
-  // One send at a time, in order: each reads what is new since the last one it wrote.
-  const flush = () => {
-    sending = sending.then(async () => {
-      while (!closed) {
-        const batch = await publisher.after(cursor, BATCH);
-        if (batch.length === 0) return;
-        for (const e of batch) res.write(`id: ${e.seq}\nevent: revocation\ndata: ${e.set}\n\n`);
-        cursor = batch[batch.length - 1]?.seq ?? cursor;
-      }
-    });
+  // One job at a time, in order: each send reads what is new since the last one it wrote,
+  // and a heartbeat is never written between a read and its events.
+  const queue = (job: () => Promise<void>) => {
+    sending = sending
+      .then(job)
+      // The events cannot be read now (the database is unreachable): the receiver
+      // reconnects and resumes from the last id it took.
+      .catch(() => void res.end());
   };
-  const beat = () => {
-    const head = publisher.head();
-    if (!publisher.signHeartbeat) {
-      res.write(`event: heartbeat\ndata: ${JSON.stringify({ head, at: Date.now() })}\n\n`);
-      return;
+  const send = async () => {
+    while (!closed) {
+      const batch = await publisher.after(cursor, BATCH);
+      if (batch.length === 0) return;
+      for (const e of batch) res.write(`id: ${e.seq}\nevent: revocation\ndata: ${e.set}\n\n`);
+      cursor = batch[batch.length - 1]?.seq ?? cursor;
+      sent = cursor;
     }
-    void publisher.signHeartbeat(head).then((jwt) => {
+  };
+  const flush = () => queue(send);
+  let beating = false;
+  const beat = () => {
+    if (beating) return; // one heartbeat waiting at most, however slow the database
+    beating = true;
+    queue(async () => {
+      beating = false;
+      const read = await publisher.head();
+      // An event this stream was not told of (another process's, a lost notification) is
+      // sent first: the heartbeat then names a head the receiver has been sent.
+      if (read > cursor) await send();
+      if (closed) return;
+      // Events sent just now may be newer than the head read: the head is at least theirs.
+      const head = Math.max(read, sent);
+      if (!publisher.signHeartbeat) {
+        res.write(`event: heartbeat\ndata: ${JSON.stringify({ head, at: Date.now() })}\n\n`);
+        return;
+      }
+      const jwt = await publisher.signHeartbeat(head);
       if (!closed) res.write(`event: heartbeat\ndata: ${jwt}\n\n`);
     });
   };
@@ -62,7 +83,5 @@ export function serveStream(
   });
   // The backlog first, then a heartbeat: its head tells the receiver it has caught up.
   flush();
-  void sending.then(() => {
-    if (!closed) beat();
-  });
+  beat();
 }

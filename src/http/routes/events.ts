@@ -53,7 +53,7 @@ export async function eventRoutes(base: FastifyInstance, { vault }: { vault: Vau
     },
     async (req) => ({
       events: await publisher.after(req.query.after ?? 0, req.query.limit ?? BATCH),
-      head: publisher.head(),
+      head: await publisher.head(),
       issuer: publisher.issuer,
     }),
   );
@@ -68,7 +68,7 @@ export async function eventRoutes(base: FastifyInstance, { vault }: { vault: Vau
     async (req, reply) => {
       const cursor = cursorOf(req.headers["last-event-id"], req.query.after);
       const p = principalOf(req);
-      vault.audit.append({
+      await vault.audit.append({
         type: "events.subscribed",
         actor: `operator:${p.keyId}`,
         data: { keyId: p.keyId, after: cursor },

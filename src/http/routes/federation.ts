@@ -80,7 +80,7 @@ export async function federationRoutes(base: FastifyInstance, { vault }: { vault
       // Open to any operator, so bounded: each stream holds a socket and a heartbeat timer.
       if (open.size >= MAX_PUBLIC_STREAMS) throw new VaultError("STREAMS_EXHAUSTED");
       const cursor = cursorOf(req.headers["last-event-id"], req.query.after);
-      vault.audit.append({
+      await vault.audit.append({
         type: "events.subscribed",
         actor: `operator:${operator}`,
         data: { operator, after: cursor, stream: "federation" },

@@ -1,10 +1,16 @@
 /**
- * Executing a reserved request (README "How signing works", steps 4–5): it takes the
- * sequence number it is given (status incomplete), asks the cluster, where every node
- * re-checks the policy on its own record, then stores the signature and appends
- * "sign.signed" in one transaction before releasing it: if the audit log cannot be written,
- * the caller gets AUDIT_UNAVAILABLE and no signature (fail closed). Must run under the
- * agent's lock (index.ts), which is what makes `seq` the agent's next free number.
+ * Executing a reserved request (README "How signing works", steps 4–5): it takes a
+ * sequence number (status incomplete), asks the cluster, where every node re-checks the
+ * policy on its own record, then stores the signature and appends "sign.signed" in one
+ * transaction before releasing it: if the audit log cannot be written, the caller gets
+ * AUDIT_UNAVAILABLE and no signature (fail closed). Must run under the agent's in-process
+ * lock (index.ts), so the agent's requests reach the cluster in seq order.
+ *
+ * A new request's number is the agent's last one plus one, read and recorded in one
+ * transaction under the agent's database lock (transitions.ts inAgentLock), so no two
+ * requests, in this process or another sharing the database, are given the same number.
+ * The cluster is asked outside any transaction (no network I/O holds a lock); the writes
+ * after it (signed, failed) are each one transaction under the same lock.
  *
  * A Lit agent (issue 10) is signed by its backend instead of the cluster: the pinned Lit
  * Action re-checks the policy, and the vault verifies that the signature recovers to the
@@ -23,11 +29,10 @@ import type {
   PkpInfo,
 } from "../../signers/backend.js";
 import { NodeRefused } from "../../signers/local/node-client.js";
-import { inTransaction } from "../../store/db.js";
 import type { AgentRow, SignRow } from "../../store/vault-store.js";
 import { clusterFailure } from "../cluster-errors.js";
 import { shapeResult } from "../sign-result.js";
-import { moveSign } from "./transitions.js";
+import { inAgentLock, moveSign } from "./transitions.js";
 import type { SigningDeps, SignOutcome } from "./types.js";
 
 export type ExecuteDeps = Pick<SigningDeps, "store" | "audit" | "cluster" | "backends">;
@@ -44,8 +49,8 @@ export function backendOf(agent: Pick<AgentRow, "backend">): BackendName {
  * What a Lit backend needs besides the request: the agent's PKP and its current policy
  * with the "lit.policy" authorization the action verifies (Lit backends keep no state).
  */
-function litContext(store: ExecuteDeps["store"], agent: AgentRow): Partial<SignCall> {
-  const p = store.policy(agent.id);
+async function litContext(store: ExecuteDeps["store"], agent: AgentRow): Promise<Partial<SignCall>> {
+  const p = await store.policy(agent.id);
   return {
     ...(agent.pkp ? { pkp: JSON.parse(agent.pkp) as PkpInfo } : {}),
     ...(p
@@ -83,17 +88,34 @@ async function litSign(
   return { signature: sig.signature, signers: sig.signers };
 }
 
-/** Runs one reserved (or incomplete) row through the cluster at `seq`; stores and audits. */
+/**
+ * Moves the row to incomplete at its sequence number, in one transaction under the agent's
+ * lock: "next" (a reserved row) takes the agent's last number plus one, read in that same
+ * transaction; a number (an incomplete row retried) keeps it.
+ */
+function takeSeq(deps: ExecuteDeps, row: SignRow, seq: number | "next"): Promise<number> {
+  const { store } = deps;
+  return inAgentLock(store, row.agent_id, async () => {
+    const at = seq === "next" ? (await store.lastSeq(row.agent_id)) + 1 : seq;
+    await moveSign(store, row.id, { status: "incomplete", seq: at });
+    return at;
+  });
+}
+
+/**
+ * Runs one reserved row (seq "next": the agent's next number) or incomplete row (its own
+ * seq) through the cluster; stores and audits.
+ */
 export async function execute(
   deps: ExecuteDeps,
   row: SignRow,
-  seq: number,
+  next: number | "next",
   actor: string,
 ): Promise<SignOutcome> {
   const { store, cluster } = deps;
-  const agent = store.agent(row.agent_id);
+  const agent = await store.agent(row.agent_id);
   if (!agent) throw new VaultError("AGENT_NOT_FOUND");
-  moveSign(store, row.id, { status: "incomplete", seq });
+  const seq = await takeSeq(deps, row, next);
   const backend = backendOf(agent);
   const req: SignCall = {
     agentId: row.agent_id,
@@ -101,7 +123,7 @@ export async function execute(
     intent: JSON.parse(row.intent),
     digest: row.digest,
     address: agent.address,
-    ...(backend === "local" ? {} : litContext(store, agent)),
+    ...(backend === "local" ? {} : await litContext(store, agent)),
   };
   let sig: ClusterSignature;
   try {
@@ -130,10 +152,12 @@ async function failed(
   const free =
     backend !== "local" ||
     (err instanceof NodeRefused && (await cluster.seqIsFree?.(row.agent_id, seq)));
-  inTransaction(store.db, () => {
+  await inAgentLock(store, row.agent_id, async () => {
     if (free)
-      moveSign(store, row.id, { status: failure.code === "POLICY_DENIED" ? "denied" : "failed" });
-    audit.append({
+      await moveSign(store, row.id, {
+        status: failure.code === "POLICY_DENIED" ? "denied" : "failed",
+      });
+    await audit.append({
       type: "sign.failed",
       agentId: row.agent_id,
       actor,
@@ -158,15 +182,18 @@ function signed(
   sig: ClusterSignature,
   agent: AgentRow,
   backend: BackendName,
-): SignOutcome {
+): Promise<SignOutcome> {
   const { store, audit } = deps;
   const result = shapeResult(JSON.parse(row.intent) as SignIntent, sig.signature, agent.address);
-  return inTransaction(store.db, () => {
+  return inAgentLock(store, row.agent_id, async () => {
     // Chipotle never reveals a PKP's public key: the first verified signature does.
     if (backend !== "local" && agent.public_key === "") {
-      store.setAgentPublicKey(agent.id, SigningKey.recoverPublicKey(row.digest, sig.signature));
+      await store.setAgentPublicKey(
+        agent.id,
+        SigningKey.recoverPublicKey(row.digest, sig.signature),
+      );
     }
-    moveSign(store, row.id, {
+    await moveSign(store, row.id, {
       status: "signed",
       seq,
       result: JSON.stringify(result),
@@ -174,9 +201,9 @@ function signed(
     });
     // The spends and the policy in force go into the entry itself: its Poseidon
     // commitment (src/audit/commitment.ts) is computed from them for compliance proofs.
-    const policy = store.policy(row.agent_id);
+    const policy = await store.policy(row.agent_id);
     const spends = JSON.parse(row.spends) as unknown[];
-    const entry = audit.append({
+    const entry = await audit.append({
       type: "sign.signed",
       agentId: row.agent_id,
       actor,

@@ -10,6 +10,13 @@
  * and only then ask the cluster. So two identical requests at the same moment reserve the
  * budget once and get the same signature, and a credential revoked while its request was
  * queued reserves and signs nothing.
+ *
+ * Two locks: the in-process KeyedMutex orders a whole request (cluster call included) per
+ * agent in this process; each database step of it (decide's reservation, the sequence
+ * number, the result, an approval, a release) is one transaction that first takes the
+ * agent's advisory lock (transitions.ts inAgentLock), which is what keeps the budget and
+ * the sequence numbers right across processes sharing a PostgreSQL database. No
+ * transaction spans a cluster call.
  */
 import { Signature } from "ethers";
 import { VaultError } from "../../errors/index.js";
@@ -47,16 +54,20 @@ export function createSigningService(deps: SigningDeps): SigningService {
 
   /** Gives a reserved row the agent's next sequence number and signs it. Under the lock. */
   const signNext = async (row: SignRow, actor: string) => {
-    const outcome = await execute(ctx, row, store.lastSeq(row.agent_id) + 1, actor);
+    const outcome = await execute(ctx, row, "next", actor);
     // Presignatures exist only for the local cluster; Lit agents have none to top up.
-    const agent = store.agent(row.agent_id);
+    const agent = await store.agent(row.agent_id);
     if (agent && backendOf(agent) === "local") cluster.refill(row.agent_id);
     return outcome;
   };
 
+  /** Why the credential may no longer act (undefined: live, or none to check). */
+  const refusalOf = async (credential: string | undefined) =>
+    credential === undefined ? undefined : await deps.credentialRefusal?.(credential);
+
   /** The door admitted the credential; it may have been revoked while the request queued. */
-  const assertStillLive = (credential: string | undefined) => {
-    const refusal = credential === undefined ? undefined : deps.credentialRefusal?.(credential);
+  const assertStillLive = async (credential: string | undefined) => {
+    const refusal = await refusalOf(credential);
     if (refusal) throw refusal;
   };
 
@@ -67,8 +78,8 @@ export function createSigningService(deps: SigningDeps): SigningService {
     actor: string,
     opts: SignOptions,
   ): Promise<SignOutcome> => {
-    assertStillLive(opts.credential);
-    const repeat = repeated(ctx, agentId, decoded.digest, actor);
+    await assertStillLive(opts.credential);
+    const repeat = await repeated(ctx, agentId, decoded.digest, actor);
     if (repeat) return repeat;
     const req = {
       agentId,
@@ -78,13 +89,13 @@ export function createSigningService(deps: SigningDeps): SigningService {
       credential: opts.credential,
       delegation: opts.delegation,
     };
-    const d = decide(ctx, req, opts.spendLimits);
+    const d = await decide(ctx, req, opts.spendLimits);
     if (d.denied) {
       const { rule, message, auditSeq } = d.denied;
       throw new VaultError("POLICY_DENIED", message, { rule, auditSeq });
     }
     if (d.pending) return { status: "pending", approvalId: d.id, auditSeq: d.auditSeq };
-    return signNext(store.sign(d.id) as SignRow, actor);
+    return signNext((await store.sign(d.id)) as SignRow, actor);
   };
 
   const service: SigningService = {
@@ -93,7 +104,7 @@ export function createSigningService(deps: SigningDeps): SigningService {
     reject: (id, actor) => reject(ctx, id, actor),
 
     async sign(agentId, intent, actor, opts = {}) {
-      if (!store.agent(agentId)) throw new VaultError("AGENT_NOT_FOUND");
+      if (!(await store.agent(agentId))) throw new VaultError("AGENT_NOT_FOUND");
       const decoded = decodeIntent(intent);
       if (decoded.spends.length > 0 && opts.canSpend === false) {
         throw new VaultError("FORBIDDEN_SCOPE", "moving value needs the SPEND scope");
@@ -102,13 +113,13 @@ export function createSigningService(deps: SigningDeps): SigningService {
     },
 
     async approve(approvalId, actor) {
-      const { agent_id: agentId } = pendingRow(ctx, approvalId);
-      return locked(agentId, () => {
+      const { agent_id: agentId } = await pendingRow(ctx, approvalId);
+      return locked(agentId, async () => {
         // A credential revoked while its request was parked: an approval signs nothing.
-        const credential = pendingRow(ctx, approvalId).credential ?? undefined;
-        const refusal = credential === undefined ? undefined : deps.credentialRefusal?.(credential);
-        if (refusal) denyRevoked(ctx, approvalId, actor, refusal.message);
-        return signNext(approveDecision(ctx, approvalId, actor), actor);
+        const credential = (await pendingRow(ctx, approvalId)).credential ?? undefined;
+        const refusal = await refusalOf(credential);
+        if (refusal) await denyRevoked(ctx, approvalId, actor, refusal.message);
+        return signNext(await approveDecision(ctx, approvalId, actor), actor);
       });
     },
 

@@ -5,10 +5,9 @@
  * some nodes, so it is finished, with the same seq and intent, before the agent's next
  * request: nodes accept the same record once, and a seq cannot be reused for other bytes.
  */
-import { inTransaction } from "../../store/db.js";
 import type { KeyedMutex } from "../mutex.js";
 import { type ExecuteDeps, execute } from "./execute.js";
-import { moveSign } from "./transitions.js";
+import { inAgentLock, moveSign } from "./transitions.js";
 
 export const RECOVERY_ACTOR = "system:recovery";
 
@@ -18,11 +17,11 @@ export const RECOVERY_ACTOR = "system:recovery";
  * the agent; one that is still incomplete (no quorum) does, and its error is thrown.
  */
 export async function finishIncomplete(deps: ExecuteDeps, agentId: string): Promise<void> {
-  for (const row of deps.store.incomplete(agentId)) {
+  for (const row of await deps.store.incomplete(agentId)) {
     try {
       await execute(deps, row, row.seq as number, RECOVERY_ACTOR);
     } catch (err) {
-      if (deps.store.sign(row.id)?.status === "incomplete") throw err;
+      if ((await deps.store.sign(row.id))?.status === "incomplete") throw err;
     }
   }
 }
@@ -30,10 +29,13 @@ export async function finishIncomplete(deps: ExecuteDeps, agentId: string): Prom
 /** At start: releases stranded reservations, then finishes every agent's incomplete rows. */
 export async function recoverAll(deps: ExecuteDeps, locks: KeyedMutex): Promise<void> {
   const { store, audit } = deps;
-  for (const row of store.stranded()) {
-    inTransaction(store.db, () => {
-      moveSign(store, row.id, { status: "failed" });
-      audit.append({
+  for (const row of await store.stranded()) {
+    // Released under the agent's lock, and only if still reserved when it is held: the
+    // list was read before, and a reservation that moved on meanwhile is not stranded.
+    await inAgentLock(store, row.agent_id, async () => {
+      if ((await store.sign(row.id))?.status !== "reserved") return;
+      await moveSign(store, row.id, { status: "failed" });
+      await audit.append({
         type: "sign.abandoned",
         agentId: row.agent_id,
         actor: RECOVERY_ACTOR,
@@ -41,7 +43,7 @@ export async function recoverAll(deps: ExecuteDeps, locks: KeyedMutex): Promise<
       });
     });
   }
-  for (const agentId of store.agentsWithIncomplete()) {
+  for (const agentId of await store.agentsWithIncomplete()) {
     await locks.run(agentId, () => finishIncomplete(deps, agentId));
   }
 }

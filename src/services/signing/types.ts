@@ -53,8 +53,8 @@ export interface SigningService extends DigestSigningSeam {
     opts?: SignOptions,
   ): Promise<SignOutcome>;
   approve(approvalId: string, actor: string): Promise<SignOutcome>;
-  reject(approvalId: string, actor: string): ApprovalView;
-  approval(approvalId: string): ApprovalView;
+  reject(approvalId: string, actor: string): Promise<ApprovalView>;
+  approval(approvalId: string): Promise<ApprovalView>;
   /**
    * After a crash: releases the budget of requests that never reached the cluster, and
    * finishes requests that did (their sequence number may be recorded on some nodes).
@@ -80,8 +80,9 @@ export interface SigningDeps {
   /**
    * Why a credential may no longer act (revoked since the door admitted it), as the error
    * the door itself would give; undefined while it is live. Without it nothing is re-checked.
+   * Asked outside any transaction (it may read the database), right before the reservation.
    */
-  credentialRefusal?: (credential: string) => Error | undefined;
+  credentialRefusal?: (credential: string) => Promise<Error | undefined>;
   /** Spends through delegation links (needed to serve delegated requests). */
   links?: Pick<DelegationStore, "putLinks" | "linksOf" | "spendsVia" | "requestsVia">;
 }

@@ -21,9 +21,12 @@ export type LocalClusterPart = Pick<
   "generateKey" | "reach" | "signDigest" | "refill" | "seqIsFree" | "t"
 >;
 
-/** Which cluster serves an agent (src/signers/local/shards.ts): its own, or one by name. */
+/**
+ * Which cluster serves an agent (src/signers/local/shards.ts): its own (its placement may be
+ * read from the vault's store, hence a promise), or one by name.
+ */
 export interface ClusterRoute {
-  of(agentId: string): LocalClusterPart;
+  of(agentId: string): LocalClusterPart | Promise<LocalClusterPart>;
   named(name: string): LocalClusterPart;
 }
 
@@ -37,7 +40,7 @@ export function createLocalBackend(route: ClusterRoute): LocalBackend {
     name: "local",
 
     async createKey({ agentId, cluster: placement, policy, authorize, onProgress }) {
-      const cluster = placement === undefined ? route.of(agentId) : route.named(placement);
+      const cluster = placement === undefined ? await route.of(agentId) : route.named(placement);
       const version = policy ? policy.version : 0;
       const authorization = authorize({
         op: "agent.create",
@@ -55,7 +58,7 @@ export function createLocalBackend(route: ClusterRoute): LocalBackend {
     },
 
     async setPolicy({ agentId, version, policy, authorize }) {
-      const cluster = route.of(agentId);
+      const cluster = await route.of(agentId);
       const authorization = authorize({ op: "policy.set", agentId, version, policy });
       // A majority of nodes must hold the new policy: every quorum then includes one.
       await cluster.reach("policy.set", { agentId, version, policy, authorization }, cluster.t);
@@ -63,11 +66,20 @@ export function createLocalBackend(route: ClusterRoute): LocalBackend {
     },
 
     async signDigest(req) {
-      const sig = await route.of(req.agentId).signDigest(req);
+      const sig = await (await route.of(req.agentId)).signDigest(req);
       return { signature: sig.signature, signers: sig.signers };
     },
 
-    refill: (agentId) => route.of(agentId).refill(agentId),
-    seqIsFree: (agentId, seq) => route.of(agentId).seqIsFree(agentId, seq),
+    // Best effort, as a cluster's own refill is: a route that cannot be read now is
+    // topped up by the next refill.
+    refill: (agentId) => {
+      const cluster = route.of(agentId);
+      if (!(cluster instanceof Promise)) return cluster.refill(agentId);
+      void cluster.then(
+        (c) => c.refill(agentId),
+        () => undefined,
+      );
+    },
+    seqIsFree: async (agentId, seq) => (await route.of(agentId)).seqIsFree(agentId, seq),
   };
 }

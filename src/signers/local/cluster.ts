@@ -36,8 +36,15 @@ export interface ClusterOptions {
   vaultKey: KeyObject;
   pool: PresigPool;
   poolTarget: number;
-  /** Signed records the vault holds for seqs from..to, shown to a node that is behind. */
-  catchUp(agentId: string, fromSeq: number, toSeq: number): CatchUpRecord[];
+  /**
+   * Signed records the vault holds for seqs from..to, shown to a node that is behind (read
+   * from the vault's store: a promise).
+   */
+  catchUp(
+    agentId: string,
+    fromSeq: number,
+    toSeq: number,
+  ): CatchUpRecord[] | Promise<CatchUpRecord[]>;
   events?: Partial<ClusterEvents>;
   /** When a slow node counts as down (default: 3 misses, or 10 s of silence). */
   tolerance?: Tolerance;

@@ -62,12 +62,13 @@ export class ClusterSet {
 
   /**
    * `homeName` names the cluster holding the checkpoint key; `placementOf` reads an agent's
-   * recorded cluster (undefined: no such agent yet, null: not a local agent).
+   * recorded cluster from the vault's store (undefined: no such agent yet, null: not a
+   * local agent). A placement never changes, so each is read once and remembered.
    */
   constructor(
     readonly shards: readonly Shard[],
     homeName: string,
-    private readonly placementOf: (agentId: string) => string | null | undefined,
+    private readonly placementOf: (agentId: string) => Promise<string | null | undefined>,
   ) {
     this.byName = new Map(shards.map((s) => [s.name, s]));
     const home = this.byName.get(homeName);
@@ -86,10 +87,10 @@ export class ClusterSet {
   }
 
   /** The name of the cluster holding the agent's key (an agent never moves). */
-  nameOf(agentId: string): string {
+  async nameOf(agentId: string): Promise<string> {
     const known = this.placed.get(agentId);
     if (known !== undefined) return known;
-    const recorded = this.placementOf(agentId);
+    const recorded = await this.placementOf(agentId);
     // Undefined: no such agent (yet); not remembered, so a new agent is looked up again.
     if (recorded === undefined) return this.home.name;
     const name = recorded ?? this.home.name;
@@ -97,8 +98,8 @@ export class ClusterSet {
     return name;
   }
 
-  of(agentId: string): LocalCluster {
-    return this.named(this.nameOf(agentId));
+  async of(agentId: string): Promise<LocalCluster> {
+    return this.named(await this.nameOf(agentId));
   }
 
   /**
@@ -126,16 +127,25 @@ export class ClusterSet {
   }
 
   // The signing service's view (SigningCluster): routed by agent.
-  signDigest(req: DigestSignRequest): Promise<DigestSignature> {
-    return this.of(req.agentId).signDigest(req);
+  async signDigest(req: DigestSignRequest): Promise<DigestSignature> {
+    return (await this.of(req.agentId)).signDigest(req);
   }
 
+  /**
+   * Tops up the agent's presignatures on its cluster. Best effort, as the cluster's own
+   * refill is: a placement that cannot be read now is topped up by the next refill.
+   */
   refill(agentId: string): void {
-    this.of(agentId).refill(agentId);
+    const known = this.placed.get(agentId);
+    if (known !== undefined) return this.named(known).refill(agentId);
+    void this.of(agentId).then(
+      (cluster) => cluster.refill(agentId),
+      () => undefined,
+    );
   }
 
-  seqIsFree(agentId: string, seq: number): Promise<boolean> {
-    return this.of(agentId).seqIsFree(agentId, seq);
+  async seqIsFree(agentId: string, seq: number): Promise<boolean> {
+    return (await this.of(agentId)).seqIsFree(agentId, seq);
   }
 
   refilling(): boolean {

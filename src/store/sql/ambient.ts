@@ -34,6 +34,7 @@ export function withAmbientTransactions(inner: Sql): Sql {
       return tx ? tx.run(text).then(() => undefined) : inner.exec(text);
     },
     listen: (channel, handlers) => inner.listen(channel, handlers),
+    hold: (key) => inner.hold(key),
     close: () => inner.close(),
     transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
       const tx = current();

@@ -189,6 +189,44 @@ export function createPostgresSql(url: string, opts: PostgresOptions = {}): Sql 
         throw err;
       }
     },
+    async hold(key) {
+      const client = await pool.connect().catch((err: unknown) => {
+        throw mapError(err);
+      });
+      // The client goes back to the pool exactly once: destroyed when it failed (the lock
+      // went with the connection), kept after a clean unlock. A pool cannot close while a
+      // client of it is out, so a lost one is given back at once.
+      let out = true;
+      const giveBack = (err?: Error) => {
+        if (!out) return;
+        out = false;
+        client.off("error", onError);
+        client.release(err);
+      };
+      const onError = (err: Error) => {
+        opts.log?.(`postgres: connection lost holding a lock: ${err.message}`);
+        giveBack(err);
+      };
+      client.on("error", onError);
+      const held = runner(client);
+      try {
+        await held.run("SELECT pg_advisory_lock($1::bigint)", [lockKey(key)]);
+      } catch (err) {
+        giveBack(err as Error);
+        throw err;
+      }
+      return {
+        release: async () => {
+          if (!out) return;
+          try {
+            await held.run("SELECT pg_advisory_unlock($1::bigint)", [lockKey(key)]);
+            giveBack();
+          } catch (err) {
+            giveBack(err as Error);
+          }
+        },
+      };
+    },
     async listen(channel, handlers) {
       const listener = await listenOn(clientConfig, channel, handlers, opts.log);
       listeners.add(listener);

@@ -170,11 +170,33 @@ export function createSqliteSql(db: Db): Sql {
       return { close: async () => void set.delete(handlers) };
     },
     transaction: (fn) => enqueue(() => runTransaction(fn)),
+    hold: holdInProcess(),
     async close() {
       await queue;
       db.close();
     },
   });
+}
+
+/** One process serves a SQLite database: held keys are a chain of waiters per key. */
+function holdInProcess(): Sql["hold"] {
+  const tails = new Map<string, Promise<void>>();
+  return async (key) => {
+    const before = tails.get(key) ?? Promise.resolve();
+    let release!: () => void;
+    const mine = new Promise<void>((r) => {
+      release = r;
+    });
+    const tail = before.then(() => mine);
+    tails.set(key, tail);
+    await before;
+    return {
+      release: async () => {
+        release();
+        if (tails.get(key) === tail) tails.delete(key);
+      },
+    };
+  };
 }
 
 /** Runs `fn` now; its result, or its error mapped, as a settled promise. */

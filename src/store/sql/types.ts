@@ -30,6 +30,10 @@ export interface SqlRunner {
   notify(channel: string, payload: string): Promise<void>;
 }
 
+export interface Held {
+  release(): Promise<void>;
+}
+
 export interface Listener {
   close(): Promise<void>;
 }
@@ -60,6 +64,14 @@ export interface Sql extends SqlRunner {
   transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
   /** Runs statements without parameters (schema changes). */
   exec(text: string): Promise<void>;
+  /**
+   * Holds `key` until released, outside any transaction, against every process sharing the
+   * database: work that must not overlap across replicas but spans network calls (an agent's
+   * signing, whose sequence numbers the nodes take strictly in order). PostgreSQL: a session
+   * advisory lock on a connection of its own, so a process that dies releases it with its
+   * connection; SQLite (one process): an in-process lock. Waits at most the lock timeout.
+   */
+  hold(key: string): Promise<Held>;
   /** Receives what any process sharing the database sends on `channel`. */
   listen(channel: string, handlers: ListenHandlers): Promise<Listener>;
   close(): Promise<void>;

@@ -25,7 +25,11 @@ export interface SignerDeps {
   presign(agentId: string, quorum: NodeClient[]): Promise<string>;
   /** A presignature was taken from the pool (the scheduler may refill). */
   taken(agentId: string, parties: number[]): Promise<void>;
-  catchUp(agentId: string, fromSeq: number, toSeq: number): CatchUpRecord[];
+  catchUp(
+    agentId: string,
+    fromSeq: number,
+    toSeq: number,
+  ): CatchUpRecord[] | Promise<CatchUpRecord[]>;
   /** Names of the nodes Membership holds down, for the error message. */
   down(): string[];
 }
@@ -134,10 +138,14 @@ export class QuorumSigner {
       } catch (err) {
         if (!(err instanceof NodeRefused) || tries >= 2) throw err;
         if (err.code === "NODE_BEHIND") {
-          catchUp = this.deps.catchUp(req.agentId, Number(err.details.lastSeq) + 1, req.seq - 1);
+          catchUp = await this.deps.catchUp(
+            req.agentId,
+            Number(err.details.lastSeq) + 1,
+            req.seq - 1,
+          );
           continue;
         }
-        const adapted = req.adapt?.(err, intent);
+        const adapted = await req.adapt?.(err, intent);
         if (!adapted) throw err;
         intent = adapted;
       }

@@ -21,8 +21,14 @@ export interface DigestSignRequest {
   intent: NodeIntent;
   digest: string;
   address: string;
-  /** Lets a request adapt its intent to one node's refusal (checkpoint segments). */
-  adapt?(refusal: NodeRefused, intent: NodeIntent): NodeIntent | undefined;
+  /**
+   * Lets a request adapt its intent to one node's refusal (checkpoint segments, read from
+   * the audit log).
+   */
+  adapt?(
+    refusal: NodeRefused,
+    intent: NodeIntent,
+  ): NodeIntent | undefined | Promise<NodeIntent | undefined>;
 }
 
 export interface DigestSignature {
