@@ -49,8 +49,17 @@ function portIsFree(host: string, port: number): Promise<Error | undefined> {
   });
 }
 
-/** Configuration, the data directory's lock and a free port: all before any node starts. */
-async function prepare(): Promise<{ config: Config; lock: DataDirLock } | number> {
+/** A replica holds no lock: it writes nothing in the data directory and spawns no node. */
+const NO_LOCK: DataDirLock = { file: "", release: () => undefined };
+
+/**
+ * Configuration, the data directory's lock and a free port: all before any node starts.
+ * On PostgreSQL a data directory held by a live vault makes this process a replica of it
+ * (src/services/vault.ts): it joins the signer nodes that vault registered.
+ */
+async function prepare(): Promise<
+  { config: Config; lock: DataDirLock; replica: boolean } | number
+> {
   let config: Config;
   try {
     config = loadConfig();
@@ -60,12 +69,17 @@ async function prepare(): Promise<{ config: Config; lock: DataDirLock } | number
     return EXIT_CONFIG;
   }
   let lock: DataDirLock;
+  let replica = false;
   try {
     lock = await lockDataDir(config.dataDir);
   } catch (err) {
     if (!(err instanceof DataDirLocked)) throw err;
-    console.error(`agent-vault: ${err.message}`);
-    return EXIT_LOCKED;
+    if (!config.databaseUrl) {
+      console.error(`agent-vault: ${err.message}`);
+      return EXIT_LOCKED;
+    }
+    lock = NO_LOCK;
+    replica = true;
   }
   const taken = config.port === 0 ? undefined : await portIsFree(config.host, config.port);
   if (taken) {
@@ -75,7 +89,7 @@ async function prepare(): Promise<{ config: Config; lock: DataDirLock } | number
       lock,
     );
   }
-  return { config, lock };
+  return { config, lock, replica };
 }
 
 const listenAddress = (config: Config) => `${config.host}:${config.port}`;
@@ -96,11 +110,11 @@ function printGeneratedAdminKey(key: string): void {
 export async function startCommand(): Promise<number | undefined> {
   const prepared = await prepare();
   if (typeof prepared === "number") return prepared;
-  const { config, lock } = prepared;
+  const { config, lock, replica } = prepared;
   const started = Date.now();
   let vault: Vault;
   try {
-    vault = await createVault(config, { log });
+    vault = await createVault(config, { log, replica });
   } catch (err) {
     return fail(EXIT_START_FAILED, `start failed: ${(err as Error).message}`, lock);
   }

@@ -16,7 +16,6 @@ import type { BackendName, PkpInfo, SignerBackend } from "../signers/backend.js"
 import type { LocalCluster } from "../signers/local/cluster.js";
 import { NodeRefused } from "../signers/local/node-client.js";
 import type { BackendRegistry } from "../signers/registry.js";
-import { inTransaction } from "../store/db.js";
 import type { AgentRow, VaultStore } from "../store/vault-store.js";
 import { rethrowClusterFailure } from "./cluster-errors.js";
 
@@ -43,8 +42,8 @@ export interface AgentService {
     adminKey: string,
     actor: string,
   ): Promise<AgentView>;
-  get(id: string): AgentView;
-  list(): AgentView[];
+  get(id: string): Promise<AgentView>;
+  list(): Promise<AgentView[]>;
   setPolicy(
     id: string,
     policy: unknown,
@@ -59,7 +58,7 @@ export interface AgentService {
 export interface AgentClusters {
   /** The cluster for a new local agent (or the one named); `done()` once it is recorded. */
   place(agentsPerCluster: Map<string, number>, requested?: string): { name: string; done(): void };
-  nameOf(agentId: string): string;
+  nameOf(agentId: string): Promise<string>;
   named(name: string): Pick<LocalCluster, "t" | "n" | "client">;
 }
 
@@ -72,8 +71,8 @@ export function createAgentService(deps: {
 }): AgentService {
   const { store, audit, clusters, backends } = deps;
 
-  const view = (a: AgentRow): AgentView => {
-    const p = store.policy(a.id);
+  const view = async (a: AgentRow): Promise<AgentView> => {
+    const p = await store.policy(a.id);
     const backend = (a.backend ?? "local") as BackendName;
     return {
       id: a.id,
@@ -82,7 +81,7 @@ export function createAgentService(deps: {
       publicKey: a.public_key,
       backend,
       ...(a.pkp ? { pkp: JSON.parse(a.pkp) as PkpInfo } : {}),
-      ...(backend === "local" ? localView(a) : {}),
+      ...(backend === "local" ? await localView(a) : {}),
       policyVersion: p?.version ?? 0,
       policy: p ? (JSON.parse(p.policy) as Policy) : null,
       createdAt: a.created_at,
@@ -90,15 +89,15 @@ export function createAgentService(deps: {
   };
 
   /** Stores a policy version with its authorization and audits the change (inside a transaction). */
-  const recordPolicy = (
+  const recordPolicy = async (
     id: string,
     version: number,
     policy: Policy,
     authorization: string,
     actor: string,
   ) => {
-    store.putPolicy(id, version, JSON.stringify(policy), authorization);
-    audit.append({
+    await store.putPolicy(id, version, JSON.stringify(policy), authorization);
+    await audit.append({
       type: "policy.changed",
       agentId: id,
       actor,
@@ -111,13 +110,13 @@ export function createAgentService(deps: {
     return { t, n };
   };
 
-  const localView = (a: AgentRow) => {
-    const cluster = clusters.nameOf(a.id);
+  const localView = async (a: AgentRow) => {
+    const cluster = await clusters.nameOf(a.id);
     return { cluster, threshold: clusterSize(cluster) };
   };
 
-  const get = (id: string): AgentView => {
-    const a = store.agent(id);
+  const get = async (id: string): Promise<AgentView> => {
+    const a = await store.agent(id);
     if (!a) throw new VaultError("AGENT_NOT_FOUND");
     return view(a);
   };
@@ -147,8 +146,8 @@ export function createAgentService(deps: {
     if (policy && !key.policyAuthorization) {
       throw new VaultError("INTERNAL", `the ${name} backend returned no policy authorization`);
     }
-    inTransaction(store.db, () => {
-      store.putAgent({
+    await store.sql.transaction(async () => {
+      await store.putAgent({
         id,
         name: input.name,
         address: key.address,
@@ -157,7 +156,7 @@ export function createAgentService(deps: {
         pkp: key.pkp ? JSON.stringify(key.pkp) : null,
         cluster: cluster ?? null,
       });
-      audit.append({
+      await audit.append({
         type: "agent.created",
         agentId: id,
         actor,
@@ -171,7 +170,7 @@ export function createAgentService(deps: {
         },
       });
       if (policy && key.policyAuthorization) {
-        recordPolicy(id, version, policy, key.policyAuthorization, actor);
+        await recordPolicy(id, version, policy, key.policyAuthorization, actor);
       }
     });
     backend.refill?.(id);
@@ -180,7 +179,7 @@ export function createAgentService(deps: {
 
   return {
     get,
-    list: () => store.agents().map(view),
+    list: async () => Promise.all((await store.agents()).map(view)),
 
     async create(input, adminKey, actor) {
       const policy = input.policy === undefined ? undefined : validatePolicy(input.policy);
@@ -193,7 +192,9 @@ export function createAgentService(deps: {
         );
       }
       const placement =
-        name === "local" ? clusters.place(store.agentsPerCluster(), input.cluster) : undefined;
+        name === "local"
+          ? clusters.place(await store.agentsPerCluster(), input.cluster)
+          : undefined;
       try {
         return await createOn(backend, name, placement?.name, policy, input, adminKey, actor);
       } finally {
@@ -202,9 +203,9 @@ export function createAgentService(deps: {
     },
 
     async setPolicy(id, input, adminKey, actor) {
-      const agent = get(id);
+      const agent = await get(id);
       const policy = validatePolicy(input);
-      const version = (store.policy(id)?.version ?? 0) + 1;
+      const version = ((await store.policy(id))?.version ?? 0) + 1;
       const backend = await backends.get(agent.backend);
       const { authorization } = await backend
         .setPolicy({
@@ -215,18 +216,16 @@ export function createAgentService(deps: {
           authorize: (action) => authorize(adminKey, action),
         })
         .catch(rethrowClusterFailure);
-      inTransaction(store.db, () => {
-        recordPolicy(id, version, policy, authorization, actor);
-      });
+      await store.sql.transaction(() => recordPolicy(id, version, policy, authorization, actor));
       return { version };
     },
 
     async resyncNode(cluster, index) {
       const node = clusters.named(cluster).client(index);
-      for (const agent of store.agents()) {
+      for (const agent of await store.agents()) {
         if ((agent.backend ?? "local") !== "local") continue; // a PKP's policy lives in Lit
-        if (clusters.nameOf(agent.id) !== cluster) continue; // another cluster's nodes hold it
-        const p = store.policy(agent.id);
+        if ((await clusters.nameOf(agent.id)) !== cluster) continue; // another cluster's nodes hold it
+        const p = await store.policy(agent.id);
         // Nodes refuse what they already hold (POLICY_STALE) or what came with the key (agent.create).
         if (!p) continue;
         const body = {

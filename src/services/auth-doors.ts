@@ -62,8 +62,9 @@ export async function createAuthDoors(
   federationEvents: RevocationPublisher;
 }> {
   const passphrase = loadOrCreatePassphrase(join(config.dataDir, "token-keys.secret"));
-  // Opening makes the first token key, so /.well-known/jwks.json is never empty for peers.
   const keys = await openTokenKeyStore(sql, { passphrase });
+  // A signing key from the start, so /.well-known/jwks.json is never empty for peers.
+  await keys.active();
   const external = trustedIssuerKeys(config.auth.trustedIssuers);
   const feeds = await createRevocationFeeds({
     sources: tokenIssuerFeeds(external),
@@ -131,9 +132,7 @@ export async function createAuthDoors(
   const revocations = createRevocationPublisher({
     events: revocation.events,
     issuer: config.auth.tokenIssuer,
-    // The publisher signs synchronously: the active token key as last read (at most a few
-    // seconds old; see TokenKeyStore.lastActive).
-    signingKey: () => keys.lastActive(),
+    signingKey: () => keys.active(),
   });
   return { tokens, credentials, delegations, feeds, revocations, federation, federationEvents };
 }

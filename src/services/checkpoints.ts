@@ -26,7 +26,7 @@ export interface FullVerifyResult extends VerifyResult {
 }
 
 export interface CheckpointService {
-  clusterAddress(): string | undefined;
+  clusterAddress(): Promise<string | undefined>;
   /** Signs a checkpoint of the current head if it moved; returns it (or undefined). */
   checkpoint(): Promise<Checkpoint | undefined>;
   verifyAll(): Promise<FullVerifyResult>;
@@ -38,13 +38,12 @@ export interface CheckpointService {
  * The cluster key's signed records for node seqs from..to (the n-th checkpoint is node seq
  * n), read from the audit log's checkpoint store: shown to a node that is behind.
  */
-export function checkpointCatchUp(
+export async function checkpointCatchUp(
   audit: Pick<AuditLog, "checkpoints">,
   fromSeq: number,
   toSeq: number,
-): CatchUpRecord[] {
-  return audit.checkpoints
-    .list()
+): Promise<CatchUpRecord[]> {
+  return (await audit.checkpoints.list())
     .map((cp, i) => ({ cp, nodeSeq: i + 1 }))
     .filter(({ nodeSeq }) => nodeSeq >= fromSeq && nodeSeq <= toSeq)
     .map(({ cp, nodeSeq }) => ({
@@ -78,43 +77,43 @@ export function createCheckpointService(deps: {
 
   // The first entry says which zk head precedes it, for a node whose last signed
   // checkpoint predates the Poseidon chain (it has no zk head of its own to start from).
-  const segment = (fromSeq: number, toSeq: number) => {
-    const entries: Array<AuditEntry & { zkPrev?: string }> = audit.list(
+  const segment = async (fromSeq: number, toSeq: number) => {
+    const entries: Array<AuditEntry & { zkPrev?: string }> = await audit.list(
       fromSeq,
       toSeq - fromSeq + 1,
     );
-    const zkPrev = audit.zkHeadAt(fromSeq - 1);
+    const zkPrev = await audit.zkHeadAt(fromSeq - 1);
     if (entries[0] && zkPrev !== undefined) entries[0] = { ...entries[0], zkPrev };
     return entries;
   };
 
   async function signHead(target: { seq: number; hash: string }): Promise<Checkpoint> {
-    const address = clusterAddress();
+    const address = await clusterAddress();
     if (!address) throw new Error("the cluster key has not been generated");
-    const previous = audit.checkpoints.latest();
+    const previous = await audit.checkpoints.latest();
     const from = (previous?.seq ?? 0) + 1;
     // The Poseidon chain in steps of a few entries, letting requests in between.
-    while (audit.zkCatchUp(target.seq, ZK_STEP)) await new Promise((r) => setImmediate(r));
-    const zkHead = audit.zkHeadAt(target.seq);
+    while (await audit.zkCatchUp(target.seq, ZK_STEP)) await new Promise((r) => setImmediate(r));
+    const zkHead = await audit.zkHeadAt(target.seq);
     if (zkHead === undefined) throw new Error("the zk chain has no head at the checkpoint");
     const intent: NodeIntent = {
       kind: "checkpoint",
       seq: target.seq,
       head: target.hash,
       zkHead,
-      segment: segment(from, target.seq),
+      segment: await segment(from, target.seq),
       // The nodes pin it on first sight (src/node/protocol/checkpoint.ts).
-      zkV2Start: audit.zkV2Start(),
+      zkV2Start: await audit.zkV2Start(),
     };
     const sig = await cluster.signDigest({
       agentId: CLUSTER_KEY_ID,
-      seq: audit.checkpoints.list().length + 1,
+      seq: (await audit.checkpoints.list()).length + 1,
       intent,
       digest: checkpointDigest(target.seq, target.hash, zkHead),
       address,
-      adapt: (refusal, current) => {
+      adapt: async (refusal, current) => {
         if (refusal.code !== "CHECKPOINT_BEHIND" || current.kind !== "checkpoint") return undefined;
-        return { ...current, segment: segment(Number(refusal.details.fromSeq), target.seq) };
+        return { ...current, segment: await segment(Number(refusal.details.fromSeq), target.seq) };
       },
     });
     const cp: Checkpoint = {
@@ -125,35 +124,36 @@ export function createCheckpointService(deps: {
       signedAt: new Date().toISOString(),
       extra: { zkHead },
     };
-    store.db.transaction(() => {
-      audit.checkpoints.save(cp);
-      store.setMeta("pending_checkpoint", "");
-      audit.append({
+    await store.sql.transaction(async () => {
+      await audit.checkpoints.save(cp);
+      await store.setMeta("pending_checkpoint", "");
+      await audit.append({
         type: "checkpoint.signed",
         actor: "system",
         data: { seq: cp.seq, head: cp.hash, zkHead, signers: cp.signers },
       });
-    })();
+    });
     return cp;
   }
 
   // Each checkpoint appends its own "checkpoint.signed" entry; that alone is no news.
-  const onlyCheckpointEntrySince = (last: number) => {
-    const head = audit.head();
-    return head.seq === last + 1 && audit.get(head.seq)?.type === "checkpoint.signed";
+  const onlyCheckpointEntrySince = async (last: number) => {
+    const head = await audit.head();
+    return head.seq === last + 1 && (await audit.get(head.seq))?.type === "checkpoint.signed";
   };
 
   async function checkpoint(): Promise<Checkpoint | undefined> {
     return lock.run("checkpoint", async () => {
       // A checkpoint interrupted half-way is finished first, with the same head:
       // nodes that recorded it accept only that digest at that sequence number.
-      const pending = store.meta("pending_checkpoint");
+      const pending = await store.meta("pending_checkpoint");
       const target = pending
         ? (JSON.parse(pending) as { seq: number; hash: string })
-        : audit.head();
-      const last = audit.checkpoints.latest()?.seq ?? 0;
-      if (target.seq <= last || (!pending && onlyCheckpointEntrySince(last))) return undefined;
-      store.setMeta("pending_checkpoint", JSON.stringify(target));
+        : await audit.head();
+      const last = (await audit.checkpoints.latest())?.seq ?? 0;
+      if (target.seq <= last || (!pending && (await onlyCheckpointEntrySince(last))))
+        return undefined;
+      await store.setMeta("pending_checkpoint", JSON.stringify(target));
       lastAt = Date.now();
       return signHead(target);
     });
@@ -166,7 +166,13 @@ export function createCheckpointService(deps: {
           const { checkpoints } = await cluster
             .client(index)
             .call("checkpoint.heads", "verify", {}, 5000);
-          const bad = checkpoints.find((h) => audit.get(h.seq)?.hash !== h.hash);
+          let bad: (typeof checkpoints)[number] | undefined;
+          for (const h of checkpoints) {
+            if ((await audit.get(h.seq))?.hash !== h.hash) {
+              bad = h;
+              break;
+            }
+          }
           return {
             index,
             reachable: true,
@@ -181,19 +187,45 @@ export function createCheckpointService(deps: {
     );
   }
 
+  /** The checkpoint's zk head is the log's, and the cluster key signed it. */
+  async function checkpointHolds(cp: Checkpoint, address: string | undefined): Promise<boolean> {
+    try {
+      const zk = zkHeadOf(cp);
+      if (zk !== undefined && (await audit.zkHeadAt(cp.seq)) !== zk) return false;
+      return checkpointSigner(cp.seq, cp.hash, cp.signature, zk) === address;
+    } catch {
+      return false;
+    }
+  }
+
+  /** A background tick: checkpoints when enough entries (or time) went by since the last. */
+  let ticking = false;
+  async function tick(intervalMs: number, every: number): Promise<void> {
+    // A tick still reading (a slow database) is not overlapped by the next one.
+    if (ticking) return;
+    ticking = true;
+    try {
+      const head = (await audit.head()).seq;
+      const last = (await audit.checkpoints.latest())?.seq ?? 0;
+      const due =
+        head - last >= every || (head > last + 1 && Date.now() - lastAt > 10 * intervalMs);
+      if (due && cluster.hasQuorum()) await checkpoint();
+    } finally {
+      ticking = false;
+    }
+  }
+
   async function verifyAll(): Promise<FullVerifyResult> {
-    const chain = audit.verify();
-    const address = clusterAddress();
-    const cps = audit.checkpoints.list();
-    const badCp = cps.find((cp) => {
-      try {
-        const zk = zkHeadOf(cp);
-        if (zk !== undefined && audit.zkHeadAt(cp.seq) !== zk) return true;
-        return checkpointSigner(cp.seq, cp.hash, cp.signature, zk) !== address;
-      } catch {
-        return true;
+    const chain = await audit.verify();
+    const address = await clusterAddress();
+    const cps = await audit.checkpoints.list();
+    let badCp: Checkpoint | undefined;
+    for (const cp of cps) {
+      if (!(await checkpointHolds(cp, address))) {
+        badCp = cp;
+        break;
       }
-    });
+    }
     const nodes = await nodeHeads();
     const nodeMismatch = nodes.find((n) => n.mismatchAt !== undefined);
     const ok = chain.ok && !badCp && !nodeMismatch;
@@ -217,14 +249,9 @@ export function createCheckpointService(deps: {
     verifyAll,
     start(intervalMs, every) {
       timer = setInterval(() => {
-        const head = audit.head().seq;
-        const last = audit.checkpoints.latest()?.seq ?? 0;
-        const due =
-          head - last >= every || (head > last + 1 && Date.now() - lastAt > 10 * intervalMs);
-        if (due && cluster.hasQuorum())
-          void checkpoint().catch((err: unknown) =>
-            deps.log?.(`background checkpoint failed: ${(err as Error).message}`),
-          );
+        void tick(intervalMs, every).catch((err: unknown) =>
+          deps.log?.(`background checkpoint failed: ${(err as Error).message}`),
+        );
       }, intervalMs);
       timer.unref();
     },

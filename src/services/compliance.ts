@@ -38,7 +38,7 @@ import type { Artifacts } from "../zk/setup.js";
 import { capOf, per24hOf, statementText } from "../zk/statement.js";
 import type { WorkerJob, WorkerMessage } from "../zk/worker.js";
 import type { CheckpointService } from "./checkpoints.js";
-import { policyOf } from "./policy-of.js";
+import { policyOf as storedPolicy } from "./policy-of.js";
 import { createProofSetup, type ProofSetupService, type ProofSetupState } from "./proof-setup.js";
 
 export interface ProofRequest {
@@ -154,6 +154,10 @@ function jobOf(row: ProofJobRow): ProofJob {
   };
 }
 
+/** The policy in a stored policy row (read once, so the policy and its version agree). */
+const policyOf = (row: { policy: string } | undefined): Policy | undefined =>
+  row ? (JSON.parse(row.policy) as Policy) : undefined;
+
 const FINAL: ReadonlySet<ProofJobStatus> = new Set(["done", "failed", "cancelled"]);
 const UNFINISHED: readonly ProofJobStatus[] = ["queued", "proving"];
 
@@ -243,18 +247,20 @@ export async function createComplianceService(deps: {
 
   /** Widens [fromSeq, toSeq] to cluster-signed checkpoints (signing one at the head if needed). */
   async function bounds(fromSeq: number, toSeq: number) {
-    const head = audit.head().seq;
+    const head = (await audit.head()).seq;
     if (toSeq > head)
       throw new VaultError("VALIDATION_FAILED", `toSeq is past the log's head (${head})`, {
         field: "toSeq",
       });
-    let cps = audit.checkpoints.list().filter((cp) => zkHeadOf(cp) !== undefined);
+    const signed = async () =>
+      (await audit.checkpoints.list()).filter((cp) => zkHeadOf(cp) !== undefined);
+    let cps = await signed();
     if (!cps.some((cp) => cp.seq >= toSeq)) {
       // No checkpoint now (no quorum): the range is refused below if none covers it.
       await checkpoints
         .checkpoint()
         .catch((err: unknown) => deps.log?.(`checkpoint for a proof: ${(err as Error).message}`));
-      cps = audit.checkpoints.list().filter((cp) => zkHeadOf(cp) !== undefined);
+      cps = await signed();
     }
     const start = [...cps].reverse().find((cp) => cp.seq <= fromSeq - 1);
     // The newest checkpoint may stop just short of its own "checkpoint.signed" entry.
@@ -302,22 +308,38 @@ export async function createComplianceService(deps: {
     const r = await jobs.get(id);
     // Cancelled while it was read: cancel took it off the queue already.
     if (queue[0] !== id) return true;
+    if (r?.status !== "queued") {
+      queue.shift();
+      return true;
+    }
+    return startOrSettle(id, r);
+  }
+
+  /**
+   * Takes the job off the queue and fails it; on a write error it goes back (still queued,
+   * the next pump tries again).
+   */
+  async function failQueued(id: string, r: ProofJobRow, error: NonNullable<ProofJob["error"]>) {
     queue.shift();
-    if (r?.status !== "queued") return true;
     try {
-      return await startOrSettle(id, r);
+      await fail(r, error);
     } catch (err) {
       queue.unshift(id);
       throw err;
     }
   }
 
-  /** Fails the job when it cannot be proved here, else starts its prover (false). */
+  /**
+   * Fails the job when it cannot be proved here, else starts its prover (false). The job
+   * stays first in the queue while its entries are read, so a cancel meanwhile finds it
+   * there (and takes it off: then nothing starts).
+   */
   async function startOrSettle(id: string, r: ProofJobRow): Promise<boolean> {
     const art = artifacts();
     if (!art) {
       const now = setup.status();
-      await fail(
+      await failQueued(
+        id,
         r,
         now.state === "failed"
           ? { code: "PROOF_SETUP_FAILED", message: `the circuit setup failed: ${now.message}` }
@@ -335,9 +357,15 @@ export async function createComplianceService(deps: {
     }
     const req = JSON.parse(r.request) as StoredRequest;
     const count = req.toSeq - req.fromSeq + 1;
-    const entries = audit.list(req.fromSeq, count);
-    if (entries.length !== count || audit.head().seq < req.toSeq) {
-      await fail(r, {
+    const entries = await audit.list(req.fromSeq, count);
+    const head = (await audit.head()).seq;
+    const held = entries.length === count && head >= req.toSeq;
+    const zkV2Start = held ? await audit.zkV2Start() : 0;
+    const stored = held ? await audit.zkRange(req.fromSeq, req.toSeq) : [];
+    // Cancelled while those were read: cancel took it off the queue already.
+    if (queue[0] !== id) return true;
+    if (!held) {
+      await failQueued(id, r, {
         code: "PROOF_NOT_RESUMABLE",
         message: "the audit log no longer holds the range",
       });
@@ -352,8 +380,8 @@ export async function createComplianceService(deps: {
         bound: req.bound,
         entries,
         startZkHead: req.start.zkHead,
-        zkV2Start: audit.zkV2Start(),
-        stored: audit.zkRange(req.fromSeq, req.toSeq),
+        zkV2Start,
+        stored,
         n: params.n,
         depth: params.depth,
       },
@@ -362,6 +390,7 @@ export async function createComplianceService(deps: {
       system: art.setup.system,
     };
     if (stopping) return false;
+    queue.shift();
     r.status = "proving";
     r.started_at = now();
     r.progress_done = 0;
@@ -369,7 +398,13 @@ export async function createComplianceService(deps: {
     save(r, ["queued"]).catch((err: unknown) =>
       deps.log?.(`proof job ${r.id}: ${(err as Error).message}`),
     );
-    const child = startWorker(workerJob);
+    let child: ChildProcess;
+    try {
+      child = startWorker(workerJob);
+    } catch (err) {
+      queue.unshift(id);
+      throw err;
+    }
     let exitedResolve = () => {};
     const exited = new Promise<void>((resolve) => {
       exitedResolve = resolve;
@@ -426,7 +461,7 @@ export async function createComplianceService(deps: {
         statement: statementText(m.claim),
         claim: m.claim,
         policy: req.policy,
-        clusterAddress: checkpoints.clusterAddress() ?? "",
+        clusterAddress: (await checkpoints.clusterAddress()) ?? "",
         checkpoints: { start: req.start, end: req.end },
         batches: m.batches.map(({ seconds: _s, ...b }) => b),
         verificationKey: art.vkey,
@@ -461,14 +496,15 @@ export async function createComplianceService(deps: {
   async function accept(req: ProofRequest, asset: string, key: string, actor: string) {
     const refusal = setup.refusal({ queueing: true });
     if (refusal) throw refusal;
-    const policyRow = store.policy(req.agentId);
-    const policy = policyOf(store, req.agentId);
+    const policyRow = await store.policy(req.agentId);
+    const policy = policyOf(policyRow);
     if (!policyRow || !policy) throw new VaultError("CONFLICT", "the agent has no policy");
     const { start, end } = await bounds(req.fromSeq, req.toSeq);
     const fromSeq = (start?.seq ?? 0) + 1;
     // Widened to the checkpoint before: that one must not precede the zk v2 start either.
-    if (fromSeq < audit.zkV2Start()) throw rangeBeforeZkV2(fromSeq, audit.zkV2Start());
-    const entries = audit.list(fromSeq, end.seq - fromSeq + 1);
+    const zkV2Start = await audit.zkV2Start();
+    if (fromSeq < zkV2Start) throw rangeBeforeZkV2(fromSeq, zkV2Start);
+    const entries = await audit.list(fromSeq, end.seq - fromSeq + 1);
     let bound: bigint;
     if (req.bound !== undefined) {
       bound = BigInt(req.bound);
@@ -480,7 +516,7 @@ export async function createComplianceService(deps: {
       if (bound >= 1n << 128n) bound = (1n << 128n) - 1n;
     }
     const id = `prf_${randomBytes(9).toString("base64url")}`;
-    audit.append({
+    await audit.append({
       type: "proof.requested",
       agentId: req.agentId,
       actor,
@@ -540,12 +576,13 @@ export async function createComplianceService(deps: {
   const service: ComplianceService = {
     async request(req, actor) {
       // Never provable, whatever the setup's state: the circuit states v2 entries only.
-      if (Number.isSafeInteger(req.fromSeq) && req.fromSeq >= 1 && req.fromSeq < audit.zkV2Start())
-        throw rangeBeforeZkV2(req.fromSeq, audit.zkV2Start());
+      const zkV2Start = await audit.zkV2Start();
+      if (Number.isSafeInteger(req.fromSeq) && req.fromSeq >= 1 && req.fromSeq < zkV2Start)
+        throw rangeBeforeZkV2(req.fromSeq, zkV2Start);
       const refusal = setup.refusal({ queueing: true });
       if (refusal) throw refusal;
-      if (!store.agent(req.agentId)) throw new VaultError("AGENT_NOT_FOUND");
-      const policy = policyOf(store, req.agentId);
+      if (!(await store.agent(req.agentId))) throw new VaultError("AGENT_NOT_FOUND");
+      const policy = await storedPolicy(store, req.agentId);
       if (!policy) throw new VaultError("CONFLICT", "the agent has no policy");
       const assets = Object.keys(policy.assets);
       const asset = assetKey(
@@ -624,7 +661,12 @@ export async function createComplianceService(deps: {
         if (now.status === "cancelled") return jobOf(now);
         throw new VaultError("PROOF_FINISHED", `the proof is already ${now.status}`);
       }
-      audit.append({ type: "proof.cancelled", agentId: r.agent_id, actor, data: { proofId: id } });
+      await audit.append({
+        type: "proof.cancelled",
+        agentId: r.agent_id,
+        actor,
+        data: { proofId: id },
+      });
       if (slot) {
         slot.child.kill("SIGKILL");
         await slot.exited;

@@ -4,10 +4,16 @@
  * applies. A vault also applies them itself when it opens each store.
  */
 import { AUDIT_MIGRATIONS } from "../audit/schema.js";
+import { TOKEN_KEY_MIGRATIONS } from "../auth/jwt/keys.js";
+import { adoptEarlierTokenLedger, TOKEN_LEDGER_MIGRATIONS } from "../auth/jwt/ledger.js";
+import { CREDENTIAL_MIGRATIONS } from "../auth/vc/store.js";
 import { adoptEarlierTable, PARKED_MIGRATIONS } from "../auth/x402/parked.js";
 import { PAYMENT_MIGRATIONS } from "../auth/x402/store.js";
 import { PRESIG_POOL_MIGRATIONS } from "../signers/local/pool.js";
+import { adoptEarlierDelegations, DELEGATION_MIGRATIONS } from "../store/delegations.js";
+import { FEDERATION_MIGRATIONS } from "../store/federation.js";
 import { PROOF_JOB_MIGRATIONS } from "../store/proof-jobs.js";
+import { REVOCATION_EVENT_MIGRATIONS } from "../store/revocation-events.js";
 import {
   type Migration,
   type MigrationStatus,
@@ -29,6 +35,12 @@ export const SCHEMA_DOMAINS: ReadonlyArray<{
   { domain: "proof_jobs", steps: PROOF_JOB_MIGRATIONS },
   { domain: "x402_payments", steps: PAYMENT_MIGRATIONS },
   { domain: "x402_parked", steps: PARKED_MIGRATIONS, adopt: adoptEarlierTable },
+  { domain: "delegations", steps: DELEGATION_MIGRATIONS, adopt: adoptEarlierDelegations },
+  { domain: "revocation_events", steps: REVOCATION_EVENT_MIGRATIONS },
+  { domain: "federation", steps: FEDERATION_MIGRATIONS },
+  { domain: "credentials", steps: CREDENTIAL_MIGRATIONS },
+  { domain: "jwt_keys", steps: TOKEN_KEY_MIGRATIONS },
+  { domain: "jwt_ledger", steps: TOKEN_LEDGER_MIGRATIONS, adopt: adoptEarlierTokenLedger },
 ];
 
 export async function schemaStatus(sql: Sql): Promise<MigrationStatus[]> {

@@ -106,6 +106,11 @@ export interface VaultOptions {
    * backend is still loaded on first use only.
    */
   backendLoaders?: Partial<Record<BackendName, (deps: LitBackendDeps) => Promise<SignerBackend>>>;
+  /**
+   * Join as a replica (VAULT_DATABASE_URL, another vault holds the data directory): start no
+   * node, connect to the signer clusters registered in the database instead.
+   */
+  replica?: boolean;
 }
 
 async function resolveAdminKey(
@@ -159,13 +164,34 @@ function openVaultSql(config: Config): Sql {
   return createSqliteSql(openDatabase(join(config.dataDir, "vault.sqlite")));
 }
 
+/**
+ * A replica serves the same database as the vault that started the signer nodes: the
+ * clusters are the ones that vault registered (their pinned node URLs), used as remote.
+ */
+async function asReplica(config: Config, store: VaultStore): Promise<Config> {
+  if (!config.databaseUrl)
+    throw new Error("only a vault on VAULT_DATABASE_URL (PostgreSQL) can run as a replica");
+  const clusters = [];
+  for (const spec of config.clusters) {
+    const nodes = await store.nodes(spec.name);
+    if (nodes.length !== config.threshold.n || !(await store.meta("cluster_address")))
+      throw new Error(
+        `no signer cluster ${spec.name} is registered in the database yet: start the first vault`,
+      );
+    clusters.push({ name: spec.name, nodeUrls: nodes.map((n) => n.url) });
+  }
+  return { ...config, nodeUrls: [], clusters };
+}
+
 async function openVault(
-  config: Config,
+  given: Config,
   opts: VaultOptions,
   sql: Sql,
   log: (line: string) => void,
 ): Promise<Vault> {
   const store = await openVaultStore(sql);
+  const config = opts.replica ? await asReplica(given, store) : given;
+  if (opts.replica) log("joining as a replica: the signer clusters registered in the database");
   // Every revocation's audit entry also records a numbered event for other vaults.
   const revocationStore = await openRevocationEventStore(sql);
   const revocationEvents = createRevocationEvents(revocationStore);
@@ -278,7 +304,7 @@ async function openVault(
     const keys = createApiKeyService({
       store,
       audit,
-      onRevoked: (keyIds, actor) => void tokens.revokeIssuedWith(keyIds, actor),
+      onRevoked: (keyIds, actor) => tokens.revokeIssuedWith(keyIds, actor),
     });
     const refusals = createRefusalLog(audit, { perMinute: config.auditRefusalsPerMinute });
     const x402 = await createX402(config.x402, sql, audit, refusals, log);

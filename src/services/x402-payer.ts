@@ -68,7 +68,7 @@ export function createX402PayerService(deps: {
   return {
     async pay(agentId, paymentRequired, who, opts) {
       const { actor } = who;
-      const agent = store.agent(agentId);
+      const agent = await store.agent(agentId);
       if (!agent) throw new VaultError("AGENT_NOT_FOUND");
       const pr = decodePaymentRequired(paymentRequired);
       const resource = typeof pr.resource?.url === "string" ? pr.resource.url.slice(0, 512) : "";
@@ -79,7 +79,7 @@ export function createX402PayerService(deps: {
         result = await payFor({ policyOf, sign }, agent, pr);
       } catch (err) {
         const code = err instanceof VaultError ? err.code : "INTERNAL";
-        audit.append({
+        await audit.append({
           type: "x402.pay_refused",
           agentId,
           actor,
@@ -101,7 +101,7 @@ export function createX402PayerService(deps: {
         } catch (err) {
           // Without its parked half an approval could never be collected: withdraw it.
           try {
-            signing.reject(result.approvalId, "system:x402");
+            await signing.reject(result.approvalId, "system:x402");
           } catch (withdrawal) {
             // The approval stays pending; an operator sees it cannot be collected.
             deps.log?.(
@@ -111,7 +111,7 @@ export function createX402PayerService(deps: {
           throw err;
         }
       }
-      audit.append({
+      await audit.append({
         type: result.status === "signed" ? "x402.pay_signed" : "x402.pay_pending",
         agentId,
         actor,
@@ -134,7 +134,7 @@ export function createX402PayerService(deps: {
       // Another agent's payment, or another credential's: not found, rather than forbidden.
       if (!p || p.agentId !== agentId || (!who.operator && p.requestedBy !== who.credential))
         throw new VaultError("APPROVAL_NOT_FOUND");
-      const view = signing.approval(approvalId);
+      const view = await signing.approval(approvalId);
       if (view.status === "pending" || view.status === "reserved" || view.status === "incomplete")
         return { status: "pending", approvalId, accepted: p.accepted };
       if (view.status !== "signed" || view.result?.kind !== "typed-data")
@@ -148,7 +148,7 @@ export function createX402PayerService(deps: {
         authorization: p.authorization,
         signature: view.result.signature,
       });
-      const entry = audit.append({
+      const entry = await audit.append({
         type: "x402.pay_collected",
         agentId,
         actor,

@@ -175,10 +175,9 @@ function createDelegationStore(sql: Sql): DelegationStore {
     key,
     agentOfDid: async (did) =>
       (
-        await sql.get<{ agent_id: string }>(
-          "SELECT agent_id FROM delegation_keys WHERE did = $1",
-          [did],
-        )
+        await sql.get<{ agent_id: string }>("SELECT agent_id FROM delegation_keys WHERE did = $1", [
+          did,
+        ])
       )?.agent_id,
     async put(r) {
       await sql.run(

@@ -112,8 +112,11 @@ function createRevocationEventStore(sql: Sql): RevocationEventStore {
     },
     head: async () =>
       Number(
-        (await sql.get<{ head: number }>("SELECT coalesce(max(seq), 0) AS head FROM revocation_events"))
-          ?.head ?? 0,
+        (
+          await sql.get<{ head: number }>(
+            "SELECT coalesce(max(seq), 0) AS head FROM revocation_events",
+          )
+        )?.head ?? 0,
       ),
     watch: (listener) =>
       sql.listen(REVOCATION_CHANNEL, { message: () => listener(), reset: () => listener() }),

@@ -98,10 +98,7 @@ test("verifyRange checks a segment against the head a node signed before", async
 test("exportJsonl writes one canonical entry per line, in order", async () => {
   const { log } = await filledLog(1234);
   const lines: string[] = [];
-  assert.equal(
-    await exportJsonl(log, (line) => lines.push(line)),
-    1234,
-  );
+  assert.equal(await exportJsonl(log, (line) => lines.push(line)), 1234);
   assert.equal(lines.length, 1234);
   assert.ok(lines.every((l) => l.endsWith("\n") && !l.slice(0, -1).includes("\n")));
   const last = JSON.parse(lines[1233] as string);

@@ -20,10 +20,7 @@ export interface OpenedLog {
 }
 
 /** A log on a connection of its own to `file` (its migrations applied). */
-export async function openLog(
-  file: string,
-  opts: { now?: () => Date } = {},
-): Promise<OpenedLog> {
+export async function openLog(file: string, opts: { now?: () => Date } = {}): Promise<OpenedLog> {
   const db = openDatabase(file);
   const sql = createSqliteSql(db);
   return { db, sql, log: await openAuditLog(sql, opts) };

@@ -3,10 +3,12 @@ import { after, before, test } from "node:test";
 import { verifyCredential } from "did-jwt-vc";
 import { Resolver } from "did-resolver";
 import { getResolver as keyResolver } from "key-did-resolver";
-import { createTokenKeyStore } from "../../src/auth/jwt/keys.js";
+import { openTokenKeyStore } from "../../src/auth/jwt/keys.js";
 import { type CredentialService, createCredentialService } from "../../src/auth/vc/index.js";
 import { parseAuthConfig } from "../../src/config/auth.js";
-import { type Db, openDatabase } from "../../src/store/db.js";
+import { openDatabase } from "../../src/store/db.js";
+import { createSqliteSql } from "../../src/store/sql/sqlite.js";
+import type { Sql } from "../../src/store/sql/types.js";
 import {
   agentAuthorization,
   didKey,
@@ -20,7 +22,7 @@ import { codeOf } from "../helpers/errors.js";
 
 const AUD = "urn:agent-vault:local";
 let clock = Date.now();
-let db: Db;
+let sql: Sql;
 let svc: CredentialService;
 let untrustedCaSvc: CredentialService;
 let web: Awaited<ReturnType<typeof didWebHost>>;
@@ -38,19 +40,25 @@ const subject = (_holder: string, extra: Record<string, unknown> = {}) => ({
 before(async () => {
   const tls = selfSignedCert();
   web = await didWebHost(tls);
-  db = openDatabase(":memory:");
+  sql = createSqliteSql(openDatabase(":memory:"));
   const config = parseAuthConfig({
     VAULT_TRUSTED_VC_ISSUERS: JSON.stringify([
       { did: issuer.did, capabilities: ["read", "execute", "spend"] },
     ]),
   });
-  const keys = createTokenKeyStore({ db, passphrase: "p" });
-  svc = createCredentialService({ db, config, keys, web: { ca: tls.cert }, now: () => clock });
-  untrustedCaSvc = createCredentialService({ db, config, keys, web: { timeoutMs: 2000 } });
+  const keys = await openTokenKeyStore(sql, { passphrase: "p" });
+  svc = await createCredentialService({
+    sql,
+    config,
+    keys,
+    web: { ca: tls.cert },
+    now: () => clock,
+  });
+  untrustedCaSvc = await createCredentialService({ sql, config, keys, web: { timeoutMs: 2000 } });
 });
 after(async () => {
   await web?.close();
-  db?.close();
+  await sql?.close();
 });
 
 const code = codeOf;
@@ -76,7 +84,7 @@ async function present(
       ...(opts.types ? { types: opts.types } : {}),
     },
   );
-  const challenge = opts.challenge ?? svc.challenge().challenge;
+  const challenge = opts.challenge ?? (await svc.challenge()).challenge;
   return presentation(holder, [vc], challenge, opts.aud ?? AUD, {
     ...(opts.vpExp !== undefined ? { exp: opts.vpExp } : {}),
   });
@@ -100,7 +108,7 @@ test("did:key, did:pkh (eip155) and did:web (HTTPS, test CA) holders authenticat
 
 test("did:web is refused when its certificate is not trusted", async () => {
   const holder = web.add("agent-2");
-  const challenge = untrustedCaSvc.challenge().challenge;
+  const challenge = (await untrustedCaSvc.challenge()).challenge;
   const vp = await presentation(
     holder,
     [await agentAuthorization(issuer, holder.did, subject(holder.did))],
@@ -154,7 +162,7 @@ test("bad presentations are refused with a specific code each", async () => {
     ],
     [
       await present(didKey(), {
-        challenge: svc.challenge().challenge,
+        challenge: (await svc.challenge()).challenge,
         subj: subject("did:key:zSomeoneElse"),
       }),
       "accepted",
@@ -166,7 +174,7 @@ test("bad presentations are refused with a specific code each", async () => {
   }
   // A credential issued to another DID, presented by this holder.
   const vcForOther = await agentAuthorization(issuer, other.did, subject(other.did));
-  const vp = await presentation(holder, [vcForOther], svc.challenge().challenge, AUD);
+  const vp = await presentation(holder, [vcForOther], (await svc.challenge()).challenge, AUD);
   assert.equal(await code(svc.authenticate(vp)), "CREDENTIAL_INVALID");
 });
 

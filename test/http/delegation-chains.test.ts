@@ -121,7 +121,7 @@ test("the agent's key delegates; a re-delegated holder signs through the chain",
   const msg = await through(chain, bob, "message", { message: "hello" });
   assert.equal(msg.res.json().error.code, "DELEGATION_COMMAND_NOT_ALLOWED");
   // The audit log names the chain behind each signature.
-  const entries = tv.vault.audit.list(1, 100_000, agent.id);
+  const entries = await tv.vault.audit.list(1, 100_000, agent.id);
   const signed = entries.filter((e) => e.type === "sign.signed");
   assert.ok(signed.some((e) => e.actor?.includes(`ucan:${root.cid}.`)));
   const admitted = entries.filter(
@@ -219,8 +219,7 @@ test("a holder revokes what it delegated with a signed UCAN; nobody else can", a
   assert.equal(refused.res.json().error.code, "DELEGATION_REVOKED");
   const bobStill = await through([root.delegation, toBob], bob, "message", { message: "bob" });
   assert.equal(bobStill.res.statusCode, 200, bobStill.res.body);
-  const entry = tv.vault.audit
-    .list(1, 100_000)
+  const entry = (await tv.vault.audit.list(1, 100_000))
     .filter((e) => e.type === "delegation.revoked")
     .at(-1);
   assert.equal(entry?.actor, `ucan:${alice.did}`);

@@ -330,8 +330,7 @@ test("revoking the mandate refuses it on the next payment", async () => {
   const h = await holder();
   const m = await mandateFor(h);
   assert.equal((await pay(h, m, body("1000"))).status, 200);
-  const admitted = tv.vault.audit
-    .list(1, 100_000)
+  const admitted = (await tv.vault.audit.list(1, 100_000))
     .filter((e) => e.type === "auth.succeeded" && e.data.door === "delegation")
     .at(-1);
   const link = (admitted?.data.chain as string[] | undefined)?.at(-1);

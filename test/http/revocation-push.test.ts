@@ -132,7 +132,9 @@ test("a token revoked at X is refused at Y by push; the SET verifies with X's ke
   assert.equal(change?.change_type, "revoke");
   assert.equal(change?.subject.id, `jwt:${t.jti}`);
   assert.equal(String(payload.seq), ev.id);
-  const received = y.vault.audit.list(1, 100_000).filter((e) => e.type === "revocation.received");
+  const received = (await y.vault.audit.list(1, 100_000)).filter(
+    (e) => e.type === "revocation.received",
+  );
   assert.ok(received.some((e) => e.data.subject === `jwt:${t.jti}`));
 });
 
@@ -170,13 +172,13 @@ test("a quiet stream fails closed; after reconnecting, Y catches up on what it m
     "REVOCATION_FEED_STALE",
   );
   // Revoked at X while Y cannot hear: Y must learn it from the replay, not miss it.
-  x.vault.tokens.revoke(missed.jti, "admin");
+  await x.vault.tokens.revoke(missed.jti, "admin");
   await listenX(port);
   await until("Y to catch up", async () =>
     (await codeAtY(live.token)) === "ok" ? true : undefined,
   );
   assert.equal(await codeAtY(missed.token), "TOKEN_REVOKED");
-  const types = y.vault.audit.list(1, 100_000).map((e) => e.type);
+  const types = (await y.vault.audit.list(1, 100_000)).map((e) => e.type);
   assert.ok(types.includes("revocation.feed.stale"));
   assert.ok(types.includes("revocation.feed.fresh"));
 });

@@ -10,42 +10,42 @@ const approvalId = (o: SignOutcome) => {
 };
 
 test("above approvalAbove a request parks, reserving nothing and asking no node", async () => {
-  const f = signingFixture();
+  const f = await signingFixture();
   const id = approvalId(await f.signing.sign(f.agentId, usdcTransfer(1, 7_000_000n), "agent:unit"));
-  const view = f.signing.approval(id);
+  const view = await f.signing.approval(id);
   assert.equal(view.status, "pending");
   assert.equal(view.result, undefined);
   assert.deepEqual(
     view.spends.map((s) => s.amount),
     ["7000000"],
   );
-  assert.equal(f.spendRows(), 0);
+  assert.equal(await f.spendRows(), 0);
   assert.equal(f.cluster.calls.length, 0);
-  assert.deepEqual(f.types(), ["sign.requested", "approval.requested"]);
-  f.close();
+  assert.deepEqual(await f.types(), ["sign.requested", "approval.requested"]);
+  await f.close();
 });
 
 test("an approved request is signed; approving twice is APPROVAL_NOT_PENDING", async () => {
-  const f = signingFixture();
+  const f = await signingFixture();
   const id = approvalId(await f.signing.sign(f.agentId, usdcTransfer(1, 7_000_000n), "agent:unit"));
   const out = await f.signing.approve(id, "operator:admin");
   assert.equal(out.status, "signed");
   const tx = (out.status === "signed" ? out.result : undefined) as { signedTransaction: string };
   assert.equal(Transaction.from(tx.signedTransaction).from, f.cluster.address);
-  assert.equal(f.signing.approval(id).status, "signed");
-  assert.equal(f.spendRows(), 1);
+  assert.equal((await f.signing.approval(id)).status, "signed");
+  assert.equal(await f.spendRows(), 1);
   await assert.rejects(f.signing.approve(id, "operator:admin"), { code: "APPROVAL_NOT_PENDING" });
-  assert.deepEqual(f.types(), [
+  assert.deepEqual(await f.types(), [
     "sign.requested",
     "approval.requested",
     "approval.approved",
     "sign.signed",
   ]);
-  f.close();
+  await f.close();
 });
 
 test("two approvals of one request at the same moment sign it once", async () => {
-  const f = signingFixture();
+  const f = await signingFixture();
   const id = approvalId(await f.signing.sign(f.agentId, usdcTransfer(1, 7_000_000n), "agent:unit"));
   const both = await Promise.allSettled([
     f.signing.approve(id, "operator:a"),
@@ -57,40 +57,40 @@ test("two approvals of one request at the same moment sign it once", async () =>
   );
   assert.equal((both[1] as PromiseRejectedResult).reason.code, "APPROVAL_NOT_PENDING");
   assert.equal(f.cluster.calls.length, 1);
-  f.close();
+  await f.close();
 });
 
 test("a rejected request is never signed, and cannot be approved afterwards", async () => {
-  const f = signingFixture();
+  const f = await signingFixture();
   const id = approvalId(await f.signing.sign(f.agentId, usdcTransfer(1, 7_000_000n), "agent:unit"));
-  assert.equal(f.signing.reject(id, "operator:admin").status, "rejected");
+  assert.equal((await f.signing.reject(id, "operator:admin")).status, "rejected");
   await assert.rejects(f.signing.approve(id, "operator:admin"), { code: "APPROVAL_NOT_PENDING" });
-  assert.throws(() => f.signing.reject(id, "operator:admin"), { code: "APPROVAL_NOT_PENDING" });
-  assert.throws(() => f.signing.approval("req_nope"), { code: "APPROVAL_NOT_FOUND" });
+  await assert.rejects(f.signing.reject(id, "operator:admin"), { code: "APPROVAL_NOT_PENDING" });
+  await assert.rejects(f.signing.approval("req_nope"), { code: "APPROVAL_NOT_FOUND" });
   await assert.rejects(f.signing.approve("req_nope", "operator:admin"), {
     code: "APPROVAL_NOT_FOUND",
   });
   assert.equal(f.cluster.calls.length, 0);
-  assert.ok(!f.types().includes("sign.signed"));
-  f.close();
+  assert.ok(!(await f.types()).includes("sign.signed"));
+  await f.close();
 });
 
 test("an approval given after the policy expired is denied (validUntil), not signed", async () => {
-  const f = signingFixture();
+  const f = await signingFixture();
   const id = approvalId(await f.signing.sign(f.agentId, usdcTransfer(1, 7_000_000n), "agent:unit"));
   f.clock.ms = Date.parse("2030-01-02T00:00:00Z"); // the parked request waited past validUntil
   await assert.rejects(f.signing.approve(id, "operator:admin"), {
     code: "POLICY_DENIED",
     details: { rule: "validUntil" },
   });
-  assert.equal(f.signing.approval(id).status, "denied");
+  assert.equal((await f.signing.approval(id)).status, "denied");
   assert.equal(f.cluster.calls.length, 0);
-  assert.equal(f.spendRows(), 0);
-  f.close();
+  assert.equal(await f.spendRows(), 0);
+  await f.close();
 });
 
 test("caps still apply at approval: budget spent while the request waited denies it (maxPer24h)", async () => {
-  const f = signingFixture();
+  const f = await signingFixture();
   const id = approvalId(await f.signing.sign(f.agentId, usdcTransfer(1, 7_000_000n), "agent:unit"));
   // 5 USDC (not above approvalAbove) signs at once; 7 more would pass the 11 USDC day cap.
   assert.equal(
@@ -101,13 +101,13 @@ test("caps still apply at approval: budget spent while the request waited denies
     code: "POLICY_DENIED",
     details: { rule: "maxPer24h" },
   });
-  assert.equal(f.signing.approval(id).status, "denied");
-  assert.equal(f.spendRows(), 1);
-  f.close();
+  assert.equal((await f.signing.approval(id)).status, "denied");
+  assert.equal(await f.spendRows(), 1);
+  await f.close();
 });
 
 test("an approved request counts in the 24 h window from its approval, not from when it parked", async () => {
-  const f = signingFixture();
+  const f = await signingFixture();
   // maxPer24h is 11 USDC; 7 parks (approvalAbove 5) and is approved a minute before 24 h pass.
   const id = approvalId(await f.signing.sign(f.agentId, usdcTransfer(1, 7_000_000n), "agent:unit"));
   f.clock.ms += 24 * 3_600_000 - 60_000;
@@ -119,5 +119,5 @@ test("an approved request counts in the 24 h window from its approval, not from 
     (err: { code?: string; details?: { rule?: string } }) =>
       err.code === "POLICY_DENIED" && err.details?.rule === "maxPer24h",
   );
-  f.close();
+  await f.close();
 });

@@ -9,7 +9,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SigningKey, Wallet } from "ethers";
-import { createAuditLog } from "../../src/audit/log.js";
+import { openAuditLog } from "../../src/audit/log.js";
 import type { AuditLog } from "../../src/audit/types.js";
 import { validatePolicy } from "../../src/policy/validate.js";
 import {
@@ -20,8 +20,9 @@ import {
 import { QuorumUnavailable } from "../../src/signers/local/cluster.js";
 import { NodeRefused, NodeUnreachable } from "../../src/signers/local/node-client.js";
 import { openDatabase } from "../../src/store/db.js";
-import { createDelegationStore } from "../../src/store/delegations.js";
-import { createVaultStore, type VaultStore } from "../../src/store/vault-store.js";
+import { openDelegationStore } from "../../src/store/delegations.js";
+import { createSqliteSql } from "../../src/store/sql/sqlite.js";
+import { openVaultStore, type VaultStore } from "../../src/store/vault-store.js";
 
 export const CHAIN = 84532;
 export const USDC = "0x036CbD53842c5426634e7929541eC2318f3dCF7e";
@@ -112,30 +113,30 @@ export interface Fixture {
   restart(): SigningService;
   /** The clock the services read; tests move it. */
   clock: { ms: number };
-  types(): string[];
+  types(): Promise<string[]>;
   /** Rows whose spends count against the budget (reserved, incomplete, signed). */
-  spendRows(): number;
-  close(): void;
+  spendRows(): Promise<number>;
+  close(): Promise<void>;
 }
 
-export function signingFixture(
-  opts: { credentialRefusal?: (credential: string) => Error | undefined } = {},
-): Fixture {
+export async function signingFixture(
+  opts: { credentialRefusal?: (credential: string) => Promise<Error | undefined> } = {},
+): Promise<Fixture> {
   const dir = mkdtempSync(join(tmpdir(), "av-signing-"));
-  const db = openDatabase(join(dir, "vault.sqlite"));
-  const store = createVaultStore(db);
-  const audit = createAuditLog(db);
+  const sql = createSqliteSql(openDatabase(join(dir, "vault.sqlite")));
+  const store = await openVaultStore(sql);
+  const audit = await openAuditLog(sql);
   const cluster = new FakeCluster();
   const agentId = "agt_unit";
-  store.putAgent({
+  await store.putAgent({
     id: agentId,
     name: "unit",
     address: cluster.address,
     public_key: cluster.key.compressedPublicKey,
   });
-  store.putPolicy(agentId, 1, JSON.stringify(POLICY), "test");
+  await store.putPolicy(agentId, 1, JSON.stringify(POLICY), "test");
   const clock = { ms: Date.parse("2029-06-01T12:00:00Z") };
-  const links = createDelegationStore(db);
+  const links = await openDelegationStore(sql);
   const make = () =>
     createSigningService({
       store,
@@ -153,9 +154,9 @@ export function signingFixture(
     signing: make(),
     restart: make,
     clock,
-    types: () => audit.list(1, 100_000, agentId).map((e) => e.type),
-    spendRows: () => store.spendsSince(agentId, 0).length,
-    close: () => db.close(),
+    types: async () => (await audit.list(1, 100_000, agentId)).map((e) => e.type),
+    spendRows: async () => (await store.spendsSince(agentId, 0)).length,
+    close: () => sql.close(),
   };
 }
 

@@ -129,9 +129,9 @@ export function createDelegationService(deps: {
   agentExists: (agentId: string) => boolean | Promise<boolean>;
   now?: () => number;
   /** Where the status list is published, and the did:key that signs it. */
-  status?: { url: string; issuer: string; key: () => KeyObject };
+  status?: { url: string; issuer: string; key: () => KeyObject | Promise<KeyObject> };
   /** The operator's Ed25519 key (the vault's credential key), for operator links. */
-  operatorKey?: () => KeyObject;
+  operatorKey?: () => KeyObject | Promise<KeyObject>;
   /** Cross-operator trust: feeds of anchors and their members (services/federation.ts). */
   chainCheck?: () => ChainCheck | undefined;
   /** Issuers of AP2 payment mandates this vault accepts, and the audience they must name. */
@@ -167,7 +167,7 @@ export function createDelegationService(deps: {
   let operatorSigner: Awaited<ReturnType<typeof signerFromSeed>> | undefined;
   const operator = async () => {
     if (!deps.operatorKey) fail("NOT_FOUND", "this vault has no operator key");
-    operatorSigner ??= await signerFromSeed(seedOf(deps.operatorKey()));
+    operatorSigner ??= await signerFromSeed(seedOf(await deps.operatorKey()));
     return operatorSigner;
   };
 
@@ -272,7 +272,7 @@ export function createDelegationService(deps: {
         listUrl: deps.status.url,
         issuer: deps.status.issuer,
         revoked: await store.revokedIndexes(),
-        key: deps.status.key(),
+        key: await deps.status.key(),
         now: now(),
       });
     },

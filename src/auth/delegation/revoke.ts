@@ -46,8 +46,7 @@ export async function checkRevocation(
     );
   }
   const root = links[0] as Delegation;
-  if (root.iss !== root.sub || !(await opts.isOurRoot(root.iss)))
-    fail("DELEGATION_ISSUER_UNKNOWN");
+  if (root.iss !== root.sub || !(await opts.isOurRoot(root.iss))) fail("DELEGATION_ISSUER_UNKNOWN");
   for (const [hop, d] of links.entries()) {
     const prev = links[hop - 1];
     if (prev && prev.aud !== d.iss) fail("DELEGATION_AUDIENCE_MISMATCH", undefined, { hop });

@@ -33,13 +33,6 @@ export interface PublicJwk {
 export interface TokenKeyStore {
   /** The key that signs new tokens (made on first use), as the database has it now. */
   active(): Promise<{ kid: string; privateKey: KeyObject }>;
-  /**
-   * The token key this process last saw active, without a database read: for signers that
-   * cannot wait (the revocation publisher). Refreshed by active() and rotate(), and in the
-   * background when it is older than a few seconds, so a rotation made by another replica
-   * reaches it within that bound.
-   */
-  lastActive(): { kid: string; privateKey: KeyObject };
   /** Public key for a kid that may still verify tokens, or undefined. */
   publicKey(kid: string): Promise<KeyObject | undefined>;
   /** Records that a token signed by `kid` expires at `expMs`. */
@@ -76,8 +69,6 @@ export const TOKEN_KEY_MIGRATIONS: Migration[] = [
 const COLUMNS = "kid, purpose, public_jwk, private_pem, created_ms, retired_ms, last_exp_ms";
 const ACTIVE = `SELECT ${COLUMNS} FROM token_keys WHERE purpose = $1 AND retired_ms IS NULL
   ORDER BY created_ms DESC LIMIT 1`;
-/** How old lastActive() may be before it asks the database again (in the background). */
-const LAST_ACTIVE_REFRESH_MS = 10_000;
 
 /** The lock that serialises making or rotating a purpose's key, across replicas. */
 const lockOf = (purpose: Purpose) => `token_keys:${purpose}`;
@@ -152,33 +143,13 @@ export async function openTokenKeyStore(
     return row;
   };
 
-  let seen: { kid: string; privateKey: KeyObject; at: number } | undefined;
-  let refreshing = false;
-  const active = async () => {
-    const row = await activeRow("token");
-    const key = { kid: row.kid, privateKey: priv(row) };
-    seen = { ...key, at: now() };
-    return key;
-  };
-
   const credentialRow = await activeRow("credential");
   const credential = { privateKey: priv(credentialRow), publicKey: pub(credentialRow) };
-  await active();
 
   return {
-    active,
-    lastActive() {
-      const s = seen as NonNullable<typeof seen>; // set before the store is returned
-      if (now() - s.at >= LAST_ACTIVE_REFRESH_MS && !refreshing) {
-        refreshing = true;
-        // A failed refresh keeps the key it had; the next call tries again.
-        void active()
-          .catch(() => undefined)
-          .finally(() => {
-            refreshing = false;
-          });
-      }
-      return { kid: s.kid, privateKey: s.privateKey };
+    async active() {
+      const row = await activeRow("token");
+      return { kid: row.kid, privateKey: priv(row) };
     },
     async publicKey(kid) {
       const row = await sql.get<Row>(
@@ -210,7 +181,6 @@ export async function openTokenKeyStore(
       });
       privCache.set(made.row.kid, made.privateKey);
       pubCache.set(made.row.kid, made.publicKey);
-      seen = { kid: made.row.kid, privateKey: made.privateKey, at: now() };
       return { kid: made.row.kid, retired: old?.kid };
     },
     async jwks() {

@@ -8,9 +8,7 @@
 import { type Migration, migrate } from "../../store/sql/migrate.js";
 import type { Sql } from "../../store/sql/types.js";
 
-const tables = (
-  int: "INTEGER" | "BIGINT",
-) => `CREATE TABLE IF NOT EXISTS auth_challenges (
+const tables = (int: "INTEGER" | "BIGINT") => `CREATE TABLE IF NOT EXISTS auth_challenges (
   challenge TEXT PRIMARY KEY, expires_ms ${int} NOT NULL, used_ms ${int});
 CREATE TABLE IF NOT EXISTS agent_dids (
   agent_id TEXT PRIMARY KEY, did TEXT NOT NULL, issuer TEXT NOT NULL, seen_ms ${int} NOT NULL);

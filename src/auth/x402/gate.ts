@@ -299,7 +299,7 @@ export function createX402Gate(deps: {
           // Timed out or the answer was lost: the transfer may have happened.
           const reason =
             err instanceof FacilitatorTimeoutError ? "settle timed out" : "settle answer lost";
-          audit.append({ type: "x402.settle_unknown", actor, data: { ...base, reason } });
+          await audit.append({ type: "x402.settle_unknown", actor, data: { ...base, reason } });
           await record(p.id, "unknown", undefined, reason);
           throw new VaultError("X402_SETTLEMENT_UNKNOWN", undefined, {
             paymentId: p.id,
@@ -309,11 +309,11 @@ export function createX402Gate(deps: {
       }
       if (!result.success) {
         const reason = (result.errorReason ?? "settle failed").slice(0, 200);
-        audit.append({ type: "x402.settle_failed", actor, data: { ...base, reason } });
+        await audit.append({ type: "x402.settle_failed", actor, data: { ...base, reason } });
         await record(p.id, "failed", result.transaction || undefined, reason);
         throw new VaultError("X402_SETTLEMENT_FAILED", undefined, { reason, paymentId: p.id });
       }
-      audit.append({
+      await audit.append({
         type: "x402.paid",
         actor,
         data: {
@@ -334,7 +334,7 @@ export function createX402Gate(deps: {
       const reason = "the vault stopped before settlement finished";
       for (const r of rows) {
         await store.finish(r.id, "unknown", undefined, reason);
-        audit.append({
+        await audit.append({
           type: "x402.settle_unknown",
           actor: "system:recovery",
           data: { route: r.route, paymentId: r.id, payer: r.payer, reason },
@@ -345,7 +345,7 @@ export function createX402Gate(deps: {
 
     async release(p, reason) {
       if (await store.release(p.id)) {
-        audit.append({
+        await audit.append({
           type: "x402.released",
           actor: `x402:${p.payer.toLowerCase()}`,
           data: { route: p.offer.route, paymentId: p.id, reason: reason.slice(0, 200) },

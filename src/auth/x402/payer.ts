@@ -26,7 +26,8 @@ export type PayerSignOutcome =
   | { status: "pending"; approvalId: string; auditSeq: number };
 
 export interface PayDeps {
-  policyOf(agentId: string): Policy | undefined;
+  /** The agent's policy in force (read from the vault's store). */
+  policyOf(agentId: string): Promise<Policy | undefined>;
   sign(intent: Extract<SignIntent, { kind: "typed-data" }>): Promise<PayerSignOutcome>;
 }
 
@@ -127,7 +128,7 @@ export async function payFor(
   agent: { id: string; address: string },
   pr: PaymentRequired,
 ): Promise<PayResult> {
-  const accepted = selectRequirement(pr, deps.policyOf(agent.id));
+  const accepted = selectRequirement(pr, await deps.policyOf(agent.id));
   let auditSeq = 0;
   // The reference client builds the authorization; its signer is the vault's policy path.
   // Loaded on first payment: it pulls in viem.

@@ -101,11 +101,14 @@ export async function delegationRoutes(base: FastifyInstance, { vault }: { vault
     },
     async (req) => {
       const p = principalOf(req);
-      const owner = vault.delegations.ownerOf(req.params.cid);
+      const owner = await vault.delegations.ownerOf(req.params.cid);
       // An agent's key revokes its own root delegations; any other link needs the operator.
       if (!p.scopes.has("ADMIN") && (owner === undefined || p.agentId !== owner))
         throw new VaultError("FORBIDDEN_SCOPE", "revoking this delegation needs ADMIN");
-      return { cid: req.params.cid, ...vault.delegations.revoke(req.params.cid, actorOf(p)) };
+      return {
+        cid: req.params.cid,
+        ...(await vault.delegations.revoke(req.params.cid, actorOf(p))),
+      };
     },
   );
 

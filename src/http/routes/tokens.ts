@@ -54,7 +54,7 @@ export async function tokenRoutes(base: FastifyInstance, { vault }: { vault: Vau
     async (req, reply) => {
       const body = req.body;
       const p = assertAgentAccess(req, body.agentId);
-      vault.agents.get(body.agentId);
+      await vault.agents.get(body.agentId);
       const issued = await vault.tokens.issue(body, p, actorOf(p));
       return reply.status(201).send({ ...issued, tokenType: "Bearer" });
     },
@@ -79,7 +79,7 @@ export async function tokenRoutes(base: FastifyInstance, { vault }: { vault: Vau
       const p = principalOf(req);
       if (!p.scopes.has("ADMIN")) {
         // An agent's credential revokes tokens of its own agent; operators revoke any jti.
-        const owner = vault.tokens.issuedFor(jti);
+        const owner = await vault.tokens.issuedFor(jti);
         if (!owner) throw new VaultError("TOKEN_NOT_FOUND");
         if (p.kind !== "agent" || owner.agentId !== p.agentId)
           throw new VaultError("FORBIDDEN_AGENT");

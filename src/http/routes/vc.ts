@@ -23,7 +23,7 @@ export async function vcRoutes(base: FastifyInstance, { vault }: { vault: Vault 
     { schema: { tags: ["credentials"], security: [] } },
     async (_req, reply) => {
       void reply.header("cache-control", "no-store");
-      return { ...vault.credentials.challenge(), verifier: vault.credentials.did };
+      return { ...(await vault.credentials.challenge()), verifier: vault.credentials.did };
     },
   );
 
@@ -39,7 +39,7 @@ export async function vcRoutes(base: FastifyInstance, { vault }: { vault: Vault 
     async (req) => {
       const { id } = req.params;
       assertAgentAccess(req, id);
-      const agent = vault.agents.get(id);
+      const agent = await vault.agents.get(id);
       return vault.credentials.agentCredential({ id: agent.id, address: agent.address });
     },
   );
@@ -64,8 +64,12 @@ export async function vcRoutes(base: FastifyInstance, { vault }: { vault: Vault 
     async (req) => {
       const { id } = req.params;
       const actor = actorOf(principalOf(req));
-      const revoked = vault.credentials.revoke(id, actor);
-      if (revoked) vault.audit.append({ type: "credential.revoked", actor, data: { id } });
+      // The revocation and its audit entry (so its event) commit together.
+      const revoked = await vault.store.sql.transaction(async () => {
+        const fresh = await vault.credentials.revoke(id, actor);
+        if (fresh) await vault.audit.append({ type: "credential.revoked", actor, data: { id } });
+        return fresh;
+      });
       return { id, revoked };
     },
   );

@@ -49,7 +49,10 @@ export function backendOf(agent: Pick<AgentRow, "backend">): BackendName {
  * What a Lit backend needs besides the request: the agent's PKP and its current policy
  * with the "lit.policy" authorization the action verifies (Lit backends keep no state).
  */
-async function litContext(store: ExecuteDeps["store"], agent: AgentRow): Promise<Partial<SignCall>> {
+async function litContext(
+  store: ExecuteDeps["store"],
+  agent: AgentRow,
+): Promise<Partial<SignCall>> {
   const p = await store.policy(agent.id);
   return {
     ...(agent.pkp ? { pkp: JSON.parse(agent.pkp) as PkpInfo } : {}),

@@ -74,7 +74,10 @@ export function createLocalBackend(route: ClusterRoute): LocalBackend {
     // topped up by the next refill.
     refill: (agentId) => {
       const cluster = route.of(agentId);
-      if (!(cluster instanceof Promise)) return cluster.refill(agentId);
+      if (!(cluster instanceof Promise)) {
+        cluster.refill(agentId);
+        return;
+      }
       void cluster.then(
         (c) => c.refill(agentId),
         () => undefined,

@@ -137,7 +137,10 @@ export class ClusterSet {
    */
   refill(agentId: string): void {
     const known = this.placed.get(agentId);
-    if (known !== undefined) return this.named(known).refill(agentId);
+    if (known !== undefined) {
+      this.named(known).refill(agentId);
+      return;
+    }
     void this.of(agentId).then(
       (cluster) => cluster.refill(agentId),
       () => undefined,

@@ -38,7 +38,7 @@ function bind(p: Param): Bound {
 }
 
 function mapError(err: unknown): unknown {
-  if (isStorageFailure(err)) return new StoreUnavailable((err as Error).message);
+  if (isStorageFailure(err)) return new StoreUnavailable((err as Error).message, { cause: err });
   const code = (err as { code?: string }).code ?? "";
   if (code === "SQLITE_CONSTRAINT_UNIQUE" || code === "SQLITE_CONSTRAINT_PRIMARYKEY") {
     return new StoreConflict((err as Error).message);

@@ -6,14 +6,15 @@
  */
 import assert from "node:assert/strict";
 import { before, test } from "node:test";
-import { createAuditLog } from "../../../src/audit/log.js";
+import { openAuditLog } from "../../../src/audit/log.js";
 import {
   createDelegationService,
   type DelegationService,
 } from "../../../src/auth/delegation/index.js";
 import { openDatabase } from "../../../src/store/db.js";
-import { createDelegationStore } from "../../../src/store/delegations.js";
-import { createVaultStore } from "../../../src/store/vault-store.js";
+import { openDelegationStore } from "../../../src/store/delegations.js";
+import { createSqliteSql } from "../../../src/store/sql/sqlite.js";
+import { openVaultStore } from "../../../src/store/vault-store.js";
 import { type EdDSASigner, holder, invoke, nowS, redelegate, sha256Hex } from "./helpers.js";
 
 const AGENT = "agt_chain";
@@ -34,11 +35,11 @@ let carol: EdDSASigner;
 let root: string;
 
 async function make(maxDepth = 8) {
-  const db = openDatabase(":memory:");
-  createVaultStore(db);
+  const sql = createSqliteSql(openDatabase(":memory:"));
+  await openVaultStore(sql);
   return createDelegationService({
-    store: createDelegationStore(db),
-    audit: createAuditLog(db),
+    store: await openDelegationStore(sql),
+    audit: await openAuditLog(sql),
     passphrase: "test",
     maxDepth,
     agentExists: (id) => id === AGENT,
@@ -357,9 +358,9 @@ test("revoking an ancestor refuses every chain below it on the next request", as
   const chain = await threeHops();
   await verifyAs(chain, carol);
   const { links } = await verifyAs(chain, carol);
-  svc.revoke(links[1]?.cid as string, "admin");
+  await svc.revoke(links[1]?.cid as string, "admin");
   assert.deepEqual(await refusal(verifyAs(chain, carol)), { code: "DELEGATION_REVOKED", hop: 1 });
-  assert.deepEqual(svc.refusal(links.map((l) => l.cid))?.code, "DELEGATION_REVOKED");
+  assert.deepEqual((await svc.refusal(links.map((l) => l.cid)))?.code, "DELEGATION_REVOKED");
   // Alice's own link, above the revoked one, still works.
   const d1 = await redelegate({ chain: [root], from: alice, audience: bob.did });
   await verifyAs([root, d1], bob);

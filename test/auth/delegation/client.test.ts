@@ -8,13 +8,14 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { createAuditLog } from "../../../src/audit/log.js";
+import { openAuditLog } from "../../../src/audit/log.js";
 import { createDelegationService } from "../../../src/auth/delegation/index.js";
 import { createDidKey } from "../../../src/auth/vc/toolkit.js";
 import { delegationCommand } from "../../../src/cli/delegation.js";
 import { openDatabase } from "../../../src/store/db.js";
-import { createDelegationStore } from "../../../src/store/delegations.js";
-import { createVaultStore } from "../../../src/store/vault-store.js";
+import { openDelegationStore } from "../../../src/store/delegations.js";
+import { createSqliteSql } from "../../../src/store/sql/sqlite.js";
+import { openVaultStore } from "../../../src/store/vault-store.js";
 import { sha256Hex } from "./helpers.js";
 
 async function run(args: string[]): Promise<string> {
@@ -30,11 +31,11 @@ async function run(args: string[]): Promise<string> {
 }
 
 test("create narrows a chain, invoke signs a request, the vault accepts both; inspect describes it", async () => {
-  const db = openDatabase(":memory:");
-  createVaultStore(db);
+  const sql = createSqliteSql(openDatabase(":memory:"));
+  await openVaultStore(sql);
   const svc = createDelegationService({
-    store: createDelegationStore(db),
-    audit: createAuditLog(db),
+    store: await openDelegationStore(sql),
+    audit: await openAuditLog(sql),
     passphrase: "t",
     maxDepth: 8,
     agentExists: () => true,

@@ -9,11 +9,12 @@ import { generateKeyPairSync } from "node:crypto";
 import { createServer, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, test } from "node:test";
-import { createAuditLog } from "../../../src/audit/index.js";
+import { openAuditLog } from "../../../src/audit/index.js";
 import { signHeartbeat, signSet } from "../../../src/auth/revocation/set.js";
 import { createRevocationFeeds } from "../../../src/services/revocation-feeds.js";
 import { openDatabase } from "../../../src/store/db.js";
-import { createRevocationEventStore } from "../../../src/store/revocation-events.js";
+import { openRevocationEventStore } from "../../../src/store/revocation-events.js";
+import { createSqliteSql } from "../../../src/store/sql/sqlite.js";
 import { tempDbFile } from "../../audit/helpers.js";
 
 const ISSUER = "did:web:issuer.example";
@@ -52,9 +53,9 @@ after(() => {
   server.close();
 });
 
-function receiver(kinds?: string[], signedHeartbeats = false) {
-  const db = openDatabase(tempDbFile());
-  const store = createRevocationEventStore(db);
+async function receiver(kinds?: string[], signedHeartbeats = false) {
+  const sql = createSqliteSql(openDatabase(tempDbFile()));
+  const store = await openRevocationEventStore(sql);
   const feeds = createRevocationFeeds({
     sources: [
       {
@@ -66,7 +67,7 @@ function receiver(kinds?: string[], signedHeartbeats = false) {
       },
     ],
     store,
-    audit: createAuditLog(db),
+    audit: await openAuditLog(sql),
     staleMs: 200,
   });
   return { feeds, store };
@@ -78,13 +79,13 @@ test("a feed limited to delegations records those, and never another kind", asyn
     { seq: 2, kind: "delegation", subject: "bafy-link" },
   ];
   head = 2;
-  const { feeds, store } = receiver(["delegation"]);
+  const { feeds, store } = await receiver(["delegation"]);
   t.after(() => feeds.stop());
   assert.equal(await feeds.awaitFresh(ISSUER, 5000), true);
-  assert.equal(store.cursor(ISSUER), 2);
-  assert.equal(feeds.revokedBy(ISSUER, "delegation:bafy-link"), true);
-  assert.equal(feeds.revokedBy(ISSUER, "jwt:our-token"), false);
-  assert.equal(feeds.isRevoked("jwt:our-token"), false);
+  assert.equal(await store.cursor(ISSUER), 2);
+  assert.equal(await feeds.revokedBy(ISSUER, "delegation:bafy-link"), true);
+  assert.equal(await feeds.revokedBy(ISSUER, "jwt:our-token"), false);
+  assert.equal(await feeds.isRevoked("jwt:our-token"), false);
 });
 
 test("a feed whose head falls behind the cursor is never fresh (its numbering restarted)", async (t) => {
@@ -93,23 +94,23 @@ test("a feed whose head falls behind the cursor is never fresh (its numbering re
     { seq: 2, kind: "delegation", subject: "b" },
   ];
   head = 2;
-  const { feeds, store } = receiver();
+  const { feeds, store } = await receiver();
   t.after(() => feeds.stop());
   assert.equal(await feeds.awaitFresh(ISSUER, 5000), true);
-  assert.equal(feeds.stale(ISSUER), undefined);
+  assert.equal(await feeds.stale(ISSUER), undefined);
   // The issuer comes back with a fresh database: its head is 0 while we hold cursor 2.
   events = [];
   head = 0;
-  assert.equal(store.cursor(ISSUER), 2);
+  assert.equal(await store.cursor(ISSUER), 2);
   await new Promise((r) => setTimeout(r, 400));
-  assert.equal(feeds.stale(ISSUER)?.code, "REVOCATION_FEED_STALE");
+  assert.equal((await feeds.stale(ISSUER))?.code, "REVOCATION_FEED_STALE");
   assert.equal(await feeds.awaitFresh(ISSUER, 300), false);
 });
 
 test("a feed that needs signed heartbeats is fresh only on the issuer's own", async (t) => {
   events = [{ seq: 1, kind: "delegation", subject: "a" }];
   head = 1;
-  const { feeds } = receiver(["delegation"], true);
+  const { feeds } = await receiver(["delegation"], true);
   t.after(() => {
     feeds.stop();
     heartbeatsBy = "unsigned";
