@@ -58,7 +58,8 @@ COPY --from=build /app/dist ./dist
 COPY --from=build --chown=node:node /app/circuits ./circuits
 COPY package.json NOTICE README.md ./
 COPY bin ./bin
-RUN mkdir -p /data /app/circuits/build && chown node:node /data /app/circuits/build
+# /secrets: the vault identity shared by replicas and nodes (docker-compose.yml).
+RUN mkdir -p /data /secrets /app/circuits/build && chown node:node /data /secrets /app/circuits/build
 USER node
 VOLUME ["/data"]
 EXPOSE 8080

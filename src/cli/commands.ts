@@ -15,12 +15,15 @@ const USAGE = `usage: agent-vault <command>
   start                         serve the vault with its embedded signer cluster
   node --index=I --port=P --data-dir=D --vault-key=K [--host=H] [--warm-presigs=N]
                                 run one signer node
+  identity [--data-dir=D]       print the vault's public key for --vault-key (made if missing)
   agent create <name> [--policy=file.json] | agent list
   key create <agentId> --scopes=READ,EXECUTE,SPEND | key revoke <keyId>
   sign <agentId> --message=TEXT | --typed-data=file.json | --tx=file.json   (uses VAULT_API_KEY)
   audit verify [--data-dir=D] | audit export [--data-dir=D]
   db status | db migrate [--url=sqlite:<file>|postgres://…] [--data-dir=D]
                                 the storage seam's schema versions: show them, apply what is pending
+  db copy --from=sqlite:<file> --to=postgres://…
+                                move a stopped vault to PostgreSQL; verifies the audit chain there
   prove-bundle <agentId> --from=S --to=T [--asset=A] [--bound=B] [--out=bundle.json]
                                 ask the vault for a zero-knowledge compliance bundle
   verify-bundle <bundle.json> [--cluster-address=0x…] [--vkey=verification_key.json]
@@ -85,9 +88,25 @@ async function nodeCommand(args: string[]): Promise<undefined> {
   return undefined;
 }
 
+/**
+ * The vault's public signing key, which remote signer nodes take as --vault-key: lets a
+ * deployment (docker-compose.yml) make the identity before any node or vault starts.
+ */
+async function identityCommand(args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: { "data-dir": { type: "string" } } });
+  const { loadClientConfig } = await import("../config/index.js");
+  const { loadOrCreateIdentity } = await import("../transport/identity.js");
+  const { join } = await import("node:path");
+  const dir = values["data-dir"] ?? loadClientConfig().dataDir;
+  const identity = loadOrCreateIdentity(join(dir, "vault-identity.json"));
+  console.log(identity.publicIdentity.signingKey);
+  return 0;
+}
+
 const COMMANDS: Record<string, Command> = {
   start: async () => (await import("./start.js")).startCommand(),
   node: nodeCommand,
+  identity: identityCommand,
   agent: async (a) => (await import("./client.js")).agentCommand(a),
   key: async (a) => (await import("./client.js")).keyCommand(a),
   sign: async (a) => (await import("./client.js")).signCommand(a),

@@ -6,13 +6,17 @@ import { exportJWK, generateKeyPair, SignJWT } from "jose";
 
 type PrivateKey = Awaited<ReturnType<typeof generateKeyPair>>["privateKey"];
 
-import { createAuditLog } from "../../src/audit/log.js";
+import { openAuditLog } from "../../src/audit/log.js";
 import type { AuditLog } from "../../src/audit/types.js";
-import type { Principal, Scope } from "../../src/auth/apikey/index.js";
+import { createApiKeyService, type Principal, type Scope } from "../../src/auth/apikey/index.js";
 import { createTokenService, type TokenService } from "../../src/auth/jwt/index.js";
-import { createTokenKeyStore, type TokenKeyStore } from "../../src/auth/jwt/keys.js";
+import { openTokenKeyStore, type TokenKeyStore } from "../../src/auth/jwt/keys.js";
 import { type AuthConfig, parseAuthConfig } from "../../src/config/auth.js";
-import { type Db, openDatabase } from "../../src/store/db.js";
+import { openDatabase } from "../../src/store/db.js";
+import { createSqliteSql } from "../../src/store/sql/sqlite.js";
+import type { Sql } from "../../src/store/sql/types.js";
+import { openVaultStore } from "../../src/store/vault-store.js";
+import { onBothEngines, type Fixture } from "../helpers/engines.js";
 import { codeOf } from "../helpers/errors.js";
 
 const admin: Principal = {
@@ -23,7 +27,7 @@ const admin: Principal = {
 };
 let clock = Date.now();
 const now = () => clock;
-let db: Db;
+let sql: Sql;
 let audit: AuditLog;
 let keys: TokenKeyStore;
 let svc: TokenService;
@@ -72,14 +76,14 @@ before(async () => {
       },
     ]),
   });
-  db = openDatabase(":memory:");
-  audit = createAuditLog(db);
-  keys = createTokenKeyStore({ db, passphrase: "test-passphrase", now });
-  svc = createTokenService({ db, audit, keys, config, now });
+  sql = createSqliteSql(openDatabase(":memory:"));
+  audit = await openAuditLog(sql);
+  keys = await openTokenKeyStore(sql, { passphrase: "test-passphrase", now });
+  svc = await createTokenService({ sql, audit, keys, config, now });
 });
-after(() => {
+after(async () => {
   server?.close();
-  db?.close();
+  await sql?.close();
 });
 
 const issue = (extra: Record<string, unknown> = {}) =>
@@ -113,7 +117,7 @@ test("an issued token verifies to an agent principal with its capabilities as sc
     "jti",
   ])
     assert.ok(c in claims, c);
-  const entry = audit.list(1, 100).find((e) => e.type === "token.issued");
+  const entry = (await audit.list(1, 100)).find((e) => e.type === "token.issued");
   assert.ok(entry && !JSON.stringify(entry.data).includes(t.token));
 });
 
@@ -213,11 +217,11 @@ test("trusted issuers: inline JWKS and a JWKS URL on loopback, with a capability
 test("revocation takes effect on the next verification; the check costs microseconds", async () => {
   const t = await issue();
   assert.equal(await code(svc.verify(t.token, {})), "accepted");
-  svc.revoke(t.jti, "test");
+  await svc.revoke(t.jti, "test");
   assert.equal(await code(svc.verify(t.token, {})), "TOKEN_REVOKED");
   const n = 20_000;
   const start = process.hrtime.bigint();
-  for (let i = 0; i < n; i++) svc.isRevoked(`tok_${i}`);
+  for (let i = 0; i < n; i++) await svc.isRevoked(`tok_${i}`);
   const us = Number(process.hrtime.bigint() - start) / 1000 / n;
   console.log(`# revocation check: ${us.toFixed(2)} µs per lookup (${n} lookups)`);
   const fresh = await issue();
@@ -231,28 +235,29 @@ test("revocation takes effect on the next verification; the check costs microsec
 
 test("rotation: old tokens stay valid, the old key leaves the JWKS once its tokens expired", async () => {
   const old = await issue({ ttlSeconds: 120 });
-  const r = svc.rotate("test");
+  const r = await svc.rotate("test");
   assert.equal(r.retired, old.kid);
   const fresh = await issue({ ttlSeconds: 60 });
   assert.equal(fresh.kid, r.kid);
   assert.equal(await code(svc.verify(old.token, {})), "accepted");
-  let kids = svc.jwks().keys.map((k) => k.kid);
+  let kids = (await svc.jwks()).keys.map((k) => k.kid);
   assert.ok(kids.includes(old.kid) && kids.includes(r.kid), `both kids: ${kids}`);
-  assert.ok(svc.jwks().keys.every((k) => !("d" in k)));
+  assert.ok((await svc.jwks()).keys.every((k) => !("d" in k)));
   clock += 700_000; // past the 600 s tokens the old key signed in earlier tests
-  kids = svc.jwks().keys.map((k) => k.kid);
+  kids = (await svc.jwks()).keys.map((k) => k.kid);
   assert.ok(!kids.includes(old.kid), `old gone: ${kids}`);
   assert.ok(kids.includes(r.kid), `new kept: ${kids}`);
   // The private key is stored encrypted, never in clear.
-  const row = db.prepare("SELECT private_pem FROM token_keys WHERE kid = ?").get(r.kid) as {
-    private_pem: string;
-  };
-  assert.match(row.private_pem, /ENCRYPTED PRIVATE KEY/);
+  const row = await sql.get<{ private_pem: string }>(
+    "SELECT private_pem FROM token_keys WHERE kid = $1",
+    [r.kid],
+  );
+  assert.match(row?.private_pem ?? "", /ENCRYPTED PRIVATE KEY/);
 });
 
 test("bounded storage: foreign tokens older than a day are refused; expired tokens and revocations are forgotten", async () => {
-  const count = (table: string) =>
-    (db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
+  const count = async (table: string) =>
+    Number((await sql.get<{ n: number }>(`SELECT count(*) AS n FROM ${table}`))?.n);
   // A foreign token that claims a week of life is refused once it is a day old.
   const long = await foreign(otherKey, {}, { exp: Math.floor(clock / 1000) + 7 * 86_400 });
   assert.equal(await code(svc.verify(long, {})), "accepted");
@@ -260,32 +265,163 @@ test("bounded storage: foreign tokens older than a day are refused; expired toke
   assert.equal(await code(svc.verify(long, {})), "TOKEN_EXPIRED");
 
   const t = await issue({ ttlSeconds: 60 });
-  svc.revoke(t.jti, "test");
-  svc.revoke("ext_foreign_jti", "test"); // a jti this vault never issued
-  const before = [count("tokens"), count("token_revocations")];
-  assert.equal(svc.issuedFor(t.jti)?.agentId, "agt_a");
+  await svc.revoke(t.jti, "test");
+  await svc.revoke("ext_foreign_jti", "test"); // a jti this vault never issued
+  const before = [await count("tokens"), await count("token_revocations")];
+  assert.equal((await svc.issuedFor(t.jti))?.agentId, "agt_a");
   clock += 2 * 86_400_000;
   await issue({ ttlSeconds: 60 }); // issuing prunes expired tokens
-  svc.revoke("another", "test"); // revoking prunes stale revocations
+  await svc.revoke("another", "test"); // revoking prunes stale revocations
   assert.equal(before[1], 2);
-  assert.equal(svc.issuedFor(t.jti), undefined, "the expired token's row is pruned");
-  assert.equal(count("tokens"), 1, "only the fresh token is kept");
-  assert.equal(count("token_revocations"), 1, "only the fresh revocation is kept");
+  assert.equal(await svc.issuedFor(t.jti), undefined, "the expired token's row is pruned");
+  assert.equal(await count("tokens"), 1, "only the fresh token is kept");
+  assert.equal(await count("token_revocations"), 1, "only the fresh revocation is kept");
 });
 
 test("a token is not recorded for a key revoked while it was being signed", async () => {
   const revoked = new Set<string>();
-  const guarded = createTokenService({
-    db,
+  const guarded = await createTokenService({
+    sql,
     audit,
     keys,
     config: parseAuthConfig({}),
     now,
-    keyIsLive: (keyId) => !revoked.has(keyId),
+    keyIsLive: async (keyId) => !revoked.has(keyId),
   });
   const by: Principal = { ...admin, keyId: "key_w", scopes: new Set<Scope>(["WRITE", "READ"]) };
   const req = { agentId: "agt_a", capabilities: ["read"], ttlSeconds: 60 };
   assert.ok((await guarded.issue(req, by, "test")).token);
   revoked.add("key_w"); // what DELETE /v1/keys/key_w does between sign() and the insert
   assert.equal(await code(guarded.issue(req, by, "test")), "INVALID_CREDENTIALS");
+});
+
+/** A vault replica's token side on `sql`: its store, audit log, keys, tokens and API keys. */
+async function replica(sql: Sql, onRevokedFails = false) {
+  const store = await openVaultStore(sql);
+  const log = await openAuditLog(sql);
+  const tokenKeys = await openTokenKeyStore(sql, { passphrase: "p" });
+  const tokens = await createTokenService({
+    sql,
+    audit: log,
+    keys: tokenKeys,
+    config: parseAuthConfig({}),
+    keyIsLive: async (keyId) => (await store.key(keyId))?.revoked_at === null,
+  });
+  const apiKeys = createApiKeyService({
+    store,
+    audit: log,
+    onRevoked: async (keyIds, actor) => {
+      await tokens.revokeIssuedWith(keyIds, actor);
+      if (onRevokedFails) throw new Error("the tokens' revocation failed");
+    },
+  });
+  return { store, log, tokenKeys, tokens, apiKeys };
+}
+
+const agentKey = (keyId: string): Principal => ({
+  kind: "agent",
+  keyId,
+  agentId: "agt_a",
+  scopes: new Set<Scope>(["READ", "WRITE"]),
+});
+const readToken = { agentId: "agt_a", capabilities: ["read"], ttlSeconds: 600 };
+
+onBothEngines({
+  "replicas opening together make one key per purpose; a rotation on one is active on the other":
+    async (f: Fixture) => {
+      const [a, b] = await Promise.all([
+        openTokenKeyStore(f.open(), { passphrase: "p" }),
+        openTokenKeyStore(f.open(), { passphrase: "p" }),
+      ]);
+      const [ka, kb] = await Promise.all([a.active(), b.active()]);
+      assert.equal(ka.kid, kb.kid, "one token key");
+      assert.deepEqual(
+        a.credentialKey().publicKey.export({ format: "jwk" }),
+        b.credentialKey().publicKey.export({ format: "jwk" }),
+        "one credential key",
+      );
+      const r = await a.rotate();
+      assert.equal(r.retired, ka.kid);
+      assert.equal((await b.active()).kid, r.kid, "the other replica signs with the new key");
+      await b.noteIssued(ka.kid, Date.now() + 60_000);
+      assert.ok(await b.publicKey(ka.kid), "the retired key verifies while its tokens live");
+      const kids = (await a.jwks()).keys.map((k) => k.kid);
+      assert.deepEqual(kids.sort(), [ka.kid, r.kid].sort());
+    },
+
+  "revoking a key revokes its tree and the tokens issued against it, even while another replica issues":
+    async (f: Fixture) => {
+      const a = await replica(f.open());
+      const b = await replica(f.open());
+      const parent = await a.apiKeys.issue(null, ["READ", "WRITE"], "test");
+      const child = await a.apiKeys.issue(null, ["READ"], "test", parent.keyId);
+      const before = await b.tokens.issue(readToken, agentKey(child.keyId), "test");
+      // Replica b issues against the child while replica a revokes the parent.
+      const [issued, revoked] = await Promise.all([
+        Promise.allSettled(
+          Array.from({ length: 10 }, () =>
+            b.tokens.issue(readToken, agentKey(child.keyId), "test"),
+          ),
+        ),
+        a.apiKeys.revoke(parent.keyId, "test"),
+      ]);
+      assert.deepEqual(revoked, [parent.keyId, child.keyId]);
+      for (const r of issued) {
+        if (r.status === "rejected") assert.equal(r.reason.code, "INVALID_CREDENTIALS");
+      }
+      // Every token the ledger holds for the child is revoked: none outlived its key.
+      const held = await f
+        .open()
+        .all<{ jti: string }>("SELECT jti FROM tokens WHERE key_id = $1", [child.keyId]);
+      assert.ok(held.some((t) => t.jti === before.jti));
+      for (const t of held) assert.equal(await a.tokens.isRevoked(t.jti), true, t.jti);
+      // One audit entry per revoked key and per revoked token, on one chain.
+      const entries = await a.log.list(1, 1000);
+      const keyEntries = entries.filter((e) => e.type === "key.revoked");
+      assert.deepEqual(
+        keyEntries.map((e) => e.data.keyId),
+        [parent.keyId, child.keyId],
+      );
+      const tokenEntries = entries.filter((e) => e.type === "token.revoked");
+      assert.deepEqual(tokenEntries.map((e) => e.data.jti).sort(), held.map((t) => t.jti).sort());
+      assert.equal((await a.log.verify()).ok, true);
+      assert.deepEqual(await a.apiKeys.revoke(parent.keyId, "test"), [], "nothing left to revoke");
+    },
+
+  "a revocation whose tokens cannot be revoked leaves the keys live and nothing audited":
+    async (f: Fixture) => {
+      const a = await replica(f.open(), true);
+      const k = await a.apiKeys.issue(null, ["READ", "WRITE"], "test");
+      const t = await a.tokens.issue(readToken, agentKey(k.keyId), "test");
+      const head = await a.log.head();
+      await assert.rejects(a.apiKeys.revoke(k.keyId, "test"), /the tokens' revocation failed/);
+      assert.equal((await a.apiKeys.get(k.keyId)).revoked, false);
+      assert.equal(await a.tokens.isRevoked(t.jti), false);
+      assert.deepEqual(await a.log.head(), head);
+      assert.ok(await a.apiKeys.authenticate(k.key));
+    },
+
+  "a tokens table from before key_id is adopted with its rows": {
+    only: "sqlite",
+    run: async (f: Fixture) => {
+      const db = openDatabase(f.file as string);
+      db.exec(`CREATE TABLE tokens (
+        jti TEXT PRIMARY KEY, agent_id TEXT NOT NULL, kid TEXT NOT NULL, capabilities TEXT NOT NULL,
+        task TEXT, audience TEXT NOT NULL, issued_ms INTEGER NOT NULL, exp_ms INTEGER NOT NULL,
+        actor TEXT NOT NULL);
+        INSERT INTO tokens VALUES ('tok_old', 'agt_a', 'tk_1', 'read', NULL, 'aud', 1, ${Date.now() + 600_000}, 't')`);
+      db.close();
+      const sql = f.open();
+      const log = await openAuditLog(sql);
+      const tokens = await createTokenService({
+        sql,
+        audit: log,
+        keys: await openTokenKeyStore(sql, { passphrase: "p" }),
+        config: parseAuthConfig({}),
+      });
+      assert.equal((await tokens.issuedFor("tok_old"))?.agentId, "agt_a");
+      const t = await tokens.issue(readToken, agentKey("key_x"), "test");
+      assert.deepEqual(await tokens.revokeIssuedWith(["key_x"], "test"), [t.jti]);
+    },
+  },
 });

@@ -5,6 +5,7 @@ import { Resolver } from "did-resolver";
 import { getResolver as keyResolver } from "key-did-resolver";
 import { openTokenKeyStore } from "../../src/auth/jwt/keys.js";
 import { type CredentialService, createCredentialService } from "../../src/auth/vc/index.js";
+import { openCredentialStore, TooManyChallenges } from "../../src/auth/vc/store.js";
 import { parseAuthConfig } from "../../src/config/auth.js";
 import { openDatabase } from "../../src/store/db.js";
 import { createSqliteSql } from "../../src/store/sql/sqlite.js";
@@ -18,6 +19,7 @@ import {
   selfSignedCert,
   type TestDid,
 } from "../helpers/did.js";
+import { onBothEngines } from "../helpers/engines.js";
 import { codeOf } from "../helpers/errors.js";
 
 const AUD = "urn:agent-vault:local";
@@ -196,4 +198,37 @@ test("the vault's agent credential binds the agent's DID to its address, checkab
     address: "0x2222222222222222222222222222222222222222",
   });
   assert.equal(none.subject, "did:pkh:eip155:1:0x2222222222222222222222222222222222222222");
+});
+
+onBothEngines({
+  "a challenge is used once by one replica; outstanding ones are bounded; revocations and DIDs round-trip":
+    async (f) => {
+      const a = await openCredentialStore(f.open());
+      const b = await openCredentialStore(f.open());
+      const limits = { pruneBefore: 0, maxOutstanding: 2 };
+      await a.putChallenge("c1", 1_000, 10, limits);
+      await b.putChallenge("c2", 1_000, 10, limits);
+      await assert.rejects(a.putChallenge("c3", 1_000, 10, limits), TooManyChallenges);
+      assert.deepEqual(await b.challenge("c1"), { expires_ms: 1_000, used_ms: null });
+      assert.equal(await b.challenge("c3"), undefined);
+      const used = await Promise.all([a.useChallenge("c1", 20), b.useChallenge("c1", 20)]);
+      assert.deepEqual(used.sort(), [false, true]);
+      assert.deepEqual(await a.challenge("c1"), { expires_ms: 1_000, used_ms: 20 });
+      assert.equal(await a.useChallenge("c2", 1_000), false); // expired
+      // A used one no longer counts; expired ones are pruned once old enough.
+      await a.putChallenge("c3", 1_000, 20, limits);
+      await a.putChallenge("c4", 3_000, 2_000, { pruneBefore: 1_500, maxOutstanding: 2 });
+      assert.equal(await b.challenge("c1"), undefined);
+      assert.deepEqual(await b.challenge("c4"), { expires_ms: 3_000, used_ms: null });
+
+      assert.equal(await a.revoke("did:key:zRevoked", 5, "admin"), true);
+      assert.equal(await b.revoke("did:key:zRevoked", 6, "admin"), false);
+      assert.equal(await b.isRevoked("did:key:zRevoked"), true);
+      assert.equal(await b.isRevoked("did:key:zOther"), false);
+
+      assert.equal(await a.didOf("agt_a"), undefined);
+      await a.bindDid("agt_a", "did:key:z1", "did:key:zIssuer", 1);
+      await b.bindDid("agt_a", "did:key:z2", "did:key:zIssuer", 2);
+      assert.equal(await a.didOf("agt_a"), "did:key:z2");
+    },
 });

@@ -380,7 +380,7 @@ test("revoking a holder DID refuses its next presentation, and the revocation is
   const other = didKey();
   assert.equal((await signMessage({ "x-agent-presentation": await vp(other) })).statusCode, 200);
   const events = tv.vault.revocations;
-  const last = await events.after(events.head() - 1, 1);
+  const last = await events.after((await events.head()) - 1, 1);
   assert.match(String(last[0]?.set), /^ey/);
   assert.equal(
     JSON.parse(Buffer.from(String(last[0]?.set).split(".")[1] ?? "", "base64url").toString())
@@ -407,7 +407,7 @@ test("the agent's vault credential binds its DID to its address", async () => {
 });
 
 test("every authentication outcome is audited, without the credential; the chain verifies", async () => {
-  const entries = tv.vault.audit.list(1, 100_000);
+  const entries = await tv.vault.audit.list(1, 100_000);
   const ok = entries.filter((e) => e.type === "auth.succeeded");
   const refused = entries.filter((e) => e.type === "auth.refused");
   for (const door of ["apiKey", "jwt", "vc"])
@@ -421,7 +421,7 @@ test("every authentication outcome is audited, without the credential; the chain
     headers: bearer("avk_not_a_key"),
   });
   assert.equal(badKey.statusCode, 401);
-  const last = tv.vault.audit.list(tv.vault.audit.head().seq, 1)[0];
+  const last = (await tv.vault.audit.list((await tv.vault.audit.head()).seq, 1))[0];
   assert.equal(last?.type, "auth.refused");
   assert.equal(last?.data.door, "apiKey");
   assert.equal(last?.data.code, "INVALID_CREDENTIALS");
@@ -432,7 +432,7 @@ test("every authentication outcome is audited, without the credential; the chain
     headers: { authorization: "Basic dXNlcjpwYXNz" },
   });
   assert.equal(basic.json().error.code, "UNAUTHENTICATED");
-  const unreadable = tv.vault.audit.list(tv.vault.audit.head().seq, 1)[0];
+  const unreadable = (await tv.vault.audit.list((await tv.vault.audit.head()).seq, 1))[0];
   assert.equal(unreadable?.type, "auth.refused");
   assert.equal(unreadable?.data.code, "UNAUTHENTICATED");
   assert.ok(!JSON.stringify(unreadable).includes("dXNlcjpwYXNz"), "the credential is not kept");
@@ -453,7 +453,7 @@ test("every authentication outcome is audited, without the credential; the chain
   const text = JSON.stringify(entries);
   assert.ok(!/eyJ[A-Za-z0-9_-]{20,}\.eyJ/.test(text), "no JWT in the audit log");
   assert.ok(!text.includes(tv.admin.authorization?.slice(7) as string), "no API key either");
-  assert.equal(tv.vault.audit.verify().ok, true);
+  assert.equal((await tv.vault.audit.verify()).ok, true);
 });
 
 test("audit, proofs and cluster routes take tokens and presentations; an agent's own entries only", async () => {

@@ -3,10 +3,10 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import fastifyAuth from "@fastify/auth";
 import Fastify, { type FastifyInstance } from "fastify";
-import { createAuditLog } from "../../src/audit/log.js";
+import { openAuditLog } from "../../src/audit/log.js";
 import type { ApiKeyService, Principal, Scope } from "../../src/auth/apikey/index.js";
 import { createTokenService } from "../../src/auth/jwt/index.js";
-import { createTokenKeyStore } from "../../src/auth/jwt/keys.js";
+import { openTokenKeyStore } from "../../src/auth/jwt/keys.js";
 import { createRefusalLog } from "../../src/auth/refusals.js";
 import { type CredentialService, createCredentialService } from "../../src/auth/vc/index.js";
 import { parseAuthConfig } from "../../src/config/auth.js";
@@ -15,11 +15,13 @@ import { allOf, anyOf } from "../../src/http/auth/doors.js";
 import { jwtDoor } from "../../src/http/auth/jwt.js";
 import { vcDoor } from "../../src/http/auth/vc.js";
 import { installErrorHandling } from "../../src/http/errors.js";
-import { type Db, openDatabase } from "../../src/store/db.js";
+import { openDatabase } from "../../src/store/db.js";
+import { createSqliteSql } from "../../src/store/sql/sqlite.js";
+import type { Sql } from "../../src/store/sql/types.js";
 import { agentAuthorization, didKey, presentation } from "../helpers/did.js";
 
 let app: FastifyInstance;
-let db: Db;
+let sql: Sql;
 let credentials: CredentialService;
 const issuer = didKey();
 const keyPrincipal: Principal = {
@@ -30,14 +32,14 @@ const keyPrincipal: Principal = {
 };
 
 before(async () => {
-  db = openDatabase(":memory:");
-  const audit = createAuditLog(db);
+  sql = createSqliteSql(openDatabase(":memory:"));
+  const audit = await openAuditLog(sql);
   const config = parseAuthConfig({ VAULT_TRUSTED_VC_ISSUERS: JSON.stringify([issuer.did]) });
-  const keys = createTokenKeyStore({ db, passphrase: "p" });
-  credentials = createCredentialService({ db, config, keys });
-  const tokens = createTokenService({ db, audit, keys, config });
+  const keys = await openTokenKeyStore(sql, { passphrase: "p" });
+  credentials = await createCredentialService({ sql, config, keys });
+  const tokens = await createTokenService({ sql, audit, keys, config });
   const apiKeys = {
-    authenticate: (s: string) => (s === "avk_good" ? keyPrincipal : undefined),
+    authenticate: async (s: string) => (s === "avk_good" ? keyPrincipal : undefined),
   } as unknown as ApiKeyService;
   app = Fastify();
   installErrorHandling(app);
@@ -58,7 +60,7 @@ before(async () => {
 });
 after(async () => {
   await app?.close();
-  db?.close();
+  await sql?.close();
 });
 
 async function vp(agentId: string, capabilities: string[]) {
@@ -69,7 +71,8 @@ async function vp(agentId: string, capabilities: string[]) {
     capabilities,
     spendLimit: { ETH: "0.001" },
   });
-  return presentation(holder, [vc], credentials.challenge().challenge, "urn:agent-vault:local");
+  const { challenge } = await credentials.challenge();
+  return presentation(holder, [vc], challenge, "urn:agent-vault:local");
 }
 
 test("all-of: an API key and a presentation together; the presentation narrows the key", async () => {

@@ -46,11 +46,10 @@ const sign = (headers: Record<string, string>) =>
   });
 
 test("an API key and a presentation of the same agent sign; both admissions are audited", async () => {
-  const from = tv.vault.audit.head().seq + 1;
+  const from = (await tv.vault.audit.head()).seq + 1;
   const res = await sign({ ...key, ...(await vp(agent.id)) });
   assert.equal(res.statusCode, 200, res.body);
-  const doors = tv.vault.audit
-    .list(from, 20)
+  const doors = (await tv.vault.audit.list(from, 20))
     .filter((e) => e.type === "auth.succeeded")
     .map((e) => e.data.door);
   assert.deepEqual(doors, ["apiKey", "vc"]);

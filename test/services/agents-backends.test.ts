@@ -10,28 +10,30 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, test } from "node:test";
-import { createAuditLog } from "../../src/audit/log.js";
+import { openAuditLog } from "../../src/audit/log.js";
 import { adminPublicKey, isAuthorized } from "../../src/auth/admin-authority.js";
 import { VaultError } from "../../src/errors/index.js";
 import { createAgentService } from "../../src/services/agents.js";
 import type { SignerBackend } from "../../src/signers/backend.js";
 import { createBackendRegistry } from "../../src/signers/registry.js";
-import { type Db, openDatabase } from "../../src/store/db.js";
-import { createVaultStore } from "../../src/store/vault-store.js";
+import { openDatabase } from "../../src/store/db.js";
+import { createSqliteSql } from "../../src/store/sql/sqlite.js";
+import type { Sql } from "../../src/store/sql/types.js";
+import { openVaultStore } from "../../src/store/vault-store.js";
 import { TEST_CID, TestBackend } from "../helpers/test-backend.js";
 import { POLICY } from "./signing-fixture.js";
 
 const ADMIN = "av_admin_test_key_0123456789abcdefghijklmnopqrstuvwxyz";
 
 let dir: string;
-let db: Db;
+let db: Sql;
 let lit: TestBackend;
 let local: TestBackend;
 let resynced: string[];
 
-function service(database: Db) {
-  const store = createVaultStore(database);
-  const audit = createAuditLog(database);
+async function service(database: Sql) {
+  const store = await openVaultStore(database);
+  const audit = await openAuditLog(database);
   const backends = createBackendRegistry({
     local,
     defaultBackend: "local",
@@ -49,7 +51,7 @@ function service(database: Db) {
   >;
   const clusters = {
     place: () => ({ name: "c0", done: () => {} }),
-    nameOf: () => "c0",
+    nameOf: async () => "c0",
     named: () => cluster,
   };
   return { store, audit, agents: createAgentService({ store, audit, clusters, backends }) };
@@ -57,7 +59,7 @@ function service(database: Db) {
 
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), "av-agents-backends-"));
-  db = openDatabase(join(dir, "vault.sqlite"));
+  db = createSqliteSql(openDatabase(join(dir, "vault.sqlite")));
   lit = new TestBackend("lit-chipotle");
   // A stand-in for the local backend (its adapter is tested with real nodes in test/http).
   local = new TestBackend("local");
@@ -66,7 +68,7 @@ beforeEach(() => {
 afterEach(() => db.close());
 
 test("a Lit agent: created by its backend, lit.policy authorization, backend and PKP kept", async () => {
-  const { agents, store, audit } = service(db);
+  const { agents, store, audit } = await service(db);
   const view = await agents.create(
     { name: "pkp", policy: POLICY, backend: "lit-chipotle" },
     ADMIN,
@@ -77,7 +79,7 @@ test("a Lit agent: created by its backend, lit.policy authorization, backend and
   assert.deepEqual(view.pkp, lit.pkp());
   assert.equal(view.threshold, undefined, "no signer-node threshold for a PKP");
   assert.equal(view.policyVersion, 1);
-  const row = store.policy(view.id);
+  const row = await store.policy(view.id);
   assert.ok(
     isAuthorized(
       adminPublicKey(ADMIN),
@@ -86,19 +88,19 @@ test("a Lit agent: created by its backend, lit.policy authorization, backend and
     ),
     "the stored authorization is the one the action verifies",
   );
-  const created = audit.list(1, 100, view.id).find((e) => e.type === "agent.created");
+  const created = (await audit.list(1, 100, view.id)).find((e) => e.type === "agent.created");
   assert.equal(created?.data.backend, "lit-chipotle");
   assert.equal((created?.data.pkp as { actionCid?: string } | undefined)?.actionCid, TEST_CID);
 
   // A restarted vault reads the same agent back.
-  db.close();
-  db = openDatabase(join(dir, "vault.sqlite"));
-  const again = service(db).agents.get(view.id);
+  await db.close();
+  db = createSqliteSql(openDatabase(join(dir, "vault.sqlite")));
+  const again = await (await service(db)).agents.get(view.id);
   assert.deepEqual(again, view);
 });
 
 test("a new policy goes to the agent's backend with its address; nodes never see it", async () => {
-  const { agents, store } = service(db);
+  const { agents, store } = await service(db);
   const view = await agents.create({ name: "pkp", backend: "lit-chipotle" }, ADMIN, "admin");
   assert.equal(view.policyVersion, 0);
   const { version } = await agents.setPolicy(view.id, POLICY, ADMIN, "admin");
@@ -108,7 +110,7 @@ test("a new policy goes to the agent's backend with its address; nodes never see
     isAuthorized(
       adminPublicKey(ADMIN),
       { op: "lit.policy", agentId: view.id, address: lit.address, version: 1, policy: POLICY },
-      store.policy(view.id)?.authorization,
+      (await store.policy(view.id))?.authorization,
     ),
   );
   const mine = await agents.create({ name: "local", policy: POLICY }, ADMIN, "admin");
@@ -119,12 +121,12 @@ test("a new policy goes to the agent's backend with its address; nodes never see
 });
 
 test("an unconfigured backend is refused before anything is created", async () => {
-  const { agents, store } = service(db);
+  const { agents, store } = await service(db);
   await assert.rejects(
     agents.create({ name: "v7", policy: POLICY, backend: "lit-v7" }, ADMIN, "admin"),
     (err: unknown) => err instanceof VaultError && err.code === "BACKEND_NOT_CONFIGURED",
   );
-  assert.equal(store.agents().length, 0);
+  assert.equal((await store.agents()).length, 0);
 });
 
 test("a backend that fails to create a key leaves no agent behind", async () => {
@@ -134,24 +136,24 @@ test("a backend that fails to create a key leaves no agent behind", async () => 
     },
   }) as SignerBackend;
   lit = failing as TestBackend;
-  const { agents, store } = service(db);
+  const { agents, store } = await service(db);
   await assert.rejects(
     agents.create({ name: "pkp", policy: POLICY, backend: "lit-chipotle" }, ADMIN, "admin"),
     /network is down/,
   );
-  assert.equal(store.agents().length, 0);
+  assert.equal((await store.agents()).length, 0);
 });
 
-test("an older vault's agents table gains backend and pkp, every agent local", () => {
-  const old = openDatabase(join(dir, "old.sqlite"));
-  old.exec(`CREATE TABLE agents (
+test("an older vault's agents table gains backend and pkp, every agent local", async () => {
+  const old = createSqliteSql(openDatabase(join(dir, "old.sqlite")));
+  await old.exec(`CREATE TABLE agents (
       id TEXT PRIMARY KEY, name TEXT NOT NULL, address TEXT NOT NULL, public_key TEXT NOT NULL,
       created_at TEXT NOT NULL);
     INSERT INTO agents VALUES ('agt_old', 'old', '0x01', '0x02', '2026-01-01T00:00:00Z');`);
-  const store = createVaultStore(old);
-  const row = store.agent("agt_old");
+  const store = await openVaultStore(old);
+  const row = await store.agent("agt_old");
   assert.equal(row?.backend, "local");
   assert.equal(row?.pkp, null);
-  createVaultStore(old); // migrating twice is harmless
-  old.close();
+  await openVaultStore(old); // migrating twice is harmless
+  await old.close();
 });

@@ -37,15 +37,19 @@ test("10 identical requests at the same moment: one reservation, one signature f
   const signed = new Set(all.map((r) => r.json().signedTransaction as string));
   assert.equal(signed.size, 1, "the same signed transaction for all ten");
   assert.equal(Transaction.from([...signed][0]).from, agent.address);
-  assert.equal(tv.vault.store.spendsSince(agent.id, 0).length, 1, "the budget was reserved once");
-  const types = tv.vault.audit.list(1, 100_000, agent.id).map((e) => e.type);
+  assert.equal(
+    (await tv.vault.store.spendsSince(agent.id, 0)).length,
+    1,
+    "the budget was reserved once",
+  );
+  const types = (await tv.vault.audit.list(1, 100_000, agent.id)).map((e) => e.type);
   assert.equal(types.filter((t) => t === "sign.signed").length, 1);
   assert.equal(types.filter((t) => t === "sign.repeated").length, 9);
 });
 
-async function until(cond: () => boolean, what: string) {
-  for (let i = 0; i < 600 && !cond(); i++) await new Promise((r) => setTimeout(r, 50));
-  assert.ok(cond(), `timed out waiting for ${what}`);
+async function until(cond: () => boolean | Promise<boolean>, what: string) {
+  for (let i = 0; i < 600 && !(await cond()); i++) await new Promise((r) => setTimeout(r, 50));
+  assert.ok(await cond(), `timed out waiting for ${what}`);
 }
 
 test("an API key revoked while its request is queued is refused (INVALID_CREDENTIALS) and reserves nothing", async () => {
@@ -73,10 +77,10 @@ test("an API key revoked while its request is queued is refused (INVALID_CREDENT
     const a = sign(first.auth, 1);
     await until(() => atCluster === 1, "the first request at the cluster");
     const b = sign(second.auth, 2);
-    const admitted = () =>
-      tv.vault.audit
-        .list(1, 100_000)
-        .some((e) => e.type === "auth.succeeded" && e.data.keyId === second.keyId);
+    const admitted = async () =>
+      (await tv.vault.audit.list(1, 100_000)).some(
+        (e) => e.type === "auth.succeeded" && e.data.keyId === second.keyId,
+      );
     await until(admitted, "the second request past the door");
     const revoked = await tv.app.inject({
       method: "DELETE",
@@ -94,7 +98,7 @@ test("an API key revoked while its request is queued is refused (INVALID_CREDENT
     cluster.signDigest = real;
   }
   assert.equal(atCluster, 1, "the revoked key's request never reached the cluster");
-  const entries = tv.vault.audit.list(1, 100_000, agent.id);
+  const entries = await tv.vault.audit.list(1, 100_000, agent.id);
   assert.equal(entries.filter((e) => e.type === "sign.requested").length, 1);
-  assert.equal(tv.vault.store.spendsSince(agent.id, 0).length, 1, "one reservation");
+  assert.equal((await tv.vault.store.spendsSince(agent.id, 0)).length, 1, "one reservation");
 });

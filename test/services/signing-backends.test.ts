@@ -37,10 +37,10 @@ const make = (withBackends = true) =>
       : {}),
   });
 
-beforeEach(() => {
-  f = signingFixture();
+beforeEach(async () => {
+  f = await signingFixture();
   lit = new TestBackend("lit-chipotle");
-  f.store.putAgent({
+  await f.store.putAgent({
     id: LIT,
     name: "lit",
     address: lit.address,
@@ -48,7 +48,7 @@ beforeEach(() => {
     backend: "lit-chipotle",
     pkp: JSON.stringify(lit.pkp()),
   });
-  f.store.putPolicy(LIT, 1, JSON.stringify(POLICY), "lit-authorization");
+  await f.store.putPolicy(LIT, 1, JSON.stringify(POLICY), "lit-authorization");
   lit.policies.set(LIT, { version: 1, policy: POLICY });
   signing = make();
 });
@@ -65,11 +65,11 @@ test("a Lit agent signs through its backend, not the cluster; the audit names ba
   assert.deepEqual(f.cluster.refills, [], "no presignatures for a Lit agent");
   assert.equal(lit.calls[0]?.address, lit.address);
   assert.equal(recoverAddress(lit.calls[0]?.digest as string, out.signature), lit.address);
-  const signed = entries(LIT).find((e) => e.type === "sign.signed");
+  const signed = (await entries(LIT)).find((e) => e.type === "sign.signed");
   assert.equal(signed?.data.backend, "lit-chipotle");
   assert.equal(signed?.data.actionCid, TEST_CID);
   assert.equal(signed?.data.signers, TEST_CID);
-  assert.equal(f.store.sign(signed?.data.requestId as string)?.status, "signed");
+  assert.equal((await f.store.sign(signed?.data.requestId as string))?.status, "signed");
 });
 
 test("a local agent still signs through the cluster, and its entry says local", async () => {
@@ -78,7 +78,7 @@ test("a local agent still signs through the cluster, and its entry says local", 
   assert.equal(f.cluster.calls.length, 1);
   assert.equal(lit.calls.length, 0);
   assert.deepEqual(f.cluster.refills, [f.agentId]);
-  const signed = entries(f.agentId).find((e) => e.type === "sign.signed");
+  const signed = (await entries(f.agentId)).find((e) => e.type === "sign.signed");
   assert.equal(signed?.data.backend, "local");
   assert.equal(signed?.data.actionCid, undefined);
   assert.deepEqual(signed?.data.signers, [0, 1]);
@@ -100,14 +100,18 @@ test("the action's refusal: POLICY_DENIED by lit-action, no signature, budget re
     assert.equal(err.details.rule, "maxPerTx");
     return true;
   });
-  const types = entries(LIT).map((e) => e.type);
+  const types = (await entries(LIT)).map((e) => e.type);
   assert.ok(types.includes("sign.failed"));
   assert.ok(!types.includes("sign.signed"));
-  const failed = entries(LIT).find((e) => e.type === "sign.failed");
+  const failed = (await entries(LIT)).find((e) => e.type === "sign.failed");
   assert.equal(failed?.data.seqReleased, true);
   assert.equal(failed?.data.backend, "lit-chipotle");
-  assert.equal(f.store.spendsSince(LIT, 0).length, 0, "the refused request holds no budget");
-  assert.equal(f.store.incomplete(LIT).length, 0);
+  assert.equal(
+    (await f.store.spendsSince(LIT, 0)).length,
+    0,
+    "the refused request holds no budget",
+  );
+  assert.equal((await f.store.incomplete(LIT)).length, 0);
 });
 
 test("a signature that is not the agent's is discarded (BACKEND_SIGNATURE_INVALID)", async () => {
@@ -118,8 +122,8 @@ test("a signature that is not the agent's is discarded (BACKEND_SIGNATURE_INVALI
       assert.equal(err.code, "BACKEND_SIGNATURE_INVALID");
       return true;
     });
-    assert.equal(f.store.spendsSince(LIT, 0).length, 0);
-    assert.ok(!entries(LIT).some((e) => e.type === "sign.signed"));
+    assert.equal((await f.store.spendsSince(LIT, 0)).length, 0);
+    assert.ok(!(await entries(LIT)).some((e) => e.type === "sign.signed"));
   }
   // The next request signs normally: nothing was left incomplete.
   const out = await signing.sign(LIT, ethTransfer(1), "test");
@@ -129,8 +133,8 @@ test("a signature that is not the agent's is discarded (BACKEND_SIGNATURE_INVALI
 test("an unreachable backend fails the request and frees its budget", async () => {
   lit.plan.push({ kind: "unavailable" });
   await assert.rejects(signing.sign(LIT, ethTransfer(1), "test"), /unreachable/);
-  assert.equal(f.store.spendsSince(LIT, 0).length, 0);
-  assert.equal(f.store.incomplete(LIT).length, 0);
+  assert.equal((await f.store.spendsSince(LIT, 0)).length, 0);
+  assert.equal((await f.store.incomplete(LIT)).length, 0);
 });
 
 test("without a configured backend a Lit agent gets BACKEND_NOT_CONFIGURED, nothing signed", async () => {
@@ -141,7 +145,7 @@ test("without a configured backend a Lit agent gets BACKEND_NOT_CONFIGURED, noth
     return true;
   });
   assert.equal(lit.calls.length, 0);
-  assert.equal(f.store.spendsSince(LIT, 0).length, 0);
+  assert.equal((await f.store.spendsSince(LIT, 0)).length, 0);
 });
 
 test("the vault's own policy still comes first: over the cap, the backend is never asked", async () => {
@@ -153,13 +157,11 @@ test("the vault's own policy still comes first: over the cap, the backend is nev
 });
 
 test("a Lit agent whose public key its backend never revealed learns it from its first signature", async () => {
-  f.store.db
-    .prepare(
-      "UPDATE agents SET public_key = '', pkp = json_set(pkp, '$.publicKey', '') WHERE id = ?",
-    )
-    .run(LIT);
+  const before = await f.store.agent(LIT);
+  const pkp = JSON.stringify({ ...JSON.parse(before?.pkp ?? "{}"), publicKey: "" });
+  await f.store.sql.run("UPDATE agents SET public_key = '', pkp = $1 WHERE id = $2", [pkp, LIT]);
   await signing.sign(LIT, ethTransfer(1), "test");
-  const row = f.store.agent(LIT);
+  const row = await f.store.agent(LIT);
   assert.equal(row?.public_key, lit.key.publicKey);
   assert.equal(JSON.parse(row?.pkp ?? "{}").publicKey, lit.key.publicKey);
 });

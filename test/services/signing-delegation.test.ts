@@ -14,7 +14,7 @@ const viaRoot = { delegation: { links: [ROOT] } };
 const viaSub = { delegation: { links: [ROOT, SUB] } };
 
 test("every spend counts against every link above it: the parent's cap holds whoever spends", async () => {
-  const f = signingFixture();
+  const f = await signingFixture();
   let nonce = 0;
   const pay = (units: bigint, opts: object) =>
     f.signing.sign(f.agentId, usdcTransfer(nonce++, units * USDC_UNITS), "agent:unit", opts);
@@ -36,11 +36,11 @@ test("every spend counts against every link above it: the parent's cap holds who
   // The agent's own policy (11 a day) is not the limit here: a credential outside the chain
   // may still spend its remaining 1.
   assert.equal((await pay(1n, {})).status, "signed");
-  f.close();
+  await f.close();
 });
 
 test("a link's window is rolling: spends older than 24 h no longer count", async () => {
-  const f = signingFixture();
+  const f = await signingFixture();
   const a = await f.signing.sign(f.agentId, usdcTransfer(1, 5n * USDC_UNITS), "agent:unit", viaSub);
   assert.equal(a.status, "signed");
   await assert.rejects(
@@ -50,11 +50,11 @@ test("a link's window is rolling: spends older than 24 h no longer count", async
   f.clock.ms += 24 * 3600_000 + 1000;
   const b = await f.signing.sign(f.agentId, usdcTransfer(3, 5n * USDC_UNITS), "agent:unit", viaSub);
   assert.equal(b.status, "signed");
-  f.close();
+  await f.close();
 });
 
 test("a link without caps of its own spends nothing of an asset its ancestors do not cap", async () => {
-  const f = signingFixture();
+  const f = await signingFixture();
   const ethOnly = { cid: "bafy-eth", caps: { ETH: { maxPerTx: "0.001", maxPer24h: "0.002" } } };
   await assert.rejects(
     f.signing.sign(f.agentId, usdcTransfer(1, 1n), "agent:unit", {
@@ -62,11 +62,11 @@ test("a link without caps of its own spends nothing of an asset its ancestors do
     }),
     { code: "POLICY_DENIED" },
   );
-  f.close();
+  await f.close();
 });
 
 test("recipients and chains a chain names narrow the agent's policy", async () => {
-  const f = signingFixture();
+  const f = await signingFixture();
   const other = "0x5555555555555555555555555555555555555555";
   await assert.rejects(
     f.signing.sign(f.agentId, usdcTransfer(1, 1n), "agent:unit", {
@@ -84,11 +84,11 @@ test("recipients and chains a chain names narrow the agent's policy", async () =
     delegation: { links: [ROOT], recipients: [RECIPIENT], chains: [CHAIN] },
   });
   assert.equal(ok.status, "signed");
-  f.close();
+  await f.close();
 });
 
 test("an approval re-checks every link's budget: parked requests cannot add up past a link's cap", async () => {
-  const f = signingFixture();
+  const f = await signingFixture();
   // USDC parks above 5 (fixture policy); this link allows 7 a day, the agent 11.
   const link = { cid: "bafy-parked", caps: { [USDC]: { maxPerTx: "6", maxPer24h: "7" } } };
   const opts = { delegation: { links: [link] } };
@@ -107,5 +107,5 @@ test("an approval re-checks every link's budget: parked requests cannot add up p
       return true;
     },
   );
-  f.close();
+  await f.close();
 });

@@ -6,7 +6,7 @@ import { ethTransfer, message, signingFixture } from "./signing-fixture.js";
 const settle = <T>(ps: Array<Promise<T>>) => Promise.allSettled(ps);
 
 test("10 identical concurrent requests reserve the budget once and all get the same signature", async () => {
-  const f = signingFixture();
+  const f = await signingFixture();
   let open = () => {};
   const until = new Promise<void>((r) => {
     open = r;
@@ -29,16 +29,16 @@ test("10 identical concurrent requests reserve the budget once and all get the s
   assert.equal(signedTxs.size, 1, "one signed transaction for all ten");
   assert.equal(Transaction.from([...signedTxs][0]).from, f.cluster.address);
   assert.equal(f.cluster.calls.length, 1, "the cluster was asked once");
-  assert.equal(f.spendRows(), 1, "the budget was reserved once");
-  const types = f.types();
+  assert.equal(await f.spendRows(), 1, "the budget was reserved once");
+  const types = await f.types();
   assert.equal(types.filter((t) => t === "sign.requested").length, 1);
   assert.equal(types.filter((t) => t === "sign.signed").length, 1);
   assert.equal(types.filter((t) => t === "sign.repeated").length, 9);
-  f.close();
+  await f.close();
 });
 
 test("identical requests after a lost answer: the first is finished, the second gets its signature", async () => {
-  const f = signingFixture();
+  const f = await signingFixture();
   // The nodes recorded seq 1, but the answer never reached the vault: the row stays incomplete.
   f.cluster.next({ kind: "lose-answer" });
   const intent = message("once");
@@ -52,13 +52,13 @@ test("identical requests after a lost answer: the first is finished, the second 
     [1, 1],
     "recovery retried seq 1; the repeat took no new seq",
   );
-  assert.equal(f.types().filter((t) => t === "sign.repeated").length, 1);
-  assert.equal(f.store.lastSeq(f.agentId), 1);
-  f.close();
+  assert.equal((await f.types()).filter((t) => t === "sign.repeated").length, 1);
+  assert.equal(await f.store.lastSeq(f.agentId), 1);
+  await f.close();
 });
 
 test("different requests at the same moment each get their own sequence number, in arrival order", async () => {
-  const f = signingFixture();
+  const f = await signingFixture();
   const outs = await Promise.all(
     [1, 2, 3].map((n) => f.signing.sign(f.agentId, ethTransfer(n), "agent:unit")),
   );
@@ -67,6 +67,6 @@ test("different requests at the same moment each get their own sequence number, 
     f.cluster.calls.map((c) => c.seq),
     [1, 2, 3],
   );
-  assert.equal(f.spendRows(), 3);
-  f.close();
+  assert.equal(await f.spendRows(), 3);
+  await f.close();
 });

@@ -32,7 +32,7 @@ test("restart with a request left incomplete that no node recorded: finished at 
   f.cluster.next({ kind: "hang" });
   void f.signing.sign(f.agentId, message("hung"), "agent:unit");
   await tick();
-  const [row] = await (await f.store.incomplete(f.agentId));
+  const [row] = await f.store.incomplete(f.agentId);
   assert.equal(row?.seq, 1);
   await f.restart().recoverAll();
   const done = await f.store.sign(row?.id as string);
@@ -54,7 +54,10 @@ test("restart with a request the nodes recorded but the vault never stored: fini
   f.cluster.next({ kind: "hang-after-record" });
   void f.signing.sign(f.agentId, ethTransfer(1), "agent:unit");
   await tick();
-  assert.equal(f.cluster.records.get(f.agentId)?.get(1), (await f.store.incomplete(f.agentId))[0]?.digest);
+  assert.equal(
+    f.cluster.records.get(f.agentId)?.get(1),
+    (await f.store.incomplete(f.agentId))[0]?.digest,
+  );
   const vault = f.restart();
   await vault.recoverAll();
   assert.equal((await f.store.incomplete(f.agentId)).length, 0);
@@ -112,7 +115,7 @@ test("an incomplete request the nodes refuse at recovery is released, and the ne
   await assert.rejects(f.signing.sign(f.agentId, ethTransfer(1), "agent:unit"), {
     code: "QUORUM_UNAVAILABLE",
   });
-  const [row] = await (await f.store.incomplete(f.agentId));
+  const [row] = await f.store.incomplete(f.agentId);
   // At recovery a node refuses it on policy (its own record says so); no node recorded it.
   f.cluster.next({ kind: "refuse", code: "POLICY_DENIED", details: { rule: "maxPer24h" } });
   const next = await f.signing.sign(f.agentId, message("unrelated"), "agent:unit");

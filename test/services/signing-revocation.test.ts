@@ -5,18 +5,18 @@ import { createCredentialCheck } from "../../src/services/credentials.js";
 import { ethTransfer, type Fixture, signingFixture, usdcTransfer } from "./signing-fixture.js";
 
 /** A fixture whose credential check is the vault's own, over its store and a token list. */
-function withCredentials() {
+async function withCredentials() {
   const revokedJtis = new Set<string>();
   const holder: { f?: Fixture } = {};
   const check = (c: string) =>
     createCredentialCheck({
       store: (holder.f as Fixture).store,
-      tokens: { isRevoked: (jti) => revokedJtis.has(jti) },
+      tokens: { isRevoked: async (jti) => revokedJtis.has(jti) },
     })(c);
-  const f = signingFixture({ credentialRefusal: check });
+  const f = await signingFixture({ credentialRefusal: check });
   holder.f = f;
   for (const id of ["key_slow", "key_queued"])
-    f.store.putKey({
+    await f.store.putKey({
       id,
       agent_id: f.agentId,
       scopes: "EXECUTE,SPEND",
@@ -37,23 +37,23 @@ function holdLock(f: Fixture) {
 }
 
 test("an API key revoked while its request was queued: INVALID_CREDENTIALS, nothing reserved or signed", async () => {
-  const { f } = withCredentials();
+  const { f } = await withCredentials();
   const { slow, open } = holdLock(f);
   const queued = f.signing.sign(f.agentId, ethTransfer(2), "agent:unit:key_queued", {
     credential: "key_queued",
   });
-  f.store.revokeKey("key_queued");
+  await f.store.revokeKey("key_queued");
   open();
   assert.equal((await slow).status, "signed", "the request ahead was admitted and stays signed");
   await assert.rejects(queued, { code: "INVALID_CREDENTIALS" });
   assert.equal(f.cluster.calls.length, 1, "the queued request never reached the cluster");
-  assert.equal(f.spendRows(), 1, "and reserved no budget");
-  assert.equal(f.types().filter((t) => t === "sign.requested").length, 1);
-  f.close();
+  assert.equal(await f.spendRows(), 1, "and reserved no budget");
+  assert.equal((await f.types()).filter((t) => t === "sign.requested").length, 1);
+  await f.close();
 });
 
 test("an agent token revoked while its request was queued: TOKEN_REVOKED, nothing signed", async () => {
-  const { f, revokedJtis } = withCredentials();
+  const { f, revokedJtis } = await withCredentials();
   const { slow, open } = holdLock(f);
   const queued = f.signing.sign(f.agentId, ethTransfer(2), "agent:unit:jwt:j1", {
     credential: "jwt:j1",
@@ -66,11 +66,11 @@ test("an agent token revoked while its request was queued: TOKEN_REVOKED, nothin
     (err: unknown) => err instanceof VaultError && err.code === "TOKEN_REVOKED",
   );
   assert.equal(f.cluster.calls.length, 1);
-  f.close();
+  await f.close();
 });
 
 test("a live credential queued behind another request is signed; the admin key and presentations are not re-checked", async () => {
-  const { f } = withCredentials();
+  const { f } = await withCredentials();
   const { slow, open } = holdLock(f);
   const queued = [
     f.signing.sign(f.agentId, ethTransfer(2), "a", { credential: "key_queued" }),
@@ -84,11 +84,11 @@ test("a live credential queued behind another request is signed; the admin key a
     f.signing.sign(f.agentId, ethTransfer(5), "a", { credential: "key_unknown" }),
     { code: "INVALID_CREDENTIALS" },
   );
-  f.close();
+  await f.close();
 });
 
 test("a key revoked while its request waited for approval: approving signs nothing (APPROVAL_NOT_SIGNED)", async () => {
-  const { f } = withCredentials();
+  const { f } = await withCredentials();
   const parked = await f.signing.sign(
     f.agentId,
     usdcTransfer(1, 7_000_000n),
@@ -99,17 +99,17 @@ test("a key revoked while its request waited for approval: approving signs nothi
   );
   assert.equal(parked.status, "pending");
   const id = parked.status === "pending" ? parked.approvalId : "";
-  f.store.revokeKey("key_queued");
+  await f.store.revokeKey("key_queued");
   await assert.rejects(f.signing.approve(id, "operator:admin"), { code: "APPROVAL_NOT_SIGNED" });
-  assert.equal(f.signing.approval(id).status, "denied");
+  assert.equal((await f.signing.approval(id)).status, "denied");
   assert.equal(f.cluster.calls.length, 0);
-  assert.equal(f.spendRows(), 0);
-  assert.equal(f.types().at(-1), "sign.denied");
+  assert.equal(await f.spendRows(), 0);
+  assert.equal((await f.types()).at(-1), "sign.denied");
   // A live key's parked request is still approved and signed.
   const live = await f.signing.sign(f.agentId, usdcTransfer(2, 7_000_000n), "agent:unit:key_slow", {
     credential: "key_slow",
   });
   const liveId = live.status === "pending" ? live.approvalId : "";
   assert.equal((await f.signing.approve(liveId, "operator:admin")).status, "signed");
-  f.close();
+  await f.close();
 });

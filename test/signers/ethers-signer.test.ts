@@ -139,15 +139,15 @@ describe("VaultAgentSigner (ethers v6) over the threshold seam", () => {
   });
 
   it("refuses an over-cap transaction (0.02 ETH) with POLICY_DENIED maxPerTx, and signs nothing", async () => {
-    const before = vault.store.lastSeq(agent.id);
+    const before = await vault.store.lastSeq(agent.id);
     await deniedBy(signer.signTransaction(tx({ value: parseEther("0.02"), nonce: 4 })), "maxPerTx");
-    assert.equal(vault.store.lastSeq(agent.id), before, "no signing sequence was used");
+    assert.equal(await vault.store.lastSeq(agent.id), before, "no signing sequence was used");
   });
 
   it("refuses a transaction on chain 1 (not in the policy) with POLICY_DENIED chains", async () => {
-    const before = vault.store.lastSeq(agent.id);
+    const before = await vault.store.lastSeq(agent.id);
     await deniedBy(signer.signTransaction(tx({ chainId: 1, nonce: 5 })), "chains");
-    assert.equal(vault.store.lastSeq(agent.id), before, "no signing sequence was used");
+    assert.equal(await vault.store.lastSeq(agent.id), before, "no signing sequence was used");
   });
 
   it("refuses what the seam's intent cannot carry: legacy type, missing fees, access lists", async () => {

@@ -175,7 +175,7 @@ test("agent A pays through the vault; the facilitator settles on chain; balances
   assert.equal(await chain.balanceOf(PAY_TO), (before[1] as bigint) + PRICE);
 
   // The payer's address is the caller's identity in the audit log.
-  const entries = tv.vault.audit.list(1, 10_000);
+  const entries = await tv.vault.audit.list(1, 10_000);
   const paid = entries.filter((e) => e.type === "x402.paid").at(-1);
   assert.equal(paid?.actor, `x402:${agentA.address.toLowerCase()}`);
   assert.equal(paid?.data.transaction, settlement.transaction);
@@ -276,9 +276,9 @@ test("above approvalAbove: parked, approved by an operator, collected, settled o
   assert.equal(res.statusCode, 200, res.body);
   assert.equal(await chain.balanceOf(b.address), before - PRICE);
   assert.ok(
-    tv.vault.audit
-      .list(1, 100_000)
-      .some((e) => e.type === "x402.pay_collected" && e.agentId === b.id),
+    (await tv.vault.audit.list(1, 100_000)).some(
+      (e) => e.type === "x402.pay_collected" && e.agentId === b.id,
+    ),
   );
   // After its validBefore, an approved authorization is not handed out.
   await assert.rejects(
@@ -363,8 +363,7 @@ test("bad payments get 402 with a stable code, quickly, and the server keeps ser
     assert.ok(res.headers["payment-required"], "every 402 carries PAYMENT-REQUIRED");
   }
   // Refusals are audited with their reason.
-  const refused = tv.vault.audit
-    .list(1, 100_000)
+  const refused = (await tv.vault.audit.list(1, 100_000))
     .filter((e) => e.type === "x402.refused")
     .map((e) => e.data.code);
   for (const [, expected] of variants) assert.ok(refused.includes(expected), expected);
@@ -499,20 +498,20 @@ test("CLI: x402 fetch waits for an operator's approval above approvalAbove, then
 test("a parked payment whose record cannot be written is withdrawn, never left uncollectable", async () => {
   const { agent, key } = await agentWithApprovals();
   // A real SQLite failure on that one table (as a full disk would give).
-  tv.vault.store.db.exec(`CREATE TEMP TRIGGER parked_fails BEFORE INSERT ON x402_parked
+  await tv.vault.store.sql.exec(`CREATE TEMP TRIGGER parked_fails BEFORE INSERT ON x402_parked
     BEGIN SELECT RAISE(ABORT, 'simulated storage failure'); END;`);
   try {
     const res = await pay((await unpaid()).header, key.auth, agent.id);
     assert.ok(res.statusCode >= 500, res.body);
     assert.ok(!res.body.includes("simulated"), "no internals reach the client");
   } finally {
-    tv.vault.store.db.exec("DROP TRIGGER parked_fails");
+    await tv.vault.store.sql.exec("DROP TRIGGER parked_fails");
   }
-  const withdrawn = tv.vault.audit
-    .list(1, 100_000)
-    .filter((e) => e.type === "approval.rejected" && e.agentId === agent.id);
+  const withdrawn = (await tv.vault.audit.list(1, 100_000)).filter(
+    (e) => e.type === "approval.rejected" && e.agentId === agent.id,
+  );
   assert.equal(withdrawn.length, 1);
   assert.equal(withdrawn[0]?.actor, "system:x402");
-  const view = tv.vault.signing.approval(withdrawn[0]?.data.requestId as string);
+  const view = await tv.vault.signing.approval(withdrawn[0]?.data.requestId as string);
   assert.equal(view.status, "rejected");
 });

@@ -177,7 +177,7 @@ test("a first start sets the circuit up in the background: 503 PROOF_SETUP_IN_PR
     method: "POST",
     url: "/v1/proofs",
     headers: auditor,
-    payload: { agentId, fromSeq: 1, toSeq: v.vault.audit.head().seq },
+    payload: { agentId, fromSeq: 1, toSeq: (await v.vault.audit.head()).seq },
   });
   assert.equal(asked.statusCode, 202, asked.body);
   assert.equal(asked.json().status, "queued");
@@ -231,7 +231,7 @@ test("a first start sets the circuit up in the background: 503 PROOF_SETUP_IN_PR
     await v.app.inject({ method: "GET", url: `/v1/proofs/${proofId}/bundle`, headers: auditor })
   ).json() as Bundle;
   const check = await verifyBundle(bundle, {
-    clusterAddress: v.vault.checkpoints.clusterAddress() ?? "",
+    clusterAddress: (await v.vault.checkpoints.clusterAddress()) ?? "",
   });
   assert.equal(check.ok, true, check.error);
   await v.stop();

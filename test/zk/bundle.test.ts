@@ -50,13 +50,13 @@ after(releaseCurveFn);
 
 before(async () => {
   art = await testArtifacts();
-  log = freshLog();
-  appendSpend(log, { amount: WEI("0.003") });
-  appendNoise(log);
-  appendNoise(log, null);
-  appendSpend(log, { amount: WEI("0.004"), recipient: BOB });
-  appendNoise(log);
-  appendSpend(log, { amount: WEI("0.01") });
+  log = await freshLog();
+  await appendSpend(log, { amount: WEI("0.003") });
+  await appendNoise(log);
+  await appendNoise(log, null);
+  await appendSpend(log, { amount: WEI("0.004"), recipient: BOB });
+  await appendNoise(log);
+  await appendSpend(log, { amount: WEI("0.01") });
   bundle = await makeBundle(log, art); // 6 entries: two batches of N = 4
 });
 
@@ -229,13 +229,13 @@ for (const [name, tamper, reason] of tampers) {
 
 test("checkpoints signed by another key fail against the trusted cluster address", async () => {
   const b = copy();
-  b.checkpoints.end = signCheckpoint(log, 6, Wallet.createRandom());
+  b.checkpoints.end = await signCheckpoint(log, 6, Wallet.createRandom());
   b.clusterAddress = "0x0000000000000000000000000000000000000001";
   assert.equal((await verifyBundle(b, trusted())).ok, false);
 });
 
 test("an entry edited after the checkpoint was signed yields a proof that does not reach the signed head", async () => {
-  const entries = log.list(1, 6).map((e) => structuredClone(e));
+  const entries = (await log.list(1, 6)).map((e) => structuredClone(e));
   const spends = (entries[3] as unknown as { data: { spends: Array<{ amount: string }> } }).data
     .spends;
   (spends[0] as { amount: string }).amount = WEI("0.001").toString();
@@ -247,7 +247,7 @@ test("an entry edited after the checkpoint was signed yields a proof that does n
     bound: WEI("0.05"),
     entries,
     startZkHead: "0",
-    zkV2Start: log.zkV2Start(),
+    zkV2Start: await log.zkV2Start(),
     ...TEST_PARAMS,
   });
   const proved = await proveBatches(prepared, art);

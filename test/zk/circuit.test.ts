@@ -60,9 +60,9 @@ const prepare = (log: AuditLog, check = true, bound = WEI("0.05"), policy: Polic
   prepareLog(log, { check, bound, policy });
 
 /** The seq a PROOF_IMPOSSIBLE error names. */
-function refusedAt(fn: () => unknown): number {
+async function refusedAt(fn: () => Promise<unknown>): Promise<number> {
   try {
-    fn();
+    await fn();
   } catch (err) {
     assert.ok(err instanceof VaultError, String(err));
     assert.equal(err.code, "PROOF_IMPOSSIBLE");
@@ -73,29 +73,29 @@ function refusedAt(fn: () => unknown): number {
 }
 
 test("a compliant batch (spends, other entries, another agent's spend) satisfies every constraint", async () => {
-  const log = freshLog();
-  appendSpend(log, { amount: WEI("0.01"), recipient: ALICE }); // exactly the cap
-  appendNoise(log);
-  appendSpend(log, { agentId: OTHER, amount: WEI("5"), recipient: MALLORY }); // not this agent: passed over
-  appendSpend(log, { amount: WEI("0.002"), recipient: BOB });
-  const prepared = prepare(log);
+  const log = await freshLog();
+  await appendSpend(log, { amount: WEI("0.01"), recipient: ALICE }); // exactly the cap
+  await appendNoise(log);
+  await appendSpend(log, { agentId: OTHER, amount: WEI("5"), recipient: MALLORY }); // not this agent: passed over
+  await appendSpend(log, { amount: WEI("0.002"), recipient: BOB });
+  const prepared = await prepare(log);
   assert.equal(prepared.batches.length, 1);
   assert.equal(prepared.claim.spendCount, 2);
   const witness = await circuit.calculateWitness(prepared.batches[0]?.input, true);
   await circuit.checkConstraints(witness);
-  assert.equal(prepared.endZkHead, log.zkHeadAt(4));
+  assert.equal(prepared.endZkHead, await log.zkHeadAt(4));
 });
 
 test("circomlib's Poseidon(10) in the circuit is poseidon-lite's poseidon10, the log's v2 chain", async () => {
-  const log = freshLog();
-  appendSpend(log, { amount: WEI("0.001") });
-  const input = prepare(log).batches[0]?.input as CircuitInput;
+  const log = await freshLog();
+  await appendSpend(log, { amount: WEI("0.001") });
+  const input = (await prepare(log)).batches[0]?.input as CircuitInput;
   const fields = ["kind", "agent", "asset", "amount", "recipient", "time"]
     .concat(["policyVersion", "policy", "salt"])
     .map((name) => BigInt(input[name][0]));
   const expected = poseidon10([...fields, BigInt(input.startHead)]).toString();
   assert.equal(input.endHead, expected);
-  assert.equal(log.zkHeadAt(1), expected);
+  assert.equal(await log.zkHeadAt(1), expected);
   // The circuit reaches exactly that head: the witness passes with it and fails with any other.
   await circuit.checkConstraints(await circuit.calculateWitness(input, true));
   const off = { ...input, endHead: (BigInt(expected) + 1n).toString() };
@@ -103,15 +103,15 @@ test("circomlib's Poseidon(10) in the circuit is poseidon-lite's poseidon10, the
 });
 
 test("padding: a batch shorter than N chains only its real entries", async () => {
-  const log = freshLog();
-  appendSpend(log, { amount: WEI("0.001") });
-  appendNoise(log);
-  const prepared = prepare(log);
+  const log = await freshLog();
+  await appendSpend(log, { amount: WEI("0.001") });
+  await appendNoise(log);
+  const prepared = await prepare(log);
   const witness = await circuit.calculateWitness(prepared.batches[0]?.input, true);
   await circuit.checkConstraints(witness);
 });
 
-const violations: Array<[string, (log: AuditLog) => void, bigint?]> = [
+const violations: Array<[string, (log: AuditLog) => Promise<unknown>, bigint?]> = [
   ["an over-cap spend", (log) => appendSpend(log, { amount: WEI("0.011") })],
   [
     "a recipient not on the allowlist",
@@ -119,9 +119,9 @@ const violations: Array<[string, (log: AuditLog) => void, bigint?]> = [
   ],
   [
     "a total above the bound",
-    (log) => {
-      appendSpend(log, { amount: WEI("0.01") });
-      appendSpend(log, { amount: WEI("0.01") });
+    async (log) => {
+      await appendSpend(log, { amount: WEI("0.01") });
+      await appendSpend(log, { amount: WEI("0.01") });
     },
     WEI("0.015"),
   ],
@@ -152,16 +152,13 @@ const violations: Array<[string, (log: AuditLog) => void, bigint?]> = [
 
 for (const [name, violate, bound] of violations) {
   test(`${name}: the prover names the entry, and the circuit refuses the witness`, async () => {
-    const log = freshLog();
-    appendSpend(log, { amount: WEI("0.001") });
-    appendNoise(log);
-    violate(log);
-    const bad = log.head().seq;
-    assert.equal(
-      refusedAt(() => prepare(log, true, bound)),
-      bad,
-    );
-    const unchecked = prepare(log, false, bound);
+    const log = await freshLog();
+    await appendSpend(log, { amount: WEI("0.001") });
+    await appendNoise(log);
+    await violate(log);
+    const bad = (await log.head()).seq;
+    assert.equal(await refusedAt(() => prepare(log, true, bound)), bad);
+    const unchecked = await prepare(log, false, bound);
     await assert.rejects(
       circuit.calculateWitness(unchecked.batches[0]?.input, true),
       /Assert Failed/,
@@ -170,10 +167,10 @@ for (const [name, violate, bound] of violations) {
 }
 
 test("a witness whose private entry differs from the committed one does not reach the end head", async () => {
-  const log = freshLog();
-  appendSpend(log, { amount: WEI("0.004") });
-  appendNoise(log);
-  const input = structuredClone(prepare(log).batches[0]?.input);
+  const log = await freshLog();
+  await appendSpend(log, { amount: WEI("0.004") });
+  await appendNoise(log);
+  const input = structuredClone((await prepare(log)).batches[0]?.input);
   assert.ok(input, "one spend makes one batch");
   input.amount[0] = WEI("0.001").toString(); // claim a smaller amount than was signed
   await assert.rejects(circuit.calculateWitness(input, true), /Assert Failed/);
@@ -199,9 +196,9 @@ function withField(input: CircuitInput, i: number, name: string, value: bigint):
 }
 
 test("a recipient off the list has no proof: proveBatches answers PROOF_IMPOSSIBLE with the pre-check off", async () => {
-  const log = freshLog();
-  appendSpend(log, { amount: WEI("0.001"), recipient: MALLORY });
-  await assert.rejects(proveBatches(prepare(log, false), art), (err) => {
+  const log = await freshLog();
+  await appendSpend(log, { amount: WEI("0.001"), recipient: MALLORY });
+  await assert.rejects(proveBatches(await prepare(log, false), art), (err) => {
     assert.ok(err instanceof VaultError, String(err));
     assert.equal(err.code, "PROOF_IMPOSSIBLE");
     assert.match(err.message, /entries 1\.\.1: the circuit refused the witness/);
@@ -210,9 +207,9 @@ test("a recipient off the list has no proof: proveBatches answers PROOF_IMPOSSIB
 });
 
 test("the padding value of the allowlist's empty slots never admits a spend", async () => {
-  const log = freshLog();
-  appendSpend(log, { amount: WEI("0.001"), recipient: ALICE });
-  const input = prepare(log).batches[0]?.input as CircuitInput;
+  const log = await freshLog();
+  await appendSpend(log, { amount: WEI("0.001"), recipient: ALICE });
+  const input = (await prepare(log)).batches[0]?.input as CircuitInput;
   // Depth 2, two recipients: slots 2 and 3 hold the padding value.
   assert.deepEqual(input.allowList.slice(2), [ALLOW_PAD.toString(), ALLOW_PAD.toString()]);
   // Control: a committed recipient on the list passes, so the re-chaining below is sound.
@@ -225,9 +222,9 @@ test("the padding value of the allowlist's empty slots never admits a spend", as
 
 test("a policy listing no recipients allows any (allowAny = 1)", async () => {
   const any: Policy = { ...POLICY, recipients: undefined };
-  const log = freshLog();
-  appendSpend(log, { amount: WEI("0.001"), recipient: MALLORY, policy: any });
-  const input = prepare(log, true, WEI("0.05"), any).batches[0]?.input as CircuitInput;
+  const log = await freshLog();
+  await appendSpend(log, { amount: WEI("0.001"), recipient: MALLORY, policy: any });
+  const input = (await prepare(log, true, WEI("0.05"), any)).batches[0]?.input as CircuitInput;
   assert.equal(input.allowAny, "1");
   assert.equal(input.allowHash, allowHash("any", TEST_PARAMS.depth).toString());
   await circuit.checkConstraints(await circuit.calculateWitness(input, true));
@@ -243,9 +240,9 @@ test("amounts: 2^96 - 1 base units is provable under a larger cap, 2^96 is refus
     assets: { ETH: { maxPerTx: "1000000000000", maxPer24h: "1000000000000" } },
   };
   const bound = 10n ** 31n;
-  const fits = freshLog();
-  appendSpend(fits, { amount: ZK_AMOUNT_MAX, policy: huge });
-  const prepared = prepare(fits, true, bound, huge);
+  const fits = await freshLog();
+  await appendSpend(fits, { amount: ZK_AMOUNT_MAX, policy: huge });
+  const prepared = await prepare(fits, true, bound, huge);
   const input = prepared.batches[0]?.input as CircuitInput;
   // The claim states the policy's cap; the public cap the verifier expects is the clamped one.
   assert.equal(prepared.claim.cap, (10n ** 30n).toString());
@@ -253,23 +250,20 @@ test("amounts: 2^96 - 1 base units is provable under a larger cap, 2^96 is refus
   assert.equal(expectedPublic(huge, prepared.claim).cap, ZK_AMOUNT_MAX.toString());
   await circuit.checkConstraints(await circuit.calculateWitness(input, true));
 
-  const log = freshLog();
-  appendNoise(log);
-  appendSpend(log, { amount: ZK_AMOUNT_MAX + 1n, policy: huge });
-  assert.throws(
-    () => prepare(log, true, bound, huge),
-    (err) => {
-      assert.ok(err instanceof VaultError);
-      assert.equal(err.code, "PROOF_IMPOSSIBLE");
-      assert.equal(err.details.seq, 2);
-      assert.match(
-        err.message,
-        /^audit entry 2 spends \d+ base units, more than the circuit's 96-bit amounts/,
-      );
-      return true;
-    },
-  );
-  const unchecked = prepare(log, false, bound, huge);
+  const log = await freshLog();
+  await appendNoise(log);
+  await appendSpend(log, { amount: ZK_AMOUNT_MAX + 1n, policy: huge });
+  await assert.rejects(prepare(log, true, bound, huge), (err) => {
+    assert.ok(err instanceof VaultError);
+    assert.equal(err.code, "PROOF_IMPOSSIBLE");
+    assert.equal(err.details.seq, 2);
+    assert.match(
+      err.message,
+      /^audit entry 2 spends \d+ base units, more than the circuit's 96-bit amounts/,
+    );
+    return true;
+  });
+  const unchecked = await prepare(log, false, bound, huge);
   await assert.rejects(
     circuit.calculateWitness(unchecked.batches[0]?.input, true),
     /Assert Failed/,
@@ -283,21 +277,18 @@ for (const [name, amount] of [
   test(`${name} is never a provable spend: committed as kind 2, which the circuit refuses`, async () => {
     // The circuit has no range check of the amount itself: it relies on the commitment
     // rule (src/audit/commitment.ts) binding every spend it can state to 0 <= amount < 2^128.
-    const log = freshLog();
-    appendSpend(log, { amount: WEI("0.001") });
-    appendSpend(log, { amount });
-    assert.equal(
-      refusedAt(() => prepare(log)),
-      2,
-    );
-    const input = prepare(log, false).batches[0]?.input as CircuitInput;
+    const log = await freshLog();
+    await appendSpend(log, { amount: WEI("0.001") });
+    await appendSpend(log, { amount });
+    assert.equal(await refusedAt(() => prepare(log)), 2);
+    const input = (await prepare(log, false)).batches[0]?.input as CircuitInput;
     assert.equal(input.kind[1], "2");
     await assert.rejects(circuit.calculateWitness(input, true), /Assert Failed/);
     // Control: the same log with an in-range amount is provable.
-    const fine = freshLog();
-    appendSpend(fine, { amount: WEI("0.001") });
-    appendSpend(fine, { amount: WEI("0.002") });
-    const ok = prepare(fine).batches[0]?.input as CircuitInput;
+    const fine = await freshLog();
+    await appendSpend(fine, { amount: WEI("0.001") });
+    await appendSpend(fine, { amount: WEI("0.002") });
+    const ok = (await prepare(fine)).batches[0]?.input as CircuitInput;
     await circuit.checkConstraints(await circuit.calculateWitness(ok, true));
   });
 }

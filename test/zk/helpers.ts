@@ -3,11 +3,12 @@ import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { Wallet } from "ethers";
-import { createAuditLog } from "../../src/audit/log.js";
+import { openAuditLog } from "../../src/audit/log.js";
 import type { AuditLog } from "../../src/audit/types.js";
 import type { Policy } from "../../src/policy/types.js";
 import { policyHash } from "../../src/policy/validate.js";
 import { openDatabase } from "../../src/store/db.js";
+import { createSqliteSql } from "../../src/store/sql/sqlite.js";
 import { checkpointDigest } from "../../src/threshold/checkpoint.js";
 import {
   BUNDLE_FORMAT,
@@ -85,30 +86,30 @@ export const POLICY: Policy = {
 
 export const WEI = (eth: string) => BigInt(Math.round(Number(eth) * 1e6)) * 10n ** 12n;
 
-export function freshLog(): AuditLog {
+export function freshLog(): Promise<AuditLog> {
   const dir = mkdtempSync(join(tmpdir(), "av-zk-"));
-  return createAuditLog(openDatabase(join(dir, "vault.sqlite")));
+  return openAuditLog(createSqliteSql(openDatabase(join(dir, "vault.sqlite"))));
 }
 
 /**
  * The whole of `log` prepared for AGENT's ETH spends at the test size, as the vault would
  * (stored zk heads checked); `check: false` hands a violating log to the circuit itself.
  */
-export function prepareLog(
+export async function prepareLog(
   log: AuditLog,
   opts: { check?: boolean; bound?: bigint; policy?: Policy } = {},
 ) {
-  const toSeq = log.head().seq;
+  const toSeq = (await log.head()).seq;
   return prepareRange({
     agentId: AGENT,
     asset: "ETH",
     policy: opts.policy ?? POLICY,
     policyVersion: 1,
     bound: opts.bound ?? WEI("0.05"),
-    entries: log.list(1, toSeq),
+    entries: await log.list(1, toSeq),
     startZkHead: "0",
-    zkV2Start: log.zkV2Start(),
-    stored: log.zkRange(1, toSeq),
+    zkV2Start: await log.zkV2Start(),
+    stored: await log.zkRange(1, toSeq),
     ...TEST_PARAMS,
     check: opts.check ?? true,
   });
@@ -154,10 +155,14 @@ export function appendNoise(log: AuditLog, agentId: string | null = AGENT) {
 /** A stand-in for the cluster key: signs Checkpoint{seq, head, zkHead} like the nodes do. */
 export const CLUSTER = Wallet.createRandom();
 
-export function signCheckpoint(log: AuditLog, seq: number, key = CLUSTER): BundleCheckpoint {
+export async function signCheckpoint(
+  log: AuditLog,
+  seq: number,
+  key = CLUSTER,
+): Promise<BundleCheckpoint> {
   if (seq === 0) return { ...GENESIS_CHECKPOINT, signers: [] };
-  const hash = (log.get(seq) as { hash: string }).hash;
-  const zkHead = log.zkHeadAt(seq) as string;
+  const hash = ((await log.get(seq)) as { hash: string }).hash;
+  const zkHead = (await log.zkHeadAt(seq)) as string;
   const signature = key.signingKey.sign(checkpointDigest(seq, hash, zkHead)).serialized;
   return { seq, hash, zkHead, signature, signers: [0, 1], signedAt: new Date().toISOString() };
 }
@@ -170,7 +175,7 @@ export async function makeBundle(
 ): Promise<Bundle> {
   const params = { n: art.n, depth: art.depth };
   const fromSeq = opts.fromSeq ?? 1;
-  const toSeq = opts.toSeq ?? log.head().seq;
+  const toSeq = opts.toSeq ?? (await log.head()).seq;
   const policy = opts.policy ?? POLICY;
   const prepared = prepareRange({
     agentId: AGENT,
@@ -178,10 +183,10 @@ export async function makeBundle(
     policy,
     policyVersion: 1,
     bound: opts.bound ?? WEI("0.05"),
-    entries: log.list(fromSeq, toSeq - fromSeq + 1),
-    startZkHead: log.zkHeadAt(fromSeq - 1) as string,
-    zkV2Start: log.zkV2Start(),
-    stored: log.zkRange(fromSeq, toSeq),
+    entries: await log.list(fromSeq, toSeq - fromSeq + 1),
+    startZkHead: (await log.zkHeadAt(fromSeq - 1)) as string,
+    zkV2Start: await log.zkV2Start(),
+    stored: await log.zkRange(fromSeq, toSeq),
     ...params,
   });
   const batches = await proveBatches(prepared, art);
@@ -192,7 +197,10 @@ export async function makeBundle(
     claim: prepared.claim,
     policy,
     clusterAddress: CLUSTER.address,
-    checkpoints: { start: signCheckpoint(log, fromSeq - 1), end: signCheckpoint(log, toSeq) },
+    checkpoints: {
+      start: await signCheckpoint(log, fromSeq - 1),
+      end: await signCheckpoint(log, toSeq),
+    },
     batches: batches.map(({ seconds: _s, ...b }) => b),
     verificationKey: art.vkey,
     transcript: art.transcript,

@@ -35,7 +35,7 @@ before(async () => {
 after(async () => tv?.stop());
 
 test("an auditor gets a bundle of the agent's real signed spends and verifies it without the vault", async () => {
-  const head = tv.vault.audit.head().seq;
+  const head = (await tv.vault.audit.head()).seq;
   const started = await tv.app.inject({
     method: "POST",
     url: "/v1/proofs",

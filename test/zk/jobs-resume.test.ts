@@ -9,13 +9,13 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { createAuditLog } from "../../src/audit/log.js";
+import { openAuditLog } from "../../src/audit/log.js";
 import type { CheckpointService } from "../../src/services/checkpoints.js";
 import { createComplianceService } from "../../src/services/compliance.js";
 import { openDatabase } from "../../src/store/db.js";
 import { openProofJobStore, type ProofJobRow } from "../../src/store/proof-jobs.js";
 import { createSqliteSql } from "../../src/store/sql/sqlite.js";
-import { createVaultStore } from "../../src/store/vault-store.js";
+import { openVaultStore } from "../../src/store/vault-store.js";
 import { GENESIS_CHECKPOINT } from "../../src/zk/bundle.js";
 
 const cp = { ...GENESIS_CHECKPOINT, signers: [] };
@@ -50,8 +50,8 @@ test("jobs left unfinished that can no longer be proved fail with PROOF_NOT_RESU
   timeout: 10_000,
 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), "av-jobs-"));
-  const db = openDatabase(join(dir, "vault.sqlite"));
-  const jobs = await openProofJobStore(createSqliteSql(db));
+  const db = createSqliteSql(openDatabase(join(dir, "vault.sqlite")));
+  const jobs = await openProofJobStore(db);
   await jobs.put(row("prf_queued", "queued"));
   await jobs.put(row("prf_proving", "proving"));
   await jobs.put(row("prf_garbled", "queued", "{not json"));
@@ -69,10 +69,10 @@ test("jobs left unfinished that can no longer be proved fail with PROOF_NOT_RESU
   });
 
   const proofs = await createComplianceService({
-    store: createVaultStore(db),
+    store: await openVaultStore(db),
     jobs,
-    audit: createAuditLog(db),
-    checkpoints: { clusterAddress: () => undefined } as unknown as CheckpointService,
+    audit: await openAuditLog(db),
+    checkpoints: { clusterAddress: async () => undefined } as unknown as CheckpointService,
     // No setup in this folder: nothing can be proved any more.
     params: { n: 4, depth: 2, buildRoot: join(dir, "no-circuits") },
   });
@@ -93,5 +93,5 @@ test("jobs left unfinished that can no longer be proved fail with PROOF_NOT_RESU
   // A finished job is not cancelled.
   await assert.rejects(proofs.cancel("prf_queued", "test"), { code: "PROOF_FINISHED" });
   await proofs.stop();
-  db.close();
+  await db.close();
 });

@@ -42,10 +42,10 @@ before(async () => {
     headers: tv.admin,
   });
   assert.equal(cp.statusCode, 200, cp.body);
-  fromSeq = tv.vault.audit.head().seq + 1;
+  fromSeq = (await tv.vault.audit.head()).seq + 1;
   await signTwoPayments(tv, agentId, spender.auth);
   auditor = await auditorHeaders(tv);
-  head = tv.vault.audit.head().seq;
+  head = (await tv.vault.audit.head()).seq;
 });
 
 async function ask(bound?: string, who = agentId, headers = auditor): Promise<string> {
@@ -209,7 +209,7 @@ test("a vault restarted on the same data dir lists the old jobs, serves a done b
   });
   assert.equal(res.statusCode, 200, res.body);
   const check = await verifyBundle(res.json() as Bundle, {
-    clusterAddress: tv.vault.checkpoints.clusterAddress() ?? "",
+    clusterAddress: (await tv.vault.checkpoints.clusterAddress()) ?? "",
   });
   assert.equal(check.ok, true, check.error);
   // The done job still answers the same request.

@@ -47,7 +47,9 @@ test("a lit-chipotle agent's signed spends are proved and the bundle verifies", 
   assert.equal(created.statusCode, 201, created.body);
   const agentId = created.json().id as string;
   await signTwoPayments(tv, agentId, tv.admin);
-  const signed = tv.vault.audit.list(1, 1000, agentId).filter((e) => e.type === "sign.signed");
+  const signed = (await tv.vault.audit.list(1, 1000, agentId)).filter(
+    (e) => e.type === "sign.signed",
+  );
   assert.equal(signed.length, 2);
   assert.ok(signed.every((e) => (e.data as { backend?: string }).backend === "lit-chipotle"));
 
@@ -56,7 +58,7 @@ test("a lit-chipotle agent's signed spends are proved and the bundle verifies", 
     method: "POST",
     url: "/v1/proofs",
     headers: auditor,
-    payload: { agentId, fromSeq: 1, toSeq: tv.vault.audit.head().seq },
+    payload: { agentId, fromSeq: 1, toSeq: (await tv.vault.audit.head()).seq },
   });
   assert.equal(started.statusCode, 202, started.body);
   const job = await tv.vault.proofs.wait(started.json().proofId);

@@ -21,21 +21,21 @@ const node = (last?: { seq: number; hash: string; zkHead: string | null }, pinne
     store: { lastCheckpoint: () => last, zkV2Start: () => pinned },
   }) as unknown as NodeContext;
 
-test("a node co-signs the zk head the entries produce, and refuses any other", () => {
-  const log = freshLog();
-  assert.equal(log.zkV2Start(), 1, "a new log chains by v2 from its first entry");
-  appendSpend(log, { amount: WEI("0.001") });
-  appendNoise(log);
-  appendSpend(log, { amount: WEI("0.002") });
-  const head = log.head();
-  const zkHead = log.zkHeadAt(head.seq) as string;
-  const segment = log.list(1, head.seq);
+test("a node co-signs the zk head the entries produce, and refuses any other", async () => {
+  const log = await freshLog();
+  assert.equal(await log.zkV2Start(), 1, "a new log chains by v2 from its first entry");
+  await appendSpend(log, { amount: WEI("0.001") });
+  await appendNoise(log);
+  await appendSpend(log, { amount: WEI("0.002") });
+  const head = await log.head();
+  const zkHead = (await log.zkHeadAt(head.seq)) as string;
+  const segment = await log.list(1, head.seq);
   const intent = {
     kind: "checkpoint" as const,
     seq: head.seq,
     head: head.hash,
     segment,
-    zkV2Start: log.zkV2Start(),
+    zkV2Start: await log.zkV2Start(),
   };
   // A fresh node and a fresh vault: S = 1, nothing pinned yet.
   verifyCheckpointSegment(node(), { ...intent, zkHead });
@@ -49,14 +49,14 @@ test("a node co-signs the zk head the entries produce, and refuses any other", (
     /zk head does not match/,
   );
   // Continuing from a checkpoint the node signed, with its zk head.
-  appendNoise(log);
-  const next = log.head();
+  await appendNoise(log);
+  const next = await log.head();
   const cont = {
     kind: "checkpoint" as const,
     seq: next.seq,
     head: next.hash,
-    segment: log.list(next.seq, 1),
-    zkHead: log.zkHeadAt(next.seq) as string,
+    segment: await log.list(next.seq, 1),
+    zkHead: (await log.zkHeadAt(next.seq)) as string,
     zkV2Start: 1,
   };
   verifyCheckpointSegment(node({ seq: head.seq, hash: head.hash, zkHead }, 1), cont);
@@ -66,17 +66,17 @@ test("a node co-signs the zk head the entries produce, and refuses any other", (
   );
 });
 
-test("a node pins the vault's zk v2 start: another one later is CHECKPOINT_MISMATCH", () => {
-  const log = freshLog();
-  appendSpend(log, { amount: WEI("0.001") });
-  appendNoise(log);
-  const head = log.head();
+test("a node pins the vault's zk v2 start: another one later is CHECKPOINT_MISMATCH", async () => {
+  const log = await freshLog();
+  await appendSpend(log, { amount: WEI("0.001") });
+  await appendNoise(log);
+  const head = await log.head();
   const intent = {
     kind: "checkpoint" as const,
     seq: head.seq,
     head: head.hash,
-    segment: log.list(1, head.seq),
-    zkHead: log.zkHeadAt(head.seq) as string,
+    segment: await log.list(1, head.seq),
+    zkHead: (await log.zkHeadAt(head.seq)) as string,
     zkV2Start: 1,
   };
   verifyCheckpointSegment(node(undefined, 1), intent);
@@ -89,12 +89,12 @@ test("a node pins the vault's zk v2 start: another one later is CHECKPOINT_MISMA
   }
 });
 
-test("an upgraded node: a v2 start at or before its last v1-signed head is refused; after it, both rules apply", () => {
-  const log = freshLog();
-  appendSpend(log, { amount: WEI("0.001") });
-  appendNoise(log);
-  appendSpend(log, { amount: WEI("0.002") });
-  const entries = log.list(1, 3);
+test("an upgraded node: a v2 start at or before its last v1-signed head is refused; after it, both rules apply", async () => {
+  const log = await freshLog();
+  await appendSpend(log, { amount: WEI("0.001") });
+  await appendNoise(log);
+  await appendSpend(log, { amount: WEI("0.002") });
+  const entries = await log.list(1, 3);
   // What the node signed at seq 2 before the upgrade: the v1 chain.
   const v1At2 = entries.slice(0, 2).reduce((zk, e) => nextZkHead(zk, entryCommitment(e)), "0");
   const last = { seq: 2, hash: (entries[1] as { hash: string }).hash, zkHead: v1At2 };

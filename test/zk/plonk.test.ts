@@ -69,9 +69,9 @@ before(async () => {
   ptau = (shippedDevelopmentPtau(13) as { path: string }).path;
   unlist = await listStandIn();
   art = await ensureArtifacts({ ...PARAMS, ptau, buildRoot: join(scratch, "build") });
-  log = freshLog();
-  appendSpend(log, { amount: WEI("0.004") });
-  appendNoise(log);
+  log = await freshLog();
+  await appendSpend(log, { amount: WEI("0.004") });
+  await appendNoise(log);
   bundle = await makeBundle(log, art);
 });
 
@@ -204,7 +204,7 @@ test("a vault with VAULT_ZK_SYSTEM=plonk proves over HTTP: the bundle names PLON
     headers: tv.admin,
   });
   assert.equal(cp.statusCode, 200, cp.body);
-  const fromSeq = tv.vault.audit.head().seq + 1;
+  const fromSeq = (await tv.vault.audit.head()).seq + 1;
   const signed = await tv.app.inject({
     method: "POST",
     url: `/v1/agents/${agentId}/sign/transaction`,
@@ -212,7 +212,7 @@ test("a vault with VAULT_ZK_SYSTEM=plonk proves over HTTP: the bundle names PLON
     payload: { tx: ethTx({ to: ALICE, value: "3000000000000000", nonce: 1 }) },
   });
   assert.equal(signed.statusCode, 200, signed.body);
-  const toSeq = tv.vault.audit.head().seq;
+  const toSeq = (await tv.vault.audit.head()).seq;
   const asked = await tv.app.inject({
     method: "POST",
     url: "/v1/proofs",

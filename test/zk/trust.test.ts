@@ -75,9 +75,9 @@ before(async () => {
   process.env.VAULT_ZK_BATCH = String(TEST_PARAMS.n);
   process.env.VAULT_ZK_DEPTH = String(TEST_PARAMS.depth);
   scratch = mkdtempSync(join(tmpdir(), "av-zktrust-"));
-  log = freshLog();
-  appendSpend(log, { amount: WEI("0.003") });
-  appendSpend(log, { amount: WEI("0.004"), recipient: BOB });
+  log = await freshLog();
+  await appendSpend(log, { amount: WEI("0.003") });
+  await appendSpend(log, { amount: WEI("0.004"), recipient: BOB });
 });
 
 /** A private copy of the cached test setup, to modify. */

@@ -19,8 +19,8 @@ before(async () => {
 });
 after(releaseCurve);
 
-const inputOf = (log: AuditLog, check = true): CircuitInput =>
-  prepareLog(log, { check }).batches[0]?.input as CircuitInput;
+const inputOf = async (log: AuditLog | Promise<AuditLog>, check = true): Promise<CircuitInput> =>
+  (await prepareLog(await log, { check })).batches[0]?.input as CircuitInput;
 
 /** The witness as snarkjs computes it for fullProve: read, compile, calculate. */
 async function snarkjsWitness(input: CircuitInput): Promise<Uint8Array> {
@@ -29,23 +29,25 @@ async function snarkjsWitness(input: CircuitInput): Promise<Uint8Array> {
   return out.data as Uint8Array;
 }
 
-function logWith(amounts: bigint[]): AuditLog {
-  const log = freshLog();
-  appendNoise(log);
-  for (const amount of amounts) appendSpend(log, { amount });
+async function logWith(amounts: bigint[]): Promise<AuditLog> {
+  const log = await freshLog();
+  await appendNoise(log);
+  for (const amount of amounts) await appendSpend(log, { amount });
   return log;
 }
 
 test("the cached calculator's witness is snarkjs's own, byte for byte, batch after batch", async () => {
   for (const amounts of [[WEI("0.001")], [WEI("0.002"), WEI("0.003")], [1n]]) {
-    const input = inputOf(logWith(amounts));
+    const input = await inputOf(logWith(amounts));
     const ours = await computeWitness(art.wasm, input);
     assert.deepEqual(Buffer.from(ours), Buffer.from(await snarkjsWitness(input)));
   }
 });
 
 test("concurrent batches each get their own witness", async () => {
-  const inputs = [1n, 2n, 3n, 4n].map((k) => inputOf(logWith([WEI("0.001") * k])));
+  const inputs = await Promise.all(
+    [1n, 2n, 3n, 4n].map((k) => inputOf(logWith([WEI("0.001") * k]))),
+  );
   const together = await Promise.all(inputs.map((input) => computeWitness(art.wasm, input)));
   for (const [i, input] of inputs.entries()) {
     const alone = await snarkjsWitness(input);
@@ -59,9 +61,9 @@ test("concurrent batches each get their own witness", async () => {
 });
 
 test("a witness the circuit refuses fails with Assert Failed, and the next one still computes", async () => {
-  const over = inputOf(logWith([WEI("0.02")]), false); // above the 0.01 ETH cap per transaction
+  const over = await inputOf(logWith([WEI("0.02")]), false); // above the 0.01 ETH cap per transaction
   await assert.rejects(computeWitness(art.wasm, over), /Assert Failed/);
-  const input = inputOf(logWith([WEI("0.001")]));
+  const input = await inputOf(logWith([WEI("0.001")]));
   assert.deepEqual(
     Buffer.from(await computeWitness(art.wasm, input)),
     Buffer.from(await snarkjsWitness(input)),

@@ -230,13 +230,13 @@ describe("PKPEthersWallet over the local cluster (pkpSign adapter)", () => {
   });
 
   it("wallet.signMessage without an intent is refused and yields no signature", async () => {
-    const seq = vault.store.lastSeq(agent.id);
+    const seq = await vault.store.lastSeq(agent.id);
     // PKPBase logs the error ("err: …") before rethrowing it.
     await assert.rejects(
       wallet.signMessage("no intent given"),
       assertRefused("VALIDATION_FAILED", /pkpSign needs the intent the digest encodes/),
     );
-    assert.equal(vault.store.lastSeq(agent.id), seq);
+    assert.equal(await vault.store.lastSeq(agent.id), seq);
   });
 });
 
@@ -308,7 +308,7 @@ describe("pkpSign adapter contract", () => {
   });
 
   it("refuses pkpSign whose intent encodes another digest, and signs nothing", async () => {
-    const seq = vault.store.lastSeq(agent.id);
+    const seq = await vault.store.lastSeq(agent.id);
     await assert.rejects(
       client.pkpSign({
         toSign: toSign(),
@@ -324,7 +324,7 @@ describe("pkpSign adapter contract", () => {
       ),
       assertRefused("VALIDATION_FAILED", /digest/),
     );
-    assert.equal(vault.store.lastSeq(agent.id), seq);
+    assert.equal(await vault.store.lastSeq(agent.id), seq);
   });
 
   it("refuses an unknown pubKey and a malformed one", async () => {

@@ -94,19 +94,19 @@ test("a cluster can be named; a name not configured is refused before any key ex
   const named = await create({ cluster: "c1" });
   assert.equal(named.statusCode, 201, named.body);
   assert.equal(named.json().cluster, "c1");
-  const before = tv.vault.store.agents().length;
+  const before = (await tv.vault.store.agents()).length;
   const unknown = await create({ cluster: "c9" });
   assert.equal(unknown.statusCode, 400);
   assert.equal(unknown.json().error.code, "UNKNOWN_CLUSTER");
-  assert.equal(tv.vault.store.agents().length, before);
+  assert.equal((await tv.vault.store.agents()).length, before);
 });
 
 test("agents created at the same moment are spread, not all put on one cluster", async () => {
-  const counts = () => Object.fromEntries(tv.vault.store.agentsPerCluster());
-  assert.deepEqual(counts(), { c0: 1, c1: 2 });
+  const counts = async () => Object.fromEntries(await tv.vault.store.agentsPerCluster());
+  assert.deepEqual(await counts(), { c0: 1, c1: 2 });
   const made = await Promise.all([create({}), create({}), create({})]);
   for (const res of made) assert.equal(res.statusCode, 201, res.body);
-  assert.deepEqual(counts(), { c0: 3, c1: 3 });
+  assert.deepEqual(await counts(), { c0: 3, c1: 3 });
 });
 
 test("both clusters sign for their agents", async () => {
@@ -162,7 +162,7 @@ test("the placement is recorded: after a restart each agent signs on its own clu
   const res = await sign(second, "after restart");
   assert.equal(res.statusCode, 200, res.body);
   assert.equal(verifyMessage("after restart", res.json().signature), second.address);
-  assert.equal(tv.vault.audit.verify().ok, true);
+  assert.equal((await tv.vault.audit.verify()).ok, true);
 });
 
 test("a start without a cluster that holds keys is refused before any node is spawned", async () => {
