@@ -54,7 +54,8 @@ export const DELEGATION_MIGRATIONS: Migration[] = [
     version: 1,
     name: "delegations",
     sqlite: tables("INTEGER", "INTEGER PRIMARY KEY AUTOINCREMENT"),
-    postgres: tables("BIGINT", "BIGSERIAL PRIMARY KEY"),
+    // No sequence: rows copied in (agent-vault db copy) would not move it on.
+    postgres: tables("BIGINT", "BIGINT PRIMARY KEY"),
   },
 ];
 
@@ -145,13 +146,17 @@ function createDelegationStore(sql: Sql): DelegationStore {
   const COLUMNS = "cid, agent_id, audience, token, expires_ms, created_ms";
   return {
     transaction: (fn) => sql.transaction(() => fn()),
-    async newStatusIndex(now) {
-      const r = await sql.get<{ idx: number }>(
-        "INSERT INTO delegation_status (created_ms) VALUES ($1) RETURNING idx",
-        [now],
-      );
-      return Number(r?.idx) - 1;
-    },
+    newStatusIndex: (now) =>
+      sql.transaction(async (tx) => {
+        await tx.lock("delegation_status");
+        const r = await tx.get<{ idx: number }>(
+          `INSERT INTO delegation_status (idx, created_ms)
+           SELECT coalesce(max(idx), 0) + 1, CAST($1 AS BIGINT) FROM delegation_status
+           RETURNING idx`,
+          [now],
+        );
+        return Number(r?.idx) - 1;
+      }),
     async setStatusIndex(cid, idx) {
       await sql.run("UPDATE delegations SET status_idx = $1 WHERE cid = $2", [idx, cid]);
     },

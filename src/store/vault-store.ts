@@ -184,7 +184,7 @@ function createVaultStore(sql: Sql) {
     /** A Lit agent's public key learnt from its first signature, in the row and its PKP JSON. */
     setAgentPublicKey: async (id: string, key: string) => {
       const row = await get<AgentRow>("SELECT * FROM agents WHERE id = $1", [id]);
-      if (!row || row.public_key !== "") return;
+      if (row?.public_key !== "") return;
       const pkp =
         row.pkp === null ? null : JSON.stringify({ ...JSON.parse(row.pkp), publicKey: key });
       await run("UPDATE agents SET public_key = $1, pkp = $2 WHERE id = $3 AND public_key = ''", [

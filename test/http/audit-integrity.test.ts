@@ -27,9 +27,10 @@ const sign = (message: string) =>
   });
 
 test("the audit log fails closed: when it cannot be written, no signature is released", async () => {
-  const db = tv.vault.store.db;
-  const pages = db.pragma("page_count", { simple: true }) as number;
-  db.pragma(`max_page_count = ${pages}`);
+  // The vault's SQLite file, through the storage seam: cap it at the pages it has.
+  const sql = tv.vault.store.sql;
+  const pages = (await sql.get<{ page_count: number }>("PRAGMA page_count"))?.page_count;
+  await sql.get(`PRAGMA max_page_count = ${pages}`);
   let res: Awaited<ReturnType<typeof sign>> | undefined;
   try {
     // Fill the remaining free pages so the next write needs a new one.
@@ -38,7 +39,7 @@ test("the audit log fails closed: when it cannot be written, no signature is rel
       if (res.statusCode !== 200) break;
     }
   } finally {
-    db.pragma("max_page_count = 1073741823");
+    await sql.get("PRAGMA max_page_count = 1073741823");
   }
   assert.ok(res);
   assert.equal(res.statusCode, 503, res.body);
@@ -46,7 +47,7 @@ test("the audit log fails closed: when it cannot be written, no signature is rel
   // request fails closed with a 503 and no signature.
   assert.ok(["AUDIT_UNAVAILABLE", "STORE_UNAVAILABLE"].includes(res.json().error.code), res.body);
   assert.equal(res.json().signature, undefined);
-  assert.equal(tv.vault.audit.verify().ok, true);
+  assert.equal((await tv.vault.audit.verify()).ok, true);
   const again = await sign("disk has room again");
   assert.equal(again.statusCode, 200, again.body);
 });
@@ -90,14 +91,14 @@ test("cluster-signed checkpoints: the cluster key signs EIP-712 heads that every
 
 test("a rewritten vault database is caught against the heads the signer nodes kept", async () => {
   await sign("more history");
-  const covered = (tv.vault.audit.checkpoints.latest() as { seq: number }).seq;
+  const covered = ((await tv.vault.audit.checkpoints.latest()) as { seq: number }).seq;
   const db = new Database(join(tv.dir, "vault.sqlite"));
   db.exec(
     "DROP TRIGGER IF EXISTS audit_log_no_update; DROP TRIGGER IF EXISTS audit_log_no_delete;",
   );
   // The attacker owns the file: rewrites entry 2 and recomputes every later hash so the
   // chain is self-consistent, and drops the checkpoints it cannot re-sign.
-  const entries = tv.vault.audit.list(1, 100_000);
+  const entries = await tv.vault.audit.list(1, 100_000);
   let prev = GENESIS_HASH;
   const update = db.prepare("UPDATE audit_log SET data = ?, prev_hash = ?, hash = ? WHERE seq = ?");
   for (const e of entries) {
@@ -110,7 +111,7 @@ test("a rewritten vault database is caught against the heads the signer nodes ke
   }
   db.exec("DELETE FROM audit_checkpoints");
   db.close();
-  assert.equal(tv.vault.audit.verify().ok, true, "the forged chain is self-consistent");
+  assert.equal((await tv.vault.audit.verify()).ok, true, "the forged chain is self-consistent");
   const verify = await tv.app.inject({ method: "GET", url: "/v1/audit/verify", headers: auth });
   assert.equal(verify.json().ok, false, verify.body);
   assert.equal(verify.json().firstBadSeq, covered);

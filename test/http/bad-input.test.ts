@@ -82,7 +82,7 @@ test("unknown agents are 404, unknown routes 404, invalid JSON 400, oversize bod
 test("after bad input the process still serves and the audit chain still verifies", async () => {
   const ok = await post(`/v1/agents/${agent.id}/sign/message`, { message: "still here" });
   assert.equal(ok.statusCode, 200, ok.body);
-  assert.equal(tv.vault.audit.verify().ok, true);
+  assert.equal((await tv.vault.audit.verify()).ok, true);
 });
 
 test("errors never leak internals (no stack, no SQL)", async () => {
@@ -94,7 +94,7 @@ test("errors never leak internals (no stack, no SQL)", async () => {
 });
 
 test("a flood of bad credentials is refused, and grows the audit log by its budget, not its size", async () => {
-  const before = tv.vault.audit.head().seq;
+  const before = (await tv.vault.audit.head()).seq;
   const results = await Promise.all(
     Array.from({ length: 500 }, (_, i) =>
       tv.app.inject({
@@ -105,24 +105,24 @@ test("a flood of bad credentials is refused, and grows the audit log by its budg
     ),
   );
   assert.ok(results.every((r) => r.statusCode === 401));
-  const grown = tv.vault.audit.head().seq - before;
+  const grown = (await tv.vault.audit.head()).seq - before;
   assert.ok(grown <= 20, `the flood wrote ${grown} entries`);
   // Nothing is lost: the held-back refusals are counted, and the count is written.
-  tv.vault.refusals.flush(true);
-  const summary = tv.vault.audit
-    .list(before + 1, 1000)
-    .find((e) => e.type === "auth.refusals_suppressed");
+  await tv.vault.refusals.flush(true);
+  const summary = (await tv.vault.audit.list(before + 1, 1000)).find(
+    (e) => e.type === "auth.refusals_suppressed",
+  );
   assert.equal(summary?.data.count, 500 - (grown as number));
   const served = await tv.app.inject({ method: "GET", url: "/v1/agents", headers: tv.admin });
   assert.equal(served.statusCode, 200);
   // Behind the trusted proxy, another client has its own budget, and is named in the entry.
-  const head = tv.vault.audit.head().seq;
+  const head = (await tv.vault.audit.head()).seq;
   await tv.app.inject({
     method: "GET",
     url: "/v1/agents",
     headers: { authorization: "Bearer avk_other", "x-forwarded-for": "203.0.113.9" },
   });
-  const entry = tv.vault.audit.list(head + 1, 1)[0];
+  const entry = (await tv.vault.audit.list(head + 1, 1))[0];
   assert.equal(entry?.type, "auth.refused");
   assert.equal(entry?.data.client, "203.0.113.9");
 });

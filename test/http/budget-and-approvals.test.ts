@@ -140,8 +140,7 @@ test("a rejected approval is never signed", async () => {
     headers: tv.admin,
   });
   assert.equal(approve.statusCode, 409);
-  const types = tv.vault.audit
-    .list(1, 10_000)
+  const types = (await tv.vault.audit.list(1, 10_000))
     .filter((e) => e.agentId === agent.id)
     .map((e) => e.type);
   assert.ok(types.includes("approval.requested") && types.includes("approval.rejected"));

@@ -162,7 +162,7 @@ for (const backend of ["lit-chipotle", "lit-v7"] as const) {
         kind: "transaction",
         tx: ethTx({ nonce: 3, value: parseEther("0.5").toString() }),
       };
-      const p = tv.vault.store.policy(agent.id);
+      const p = await tv.vault.store.policy(agent.id);
       assert.ok(p);
       const before = keyUses[backend]();
       await assert.rejects(
@@ -191,16 +191,17 @@ for (const backend of ["lit-chipotle", "lit-v7"] as const) {
     });
 
     test("a policy widened in the vault's database is refused by the action, no signature", async () => {
-      const p = tv.vault.store.policy(agent.id);
+      const p = await tv.vault.store.policy(agent.id);
       assert.ok(p);
       const wider = {
         ...BASIC_POLICY,
         assets: { ...BASIC_POLICY.assets, ETH: { maxPerTx: "5", maxPer24h: "10" } },
       };
       // What a compromised vault could do: change its own row, keeping the old authorization.
-      tv.vault.store.db
-        .prepare("UPDATE policies SET policy = ? WHERE agent_id = ? AND version = ?")
-        .run(JSON.stringify(wider), agent.id, p.version);
+      await tv.vault.store.sql.run(
+        "UPDATE policies SET policy = $1 WHERE agent_id = $2 AND version = $3",
+        [JSON.stringify(wider), agent.id, p.version],
+      );
       const before = keyUses[backend]();
       try {
         const res = await tv.app.inject({
@@ -214,9 +215,10 @@ for (const backend of ["lit-chipotle", "lit-v7"] as const) {
         assert.equal(res.json().signature, undefined);
         assert.equal(keyUses[backend](), before);
       } finally {
-        tv.vault.store.db
-          .prepare("UPDATE policies SET policy = ? WHERE agent_id = ? AND version = ?")
-          .run(p.policy, agent.id, p.version);
+        await tv.vault.store.sql.run(
+          "UPDATE policies SET policy = $1 WHERE agent_id = $2 AND version = $3",
+          [p.policy, agent.id, p.version],
+        );
       }
     });
 
@@ -290,7 +292,7 @@ test("an unknown backend is 400; an unconfigured one is BACKEND_NOT_CONFIGURED",
     });
     assert.equal(res.statusCode, 400, res.body);
     assert.equal(res.json().error.code, "BACKEND_NOT_CONFIGURED");
-    assert.equal(local.vault.store.agents().length, 0);
+    assert.equal((await local.vault.store.agents()).length, 0);
   } finally {
     await local.stop();
   }

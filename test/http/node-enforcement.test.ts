@@ -63,12 +63,12 @@ test("the nodes enforce the policy they hold, whatever the vault believes, and a
   // request that every party allows is signed at once.
   const small = await signTx(2, "1000000000000000");
   assert.equal(small.statusCode, 200, small.body);
-  const failed = tv.vault.audit.list(1, 10_000).find((e) => e.type === "sign.failed");
+  const failed = (await tv.vault.audit.list(1, 10_000)).find((e) => e.type === "sign.failed");
   assert.equal(failed?.data.seqReleased, true);
-  const row = tv.vault.store.db
-    .prepare("SELECT count(*) AS n FROM sign_requests WHERE status IN ('incomplete', 'reserved')")
-    .get() as { n: number };
-  assert.equal(row.n, 0);
+  const row = await tv.vault.store.sql.get<{ n: number }>(
+    "SELECT count(*) AS n FROM sign_requests WHERE status IN ('incomplete', 'reserved')",
+  );
+  assert.equal(row?.n, 0);
 });
 
 test("the nodes cap fees too: a transaction whose gasLimit × maxFeePerGas exceeds maxFeePerTx is refused", async () => {

@@ -37,7 +37,7 @@ describe("signing through HTTP with the agent's threshold key", () => {
     const body = res.json();
     assert.equal(verifyMessage("hello", body.signature), agent.address);
     assert.equal(body.address, agent.address);
-    assert.ok(tv.vault.audit.get(body.auditSeq)?.type === "sign.signed");
+    assert.ok((await tv.vault.audit.get(body.auditSeq))?.type === "sign.signed");
   });
 
   test("EIP-3009 typed data within the USDC cap is signed and recovers (EIP-712)", async () => {
@@ -89,14 +89,14 @@ describe("signing through HTTP with the agent's threshold key", () => {
       payload,
     });
     assert.equal(second.json().signedTransaction, first.json().signedTransaction);
-    const repeated = tv.vault.audit.get(second.json().auditSeq);
+    const repeated = await tv.vault.audit.get(second.json().auditSeq);
     assert.equal(repeated?.type, "sign.repeated");
   });
 });
 
 describe("policy is enforced before any signature", () => {
   test("over maxPerTx is refused with the rule, audited, and nothing is signed", async () => {
-    const before = tv.vault.audit.head().seq;
+    const before = (await tv.vault.audit.head()).seq;
     const res = await tv.app.inject({
       method: "POST",
       url: `/v1/agents/${agent.id}/sign/transaction`,
@@ -106,7 +106,7 @@ describe("policy is enforced before any signature", () => {
     assert.equal(res.statusCode, 403);
     assert.equal(res.json().error.code, "POLICY_DENIED");
     assert.equal(res.json().error.rule, "maxPerTx");
-    const entries = tv.vault.audit.list(before + 1, 10).map((e) => e.type);
+    const entries = (await tv.vault.audit.list(before + 1, 10)).map((e) => e.type);
     assert.deepEqual(entries, ["auth.succeeded", "sign.requested", "sign.denied"]);
   });
 
@@ -172,9 +172,9 @@ describe("policy is enforced before any signature", () => {
       headers: tv.admin,
       payload: { policy: BASIC_POLICY },
     });
-    const types = tv.vault.audit
-      .list(1, 1000)
-      .filter((e) => e.agentId === agent.id && e.type === "policy.changed");
+    const types = (await tv.vault.audit.list(1, 1000)).filter(
+      (e) => e.agentId === agent.id && e.type === "policy.changed",
+    );
     assert.equal(types.length, 3);
   });
 });
@@ -333,9 +333,9 @@ describe("scoped API keys", () => {
 
   test("keys are shown once and stored only hashed; the audit log holds no secret", async () => {
     const k = await tv.issueKey(agent.id, ["READ"]);
-    const row = tv.vault.store.key(k.keyId);
+    const row = await tv.vault.store.key(k.keyId);
     assert.ok(row && row.hash !== k.key && !JSON.stringify(row).includes(k.key));
-    const log = JSON.stringify(tv.vault.audit.list(1, 10_000));
+    const log = JSON.stringify(await tv.vault.audit.list(1, 10_000));
     assert.ok(!log.includes(k.key));
     assert.ok(!log.includes(ADMIN_KEY), "the admin key itself");
   });

@@ -161,10 +161,10 @@ export async function openTokenKeyStore(
       return pub(row);
     },
     async noteIssued(kid, expMs) {
-      await sql.run(
-        "UPDATE token_keys SET last_exp_ms = $1 WHERE kid = $2 AND last_exp_ms < $1",
-        [expMs, kid],
-      );
+      await sql.run("UPDATE token_keys SET last_exp_ms = $1 WHERE kid = $2 AND last_exp_ms < $1", [
+        expMs,
+        kid,
+      ]);
     },
     async rotate() {
       const made = generate("token");
