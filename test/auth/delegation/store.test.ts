@@ -21,9 +21,13 @@ const row = (cid: string, agent = "agt_a", created = 1) => ({
 
 onBothEngines({
   "roots, keys, revocations and status indexes round-trip": async (f) => {
-    const store = await openDelegationStore(f.open());
+    const sql = f.open();
+    const store = await openDelegationStore(sql);
     assert.equal(await store.newStatusIndex(1), 0);
     assert.equal(await store.newStatusIndex(2), 1);
+    // Indexes copied in from another database (agent-vault db copy) are never handed out again.
+    await sql.run("INSERT INTO delegation_status (idx, created_ms) VALUES (6, 3)");
+    assert.equal(await store.newStatusIndex(4), 6);
     await store.put(row("c1", "agt_a", 2));
     await store.put(row("c0", "agt_a", 1));
     await store.put({ ...row("c0"), token: "another" }); // the first one stays

@@ -59,6 +59,13 @@ onBothEngines({
       Array.from({ length: 30 }, (_, i) => i + 1),
     );
     assert.equal(await b.head(), 30);
+    // Events copied in from another database (agent-vault db copy) keep their numbers.
+    await f
+      .open()
+      .run(
+        "INSERT INTO revocation_events (seq, kind, subject, at_ms) VALUES (40, 'jwt', 'copied', 1)",
+      );
+    assert.equal(await a.append("jwt", "after-copy", 2), 41);
   },
 
   "every replica hears of an event once it commits, and never of a rolled-back one": async (f) => {
