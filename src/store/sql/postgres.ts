@@ -28,6 +28,12 @@ export interface PostgresOptions {
   schema?: string;
   /** Connections in the pool (default 10). */
   max?: number;
+  /**
+   * Connections for held locks (Sql.hold), a pool of their own: a lock waits on its
+   * connection, and waiters must never take the connections that the holders' own
+   * transactions need.
+   */
+  maxHolds?: number;
   /** How long a connect, a statement and a lock wait may take, ms (defaults 5 s, 30 s, 10 s). */
   connectTimeoutMs?: number;
   statementTimeoutMs?: number;
@@ -130,6 +136,12 @@ export function createPostgresSql(url: string, opts: PostgresOptions = {}): Sql 
     query_timeout: (opts.statementTimeoutMs ?? 30_000) + 5_000,
   });
   pool.on("error", (err) => opts.log?.(`postgres: idle connection lost: ${err.message}`));
+  let holdPool: pg.Pool | undefined;
+  const newHoldPool = () => {
+    const holds = new pg.Pool({ ...clientConfig, max: opts.maxHolds ?? 32 });
+    holds.on("error", (err) => opts.log?.(`postgres: idle lock connection lost: ${err.message}`));
+    return holds;
+  };
   const root = runner(pool);
   const listeners = new Set<Listener>();
 
@@ -190,7 +202,8 @@ export function createPostgresSql(url: string, opts: PostgresOptions = {}): Sql 
       }
     },
     async hold(key) {
-      const client = await pool.connect().catch((err: unknown) => {
+      holdPool ??= newHoldPool();
+      const client = await holdPool.connect().catch((err: unknown) => {
         throw mapError(err);
       });
       // The client goes back to the pool exactly once: destroyed when it failed (the lock
@@ -239,7 +252,7 @@ export function createPostgresSql(url: string, opts: PostgresOptions = {}): Sql 
     },
     async close() {
       await Promise.all([...listeners].map((l) => l.close()));
-      await pool.end();
+      await Promise.all([pool.end(), holdPool?.end()]);
     },
   });
 }
