@@ -131,6 +131,29 @@ async function resolveAdminKey(
   return { key: generated, generated };
 }
 
+/** Runs `recover` every `everyMs`, never two at once; `stop` waits for a run in progress. */
+function repeatRecovery(
+  recover: () => Promise<void>,
+  everyMs: number,
+  log: (line: string) => void,
+): { stop(): Promise<void> } {
+  let running: Promise<void> | undefined;
+  const timer = setInterval(() => {
+    running ??= recover()
+      .catch((err: unknown) => log(`recovery: ${(err as Error).message}`))
+      .finally(() => {
+        running = undefined;
+      });
+  }, everyMs);
+  timer.unref();
+  return {
+    async stop() {
+      clearInterval(timer);
+      await running;
+    },
+  };
+}
+
 /** Stops every cluster's embedded nodes; one that fails to stop does not keep the others. */
 async function stopSupervisors(clusters: ClusterSet): Promise<void> {
   await Promise.allSettled(clusters.shards.map((s) => s.supervisor?.stop()));
@@ -336,6 +359,13 @@ async function openVault(
     await signing
       .recoverAll()
       .catch((err: unknown) => log(`recovery deferred: ${(err as Error).message}`));
+    // Replicas: a replica that died mid-request leaves its reservations behind, and only
+    // another replica can release them. Each request holds its agent (Sql.hold) until it is
+    // done, so recovery touches only what no live replica is working on.
+    const recovery =
+      config.databaseUrl && (opts.timers ?? true)
+        ? repeatRecovery(() => signing.recoverAll(), 5 * config.healthIntervalMs, log)
+        : undefined;
 
     return {
       config,
@@ -362,6 +392,7 @@ async function openVault(
       proofs,
       generatedAdminKey: admin.generated,
       async stop() {
+        await recovery?.stop();
         federation.stop();
         feeds.stop();
         checkpoints.stop();

@@ -91,9 +91,19 @@ CREATE TABLE IF NOT EXISTS signer_nodes (
   cluster TEXT NOT NULL, idx INTEGER NOT NULL, url TEXT NOT NULL, signing_key TEXT NOT NULL,
   agreement_key TEXT NOT NULL, PRIMARY KEY (cluster, idx))`;
 
+const STATUS_INDEX =
+  "CREATE INDEX IF NOT EXISTS sign_requests_status ON sign_requests (status, agent_id)";
+
 /** Version 1 is the schema as the last build before the storage seam left it. */
 export const VAULT_STORE_MIGRATIONS: Migration[] = [
   { version: 1, name: "vault", sqlite: tables("INTEGER"), postgres: tables("BIGINT") },
+  // Replicas look for stranded and incomplete requests every few seconds (src/services/vault.ts).
+  {
+    version: 2,
+    name: "sign_requests_status",
+    sqlite: STATUS_INDEX,
+    postgres: STATUS_INDEX,
+  },
 ];
 
 /**

@@ -109,8 +109,11 @@ export interface Fixture {
   cluster: FakeCluster;
   agentId: string;
   signing: SigningService;
-  /** A new service over the same file and cluster: what a restarted vault builds. */
-  restart(): SigningService;
+  /**
+   * A new service over the same file and cluster, on a connection of its own: what a
+   * restarted vault builds (the first service's locks die with the process it models).
+   */
+  restart(): Promise<SigningService>;
   /** The clock the services read; tests move it. */
   clock: { ms: number };
   types(): Promise<string[]>;
@@ -123,7 +126,9 @@ export async function signingFixture(
   opts: { credentialRefusal?: (credential: string) => Promise<Error | undefined> } = {},
 ): Promise<Fixture> {
   const dir = mkdtempSync(join(tmpdir(), "av-signing-"));
-  const sql = createSqliteSql(openDatabase(join(dir, "vault.sqlite")));
+  const file = join(dir, "vault.sqlite");
+  const sql = createSqliteSql(openDatabase(file));
+  const opened = [sql];
   const store = await openVaultStore(sql);
   const audit = await openAuditLog(sql);
   const cluster = new FakeCluster();
@@ -137,26 +142,35 @@ export async function signingFixture(
   await store.putPolicy(agentId, 1, JSON.stringify(POLICY), "test");
   const clock = { ms: Date.parse("2029-06-01T12:00:00Z") };
   const links = await openDelegationStore(sql);
-  const make = () =>
+  const make = (over: { store: VaultStore; audit: AuditLog; links: typeof links }) =>
     createSigningService({
-      store,
-      audit,
+      ...over,
       cluster,
-      links,
       now: () => clock.ms,
       ...(opts.credentialRefusal ? { credentialRefusal: opts.credentialRefusal } : {}),
     });
+  const restart = async () => {
+    const again = createSqliteSql(openDatabase(file));
+    opened.push(again);
+    return make({
+      store: await openVaultStore(again),
+      audit: await openAuditLog(again),
+      links: await openDelegationStore(again),
+    });
+  };
   return {
     store,
     audit,
     cluster,
     agentId,
-    signing: make(),
-    restart: make,
+    signing: make({ store, audit, links }),
+    restart,
     clock,
     types: async () => (await audit.list(1, 100_000, agentId)).map((e) => e.type),
     spendRows: async () => (await store.spendsSince(agentId, 0)).length,
-    close: () => sql.close(),
+    close: async () => {
+      for (const s of opened.reverse()) await s.close();
+    },
   };
 }
 

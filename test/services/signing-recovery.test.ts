@@ -17,7 +17,7 @@ test("restart with a request left reserved (never reached the cluster): budget r
   );
   assert.equal((await f.store.sign(d.id))?.status, "reserved");
   assert.equal(await f.spendRows(), 1);
-  await f.restart().recoverAll();
+  await (await f.restart()).recoverAll();
   assert.equal((await f.store.sign(d.id))?.status, "failed");
   assert.equal(await f.spendRows(), 0, "the reservation no longer counts against the budget");
   assert.equal(f.cluster.calls.length, 0, "nothing was sent to the cluster");
@@ -34,7 +34,7 @@ test("restart with a request left incomplete that no node recorded: finished at 
   await tick();
   const [row] = await f.store.incomplete(f.agentId);
   assert.equal(row?.seq, 1);
-  await f.restart().recoverAll();
+  await (await f.restart()).recoverAll();
   const done = await f.store.sign(row?.id as string);
   assert.equal(done?.status, "signed");
   assert.equal(done?.seq, 1);
@@ -58,7 +58,7 @@ test("restart with a request the nodes recorded but the vault never stored: fini
     f.cluster.records.get(f.agentId)?.get(1),
     (await f.store.incomplete(f.agentId))[0]?.digest,
   );
-  const vault = f.restart();
+  const vault = await f.restart();
   await vault.recoverAll();
   assert.equal((await f.store.incomplete(f.agentId)).length, 0);
   assert.equal(await f.spendRows(), 1, "one spend, not two");
@@ -77,7 +77,7 @@ test("restart while the cluster is unavailable: the incomplete request is finish
   f.cluster.next({ kind: "hang" });
   void f.signing.sign(f.agentId, message("first"), "agent:unit");
   await tick();
-  const vault = f.restart();
+  const vault = await f.restart();
   f.cluster.next({ kind: "unavailable" });
   await assert.rejects(vault.recoverAll(), { code: "QUORUM_UNAVAILABLE" });
   assert.equal((await f.store.incomplete(f.agentId)).length, 1, "still incomplete, seq kept");
@@ -98,7 +98,7 @@ test("restart leaves parked approvals pending and signed requests untouched", as
   const signed = await f.signing.sign(f.agentId, message("kept"), "agent:unit");
   assert.equal(parked.status, "pending");
   assert.equal(signed.status, "signed");
-  const vault = f.restart();
+  const vault = await f.restart();
   await vault.recoverAll();
   assert.equal(
     (await vault.approval(parked.status === "pending" ? parked.approvalId : "")).status,

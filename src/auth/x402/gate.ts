@@ -160,7 +160,7 @@ export function createX402Gate(deps: {
     reason: string,
     extra: { payer?: string; paymentId?: string } = {},
   ): VaultError => {
-    deps.refusals.record(client, {
+    void deps.refusals.record(client, {
       type: "x402.refused",
       actor: extra.payer ? `x402:${extra.payer.toLowerCase()}` : "x402:anonymous",
       data: { route, code, reason: reason.slice(0, 200), ...extra },

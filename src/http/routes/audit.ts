@@ -52,7 +52,7 @@ export async function auditRoutes(base: FastifyInstance, { vault }: { vault: Vau
   );
 
   app.get("/v1/audit/checkpoints", { preHandler, config: heads.config, schema }, async () => ({
-    clusterAddress: vault.checkpoints.clusterAddress(),
+    clusterAddress: await vault.checkpoints.clusterAddress(),
     checkpoints: await vault.audit.checkpoints.list(),
   }));
 

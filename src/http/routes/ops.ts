@@ -68,7 +68,7 @@ export async function opsRoutes(
       return {
         threshold: { t: vault.cluster.t, n: vault.cluster.n },
         nodes: nodesOf(vault.cluster),
-        clusterAddress: vault.checkpoints.clusterAddress(),
+        clusterAddress: await vault.checkpoints.clusterAddress(),
         clusters,
       };
     },

@@ -11,12 +11,20 @@
  * budget once and get the same signature, and a credential revoked while its request was
  * queued reserves and signs nothing.
  *
- * Two locks: the in-process KeyedMutex orders a whole request (cluster call included) per
- * agent in this process; each database step of it (decide's reservation, the sequence
- * number, the result, an approval, a release) is one transaction that first takes the
- * agent's advisory lock (transitions.ts inAgentLock), which is what keeps the budget and
- * the sequence numbers right across processes sharing a PostgreSQL database. No
- * transaction spans a cluster call.
+ * The agent's lock has three layers, for processes sharing a PostgreSQL database:
+ *  - the in-process KeyedMutex orders a whole request (cluster call included) per agent in
+ *    arrival order, so a process holds at most one of the next layer per agent;
+ *  - a held lock (Sql.hold, "signing:<id>", outside any transaction) makes that whole
+ *    request the only one for the agent across processes: the nodes take the agent's
+ *    sequence numbers strictly in order, and a replica's recovery can take a row for
+ *    stranded or unfinished only when no live process is at it (a holder that dies lets
+ *    go with its connection);
+ *  - each database step (decide's reservation, the sequence number, the result, an
+ *    approval, a release) is one transaction that first takes the agent's advisory lock
+ *    (transitions.ts inAgentLock, "agent:<id>"): by that layer alone the budget is never
+ *    overdrawn and no sequence number is given twice, whatever runs outside this service.
+ * No transaction spans a cluster call. The two database keys differ: a transaction's lock
+ * never waits for the held lock its own request holds.
  */
 import { Signature } from "ethers";
 import { VaultError } from "../../errors/index.js";
@@ -27,7 +35,7 @@ import { KeyedMutex } from "../mutex.js";
 import { approvalView, approveDecision, denyRevoked, pendingRow, reject } from "./approvals.js";
 import { decide, repeated } from "./decide.js";
 import { backendOf, execute } from "./execute.js";
-import { finishIncomplete, recoverAll } from "./recovery.js";
+import { type AgentExclusive, finishIncomplete, recoverAll } from "./recovery.js";
 import type { SigningDeps, SigningService, SignOptions, SignOutcome } from "./types.js";
 
 export { spendsToJson } from "../../policy/spends.js";
@@ -45,9 +53,20 @@ export function createSigningService(deps: SigningDeps): SigningService {
   const ctx = { ...deps, now: deps.now ?? Date.now };
   const locks = new KeyedMutex();
 
+  /** Runs `fn` as the agent's only signing work: first in this process, then everywhere. */
+  const exclusive: AgentExclusive = (agentId, fn) =>
+    locks.run(agentId, async () => {
+      const held = await store.sql.hold(`signing:${agentId}`);
+      try {
+        return await fn();
+      } finally {
+        await held.release();
+      }
+    });
+
   /** Runs `fn` under the agent's lock, after finishing what was left incomplete. */
   const locked = <T>(agentId: string, fn: () => Promise<T> | T) =>
-    locks.run(agentId, async () => {
+    exclusive(agentId, async () => {
       await finishIncomplete(ctx, agentId);
       return fn();
     });
@@ -99,7 +118,7 @@ export function createSigningService(deps: SigningDeps): SigningService {
   };
 
   const service: SigningService = {
-    recoverAll: () => recoverAll(ctx, locks),
+    recoverAll: () => recoverAll(ctx, exclusive),
     approval: (id) => approvalView(ctx, id),
     reject: (id, actor) => reject(ctx, id, actor),
 

@@ -5,11 +5,13 @@
  * some nodes, so it is finished, with the same seq and intent, before the agent's next
  * request: nodes accept the same record once, and a seq cannot be reused for other bytes.
  */
-import type { KeyedMutex } from "../mutex.js";
 import { type ExecuteDeps, execute } from "./execute.js";
 import { inAgentLock, moveSign } from "./transitions.js";
 
 export const RECOVERY_ACTOR = "system:recovery";
+
+/** Runs `fn` as the agent's only signing work, in this process and across processes (index.ts). */
+export type AgentExclusive = <T>(agentId: string, fn: () => Promise<T>) => Promise<T>;
 
 /**
  * Finishes the agent's incomplete requests in seq order. Call under the agent's lock. A row
@@ -26,24 +28,30 @@ export async function finishIncomplete(deps: ExecuteDeps, agentId: string): Prom
   }
 }
 
-/** At start: releases stranded reservations, then finishes every agent's incomplete rows. */
-export async function recoverAll(deps: ExecuteDeps, locks: KeyedMutex): Promise<void> {
+/**
+ * At start: releases stranded reservations, then finishes every agent's incomplete rows.
+ * Each under the agent's exclusive signing lock: a reservation is only ever left reserved
+ * inside a request holding it, so one seen while holding it has no live process behind it
+ * (another replica's request in flight is waited for, and its row has moved on by then).
+ */
+export async function recoverAll(deps: ExecuteDeps, exclusive: AgentExclusive): Promise<void> {
   const { store, audit } = deps;
   for (const row of await store.stranded()) {
-    // Released under the agent's lock, and only if still reserved when it is held: the
-    // list was read before, and a reservation that moved on meanwhile is not stranded.
-    await inAgentLock(store, row.agent_id, async () => {
-      if ((await store.sign(row.id))?.status !== "reserved") return;
-      await moveSign(store, row.id, { status: "failed" });
-      await audit.append({
-        type: "sign.abandoned",
-        agentId: row.agent_id,
-        actor: RECOVERY_ACTOR,
-        data: { requestId: row.id },
-      });
-    });
+    // Only if still reserved once the locks are held: the list was read before them.
+    await exclusive(row.agent_id, () =>
+      inAgentLock(store, row.agent_id, async () => {
+        if ((await store.sign(row.id))?.status !== "reserved") return;
+        await moveSign(store, row.id, { status: "failed" });
+        await audit.append({
+          type: "sign.abandoned",
+          agentId: row.agent_id,
+          actor: RECOVERY_ACTOR,
+          data: { requestId: row.id },
+        });
+      }),
+    );
   }
   for (const agentId of await store.agentsWithIncomplete()) {
-    await locks.run(agentId, () => finishIncomplete(deps, agentId));
+    await exclusive(agentId, () => finishIncomplete(deps, agentId));
   }
 }
