@@ -21,6 +21,7 @@ import { createSqliteSql } from "../src/store/sql/sqlite.js";
 import { runDoorsBench } from "./doors.js";
 import { runEnginesBench } from "./engines.js";
 import { ADMIN, clients, listen, log, POLICY, setPoolTarget } from "./harness.js";
+import { runReplicasBench } from "./replicas.js";
 import { runRevocationBench } from "./revocation.js";
 import { runShardsBench } from "./shards.js";
 import { median, percentile, round, timed } from "./stats.js";
@@ -262,7 +263,9 @@ const only =
         ? () => runShardsBench().then((r) => ({ shards: r }))
         : mode === "engines"
           ? () => runEnginesBench(log).then((r) => ({ engines: r }))
-          : undefined;
+          : mode === "replicas"
+            ? () => runReplicasBench().then((r) => ({ replicas: r }))
+            : undefined;
 (only
   ? only().then((r) => {
       console.log(JSON.stringify(r, null, 2));
