@@ -143,20 +143,33 @@ export function createCheckpointService(deps: {
   };
 
   async function checkpoint(): Promise<Checkpoint | undefined> {
-    return lock.run("checkpoint", async () => {
-      // A checkpoint interrupted half-way is finished first, with the same head:
-      // nodes that recorded it accept only that digest at that sequence number.
-      const pending = await store.meta("pending_checkpoint");
-      const target = pending
-        ? (JSON.parse(pending) as { seq: number; hash: string })
-        : await audit.head();
-      const last = (await audit.checkpoints.latest())?.seq ?? 0;
-      if (target.seq <= last || (!pending && (await onlyCheckpointEntrySince(last))))
-        return undefined;
-      await store.setMeta("pending_checkpoint", JSON.stringify(target));
-      lastAt = Date.now();
-      return signHead(target);
-    });
+    // One checkpoint at a time across replicas too: the cluster key takes its sequence
+    // numbers strictly in order at the nodes, like an agent's (src/services/signing).
+    return lock.run("checkpoint", () => holding("checkpoint", checkpointNow));
+  }
+
+  async function holding<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const held = await store.sql.hold(key);
+    try {
+      return await fn();
+    } finally {
+      await held.release();
+    }
+  }
+
+  async function checkpointNow(): Promise<Checkpoint | undefined> {
+    // A checkpoint interrupted half-way is finished first, with the same head:
+    // nodes that recorded it accept only that digest at that sequence number.
+    const pending = await store.meta("pending_checkpoint");
+    const target = pending
+      ? (JSON.parse(pending) as { seq: number; hash: string })
+      : await audit.head();
+    const last = (await audit.checkpoints.latest())?.seq ?? 0;
+    if (target.seq <= last || (!pending && (await onlyCheckpointEntrySince(last))))
+      return undefined;
+    await store.setMeta("pending_checkpoint", JSON.stringify(target));
+    lastAt = Date.now();
+    return signHead(target);
   }
 
   async function nodeHeads(): Promise<NodeHeadsCheck[]> {

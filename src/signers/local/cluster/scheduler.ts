@@ -61,6 +61,9 @@ export class OnlineGate {
     this.timer = setTimeout(() => {
       this.timer = undefined;
       if (this.quiet()) this.releaseAll();
+      // A timer may fire a millisecond before the quiet moment is over: wait the rest,
+      // rather than leave the waiters to their maxWait.
+      else if (this.online === 0 && this.waiters.length > 0) this.wakeLater();
     }, wait);
   }
 }
