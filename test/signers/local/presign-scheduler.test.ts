@@ -109,3 +109,19 @@ test("a node coming back refills every agent seen; stop ends the work promptly",
   assert.ok(Date.now() - started < 500, "a stopped scheduler does not wait for the gate");
   assert.equal(await pool.count("a", [0, 1]), 1, "and makes nothing more");
 });
+
+test("a quiet-moment timer that fires early waits the rest, not the whole maxWait", async () => {
+  let clock = 1_000;
+  const gate = new OnlineGate(25, 5_000, () => clock);
+  gate.begin();
+  let released = false;
+  const waiting = gate.waitQuiet().then(() => {
+    released = true;
+  });
+  gate.end(); // quiet from clock 1025; the first timer fires while the clock says 1000
+  await sleep(60);
+  assert.equal(released, false, "not quiet yet by the gate's clock");
+  clock = 1_030;
+  await Promise.race([waiting, sleep(500)]);
+  assert.equal(released, true, "woken once the quiet moment is over");
+});
