@@ -331,7 +331,11 @@ async function openVault(
     });
     const refusals = createRefusalLog(audit, { perMinute: config.auditRefusalsPerMinute });
     const x402 = await createX402(config.x402, sql, audit, refusals, log);
-    const stranded = await x402.recoverStranded();
+    // One process (SQLite): every payment still "verified" at start was left by a stop.
+    // Replicas: only those older than any paid request can last (facilitator verify and
+    // settle, each at most the timeout, and the route between them).
+    const strandedAge = config.databaseUrl ? 2 * config.x402.timeoutMs + 60_000 : 0;
+    const stranded = await x402.recoverStranded(strandedAge);
     if (stranded > 0)
       log(`x402: ${stranded} payment(s) left unsettled by a stop are now "unknown"`);
     const x402Payer = createX402PayerService({
@@ -364,7 +368,14 @@ async function openVault(
     // done, so recovery touches only what no live replica is working on.
     const recovery =
       config.databaseUrl && (opts.timers ?? true)
-        ? repeatRecovery(() => signing.recoverAll(), 5 * config.healthIntervalMs, log)
+        ? repeatRecovery(
+            async () => {
+              await signing.recoverAll();
+              await x402.recoverStranded(strandedAge);
+            },
+            5 * config.healthIntervalMs,
+            log,
+          )
         : undefined;
 
     return {

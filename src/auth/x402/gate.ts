@@ -65,8 +65,10 @@ export interface X402Gate {
    * At start, before serving: payments left "verified" by a vault that stopped between
    * taking them and settling them become "unknown" (a settle may have been under way, so
    * they are never reusable; the payer pays again with a fresh authorization).
+   * `minAgeMs`: only payments taken at least this long ago. Replicas pass more than a paid
+   * request can last, so a payment another live replica is settling is left to it.
    */
-  recoverStranded(): Promise<number>;
+  recoverStranded(minAgeMs?: number): Promise<number>;
 }
 
 const HEX32 = /^0x[0-9a-fA-F]{64}$/;
@@ -329,8 +331,8 @@ export function createX402Gate(deps: {
       return result;
     },
 
-    async recoverStranded() {
-      const rows = await store.verified();
+    async recoverStranded(minAgeMs = 0) {
+      const rows = (await store.verified()).filter((r) => Date.now() - r.created_ms >= minAgeMs);
       const reason = "the vault stopped before settlement finished";
       for (const r of rows) {
         await store.finish(r.id, "unknown", undefined, reason);
