@@ -266,7 +266,7 @@ async function openVault(
     const cluster = clusters.home.cluster;
     const supervisor = clusters.home.supervisor;
 
-    if (!(await store.meta("cluster_address"))) {
+    async function makeClusterKey() {
       if (!admin.key)
         throw new Error("the first start needs the admin key to create the cluster key");
       log("generating the cluster's checkpoint key (DKG across all nodes)");
@@ -282,6 +282,15 @@ async function openVault(
       await store.setMeta("cluster_address", key.address);
       await store.setMeta("cluster_public_key", key.publicKey);
       await store.setMeta("home_cluster", clusters.home.name);
+    }
+
+    // Vaults starting together on one database (replicas with nodes of their own) make
+    // the checkpoint key once: the first holds the key's slot, the others find it made.
+    const slot = await sql.hold("cluster_key");
+    try {
+      if (!(await store.meta("cluster_address"))) await makeClusterKey();
+    } finally {
+      await slot.release();
     }
 
     // The Lit backends' modules are imported on first use only (src/signers/registry.ts).
