@@ -39,8 +39,13 @@ export async function openAuditLog(
   sql: Sql,
   opts: { now?: () => Date; readOnly?: boolean } = {},
 ): Promise<AuditLog> {
-  if (!opts.readOnly) await unavailableOnError(() => migrate(sql, "audit", AUDIT_MIGRATIONS));
-  return createAuditLog(sql, opts);
+  if (opts.readOnly) return createAuditLog(sql, opts);
+  await unavailableOnError(() => migrate(sql, "audit", AUDIT_MIGRATIONS));
+  const log = createAuditLog(sql, opts);
+  // Pinned now, in a statement of its own that commits: pinned inside a caller's
+  // transaction that then rolled back, this process would keep a start the database lacks.
+  await log.zkV2Start();
+  return log;
 }
 
 function createAuditLog(sql: Sql, opts: { now?: () => Date }): AuditLog {

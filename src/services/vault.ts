@@ -379,8 +379,12 @@ async function openVault(
       config.databaseUrl && (opts.timers ?? true)
         ? repeatRecovery(
             async () => {
-              await signing.recoverAll();
-              await x402.recoverStranded(strandedAge);
+              const results = await Promise.allSettled([
+                signing.releaseStranded(),
+                x402.recoverStranded(strandedAge),
+              ]);
+              const failed = results.find((r) => r.status === "rejected");
+              if (failed) throw failed.reason;
             },
             5 * config.healthIntervalMs,
             log,

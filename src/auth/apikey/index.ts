@@ -102,7 +102,14 @@ export function createApiKeyService(deps: {
       }
       const keyId = `key_${randomBytes(9).toString("base64url")}`;
       const key = newSecret("avk");
-      await store.sql.transaction(async () => {
+      await store.sql.transaction(async (tx) => {
+        // Serialised with revocations: a parent revoked meanwhile mints nothing, and one
+        // revoked after sees this key among its descendants.
+        await tx.lock(KEY_REVOCATION_LOCK);
+        if (parentKeyId !== null && parentKeyId !== "admin") {
+          const parent = await store.key(parentKeyId);
+          if (parent && parent.revoked_at !== null) throw new VaultError("INVALID_CREDENTIALS");
+        }
         await store.putKey({
           id: keyId,
           agent_id: agentId,

@@ -7,6 +7,7 @@
 import type { AuditLog } from "../../audit/types.js";
 import { type Migration, migrate } from "../../store/sql/migrate.js";
 import type { Sql } from "../../store/sql/types.js";
+import { KEY_REVOCATION_LOCK } from "../apikey/index.js";
 import { EXTERNAL_MAX_AGE_SECONDS } from "./types.js";
 
 export interface IssuedRecord {
@@ -113,6 +114,9 @@ export async function openTokenLedger(
         [jti],
       );
       const revoked = await sql.transaction(async (tx) => {
+        // The lock a key's revocation takes before it revokes the key's tokens: one order,
+        // so the two never wait on each other's rows and the audit head (a deadlock).
+        await tx.lock(KEY_REVOCATION_LOCK);
         await tx.run("DELETE FROM token_revocations WHERE exp_ms < $1", [now()]);
         // A foreign jti's exp is unknown: keep its revocation as long as such a token lives.
         const exp = row ? Number(row.exp_ms) : now() + (EXTERNAL_MAX_AGE_SECONDS + 60) * 1000;

@@ -68,7 +68,10 @@ export function createRevocationEvents(store: RevocationEventStore): RevocationE
             if (revoked) await store.append(revoked[0], revoked[1], Date.parse(e.ts));
             return e;
           });
-          if (revokedBy(entry)) notify();
+          // Announced by the store's own notification, delivered once the outermost
+          // transaction commits (both engines): never from inside it, where a stream
+          // reading now would run in the caller's open transaction and could publish an
+          // event that then rolls back.
           return entry;
         },
       };

@@ -60,7 +60,7 @@ export interface X402Gate {
   release(p: AuthorizedPayment, reason: string): Promise<void>;
   status(id: string): Promise<PaymentStatusView>;
   /** Audits a refusal that happened before authorize (no payment header at all). */
-  refused(route: string, code: ErrorCode, reason: string, client: string): void;
+  refused(route: string, code: ErrorCode, reason: string, client: string): Promise<void>;
   /**
    * At start, before serving: payments left "verified" by a vault that stopped between
    * taking them and settling them become "unknown" (a settle may have been under way, so
@@ -162,12 +162,22 @@ export function createX402Gate(deps: {
     reason: string,
     extra: { payer?: string; paymentId?: string } = {},
   ): VaultError => {
-    void deps.refusals.record(client, {
+    const recording = deps.refusals.record(client, {
       type: "x402.refused",
       actor: extra.payer ? `x402:${extra.payer.toLowerCase()}` : "x402:anonymous",
       data: { route, code, reason: reason.slice(0, 200), ...extra },
     });
-    return new VaultError(code, undefined, { reason: reason.slice(0, 200), ...extra });
+    const error = new VaultError(code, undefined, { reason: reason.slice(0, 200), ...extra });
+    recorded.set(error, recording);
+    return error;
+  };
+  // A refusal is audited before it is answered: authorize waits for the record of the
+  // refusal it throws (and a log that cannot be written answers AUDIT_UNAVAILABLE instead).
+  const recorded = new WeakMap<VaultError, Promise<unknown>>();
+  const afterRecord = async (err: unknown): Promise<never> => {
+    const recording = err instanceof VaultError ? recorded.get(err) : undefined;
+    if (recording) await recording;
+    throw err;
   };
 
   /** Local checks: cheap, and they keep garbage away from the facilitator. */
@@ -224,63 +234,71 @@ export function createX402Gate(deps: {
     return { payer, nonce: a.nonce };
   };
 
+  const authorizeNow = async (
+    offer: RouteOffer,
+    header: unknown,
+    client: string,
+  ): Promise<AuthorizedPayment> => {
+    const at = { route: offer.route, client };
+    let payload: PaymentPayload;
+    try {
+      payload = decodePaymentSignature(header);
+    } catch (err) {
+      throw refuse(at, "X402_MALFORMED", String((err as VaultError).details?.reason));
+    }
+    const { payer, nonce } = check(at, offer, payload);
+    const req = offer.requirements;
+    const id = paymentId(req.network, req.asset, payer, nonce);
+    const known = await store.get(id);
+    if (known)
+      throw refuse(at, "X402_REPLAYED", `payment is ${known.status}`, {
+        payer,
+        paymentId: id,
+      });
+    let verdict: Awaited<ReturnType<FacilitatorClient["verify"]>>;
+    try {
+      verdict = await facilitator.verify(payload, req);
+    } catch (err) {
+      if (err instanceof VerifyError) {
+        throw refuse(at, codeForReason(err.invalidReason), err.invalidReason ?? "invalid", {
+          payer,
+        });
+      }
+      throw refuse(at, "X402_FACILITATOR_UNAVAILABLE", "verify did not answer", {
+        payer,
+      });
+    }
+    if (!verdict.isValid) {
+      const reason = verdict.invalidReason ?? "invalid";
+      throw refuse(at, codeForReason(reason), reason, { payer });
+    }
+    const taken = await store.lock({
+      id,
+      network: req.network,
+      asset: req.asset.toLowerCase(),
+      payer: payer.toLowerCase(),
+      nonce: nonce.toLowerCase(),
+      route: offer.route,
+      amount: req.amount,
+      pay_to: req.payTo.toLowerCase(),
+    });
+    if (!taken)
+      throw refuse(at, "X402_REPLAYED", "payment is already in use", {
+        payer,
+        paymentId: id,
+      });
+    return { id, payer, offer, payload, requirements: req };
+  };
+
   return {
     offers: () => [...offers.values()],
     offer: (route) => offers.get(route),
-    refused(route, code, reason, client) {
-      refuse({ route, client }, code, reason);
+    async refused(route, code, reason, client) {
+      await recorded.get(refuse({ route, client }, code, reason));
     },
 
-    async authorize(offer, header, client = "unknown") {
-      const at = { route: offer.route, client };
-      let payload: PaymentPayload;
-      try {
-        payload = decodePaymentSignature(header);
-      } catch (err) {
-        throw refuse(at, "X402_MALFORMED", String((err as VaultError).details?.reason));
-      }
-      const { payer, nonce } = check(at, offer, payload);
-      const req = offer.requirements;
-      const id = paymentId(req.network, req.asset, payer, nonce);
-      const known = await store.get(id);
-      if (known)
-        throw refuse(at, "X402_REPLAYED", `payment is ${known.status}`, {
-          payer,
-          paymentId: id,
-        });
-      let verdict: Awaited<ReturnType<FacilitatorClient["verify"]>>;
-      try {
-        verdict = await facilitator.verify(payload, req);
-      } catch (err) {
-        if (err instanceof VerifyError) {
-          throw refuse(at, codeForReason(err.invalidReason), err.invalidReason ?? "invalid", {
-            payer,
-          });
-        }
-        throw refuse(at, "X402_FACILITATOR_UNAVAILABLE", "verify did not answer", {
-          payer,
-        });
-      }
-      if (!verdict.isValid) {
-        const reason = verdict.invalidReason ?? "invalid";
-        throw refuse(at, codeForReason(reason), reason, { payer });
-      }
-      const taken = await store.lock({
-        id,
-        network: req.network,
-        asset: req.asset.toLowerCase(),
-        payer: payer.toLowerCase(),
-        nonce: nonce.toLowerCase(),
-        route: offer.route,
-        amount: req.amount,
-        pay_to: req.payTo.toLowerCase(),
-      });
-      if (!taken)
-        throw refuse(at, "X402_REPLAYED", "payment is already in use", {
-          payer,
-          paymentId: id,
-        });
-      return { id, payer, offer, payload, requirements: req };
+    authorize(offer, header, client = "unknown") {
+      return authorizeNow(offer, header, client).catch(afterRecord);
     },
 
     async settle(p) {

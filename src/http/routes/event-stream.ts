@@ -39,7 +39,10 @@ export function serveStream(
       .then(job)
       // The events cannot be read now (the database is unreachable): the receiver
       // reconnects and resumes from the last id it took.
-      .catch(() => void res.end());
+      .catch(() => {
+        closed = true; // nothing queued after this may write to the ended stream
+        res.end();
+      });
   };
   const send = async () => {
     while (!closed) {

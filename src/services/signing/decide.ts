@@ -118,6 +118,11 @@ export function decide(
     actor: string;
     credential?: string | undefined;
     delegation?: DelegatedScope | undefined;
+    /**
+     * Why the credential may no longer act, asked again under the agent's lock: a
+     * revocation committed on another replica up to this moment reserves nothing.
+     */
+    recheck?: () => Promise<Error | undefined>;
   },
   spendLimits: SpendCaps[] = [],
 ): Promise<Decision> {
@@ -126,6 +131,8 @@ export function decide(
   return store.sql.transaction(async (tx) => {
     // First thing: the agent's ledger is read, checked and written by one process at a time.
     await tx.lock(agentLockKey(agentId));
+    const refusal = await req.recheck?.();
+    if (refusal) throw refusal;
     const at = deps.now();
     const id = `req_${randomBytes(9).toString("base64url")}`;
     const spends = spendsToJson(decoded.spends);

@@ -35,7 +35,7 @@ import { KeyedMutex } from "../mutex.js";
 import { approvalView, approveDecision, denyRevoked, pendingRow, reject } from "./approvals.js";
 import { decide, repeated } from "./decide.js";
 import { backendOf, execute } from "./execute.js";
-import { type AgentExclusive, finishIncomplete, recoverAll } from "./recovery.js";
+import { type AgentExclusive, finishIncomplete, recoverAll, releaseStranded } from "./recovery.js";
 import type { SigningDeps, SigningService, SignOptions, SignOutcome } from "./types.js";
 
 export { spendsToJson } from "../../policy/spends.js";
@@ -107,6 +107,7 @@ export function createSigningService(deps: SigningDeps): SigningService {
       actor,
       credential: opts.credential,
       delegation: opts.delegation,
+      recheck: () => refusalOf(opts.credential),
     };
     const d = await decide(ctx, req, opts.spendLimits);
     if (d.denied) {
@@ -119,6 +120,7 @@ export function createSigningService(deps: SigningDeps): SigningService {
 
   const service: SigningService = {
     recoverAll: () => recoverAll(ctx, exclusive),
+    releaseStranded: () => releaseStranded(ctx, exclusive),
     approval: (id) => approvalView(ctx, id),
     reject: (id, actor) => reject(ctx, id, actor),
 

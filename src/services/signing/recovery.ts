@@ -35,10 +35,22 @@ export async function finishIncomplete(deps: ExecuteDeps, agentId: string): Prom
  * (another replica's request in flight is waited for, and its row has moved on by then).
  */
 export async function recoverAll(deps: ExecuteDeps, exclusive: AgentExclusive): Promise<void> {
+  await releaseStranded(deps, exclusive);
+  await eachOf(await deps.store.agentsWithIncomplete(), (agentId) =>
+    exclusive(agentId, () => finishIncomplete(deps, agentId)),
+  );
+}
+
+/**
+ * Releases reservations no live request holds (what a replica killed mid-request left):
+ * replicas run it every few seconds. It never asks a cluster anything, so a cluster that is
+ * down costs nothing here; incomplete requests are finished by the agent's next request.
+ */
+export async function releaseStranded(deps: ExecuteDeps, exclusive: AgentExclusive) {
   const { store, audit } = deps;
-  for (const row of await store.stranded()) {
+  await eachOf(await store.stranded(), (row) =>
     // Only if still reserved once the locks are held: the list was read before them.
-    await exclusive(row.agent_id, () =>
+    exclusive(row.agent_id, () =>
       inAgentLock(store, row.agent_id, async () => {
         if ((await store.sign(row.id))?.status !== "reserved") return;
         await moveSign(store, row.id, { status: "failed" });
@@ -49,9 +61,19 @@ export async function recoverAll(deps: ExecuteDeps, exclusive: AgentExclusive): 
           data: { requestId: row.id },
         });
       }),
-    );
+    ),
+  );
+}
+
+/** Runs `fn` for every item; one that fails does not stop the others (the first error is thrown). */
+async function eachOf<T>(items: T[], fn: (item: T) => Promise<void>): Promise<void> {
+  let first: unknown;
+  for (const item of items) {
+    try {
+      await fn(item);
+    } catch (err) {
+      first ??= err;
+    }
   }
-  for (const agentId of await store.agentsWithIncomplete()) {
-    await exclusive(agentId, () => finishIncomplete(deps, agentId));
-  }
+  if (first !== undefined) throw first;
 }

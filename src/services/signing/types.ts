@@ -60,6 +60,8 @@ export interface SigningService extends DigestSigningSeam {
    * finishes requests that did (their sequence number may be recorded on some nodes).
    */
   recoverAll(): Promise<void>;
+  /** Releases reservations no live request holds (replicas: what a killed one left). */
+  releaseStranded(): Promise<void>;
 }
 
 /** The narrow slice of the threshold cluster signing needs (the bench and tests fake it). */

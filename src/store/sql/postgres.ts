@@ -64,7 +64,9 @@ const types = {
  */
 function isUnavailable(err: unknown): boolean {
   const code = String((err as { code?: unknown }).code ?? "");
-  if (/^(08|57P|55P03$|57014$)/.test(code)) return true;
+  // Connection classes, shutdowns, lock and statement timeouts, and deadlock or serialization
+  // aborts (40P01, 40001): all of them leave nothing written and may be retried.
+  if (/^(08|57P|55P03$|57014$|40P01$|40001$)/.test(code)) return true;
   if (/^(ECONN|EPIPE|ETIMEDOUT|ENOTFOUND|EAI_AGAIN)/.test(code)) return true;
   const message = err instanceof Error ? err.message : "";
   return /Connection terminated|connection timeout|timeout exceeded when trying to connect|Query read timeout|Client has encountered a connection error|Client was closed/i.test(
@@ -138,7 +140,10 @@ export function createPostgresSql(url: string, opts: PostgresOptions = {}): Sql 
   pool.on("error", (err) => opts.log?.(`postgres: idle connection lost: ${err.message}`));
   let holdPool: pg.Pool | undefined;
   const newHoldPool = () => {
-    const holds = new pg.Pool({ ...clientConfig, max: opts.maxHolds ?? 32 });
+    // A held lock waits for another replica's whole request (node calls included), not a
+    // statement: a minute before it gives up with StoreUnavailable.
+    const options = clientConfig.options.replace(/lock_timeout=\d+/, "lock_timeout=60000");
+    const holds = new pg.Pool({ ...clientConfig, options, max: opts.maxHolds ?? 64 });
     holds.on("error", (err) => opts.log?.(`postgres: idle lock connection lost: ${err.message}`));
     return holds;
   };
