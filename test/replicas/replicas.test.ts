@@ -11,6 +11,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
+import { Transaction } from "ethers";
 import pg from "pg";
 import { pgDatabase } from "../helpers/pg.js";
 import { freePort, killed, startVaultProcess } from "../helpers/process.js";
@@ -29,6 +30,7 @@ interface Body {
   keyId?: string;
   address?: string;
   ok?: boolean;
+  signedTransaction?: string;
   error?: { rule?: string; code?: string };
 }
 
@@ -117,6 +119,10 @@ test("40 concurrent spends split across both replicas sign exactly up to the cap
   assert.equal(signed.length, 10, JSON.stringify(results.map((r) => r.status)));
   assert.equal(denied.length, 30);
   assert.ok(denied.every((r) => r.body.error?.rule === "maxPer24h"));
+  // Presignatures single-use across replicas: a presignature is the signature's nonce, so
+  // one used twice would show as two signatures with the same r.
+  const rs = signed.map((r) => Transaction.from(r.body.signedTransaction).signature?.r);
+  assert.equal(new Set(rs).size, 10, "every signature has a nonce of its own");
 });
 
 test("a key revoked on A is refused on B", async () => {
