@@ -5,6 +5,7 @@
  */
 import type { FastifyAuthFunction } from "@fastify/auth";
 import type { FastifyInstance, preHandlerHookHandler } from "fastify";
+import { toVaultError } from "../errors.js";
 
 export type DoorName = "apiKey" | "jwt" | "vc" | "x402" | "delegation";
 
@@ -14,9 +15,31 @@ export interface Doors {
   config: { x402?: boolean };
 }
 
+/**
+ * A door that failed on the server's side (the database unreachable, the audit log not
+ * writable) leaves that failure as the answer: with any-of doors the last door's error is
+ * reported, and a door that does not recognise the credential would turn a 503 into a 401.
+ */
+function serverFailureWins(door: FastifyAuthFunction): FastifyAuthFunction {
+  return async function (this: FastifyInstance, req, reply) {
+    try {
+      // Every door here is an async function of (request, reply).
+      await (door as (this: FastifyInstance, ...a: unknown[]) => Promise<void>).call(
+        this,
+        req,
+        reply,
+      );
+    } catch (err) {
+      const ve = toVaultError(err);
+      if (ve.status >= 500) req.authRefusal = ve;
+      throw err;
+    }
+  } as FastifyAuthFunction;
+}
+
 function declare(app: FastifyInstance, names: DoorName[], relation: "or" | "and"): Doors {
   const auth = app.auth(
-    names.map((n) => app[n]),
+    names.map((n) => serverFailureWins(app[n])),
     { relation },
   );
   const security =
@@ -37,8 +60,12 @@ export const allOf = (app: FastifyInstance, names: DoorName[]) => declare(app, n
  * security requirements: { apiKey, vc } or { jwt, vc }.
  */
 export function bearerAndPresentation(app: FastifyInstance): Doors {
-  const bearer = app.auth([app.apiKey, app.jwt], { relation: "or" });
-  const auth = app.auth([bearer as unknown as FastifyAuthFunction, app.vc], { relation: "and" });
+  const bearer = app.auth([serverFailureWins(app.apiKey), serverFailureWins(app.jwt)], {
+    relation: "or",
+  });
+  const auth = app.auth([bearer as unknown as FastifyAuthFunction, serverFailureWins(app.vc)], {
+    relation: "and",
+  });
   const security: Doors["security"] = [
     { apiKey: [], vc: [] },
     { jwt: [], vc: [] },

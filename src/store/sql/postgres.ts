@@ -69,7 +69,8 @@ function isUnavailable(err: unknown): boolean {
   if (/^(08|57P|55P03$|57014$|40P01$|40001$)/.test(code)) return true;
   if (/^(ECONN|EPIPE|ETIMEDOUT|ENOTFOUND|EAI_AGAIN)/.test(code)) return true;
   const message = err instanceof Error ? err.message : "";
-  return /Connection terminated|connection timeout|timeout exceeded when trying to connect|Query read timeout|Client has encountered a connection error|Client was closed/i.test(
+  // A database closed to connections (ALLOW_CONNECTIONS false, 55000 at connect).
+  return /Connection terminated|connection timeout|timeout exceeded when trying to connect|Query read timeout|Client has encountered a connection error|Client was closed|is not currently accepting connections/i.test(
     message,
   );
 }
