@@ -18,6 +18,7 @@ import { NodeRefused } from "../signers/local/node-client.js";
 import type { BackendRegistry } from "../signers/registry.js";
 import type { AgentRow, VaultStore } from "../store/vault-store.js";
 import { rethrowClusterFailure } from "./cluster-errors.js";
+import { storedPolicy } from "./policy-of.js";
 
 export interface AgentView {
   id: string;
@@ -72,7 +73,7 @@ export function createAgentService(deps: {
   const { store, audit, clusters, backends } = deps;
 
   const view = async (a: AgentRow): Promise<AgentView> => {
-    const p = await store.policy(a.id);
+    const p = await storedPolicy(store, a.id);
     const backend = (a.backend ?? "local") as BackendName;
     return {
       id: a.id,
@@ -83,7 +84,7 @@ export function createAgentService(deps: {
       ...(a.pkp ? { pkp: JSON.parse(a.pkp) as PkpInfo } : {}),
       ...(backend === "local" ? await localView(a) : {}),
       policyVersion: p?.version ?? 0,
-      policy: p ? (JSON.parse(p.policy) as Policy) : null,
+      policy: p?.policy ?? null,
       createdAt: a.created_at,
     };
   };
@@ -225,13 +226,13 @@ export function createAgentService(deps: {
       for (const agent of await store.agents()) {
         if ((agent.backend ?? "local") !== "local") continue; // a PKP's policy lives in Lit
         if ((await clusters.nameOf(agent.id)) !== cluster) continue; // another cluster's nodes hold it
-        const p = await store.policy(agent.id);
+        const p = await storedPolicy(store, agent.id);
         // Nodes refuse what they already hold (POLICY_STALE) or what came with the key (agent.create).
         if (!p) continue;
         const body = {
           agentId: agent.id,
           version: p.version,
-          policy: JSON.parse(p.policy),
+          policy: p.policy,
           authorization: p.authorization,
         };
         await node.call("policy.set", `resync-${agent.id}`, body).catch((err: unknown) => {

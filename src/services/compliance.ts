@@ -38,7 +38,7 @@ import type { Artifacts } from "../zk/setup.js";
 import { capOf, per24hOf, statementText } from "../zk/statement.js";
 import type { WorkerJob, WorkerMessage } from "../zk/worker.js";
 import type { CheckpointService } from "./checkpoints.js";
-import { policyOf as storedPolicy } from "./policy-of.js";
+import { policyOf, storedPolicy } from "./policy-of.js";
 import { createProofSetup, type ProofSetupService, type ProofSetupState } from "./proof-setup.js";
 
 export interface ProofRequest {
@@ -153,10 +153,6 @@ function jobOf(row: ProofJobRow): ProofJob {
     ...(result ? { result } : {}),
   };
 }
-
-/** The policy in a stored policy row (read once, so the policy and its version agree). */
-const policyOf = (row: { policy: string } | undefined): Policy | undefined =>
-  row ? (JSON.parse(row.policy) as Policy) : undefined;
 
 const FINAL: ReadonlySet<ProofJobStatus> = new Set(["done", "failed", "cancelled"]);
 const UNFINISHED: readonly ProofJobStatus[] = ["queued", "proving"];
@@ -496,8 +492,8 @@ export async function createComplianceService(deps: {
   async function accept(req: ProofRequest, asset: string, key: string, actor: string) {
     const refusal = setup.refusal({ queueing: true });
     if (refusal) throw refusal;
-    const policyRow = await store.policy(req.agentId);
-    const policy = policyOf(policyRow);
+    const policyRow = await storedPolicy(store, req.agentId);
+    const policy = policyRow?.policy;
     if (!policyRow || !policy) throw new VaultError("CONFLICT", "the agent has no policy");
     const { start, end } = await bounds(req.fromSeq, req.toSeq);
     const fromSeq = (start?.seq ?? 0) + 1;
@@ -582,7 +578,7 @@ export async function createComplianceService(deps: {
       const refusal = setup.refusal({ queueing: true });
       if (refusal) throw refusal;
       if (!(await store.agent(req.agentId))) throw new VaultError("AGENT_NOT_FOUND");
-      const policy = await storedPolicy(store, req.agentId);
+      const policy = await policyOf(store, req.agentId);
       if (!policy) throw new VaultError("CONFLICT", "the agent has no policy");
       const assets = Object.keys(policy.assets);
       const asset = assetKey(

@@ -20,7 +20,7 @@
  */
 import { recoverAddress, SigningKey } from "ethers";
 import { VaultError } from "../../errors/index.js";
-import type { Policy, SignIntent } from "../../policy/types.js";
+import type { SignIntent } from "../../policy/types.js";
 import { policyHash } from "../../policy/validate.js";
 import type {
   BackendName,
@@ -31,6 +31,7 @@ import type {
 import { NodeRefused } from "../../signers/local/node-client.js";
 import type { AgentRow, SignRow } from "../../store/vault-store.js";
 import { clusterFailure } from "../cluster-errors.js";
+import { storedPolicy } from "../policy-of.js";
 import { shapeResult } from "../sign-result.js";
 import { inAgentLock, moveSign } from "./transitions.js";
 import type { SigningDeps, SignOutcome } from "./types.js";
@@ -53,17 +54,11 @@ async function litContext(
   store: ExecuteDeps["store"],
   agent: AgentRow,
 ): Promise<Partial<SignCall>> {
-  const p = await store.policy(agent.id);
+  const p = await storedPolicy(store, agent.id);
   return {
     ...(agent.pkp ? { pkp: JSON.parse(agent.pkp) as PkpInfo } : {}),
     ...(p
-      ? {
-          policy: {
-            version: p.version,
-            policy: JSON.parse(p.policy) as Policy,
-            authorization: p.authorization,
-          },
-        }
+      ? { policy: { version: p.version, policy: p.policy, authorization: p.authorization } }
       : {}),
   };
 }
@@ -204,7 +199,7 @@ function signed(
     });
     // The spends and the policy in force go into the entry itself: its Poseidon
     // commitment (src/audit/commitment.ts) is computed from them for compliance proofs.
-    const policy = await store.policy(row.agent_id);
+    const policy = await storedPolicy(store, row.agent_id);
     const spends = JSON.parse(row.spends) as unknown[];
     const entry = await audit.append({
       type: "sign.signed",
@@ -224,7 +219,7 @@ function signed(
           ? {
               spends,
               policyVersion: policy.version,
-              policyHash: policyHash(JSON.parse(policy.policy) as Policy),
+              policyHash: policyHash(policy.policy),
             }
           : {}),
       },
