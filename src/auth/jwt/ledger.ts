@@ -44,8 +44,15 @@ CREATE TABLE IF NOT EXISTS token_revocations (
  * Version 1 is the tables as the latest earlier build made them (IF NOT EXISTS: they did);
  * an older file lacks tokens.key_id, which adoptEarlierTokenLedger adds first.
  */
+const INDEXES = `CREATE INDEX IF NOT EXISTS tokens_key ON tokens (key_id, exp_ms);
+CREATE INDEX IF NOT EXISTS tokens_exp ON tokens (exp_ms);
+CREATE INDEX IF NOT EXISTS token_revocations_exp ON token_revocations (exp_ms)`;
+
 export const TOKEN_LEDGER_MIGRATIONS: Migration[] = [
   { version: 1, name: "tokens", sqlite: tables("INTEGER"), postgres: tables("BIGINT") },
+  // Every issue prunes expired tokens, and revoking a key revokes its live tokens: both by
+  // index, not by scanning the table.
+  { version: 2, name: "token_indexes", sqlite: INDEXES, postgres: INDEXES },
 ];
 
 /**
