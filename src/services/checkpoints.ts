@@ -5,10 +5,12 @@
  * local chain, every checkpoint signature, and the heads each reachable node kept:
  * a rewritten vault database disagrees with the nodes.
  */
+
 import { zkHeadOf } from "../audit/checkpoints.js";
 import type { AuditEntry, AuditLog, Checkpoint, VerifyResult } from "../audit/types.js";
 import type { CatchUpRecord, NodeIntent } from "../protocol/node/wire.js";
 import type { LocalCluster } from "../signers/local/cluster.js";
+import { holding } from "../store/sql/index.js";
 import type { VaultStore } from "../store/vault-store.js";
 import { CLUSTER_KEY_ID, checkpointDigest, checkpointSigner } from "../threshold/checkpoint.js";
 import { KeyedMutex } from "./mutex.js";
@@ -145,16 +147,7 @@ export function createCheckpointService(deps: {
   async function checkpoint(): Promise<Checkpoint | undefined> {
     // One checkpoint at a time across replicas too: the cluster key takes its sequence
     // numbers strictly in order at the nodes, like an agent's (src/services/signing).
-    return lock.run("checkpoint", () => holding("checkpoint", checkpointNow));
-  }
-
-  async function holding<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    const held = await store.sql.hold(key);
-    try {
-      return await fn();
-    } finally {
-      await held.release();
-    }
+    return lock.run("checkpoint", () => holding(store.sql, "checkpoint", checkpointNow));
   }
 
   async function checkpointNow(): Promise<Checkpoint | undefined> {

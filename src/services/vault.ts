@@ -34,8 +34,7 @@ import { openDatabase } from "../store/db.js";
 import { openDelegationStore } from "../store/delegations.js";
 import { openProofJobStore } from "../store/proof-jobs.js";
 import { openRevocationEventStore } from "../store/revocation-events.js";
-import { engineOf, openSql, type Sql } from "../store/sql/index.js";
-import { createSqliteSql } from "../store/sql/sqlite.js";
+import { createSqliteSql, engineOf, holding, openSql, type Sql } from "../store/sql/index.js";
 import { openVaultStore, type VaultStore } from "../store/vault-store.js";
 import { CLUSTER_KEY_ID } from "../threshold/checkpoint.js";
 import { loadOrCreateIdentity } from "../transport/identity.js";
@@ -286,12 +285,9 @@ async function openVault(
 
     // Vaults starting together on one database (replicas with nodes of their own) make
     // the checkpoint key once: the first holds the key's slot, the others find it made.
-    const slot = await sql.hold("cluster_key");
-    try {
+    await holding(sql, "cluster_key", async () => {
       if (!(await store.meta("cluster_address"))) await makeClusterKey();
-    } finally {
-      await slot.release();
-    }
+    });
 
     // The Lit backends' modules are imported on first use only (src/signers/registry.ts).
     const litDeps = (): LitBackendDeps => ({ authorityPublicKey: adminAuthority, log });

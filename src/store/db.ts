@@ -34,12 +34,3 @@ export function isStorageFailure(err: unknown): boolean {
     /^SQLITE_(FULL|READONLY|IOERR|BUSY|LOCKED|CANTOPEN)/.test(err.code)
   );
 }
-
-/** ALTER TABLE … ADD COLUMN unless the column exists: additive migrations of older files. */
-export function addColumnIfMissing(db: Db, table: string, column: string, decl: string): void {
-  const cols = db.prepare(`SELECT name FROM pragma_table_info(?)`).all(table) as Array<{
-    name: string;
-  }>;
-  if (!cols.some((c) => c.name === column))
-    db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${decl}`);
-}

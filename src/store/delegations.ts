@@ -10,7 +10,7 @@
  *    the budget of every link in its chain.
  * Behind the storage seam (src/store/sql): SQLite or PostgreSQL.
  */
-import { type Migration, migrate } from "./sql/migrate.js";
+import { addColumnIfMissing, type Migration, migrate } from "./sql/migrate.js";
 import type { Sql } from "./sql/types.js";
 
 /** A delegation link as a budget: its CID and, when it states them, its own caps. */
@@ -73,18 +73,6 @@ export async function adoptEarlierDelegations(sql: Sql): Promise<void> {
     await addColumnIfMissing(sql, "sign_links", "caps", "TEXT");
     await addColumnIfMissing(sql, "sign_links", "expires_ms", "INTEGER");
   });
-}
-
-/** SQLite only: adds the column to an existing table that lacks it. */
-async function addColumnIfMissing(
-  sql: Sql,
-  table: string,
-  column: string,
-  decl: string,
-): Promise<void> {
-  const cols = await sql.all<{ name: string }>("SELECT name FROM pragma_table_info($1)", [table]);
-  if (cols.length === 0 || cols.some((c) => c.name === column)) return;
-  await sql.run(`ALTER TABLE ${table} ADD COLUMN ${column} ${decl}`);
 }
 
 export interface DelegationStore {

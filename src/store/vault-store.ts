@@ -4,7 +4,7 @@
  * budget ledger, per-agent sequence numbers, approvals and results) and the pinned
  * signer-node identities. Behind the storage seam (src/store/sql): SQLite or PostgreSQL.
  */
-import { type Migration, migrate } from "./sql/migrate.js";
+import { addColumnIfMissing, type Migration, migrate } from "./sql/migrate.js";
 import type { Param, Sql } from "./sql/types.js";
 
 export interface AgentRow {
@@ -135,19 +135,6 @@ export async function adoptEarlierVault(sql: Sql): Promise<void> {
     await sql.run(`INSERT OR IGNORE INTO meta (k, v) SELECT 'home_cluster', 'c0' FROM meta
       WHERE k = 'cluster_address'`);
   });
-}
-
-/** SQLite only: adds the column to an existing table that lacks it; true when it did. */
-async function addColumnIfMissing(
-  sql: Sql,
-  table: string,
-  column: string,
-  decl: string,
-): Promise<boolean> {
-  const cols = await sql.all<{ name: string }>("SELECT name FROM pragma_table_info($1)", [table]);
-  if (cols.length === 0 || cols.some((c) => c.name === column)) return false;
-  await sql.run(`ALTER TABLE ${table} ADD COLUMN ${column} ${decl}`);
-  return true;
 }
 
 /** Opens the vault's tables on `sql`, migrating them first. */

@@ -32,6 +32,11 @@ export async function pgSchema(): Promise<PgSchema> {
   };
 }
 
+/** Runs one statement as the server's superuser (on the `test` database). */
+export async function asAdmin(text: string): Promise<void> {
+  await admin((c) => c.query(text));
+}
+
 /** Ends every connection of this schema's users that runs `query` (a lost connection). */
 export async function terminateBackend(pid: number): Promise<void> {
   await admin((c) => c.query("SELECT pg_terminate_backend($1)", [pid]));

@@ -6,23 +6,12 @@
  */
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import pg from "pg";
-import { PG_URL, pgDatabase } from "../helpers/pg.js";
+import { asAdmin, pgDatabase } from "../helpers/pg.js";
 import { BASE_SEPOLIA, ethTx, startTestVault, type TestVault } from "../helpers/vault.js";
 
 let tv: TestVault;
 let db: { url: string; drop(): Promise<void> };
 let name: string;
-
-async function asAdmin(text: string): Promise<void> {
-  const client = new pg.Client({ connectionString: PG_URL });
-  await client.connect();
-  try {
-    await client.query(text);
-  } finally {
-    await client.end();
-  }
-}
 
 /** The database is gone: its connections are cut and new ones refused. */
 async function loseDatabase(): Promise<void> {

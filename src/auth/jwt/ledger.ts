@@ -5,7 +5,7 @@
  * transaction; on PostgreSQL the list is shared by every vault replica.
  */
 import type { AuditLog } from "../../audit/types.js";
-import { type Migration, migrate } from "../../store/sql/migrate.js";
+import { addColumnIfMissing, type Migration, migrate } from "../../store/sql/migrate.js";
 import type { Sql } from "../../store/sql/types.js";
 import { KEY_REVOCATION_LOCK } from "../apikey/index.js";
 import { EXTERNAL_MAX_AGE_SECONDS } from "./types.js";
@@ -60,14 +60,7 @@ export const TOKEN_LEDGER_MIGRATIONS: Migration[] = [
  * issued against (tokens.key_id) was added over time. A new file is left alone.
  */
 export async function adoptEarlierTokenLedger(sql: Sql): Promise<void> {
-  if (sql.dialect !== "sqlite") return;
-  await sql.transaction(async (tx) => {
-    const cols = await tx.all<{ name: string }>("SELECT name FROM pragma_table_info($1)", [
-      "tokens",
-    ]);
-    if (cols.length === 0 || cols.some((c) => c.name === "key_id")) return;
-    await tx.run("ALTER TABLE tokens ADD COLUMN key_id TEXT");
-  });
+  await addColumnIfMissing(sql, "tokens", "key_id", "TEXT");
 }
 
 const REVOKE = `INSERT INTO token_revocations (jti, revoked_ms, exp_ms, actor) VALUES ($1, $2, $3, $4)

@@ -6,7 +6,7 @@
  * operator approves, the agent can collect the header. Behind the storage seam (src/store/sql).
  */
 import type { PaymentRequired, PaymentRequirements } from "@x402/core/types";
-import { type Migration, migrate } from "../../store/sql/migrate.js";
+import { addColumnIfMissing, type Migration, migrate } from "../../store/sql/migrate.js";
 import type { Sql } from "../../store/sql/types.js";
 import type { Eip3009Authorization } from "./headers.js";
 
@@ -41,11 +41,7 @@ export const PARKED_MIGRATIONS: Migration[] = [
 
 /** A SQLite file from before requested_by: the column is added before version 1 is recorded. */
 export async function adoptEarlierTable(sql: Sql): Promise<void> {
-  if (sql.dialect !== "sqlite") return;
-  const cols = await sql.all<{ name: string }>("SELECT name FROM pragma_table_info('x402_parked')");
-  if (cols.length > 0 && !cols.some((c) => c.name === "requested_by")) {
-    await sql.exec("ALTER TABLE x402_parked ADD COLUMN requested_by TEXT");
-  }
+  await addColumnIfMissing(sql, "x402_parked", "requested_by", "TEXT");
 }
 
 export interface ParkedPayments {

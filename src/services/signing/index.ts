@@ -26,10 +26,12 @@
  * No transaction spans a cluster call. The two database keys differ: a transaction's lock
  * never waits for the held lock its own request holds.
  */
+
 import { Signature } from "ethers";
 import { VaultError } from "../../errors/index.js";
 import { decodeIntent } from "../../policy/decode.js";
 import type { DecodedRequest, SignIntent } from "../../policy/types.js";
+import { holding } from "../../store/sql/index.js";
 import type { SignRow } from "../../store/vault-store.js";
 import { KeyedMutex } from "../mutex.js";
 import { approvalView, approveDecision, denyRevoked, pendingRow, reject } from "./approvals.js";
@@ -55,14 +57,7 @@ export function createSigningService(deps: SigningDeps): SigningService {
 
   /** Runs `fn` as the agent's only signing work: first in this process, then everywhere. */
   const exclusive: AgentExclusive = (agentId, fn) =>
-    locks.run(agentId, async () => {
-      const held = await store.sql.hold(`signing:${agentId}`);
-      try {
-        return await fn();
-      } finally {
-        await held.release();
-      }
-    });
+    locks.run(agentId, () => holding(store.sql, `signing:${agentId}`, fn));
 
   /** Runs `fn` under the agent's lock, after finishing what was left incomplete. */
   const locked = <T>(agentId: string, fn: () => Promise<T> | T) =>

@@ -12,6 +12,20 @@ export type { Dialect, Param, Sql, SqlRunner, Tx } from "./types.js";
 export { StoreConflict, StoreUnavailable } from "./types.js";
 export { createPostgresSql, createSqliteSql };
 
+/** Runs `fn` while holding `key` (Sql.hold), and lets it go however `fn` ends. */
+export async function holding<T>(
+  sql: Pick<Sql, "hold">,
+  key: string,
+  fn: () => Promise<T>,
+): Promise<T> {
+  const held = await sql.hold(key);
+  try {
+    return await fn();
+  } finally {
+    await held.release();
+  }
+}
+
 export function engineOf(url: string): "sqlite" | "postgres" {
   return /^postgres(ql)?:\/\//.test(url) ? "postgres" : "sqlite";
 }

@@ -109,6 +109,24 @@ export async function migrate(
   return now;
 }
 
+/**
+ * Adopting a SQLite file an earlier build made: adds `column` to `table` when the table
+ * exists without it; true when it did. A new file (no table yet) and PostgreSQL (whose
+ * schema starts at version 1) are left alone.
+ */
+export async function addColumnIfMissing(
+  sql: Pick<Sql, "dialect" | "all" | "run">,
+  table: string,
+  column: string,
+  decl: string,
+): Promise<boolean> {
+  if (sql.dialect !== "sqlite") return false;
+  const cols = await sql.all<{ name: string }>("SELECT name FROM pragma_table_info($1)", [table]);
+  if (cols.length === 0 || cols.some((c) => c.name === column)) return false;
+  await sql.run(`ALTER TABLE ${table} ADD COLUMN ${column} ${decl}`);
+  return true;
+}
+
 /** Statements separated by `;` at line ends (the migrations hold no literal semicolons). */
 function splitStatements(text: string): string[] {
   return text
