@@ -6,6 +6,11 @@
 /** Domain folders: no web framework, no composition root, no front door. */
 const DOMAIN =
   "^src/(policy|audit|auth|zk|signers|transport|x402|store|config|errors|protocol|util)/";
+/**
+ * Value modules: a domain's types, and the one codec for spends (shared by vault and nodes).
+ * The store may import them and nothing else of the domain, to return values, not rows.
+ */
+const VALUE_MODULES = "^src/[^/]+/types\\.ts$|^src/policy/spends\\.ts$";
 const FASTIFY = "(^|/)node_modules/(fastify|fastify-plugin|@fastify/[^/]+)/";
 
 /** @type {import('dependency-cruiser').IConfiguration} */
@@ -61,11 +66,20 @@ module.exports = {
       },
     },
     {
-      name: "store-imports-no-domain",
-      comment: "The store is the innermost layer: SQLite plumbing that knows no domain.",
+      name: "store-imports-only-values",
+      comment:
+        "The store is the innermost layer: it hands out domain values (VALUE_MODULES) but knows no domain behaviour.",
       severity: "error",
       from: { path: "^src/store/" },
-      to: { path: "^src/(?!store/)[^/]+/" },
+      to: { path: "^src/(?!store/)[^/]+/", pathNot: VALUE_MODULES },
+    },
+    {
+      name: "values-are-leaves",
+      comment:
+        "A value module (types and their one codec) imports only other value modules, so the store stays innermost.",
+      severity: "error",
+      from: { path: VALUE_MODULES },
+      to: { path: "^src/", pathNot: VALUE_MODULES },
     },
     {
       name: "util-is-a-leaf",

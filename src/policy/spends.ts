@@ -5,8 +5,16 @@
  */
 import type { Spend } from "./types.js";
 
+/** A spend as JSON carries it: the amount a decimal string. */
+export type SpendJson = Omit<Spend, "amount"> & { amount: string };
+
+/** The spends as JSON values (audit entries and API answers embed them). */
+export function spendsAsJson(spends: Spend[]): SpendJson[] {
+  return spends.map((s) => ({ ...s, amount: s.amount.toString() }));
+}
+
 export function spendsToJson(spends: Spend[]): string {
-  return JSON.stringify(spends.map((s) => ({ ...s, amount: s.amount.toString() })));
+  return JSON.stringify(spendsAsJson(spends));
 }
 
 export function spendsFromJson(json: string): Spend[] {

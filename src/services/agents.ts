@@ -16,9 +16,8 @@ import type { BackendName, PkpInfo, SignerBackend } from "../signers/backend.js"
 import type { LocalCluster } from "../signers/local/cluster.js";
 import { NodeRefused } from "../signers/local/node-client.js";
 import type { BackendRegistry } from "../signers/registry.js";
-import type { AgentRow, VaultStore } from "../store/vault-store.js";
+import type { Agent, VaultStore } from "../store/vault-store.js";
 import { rethrowClusterFailure } from "./cluster-errors.js";
-import { storedPolicy } from "./policy-of.js";
 
 export interface AgentView {
   id: string;
@@ -72,20 +71,19 @@ export function createAgentService(deps: {
 }): AgentService {
   const { store, audit, clusters, backends } = deps;
 
-  const view = async (a: AgentRow): Promise<AgentView> => {
-    const p = await storedPolicy(store, a.id);
-    const backend = (a.backend ?? "local") as BackendName;
+  const view = async (a: Agent): Promise<AgentView> => {
+    const p = await store.policy(a.id);
     return {
       id: a.id,
       name: a.name,
       address: a.address,
-      publicKey: a.public_key,
-      backend,
-      ...(a.pkp ? { pkp: JSON.parse(a.pkp) as PkpInfo } : {}),
-      ...(backend === "local" ? await localView(a) : {}),
+      publicKey: a.publicKey,
+      backend: a.backend,
+      ...(a.pkp ? { pkp: a.pkp } : {}),
+      ...(a.backend === "local" ? await localView(a) : {}),
       policyVersion: p?.version ?? 0,
       policy: p?.policy ?? null,
-      createdAt: a.created_at,
+      createdAt: a.createdAt,
     };
   };
 
@@ -97,7 +95,7 @@ export function createAgentService(deps: {
     authorization: string,
     actor: string,
   ) => {
-    await store.putPolicy(id, version, JSON.stringify(policy), authorization);
+    await store.putPolicy(id, version, policy, authorization);
     await audit.append({
       type: "policy.changed",
       agentId: id,
@@ -111,7 +109,7 @@ export function createAgentService(deps: {
     return { t, n };
   };
 
-  const localView = async (a: AgentRow) => {
+  const localView = async (a: Agent) => {
     const cluster = await clusters.nameOf(a.id);
     return { cluster, threshold: clusterSize(cluster) };
   };
@@ -152,10 +150,10 @@ export function createAgentService(deps: {
         id,
         name: input.name,
         address: key.address,
-        public_key: key.publicKey,
+        publicKey: key.publicKey,
         backend: name,
-        pkp: key.pkp ? JSON.stringify(key.pkp) : null,
-        cluster: cluster ?? null,
+        ...(key.pkp ? { pkp: key.pkp } : {}),
+        ...(cluster === undefined ? {} : { cluster }),
       });
       await audit.append({
         type: "agent.created",
@@ -226,7 +224,7 @@ export function createAgentService(deps: {
       for (const agent of await store.agents()) {
         if ((agent.backend ?? "local") !== "local") continue; // a PKP's policy lives in Lit
         if ((await clusters.nameOf(agent.id)) !== cluster) continue; // another cluster's nodes hold it
-        const p = await storedPolicy(store, agent.id);
+        const p = await store.policy(agent.id);
         // Nodes refuse what they already hold (POLICY_STALE) or what came with the key (agent.create).
         if (!p) continue;
         const body = {

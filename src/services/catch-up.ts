@@ -24,11 +24,7 @@ export async function signedRecords(
   fromSeq: number,
   toSeq: number,
 ): Promise<CatchUpRecord[]> {
-  return (await store.signedRange(agentId, fromSeq, toSeq)).map((r) => ({
-    seq: r.seq,
-    intent: JSON.parse(r.intent),
-    signature: r.signature,
-  }));
+  return store.signedRange(agentId, fromSeq, toSeq);
 }
 
 export function createCatchUpReader(

@@ -58,12 +58,17 @@ async function pinIdentities(
       throw new Error(`the signer node at ${node.url} says it is node ${id.index}`);
     }
     const known = pinned.get(id.index);
-    if (known && known.signing_key !== id.signingKey) {
+    if (known && known.signingKey !== id.signingKey) {
       throw new Error(
         `signer node ${id.index}${where} presents a different identity than the one pinned`,
       );
     }
-    await store.putNode(cluster, id.index, node.url, id.signingKey, id.agreementKey);
+    await store.putNode(cluster, {
+      idx: id.index,
+      url: node.url,
+      signingKey: id.signingKey,
+      agreementKey: id.agreementKey,
+    });
   }
 }
 

@@ -38,7 +38,6 @@ import type { Artifacts } from "../zk/setup.js";
 import { capOf, per24hOf, statementText } from "../zk/statement.js";
 import type { WorkerJob, WorkerMessage } from "../zk/worker.js";
 import type { CheckpointService } from "./checkpoints.js";
-import { policyOf, storedPolicy } from "./policy-of.js";
 import { createProofSetup, type ProofSetupService, type ProofSetupState } from "./proof-setup.js";
 
 export interface ProofRequest {
@@ -492,9 +491,9 @@ export async function createComplianceService(deps: {
   async function accept(req: ProofRequest, asset: string, key: string, actor: string) {
     const refusal = setup.refusal({ queueing: true });
     if (refusal) throw refusal;
-    const policyRow = await storedPolicy(store, req.agentId);
-    const policy = policyRow?.policy;
-    if (!policyRow || !policy) throw new VaultError("CONFLICT", "the agent has no policy");
+    const inForce = await store.policy(req.agentId);
+    const policy = inForce?.policy;
+    if (!inForce || !policy) throw new VaultError("CONFLICT", "the agent has no policy");
     const { start, end } = await bounds(req.fromSeq, req.toSeq);
     const fromSeq = (start?.seq ?? 0) + 1;
     // Widened to the checkpoint before: that one must not precede the zk v2 start either.
@@ -523,7 +522,7 @@ export async function createComplianceService(deps: {
       asset,
       bound: bound.toString(),
       policy,
-      policyVersion: policyRow.version,
+      policyVersion: inForce.version,
       fromSeq,
       toSeq: end.seq,
       start: asBundleCheckpoint(start),
@@ -578,7 +577,7 @@ export async function createComplianceService(deps: {
       const refusal = setup.refusal({ queueing: true });
       if (refusal) throw refusal;
       if (!(await store.agent(req.agentId))) throw new VaultError("AGENT_NOT_FOUND");
-      const policy = await policyOf(store, req.agentId);
+      const policy = (await store.policy(req.agentId))?.policy;
       if (!policy) throw new VaultError("CONFLICT", "the agent has no policy");
       const assets = Object.keys(policy.assets);
       const asset = assetKey(

@@ -35,6 +35,6 @@ export function createCredentialCheck(deps: {
         ? new VaultError("TOKEN_REVOKED")
         : undefined;
     const row = await deps.store.key(credential);
-    return row && row.revoked_at === null ? undefined : new VaultError("INVALID_CREDENTIALS");
+    return row && row.revokedAt === null ? undefined : new VaultError("INVALID_CREDENTIALS");
   };
 }

@@ -6,10 +6,9 @@
 import { Signature, type Transaction } from "ethers";
 import { buildTransaction } from "../policy/decode.js";
 import type { SignIntent } from "../policy/types.js";
+import type { SignResult } from "../signers/types.js";
 
-export type SignResult =
-  | { kind: "message" | "typed-data"; signature: string; address: string }
-  | { kind: "transaction"; signedTransaction: string; hash: string; address: string };
+export type { SignResult } from "../signers/types.js";
 
 export function shapeResult(intent: SignIntent, signature: string, address: string): SignResult {
   if (intent.kind !== "transaction") return { kind: intent.kind, signature, address };

@@ -305,7 +305,7 @@ async function openVault(
     const keyIsLive = async (keyId: string) => {
       if (keyId === "admin") return true;
       const row = await store.key(keyId);
-      return row !== undefined && row.revoked_at === null;
+      return row !== undefined && row.revokedAt === null;
     };
     const links = await openDelegationStore(sql);
     const { tokens, credentials, delegations, feeds, revocations, federation, federationEvents } =

@@ -13,7 +13,6 @@ import { assemblePayment, payFor } from "../auth/x402/payer.js";
 import { VaultError } from "../errors/index.js";
 import type { SpendCaps } from "../policy/narrow.js";
 import type { VaultStore } from "../store/vault-store.js";
-import { policyOf as storedPolicy } from "./policy-of.js";
 import type { DelegatedScope } from "./signing/types.js";
 import type { SigningService } from "./signing.js";
 
@@ -57,7 +56,7 @@ export function createX402PayerService(deps: {
   log?: (line: string) => void;
 }): X402PayerService {
   const { store, audit, signing, parked } = deps;
-  const policyOf = (agentId: string) => storedPolicy(store, agentId);
+  const policyOf = async (agentId: string) => (await store.policy(agentId))?.policy;
   const facts = (a: PaymentRequirements) => ({
     network: a.network,
     asset: a.asset,

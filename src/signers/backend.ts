@@ -8,13 +8,9 @@
  */
 import type { AdminAction } from "../auth/admin-authority.js";
 import type { Policy, SignIntent } from "../policy/types.js";
+import type { BackendName, PkpInfo } from "./types.js";
 
-export const BACKEND_NAMES = ["local", "lit-v7", "lit-chipotle"] as const;
-export type BackendName = (typeof BACKEND_NAMES)[number];
-
-export function isBackendName(value: unknown): value is BackendName {
-  return typeof value === "string" && (BACKEND_NAMES as readonly string[]).includes(value);
-}
+export { BACKEND_NAMES, type BackendName, isBackendName, type PkpInfo } from "./types.js";
 
 /** A policy version with the operator's authorization for it (src/auth/admin-authority.ts). */
 export interface AuthorizedPolicy {
@@ -22,20 +18,6 @@ export interface AuthorizedPolicy {
   policy: Policy;
   /** Base64 Ed25519 signature by the admin authority over the backend's admin action. */
   authorization: string;
-}
-
-/** How a Lit-backed agent's key is held: shown by GET /v1/agents/:id, kept with the agent. */
-export interface PkpInfo {
-  /** v7: the PKP NFT token id (decimal string). */
-  tokenId?: string;
-  /** Chipotle: the wallet id returned by /create_wallet. */
-  pkpId?: string;
-  /** Uncompressed secp256k1 public key, 0x04… */
-  publicKey: string;
-  /** The Lit Action CID (IPFS v0, Qm…) the PKP is bound to, and nothing else. */
-  actionCid: string;
-  /** Chipotle: the group that holds exactly this PKP and this CID. */
-  groupId?: string;
 }
 
 export interface CreatedKey {

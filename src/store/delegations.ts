@@ -10,6 +10,8 @@
  *    the budget of every link in its chain.
  * Behind the storage seam (src/store/sql): SQLite or PostgreSQL.
  */
+import { spendsFromJson } from "../policy/spends.js";
+import type { Spend } from "../policy/types.js";
 import { addColumnIfMissing, type Migration, migrate } from "./sql/migrate.js";
 import type { Sql } from "./sql/types.js";
 
@@ -107,7 +109,7 @@ export interface DelegationStore {
   putLinks(requestId: string, links: LinkBudget[]): Promise<void>;
   /** The links a request went through, root first, with their own caps. */
   linksOf(requestId: string): Promise<LinkBudget[]>;
-  spendsVia(cid: string, since: number): Promise<Array<{ ts: number; spends: string }>>;
+  spendsVia(cid: string, since: number): Promise<Array<{ ts: number; spends: Spend[] }>>;
   requestsVia(cid: string, since: number): Promise<number>;
 }
 
@@ -259,7 +261,7 @@ function createDelegationStore(sql: Sql): DelegationStore {
            AND s.status IN ('reserved', 'signed', 'incomplete')`,
         [cid, since],
       );
-      return rows.map((r) => ({ ts: Number(r.ts), spends: r.spends }));
+      return rows.map((r) => ({ ts: Number(r.ts), spends: spendsFromJson(r.spends) }));
     },
     async requestsVia(cid, since) {
       const r = await sql.get<{ n: number }>(

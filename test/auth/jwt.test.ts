@@ -305,7 +305,7 @@ async function replica(sql: Sql, onRevokedFails = false) {
     audit: log,
     keys: tokenKeys,
     config: parseAuthConfig({}),
-    keyIsLive: async (keyId) => (await store.key(keyId))?.revoked_at === null,
+    keyIsLive: async (keyId) => (await store.key(keyId))?.revokedAt === null,
   });
   const apiKeys = createApiKeyService({
     store,

@@ -175,7 +175,7 @@ for (const backend of ["lit-chipotle", "lit-v7"] as const) {
           pkp: agent.pkp,
           policy: {
             version: p.version,
-            policy: JSON.parse(p.policy),
+            policy: p.policy,
             authorization: p.authorization,
           },
         }),
@@ -217,7 +217,7 @@ for (const backend of ["lit-chipotle", "lit-v7"] as const) {
       } finally {
         await tv.vault.store.sql.run(
           "UPDATE policies SET policy = $1 WHERE agent_id = $2 AND version = $3",
-          [p.policy, agent.id, p.version],
+          [JSON.stringify(p.policy), agent.id, p.version],
         );
       }
     });

@@ -153,7 +153,7 @@ test("an older vault's agents table gains backend and pkp, every agent local", a
   const store = await openVaultStore(old);
   const row = await store.agent("agt_old");
   assert.equal(row?.backend, "local");
-  assert.equal(row?.pkp, null);
+  assert.equal(row?.pkp, undefined);
   await openVaultStore(old); // migrating twice is harmless
   await old.close();
 });

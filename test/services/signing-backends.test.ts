@@ -44,11 +44,11 @@ beforeEach(async () => {
     id: LIT,
     name: "lit",
     address: lit.address,
-    public_key: lit.key.publicKey,
+    publicKey: lit.key.publicKey,
     backend: "lit-chipotle",
-    pkp: JSON.stringify(lit.pkp()),
+    pkp: lit.pkp(),
   });
-  await f.store.putPolicy(LIT, 1, JSON.stringify(POLICY), "lit-authorization");
+  await f.store.putPolicy(LIT, 1, POLICY, "lit-authorization");
   lit.policies.set(LIT, { version: 1, policy: POLICY });
   signing = make();
 });
@@ -158,10 +158,10 @@ test("the vault's own policy still comes first: over the cap, the backend is nev
 
 test("a Lit agent whose public key its backend never revealed learns it from its first signature", async () => {
   const before = await f.store.agent(LIT);
-  const pkp = JSON.stringify({ ...JSON.parse(before?.pkp ?? "{}"), publicKey: "" });
+  const pkp = JSON.stringify({ ...before?.pkp, publicKey: "" });
   await f.store.sql.run("UPDATE agents SET public_key = '', pkp = $1 WHERE id = $2", [pkp, LIT]);
   await signing.sign(LIT, ethTransfer(1), "test");
   const row = await f.store.agent(LIT);
-  assert.equal(row?.public_key, lit.key.publicKey);
-  assert.equal(JSON.parse(row?.pkp ?? "{}").publicKey, lit.key.publicKey);
+  assert.equal(row?.publicKey, lit.key.publicKey);
+  assert.equal(row?.pkp?.publicKey, lit.key.publicKey);
 });

@@ -137,9 +137,9 @@ export async function signingFixture(
     id: agentId,
     name: "unit",
     address: cluster.address,
-    public_key: cluster.key.compressedPublicKey,
+    publicKey: cluster.key.compressedPublicKey,
   });
-  await store.putPolicy(agentId, 1, JSON.stringify(POLICY), "test");
+  await store.putPolicy(agentId, 1, POLICY, "test");
   const clock = { ms: Date.parse("2029-06-01T12:00:00Z") };
   const links = await openDelegationStore(sql);
   const make = (over: { store: VaultStore; audit: AuditLog; links: typeof links }) =>

@@ -44,9 +44,9 @@ async function twoReplicas(open: () => Sql) {
     id: AGENT,
     name: "replicated",
     address: cluster.address,
-    public_key: cluster.key.compressedPublicKey,
+    publicKey: cluster.key.compressedPublicKey,
   });
-  await a.store.putPolicy(AGENT, 1, JSON.stringify(POLICY), "test");
+  await a.store.putPolicy(AGENT, 1, POLICY, "test");
   return { cluster, a, b };
 }
 

@@ -18,10 +18,10 @@ async function withCredentials() {
   for (const id of ["key_slow", "key_queued"])
     await f.store.putKey({
       id,
-      agent_id: f.agentId,
-      scopes: "EXECUTE,SPEND",
+      agentId: f.agentId,
+      scopes: ["EXECUTE", "SPEND"],
       hash: `h_${id}`,
-      parent_id: null,
+      parentId: null,
     });
   return { f, revokedJtis };
 }

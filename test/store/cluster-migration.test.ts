@@ -31,7 +31,7 @@ test("pins, agents and the checkpoint key of a one-cluster vault become c0's", a
   const db = oldVault();
   const store = await openVaultStore(createSqliteSql(db));
   assert.deepEqual(
-    (await store.nodes("c0")).map((n) => [n.idx, n.signing_key]),
+    (await store.nodes("c0")).map((n) => [n.idx, n.signingKey]),
     [
       [0, "sk0"],
       [1, "sk1"],
@@ -49,13 +49,13 @@ test("opening the file again keeps the pins and the home cluster as they are", a
   const db = oldVault();
   const sql = createSqliteSql(db);
   const first = await openVaultStore(sql);
-  await first.putNode("c1", 0, "http://m0", "skm", "akm");
+  await first.putNode("c1", { idx: 0, url: "http://m0", signingKey: "skm", agreementKey: "akm" });
   await first.setMeta("home_cluster", "c1");
   const again = await openVaultStore(sql);
   assert.equal(await again.meta("home_cluster"), "c1");
   assert.equal((await again.nodes("c0")).length, 2);
   assert.deepEqual(
-    (await again.nodes("c1")).map((n) => n.signing_key),
+    (await again.nodes("c1")).map((n) => n.signingKey),
     ["skm"],
   );
 });

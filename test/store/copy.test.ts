@@ -27,24 +27,32 @@ async function sourceVault(): Promise<Sql> {
     id: "agt_1",
     name: "one",
     address: "0xa1",
-    public_key: "0x04",
+    publicKey: "0x04",
     cluster: "c0",
   });
-  await store.putPolicy("agt_1", 1, '{"maxPerTx":"5"}', "auth-1");
+  await store.putPolicy(
+    "agt_1",
+    1,
+    { chains: [1], assets: { ETH: { maxPerTx: "5", maxPer24h: "9" } } },
+    "auth-1",
+  );
   for (let i = 0; i < 30; i++) {
+    const intent = { kind: "message" as const, message: `0x0${i % 10}` };
+    const spends = [
+      { chainId: 1, asset: "ETH", recipient: "0xb0", amount: 10n ** 20n + BigInt(i) },
+    ];
+    const id = `req_${i}`;
     await store.putSign({
-      id: `req_${i}`,
-      agent_id: "agt_1",
-      seq: i + 1,
-      kind: "tx",
-      intent: "{}",
+      id,
+      agentId: "agt_1",
+      kind: "message",
+      intent,
       digest: `0x${i}`,
-      spends: "[]",
-      status: "signed",
-      result: null,
-      signature: `0xsig${i}`,
-      created_ms: 1_700_000_000_000 + i,
+      spends,
+      status: "reserved",
+      createdMs: 1_700_000_000_000 + i,
     });
+    await store.setSign({ id, status: "signed", seq: i + 1, result: null, signature: `0xsig${i}` });
     await audit.append({ type: "sign.signed", agentId: "agt_1", data: { i, big: 10n ** 20n } });
   }
   await store.setMeta("cluster_address", "0xc1");
@@ -71,6 +79,10 @@ test("a SQLite vault copied to PostgreSQL reads back the same and its chain veri
     assert.deepEqual(await sb.agents(), await sa.agents());
     assert.deepEqual(await sb.policy("agt_1"), await sa.policy("agt_1"));
     assert.deepEqual(await sb.signedRange("agt_1", 1, 30), await sa.signedRange("agt_1", 1, 30));
+    // Domain values on both engines: amounts beyond 2^64 come back as the same bigints.
+    const copied = await sb.sign("req_7");
+    assert.deepEqual(copied, await sa.sign("req_7"));
+    assert.equal(copied?.spends[0]?.amount, 10n ** 20n + 7n);
     assert.equal(await sb.meta("cluster_address"), "0xc1");
     // The copy goes on where the source stopped: the next entry chains after seq 30.
     assert.equal((await b.append({ type: "node.recovered" })).seq, 31);

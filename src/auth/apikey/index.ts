@@ -11,9 +11,9 @@ import { VaultError } from "../../errors/index.js";
 import type { LinkBudget } from "../../store/delegations.js";
 import type { VaultStore } from "../../store/vault-store.js";
 import { hashSecret, newSecret, secretMatches } from "../secret.js";
+import { SCOPES, type Scope } from "../types.js";
 
-export const SCOPES = ["READ", "WRITE", "EXECUTE", "SPEND", "AUDIT", "ADMIN"] as const;
-export type Scope = (typeof SCOPES)[number];
+export { SCOPES, type Scope } from "../types.js";
 
 export interface Principal {
   kind: "operator" | "agent";
@@ -108,14 +108,14 @@ export function createApiKeyService(deps: {
         await tx.lock(KEY_REVOCATION_LOCK);
         if (parentKeyId !== null && parentKeyId !== "admin") {
           const parent = await store.key(parentKeyId);
-          if (parent && parent.revoked_at !== null) throw new VaultError("INVALID_CREDENTIALS");
+          if (parent && parent.revokedAt !== null) throw new VaultError("INVALID_CREDENTIALS");
         }
         await store.putKey({
           id: keyId,
-          agent_id: agentId,
-          scopes: scopes.join(","),
+          agentId,
+          scopes,
           hash: hashSecret(key),
-          parent_id: parentKeyId === "admin" ? null : parentKeyId,
+          parentId: parentKeyId === "admin" ? null : parentKeyId,
         });
         await audit.append({
           type: "key.issued",
@@ -139,7 +139,7 @@ export function createApiKeyService(deps: {
           if (!(await store.revokeKey(k.id))) continue;
           await audit.append({
             type: "key.revoked",
-            agentId: k.agent_id,
+            agentId: k.agentId,
             actor,
             data: { keyId: k.id, ...(k.id === keyId ? {} : { because: keyId }) },
           });
@@ -153,12 +153,12 @@ export function createApiKeyService(deps: {
       const adminHash = await store.meta("admin_key_hash");
       if (adminHash && secretMatches(secret, adminHash)) return adminPrincipal;
       const row = await store.keyByHash(hashSecret(secret));
-      if (!row || row.revoked_at || !secretMatches(secret, row.hash)) return undefined;
+      if (!row || row.revokedAt || !secretMatches(secret, row.hash)) return undefined;
       return {
-        kind: row.agent_id ? "agent" : "operator",
+        kind: row.agentId ? "agent" : "operator",
         keyId: row.id,
-        agentId: row.agent_id,
-        scopes: new Set(row.scopes.split(",") as Scope[]),
+        agentId: row.agentId,
+        scopes: new Set(row.scopes),
       };
     },
     async get(keyId) {
@@ -166,9 +166,9 @@ export function createApiKeyService(deps: {
       if (!row) throw new VaultError("KEY_NOT_FOUND");
       return {
         keyId,
-        agentId: row.agent_id,
-        scopes: row.scopes.split(",") as Scope[],
-        revoked: row.revoked_at !== null,
+        agentId: row.agentId,
+        scopes: row.scopes,
+        revoked: row.revokedAt !== null,
       };
     },
   };

@@ -13,10 +13,9 @@
 import { VaultError } from "../../errors/index.js";
 import { decodeIntent } from "../../policy/decode.js";
 import { evaluatePolicy } from "../../policy/evaluate.js";
-import type { SignIntent } from "../../policy/types.js";
-import type { SignRow } from "../../store/vault-store.js";
-import type { SignResult } from "../sign-result.js";
-import { type DecideDeps, policyOf, throughLinks, usageAt } from "./decide.js";
+import { spendsAsJson } from "../../policy/spends.js";
+import type { SignRecord } from "../../store/vault-store.js";
+import { type DecideDeps, throughLinks, usageAt } from "./decide.js";
 import { inAgentLock, moveSign } from "./transitions.js";
 import type { ApprovalView } from "./types.js";
 
@@ -28,16 +27,16 @@ export async function approvalView(
   if (!row) throw new VaultError("APPROVAL_NOT_FOUND");
   return {
     id: row.id,
-    agentId: row.agent_id,
-    status: row.status as ApprovalView["status"],
+    agentId: row.agentId,
+    status: row.status,
     kind: row.kind,
-    spends: JSON.parse(row.spends),
-    ...(row.result ? { result: JSON.parse(row.result) as SignResult } : {}),
-    createdAt: new Date(row.created_ms).toISOString(),
+    spends: spendsAsJson(row.spends),
+    ...(row.result ? { result: row.result } : {}),
+    createdAt: new Date(row.createdMs).toISOString(),
   };
 }
 
-export async function pendingRow(deps: Pick<DecideDeps, "store">, id: string): Promise<SignRow> {
+export async function pendingRow(deps: Pick<DecideDeps, "store">, id: string): Promise<SignRecord> {
   const row = await deps.store.sign(id);
   if (!row) throw new VaultError("APPROVAL_NOT_FOUND");
   if (row.status !== "pending") throw new VaultError("APPROVAL_NOT_PENDING");
@@ -51,9 +50,9 @@ export async function pendingRow(deps: Pick<DecideDeps, "store">, id: string): P
 async function withPendingRow<T>(
   deps: Pick<DecideDeps, "store">,
   id: string,
-  fn: (row: SignRow) => Promise<T>,
+  fn: (row: SignRecord) => Promise<T>,
 ): Promise<T> {
-  const { agent_id: agentId } = await pendingRow(deps, id);
+  const { agentId } = await pendingRow(deps, id);
   return inAgentLock(deps.store, agentId, async () => fn(await pendingRow(deps, id)));
 }
 
@@ -65,14 +64,14 @@ export async function approveDecision(
   deps: DecideDeps,
   id: string,
   actor: string,
-): Promise<SignRow> {
+): Promise<SignRecord> {
   const { store, audit } = deps;
   const denial = await withPendingRow(deps, id, async (row) => {
     const at = deps.now();
-    const decoded = decodeIntent(JSON.parse(row.intent) as SignIntent);
-    const agentId = row.agent_id;
+    const decoded = decodeIntent(row.intent);
+    const agentId = row.agentId;
     // Reads first (awaited), then the pure evaluator.
-    const policy = await policyOf(store, agentId);
+    const policy = (await store.policy(agentId))?.policy;
     const usage = await usageAt(store, agentId, at);
     let decision = evaluatePolicy(policy, decoded, usage, new Date(at));
     // A delegated request: each link's budget is checked again, against what was spent
@@ -97,7 +96,7 @@ export async function approveDecision(
     return decision;
   });
   if (denial) throw new VaultError("POLICY_DENIED", denial.message, { rule: denial.rule });
-  return (await store.sign(id)) as SignRow;
+  return (await store.sign(id)) as SignRecord;
 }
 
 export async function reject(deps: DecideDeps, id: string, actor: string): Promise<ApprovalView> {
@@ -106,7 +105,7 @@ export async function reject(deps: DecideDeps, id: string, actor: string): Promi
     await moveSign(store, id, { status: "rejected" });
     await audit.append({
       type: "approval.rejected",
-      agentId: row.agent_id,
+      agentId: row.agentId,
       actor,
       data: { requestId: id },
     });
@@ -129,7 +128,7 @@ export async function denyRevoked(
   await withPendingRow(deps, id, async (row) => {
     await moveSign(store, id, { status: "denied" });
     const data = { requestId: id, rule: "credential", reason };
-    await audit.append({ type: "sign.denied", agentId: row.agent_id, actor, data });
+    await audit.append({ type: "sign.denied", agentId: row.agentId, actor, data });
   });
   throw new VaultError(
     "APPROVAL_NOT_SIGNED",

@@ -27,12 +27,10 @@ import { randomBytes } from "node:crypto";
 import type { AuditLog } from "../../audit/types.js";
 import { DAY_MS, evaluatePolicy, MINUTE_MS, usageFromRecords } from "../../policy/evaluate.js";
 import { linkCapsPolicy, narrowPolicy, narrowScope, type SpendCaps } from "../../policy/narrow.js";
-import { spendsFromJson, spendsToJson } from "../../policy/spends.js";
-import type { DecodedRequest, Policy, SignIntent, Usage } from "../../policy/types.js";
+import { spendsAsJson } from "../../policy/spends.js";
+import type { DecodedRequest, Policy, SignIntent, Spend, Usage } from "../../policy/types.js";
 import type { DelegationStore } from "../../store/delegations.js";
 import type { VaultStore } from "../../store/vault-store.js";
-import { policyOf } from "../policy-of.js";
-import type { SignResult } from "../sign-result.js";
 import { agentLockKey, inAgentLock } from "./transitions.js";
 import type { DelegatedScope, SignOutcome } from "./types.js";
 
@@ -48,15 +46,12 @@ export interface DecideDeps {
   links?: Pick<DelegationStore, "putLinks" | "linksOf" | "spendsVia" | "requestsVia">;
 }
 
-export { policyOf };
-
 /** Rolling usage from a ledger's rows: spends over the last 24 h, requests over the last minute. */
 function usageFrom(
-  spends: Array<{ ts: number; spends: string }>,
+  history: Array<{ ts: number; spends: Spend[] }>,
   requestsLastMinute: number,
   at: number,
 ): Usage {
-  const history = spends.map((r) => ({ ts: r.ts, spends: spendsFromJson(r.spends) }));
   const u = usageFromRecords(history, new Date(at));
   return { ...u, requestsLastMinute: Number(requestsLastMinute) };
 }
@@ -135,10 +130,9 @@ export function decide(
     if (refusal) throw refusal;
     const at = deps.now();
     const id = `req_${randomBytes(9).toString("base64url")}`;
-    const spends = spendsToJson(decoded.spends);
     // Reads first (awaited) …
     const scope = req.delegation;
-    const narrowed = narrowPolicy(await policyOf(store, agentId), spendLimits);
+    const narrowed = narrowPolicy((await store.policy(agentId))?.policy, spendLimits);
     const policy = scope ? narrowScope(narrowed, scope) : narrowed;
     const usage = await usageAt(store, agentId, at);
     // … then the pure, synchronous evaluator …
@@ -149,17 +143,14 @@ export function decide(
     const status = !decision.allow ? "denied" : decision.needsApproval ? "pending" : "reserved";
     await store.putSign({
       id,
-      agent_id: agentId,
-      seq: null,
+      agentId,
       kind: decoded.kind,
-      intent: JSON.stringify(req.intent),
+      intent: req.intent,
       digest: decoded.digest,
-      spends,
+      spends: decoded.spends,
       status,
-      result: null,
-      signature: null,
-      created_ms: at,
-      credential: req.credential ?? null,
+      createdMs: at,
+      credential: req.credential,
     });
     if (scope) await linksOf(deps).putLinks(id, scope.links);
     const facts = {
@@ -167,7 +158,7 @@ export function decide(
       kind: decoded.kind,
       digest: decoded.digest,
       chainId: decoded.chainId,
-      spends: JSON.parse(spends),
+      spends: spendsAsJson(decoded.spends),
     };
     await audit.append({ type: "sign.requested", agentId, actor, data: facts });
     if (!decision.allow) {
@@ -202,7 +193,7 @@ export function repeated(
     });
     return {
       status: "signed",
-      result: JSON.parse(previous.result) as SignResult,
+      result: previous.result,
       signature: previous.signature as string,
       auditSeq: entry.seq,
     };

@@ -20,18 +20,12 @@
  */
 import { recoverAddress, SigningKey } from "ethers";
 import { VaultError } from "../../errors/index.js";
-import type { SignIntent } from "../../policy/types.js";
+import { spendsAsJson } from "../../policy/spends.js";
 import { policyHash } from "../../policy/validate.js";
-import type {
-  BackendName,
-  BackendSignature,
-  BackendSignRequest,
-  PkpInfo,
-} from "../../signers/backend.js";
+import type { BackendName, BackendSignature, BackendSignRequest } from "../../signers/backend.js";
 import { NodeRefused } from "../../signers/local/node-client.js";
-import type { AgentRow, SignRow } from "../../store/vault-store.js";
+import type { Agent, SignRecord } from "../../store/vault-store.js";
 import { clusterFailure } from "../cluster-errors.js";
-import { storedPolicy } from "../policy-of.js";
 import { shapeResult } from "../sign-result.js";
 import { inAgentLock, moveSign } from "./transitions.js";
 import type { SigningDeps, SignOutcome } from "./types.js";
@@ -42,21 +36,14 @@ type ClusterSignature = Pick<BackendSignature, "signature" | "signers">;
 
 type SignCall = BackendSignRequest;
 
-export function backendOf(agent: Pick<AgentRow, "backend">): BackendName {
-  return (agent.backend ?? "local") as BackendName;
-}
-
 /**
  * What a Lit backend needs besides the request: the agent's PKP and its current policy
  * with the "lit.policy" authorization the action verifies (Lit backends keep no state).
  */
-async function litContext(
-  store: ExecuteDeps["store"],
-  agent: AgentRow,
-): Promise<Partial<SignCall>> {
-  const p = await storedPolicy(store, agent.id);
+async function litContext(store: ExecuteDeps["store"], agent: Agent): Promise<Partial<SignCall>> {
+  const p = await store.policy(agent.id);
   return {
-    ...(agent.pkp ? { pkp: JSON.parse(agent.pkp) as PkpInfo } : {}),
+    ...(agent.pkp ? { pkp: agent.pkp } : {}),
     ...(p
       ? { policy: { version: p.version, policy: p.policy, authorization: p.authorization } }
       : {}),
@@ -91,10 +78,10 @@ async function litSign(
  * lock: "next" (a reserved row) takes the agent's last number plus one, read in that same
  * transaction; a number (an incomplete row retried) keeps it.
  */
-function takeSeq(deps: ExecuteDeps, row: SignRow, seq: number | "next"): Promise<number> {
+function takeSeq(deps: ExecuteDeps, row: SignRecord, seq: number | "next"): Promise<number> {
   const { store } = deps;
-  return inAgentLock(store, row.agent_id, async () => {
-    const at = seq === "next" ? (await store.lastSeq(row.agent_id)) + 1 : seq;
+  return inAgentLock(store, row.agentId, async () => {
+    const at = seq === "next" ? (await store.lastSeq(row.agentId)) + 1 : seq;
     await moveSign(store, row.id, { status: "incomplete", seq: at });
     return at;
   });
@@ -106,19 +93,19 @@ function takeSeq(deps: ExecuteDeps, row: SignRow, seq: number | "next"): Promise
  */
 export async function execute(
   deps: ExecuteDeps,
-  row: SignRow,
+  row: SignRecord,
   next: number | "next",
   actor: string,
 ): Promise<SignOutcome> {
   const { store, cluster } = deps;
-  const agent = await store.agent(row.agent_id);
+  const agent = await store.agent(row.agentId);
   if (!agent) throw new VaultError("AGENT_NOT_FOUND");
   const seq = await takeSeq(deps, row, next);
-  const backend = backendOf(agent);
+  const { backend } = agent;
   const req: SignCall = {
-    agentId: row.agent_id,
+    agentId: row.agentId,
     seq,
-    intent: JSON.parse(row.intent),
+    intent: row.intent,
     digest: row.digest,
     address: agent.address,
     ...(backend === "local" ? {} : await litContext(store, agent)),
@@ -139,7 +126,7 @@ export async function execute(
  */
 async function failed(
   deps: ExecuteDeps,
-  row: SignRow,
+  row: SignRecord,
   seq: number,
   actor: string,
   err: unknown,
@@ -149,15 +136,15 @@ async function failed(
   const failure = clusterFailure(err);
   const free =
     backend !== "local" ||
-    (err instanceof NodeRefused && (await cluster.seqIsFree?.(row.agent_id, seq)));
-  await inAgentLock(store, row.agent_id, async () => {
+    (err instanceof NodeRefused && (await cluster.seqIsFree?.(row.agentId, seq)));
+  await inAgentLock(store, row.agentId, async () => {
     if (free)
       await moveSign(store, row.id, {
         status: failure.code === "POLICY_DENIED" ? "denied" : "failed",
       });
     await audit.append({
       type: "sign.failed",
-      agentId: row.agent_id,
+      agentId: row.agentId,
       actor,
       data: {
         requestId: row.id,
@@ -174,18 +161,18 @@ async function failed(
 
 function signed(
   deps: ExecuteDeps,
-  row: SignRow,
+  row: SignRecord,
   seq: number,
   actor: string,
   sig: ClusterSignature,
-  agent: AgentRow,
+  agent: Agent,
   backend: BackendName,
 ): Promise<SignOutcome> {
   const { store, audit } = deps;
-  const result = shapeResult(JSON.parse(row.intent) as SignIntent, sig.signature, agent.address);
-  return inAgentLock(store, row.agent_id, async () => {
+  const result = shapeResult(row.intent, sig.signature, agent.address);
+  return inAgentLock(store, row.agentId, async () => {
     // Chipotle never reveals a PKP's public key: the first verified signature does.
-    if (backend !== "local" && agent.public_key === "") {
+    if (backend !== "local" && agent.publicKey === "") {
       await store.setAgentPublicKey(
         agent.id,
         SigningKey.recoverPublicKey(row.digest, sig.signature),
@@ -194,16 +181,16 @@ function signed(
     await moveSign(store, row.id, {
       status: "signed",
       seq,
-      result: JSON.stringify(result),
+      result,
       signature: sig.signature,
     });
     // The spends and the policy in force go into the entry itself: its Poseidon
     // commitment (src/audit/commitment.ts) is computed from them for compliance proofs.
-    const policy = await storedPolicy(store, row.agent_id);
-    const spends = JSON.parse(row.spends) as unknown[];
+    const policy = await store.policy(row.agentId);
+    const spends = spendsAsJson(row.spends);
     const entry = await audit.append({
       type: "sign.signed",
-      agentId: row.agent_id,
+      agentId: row.agentId,
       actor,
       data: {
         requestId: row.id,

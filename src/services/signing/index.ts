@@ -32,11 +32,11 @@ import { VaultError } from "../../errors/index.js";
 import { decodeIntent } from "../../policy/decode.js";
 import type { DecodedRequest, SignIntent } from "../../policy/types.js";
 import { holding } from "../../store/sql/index.js";
-import type { SignRow } from "../../store/vault-store.js";
+import type { SignRecord } from "../../store/vault-store.js";
 import { KeyedMutex } from "../mutex.js";
 import { approvalView, approveDecision, denyRevoked, pendingRow, reject } from "./approvals.js";
 import { decide, repeated } from "./decide.js";
-import { backendOf, execute } from "./execute.js";
+import { execute } from "./execute.js";
 import { type AgentExclusive, finishIncomplete, recoverAll, releaseStranded } from "./recovery.js";
 import type { SigningDeps, SigningService, SignOptions, SignOutcome } from "./types.js";
 
@@ -67,11 +67,11 @@ export function createSigningService(deps: SigningDeps): SigningService {
     });
 
   /** Gives a reserved row the agent's next sequence number and signs it. Under the lock. */
-  const signNext = async (row: SignRow, actor: string) => {
+  const signNext = async (row: SignRecord, actor: string) => {
     const outcome = await execute(ctx, row, "next", actor);
     // Presignatures exist only for the local cluster; Lit agents have none to top up.
-    const agent = await store.agent(row.agent_id);
-    if (agent && backendOf(agent) === "local") cluster.refill(row.agent_id);
+    const agent = await store.agent(row.agentId);
+    if (agent?.backend === "local") cluster.refill(row.agentId);
     return outcome;
   };
 
@@ -110,7 +110,7 @@ export function createSigningService(deps: SigningDeps): SigningService {
       throw new VaultError("POLICY_DENIED", message, { rule, auditSeq });
     }
     if (d.pending) return { status: "pending", approvalId: d.id, auditSeq: d.auditSeq };
-    return signNext((await store.sign(d.id)) as SignRow, actor);
+    return signNext((await store.sign(d.id)) as SignRecord, actor);
   };
 
   const service: SigningService = {
@@ -129,7 +129,7 @@ export function createSigningService(deps: SigningDeps): SigningService {
     },
 
     async approve(approvalId, actor) {
-      const { agent_id: agentId } = await pendingRow(ctx, approvalId);
+      const { agentId } = await pendingRow(ctx, approvalId);
       return locked(agentId, async () => {
         // A credential revoked while its request was parked: an approval signs nothing.
         const credential = (await pendingRow(ctx, approvalId)).credential ?? undefined;

@@ -50,13 +50,13 @@ export async function releaseStranded(deps: ExecuteDeps, exclusive: AgentExclusi
   const { store, audit } = deps;
   await eachOf(await store.stranded(), (row) =>
     // Only if still reserved once the locks are held: the list was read before them.
-    exclusive(row.agent_id, () =>
-      inAgentLock(store, row.agent_id, async () => {
+    exclusive(row.agentId, () =>
+      inAgentLock(store, row.agentId, async () => {
         if ((await store.sign(row.id))?.status !== "reserved") return;
         await moveSign(store, row.id, { status: "failed" });
         await audit.append({
           type: "sign.abandoned",
-          agentId: row.agent_id,
+          agentId: row.agentId,
           actor: RECOVERY_ACTOR,
           data: { requestId: row.id },
         });

@@ -17,13 +17,14 @@
  * agent's lock (`inAgentLock`), so two processes sharing a PostgreSQL database cannot both
  * move the same row out of the same status.
  */
+import type { SignResult } from "../../signers/types.js";
 import type { Tx } from "../../store/sql/types.js";
 import type { SignStatus, VaultStore } from "../../store/vault-store.js";
 
 export type SignState =
   | { status: "reserved" | "failed" | "denied" | "rejected" }
   | { status: "incomplete"; seq: number }
-  | { status: "signed"; seq: number; result: string; signature: string };
+  | { status: "signed"; seq: number; result: SignResult; signature: string };
 
 const ALLOWED_FROM: Record<SignState["status"], readonly SignStatus[]> = {
   reserved: ["pending"],

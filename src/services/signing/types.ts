@@ -1,7 +1,8 @@
 /** The signing service's public shapes: outcomes, approvals, options and dependencies. */
 import type { AuditLog } from "../../audit/types.js";
 import type { SpendCaps } from "../../policy/narrow.js";
-import type { SignIntent, Spend } from "../../policy/types.js";
+import type { SpendJson } from "../../policy/spends.js";
+import type { SignIntent } from "../../policy/types.js";
 import type { LocalCluster } from "../../signers/local/cluster.js";
 import type { BackendRegistry } from "../../signers/registry.js";
 import type { DigestSigningSeam } from "../../signers/types.js";
@@ -18,7 +19,7 @@ export interface ApprovalView {
   agentId: string;
   status: "pending" | "signed" | "rejected" | "denied" | "failed" | "incomplete" | "reserved";
   kind: string;
-  spends: Array<Omit<Spend, "amount"> & { amount: string }>;
+  spends: SpendJson[];
   result?: SignResult;
   createdAt: string;
 }

@@ -5,6 +5,8 @@
  * status and budget columns is adopted with its rows.
  */
 import assert from "node:assert/strict";
+import { spendsToJson } from "../../../src/policy/spends.js";
+import type { Spend } from "../../../src/policy/types.js";
 import { openDatabase } from "../../../src/store/db.js";
 import { openDelegationStore } from "../../../src/store/delegations.js";
 import { openVaultStore } from "../../../src/store/vault-store.js";
@@ -77,12 +79,16 @@ onBothEngines({
     const sql = f.open();
     const vault = await openVaultStore(sql);
     const store = await openDelegationStore(sql);
-    await vault.putAgent({ id: "agt_a", name: "a", address: "0xa", public_key: "04" });
+    await vault.putAgent({ id: "agt_a", name: "a", address: "0xa", publicKey: "04" });
+    // Each request spends its creation time in wei, so every sum names its rows.
+    const spendOf = (wei: number): Spend[] => [
+      { chainId: 1, asset: "ETH", amount: BigInt(wei), recipient: "0xb" },
+    ];
     const request = async (id: string, status: string, created: number, reserved?: number) =>
       sql.run(
         `INSERT INTO sign_requests (id, agent_id, seq, kind, intent, digest, spends, status,
            created_ms, reserved_ms) VALUES ($1, 'agt_a', NULL, 'message', '{}', 'd', $2, $3, $4, $5)`,
-        [id, `[${created}]`, status, created, reserved ?? null],
+        [id, spendsToJson(spendOf(created)), status, created, reserved ?? null],
       );
     const caps = { ETH: { maxPerTx: "1", maxPer24h: "2" } };
     await request("r1", "signed", 100);
@@ -110,12 +116,12 @@ onBothEngines({
     assert.deepEqual(
       spends.sort((x, y) => x.ts - y.ts),
       [
-        { ts: 100, spends: "[100]" },
-        { ts: 300, spends: "[50]" },
-        { ts: 400, spends: "[400]" },
+        { ts: 100, spends: spendOf(100) },
+        { ts: 300, spends: spendOf(50) },
+        { ts: 400, spends: spendOf(400) },
       ],
     );
-    assert.deepEqual(await store.spendsVia("root", 350), [{ ts: 400, spends: "[400]" }]);
+    assert.deepEqual(await store.spendsVia("root", 350), [{ ts: 400, spends: spendOf(400) }]);
     assert.equal(await store.requestsVia("root", 0), 4);
     assert.equal(await store.requestsVia("root", 150), 2);
     assert.equal(await store.requestsVia("mid", 0), 1);
