@@ -13,7 +13,7 @@ import {
 } from "../../src/store/sql/index.js";
 import { type Migration, migrate, SchemaTooNew } from "../../src/store/sql/migrate.js";
 import { onBothEngines } from "../helpers/engines.js";
-import { terminateBackend } from "../helpers/pg.js";
+import { PG_URL, pgSchema, terminateBackend } from "../helpers/pg.js";
 
 const opened: Sql[] = [];
 const track = (sql: Sql) => {
@@ -198,8 +198,8 @@ onBothEngines({
       const listening = () =>
         f
           .open()
-          .all("SELECT pid FROM pg_stat_activity WHERE application_name = $1", [
-            "agent-vault-listen-throws",
+          .all("SELECT pid FROM pg_stat_activity WHERE application_name LIKE $1", [
+            "agent-vault-listen-throws%",
           ]);
       assert.equal((await listening()).length, 2);
       await sql.close();
@@ -220,8 +220,8 @@ onBothEngines({
       });
       try {
         const pids = await sql.all<{ pid: number }>(
-          "SELECT pid FROM pg_stat_activity WHERE application_name = $1",
-          [`agent-vault-listen-${channel}`],
+          "SELECT pid FROM pg_stat_activity WHERE application_name LIKE $1",
+          [`agent-vault-listen-${channel}%`],
         );
         assert.equal(pids.length, 1);
         await terminateBackend(Number(pids[0]?.pid));
@@ -231,6 +231,47 @@ onBothEngines({
         assert.deepEqual(heard, ["back"]);
       } finally {
         await listener.close();
+      }
+    },
+  },
+
+  "two schemas of one database keep their locks and notifications apart": {
+    only: "postgres",
+    run: async (f) => {
+      const mine = f.open();
+      const other = await pgSchema();
+      const theirs = track(createPostgresSql(PG_URL, { schema: other.schema, max: 2 }));
+      try {
+        const heard: string[] = [];
+        const channel = "shared_name";
+        const listening = await theirs.listen(channel, {
+          message: (p) => heard.push(p),
+          reset: () => undefined,
+        });
+        const ownHeard: string[] = [];
+        const own = await mine.listen(channel, {
+          message: (p) => ownHeard.push(p),
+          reset: () => undefined,
+        });
+        try {
+          await mine.notify(channel, "mine");
+          await until(() => ownHeard.length === 1);
+          await theirs.notify(channel, "theirs");
+          await until(() => heard.length === 1);
+          // Each heard its own schema's notification, and only that one.
+          assert.deepEqual(heard, ["theirs"]);
+          assert.deepEqual(ownHeard, ["mine"]);
+        } finally {
+          await Promise.all([listening.close(), own.close()]);
+        }
+        // A lock of the same name held in one schema does not hold the other back.
+        await mine.transaction(async (tx) => {
+          await tx.lock("audit_head");
+          await theirs.transaction(async (tx2) => tx2.lock("audit_head"));
+        });
+      } finally {
+        await theirs.close();
+        await other.drop();
       }
     },
   },

@@ -81,6 +81,24 @@ function mapError(err: unknown): unknown {
   return err;
 }
 
+/**
+ * Advisory locks and NOTIFY channels belong to the whole database, not to a schema: a Sql
+ * confined to a schema keeps its own apart (two vaults in two schemas of one database
+ * neither wait for each other's locks nor hear each other's notifications).
+ */
+function namespace(schema: string | undefined) {
+  if (schema === undefined) return { lockOf: (k: string) => k, channelOf: (c: string) => c };
+  const tag = createHash("sha256").update(schema).digest("hex").slice(0, 8);
+  return {
+    lockOf: (k: string) => `${schema}.${k}`,
+    channelOf: (c: string) => {
+      const scoped = `${c}_${tag}`;
+      if (scoped.length > 63) throw new Error(`channel name too long in a schema: ${c}`);
+      return scoped;
+    },
+  };
+}
+
 /** A 64-bit advisory lock key for a name, as the signed decimal PostgreSQL expects. */
 export function lockKey(name: string): string {
   return createHash("sha256").update(name).digest().readBigInt64BE(0).toString();
@@ -91,7 +109,7 @@ const toPg = (params: readonly Param[]) =>
 
 type Queryable = Pick<pg.Pool, "query"> | Pick<pg.PoolClient, "query">;
 
-function runner(on: Queryable) {
+function runner(on: Queryable, channelOf: (c: string) => string = (c) => c) {
   const query = async <T>(text: string, params: readonly Param[] = []) => {
     try {
       return (await on.query(text, toPg(params) as unknown[])) as pg.QueryResult & { rows: T[] };
@@ -103,7 +121,7 @@ function runner(on: Queryable) {
     dialect: "postgres" as const,
     notify: async (channel: string, payload: string) => {
       assertChannel(channel);
-      await query("SELECT pg_notify($1, $2)", [channel, payload]);
+      await query("SELECT pg_notify($1, $2)", [channelOf(channel), payload]);
     },
     all: async <T>(text: string, params?: readonly Param[]) => (await query<T>(text, params)).rows,
     get: async <T>(text: string, params?: readonly Param[]) =>
@@ -118,6 +136,7 @@ export function createPostgresSql(url: string, opts: PostgresOptions = {}): Sql 
   if (opts.schema !== undefined && !SCHEMA.test(opts.schema)) {
     throw new Error(`not a plain schema name: ${opts.schema}`);
   }
+  const { lockOf, channelOf } = namespace(opts.schema);
   const settings = [
     `-c statement_timeout=${opts.statementTimeoutMs ?? 30_000}`,
     `-c lock_timeout=${opts.lockTimeoutMs ?? 10_000}`,
@@ -148,7 +167,7 @@ export function createPostgresSql(url: string, opts: PostgresOptions = {}): Sql 
     holds.on("error", (err) => opts.log?.(`postgres: idle lock connection lost: ${err.message}`));
     return holds;
   };
-  const root = runner(pool);
+  const root = runner(pool, channelOf);
   const listeners = new Set<Listener>();
 
   return withAmbientTransactions({
@@ -173,7 +192,7 @@ export function createPostgresSql(url: string, opts: PostgresOptions = {}): Sql 
       // Usable only while the transaction runs: a body still running after it ended
       // (a sibling promise that lost a race) gets an error, not autocommit.
       let ended = false;
-      const live = runner(client);
+      const live = runner(client, channelOf);
       const guard =
         <A extends unknown[], R>(fn: (...a: A) => Promise<R>) =>
         (...a: A) =>
@@ -185,7 +204,7 @@ export function createPostgresSql(url: string, opts: PostgresOptions = {}): Sql 
         get: guard(live.get),
         run: guard(live.run),
         lock: guard(async (key: string) => {
-          await live.run("SELECT pg_advisory_xact_lock($1::bigint)", [lockKey(key)]);
+          await live.run("SELECT pg_advisory_xact_lock($1::bigint)", [lockKey(lockOf(key))]);
         }),
       };
       try {
@@ -227,9 +246,9 @@ export function createPostgresSql(url: string, opts: PostgresOptions = {}): Sql 
         giveBack(err);
       };
       client.on("error", onError);
-      const held = runner(client);
+      const held = runner(client, channelOf);
       try {
-        await held.run("SELECT pg_advisory_lock($1::bigint)", [lockKey(key)]);
+        await held.run("SELECT pg_advisory_lock($1::bigint)", [lockKey(lockOf(key))]);
       } catch (err) {
         giveBack(err as Error);
         throw err;
@@ -238,7 +257,7 @@ export function createPostgresSql(url: string, opts: PostgresOptions = {}): Sql 
         release: async () => {
           if (!out) return;
           try {
-            await held.run("SELECT pg_advisory_unlock($1::bigint)", [lockKey(key)]);
+            await held.run("SELECT pg_advisory_unlock($1::bigint)", [lockKey(lockOf(key))]);
             giveBack();
           } catch (err) {
             giveBack(err as Error);
@@ -247,7 +266,8 @@ export function createPostgresSql(url: string, opts: PostgresOptions = {}): Sql 
       };
     },
     async listen(channel, handlers) {
-      const listener = await listenOn(clientConfig, channel, handlers, opts.log);
+      assertChannel(channel);
+      const listener = await listenOn(clientConfig, channelOf(channel), handlers, opts.log);
       listeners.add(listener);
       return {
         close: async () => {
