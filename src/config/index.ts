@@ -100,6 +100,8 @@ export interface Config {
     ptau?: string;
     buildRoot?: string;
     setup: "auto" | "off";
+    /** How long a replica's claim on a proof job holds unrenewed (VAULT_ZK_LEASE_MS). */
+    leaseMs: number;
   };
   /** Refusals audited one by one per client address per minute; beyond, counted. */
   auditRefusalsPerMinute: number;
@@ -202,6 +204,7 @@ export function loadConfig(env: Env = process.env): Config {
       depth: int(env, "VAULT_ZK_DEPTH", DEFAULT_ZK_DEPTH, 1, 8),
       setup: zkSetupMode(env.VAULT_ZK_SETUP),
       system: zkSystem(env.VAULT_ZK_SYSTEM),
+      leaseMs: int(env, "VAULT_ZK_LEASE_MS", 30_000, 1_000, 600_000),
       ...(env.VAULT_ZK_PTAU ? { ptau: env.VAULT_ZK_PTAU } : {}),
       ...(env.VAULT_ZK_BUILD_DIR ? { buildRoot: env.VAULT_ZK_BUILD_DIR } : {}),
     },

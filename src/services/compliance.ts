@@ -14,6 +14,12 @@
  * in FIFO order; a job a stop left queued or proving is proved again on the next start
  * from its stored request (same checkpoints, same bound), or failed with
  * PROOF_NOT_RESUMABLE; the same request while a job for it is live returns that job.
+ *
+ * Replicas on one database share the jobs: a job is proved by the process that claims it
+ * (queued → proving, src/store/proof-jobs.ts) and under a lease that process renews while
+ * its prover runs. Another replica takes a proving job back only once its lease has lapsed
+ * (the holder died), so no job is proved twice, and a renewal that finds the job cancelled
+ * or taken over stops the prover. Replicas look for such jobs with their periodic recovery.
  */
 
 import { type ChildProcess, fork } from "node:child_process";
@@ -105,7 +111,12 @@ export interface ComplianceService {
   setup(): ProofSetupState;
   /** Why the key cannot be served now (in progress, unavailable, failed); undefined when ready. */
   keyRefusal(): VaultError | undefined;
-  /** Resolves when the job settles (tests, CLI). */
+  /**
+   * Queues what no live prover holds: jobs queued by any replica, and proving jobs whose
+   * lease lapsed (replicas call it periodically; the start does it once).
+   */
+  recover(): Promise<void>;
+  /** Resolves when the job settles here (tests, CLI). */
   wait(id: string): Promise<ProofJob>;
   /** The prover process now (tests, metrics): at most one at a time. */
   prover(): {
@@ -165,6 +176,14 @@ export async function createComplianceService(deps: {
   /** The circuit setup (src/services/proof-setup.ts); default: load what is built, build nothing. */
   setup?: ProofSetupService;
   log?: (line: string) => void;
+  /**
+   * Other processes share the jobs (PostgreSQL replicas): at start a proving job is taken
+   * back only once its lease lapsed. Without it this process is the only one, and a proving
+   * job was left by its own stop.
+   */
+  replicas?: boolean;
+  /** How long a claim holds without renewal (renewed every third of it); default 30 s. */
+  leaseMs?: number;
 }): Promise<ComplianceService> {
   const { store, jobs, audit, checkpoints, params } = deps;
   const setup =
@@ -184,6 +203,9 @@ export async function createComplianceService(deps: {
   const artifacts = (): Artifacts | undefined => setup.artifacts();
 
   const now = () => new Date().toISOString();
+  /** This process as a lease holder (src/store/proof-jobs.ts). */
+  const owner = randomBytes(8).toString("hex");
+  const leaseMs = deps.leaseMs ?? 30_000;
 
   const row = async (id: string): Promise<ProofJobRow> => {
     const r = await jobs.get(id);
@@ -385,14 +407,20 @@ export async function createComplianceService(deps: {
       system: art.setup.system,
     };
     if (stopping) return false;
+    const startedAt = now();
+    if (!(await jobs.claim(id, owner, startedAt, Date.now() + leaseMs))) {
+      // Cancelled, or claimed by another replica: not this process's to prove.
+      if (queue[0] === id) queue.shift();
+      return true;
+    }
+    if (stopping) return false;
+    // Cancelled here while it was claimed: cancel took it off the queue and wrote "cancelled".
+    if (queue[0] !== id) return true;
     queue.shift();
     r.status = "proving";
-    r.started_at = now();
+    r.started_at = startedAt;
     r.progress_done = 0;
     // From here to `running` nothing waits, so a cancel finds the job in the queue or running.
-    save(r, ["queued"]).catch((err: unknown) =>
-      deps.log?.(`proof job ${r.id}: ${(err as Error).message}`),
-    );
     let child: ChildProcess;
     try {
       child = startWorker(workerJob);
@@ -409,6 +437,23 @@ export async function createComplianceService(deps: {
     alive += 1;
     maxRunning = Math.max(maxRunning, alive);
     let finished = false;
+    const beat = setInterval(
+      () => {
+        jobs.renew(id, owner, Date.now() + leaseMs).then(
+          (mine) => {
+            if (mine || finished || slot.cancelled) return;
+            // Cancelled or taken over elsewhere: whatever this prover found would be discarded.
+            slot.cancelled = true;
+            child.kill("SIGKILL");
+            settle(id);
+          },
+          (err: unknown) =>
+            deps.log?.(`proof job ${id}: lease not renewed: ${(err as Error).message}`),
+        );
+      },
+      Math.max(1, Math.floor(leaseMs / 3)),
+    );
+    beat.unref();
     const finish = (m: WorkerMessage) => {
       if (finished) return;
       finished = true;
@@ -433,6 +478,7 @@ export async function createComplianceService(deps: {
       finish({ type: "error", code: "INTERNAL", message: String(err?.message ?? err) }),
     );
     child.on("exit", () => {
+      clearInterval(beat);
       finish({ type: "error", code: "INTERNAL", message: "the prover process stopped" });
       alive -= 1;
       if (running === slot) running = undefined;
@@ -545,26 +591,36 @@ export async function createComplianceService(deps: {
     return jobOf(await row(id));
   }
 
-  // A stop left these queued or proving: prove them again, oldest first.
-  for (const r of await jobs.unfinished()) {
-    let ok = false;
-    try {
-      const req = JSON.parse(r.request) as StoredRequest;
-      ok = typeof req.start?.zkHead === "string" && typeof req.end?.zkHead === "string";
-    } catch {}
-    if (!ok) {
-      await fail(r, { code: "PROOF_NOT_RESUMABLE", message: "the stored request cannot be read" });
-      continue;
+  /**
+   * Queues, oldest first, what no live prover holds: queued jobs (a stop, or another
+   * replica, left them) and proving jobs whose prover is gone (alone: every one, a stop
+   * left it; replicas: those whose lease lapsed).
+   */
+  async function adopt(): Promise<void> {
+    for (const r of await jobs.unfinished()) {
+      if (queue.includes(r.id) || running?.id === r.id) continue;
+      let ok = false;
+      try {
+        const req = JSON.parse(r.request) as StoredRequest;
+        ok = typeof req.start?.zkHead === "string" && typeof req.end?.zkHead === "string";
+      } catch {}
+      if (!ok) {
+        await fail(r, {
+          code: "PROOF_NOT_RESUMABLE",
+          message: "the stored request cannot be read",
+        });
+        continue;
+      }
+      if (r.status === "proving") {
+        const lapsedBefore = deps.replicas ? Date.now() : Number.MAX_SAFE_INTEGER;
+        if (!(await jobs.takeBack(r.id, lapsedBefore))) continue;
+        deps.log?.(`proof job ${r.id}: its prover is gone; queued again`);
+      }
+      queue.push(r.id);
     }
-    if (r.status === "proving") {
-      r.status = "queued";
-      r.progress_done = 0;
-      r.started_at = null;
-      await save(r, ["proving"]);
-    }
-    deps.log?.(`proof job ${r.id}: queued again after a restart`);
-    queue.push(r.id);
   }
+
+  await adopt();
   // At once when the setup is settled, else when it settles (ready: prove; failed: fail).
   setup.onSettled(() => queueMicrotask(pump));
 
@@ -705,6 +761,11 @@ export async function createComplianceService(deps: {
       }
       await settled;
       return jobOf(await row(id));
+    },
+
+    async recover() {
+      await adopt();
+      pump();
     },
 
     prover() {

@@ -359,6 +359,8 @@ async function openVault(
       // Builds the circuit in a low-priority child process when this size has none yet.
       setup: createProofSetup({ params: config.zk, mode: config.zk.setup, log }),
       log,
+      replicas: config.databaseUrl !== undefined,
+      leaseMs: config.zk.leaseMs,
     });
     if (opts.timers ?? true) {
       clusters.startHealthChecks(config.healthIntervalMs);
@@ -378,6 +380,7 @@ async function openVault(
               const results = await Promise.allSettled([
                 signing.releaseStranded(),
                 x402.recoverStranded(strandedAge),
+                proofs.recover(),
               ]);
               const failed = results.find((r) => r.status === "rejected");
               if (failed) throw failed.reason;

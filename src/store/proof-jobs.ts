@@ -5,6 +5,11 @@
  * `bundle`): a bundle is a few kilobytes per batch, and keeping it in the same row means
  * one transaction, one backup and no orphaned files. Listings never read the bundle column.
  * Behind the storage seam (src/store/sql): SQLite or PostgreSQL.
+ *
+ * Replicas share the table, so a job is proved under a lease: the process that claims it
+ * (queued → proving) names itself and renews the lease while its prover runs; another
+ * process takes a proving job back only once its lease has lapsed (its prover died with
+ * its process), and a renewal that finds the job no longer its own stops the prover.
  */
 import { type Migration, migrate } from "./sql/migrate.js";
 import type { Sql } from "./sql/types.js";
@@ -59,6 +64,14 @@ export const PROOF_JOB_MIGRATIONS: Migration[] = [
     sqlite: table("INTEGER", ""),
     postgres: table("BIGINT", ",\n  n BIGSERIAL"),
   },
+  {
+    version: 2,
+    name: "proof job leases",
+    sqlite:
+      "ALTER TABLE proof_jobs ADD COLUMN lease_owner TEXT;\nALTER TABLE proof_jobs ADD COLUMN lease_ms INTEGER",
+    postgres:
+      "ALTER TABLE proof_jobs ADD COLUMN lease_owner TEXT;\nALTER TABLE proof_jobs ADD COLUMN lease_ms BIGINT",
+  },
 ];
 
 export interface ProofJobStore {
@@ -85,6 +98,12 @@ export interface ProofJobStore {
     from?: readonly ProofJobStatus[],
   ): Promise<boolean>;
   bundle(id: string): Promise<string | null | undefined>;
+  /** Queued → proving for `owner`, its lease running to `leaseMs`; false if not queued. */
+  claim(id: string, owner: string, startedAt: string, leaseMs: number): Promise<boolean>;
+  /** Extends `owner`'s lease; false once the job is no longer proving under it. */
+  renew(id: string, owner: string, leaseMs: number): Promise<boolean>;
+  /** Proving → queued, if its lease ended before `nowMs` (its prover is gone); else false. */
+  takeBack(id: string, nowMs: number): Promise<boolean>;
 }
 
 export async function openProofJobStore(sql: Sql): Promise<ProofJobStore> {
@@ -151,6 +170,31 @@ export async function openProofJobStore(sql: Sql): Promise<ProofJobStore> {
           r.bundle ?? null,
           ...(from ?? []),
         ],
+      );
+      return changes === 1;
+    },
+    async claim(id, owner, startedAt, leaseMs) {
+      const { changes } = await sql.run(
+        `UPDATE proof_jobs SET status = 'proving', started_at = $2, progress_done = 0,
+           lease_owner = $3, lease_ms = $4 WHERE id = $1 AND status = 'queued'`,
+        [id, startedAt, owner, leaseMs],
+      );
+      return changes === 1;
+    },
+    async renew(id, owner, leaseMs) {
+      const { changes } = await sql.run(
+        `UPDATE proof_jobs SET lease_ms = $3
+         WHERE id = $1 AND status = 'proving' AND lease_owner = $2`,
+        [id, owner, leaseMs],
+      );
+      return changes === 1;
+    },
+    async takeBack(id, nowMs) {
+      const { changes } = await sql.run(
+        `UPDATE proof_jobs SET status = 'queued', progress_done = 0, started_at = NULL,
+           lease_owner = NULL, lease_ms = NULL
+         WHERE id = $1 AND status = 'proving' AND (lease_ms IS NULL OR lease_ms < $2)`,
+        [id, nowMs],
       );
       return changes === 1;
     },

@@ -98,4 +98,34 @@ onBothEngines({
       ["prf_other", "prf_c"],
     );
   },
+
+  "a job is claimed once, renewed only by its holder, and taken back only once its lease lapsed":
+    async (f) => {
+      // Two connections: on PostgreSQL, two replicas.
+      const [a, b] = [await openProofJobStore(f.open()), await openProofJobStore(f.open())];
+      await a.put(job("prf_l", "queued"));
+      const claims = await Promise.all([
+        a.claim("prf_l", "owner-a", AT, 10_000),
+        b.claim("prf_l", "owner-b", AT, 10_000),
+      ]);
+      assert.equal(claims.filter(Boolean).length, 1, "one claim wins");
+      const [holder, other] = claims[0] ? ["owner-a", "owner-b"] : ["owner-b", "owner-a"];
+      const claimed = await a.get("prf_l");
+      assert.equal(claimed?.status, "proving");
+      assert.equal(claimed?.started_at, AT);
+      assert.equal(await b.renew("prf_l", other, 20_000), false, "only the holder renews");
+      assert.equal(await b.renew("prf_l", holder, 20_000), true);
+      // Live until 20 000: not taken back before, taken back once it lapsed.
+      assert.equal(await b.takeBack("prf_l", 19_999), false);
+      assert.equal((await a.get("prf_l"))?.status, "proving");
+      assert.equal(await b.takeBack("prf_l", 20_001), true);
+      assert.equal((await a.get("prf_l"))?.status, "queued");
+      assert.equal(await a.renew("prf_l", holder, 30_000), false, "the old holder lost it");
+      assert.equal(await b.claim("prf_l", other, AT, 40_000), true, "and it can be claimed again");
+      // A job that moved on (cancelled) can be neither renewed nor taken back nor claimed.
+      assert.equal(await a.update(moved("prf_l", "cancelled"), ["proving"]), true);
+      assert.equal(await b.renew("prf_l", other, 50_000), false);
+      assert.equal(await b.takeBack("prf_l", Number.MAX_SAFE_INTEGER), false);
+      assert.equal(await a.claim("prf_l", holder, AT, 50_000), false);
+    },
 });

@@ -15,6 +15,9 @@ import { startTestVault, type TestVault } from "../helpers/vault.js";
 import { testArtifacts } from "./helpers.js";
 import { auditorHeaders, PAYMENT_POLICY, signTwoPayments, ZK_VAULT_ENV } from "./vault-helpers.js";
 
+// A short lease: the prover of a job cancelled elsewhere stops within half a second.
+const ENV = { ...ZK_VAULT_ENV, VAULT_ZK_LEASE_MS: "1500" };
+
 let tv: TestVault;
 let agentId: string;
 let otherId: string;
@@ -29,7 +32,7 @@ after(async () => tv?.stop());
 
 before(async () => {
   await testArtifacts();
-  tv = await startTestVault(ZK_VAULT_ENV);
+  tv = await startTestVault(ENV);
   agentId = (await tv.createAgent(PAYMENT_POLICY)).id;
   otherId = (await tv.createAgent(PAYMENT_POLICY)).id;
   const spender = await tv.issueKey(agentId, ["EXECUTE", "SPEND"]);
@@ -194,7 +197,7 @@ test("a vault restarted on the same data dir lists the old jobs, serves a done b
   assert.ok(before.includes("proving"), before.join());
   if (before[0] === "proving") assert.equal(before[1], "queued");
   await tv.stop();
-  tv = await startTestVault({ ...ZK_VAULT_ENV, VAULT_DATA_DIR: tv.dir });
+  tv = await startTestVault({ ...ENV, VAULT_DATA_DIR: tv.dir });
 
   const jobs = await list();
   assert.deepEqual(
@@ -222,4 +225,25 @@ test("a vault restarted on the same data dir lists the old jobs, serves a done b
   assert.ok((d.startedAt ?? "") >= (c2.finishedAt ?? "z"), "proved one after the other");
   assert.equal(tv.vault.proofs.prover().maxRunning, 1);
   assert.equal(d.result?.spendCount, 2);
+});
+
+test("a job cancelled by another replica (its row) stops this prover at its next lease renewal", async () => {
+  const id = await ask("80000000000000000");
+  await until(
+    "E proving",
+    () =>
+      tv.vault.proofs.prover().running?.jobId === id &&
+      tv.vault.proofs.prover().running?.pid !== undefined,
+  );
+  const pid = tv.vault.proofs.prover().running?.pid as number;
+  // What another replica's DELETE /v1/proofs/:id writes: this process is not told.
+  const { changes } = await tv.vault.store.sql.run(
+    "UPDATE proof_jobs SET status = 'cancelled' WHERE id = $1 AND status = 'proving'",
+    [id],
+  );
+  assert.equal(changes, 1);
+  // Within a renewal or so (every 500 ms), well before the proof itself would end (seconds).
+  await until("the prover gone", () => !isAlive(pid), 2_000);
+  assert.equal((await tv.vault.proofs.wait(id)).status, "cancelled");
+  await until("no prover", () => tv.vault.proofs.prover().running === undefined);
 });
