@@ -242,11 +242,15 @@ export async function createComplianceService(deps: {
     waiters.delete(id);
   };
 
-  const fail = async (r: ProofJobRow, error: NonNullable<ProofJob["error"]>) => {
+  const fail = async (
+    r: ProofJobRow,
+    error: NonNullable<ProofJob["error"]>,
+    from: readonly ProofJobStatus[] = UNFINISHED,
+  ) => {
     r.status = "failed";
     r.error = JSON.stringify(error);
     r.finished_at = now();
-    await save(r, UNFINISHED);
+    await save(r, from);
     settle(r.id);
   };
 
@@ -339,7 +343,8 @@ export async function createComplianceService(deps: {
   async function failQueued(id: string, r: ProofJobRow, error: NonNullable<ProofJob["error"]>) {
     queue.shift();
     try {
-      await fail(r, error);
+      // Only while still queued: a replica that claimed it meanwhile may be proving it.
+      await fail(r, error, ["queued"]);
     } catch (err) {
       queue.unshift(id);
       throw err;
