@@ -337,10 +337,8 @@ async function openVault(
     const refusals = createRefusalLog(audit, { perMinute: config.auditRefusalsPerMinute });
     const x402 = await createX402(config.x402, sql, audit, refusals, log);
     // One process (SQLite): every payment still "verified" at start was left by a stop.
-    // Replicas: only those older than any paid request can last (facilitator verify and
-    // settle, each at most the timeout, and the route between them).
-    const strandedAge = config.databaseUrl ? 2 * config.x402.timeoutMs + 60_000 : 0;
-    const stranded = await x402.recoverStranded(strandedAge);
+    // Replicas: only those whose holder's lease lapsed (src/auth/x402/store.ts).
+    const stranded = await x402.recoverStranded({ all: config.databaseUrl === undefined });
     if (stranded > 0)
       log(`x402: ${stranded} payment(s) left unsettled by a stop are now "unknown"`);
     const x402Payer = createX402PayerService({
@@ -379,7 +377,7 @@ async function openVault(
             async () => {
               const results = await Promise.allSettled([
                 signing.releaseStranded(),
-                x402.recoverStranded(strandedAge),
+                x402.recoverStranded(),
                 proofs.recover(),
               ]);
               const failed = results.find((r) => r.status === "rejected");

@@ -48,4 +48,24 @@ onBothEngines({
     }
     assert.equal((await a.verified()).length, 20);
   },
+
+  "a payment in flight is held by its owner's lease: renewed by it, lapsed once it stops": async (
+    f,
+  ) => {
+    const [a, b] = [await openPaymentStore(f.open()), await openPaymentStore(f.open())];
+    assert.equal(await a.lock(row("0xa1"), { owner: "replica-a", untilMs: 1_000 }), true);
+    assert.equal(await a.lock(row("0xa2"), { owner: "replica-a", untilMs: 1_000 }), true);
+    assert.equal(await b.lock(row("0xb1"), { owner: "replica-b", untilMs: 1_000 }), true);
+    assert.equal(await a.lock(row("0xc1")), true, "taken without a lease (an earlier build)");
+    const lapsedAt = async (ms: number) => (await b.lapsed(ms)).map((r) => r.nonce).sort();
+    assert.deepEqual(await lapsedAt(999), ["0xc1"]);
+    // A renews both of its payments; B's lapses.
+    assert.equal(await a.renew({ owner: "replica-a", untilMs: 5_000 }), 2);
+    assert.deepEqual(await lapsedAt(2_000), ["0xb1", "0xc1"]);
+    // A finished payment is no longer renewed nor lapsed: it is not in flight.
+    await a.finish(row("0xa1").id, "settled", "0xtx");
+    assert.equal(await a.renew({ owner: "replica-a", untilMs: 9_000 }), 1);
+    assert.deepEqual(await lapsedAt(6_000), ["0xb1", "0xc1"]);
+    assert.deepEqual(await lapsedAt(9_001), ["0xa2", "0xb1", "0xc1"]);
+  },
 });

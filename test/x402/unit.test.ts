@@ -109,11 +109,12 @@ function fakeAudit() {
   };
 }
 
-async function gateWith(
-  facilitator: Partial<FacilitatorClient>,
-  wrap: (s: PaymentStore) => PaymentStore = (s) => s,
+/** A gate on `store` (a replica, when several share one). */
+function gateOn(
+  store: PaymentStore,
+  facilitator: Partial<FacilitatorClient> = {},
+  extra: { leaseMs?: number } = {},
 ) {
-  const store = wrap(await openPaymentStore(createSqliteSql(openDatabase(":memory:"))));
   const audit = fakeAudit();
   const calls = { verify: 0, settle: 0 };
   const gate = createX402Gate({
@@ -137,7 +138,18 @@ async function gateWith(
     store,
     audit: audit.log,
     refusals: createRefusalLog(audit.log, { perMinute: 1000 }),
+    ...extra,
   });
+  return { gate, audit, calls };
+}
+
+async function gateWith(
+  facilitator: Partial<FacilitatorClient>,
+  wrap: (s: PaymentStore) => PaymentStore = (s) => s,
+  extra: { leaseMs?: number } = {},
+) {
+  const store = wrap(await openPaymentStore(createSqliteSql(openDatabase(":memory:"))));
+  const { gate, audit, calls } = gateOn(store, facilitator, extra);
   const offer = gate.offer(ROUTE);
   assert.ok(offer);
   return { gate, offer, store, audit, calls };
@@ -410,11 +422,12 @@ test("gate: a payment a stopped vault left verified becomes unknown at start, ne
   );
   const p = await gate.authorize(offer, header); // taken; the vault "stops" before settling
   assert.equal((await gate.status(p.id)).status, "verified");
-  assert.equal(await gate.recoverStranded(), 1);
+  // One process at its start: whatever is verified was left by its own stop, leased or not.
+  assert.equal(await gate.recoverStranded({ all: true }), 1);
   assert.equal((await gate.status(p.id)).status, "unknown");
   const swept = audit.entries.find((e) => e.type === "x402.settle_unknown");
   assert.equal(swept?.actor, "system:recovery");
-  assert.equal(await gate.recoverStranded(), 0, "only once");
+  assert.equal(await gate.recoverStranded({ all: true }), 0, "only once");
   await rejectsWith(gate.authorize(offer, header), "X402_REPLAYED");
 });
 
@@ -472,14 +485,29 @@ test("config: VAULT_X402_PRICES is validated at start", () => {
   for (const env of bad) assert.throws(() => loadConfig(env), ConfigError, JSON.stringify(env));
 });
 
-test("gate: a replica leaves a payment another replica may still be settling (younger than the request bound)", async () => {
-  const { gate, offer } = await gateWith({});
+test("gate: replicas leave a payment a live replica holds, however long its route runs, and take one whose holder died", async () => {
+  // Two replicas on one ledger, with 60 ms leases: A serves a long paid route, B recovers.
+  const { gate: a, offer, store } = await gateWith({}, (s) => s, { leaseMs: 60 });
+  const b = gateOn(store, {}, { leaseMs: 60 }).gate;
   const header = encodePaymentSignature(
     await signPayment(Wallet.createRandom(), offer.requirements),
   );
-  const p = await gate.authorize(offer, header); // being settled by a live replica
-  assert.equal(await gate.recoverStranded(60_000), 0);
-  assert.equal((await gate.status(p.id)).status, "verified");
-  await gate.settle(p).catch(() => undefined);
-  assert.notEqual((await gate.status(p.id)).status, "verified");
+  const p = await a.authorize(offer, header);
+  // Five lease lengths later A still renews it: B leaves it alone.
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(await b.recoverStranded(), 0);
+  assert.equal((await a.status(p.id)).status, "verified");
+  await a.settle(p);
+  assert.equal((await a.status(p.id)).status, "settled");
+  // A payment whose holder died is no longer renewed: once its lease lapses B takes it.
+  // A holder that can no longer renew: its process died right after taking the payment.
+  const dead = gateOn({ ...store, renew: async () => 0 }, {}, { leaseMs: 60 }).gate;
+  const q = await dead.authorize(
+    offer,
+    encodePaymentSignature(await signPayment(Wallet.createRandom(), offer.requirements)),
+  );
+  assert.equal(await b.recoverStranded(), 0, "not before its lease lapsed");
+  await new Promise((r) => setTimeout(r, 120));
+  assert.equal(await b.recoverStranded(), 1);
+  assert.equal((await b.status(q.id)).status, "unknown");
 });

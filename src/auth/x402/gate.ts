@@ -10,6 +10,7 @@
  * Every outcome is audited (x402.paid, x402.refused, x402.settle_failed, x402.settle_unknown,
  * x402.released) with the payer's address as the actor; signatures are never logged.
  */
+import { randomBytes } from "node:crypto";
 import type { FacilitatorClient } from "@x402/core/server";
 import {
   FacilitatorTimeoutError,
@@ -62,13 +63,13 @@ export interface X402Gate {
   /** Audits a refusal that happened before authorize (no payment header at all). */
   refused(route: string, code: ErrorCode, reason: string, client: string): Promise<void>;
   /**
-   * At start, before serving: payments left "verified" by a vault that stopped between
-   * taking them and settling them become "unknown" (a settle may have been under way, so
-   * they are never reusable; the payer pays again with a fresh authorization).
-   * `minAgeMs`: only payments taken at least this long ago. Replicas pass more than a paid
-   * request can last, so a payment another live replica is settling is left to it.
+   * Payments left "verified" by a process that stopped between taking them and settling
+   * them become "unknown" (a settle may have been under way, so they are never reusable;
+   * the payer pays again with a fresh authorization). `all`: every one (one process, at its
+   * start: whatever is verified was left by its own stop). Otherwise (replicas) only those
+   * whose holder's lease lapsed: a payment a live replica is still serving is left to it.
    */
-  recoverStranded(minAgeMs?: number): Promise<number>;
+  recoverStranded(opts?: { all?: boolean }): Promise<number>;
 }
 
 const HEX32 = /^0x[0-9a-fA-F]{64}$/;
@@ -123,8 +124,11 @@ export function createX402Gate(deps: {
   now?: () => number;
   /** Where a ledger write that failed after settlement is reported. */
   log?: (line: string) => void;
+  /** How long a payment in flight is held without renewal (renewed every third); 30 s. */
+  leaseMs?: number;
 }): X402Gate {
   const { facilitator, store, audit } = deps;
+  const leases = paymentLeases(store, deps.leaseMs ?? 30_000, deps.now ?? Date.now, deps.log);
   /**
    * Once the facilitator has answered, the money has moved (or may have): the audit entry is
    * written first and the ledger's status after, best effort. A ledger that cannot be written
@@ -143,7 +147,9 @@ export function createX402Gate(deps: {
         deps.log?.(
           `x402: payment ${id} is ${status} but the ledger was not updated: ${(err as Error).message}`,
         ),
-      );
+      )
+      // Not renewed any more either way: a payment left "verified" is recovered once it lapses.
+      .finally(() => leases.done(id));
   const evm = () => {
     if (!deps.evm) throw new Error("x402: @x402/evm is not loaded (no priced route)");
     return deps.evm;
@@ -272,7 +278,7 @@ export function createX402Gate(deps: {
       const reason = verdict.invalidReason ?? "invalid";
       throw refuse(at, codeForReason(reason), reason, { payer });
     }
-    const taken = await store.lock({
+    const taken = await leases.take({
       id,
       network: req.network,
       asset: req.asset.toLowerCase(),
@@ -349,8 +355,8 @@ export function createX402Gate(deps: {
       return result;
     },
 
-    async recoverStranded(minAgeMs = 0) {
-      const rows = (await store.verified()).filter((r) => Date.now() - r.created_ms >= minAgeMs);
+    async recoverStranded(opts = {}) {
+      const rows = opts.all ? await store.verified() : await store.lapsed(now());
       const reason = "the vault stopped before settlement finished";
       for (const r of rows) {
         await store.finish(r.id, "unknown", undefined, reason);
@@ -364,7 +370,9 @@ export function createX402Gate(deps: {
     },
 
     async release(p, reason) {
-      if (await store.release(p.id)) {
+      const released = await store.release(p.id);
+      leases.done(p.id);
+      if (released) {
         await audit.append({
           type: "x402.released",
           actor: `x402:${p.payer.toLowerCase()}`,
@@ -389,6 +397,45 @@ export function createX402Gate(deps: {
         ...(row.reason ? { reason: row.reason } : {}),
         updatedAt: new Date(row.updated_ms).toISOString(),
       };
+    },
+  };
+}
+
+/**
+ * The leases of the payments this process holds in flight (src/auth/x402/store.ts): taken
+ * with the payment, renewed together every third of their length while any is in flight
+ * (no timer runs when none is), dropped once the payment is finished or released.
+ */
+function paymentLeases(
+  store: PaymentStore,
+  leaseMs: number,
+  now: () => number,
+  log?: (line: string) => void,
+) {
+  const owner = randomBytes(8).toString("hex");
+  const inFlight = new Set<string>();
+  let timer: NodeJS.Timeout | undefined;
+  const renew = () =>
+    store
+      .renew({ owner, untilMs: now() + leaseMs })
+      .catch((err: unknown) => log?.(`x402: leases not renewed: ${(err as Error).message}`));
+  return {
+    async take(row: Parameters<PaymentStore["lock"]>[0]): Promise<boolean> {
+      const taken = await store.lock(row, { owner, untilMs: now() + leaseMs });
+      if (!taken) return false;
+      inFlight.add(row.id);
+      if (!timer) {
+        timer = setInterval(renew, Math.max(1, Math.floor(leaseMs / 3)));
+        timer.unref();
+      }
+      return true;
+    },
+    done(id: string): void {
+      inFlight.delete(id);
+      if (inFlight.size === 0 && timer) {
+        clearInterval(timer);
+        timer = undefined;
+      }
     },
   };
 }

@@ -5,6 +5,11 @@
  * reaching the facilitator. Statuses: verified → settled | failed | unknown (a settle whose
  * outcome was lost, e.g. a timeout: the money may have moved, so the payment is never
  * reusable) — or the row is released when the paid route itself failed before settlement.
+ *
+ * Replicas share the ledger, so a payment in flight is held under a lease: the process that
+ * took it names itself (`owner`) and renews the lease of all its payments in flight while
+ * any is; another process marks a payment stranded only once its lease lapsed (its holder
+ * died), however long a paid route runs on a live replica.
  */
 import { createHash } from "node:crypto";
 import { type Migration, migrate } from "../../store/sql/migrate.js";
@@ -38,7 +43,21 @@ const table = (ints: "INTEGER" | "BIGINT") => `CREATE TABLE IF NOT EXISTS x402_p
 /** Version 1 is the table as earlier builds made it (IF NOT EXISTS: they did). */
 export const PAYMENT_MIGRATIONS: Migration[] = [
   { version: 1, name: "x402_payments", sqlite: table("INTEGER"), postgres: table("BIGINT") },
+  {
+    version: 2,
+    name: "x402 payment leases",
+    sqlite:
+      "ALTER TABLE x402_payments ADD COLUMN owner TEXT;\nALTER TABLE x402_payments ADD COLUMN lease_ms INTEGER;\nCREATE INDEX IF NOT EXISTS x402_payments_status ON x402_payments (status, created_ms)",
+    postgres:
+      "ALTER TABLE x402_payments ADD COLUMN owner TEXT;\nALTER TABLE x402_payments ADD COLUMN lease_ms BIGINT;\nCREATE INDEX IF NOT EXISTS x402_payments_status ON x402_payments (status, created_ms)",
+  },
 ];
+
+/** Who holds a payment in flight, and until when (ms) unless renewed. */
+export interface PaymentLease {
+  owner: string;
+  untilMs: number;
+}
 
 /** Stable id of one authorization: a digest of what makes it unique on chain. */
 export function paymentId(network: string, asset: string, payer: string, nonce: string): string {
@@ -50,7 +69,10 @@ export interface PaymentStore {
   /** Insert-or-fail: true if this call took the payment, false if it was already taken. */
   lock(
     row: Omit<PaymentRow, "status" | "transaction" | "reason" | "created_ms" | "updated_ms">,
+    lease?: PaymentLease,
   ): Promise<boolean>;
+  /** Extends the lease of every payment `lease.owner` holds in flight; how many. */
+  renew(lease: PaymentLease): Promise<number>;
   get(id: string): Promise<PaymentRow | undefined>;
   finish(
     id: string,
@@ -62,6 +84,8 @@ export interface PaymentStore {
   release(id: string): Promise<boolean>;
   /** Payments taken but neither settled nor released (in flight, or the vault stopped). */
   verified(): Promise<PaymentRow[]>;
+  /** Of those, the ones no live process holds: no lease, or one that ended before `nowMs`. */
+  lapsed(nowMs: number): Promise<PaymentRow[]>;
 }
 
 /**
@@ -74,11 +98,12 @@ export async function openPaymentStore(
 ): Promise<PaymentStore> {
   await migrate(sql, "x402_payments", PAYMENT_MIGRATIONS);
   return {
-    async lock(row) {
+    async lock(row, lease) {
       const ts = now();
       const { changes } = await sql.run(
-        `INSERT INTO x402_payments (id, network, asset, payer, nonce, route, amount, pay_to, status, created_ms, updated_ms)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'verified', $9, $9)
+        `INSERT INTO x402_payments (id, network, asset, payer, nonce, route, amount, pay_to, status,
+           created_ms, updated_ms, owner, lease_ms)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'verified', $9, $9, $10, $11)
          ON CONFLICT DO NOTHING`,
         [
           row.id,
@@ -90,9 +115,18 @@ export async function openPaymentStore(
           row.amount,
           row.pay_to,
           ts,
+          lease?.owner ?? null,
+          lease?.untilMs ?? null,
         ],
       );
       return changes === 1;
+    },
+    async renew(lease) {
+      const { changes } = await sql.run(
+        "UPDATE x402_payments SET lease_ms = $2 WHERE owner = $1 AND status = 'verified'",
+        [lease.owner, lease.untilMs],
+      );
+      return changes;
     },
     get: (id) => sql.get<PaymentRow>("SELECT * FROM x402_payments WHERE id = $1", [id]),
     async finish(id, status, transaction, reason) {
@@ -108,6 +142,12 @@ export async function openPaymentStore(
     verified: () =>
       sql.all<PaymentRow>(
         "SELECT * FROM x402_payments WHERE status = 'verified' ORDER BY created_ms",
+      ),
+    lapsed: (nowMs) =>
+      sql.all<PaymentRow>(
+        `SELECT * FROM x402_payments
+         WHERE status = 'verified' AND (lease_ms IS NULL OR lease_ms < $1) ORDER BY created_ms`,
+        [nowMs],
       ),
   };
 }
