@@ -15,15 +15,11 @@ export const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
 
 /**
  * Sets every cluster's presignature pool target while the bench runs (0: no background
- * refill); returns the previous one. The clusters keep it private because nothing else should.
+ * refill); returns the previous one.
  */
 export function setPoolTarget(vault: Vault, target: number): number {
-  const opts = vault.clusters.shards.map(
-    (s) => (s.cluster as unknown as { opts: { poolTarget: number } }).opts,
-  );
-  const previous = opts[0]?.poolTarget ?? 0;
-  for (const o of opts) o.poolTarget = target;
-  return previous;
+  const previous = vault.clusters.shards.map((s) => s.cluster.setPoolTarget(target));
+  return previous[0] ?? 0;
 }
 
 /** The pids of every embedded signer node, all clusters. */

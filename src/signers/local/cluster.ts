@@ -198,6 +198,14 @@ export class LocalCluster {
     return runDkg(this.clients, agentId, authorization, policy, onProgress);
   }
 
+  /**
+   * Presignatures kept ready per agent from now on (0: none made in the background, as the
+   * benchmarks measure); returns the previous target.
+   */
+  setPoolTarget(target: number): number {
+    return this.scheduler.retarget(target);
+  }
+
   /** Tops up the pool for the agent's current quorum, in the background, one job at a time. */
   refill(agentId: string): void {
     this.scheduler.request(agentId);

@@ -125,3 +125,16 @@ test("a quiet-moment timer that fires early waits the rest, not the whole maxWai
   await Promise.race([waiting, sleep(500)]);
   assert.equal(released, true, "woken once the quiet moment is over");
 });
+
+test("a new target holds from then on: 0 stops background refills, a higher one fills to it", async () => {
+  const { pool, scheduler, made } = await setup(4);
+  assert.equal(scheduler.retarget(0), 4);
+  scheduler.request("a");
+  await scheduler.whenIdle();
+  assert.equal(made(), 0, "no background presigning at target 0");
+  assert.equal(scheduler.retarget(6), 0);
+  assert.equal(scheduler.lowWater, 3);
+  scheduler.request("a");
+  await scheduler.whenIdle();
+  assert.equal(await pool.count("a", [0, 1]), 6);
+});

@@ -85,10 +85,18 @@ export class PresigScheduler {
   private running: Promise<void> | undefined;
   private stopped = false;
   /** Below this many, taking a presignature asks for a refill on its own. */
-  readonly lowWater: number;
+  lowWater: number;
 
   constructor(private readonly deps: SchedulerDeps) {
     this.lowWater = Math.ceil(deps.target / 2);
+  }
+
+  /** Keeps `target` ready per agent from now on (0: no background refill); returns the old one. */
+  retarget(target: number): number {
+    const previous = this.deps.target;
+    this.deps.target = target;
+    this.lowWater = Math.ceil(target / 2);
+    return previous;
   }
 
   /** Tops up the agent's pool for its current quorum, in the background. */
