@@ -19,7 +19,9 @@ test("defaults: 127.0.0.1:8080, ./data, 2-of-3", () => {
   assert.equal(c.adminKey, undefined);
   assert.equal(c.trustProxy, false);
   // Compliance proofs: a size that fits the shipped development ptau, set up on first start.
-  assert.deepEqual(c.zk, { n: 11, depth: 4, setup: "auto", system: "groth16" });
+  assert.deepEqual(c.zk, { n: 11, depth: 4, setup: "auto", system: "groth16", leaseMs: 30_000 });
+  assert.equal(loadConfig({ VAULT_ZK_LEASE_MS: "1500" }).zk.leaseMs, 1500);
+  assert.throws(() => loadConfig({ VAULT_ZK_LEASE_MS: "10" }), ConfigError);
   assert.equal(loadConfig({ VAULT_ZK_SETUP: "off" }).zk.setup, "off");
   assert.equal(loadConfig({ VAULT_ZK_SYSTEM: "plonk" }).zk.system, "plonk");
   const proxied = loadConfig({ VAULT_TRUST_PROXY: "10.0.0.1, 192.168.0.0/16" });
