@@ -132,9 +132,21 @@ test("a new target holds from then on: 0 stops background refills, a higher one 
   scheduler.request("a");
   await scheduler.whenIdle();
   assert.equal(made(), 0, "no background presigning at target 0");
+  // Raised: the pools it knows are filled to it, without being asked again.
   assert.equal(scheduler.retarget(6), 0);
   assert.equal(scheduler.lowWater, 3);
-  scheduler.request("a");
   await scheduler.whenIdle();
   assert.equal(await pool.count("a", [0, 1]), 6);
+});
+
+test("a target lowered during a fill stops it there", async () => {
+  let lower = () => {};
+  const { pool, scheduler } = await setup(50, undefined, async (made) => {
+    if (made === 3) lower();
+    return `ps-${made}`;
+  });
+  lower = () => void scheduler.retarget(0);
+  scheduler.request("a");
+  await scheduler.whenIdle();
+  assert.equal(await pool.count("a", [0, 1]), 3);
 });

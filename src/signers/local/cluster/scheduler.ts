@@ -96,6 +96,8 @@ export class PresigScheduler {
     const previous = this.deps.target;
     this.deps.target = target;
     this.lowWater = Math.ceil(target / 2);
+    // Higher: every pool it knows may now be short. A fill under way reads the new one.
+    if (target > previous) for (const agentId of this.known) this.request(agentId);
     return previous;
   }
 
@@ -152,14 +154,15 @@ export class PresigScheduler {
   }
 
   private async fill(agentId: string): Promise<void> {
-    const { pool, target, gate } = this.deps;
+    const { pool, gate } = this.deps;
     for (;;) {
       await gate.waitQuiet();
       if (this.stopped) return;
       const quorum = await this.deps.quorum(agentId);
       if (!quorum) return;
       const parties = quorum.map((c) => c.index);
-      if ((await pool.count(agentId, parties)) >= target) return;
+      // Read each time: a target lowered (0: a benchmark's pause) stops a fill under way.
+      if ((await pool.count(agentId, parties)) >= this.deps.target) return;
       await pool.add(agentId, parties, await this.deps.presign(agentId, quorum, true));
     }
   }
