@@ -57,15 +57,34 @@ onBothEngines({
     assert.equal(await a.lock(row("0xa2"), { owner: "replica-a", untilMs: 1_000 }), true);
     assert.equal(await b.lock(row("0xb1"), { owner: "replica-b", untilMs: 1_000 }), true);
     assert.equal(await a.lock(row("0xc1")), true, "taken without a lease (an earlier build)");
-    const lapsedAt = async (ms: number) => (await b.lapsed(ms)).map((r) => r.nonce).sort();
+    // An earlier build's payment (no lease) counts as lapsed only once old enough.
+    const lapsedAt = async (ms: number) =>
+      (await b.lapsed(ms, Number.MAX_SAFE_INTEGER)).map((r) => r.nonce).sort();
     assert.deepEqual(await lapsedAt(999), ["0xc1"]);
+    assert.deepEqual(await b.lapsed(999, 0), []);
     // A renews both of its payments; B's lapses.
-    assert.equal(await a.renew({ owner: "replica-a", untilMs: 5_000 }), 2);
+    assert.equal(
+      await a.renew({ owner: "replica-a", untilMs: 5_000 }, [row("0xa1").id, row("0xa2").id]),
+      2,
+    );
     assert.deepEqual(await lapsedAt(2_000), ["0xb1", "0xc1"]);
     // A finished payment is no longer renewed nor lapsed: it is not in flight.
     await a.finish(row("0xa1").id, "settled", "0xtx");
-    assert.equal(await a.renew({ owner: "replica-a", untilMs: 9_000 }), 1);
+    assert.equal(
+      await a.renew({ owner: "replica-a", untilMs: 9_000 }, [row("0xa1").id, row("0xa2").id]),
+      1,
+    );
     assert.deepEqual(await lapsedAt(6_000), ["0xb1", "0xc1"]);
     assert.deepEqual(await lapsedAt(9_001), ["0xa2", "0xb1", "0xc1"]);
+    // Stranding is conditional: not while the lease holds; once, by one of two replicas.
+    const lapsed = (nowMs: number) => ({ nowMs, legacyBeforeMs: 0 });
+    assert.equal(await b.strand(row("0xa2").id, "stopped", lapsed(8_000)), false);
+    const both = await Promise.all([
+      a.strand(row("0xa2").id, "stopped", lapsed(9_001)),
+      b.strand(row("0xa2").id, "stopped", lapsed(9_001)),
+    ]);
+    assert.deepEqual(both.filter(Boolean).length, 1);
+    assert.equal((await a.get(row("0xa2").id))?.status, "unknown");
+    assert.equal(await b.strand(row("0xa1").id, "stopped"), false, "a settled one stays settled");
   },
 });

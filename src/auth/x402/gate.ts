@@ -147,9 +147,7 @@ export function createX402Gate(deps: {
         deps.log?.(
           `x402: payment ${id} is ${status} but the ledger was not updated: ${(err as Error).message}`,
         ),
-      )
-      // Not renewed any more either way: a payment left "verified" is recovered once it lapses.
-      .finally(() => leases.done(id));
+      );
   const evm = () => {
     if (!deps.evm) throw new Error("x402: @x402/evm is not loaded (no priced route)");
     return deps.evm;
@@ -296,6 +294,55 @@ export function createX402Gate(deps: {
     return { id, payer, offer, payload, requirements: req };
   };
 
+  /** Asks the facilitator to settle; records and audits the outcome. */
+  const settleNow = async (p: AuthorizedPayment): Promise<SettleResponse> => {
+    const actor = `x402:${p.payer.toLowerCase()}`;
+    const base = { route: p.offer.route, paymentId: p.id, payer: p.payer };
+    let result: SettleResponse;
+    try {
+      result = await facilitator.settle(p.payload, p.requirements);
+    } catch (err) {
+      if (err instanceof SettleError) {
+        result = {
+          success: false,
+          errorReason: err.errorReason,
+          transaction: err.transaction,
+          network: err.network,
+        };
+      } else {
+        // Timed out or the answer was lost: the transfer may have happened.
+        const reason =
+          err instanceof FacilitatorTimeoutError ? "settle timed out" : "settle answer lost";
+        await audit.append({ type: "x402.settle_unknown", actor, data: { ...base, reason } });
+        await record(p.id, "unknown", undefined, reason);
+        throw new VaultError("X402_SETTLEMENT_UNKNOWN", undefined, {
+          paymentId: p.id,
+          statusUrl: `/v1/x402/payments/${p.id}`,
+        });
+      }
+    }
+    if (!result.success) {
+      const reason = (result.errorReason ?? "settle failed").slice(0, 200);
+      await audit.append({ type: "x402.settle_failed", actor, data: { ...base, reason } });
+      await record(p.id, "failed", result.transaction || undefined, reason);
+      throw new VaultError("X402_SETTLEMENT_FAILED", undefined, { reason, paymentId: p.id });
+    }
+    await audit.append({
+      type: "x402.paid",
+      actor,
+      data: {
+        ...base,
+        network: p.requirements.network,
+        asset: p.requirements.asset,
+        amount: p.requirements.amount,
+        payTo: p.requirements.payTo,
+        transaction: result.transaction,
+      },
+    });
+    await record(p.id, "settled", result.transaction);
+    return result;
+  };
+
   return {
     offers: () => [...offers.values()],
     offer: (route) => offers.get(route),
@@ -308,70 +355,44 @@ export function createX402Gate(deps: {
     },
 
     async settle(p) {
-      const actor = `x402:${p.payer.toLowerCase()}`;
-      const base = { route: p.offer.route, paymentId: p.id, payer: p.payer };
-      let result: SettleResponse;
+      // Not renewed any more, however settling ended: a payment left "verified" (a write that
+      // failed) is recovered once its lease lapses.
       try {
-        result = await facilitator.settle(p.payload, p.requirements);
-      } catch (err) {
-        if (err instanceof SettleError) {
-          result = {
-            success: false,
-            errorReason: err.errorReason,
-            transaction: err.transaction,
-            network: err.network,
-          };
-        } else {
-          // Timed out or the answer was lost: the transfer may have happened.
-          const reason =
-            err instanceof FacilitatorTimeoutError ? "settle timed out" : "settle answer lost";
-          await audit.append({ type: "x402.settle_unknown", actor, data: { ...base, reason } });
-          await record(p.id, "unknown", undefined, reason);
-          throw new VaultError("X402_SETTLEMENT_UNKNOWN", undefined, {
-            paymentId: p.id,
-            statusUrl: `/v1/x402/payments/${p.id}`,
-          });
-        }
+        return await settleNow(p);
+      } finally {
+        leases.done(p.id);
       }
-      if (!result.success) {
-        const reason = (result.errorReason ?? "settle failed").slice(0, 200);
-        await audit.append({ type: "x402.settle_failed", actor, data: { ...base, reason } });
-        await record(p.id, "failed", result.transaction || undefined, reason);
-        throw new VaultError("X402_SETTLEMENT_FAILED", undefined, { reason, paymentId: p.id });
-      }
-      await audit.append({
-        type: "x402.paid",
-        actor,
-        data: {
-          ...base,
-          network: p.requirements.network,
-          asset: p.requirements.asset,
-          amount: p.requirements.amount,
-          payTo: p.requirements.payTo,
-          transaction: result.transaction,
-        },
-      });
-      await record(p.id, "settled", result.transaction);
-      return result;
     },
 
     async recoverStranded(opts = {}) {
-      const rows = opts.all ? await store.verified() : await store.lapsed(now());
+      const nowMs = now();
+      // Taken by an earlier build (no lease): only once older than any paid request lasts.
+      const lapsed = { nowMs, legacyBeforeMs: nowMs - 2 * deps.config.timeoutMs - 60_000 };
+      const rows = opts.all
+        ? await store.verified()
+        : await store.lapsed(nowMs, lapsed.legacyBeforeMs);
       const reason = "the vault stopped before settlement finished";
+      let marked = 0;
       for (const r of rows) {
-        await store.finish(r.id, "unknown", undefined, reason);
+        // Conditional: another replica recovering too, or the holder renewing meanwhile, wins.
+        if (!(await store.strand(r.id, reason, opts.all ? undefined : lapsed))) continue;
+        marked += 1;
         await audit.append({
           type: "x402.settle_unknown",
           actor: "system:recovery",
           data: { route: r.route, paymentId: r.id, payer: r.payer, reason },
         });
       }
-      return rows.length;
+      return marked;
     },
 
     async release(p, reason) {
-      const released = await store.release(p.id);
-      leases.done(p.id);
+      let released: boolean;
+      try {
+        released = await store.release(p.id);
+      } finally {
+        leases.done(p.id);
+      }
       if (released) {
         await audit.append({
           type: "x402.released",
@@ -417,7 +438,7 @@ function paymentLeases(
   let timer: NodeJS.Timeout | undefined;
   const renew = () =>
     store
-      .renew({ owner, untilMs: now() + leaseMs })
+      .renew({ owner, untilMs: now() + leaseMs }, [...inFlight])
       .catch((err: unknown) => log?.(`x402: leases not renewed: ${(err as Error).message}`));
   return {
     async take(row: Parameters<PaymentStore["lock"]>[0]): Promise<boolean> {

@@ -53,6 +53,9 @@ export const PAYMENT_MIGRATIONS: Migration[] = [
   },
 ];
 
+/** No live process holds it: its lease ended before $4, or it has none and is older than $5. */
+const LAPSED = "(lease_ms < $4 OR (lease_ms IS NULL AND created_ms < $5))";
+
 /** Who holds a payment in flight, and until when (ms) unless renewed. */
 export interface PaymentLease {
   owner: string;
@@ -71,8 +74,8 @@ export interface PaymentStore {
     row: Omit<PaymentRow, "status" | "transaction" | "reason" | "created_ms" | "updated_ms">,
     lease?: PaymentLease,
   ): Promise<boolean>;
-  /** Extends the lease of every payment `lease.owner` holds in flight; how many. */
-  renew(lease: PaymentLease): Promise<number>;
+  /** Extends `lease.owner`'s lease on these payments, those still in flight; how many. */
+  renew(lease: PaymentLease, ids: readonly string[]): Promise<number>;
   get(id: string): Promise<PaymentRow | undefined>;
   finish(
     id: string,
@@ -84,8 +87,19 @@ export interface PaymentStore {
   release(id: string): Promise<boolean>;
   /** Payments taken but neither settled nor released (in flight, or the vault stopped). */
   verified(): Promise<PaymentRow[]>;
-  /** Of those, the ones no live process holds: no lease, or one that ended before `nowMs`. */
-  lapsed(nowMs: number): Promise<PaymentRow[]>;
+  /** Of those, the ones no live process holds: see `strand`. */
+  lapsed(nowMs: number, legacyBeforeMs: number): Promise<PaymentRow[]>;
+  /**
+   * Marks a payment in flight "unknown" (its holder stopped; a settle may have been under
+   * way), if it still is and, with `lapsed`, only if no live process holds it: its lease
+   * ended before `nowMs`, or it has none (taken by an earlier build) and was taken before
+   * `legacyBeforeMs`. True when this call marked it: one replica, once.
+   */
+  strand(
+    id: string,
+    reason: string,
+    lapsed?: { nowMs: number; legacyBeforeMs: number },
+  ): Promise<boolean>;
 }
 
 /**
@@ -121,12 +135,23 @@ export async function openPaymentStore(
       );
       return changes === 1;
     },
-    async renew(lease) {
+    async renew(lease, ids) {
+      if (ids.length === 0) return 0;
+      const list = ids.map((_, i) => `$${i + 3}`).join(", ");
       const { changes } = await sql.run(
-        "UPDATE x402_payments SET lease_ms = $2 WHERE owner = $1 AND status = 'verified'",
-        [lease.owner, lease.untilMs],
+        `UPDATE x402_payments SET lease_ms = $2
+         WHERE owner = $1 AND status = 'verified' AND id IN (${list})`,
+        [lease.owner, lease.untilMs, ...ids],
       );
       return changes;
+    },
+    async strand(id, reason, lapsed) {
+      const { changes } = await sql.run(
+        `UPDATE x402_payments SET status = 'unknown', reason = $2, updated_ms = $3
+         WHERE id = $1 AND status = 'verified'${lapsed ? ` AND ${LAPSED}` : ""}`,
+        lapsed ? [id, reason, now(), lapsed.nowMs, lapsed.legacyBeforeMs] : [id, reason, now()],
+      );
+      return changes === 1;
     },
     get: (id) => sql.get<PaymentRow>("SELECT * FROM x402_payments WHERE id = $1", [id]),
     async finish(id, status, transaction, reason) {
@@ -143,11 +168,12 @@ export async function openPaymentStore(
       sql.all<PaymentRow>(
         "SELECT * FROM x402_payments WHERE status = 'verified' ORDER BY created_ms",
       ),
-    lapsed: (nowMs) =>
+    lapsed: (nowMs, legacyBeforeMs) =>
       sql.all<PaymentRow>(
         `SELECT * FROM x402_payments
-         WHERE status = 'verified' AND (lease_ms IS NULL OR lease_ms < $1) ORDER BY created_ms`,
-        [nowMs],
+         WHERE status = 'verified' AND ${LAPSED.replaceAll("$4", "$1").replaceAll("$5", "$2")}
+         ORDER BY created_ms`,
+        [nowMs, legacyBeforeMs],
       ),
   };
 }
