@@ -66,6 +66,7 @@ const ZK = [
   "test/zk/constraints.test.ts",
   "test/zk/http.test.ts",
   "test/zk/jobs.test.ts",
+  "test/zk/jobs-replicas.test.ts",
   "test/zk/lit-agent.test.ts",
   "test/zk/plonk.test.ts",
   "test/zk/trust.test.ts",

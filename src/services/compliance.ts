@@ -222,12 +222,14 @@ export async function createComplianceService(deps: {
     r: ProofJobRow,
     from: readonly ProofJobStatus[],
     bundle?: Bundle,
+    /** This process's claim must still hold (a prover's progress and outcome). */
+    mine?: string,
   ): Promise<boolean> => {
     // A copy: the row may change again before an earlier write lets this one run.
     const written = { ...r, ...(bundle ? { bundle: JSON.stringify(bundle) } : {}) };
     const write = (writes.get(r.id) ?? Promise.resolve())
       .catch(() => undefined)
-      .then(() => jobs.update(written, from));
+      .then(() => jobs.update(written, from, mine));
     writes.set(r.id, write);
     const forget = () => {
       if (writes.get(r.id) === write) writes.delete(r.id);
@@ -246,11 +248,12 @@ export async function createComplianceService(deps: {
     r: ProofJobRow,
     error: NonNullable<ProofJob["error"]>,
     from: readonly ProofJobStatus[] = UNFINISHED,
+    mine?: string,
   ) => {
     r.status = "failed";
     r.error = JSON.stringify(error);
     r.finished_at = now();
-    await save(r, from);
+    await save(r, from, undefined, mine);
     settle(r.id);
   };
 
@@ -430,6 +433,8 @@ export async function createComplianceService(deps: {
     try {
       child = startWorker(workerJob);
     } catch (err) {
+      // Not started: the claim is given back, so this or another process can try again.
+      await jobs.takeBack(id, Number.MAX_SAFE_INTEGER).catch(() => undefined);
       queue.unshift(id);
       throw err;
     }
@@ -442,18 +447,27 @@ export async function createComplianceService(deps: {
     alive += 1;
     maxRunning = Math.max(maxRunning, alive);
     let finished = false;
+    let renewed = Date.now();
+    const giveUp = () => {
+      if (finished || slot.cancelled) return;
+      slot.cancelled = true;
+      child.kill("SIGKILL");
+      settle(id);
+    };
     const beat = setInterval(
       () => {
-        jobs.renew(id, owner, Date.now() + leaseMs).then(
+        const at = Date.now();
+        jobs.renew(id, owner, at + leaseMs).then(
           (mine) => {
-            if (mine || finished || slot.cancelled) return;
+            if (mine) renewed = at;
             // Cancelled or taken over elsewhere: whatever this prover found would be discarded.
-            slot.cancelled = true;
-            child.kill("SIGKILL");
-            settle(id);
+            else giveUp();
           },
-          (err: unknown) =>
-            deps.log?.(`proof job ${id}: lease not renewed: ${(err as Error).message}`),
+          (err: unknown) => {
+            deps.log?.(`proof job ${id}: lease not renewed: ${(err as Error).message}`);
+            // Replicas: past its lease another one may take the job; this prover stops first.
+            if (deps.replicas && Date.now() - renewed >= leaseMs) giveUp();
+          },
         );
       },
       Math.max(1, Math.floor(leaseMs / 3)),
@@ -474,7 +488,7 @@ export async function createComplianceService(deps: {
         if (finished || stopping || slot.cancelled) return;
         r.progress_batches = m.total;
         r.progress_done = m.done;
-        save(r, ["proving"]).catch((err: unknown) =>
+        save(r, ["proving"], undefined, owner).catch((err: unknown) =>
           deps.log?.(`proof job ${r.id}: progress not saved: ${(err as Error).message}`),
         );
       } else finish(m);
@@ -523,7 +537,7 @@ export async function createComplianceService(deps: {
         batches: m.batches.length,
         provingSeconds: m.batches.reduce((a, b) => a + b.seconds, 0),
       });
-      await save(r, ["proving"], bundle);
+      await save(r, ["proving"], bundle, owner);
       settle(r.id);
     } else {
       await fail(
@@ -535,6 +549,8 @@ export async function createComplianceService(deps: {
               ...(typeof m.details?.seq === "number" ? { seq: m.details.seq } : {}),
             }
           : { code: "INTERNAL", message: "the proved zk head differs from the signed checkpoint" },
+        ["proving"],
+        owner,
       );
     }
   }
@@ -602,6 +618,9 @@ export async function createComplianceService(deps: {
    * left it; replicas: those whose lease lapsed).
    */
   async function adopt(): Promise<void> {
+    // A replica that cannot prove (no circuit yet, or its setup failed) leaves the jobs to
+    // those that can; alone, it fails them as unprovable (below, in startOrSettle).
+    if (deps.replicas && !artifacts()) return;
     for (const r of await jobs.unfinished()) {
       if (queue.includes(r.id) || running?.id === r.id) continue;
       let ok = false;
@@ -627,7 +646,15 @@ export async function createComplianceService(deps: {
 
   await adopt();
   // At once when the setup is settled, else when it settles (ready: prove; failed: fail).
-  setup.onSettled(() => queueMicrotask(pump));
+  // Replicas adopt the shared jobs only once they can prove them.
+  setup.onSettled(() =>
+    queueMicrotask(() => {
+      if (!deps.replicas) return pump();
+      adopt().then(pump, (err: unknown) =>
+        deps.log?.(`proof jobs not adopted: ${(err as Error).message}`),
+      );
+    }),
+  );
 
   const service: ComplianceService = {
     async request(req, actor) {
@@ -764,8 +791,21 @@ export async function createComplianceService(deps: {
         else waiters.delete(id);
         return jobOf(r);
       }
-      await settled;
-      return jobOf(await row(id));
+      // Another replica may prove it: the row is read again every second as well.
+      let stopped = false;
+      void settled.then(() => {
+        stopped = true;
+      });
+      for (;;) {
+        await Promise.race([settled, new Promise((r) => setTimeout(r, 1000).unref())]);
+        const latest = await row(id);
+        if (stopped || FINAL.has(latest.status)) {
+          const left = (waiters.get(id) ?? []).filter((w) => w !== resolveSettled);
+          if (left.length > 0) waiters.set(id, left);
+          else waiters.delete(id);
+          return jobOf(latest);
+        }
+      }
     },
 
     async recover() {

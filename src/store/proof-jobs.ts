@@ -96,6 +96,8 @@ export interface ProofJobStore {
     > & { bundle?: string },
     /** Only from these statuses (a job cancelled or finished meanwhile is left as it is). */
     from?: readonly ProofJobStatus[],
+    /** Only while this process's claim holds (not taken back and claimed by another). */
+    owner?: string,
   ): Promise<boolean>;
   bundle(id: string): Promise<string | null | undefined>;
   /** Queued → proving for `owner`, its lease running to `leaseMs`; false if not queued. */
@@ -150,14 +152,18 @@ export async function openProofJobStore(sql: Sql): Promise<ProofJobStore> {
          ORDER BY created_at DESC, ${order} DESC LIMIT $3`,
         [f.agentId ?? null, f.status ?? null, f.limit],
       ),
-    async update(r, from) {
+    async update(r, from, owner) {
       if (from && from.length === 0) return false;
-      const guard = from ? ` AND status IN (${from.map((_, i) => `$${10 + i}`).join(", ")})` : "";
+      const listed = from ?? [];
+      const statuses = from
+        ? ` AND status IN (${listed.map((_, i) => `$${10 + i}`).join(", ")})`
+        : "";
+      const mine = owner === undefined ? "" : ` AND lease_owner = $${10 + listed.length}`;
       const { changes } = await sql.run(
         `UPDATE proof_jobs SET status = $2, progress_done = $3, progress_batches = $4,
            error = $5, result = $6, started_at = $7, finished_at = $8,
            bundle = coalesce(CAST($9 AS TEXT), bundle)
-         WHERE id = $1${guard}`,
+         WHERE id = $1${statuses}${mine}`,
         [
           r.id,
           r.status,
@@ -168,7 +174,8 @@ export async function openProofJobStore(sql: Sql): Promise<ProofJobStore> {
           r.started_at,
           r.finished_at,
           r.bundle ?? null,
-          ...(from ?? []),
+          ...listed,
+          ...(owner === undefined ? [] : [owner]),
         ],
       );
       return changes === 1;
