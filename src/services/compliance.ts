@@ -559,8 +559,8 @@ export async function createComplianceService(deps: {
     const refusal = setup.refusal({ queueing: true });
     if (refusal) throw refusal;
     const inForce = await store.policy(req.agentId);
-    const policy = inForce?.policy;
-    if (!inForce || !policy) throw new VaultError("CONFLICT", "the agent has no policy");
+    if (!inForce) throw new VaultError("CONFLICT", "the agent has no policy");
+    const { policy } = inForce;
     const { start, end } = await bounds(req.fromSeq, req.toSeq);
     const fromSeq = (start?.seq ?? 0) + 1;
     // Widened to the checkpoint before: that one must not precede the zk v2 start either.
@@ -781,30 +781,26 @@ export async function createComplianceService(deps: {
         resolveSettled = resolve;
       });
       waiters.set(id, [...(waiters.get(id) ?? []), resolveSettled]);
-      const r = await row(id).catch((err: unknown) => {
-        resolveSettled();
-        throw err;
-      });
-      if (FINAL.has(r.status)) {
+      const forget = () => {
         const left = (waiters.get(id) ?? []).filter((w) => w !== resolveSettled);
         if (left.length > 0) waiters.set(id, left);
         else waiters.delete(id);
-        return jobOf(r);
-      }
-      // Another replica may prove it: the row is read again every second as well.
+      };
       let stopped = false;
       void settled.then(() => {
         stopped = true;
       });
       for (;;) {
-        await Promise.race([settled, new Promise((r) => setTimeout(r, 1000).unref())]);
-        const latest = await row(id);
-        if (stopped || FINAL.has(latest.status)) {
-          const left = (waiters.get(id) ?? []).filter((w) => w !== resolveSettled);
-          if (left.length > 0) waiters.set(id, left);
-          else waiters.delete(id);
-          return jobOf(latest);
+        const r = await row(id).catch((err: unknown) => {
+          forget();
+          throw err;
+        });
+        if (stopped || FINAL.has(r.status)) {
+          forget();
+          return jobOf(r);
         }
+        // Another replica may prove it: the row is read again every second as well.
+        await Promise.race([settled, new Promise((ok) => setTimeout(ok, 1000).unref())]);
       }
     },
 

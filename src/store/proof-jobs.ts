@@ -64,15 +64,13 @@ export const PROOF_JOB_MIGRATIONS: Migration[] = [
     sqlite: table("INTEGER", ""),
     postgres: table("BIGINT", ",\n  n BIGSERIAL"),
   },
-  {
-    version: 2,
-    name: "proof job leases",
-    sqlite:
-      "ALTER TABLE proof_jobs ADD COLUMN lease_owner TEXT;\nALTER TABLE proof_jobs ADD COLUMN lease_ms INTEGER",
-    postgres:
-      "ALTER TABLE proof_jobs ADD COLUMN lease_owner TEXT;\nALTER TABLE proof_jobs ADD COLUMN lease_ms BIGINT",
-  },
+  { version: 2, name: "proof job leases", sqlite: leases("INTEGER"), postgres: leases("BIGINT") },
 ];
+
+function leases(int: "INTEGER" | "BIGINT"): string {
+  return `ALTER TABLE proof_jobs ADD COLUMN lease_owner TEXT;
+ALTER TABLE proof_jobs ADD COLUMN lease_ms ${int}`;
+}
 
 export interface ProofJobStore {
   put(row: Omit<ProofJobRow, "error" | "result" | "started_at" | "finished_at">): Promise<void>;

@@ -46,15 +46,23 @@ export const PAYMENT_MIGRATIONS: Migration[] = [
   {
     version: 2,
     name: "x402 payment leases",
-    sqlite:
-      "ALTER TABLE x402_payments ADD COLUMN owner TEXT;\nALTER TABLE x402_payments ADD COLUMN lease_ms INTEGER;\nCREATE INDEX IF NOT EXISTS x402_payments_status ON x402_payments (status, created_ms)",
-    postgres:
-      "ALTER TABLE x402_payments ADD COLUMN owner TEXT;\nALTER TABLE x402_payments ADD COLUMN lease_ms BIGINT;\nCREATE INDEX IF NOT EXISTS x402_payments_status ON x402_payments (status, created_ms)",
+    sqlite: leases("INTEGER"),
+    postgres: leases("BIGINT"),
   },
 ];
 
-/** No live process holds it: its lease ended before $4, or it has none and is older than $5. */
-const LAPSED = "(lease_ms < $4 OR (lease_ms IS NULL AND created_ms < $5))";
+function leases(int: "INTEGER" | "BIGINT"): string {
+  return `ALTER TABLE x402_payments ADD COLUMN owner TEXT;
+ALTER TABLE x402_payments ADD COLUMN lease_ms ${int};
+CREATE INDEX IF NOT EXISTS x402_payments_status ON x402_payments (status, created_ms)`;
+}
+
+/**
+ * No live process holds it: its lease ended before parameter `now`, or it has none (an
+ * earlier build took it) and it was taken before parameter `legacy`.
+ */
+const lapsedWhere = (now: number, legacy: number) =>
+  `(lease_ms < $${now} OR (lease_ms IS NULL AND created_ms < $${legacy}))`;
 
 /** Who holds a payment in flight, and until when (ms) unless renewed. */
 export interface PaymentLease {
@@ -148,7 +156,7 @@ export async function openPaymentStore(
     async strand(id, reason, lapsed) {
       const { changes } = await sql.run(
         `UPDATE x402_payments SET status = 'unknown', reason = $2, updated_ms = $3
-         WHERE id = $1 AND status = 'verified'${lapsed ? ` AND ${LAPSED}` : ""}`,
+         WHERE id = $1 AND status = 'verified'${lapsed ? ` AND ${lapsedWhere(4, 5)}` : ""}`,
         lapsed ? [id, reason, now(), lapsed.nowMs, lapsed.legacyBeforeMs] : [id, reason, now()],
       );
       return changes === 1;
@@ -171,7 +179,7 @@ export async function openPaymentStore(
     lapsed: (nowMs, legacyBeforeMs) =>
       sql.all<PaymentRow>(
         `SELECT * FROM x402_payments
-         WHERE status = 'verified' AND ${LAPSED.replaceAll("$4", "$1").replaceAll("$5", "$2")}
+         WHERE status = 'verified' AND ${lapsedWhere(1, 2)}
          ORDER BY created_ms`,
         [nowMs, legacyBeforeMs],
       ),
