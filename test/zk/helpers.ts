@@ -8,6 +8,7 @@ import type { AuditLog } from "../../src/audit/types.js";
 import type { Policy } from "../../src/policy/types.js";
 import { policyHash } from "../../src/policy/validate.js";
 import { openDatabase } from "../../src/store/db.js";
+import type { ProofJobRow, ProofJobStore } from "../../src/store/proof-jobs.js";
 import { createSqliteSql } from "../../src/store/sql/sqlite.js";
 import { checkpointDigest } from "../../src/threshold/checkpoint.js";
 import {
@@ -222,4 +223,40 @@ export async function cli(run: () => Promise<number | undefined>) {
     console.log = log0;
     console.error = error0;
   }
+}
+
+const GENESIS = { ...GENESIS_CHECKPOINT, signers: [] };
+const STORED_REQUEST = JSON.stringify({
+  asked: { agentId: "agt_x", fromSeq: 1, toSeq: 1 },
+  asset: "ETH",
+  bound: "1",
+  policy: {},
+  policyVersion: 1,
+  fromSeq: 1,
+  toSeq: 1,
+  start: GENESIS,
+  end: { ...GENESIS, seq: 1 },
+});
+
+/**
+ * A proof job as the store keeps it, for agent agt_x over seq 1 (a log that does not hold
+ * that range cannot prove it); `request` replaces its readable stored request.
+ */
+export function storedJob(
+  id: string,
+  status: ProofJobRow["status"],
+  request = STORED_REQUEST,
+): Parameters<ProofJobStore["put"]>[0] {
+  return {
+    id,
+    agent_id: "agt_x",
+    dedup_key: `k_${id}`,
+    status,
+    request,
+    from_seq: 1,
+    to_seq: 1,
+    progress_done: 0,
+    progress_batches: 1,
+    created_at: new Date().toISOString(),
+  };
 }

@@ -17,37 +17,12 @@ import { createComplianceService } from "../../src/services/compliance.js";
 import { openProofJobStore, type ProofJobStore } from "../../src/store/proof-jobs.js";
 import { createPostgresSql } from "../../src/store/sql/index.js";
 import { openVaultStore } from "../../src/store/vault-store.js";
-import { GENESIS_CHECKPOINT } from "../../src/zk/bundle.js";
 import { PG_URL, pgSchema } from "../helpers/pg.js";
-import { TEST_BUILD_ROOT, TEST_PARAMS, testArtifacts } from "./helpers.js";
-
-const cp = { ...GENESIS_CHECKPOINT, signers: [] };
-const request = JSON.stringify({
-  asked: { agentId: "agt_x", fromSeq: 1, toSeq: 1 },
-  asset: "ETH",
-  bound: "1",
-  policy: {},
-  policyVersion: 1,
-  fromSeq: 1,
-  toSeq: 1,
-  start: cp,
-  end: { ...cp, seq: 1 },
-});
+import { storedJob, TEST_BUILD_ROOT, TEST_PARAMS, testArtifacts } from "./helpers.js";
 
 /** A job another replica claimed, its lease running until `leaseUntil` (ms). */
 async function provingElsewhere(jobs: ProofJobStore, id: string, leaseUntil: number) {
-  await jobs.put({
-    id,
-    agent_id: "agt_x",
-    dedup_key: `k_${id}`,
-    status: "queued",
-    request,
-    from_seq: 1,
-    to_seq: 1,
-    progress_done: 0,
-    progress_batches: 1,
-    created_at: new Date().toISOString(),
-  });
+  await jobs.put(storedJob(id, "queued"));
   assert.equal(await jobs.claim(id, "another-replica", new Date().toISOString(), leaseUntil), true);
 }
 

@@ -13,38 +13,10 @@ import { openAuditLog } from "../../src/audit/log.js";
 import type { CheckpointService } from "../../src/services/checkpoints.js";
 import { createComplianceService } from "../../src/services/compliance.js";
 import { openDatabase } from "../../src/store/db.js";
-import { openProofJobStore, type ProofJobRow } from "../../src/store/proof-jobs.js";
+import { openProofJobStore } from "../../src/store/proof-jobs.js";
 import { createSqliteSql } from "../../src/store/sql/sqlite.js";
 import { openVaultStore } from "../../src/store/vault-store.js";
-import { GENESIS_CHECKPOINT } from "../../src/zk/bundle.js";
-
-const cp = { ...GENESIS_CHECKPOINT, signers: [] };
-const request = JSON.stringify({
-  asked: { agentId: "agt_x", fromSeq: 1, toSeq: 1 },
-  asset: "ETH",
-  bound: "1",
-  policy: {},
-  policyVersion: 1,
-  fromSeq: 1,
-  toSeq: 1,
-  start: cp,
-  end: { ...cp, seq: 1 },
-});
-
-function row(id: string, status: ProofJobRow["status"], req = request) {
-  return {
-    id,
-    agent_id: "agt_x",
-    dedup_key: `k_${id}`,
-    status,
-    request: req,
-    from_seq: 1,
-    to_seq: 1,
-    progress_done: 0,
-    progress_batches: 1,
-    created_at: new Date().toISOString(),
-  };
-}
+import { storedJob } from "./helpers.js";
 
 test("jobs left unfinished that can no longer be proved fail with PROOF_NOT_RESUMABLE at start", {
   timeout: 10_000,
@@ -52,10 +24,10 @@ test("jobs left unfinished that can no longer be proved fail with PROOF_NOT_RESU
   const dir = mkdtempSync(join(tmpdir(), "av-jobs-"));
   const db = createSqliteSql(openDatabase(join(dir, "vault.sqlite")));
   const jobs = await openProofJobStore(db);
-  await jobs.put(row("prf_queued", "queued"));
-  await jobs.put(row("prf_proving", "proving"));
-  await jobs.put(row("prf_garbled", "queued", "{not json"));
-  await jobs.put(row("prf_done", "done"));
+  await jobs.put(storedJob("prf_queued", "queued"));
+  await jobs.put(storedJob("prf_proving", "proving"));
+  await jobs.put(storedJob("prf_garbled", "queued", "{not json"));
+  await jobs.put(storedJob("prf_done", "done"));
   await jobs.update({
     id: "prf_done",
     status: "done",
